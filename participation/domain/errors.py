@@ -1,0 +1,328 @@
+"""Typed rule violations. Each carries a catalog key (``participation.po``) and parameters.
+
+Adapters translate ``err.key`` with ``err.params``; the domain never holds text for people.
+The tree is shallow: one root, a few families the adapters may branch on (not found, not
+allowed, closed, invalid input, codes), then one class per rule.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ParticipationError(Exception):
+    """A command broke a rule of the domain."""
+
+    key: ClassVar[str] = "participation.error.failed"
+
+    def __init__(self, **params: str | int) -> None:
+        super().__init__(f"{self.key} {params}" if params else self.key)
+        self.params: dict[str, str | int] = dict(params)
+
+
+# --- families ----------------------------------------------------------------------------------
+class NotFound(ParticipationError):
+    key = "participation.error.not_found"
+
+
+class NotAllowed(ParticipationError):
+    key = "participation.error.not_allowed"
+
+
+class Closed(ParticipationError):
+    key = "participation.error.closed"
+
+
+class InvalidInput(ParticipationError):
+    key = "participation.error.invalid_input"
+
+
+class CodeError(ParticipationError):
+    key = "participation.error.code_invalid"
+
+
+# --- not found ---------------------------------------------------------------------------------
+class RoundNotFound(NotFound):
+    key = "participation.error.round_not_found"
+
+
+class NoCurrentRound(NotFound):
+    key = "participation.error.no_current_round"
+
+
+class ProposalNotFound(NotFound):
+    key = "participation.error.proposal_not_found"
+
+
+class SessionNotFound(NotFound):
+    key = "participation.error.session_not_found"
+
+
+class PaperTallyNotFound(NotFound):
+    key = "participation.error.paper_tally_not_found"
+
+
+class CommunityNotFound(NotFound):
+    key = "participation.error.community_not_found"
+
+
+class NotRegistered(NotFound):
+    key = "participation.error.not_registered"
+
+
+# --- not allowed -------------------------------------------------------------------------------
+class AlreadyRegistered(NotAllowed):
+    key = "participation.error.already_registered"
+
+
+class ConsentRequired(NotAllowed):
+    key = "participation.error.consent_required"
+
+
+class NotOfficial(NotAllowed):
+    key = "participation.error.not_official"
+
+
+class OfficialExists(NotAllowed):
+    key = "participation.error.official_exists"
+
+
+class AlreadyOfficial(NotAllowed):
+    key = "participation.error.already_official"
+
+
+class NotJudge(NotAllowed):
+    key = "participation.error.not_judge"
+
+
+class AlreadyJudge(NotAllowed):
+    key = "participation.error.already_judge"
+
+
+class NotAuthor(NotAllowed):
+    key = "participation.error.not_author"
+
+
+class DuplicateEndorsement(NotAllowed):
+    key = "participation.error.duplicate_endorsement"
+
+
+class OwnProposal(NotAllowed):
+    key = "participation.error.own_proposal"
+
+
+class NotEndorsed(NotAllowed):
+    key = "participation.error.not_endorsed"
+
+
+class ProposalInactive(NotAllowed):
+    key = "participation.error.proposal_inactive"
+
+
+class ProposalIsHidden(NotAllowed):
+    key = "participation.error.proposal_hidden"
+
+
+class ProposalNotHidden(NotAllowed):
+    key = "participation.error.proposal_not_hidden"
+
+
+class ProposalLimitReached(NotAllowed):
+    key = "participation.error.proposal_limit"
+
+
+class NotInReview(NotAllowed):
+    key = "participation.error.not_in_review"
+
+
+class RecusedProposal(NotAllowed):
+    key = "participation.error.recused"
+
+
+class NotAssigned(NotAllowed):
+    key = "participation.error.not_assigned"
+
+
+class NotEligible(NotAllowed):
+    key = "participation.error.not_eligible"
+
+
+class NotRepresentative(NotAllowed):
+    key = "participation.error.not_representative"
+
+
+class AlreadyEnrolled(NotAllowed):
+    key = "participation.error.already_enrolled"
+
+
+class NotPresent(NotAllowed):
+    key = "participation.error.not_present"
+
+
+class GroupNotChosen(NotAllowed):
+    key = "participation.error.group_not_chosen"
+
+
+class GroupAlreadyChosen(NotAllowed):
+    key = "participation.error.group_already_chosen"
+
+
+class WrongGroup(NotAllowed):
+    key = "participation.error.wrong_group"
+
+
+class LikeCapReached(NotAllowed):
+    key = "participation.error.like_cap"
+
+
+class AlreadyLiked(NotAllowed):
+    key = "participation.error.already_liked"
+
+
+class NotLiked(NotAllowed):
+    key = "participation.error.not_liked"
+
+
+class SameOfficial(NotAllowed):
+    key = "participation.error.same_official"
+
+
+class PaperAlreadyConfirmed(NotAllowed):
+    key = "participation.error.paper_confirmed"
+
+
+class GroupsAlreadyFormed(NotAllowed):
+    key = "participation.error.groups_formed"
+
+
+class ResultsAlreadyPublished(NotAllowed):
+    key = "participation.error.results_published"
+
+
+class EnrollmentNotUsed(NotAllowed):
+    key = "participation.error.enrollment_not_used"
+
+
+class ConversationConflict(NotAllowed):
+    key = "participation.error.conversation_conflict"
+
+
+# --- closed phases and deadlines ---------------------------------------------------------------
+class PhaseClosed(Closed):
+    """The action belongs to another phase (params: ``phase`` now, ``action``)."""
+
+    key = "participation.error.phase_closed"
+
+
+class DeadlinePassed(Closed):
+    key = "participation.error.deadline_passed"
+
+
+class RulesFrozen(Closed):
+    key = "participation.error.rules_frozen"
+
+
+class RoundFinished(Closed):
+    key = "participation.error.round_finished"
+
+
+# --- invalid input -----------------------------------------------------------------------------
+class TitleTooLong(InvalidInput):
+    key = "participation.error.title_too_long"
+
+
+class TitleEmpty(InvalidInput):
+    key = "participation.error.title_empty"
+
+
+class BodyTooLong(InvalidInput):
+    key = "participation.error.body_too_long"
+
+
+class BodyEmpty(InvalidInput):
+    key = "participation.error.body_empty"
+
+
+class BudgetOverCap(InvalidInput):
+    key = "participation.error.budget_over_cap"
+
+
+class BudgetInvalid(InvalidInput):
+    key = "participation.error.budget_invalid"
+
+
+class UnknownCategory(InvalidInput):
+    key = "participation.error.unknown_category"
+
+
+class UnknownRegion(InvalidInput):
+    key = "participation.error.unknown_region"
+
+
+class UnknownReason(InvalidInput):
+    key = "participation.error.unknown_reason"
+
+
+class UnknownRole(InvalidInput):
+    key = "participation.error.unknown_role"
+
+
+class ScoreOutOfRange(InvalidInput):
+    key = "participation.error.score_out_of_range"
+
+
+class CriteriaMismatch(InvalidInput):
+    key = "participation.error.criteria_mismatch"
+
+
+class InvalidRules(InvalidInput):
+    """The round configuration is invalid (param ``problems``: every problem, ``; ``-joined)."""
+
+    key = "participation.error.invalid_rules"
+
+
+class InvalidTally(InvalidInput):
+    key = "participation.error.invalid_tally"
+
+
+class AnswerInvalid(InvalidInput):
+    key = "participation.error.answer_invalid"
+
+
+# --- codes: invites, enrollment, on-site, buttons ---------------------------------------------
+class CodeUnknown(CodeError):
+    key = "participation.error.code_unknown"
+
+
+class InviteExpired(CodeError):
+    key = "participation.error.invite_expired"
+
+
+class CodeUsed(CodeError):
+    key = "participation.error.code_used"
+
+
+class OnsiteCodeExpired(CodeError):
+    key = "participation.error.onsite_code_expired"
+
+
+class ButtonUnknown(CodeError):
+    key = "participation.error.button_unknown"
+
+
+class ButtonExpired(CodeError):
+    key = "participation.error.button_expired"
+
+
+class ButtonForeign(CodeError):
+    key = "participation.error.button_foreign"
+
+
+def all_errors() -> list[type[ParticipationError]]:
+    """Return ParticipationError and every subclass (for catalog tests)."""
+    found: list[type[ParticipationError]] = [ParticipationError]
+    i = 0
+    while i < len(found):
+        found.extend(found[i].__subclasses__())
+        i += 1
+    return found
