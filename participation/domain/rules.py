@@ -1,0 +1,636 @@
+"""The rules: state + command + now -> one event, or the typed error of the rule it breaks.
+
+Pure functions (no IO, no clock): ``now`` is UTC epoch seconds passed in by the service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import re
+from collections.abc import Mapping
+from collections.abc import Sequence
+
+from participation.domain import errors as e
+from participation.domain import events as ev
+from participation.domain.model import Enrollment
+from participation.domain.model import Invite
+from participation.domain.model import OnsiteSession
+from participation.domain.model import PaperTally
+from participation.domain.model import ProposalState
+from participation.domain.model import RoundState
+from participation.domain.round import BODY_MAX
+from participation.domain.round import REASON_CODES
+from participation.domain.round import TITLE_MAX
+from participation.domain.round import RoundRules
+
+NEXT_PHASE: dict[str, str] = {
+    "draft": "submission",
+    "submission": "endorsement",
+    "endorsement": "review",
+    "review": "results",
+    "results": "closed",
+}
+JUDGE_SCORE_MIN, JUDGE_SCORE_MAX = 1, 5
+ONSITE_STEP_S = 30  # the on-site code rotates every 30 s ...
+ONSITE_VALID_WINDOWS = 2  # ... and a code is accepted in its own window and the next (60 s)
+OFFICIAL_ROLES: tuple[str, ...] = ("admin", "clerk")
+ENROLLMENT_ROLES: tuple[str, ...] = ("voter", "representative")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+# --- phases and deadlines ----------------------------------------------------------------------
+def require_phase(
+    rnd: RoundState, phases: Sequence[str], *, action: str, now: int, deadline: int | None
+) -> None:
+    """Check the round is in one of ``phases`` and ``deadline`` (if any) has not passed.
+
+    Raises:
+        RoundFinished: the round is closed.
+        PhaseClosed: the round is in another phase.
+        DeadlinePassed: the phase is right but its deadline is over.
+    """
+    if rnd.phase == "closed" and "closed" not in phases:
+        raise e.RoundFinished(round=rnd.round_id)
+    if rnd.phase not in phases:
+        raise e.PhaseClosed(phase=rnd.phase, action=action)
+    if deadline is not None and now >= deadline:
+        raise e.DeadlinePassed(action=action, deadline=deadline)
+
+
+def decide_configure(rnd: RoundState, rules: RoundRules) -> ev.RoundConfigured:
+    """Replace the draft configuration.  Raises RulesFrozen once the round has opened."""
+    if rnd.phase != "draft":
+        raise e.RulesFrozen(round=rnd.round_id)
+    rules.validate()
+    return ev.RoundConfigured(rules=rules.to_payload())
+
+
+def decide_open(rnd: RoundState, *, now: int) -> ev.RoundOpened:
+    """Open the round for submissions and freeze its rules.
+
+    Raises:
+        RulesFrozen: the round is already open.
+        InvalidRules: the rules are inconsistent, or the submission deadline has passed.
+    """
+    if rnd.phase != "draft":
+        raise e.RulesFrozen(round=rnd.round_id)
+    rnd.rules.validate()
+    if now >= rnd.rules.deadlines.submission_ends:
+        raise e.InvalidRules(problems="submission deadline is in the past")
+    return ev.RoundOpened(rules=rnd.rules.to_payload())
+
+
+def shortlist(proposals: Sequence[ProposalState], threshold: int) -> tuple[str, ...]:
+    """Return the ids of live proposals with at least ``threshold`` endorsements, by number."""
+    ids = [
+        p.proposal_id
+        for p in proposals
+        if not p.withdrawn and not p.hidden and p.endorsements >= threshold
+    ]
+    return tuple(sorted(ids, key=proposal_number))
+
+
+def decide_advance(
+    rnd: RoundState, proposals: Sequence[ProposalState], *, now: int
+) -> ev.RoundAdvanced:
+    """Move the round to its next phase; entering review fixes the shortlist.
+
+    Raises:
+        RulesFrozen: a draft round opens with :func:`decide_open`, not here.
+        RoundFinished: the round is closed.
+    """
+    if rnd.phase == "draft":
+        raise e.PhaseClosed(phase=rnd.phase, action="advance")
+    if rnd.phase == "closed":
+        raise e.RoundFinished(round=rnd.round_id)
+    to = NEXT_PHASE[rnd.phase]
+    listed = shortlist(proposals, rnd.rules.endorsement_threshold) if to == "review" else ()
+    return ev.RoundAdvanced(from_phase=rnd.phase, to_phase=to, shortlisted=listed)
+
+
+def due_phase(rnd: RoundState, now: int) -> str | None:
+    """Return the phase the round should move to because a deadline passed, or None."""
+    deadline = rnd.rules.deadlines.of(rnd.phase)
+    if deadline is not None and now >= deadline:
+        return NEXT_PHASE[rnd.phase]
+    return None
+
+
+# --- residents and proposals -------------------------------------------------------------------
+def decide_register(
+    *, registered: bool, region: str, consent_version: str, regions: Sequence[str]
+) -> ev.ResidentRegistered:
+    """Register a resident who consented to the privacy notice ``consent_version``."""
+    if registered:
+        raise e.AlreadyRegistered()
+    if not consent_version:
+        raise e.ConsentRequired()
+    if region not in regions:
+        raise e.UnknownRegion(region=region)
+    return ev.ResidentRegistered(region=region, consent_version=consent_version)
+
+
+def check_proposal_fields(
+    rules: RoundRules, *, title: str, body: str, category: str, region: str, budget: int
+) -> None:
+    """Check a proposal's fields against the round's rules.
+
+    Raises:
+        TitleEmpty, TitleTooLong, BodyEmpty, BodyTooLong, UnknownCategory, UnknownRegion,
+        BudgetInvalid, BudgetOverCap.
+    """
+    if not title.strip():
+        raise e.TitleEmpty()
+    if len(title) > TITLE_MAX:
+        raise e.TitleTooLong(max=TITLE_MAX, length=len(title))
+    if not body.strip():
+        raise e.BodyEmpty()
+    if len(body) > BODY_MAX:
+        raise e.BodyTooLong(max=BODY_MAX, length=len(body))
+    if category not in rules.categories:
+        raise e.UnknownCategory(category=category)
+    if region not in rules.regions:
+        raise e.UnknownRegion(region=region)
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+        raise e.BudgetInvalid()
+    if budget > rules.max_request:
+        raise e.BudgetOverCap(cap=rules.max_request, budget=budget)
+
+
+def decide_submit(
+    rnd: RoundState,
+    *,
+    proposal_id: str,
+    fields: Mapping[str, str | int],
+    content_c: str,
+    has_photo: bool,
+    enrollment: Enrollment | None,
+    community_proposals: int,
+    now: int,
+) -> ev.ProposalSubmitted:
+    """Accept a new proposal.  ``fields``: title, body, category, region, budget.
+
+    In rounds with enrollment the proposer speaks for their community, which may hold
+    ``proposals_per_community`` live proposals (``community_proposals`` counts them).
+    """
+    rules = rnd.rules
+    require_phase(
+        rnd, ("submission",), action="submit", now=now, deadline=rules.deadlines.submission_ends
+    )
+    title, body = str(fields["title"]), str(fields["body"])
+    category, region, budget = str(fields["category"]), str(fields["region"]), fields["budget"]
+    assert isinstance(budget, int)
+    check_proposal_fields(
+        rules, title=title, body=body, category=category, region=region, budget=budget
+    )
+    community = None
+    if rules.eligibility == "enrollment":
+        if enrollment is None:
+            raise e.NotEligible(round=rnd.round_id)
+        community = enrollment.community
+        limit = rules.proposals_per_community
+        if limit is not None and community_proposals >= limit:
+            raise e.ProposalLimitReached(limit=limit)
+    return ev.ProposalSubmitted(
+        proposal=proposal_id,
+        category=category,
+        region=region,
+        budget=budget,
+        content_c=content_c,
+        has_photo=has_photo,
+        community=community,
+    )
+
+
+def _require_author_open(
+    rnd: RoundState, p: ProposalState, user_id: int, now: int, act: str
+) -> None:
+    require_phase(
+        rnd, ("submission",), action=act, now=now, deadline=rnd.rules.deadlines.submission_ends
+    )
+    if p.author_id != user_id:
+        raise e.NotAuthor()
+    if p.withdrawn:
+        raise e.ProposalInactive(proposal=p.proposal_id)
+    if p.hidden:
+        raise e.ProposalIsHidden(proposal=p.proposal_id)
+
+
+def decide_edit(
+    rnd: RoundState,
+    p: ProposalState,
+    *,
+    user_id: int,
+    fields: Mapping[str, str | int],
+    content_c: str,
+    has_photo: bool,
+    now: int,
+) -> ev.ProposalEdited:
+    """Accept the author's edit before the submission deadline (``fields`` as in submit)."""
+    _require_author_open(rnd, p, user_id, now, "edit")
+    budget = fields["budget"]
+    assert isinstance(budget, int)
+    check_proposal_fields(
+        rnd.rules,
+        title=str(fields["title"]),
+        body=str(fields["body"]),
+        category=str(fields["category"]),
+        region=str(fields["region"]),
+        budget=budget,
+    )
+    return ev.ProposalEdited(
+        proposal=p.proposal_id,
+        category=str(fields["category"]),
+        region=str(fields["region"]),
+        budget=budget,
+        content_c=content_c,
+        has_photo=has_photo,
+    )
+
+
+def decide_withdraw(
+    rnd: RoundState, p: ProposalState, *, user_id: int, now: int
+) -> ev.ProposalWithdrawn:
+    """Accept the author's withdrawal before the submission deadline."""
+    _require_author_open(rnd, p, user_id, now, "withdraw")
+    return ev.ProposalWithdrawn(proposal=p.proposal_id)
+
+
+def _require_endorsing(rnd: RoundState, p: ProposalState, now: int, action: str) -> None:
+    require_phase(
+        rnd,
+        ("submission", "endorsement"),
+        action=action,
+        now=now,
+        deadline=rnd.rules.deadlines.endorsement_ends,
+    )
+    if p.withdrawn:
+        raise e.ProposalInactive(proposal=p.proposal_id)
+    if p.hidden:
+        raise e.ProposalIsHidden(proposal=p.proposal_id)
+
+
+def decide_endorse(
+    rnd: RoundState, p: ProposalState, *, user_id: int, already: bool, now: int
+) -> ev.ProposalEndorsed:
+    """Accept one endorsement per resident per proposal, never of one's own proposal."""
+    _require_endorsing(rnd, p, now, "endorse")
+    if p.author_id == user_id:
+        raise e.OwnProposal(proposal=p.proposal_id)
+    if already:
+        raise e.DuplicateEndorsement(proposal=p.proposal_id)
+    return ev.ProposalEndorsed(proposal=p.proposal_id)
+
+
+def decide_unendorse(
+    rnd: RoundState, p: ProposalState, *, endorsed: bool, now: int
+) -> ev.EndorsementWithdrawn:
+    """Accept taking back an endorsement until the endorsement phase ends."""
+    require_phase(
+        rnd,
+        ("submission", "endorsement"),
+        action="unendorse",
+        now=now,
+        deadline=rnd.rules.deadlines.endorsement_ends,
+    )
+    if not endorsed:
+        raise e.NotEndorsed(proposal=p.proposal_id)
+    return ev.EndorsementWithdrawn(proposal=p.proposal_id)
+
+
+def decide_hide(p: ProposalState, *, reason: str) -> ev.ProposalHidden:
+    """Hide a proposal for a known reason code."""
+    if reason not in REASON_CODES:
+        raise e.UnknownReason(reason=reason)
+    if p.hidden:
+        raise e.ProposalIsHidden(proposal=p.proposal_id)
+    return ev.ProposalHidden(proposal=p.proposal_id, reason=reason)
+
+
+def decide_restore(p: ProposalState) -> ev.ProposalRestored:
+    """Lift the hiding of a proposal."""
+    if not p.hidden:
+        raise e.ProposalNotHidden(proposal=p.proposal_id)
+    return ev.ProposalRestored(proposal=p.proposal_id)
+
+
+# --- review groups and judges ------------------------------------------------------------------
+def proposal_number(proposal_id: str) -> int:
+    """Return n of a proposal id ``"<round>-<n>"``."""
+    return int(proposal_id.rsplit("-", 1)[1])
+
+
+def split_groups(
+    proposals: Sequence[ProposalState], size: int | None
+) -> tuple[tuple[str, ...], ...]:
+    """Split proposals into the fewest groups of at most ``size``, sizes differing by <= 1.
+
+    Deterministic: ordered by (category, number), so a group gathers similar proposals;
+    815 proposals with size 12 give 68 groups of 11-12, as in 2017.
+    """
+    ordered = sorted(proposals, key=lambda p: (p.category, proposal_number(p.proposal_id)))
+    ids = [p.proposal_id for p in ordered]
+    if not ids:
+        return ()
+    k = 1 if size is None else math.ceil(len(ids) / size)
+    base, extra = divmod(len(ids), k)
+    groups, start = [], 0
+    for i in range(k):
+        end = start + base + (1 if i < extra else 0)
+        groups.append(tuple(ids[start:end]))
+        start = end
+    return tuple(groups)
+
+
+def decide_form_groups(rnd: RoundState, shortlisted: Sequence[ProposalState]) -> ev.ReviewGrouped:
+    """Split the shortlisted proposals into review groups (once, in the review phase)."""
+    require_phase(rnd, ("review",), action="form_groups", now=0, deadline=None)
+    if rnd.groups:
+        raise e.GroupsAlreadyFormed(round=rnd.round_id)
+    return ev.ReviewGrouped(groups=split_groups(shortlisted, rnd.rules.review_group_size))
+
+
+def check_invite(invite: Invite | None, *, now: int) -> Invite:
+    """Return the invite if it can be used now.
+
+    Raises:
+        CodeUnknown, CodeUsed, InviteExpired.
+    """
+    if invite is None:
+        raise e.CodeUnknown()
+    if invite.used:
+        raise e.CodeUsed()
+    if now >= invite.expires_at:
+        raise e.InviteExpired(expired_at=invite.expires_at)
+    return invite
+
+
+def _require_reviewable(rnd: RoundState, p: ProposalState, now: int, action: str) -> None:
+    require_phase(
+        rnd, ("review",), action=action, now=now, deadline=rnd.rules.deadlines.review_ends
+    )
+    if not p.shortlisted or p.withdrawn:
+        raise e.NotInReview(proposal=p.proposal_id)
+    if p.hidden:
+        raise e.ProposalIsHidden(proposal=p.proposal_id)
+
+
+def check_judge_assignment(rnd: RoundState, p: ProposalState, judge_group: int | None) -> None:
+    """Raise NotAssigned unless the judge's group (None: all) holds the proposal."""
+    if judge_group is not None and rnd.groups and rnd.group_of(p.proposal_id) != judge_group:
+        raise e.NotAssigned(proposal=p.proposal_id, group=judge_group)
+
+
+def decide_judge_score(
+    rnd: RoundState,
+    p: ProposalState,
+    *,
+    judge_group: int | None,
+    recused: bool,
+    scores: Mapping[str, int],
+    now: int,
+) -> ev.JudgeScored:
+    """Accept (or replace) a judge's per-criterion scores, each 1..5, until the deadline."""
+    _require_reviewable(rnd, p, now, "score")
+    check_judge_assignment(rnd, p, judge_group)
+    if recused:
+        raise e.RecusedProposal(proposal=p.proposal_id)
+    if set(scores) != set(rnd.rules.criteria):
+        raise e.CriteriaMismatch(expected=", ".join(rnd.rules.criteria))
+    for criterion, value in scores.items():
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if not ok or not JUDGE_SCORE_MIN <= value <= JUDGE_SCORE_MAX:
+            raise e.ScoreOutOfRange(criterion=criterion, min=JUDGE_SCORE_MIN, max=JUDGE_SCORE_MAX)
+    ordered = {c: scores[c] for c in rnd.rules.criteria}
+    return ev.JudgeScored(proposal=p.proposal_id, scores=ordered)
+
+
+def decide_recuse(
+    rnd: RoundState, p: ProposalState, *, judge_group: int | None, recused: bool, now: int
+) -> ev.JudgeRecused:
+    """Record a judge's conflict of interest; their scores of the proposal stop counting."""
+    _require_reviewable(rnd, p, now, "recuse")
+    check_judge_assignment(rnd, p, judge_group)
+    if recused:
+        raise e.RecusedProposal(proposal=p.proposal_id)
+    return ev.JudgeRecused(proposal=p.proposal_id)
+
+
+# --- on site -----------------------------------------------------------------------------------
+def onsite_mac(secret: bytes, session_id: str, window: int) -> str:
+    """Return the 10-char code of ``window``: base32(HMAC-SHA256(secret, session||window))."""
+    msg = f"{session_id}:{window}".encode()
+    digest = hmac.new(secret, msg, hashlib.sha256).hexdigest()
+    return digest[:10]
+
+
+def onsite_code(secret: bytes, session_id: str, now: int) -> str:
+    """Return the code to show now: ``s_<session>_<mac>`` (a Telegram deep-link payload)."""
+    return f"s_{session_id}_{onsite_mac(secret, session_id, now // ONSITE_STEP_S)}"
+
+
+def parse_onsite_code(code: str) -> tuple[str, str]:
+    """Return (session id, mac) of an on-site code.  Raises CodeUnknown if malformed."""
+    parts = code.split("_")
+    if len(parts) != 3 or parts[0] != "s" or not parts[1] or len(parts[2]) != 10:
+        raise e.CodeUnknown()
+    return parts[1], parts[2]
+
+
+def verify_onsite_code(secret: bytes, session_id: str, mac: str, now: int) -> None:
+    """Accept a code of the current or the previous 30 s window (valid for 60 s).
+
+    Raises:
+        OnsiteCodeExpired: the code was right for an older window of this session.
+        CodeUnknown: the code never belonged to this session.
+    """
+    window = now // ONSITE_STEP_S
+    for w in range(window, window - ONSITE_VALID_WINDOWS, -1):
+        if hmac.compare_digest(onsite_mac(secret, session_id, w), mac):
+            return
+    for w in range(window - ONSITE_VALID_WINDOWS, window - 2 * 60 * 24, -1):  # up to 24 h back
+        if hmac.compare_digest(onsite_mac(secret, session_id, w), mac):
+            raise e.OnsiteCodeExpired()
+    raise e.CodeUnknown()
+
+
+def decide_check_in(rnd: RoundState, session: OnsiteSession, *, now: int) -> ev.OnsiteCheckedIn:
+    """Mark the actor present in an open session of a round under review."""
+    require_phase(
+        rnd, ("review",), action="check_in", now=now, deadline=rnd.rules.deadlines.review_ends
+    )
+    if not session.open:
+        raise e.Closed(session=session.session_id)
+    return ev.OnsiteCheckedIn(session=session.session_id)
+
+
+def decide_onsite_score(
+    rnd: RoundState,
+    p: ProposalState,
+    *,
+    session: OnsiteSession | None,
+    user_id: int,
+    enrollment: Enrollment | None,
+    voter_group: int | None,
+    score: int,
+    now: int,
+) -> ev.OnsiteScored:
+    """Accept an on-site score from a person present in an open session.
+
+    With ``peer_scoring`` only community representatives score, only the proposals of their
+    own review group (``voter_group``), never their own community's.
+    """
+    _require_reviewable(rnd, p, now, "onsite_score")
+    rules = rnd.rules
+    if session is None or not session.open:
+        raise e.NotPresent()
+    group = rnd.group_of(p.proposal_id)
+    if session.group is not None and group != session.group:
+        raise e.WrongGroup(group=session.group)
+    if rules.eligibility == "enrollment" and enrollment is None:
+        raise e.NotEligible(round=rnd.round_id)
+    if rules.peer_scoring:
+        if enrollment is None or enrollment.role != "representative":
+            raise e.NotRepresentative()
+        if rnd.groups and voter_group != group:
+            raise e.WrongGroup(group=voter_group or 0)
+    _exclude_own(rules, p, user_id=user_id, enrollment=enrollment)
+    if (
+        isinstance(score, bool)
+        or not isinstance(score, int)
+        or not 1 <= score <= rules.onsite_scale
+    ):
+        raise e.ScoreOutOfRange(criterion="onsite", min=1, max=rules.onsite_scale)
+    return ev.OnsiteScored(session=session.session_id, proposal=p.proposal_id, score=score)
+
+
+def _exclude_own(
+    rules: RoundRules, p: ProposalState, *, user_id: int, enrollment: Enrollment | None
+) -> None:
+    if not rules.own_exclusion:
+        return
+    own_community = enrollment is not None and p.community == enrollment.community
+    if p.author_id == user_id or own_community:
+        raise e.OwnProposal(proposal=p.proposal_id)
+
+
+def decide_paper_enter(
+    rnd: RoundState,
+    session: OnsiteSession,
+    p: ProposalState,
+    *,
+    tally_id: str,
+    ballots: int,
+    points: int,
+    sheet_sha256: str,
+    corrects: PaperTally | None,
+) -> ev.PaperEntered:
+    """Accept a paper tally (``ballots`` papers scoring ``points`` in total) from the hall.
+
+    Raises:
+        PhaseClosed: outside review/results, or after the results were published.
+        InvalidTally: counts out of range, a malformed sheet hash, or a bad correction.
+    """
+    require_phase(rnd, ("review", "results"), action="paper", now=0, deadline=None)
+    if rnd.results_published:
+        raise e.ResultsAlreadyPublished(round=rnd.round_id)
+    if not p.shortlisted:
+        raise e.NotInReview(proposal=p.proposal_id)
+    scale = rnd.rules.onsite_scale
+    if ballots < 0 or not ballots <= points <= ballots * scale:
+        raise e.InvalidTally(ballots=ballots, points=points, scale=scale)
+    if not _SHA256_HEX.fullmatch(sheet_sha256):
+        raise e.InvalidTally(ballots=ballots, points=points, scale=scale)
+    if corrects is not None and (corrects.superseded or corrects.proposal_id != p.proposal_id):
+        raise e.InvalidTally(ballots=ballots, points=points, scale=scale)
+    return ev.PaperEntered(
+        tally=tally_id,
+        session=session.session_id,
+        proposal=p.proposal_id,
+        ballots=ballots,
+        points=points,
+        sheet_sha256=sheet_sha256,
+        corrects=None if corrects is None else corrects.tally_id,
+    )
+
+
+def decide_paper_confirm(
+    rnd: RoundState, tally: PaperTally, *, official_id: int
+) -> ev.PaperConfirmed:
+    """Confirm a paper tally by a second official."""
+    if rnd.results_published:
+        raise e.ResultsAlreadyPublished(round=rnd.round_id)
+    if tally.confirmed or tally.superseded:
+        raise e.PaperAlreadyConfirmed(tally=tally.tally_id)
+    if tally.entered_by == official_id:
+        raise e.SameOfficial()
+    return ev.PaperConfirmed(tally=tally.tally_id)
+
+
+# --- online review -----------------------------------------------------------------------------
+def require_online_voter(rnd: RoundState, enrollment: Enrollment | None) -> None:
+    """Raise NotEligible when the round needs an enrollment code and the person has none."""
+    if rnd.rules.eligibility == "enrollment" and (enrollment is None or enrollment.role != "voter"):
+        raise e.NotEligible(round=rnd.round_id)
+
+
+def decide_choose_group(
+    rnd: RoundState, *, enrollment: Enrollment | None, chosen: int | None, group: int, now: int
+) -> ev.OnlineGroupChosen:
+    """Let an online voter choose the one review group they will watch and like."""
+    require_phase(
+        rnd, ("review",), action="choose_group", now=now, deadline=rnd.rules.deadlines.review_ends
+    )
+    require_online_voter(rnd, enrollment)
+    if chosen is not None:
+        raise e.GroupAlreadyChosen(group=chosen)
+    if not 1 <= group <= len(rnd.groups):
+        raise e.WrongGroup(group=group)
+    return ev.OnlineGroupChosen(group=group)
+
+
+def decide_like(
+    rnd: RoundState,
+    p: ProposalState,
+    *,
+    user_id: int,
+    enrollment: Enrollment | None,
+    chosen: int | None,
+    liked: bool,
+    likes: int,
+    now: int,
+) -> ev.OnlineLiked:
+    """Accept a 좋아요: in the chosen group, not one's own, at most ``online_likes_cap``."""
+    _require_reviewable(rnd, p, now, "like")
+    rules = rnd.rules
+    require_online_voter(rnd, enrollment)
+    if rules.online_one_group and rnd.groups:
+        if chosen is None:
+            raise e.GroupNotChosen()
+        if rnd.group_of(p.proposal_id) != chosen:
+            raise e.WrongGroup(group=chosen)
+    _exclude_own(rules, p, user_id=user_id, enrollment=enrollment)
+    if liked:
+        raise e.AlreadyLiked(proposal=p.proposal_id)
+    if likes >= rules.online_likes_cap:
+        raise e.LikeCapReached(cap=rules.online_likes_cap)
+    return ev.OnlineLiked(proposal=p.proposal_id)
+
+
+def decide_unlike(rnd: RoundState, p: ProposalState, *, liked: bool, now: int) -> ev.OnlineUnliked:
+    """Accept taking back a 좋아요 before the review deadline."""
+    require_phase(
+        rnd, ("review",), action="unlike", now=now, deadline=rnd.rules.deadlines.review_ends
+    )
+    if not liked:
+        raise e.NotLiked(proposal=p.proposal_id)
+    return ev.OnlineUnliked(proposal=p.proposal_id)
+
+
+def decide_publish(rnd: RoundState) -> None:
+    """Check results may be published: phase results, not yet published."""
+    require_phase(rnd, ("results",), action="publish", now=0, deadline=None)
+    if rnd.results_published:
+        raise e.ResultsAlreadyPublished(round=rnd.round_id)
