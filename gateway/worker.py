@@ -1,0 +1,399 @@
+"""Workers: apply the updates in the Redis streams through a PTB `Application`.
+
+Design (why it is correct):
+- **One chat in order.** A chat's updates all sit in one partition stream (webhook.inbox).
+  A partition is consumed by exactly one worker at a time: the worker holding its lease
+  `lease:updates:{p}` (SET NX PX, renewed every lease/3, dropped on SIGTERM). Within a
+  partition entries are applied strictly one after another, in stream order. Different
+  partitions run concurrently, as asyncio tasks.
+- **Sharing.** Live workers announce themselves in a sorted set; each takes at most
+  ceil(partitions / live workers) leases and hands back the surplus after its current entry,
+  so two workers split the partitions and a chat may move from one to the other.
+- **Taking over.** A new lease holder first XAUTOCLAIMs every pending entry of the partition
+  (idle time 0: holding the lease proves no one else works on it), then replays its own
+  pending list from id 0 in order, then reads new entries (`>`). A worker killed with -9 loses
+  its lease after at most the lease time; nothing it read is lost, because entries are
+  acknowledged (XACK, then XDEL) only after the handler's commit.
+- **At most once in effect.** An update_id is recorded in `gateway_processed_updates` after
+  `process_update` returns; a redelivered update found there is acknowledged without running.
+  The window between the handler's commit and that record is closed by the domain: the bot
+  passes the update_id as `request_id`, so a replay returns the first result and writes
+  nothing.
+- **Failures.** A handler error that the bot explained (domain errors) counts as processed.
+  Infrastructure errors (database or Redis unavailable) leave the entry unacknowledged; the
+  partition pauses and retries it with backoff, keeping order; after `max_attempts` the
+  update goes to the `updates:dead` stream so one poison update cannot stall a chat forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import math
+import os
+import socket
+import time
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+import structlog
+from telegram import Update
+from telegram.ext import Application
+
+from gateway.store import ProcessedUpdates
+from webhook.inbox import GROUP
+from webhook.inbox import PROCESSED_COUNTER
+from webhook.inbox import StreamLayout
+
+log = structlog.get_logger("gateway.worker")
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+_failures: contextvars.ContextVar[list[BaseException]] = contextvars.ContextVar("failures")
+
+
+def default_retryable() -> tuple[type[BaseException], ...]:
+    """Return the exception types that mean 'try again later', not 'the update is bad'."""
+    import sqlalchemy.exc
+
+    return (
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+        redis.ConnectionError,
+        redis.TimeoutError,
+        ConnectionError,
+        TimeoutError,
+    )
+
+
+class RetryLater(Exception):
+    """The update hit an infrastructure failure; it stays pending and is retried in order."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerConfig:
+    lease_ms: int = 15_000
+    block_ms: int = 1_000
+    batch: int = 16
+    max_attempts: int = 5
+    backoff_s: float = 0.5
+    max_backoff_s: float = 15.0
+
+
+def consumer_name() -> str:
+    """Return a name unique to this process (host, pid, random suffix)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
+
+
+class UpdateWorker:
+    """Consume partition streams and apply each update through `application`."""
+
+    def __init__(
+        self,
+        client: aredis.Redis,
+        layout: StreamLayout,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        processed: ProcessedUpdates,
+        *,
+        name: str | None = None,
+        config: WorkerConfig | None = None,
+        retryable: tuple[type[BaseException], ...] | None = None,
+    ) -> None:
+        self._redis = client
+        self.layout = layout
+        self.application = application
+        self._processed = processed
+        self.name = name or consumer_name()
+        self.config = config or WorkerConfig()
+        self._retryable = retryable if retryable is not None else default_retryable()
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._leaving: set[int] = set()
+        self._stop = asyncio.Event()
+        self._attempts: dict[bytes, int] = {}
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def stop(self) -> None:
+        """Ask the worker to drain: finish the current entries, release leases, return."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Run until stop(): keep leases, consume owned partitions, then drain."""
+        _check_blocking(self.application)
+        self.application.add_error_handler(_note_failure)
+        await self.application.initialize()
+        log.info("worker_started", worker=self.name, partitions=self.layout.partitions)
+        try:
+            await self._ensure_groups()
+            while not self._stop.is_set():
+                try:
+                    await self._balance()
+                except redis.RedisError as err:
+                    log.warning("lease_round_failed", worker=self.name, error=type(err).__name__)
+                    await self._drop_all()
+                try:
+                    await asyncio.wait_for(self._stop.wait(), self.config.lease_ms / 3000)
+                except TimeoutError:
+                    pass
+        finally:
+            await self._drain()
+            self.application.remove_error_handler(_note_failure)
+            await self.application.shutdown()
+            log.info("worker_stopped", worker=self.name)
+
+    async def _ensure_groups(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await ensure_groups_async(self._redis, self.layout)
+                return
+            except redis.RedisError as err:
+                log.warning("redis_unavailable", worker=self.name, error=type(err).__name__)
+                await asyncio.sleep(1)
+
+    async def _drain(self) -> None:
+        self._leaving.update(self._tasks)
+        if self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await self._drop_all()
+        try:
+            await self._redis.zrem(self.layout.key("workers:alive"), self.name)
+        except redis.RedisError:
+            pass
+
+    async def _drop_all(self) -> None:
+        for partition in list(self._tasks):
+            self._leaving.add(partition)
+        for partition, task in list(self._tasks.items()):
+            if task.done():
+                self._forget(partition)
+
+    # ---------------------------------------------------------------- leases
+
+    def _lease(self, partition: int) -> str:
+        return self.layout.key(f"lease:updates:{partition}")
+
+    async def _balance(self) -> None:
+        """Heartbeat, renew owned leases, take free ones up to a fair share, hand back surplus."""
+        now_ms = int(time.time() * 1000)
+        alive = self.layout.key("workers:alive")
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zadd(alive, {self.name: now_ms})
+        pipe.zremrangebyscore(alive, 0, now_ms - self.config.lease_ms)
+        pipe.zcard(alive)
+        live = max(1, int((await pipe.execute())[2]))
+        share = math.ceil(self.layout.partitions / live)
+        for partition, task in list(self._tasks.items()):
+            if task.done():
+                self._forget(partition)
+                continue
+            if not await self._renew(
+                keys=[self._lease(partition)], args=[self.name, self.config.lease_ms]
+            ):
+                log.warning("lease_lost", worker=self.name, partition=partition)
+                self._leaving.add(partition)
+        owned = [p for p in self._tasks if p not in self._leaving]
+        for partition in owned[share:]:
+            self._leaving.add(partition)  # surplus: the task releases it after its entry
+        free = share - len(owned)
+        for partition in self._scan_order():
+            if free <= 0 or self._stop.is_set():
+                break
+            if partition in self._tasks:
+                continue
+            key = self._lease(partition)
+            if await self._redis.set(key, self.name, nx=True, px=self.config.lease_ms):
+                self._tasks[partition] = asyncio.create_task(
+                    self._consume(partition), name=f"partition-{partition}"
+                )
+                free -= 1
+
+    def _scan_order(self) -> list[int]:
+        # Start the scan at a per-worker offset so that workers do not all race for 0, 1, 2...
+        n = self.layout.partitions
+        start = hash(self.name) % n
+        return [(start + i) % n for i in range(n)]
+
+    def _forget(self, partition: int) -> None:
+        self._tasks.pop(partition, None)
+        self._leaving.discard(partition)
+
+    # ---------------------------------------------------------------- consuming
+
+    async def _consume(self, partition: int) -> None:
+        """Apply the partition's entries in order while this worker holds its lease."""
+        stream = self.layout.stream(partition)
+        delay = self.config.backoff_s
+        try:
+            await self._claim_pending(stream)
+            replay = True  # first our pending list (from id 0), then new entries
+            while partition not in self._leaving:
+                try:
+                    entries = await self._read(stream, "0" if replay else ">")
+                    if replay and not entries:
+                        replay = False
+                        continue
+                    for entry_id, fields in entries:
+                        if partition in self._leaving:
+                            break
+                        await self._apply(partition, stream, entry_id, fields)
+                    delay = self.config.backoff_s
+                except (RetryLater, redis.RedisError) as err:
+                    log.warning("partition_paused", partition=partition, error=type(err).__name__)
+                    replay = True
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.config.max_backoff_s)
+        finally:
+            try:
+                await self._release(keys=[self._lease(partition)], args=[self.name])
+            except redis.RedisError:
+                pass  # the lease expires by itself
+
+    async def _claim_pending(self, stream: str) -> None:
+        cursor = "0-0"
+        while True:
+            try:
+                answer = await self._redis.xautoclaim(
+                    stream, GROUP, self.name, min_idle_time=0, start_id=cursor, count=100
+                )
+            except redis.ResponseError as err:
+                if "NOGROUP" not in str(err):
+                    raise
+                await ensure_groups_async(self._redis, self.layout)
+                return
+            cursor = answer[0].decode() if isinstance(answer[0], bytes) else answer[0]
+            if answer[1]:
+                log.info("updates_claimed", stream=stream, count=len(answer[1]))
+            if cursor == "0-0":
+                return
+
+    async def _read(self, stream: str, start: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        try:
+            answer = await self._redis.xreadgroup(
+                GROUP,
+                self.name,
+                {stream: start},
+                count=self.config.batch,
+                block=None if start == "0" else self.config.block_ms,
+            )
+        except redis.ResponseError as err:
+            if "NOGROUP" not in str(err):
+                raise
+            await ensure_groups_async(self._redis, self.layout)
+            return []
+        if not answer:
+            return []
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = answer[0][1]
+        # A pending entry deleted meanwhile shows as (id, None): acknowledge it and move on.
+        return [(i, f if f is not None else {}) for i, f in entries]
+
+    async def _apply(
+        self, partition: int, stream: str, entry_id: bytes, fields: dict[bytes, bytes]
+    ) -> None:
+        """Apply one entry; acknowledge it once its effects are committed."""
+        raw = fields.get(b"u")
+        structlog.contextvars.clear_contextvars()
+        if raw is None:
+            await self._ack(stream, entry_id, processed=False)
+            return
+        data = json.loads(raw)
+        update_id = int(data["update_id"])
+        structlog.contextvars.bind_contextvars(update_id=update_id, partition=partition)
+        if await asyncio.to_thread(self._processed.contains, update_id):
+            log.info("update_redelivered_skipped")
+            await self._ack(stream, entry_id, processed=False)
+            return
+        started = time.perf_counter()
+        try:
+            await self._process(data)
+        except RetryLater:
+            attempts = self._attempts.get(entry_id, 0) + 1
+            self._attempts[entry_id] = attempts
+            if attempts < self.config.max_attempts:
+                raise
+            log.error("update_dead_lettered", attempts=attempts)
+            await self._redis.xadd(self.layout.key("updates:dead"), {"u": raw})
+            await self._ack(stream, entry_id, processed=False)
+            return
+        await asyncio.to_thread(self._processed.add, update_id)
+        await self._ack(stream, entry_id, processed=True)
+        self._attempts.pop(entry_id, None)
+        log.info("update_processed", ms=round((time.perf_counter() - started) * 1000, 1))
+
+    async def _process(self, data: dict[str, Any]) -> None:
+        update = Update.de_json(data, self.application.bot)
+        failures: list[BaseException] = []
+        token = _failures.set(failures)
+        try:
+            await self.application.process_update(update)
+        finally:
+            _failures.reset(token)
+        retry = [f for f in failures if isinstance(f, self._retryable)]
+        if retry:
+            raise RetryLater(type(retry[0]).__name__)
+
+    async def _ack(self, stream: str, entry_id: bytes, *, processed: bool) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.xack(stream, GROUP, entry_id)
+        pipe.xdel(stream, entry_id)
+        if processed:
+            pipe.incr(self.layout.key(PROCESSED_COUNTER))
+        await pipe.execute()
+
+
+async def _note_failure(update: object, context: Any) -> None:
+    """Error handler: remember the handler's exception for the worker deciding on the ack."""
+    failures = _failures.get(None)
+    error = context.error
+    if failures is not None and error is not None:
+        failures.append(error)
+        # Type and traceback only: exception messages may quote what a person typed.
+        log.error("handler_failed", error=type(error).__name__, exc_info=error)
+
+
+def _check_blocking(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Refuse non-blocking handlers: the ack must wait for the handler's commit."""
+    for group in application.handlers.values():
+        for handler in group:
+            if handler.block is False:
+                raise ValueError(f"{handler!r} has block=False; the worker needs block=True")
+
+
+async def ensure_groups_async(client: aredis.Redis, layout: StreamLayout) -> None:
+    """Create stream + group `workers` for every partition, ignoring 'already exists'."""
+    for stream in layout.streams():
+        try:
+            await client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as err:
+            if "BUSYGROUP" not in str(err):
+                raise
+
+
+async def run_until_signalled(worker: UpdateWorker) -> None:
+    """Run `worker`, draining on SIGTERM/SIGINT."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)
+    await worker.run()
+
+
+WorkerFactory = Callable[[], Awaitable[UpdateWorker]]

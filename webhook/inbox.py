@@ -1,0 +1,124 @@
+"""The update inbox: Redis Streams partitioned by chat id, shared by ingress and workers.
+
+Layout (all keys under an optional prefix):
+- `updates:{p}` for p in 0..N-1: one stream per partition; field `u` holds the raw update
+  JSON exactly as Telegram sent it. `p = crc32(str(chat_id)) % N`, so one chat's updates
+  always land in the same stream, in arrival order. Updates with no chat go to partition 0.
+- `updates:seen:<update_id>`: set with NX and a 24 h expiry in the same Lua script as the
+  XADD, so a duplicate is dropped and an update is never marked seen without being stored.
+- consumer group `workers` on every partition stream (created by ingress and by workers).
+  Workers XACK and XDEL an entry once it is applied, so streams hold only the backlog and
+  are never trimmed (trimming could drop updates that were not processed yet).
+
+Redis must persist (AOF, `appendfsync everysec` or `always`) for "200 means stored" to hold
+across a Redis restart; the embedded Redis is started that way.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+
+GROUP = "workers"
+SEEN_SECONDS = 86_400
+RECEIVED_COUNTER = "metrics:updates_received"
+PROCESSED_COUNTER = "metrics:updates_processed"
+
+_PUT_ONCE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
+  redis.call('INCR', KEYS[3])
+  return redis.call('XADD', KEYS[2], '*', 'u', ARGV[1])
+end
+return false
+"""
+
+
+def chat_id_of(update: Mapping[str, Any]) -> int | None:
+    """Return the chat id an update belongs to, or None (inline queries, polls, ...)."""
+    for kind, value in update.items():
+        if kind == "update_id" or not isinstance(value, dict):
+            continue
+        chat = value.get("chat")
+        if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+            return int(chat["id"])
+        message = value.get("message")  # callback_query.message.chat
+        if isinstance(message, dict) and isinstance(message.get("chat"), dict):
+            chat_id = message["chat"].get("id")
+            if isinstance(chat_id, int):
+                return chat_id
+        sender = value.get("from")  # inline_query, pre_checkout_query: private chat id = user id
+        if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+            return int(sender["id"])
+    return None
+
+
+class StreamLayout:
+    """Key names and partitioning of the inbox; identical in ingress and workers."""
+
+    def __init__(self, partitions: int, prefix: str = "") -> None:
+        if partitions < 1:
+            raise ValueError("partitions must be >= 1")
+        self.partitions = partitions
+        self.prefix = prefix
+
+    def partition_of(self, chat_id: int | None) -> int:
+        """Return the partition of a chat (crc32, stable across processes and restarts)."""
+        if chat_id is None:
+            return 0
+        return zlib.crc32(str(chat_id).encode()) % self.partitions
+
+    def stream(self, partition: int) -> str:
+        return f"{self.prefix}updates:{partition}"
+
+    def seen(self, update_id: int) -> str:
+        return f"{self.prefix}updates:seen:{update_id}"
+
+    def key(self, name: str) -> str:
+        """Return any other key of the runtime (leases, counters, dead letters) under the prefix."""
+        return f"{self.prefix}{name}"
+
+    def streams(self) -> list[str]:
+        return [self.stream(p) for p in range(self.partitions)]
+
+
+class Inbox:
+    """Append raw updates to their chat's stream, at most once per update_id."""
+
+    def __init__(self, client: redis.Redis, layout: StreamLayout) -> None:
+        self._redis = client
+        self.layout = layout
+        self._script = client.register_script(_PUT_ONCE)
+
+    def put_once(self, update: Mapping[str, Any], raw: bytes | None = None) -> bool:
+        """Store `update`; return False when its update_id was already seen.
+
+        Raises:
+            redis.RedisError: Redis is unavailable; nothing was stored (the caller answers an
+                error so that Telegram delivers the update again).
+        """
+        update_id = int(update["update_id"])
+        payload = raw if raw is not None else json.dumps(update, ensure_ascii=False).encode()
+        stream = self.layout.stream(self.layout.partition_of(chat_id_of(update)))
+        added = self._script(
+            keys=[self.layout.seen(update_id), stream, self.layout.key(RECEIVED_COUNTER)],
+            args=[payload, SEEN_SECONDS],
+        )
+        return bool(added)
+
+    def ensure_groups(self) -> None:
+        """Create the consumer group on every partition stream (idempotent)."""
+        ensure_groups(self._redis, self.layout)
+
+
+def ensure_groups(client: redis.Redis, layout: StreamLayout) -> None:
+    """Create stream + group `workers` for every partition, ignoring 'already exists'."""
+    for stream in layout.streams():
+        try:
+            client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as err:
+            if "BUSYGROUP" not in str(err):
+                raise

@@ -1,0 +1,118 @@
+"""`POST /telegram`: check, validate, store once, answer 200 at once.
+
+Order of checks: secret (constant time) -> size -> JSON -> shape -> store. A 200 means the
+update is in Redis (or was a duplicate, or of a kind we never handle); anything else makes
+Telegram deliver it again, so Redis being down costs a retry, never an update.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+import redis
+import structlog
+from flask import Blueprint
+from flask import request
+from telegram import Update
+from telegram.constants import UpdateType
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from webhook.app import deps
+
+bp = Blueprint("ingress", __name__)
+log = structlog.get_logger("webhook.ingress")
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+KNOWN_KINDS = frozenset(kind.value for kind in UpdateType)
+MAX_UPDATE_ID = (1 << 63) - 1
+
+
+class InvalidUpdate(ValueError):
+    """The body is not a Telegram update; the message says why (no content echoed)."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidUpdate(f"non-standard JSON constant {name}")
+
+
+def parse_update(body: bytes) -> dict[str, Any]:
+    """Return the update object in `body`, or raise InvalidUpdate.
+
+    Accepts exactly one JSON object with an integer `update_id` and object values; unknown
+    kinds pass (the caller drops them) so that new Bot API update kinds never cause retries.
+    """
+    try:
+        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise InvalidUpdate(f"not JSON: {type(err).__name__}") from None
+    if not isinstance(value, dict):
+        raise InvalidUpdate("not a JSON object")
+    update_id = value.get("update_id")
+    if type(update_id) is not int or not 0 <= update_id <= MAX_UPDATE_ID:
+        raise InvalidUpdate("update_id must be a non-negative integer")
+    kinds = [key for key in value if key != "update_id"]
+    if not kinds:
+        raise InvalidUpdate("no update kind")
+    for kind in kinds:
+        if kind in KNOWN_KINDS and not isinstance(value[kind], dict):
+            raise InvalidUpdate(f"{kind} must be an object")
+    return value
+
+
+def _well_formed(update: dict[str, Any]) -> bool:
+    """Return whether PTB can build an Update from it (what the worker will do)."""
+    try:
+        return Update.de_json(update, None) is not None
+    except Exception:  # PTB raises whatever the bad field provokes (TypeError, KeyError, ...)
+        return False
+
+
+def _read_capped(cap: int) -> bytes | None:
+    """Return the body, or None when it is longer than `cap` (also without Content-Length)."""
+    try:
+        body = request.stream.read(cap + 1)
+        # Werkzeug's stream stops quietly at MAX_CONTENT_LENGTH and raises on the next read.
+        if len(body) > cap or request.stream.read(1):
+            return None
+    except RequestEntityTooLarge:
+        return None
+    return body
+
+
+@bp.post("/telegram")
+def receive_update() -> tuple[str, int]:
+    """Store one update from Telegram and answer at once."""
+    d = deps()
+    sent = request.headers.get(SECRET_HEADER, "")
+    if not hmac.compare_digest(sent.encode(), d.webhook_secret.encode()):
+        log.warning("webhook_rejected", reason="secret")
+        return "", 403
+    length = request.content_length
+    if length is not None and length > d.max_body_bytes:
+        log.warning("webhook_rejected", reason="too_large", length=length)
+        return "", 413
+    body = _read_capped(d.max_body_bytes)
+    if body is None:
+        log.warning("webhook_rejected", reason="too_large")
+        return "", 413
+    try:
+        update = parse_update(body)
+    except InvalidUpdate as err:
+        log.warning("webhook_rejected", reason="invalid", detail=str(err))
+        return "", 400
+    update_id = update["update_id"]
+    if not any(kind in KNOWN_KINDS for kind in update):
+        log.info("update_ignored", update_id=update_id)
+        return "", 200
+    if not _well_formed(update):
+        log.warning("webhook_rejected", reason="malformed", update_id=update_id)
+        return "", 400
+    try:
+        stored = d.inbox.put_once(update, body)
+    except redis.RedisError as err:
+        log.error("update_not_stored", update_id=update_id, error=type(err).__name__)
+        return "", 503
+    log.debug("update_received" if stored else "update_duplicate", update_id=update_id)
+    return "", 200
