@@ -1,0 +1,377 @@
+"""Repositories: SQL over the ``pt_`` tables, returning domain snapshots and read models.
+
+Every function takes the caller's ``Connection`` so that a command's reads and writes share
+the ledger's write transaction (see ``participation.domain.ports``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from participation.domain import errors as e
+from participation.domain.events import JSON
+from participation.domain.model import Enrollment
+from participation.domain.model import Invite
+from participation.domain.model import OnsiteSession
+from participation.domain.model import PaperTally
+from participation.domain.model import ProposalState
+from participation.domain.model import RoundState
+from participation.domain.round import RoundRules
+from participation.store import tables as t
+from participation.views import ProposalCard
+from participation.views import Resident
+from participation.views import RoundView
+
+Conn = sa.Connection
+
+
+def _groups(raw: Any) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(g) for g in (raw or []))
+
+
+# --- rounds ------------------------------------------------------------------------------------
+def round_state(conn: Conn, round_id: str) -> RoundState:
+    """Return the round.  Raises RoundNotFound."""
+    row = conn.execute(sa.select(t.rounds).where(t.rounds.c.round_id == round_id)).first()
+    if row is None:
+        raise e.RoundNotFound(round=round_id)
+    return RoundState(
+        round_id=row.round_id,
+        phase=row.phase,
+        rules=RoundRules.from_payload(row.rules),
+        groups=_groups(row.groups),
+        results_published=row.results is not None,
+    )
+
+
+def round_view(state: RoundState) -> RoundView:
+    """Return the read model of a round."""
+    return RoundView(
+        round_id=state.round_id,
+        title=state.rules.title,
+        phase=state.phase,
+        rules=state.rules,
+        groups=state.groups,
+        results_published=state.results_published,
+    )
+
+
+def round_ids(conn: Conn) -> list[str]:
+    """Return every round id, newest first."""
+    rows = conn.execute(sa.select(t.rounds.c.round_id).order_by(t.rounds.c.seq.desc()))
+    return [r.round_id for r in rows]
+
+
+def next_round_seq(conn: Conn) -> int:
+    """Return the creation number of a new round."""
+    return int(conn.execute(sa.select(sa.func.count()).select_from(t.rounds)).scalar_one()) + 1
+
+
+# --- residents ---------------------------------------------------------------------------------
+def resident(conn: Conn, user_id: int) -> Resident | None:
+    """Return a person's registration and settings, or None."""
+    row = conn.execute(sa.select(t.residents).where(t.residents.c.user_id == user_id)).first()
+    if row is None:
+        return None
+    return Resident(
+        user_id=row.user_id,
+        registered=row.registered_at is not None,
+        consent_version=row.consent_version,
+        locale=row.locale,
+        region=row.region,
+        notifications=row.notifications,
+        subscribed=row.subscribed and not row.blocked,
+    )
+
+
+def upsert_resident(conn: Conn, user_id: int, **values: object) -> None:
+    """Create the settings row of a person if needed, then apply ``values``."""
+    exists = conn.execute(
+        sa.select(t.residents.c.user_id).where(t.residents.c.user_id == user_id)
+    ).first()
+    if exists is None:
+        row: dict[str, object] = {
+            "user_id": user_id,
+            "locale": "ko",
+            "notifications": True,
+            "subscribed": True,
+            "blocked": False,
+        }
+        row.update(values)
+        conn.execute(sa.insert(t.residents).values(**row))
+    elif values:
+        conn.execute(
+            sa.update(t.residents).where(t.residents.c.user_id == user_id).values(**values)
+        )
+
+
+def official_role(conn: Conn, user_id: int) -> str | None:
+    """Return the official role of a person, or None."""
+    return conn.execute(
+        sa.select(t.officials.c.role).where(t.officials.c.user_id == user_id)
+    ).scalar_one_or_none()
+
+
+def require_official(conn: Conn, user_id: int, *, admin: bool = True) -> str:
+    """Return the role.  Raises NotOfficial (also for a clerk where ``admin`` is needed)."""
+    role = official_role(conn, user_id)
+    if role is None or (admin and role != "admin"):
+        raise e.NotOfficial()
+    return role
+
+
+# --- proposals ---------------------------------------------------------------------------------
+def _proposal_state(row: Any) -> ProposalState:
+    return ProposalState(
+        proposal_id=row.proposal_id,
+        round_id=row.round_id,
+        author_id=row.author_id,
+        community=row.community,
+        category=row.category,
+        region=row.region,
+        budget=row.budget,
+        withdrawn=row.withdrawn,
+        hidden=row.hidden,
+        shortlisted=row.shortlisted,
+        endorsements=row.endorsements,
+    )
+
+
+def proposal_state(conn: Conn, proposal_id: str) -> ProposalState:
+    """Return a proposal.  Raises ProposalNotFound."""
+    row = conn.execute(
+        sa.select(t.proposals).where(t.proposals.c.proposal_id == proposal_id)
+    ).first()
+    if row is None:
+        raise e.ProposalNotFound(proposal=proposal_id)
+    return _proposal_state(row)
+
+
+def proposal_states(conn: Conn, round_id: str, *, shortlisted: bool = False) -> list[ProposalState]:
+    """Return the round's proposals (only shortlisted ones if asked), by number."""
+    q = sa.select(t.proposals).where(t.proposals.c.round_id == round_id)
+    if shortlisted:
+        q = q.where(t.proposals.c.shortlisted.is_(True))
+    return [_proposal_state(r) for r in conn.execute(q.order_by(t.proposals.c.number))]
+
+
+def next_proposal_number(conn: Conn, round_id: str) -> int:
+    """Return the number of the round's next proposal."""
+    current = conn.execute(
+        sa.select(sa.func.max(t.proposals.c.number)).where(t.proposals.c.round_id == round_id)
+    ).scalar_one_or_none()
+    return int(current or 0) + 1
+
+
+def live_community_proposals(conn: Conn, round_id: str, community: str) -> int:
+    """Return how many live proposals the community has in the round."""
+    p = t.proposals.c
+    q = sa.select(sa.func.count()).where(
+        p.round_id == round_id, p.community == community, p.withdrawn.is_(False)
+    )
+    return int(conn.execute(q).scalar_one())
+
+
+def _status(row: Any, phase: str, published: bool) -> str:
+    if row.withdrawn:
+        return "withdrawn"
+    if published and row.selected is not None:
+        return "selected" if row.selected else "not_selected"
+    if phase in ("review", "results", "closed"):
+        return "review" if row.shortlisted else "not_shortlisted"
+    return "submitted"
+
+
+def cards(conn: Conn, query: sa.Select[Any], viewer: int | None) -> list[ProposalCard]:
+    """Return proposal cards for ``query`` (a select of pt_proposal rows)."""
+    sub = query.subquery()
+    content = t.contents.alias("c")
+    answer = t.contents.alias("a")
+    q = (
+        sa.select(
+            sub,
+            content.c.data.label("content"),
+            answer.c.data.label("answer_data"),
+            t.rounds.c.phase,
+            t.rounds.c.results,
+        )
+        .join(content, content.c.ref == sub.c.content_ref)
+        .outerjoin(answer, answer.c.ref == sub.c.answer_ref)
+        .join(t.rounds, t.rounds.c.round_id == sub.c.round_id)
+    )
+    rows = list(conn.execute(q))
+    endorsed: set[str] = set()
+    if viewer is not None and rows:
+        ids = [r.proposal_id for r in rows]
+        endorsed = set(
+            conn.execute(
+                sa.select(t.endorsements.c.proposal_id).where(
+                    t.endorsements.c.user_id == viewer, t.endorsements.c.proposal_id.in_(ids)
+                )
+            ).scalars()
+        )
+    out = []
+    for r in rows:
+        data = r.content or {}
+        answer_text = (r.answer_data or {}).get("text")
+        out.append(
+            ProposalCard(
+                proposal_id=r.proposal_id,
+                round_id=r.round_id,
+                number=r.number,
+                title=data.get("title"),
+                body=data.get("body"),
+                photo_file_id=data.get("photo"),
+                category=r.category,
+                region=r.region,
+                budget=r.budget,
+                community=r.community,
+                status=_status(r, r.phase, r.results is not None),
+                endorsements=r.endorsements,
+                endorsed_by_viewer=r.proposal_id in endorsed,
+                is_author=viewer is not None and r.author_id == viewer,
+                hidden=r.hidden,
+                hide_reason=r.hide_reason,
+                group=r.group_no,
+                answer=answer_text,
+                created_at=r.created_at,
+            )
+        )
+    return out
+
+
+def card(conn: Conn, proposal_id: str, viewer: int | None) -> ProposalCard:
+    """Return one card.  Raises ProposalNotFound."""
+    found = cards(
+        conn, sa.select(t.proposals).where(t.proposals.c.proposal_id == proposal_id), viewer
+    )
+    if not found:
+        raise e.ProposalNotFound(proposal=proposal_id)
+    return found[0]
+
+
+def audience(conn: Conn, proposal_id: str) -> list[int]:
+    """Return the author and every endorser of a proposal (author first)."""
+    author = conn.execute(
+        sa.select(t.proposals.c.author_id).where(t.proposals.c.proposal_id == proposal_id)
+    ).scalar_one()
+    others = conn.execute(
+        sa.select(t.endorsements.c.user_id)
+        .where(t.endorsements.c.proposal_id == proposal_id)
+        .order_by(t.endorsements.c.user_id)
+    ).scalars()
+    return [author, *[u for u in others if u != author]]
+
+
+# --- content -----------------------------------------------------------------------------------
+def content_data(conn: Conn, ref: str) -> dict[str, JSON] | None:
+    """Return the personal content behind a reference (None once erased)."""
+    row = conn.execute(sa.select(t.contents.c.data).where(t.contents.c.ref == ref)).first()
+    return None if row is None else row.data
+
+
+# --- codes and sessions ------------------------------------------------------------------------
+def invite(conn: Conn, code_hash: str) -> Invite | None:
+    """Return the invite with this code hash, or None."""
+    row = conn.execute(sa.select(t.invites).where(t.invites.c.code_hash == code_hash)).first()
+    if row is None:
+        return None
+    return Invite(
+        kind=row.kind,
+        round_id=row.round_id,
+        role=row.role,
+        group=row.group_no,
+        expires_at=row.expires_at,
+        used=row.used_by is not None,
+    )
+
+
+def enrollment(conn: Conn, round_id: str, user_id: int) -> Enrollment | None:
+    """Return a person's enrollment in a round, or None."""
+    en = t.enrollments.c
+    row = conn.execute(
+        sa.select(t.enrollments).where(en.round_id == round_id, en.user_id == user_id)
+    ).first()
+    if row is None:
+        return None
+    return Enrollment(
+        round_id=row.round_id, community=row.community, role=row.role, online_group=row.online_group
+    )
+
+
+def session(conn: Conn, session_id: str) -> tuple[OnsiteSession, bytes]:
+    """Return an on-site session and its secret.  Raises SessionNotFound."""
+    row = conn.execute(sa.select(t.sessions).where(t.sessions.c.session_id == session_id)).first()
+    if row is None:
+        raise e.SessionNotFound(session=session_id)
+    state = OnsiteSession(
+        session_id=row.session_id, round_id=row.round_id, group=row.group_no, open=row.open
+    )
+    return state, bytes.fromhex(row.secret)
+
+
+def present_session(conn: Conn, round_id: str, user_id: int) -> OnsiteSession | None:
+    """Return the newest open session of the round where the person checked in, or None."""
+    s, pr = t.sessions.c, t.presences.c
+    row = conn.execute(
+        sa.select(t.sessions)
+        .join(t.presences, pr.session_id == s.session_id)
+        .where(s.round_id == round_id, pr.user_id == user_id, s.open.is_(True))
+        .order_by(pr.at.desc())
+    ).first()
+    if row is None:
+        return None
+    return OnsiteSession(
+        session_id=row.session_id, round_id=row.round_id, group=row.group_no, open=row.open
+    )
+
+
+def paper(conn: Conn, tally_id: str) -> PaperTally:
+    """Return a paper tally.  Raises PaperTallyNotFound."""
+    row = conn.execute(
+        sa.select(t.paper_tallies).where(t.paper_tallies.c.tally_id == tally_id)
+    ).first()
+    if row is None:
+        raise e.PaperTallyNotFound(tally=tally_id)
+    return PaperTally(
+        tally_id=row.tally_id,
+        round_id=row.round_id,
+        session_id=row.session_id,
+        proposal_id=row.proposal_id,
+        entered_by=row.entered_by,
+        confirmed=row.confirmed_by is not None,
+        superseded=row.superseded,
+    )
+
+
+def judge_group(conn: Conn, round_id: str, user_id: int) -> tuple[bool, int | None]:
+    """Return (is a judge of the round, their group or None)."""
+    j = t.judges.c
+    row = conn.execute(
+        sa.select(j.group_no).where(j.round_id == round_id, j.user_id == user_id)
+    ).first()
+    return (False, None) if row is None else (True, row.group_no)
+
+
+def exists(conn: Conn, table: sa.Table, **where: object) -> bool:
+    """Return whether ``table`` has a row matching every ``column == value``."""
+    q = sa.select(sa.literal(1)).select_from(table)
+    for name, value in where.items():
+        q = q.where(table.c[name] == value)
+    return conn.execute(q.limit(1)).first() is not None
+
+
+def count(conn: Conn, table: sa.Table, **where: object) -> int:
+    """Return the number of rows of ``table`` matching every ``column == value``."""
+    q = sa.select(sa.func.count()).select_from(table)
+    for name, value in where.items():
+        q = q.where(table.c[name] == value)
+    return int(conn.execute(q).scalar_one())
+
+
+def ids_in(values: Sequence[str]) -> list[str]:
+    """Return the values as a list (helper for ``in_`` filters)."""
+    return list(values)

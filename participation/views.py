@@ -1,0 +1,152 @@
+"""Read models the service returns to the bot, the web layer and the CLI (plain dataclasses)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+
+from participation.domain.events import JSON
+from participation.domain.round import RoundRules
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resident:
+    """A person's registration and settings (``registered`` False: settings only)."""
+
+    user_id: int
+    registered: bool
+    consent_version: str | None
+    locale: str
+    region: str | None
+    notifications: bool
+    subscribed: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoundView:
+    """A round: phase, deadlines (epoch seconds, shown in KST) and rules."""
+
+    round_id: str
+    title: str
+    phase: str
+    rules: RoundRules
+    groups: tuple[tuple[str, ...], ...]
+    results_published: bool
+
+    @property
+    def deadline(self) -> int | None:
+        """Return the end of the current phase (UTC epoch seconds), if it has one."""
+        return self.rules.deadlines.of(self.phase)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProposalCard:
+    """A proposal as shown to one viewer.
+
+    ``status``: "submitted" (collecting endorsements), "withdrawn", "review" (shortlisted),
+    "not_shortlisted", "selected", "not_selected". Title and body are None once erased.
+    """
+
+    proposal_id: str
+    round_id: str
+    number: int
+    title: str | None
+    body: str | None
+    photo_file_id: str | None
+    category: str
+    region: str
+    budget: int
+    community: str | None
+    status: str
+    endorsements: int
+    endorsed_by_viewer: bool
+    is_author: bool
+    hidden: bool
+    hide_reason: str | None
+    group: int | None
+    answer: str | None
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProposalPage:
+    """One page of a proposal list."""
+
+    items: list[ProposalCard]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiptView:
+    """A person's receipt: the ledger index and leaf hash of one of their actions."""
+
+    index: int
+    leaf_hash: str  # hex
+    kind: str
+    round_id: str
+    subject: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conversation:
+    """A person's conversation state with the bot (``version`` 0: none saved)."""
+
+    step: str
+    data: dict[str, JSON]
+    version: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Button:
+    """What an inline button means, looked up by its opaque token."""
+
+    action: str
+    args: dict[str, JSON]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxMessage:
+    """A notification to deliver: translate ``key`` with ``params`` in ``locale``."""
+
+    id: int
+    user_id: int
+    locale: str
+    key: str
+    params: dict[str, JSON]
+    broadcast_id: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JudgeTask:
+    """One proposal a judge should score, with their current scores."""
+
+    card: ProposalCard
+    scores: dict[str, int] | None
+    recused: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JudgeProgress:
+    """How far one judge (by pseudonym) is: scored + recused out of expected."""
+
+    judge: str
+    group: int | None
+    scored: int
+    recused: int
+    expected: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Redeemed:
+    """The outcome of :meth:`ParticipationService.redeem_code`.
+
+    ``kind``: "official" | "judge" | "enrollment" | "onsite"; ``detail`` holds e.g. the
+    role, the group, the community or the session.
+    """
+
+    kind: str
+    round_id: str
+    detail: dict[str, JSON] = field(default_factory=dict)
