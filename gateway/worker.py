@@ -116,6 +116,7 @@ class UpdateWorker:
         retryable: tuple[type[BaseException], ...] | None = None,
     ) -> None:
         self._redis = client
+        self.client = client  # the caller owns it (and closes it)
         self.layout = layout
         self.application = application
         self._processed = processed
