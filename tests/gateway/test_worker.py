@@ -154,6 +154,7 @@ def test_two_workers_share_partitions_and_keep_each_chat_in_order(tmp_path: Path
         assert all(seqs == sorted(seqs) for seqs in by_chat.values())
         assert int(server.client().get("metrics:updates_processed")) == len(updates)
         assert sum(server.client().xlen(s) for s in layout.streams()) == 0  # acked and deleted
+        engine.dispose()
     finally:
         server.kill()
 
@@ -183,10 +184,13 @@ def test_infrastructure_error_is_retried_in_order_and_poison_goes_to_dead_letter
                               recording_app(seen, fail), ProcessedUpdates(engine),
                               name="w", config=FAST)  # fmt: skip
         asyncio.run(run_workers([worker], lambda: len(seen) >= 3))
-        assert [i for i, _t in seen] == [u["update_id"] for u in updates if u["update_id"] != poison]
+        assert [i for i, _t in seen] == [
+            u["update_id"] for u in updates if u["update_id"] != poison
+        ]
         assert tries[flaky] == 3 and tries[poison] == FAST.max_attempts
         dead = server.client().xrange("updates:dead")
         assert len(dead) == 1 and b'"update_id": %d' % poison in dead[0][1][b"u"]
+        engine.dispose()
     finally:
         server.kill()
 
@@ -204,6 +208,7 @@ def test_domain_error_counts_as_processed(tmp_path: Path):
         asyncio.run(run_workers([worker], lambda: len(seen) >= 1))
         assert [i for i, _t in seen] == [1001]
         assert ProcessedUpdates(engine).contains(1000)
+        engine.dispose()
     finally:
         server.kill()
 
@@ -223,9 +228,7 @@ def test_non_blocking_handlers_are_refused(tmp_path: Path):
 
 def split_between(client: redis.Redis, layout: StreamLayout, procs: list[Any]) -> bool:
     """Return whether every process holds at least one partition lease."""
-    holders = {
-        client.get(layout.key(f"lease:updates:{p}")) for p in range(layout.partitions)
-    }
+    holders = {client.get(layout.key(f"lease:updates:{p}")) for p in range(layout.partitions)}
     return all(f"w{proc.pid}".encode() in holders for proc in procs)
 
 
@@ -265,6 +268,8 @@ def kill_scenario(redis_url: str, db_url: str, prefix: str, *, restart: RedisSer
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        client.close()
+        engine.dispose()
 
 
 @pytest.mark.slow
@@ -301,7 +306,7 @@ def test_kill_9_on_postgresql_and_real_redis(pg_url: str, redis_url: str, redis_
 def test_sigterm_drains_and_releases_leases(tmp_path: Path):
     server = RedisServer(tmp_path / "r").start()
     db_url = f"sqlite:///{tmp_path}/db.sqlite"
-    prepare_db(db_url)
+    prepare_db(db_url).dispose()
     proc = start_worker(server.url, db_url, "", 2)
     try:
         client = server.client()

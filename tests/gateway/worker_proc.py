@@ -76,9 +76,7 @@ def build_application(engine: Engine, name: str) -> Application[Any, Any, Any, A
     async def record(update: Update, _context: Any) -> None:
         assert update.message is not None and update.message.text is not None
         await asyncio.sleep(0.005)  # some work, so that a kill lands mid-flight
-        await asyncio.to_thread(
-            apply_message, engine, update.update_id, update.message.text, name
-        )
+        await asyncio.to_thread(apply_message, engine, update.update_id, update.message.text, name)
 
     app = (
         Application.builder()
