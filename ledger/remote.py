@@ -1,0 +1,121 @@
+"""Audit a running instance over its public API: download, then verify like an export.
+
+Fetches /ledger/vkey, /ledger/checkpoint, /ledger/entries (paged), /ledger/blocks, and
+checks the server's consistency proof between every two successive blocks and an
+inclusion proof for the first and last entry of each block.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ledger.checkpoint import parse_checkpoint
+from ledger.errors import LedgerError
+from ledger.hashing import parse_hash
+from ledger.proof import verify_consistency
+from ledger.proof import verify_inclusion
+from ledger.verify import Report
+from ledger.verify import VerificationFailed
+from ledger.verify import verify_export
+
+TIMEOUT_S = 30.0
+
+
+def verify_url(base: str, *, vkey: str | None = None, processes: int | None = None) -> Report:
+    """Download the log at `base` (e.g. http://host:8080) and verify it completely.
+
+    `vkey` is the verifier key you trust; by default the first key the server lists.
+
+    Raises:
+        VerificationFailed: anything that does not verify, or a server that misbehaves.
+    """
+    base = base.rstrip("/")
+    served_vkey = _get(base, "/ledger/vkey").decode()
+    note = _get(base, "/ledger/checkpoint").decode()
+    try:
+        _, size, _ = parse_checkpoint(note[: note.index("\n\n") + 1])
+    except (LedgerError, ValueError) as err:
+        raise VerificationFailed(f"the server's checkpoint is malformed: {err}") from err
+    blocks = _blocks(base)
+    with tempfile.TemporaryDirectory(prefix="ledger-audit-") as tmp:
+        folder = Path(tmp)
+        with (folder / "entries.jsonl").open("wb") as handle:
+            start = 0
+            while start < size:
+                page = _json(base, "/ledger/entries", start=start, end=size)
+                leaves = page.get("entries")
+                if page.get("start") != start or not isinstance(leaves, list) or not leaves:
+                    raise VerificationFailed("the server returned no entries", index=start)
+                for leaf in leaves[: size - start]:
+                    handle.write(str(leaf).encode("utf-8") + b"\n")
+                start += min(len(leaves), size - start)
+        (folder / "checkpoint").write_text(note, encoding="utf-8")
+        (folder / "vkey").write_text(served_vkey.splitlines()[0] + "\n", encoding="utf-8")
+        older = [str(b["checkpoint"]) for b in blocks if int(b["end"]) <= size]
+        report = verify_export(folder, vkey=vkey, checkpoints=older, processes=processes)
+        leaves_file = (folder / "entries.jsonl").read_bytes().split(b"\n")
+    _check_proofs(base, blocks, size, leaves_file)
+    return report
+
+
+def _check_proofs(base: str, blocks: list[dict[str, Any]], size: int, leaves: list[bytes]) -> None:
+    from ledger.hashing import hash_leaf
+
+    previous: dict[str, Any] | None = None
+    for block in blocks:
+        end = int(block["end"])
+        if end > size:
+            break
+        root = parse_hash(str(block["root"]))
+        for index in {int(block["start"]), end - 1}:
+            proof = _json(base, "/ledger/proof/inclusion", index=index, size=end)
+            path = [parse_hash(h) for h in proof["path"]]
+            try:
+                verify_inclusion(hash_leaf(leaves[index]), index, end, path, root)
+            except LedgerError as err:
+                raise VerificationFailed(f"inclusion proof fails: {err}", index=index) from err
+        if previous is not None:
+            old = int(previous["end"])
+            proof = _json(base, "/ledger/proof/consistency", **{"from": old, "to": end})
+            path = [parse_hash(h) for h in proof["path"]]
+            try:
+                verify_consistency(old, end, path, parse_hash(str(previous["root"])), root)
+            except LedgerError as err:
+                raise VerificationFailed(
+                    f"blocks {previous['number']} and {block['number']} are not consistent: {err}"
+                ) from err
+        previous = block
+
+
+def _blocks(base: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    while True:
+        page = _json(base, "/ledger/blocks", start=len(out) + 1, limit=1000)
+        found = page.get("blocks")
+        if not isinstance(found, list) or not found:
+            return out
+        out.extend(found)
+
+
+def _json(base: str, path: str, **query: int) -> dict[str, Any]:
+    try:
+        value = json.loads(_get(base, path + "?" + urllib.parse.urlencode(query)))
+    except ValueError as err:
+        raise VerificationFailed(f"{path} did not return JSON") from err
+    if not isinstance(value, dict):
+        raise VerificationFailed(f"{path} did not return a JSON object")
+    return value
+
+
+def _get(base: str, path: str) -> bytes:
+    try:
+        with urllib.request.urlopen(base + path, timeout=TIMEOUT_S) as response:
+            body: bytes = response.read()
+            return body
+    except OSError as err:
+        raise VerificationFailed(f"cannot fetch {base + path}: {err}") from err

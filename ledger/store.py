@@ -1,0 +1,352 @@
+"""Storage of logs, entries, stored tree hashes and blocks through SQLAlchemy 2.
+
+The one module of the ledger that does IO. Tables are prefixed `ledger_`; `metadata` is
+exported so that the runtime's Alembic migrations include them. Every method takes the
+`Connection` of the caller's transaction: the `Ledger` decides where transactions begin and
+end. Writers call `lock` first: on PostgreSQL it locks the log's head row (`SELECT ... FOR
+UPDATE`), on SQLite the write transaction was opened with `BEGIN IMMEDIATE` (see
+`make_engine`), so appends from several processes serialize instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.pool import StaticPool
+
+from ledger.errors import LedgerError
+from ledger.hashing import Hash
+
+WRITE_OPTION = "ledger_write"  # execution option: open this SQLite transaction as a writer
+BUSY_TIMEOUT_MS = 60_000
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+metadata = Base.metadata
+
+
+class LogRow(Base):
+    """The head of one log: its size, last leaf hash and keys."""
+
+    __tablename__ = "ledger_logs"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    origin: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    size: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    head_hash: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), nullable=True)
+    initial_vkey: Mapped[str] = mapped_column(sa.Text)
+    current_vkey: Mapped[str] = mapped_column(sa.Text)
+
+
+class EntryRow(Base):
+    """One leaf: the exact bytes that were hashed, and its hash."""
+
+    __tablename__ = "ledger_entries"
+    log_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_logs.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    leaf: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    dedup_key: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    __table_args__ = (
+        sa.UniqueConstraint("log_id", "dedup_key", name="ledger_entries_dedup"),
+        sa.Index("ledger_entries_leaf_hash", "log_id", "leaf_hash"),
+    )
+
+
+class HashRow(Base):
+    """The hash of one complete subtree, at its `tree.stored_hash_index` position."""
+
+    __tablename__ = "ledger_hashes"
+    log_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_logs.id"), primary_key=True)
+    idx: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+
+
+class BlockRow(Base):
+    """A sealed block: entries [start_seq, end_seq) and the checkpoint signed for end_seq."""
+
+    __tablename__ = "ledger_blocks"
+    log_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_logs.id"), primary_key=True)
+    number: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    start_seq: Mapped[int] = mapped_column(sa.BigInteger)
+    end_seq: Mapped[int] = mapped_column(sa.BigInteger)
+    root: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    checkpoint: Mapped[str] = mapped_column(sa.Text)
+    sealed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    __table_args__ = (sa.Index("ledger_blocks_end", "log_id", "end_seq"),)
+
+
+class KeyRow(Base):
+    """A signing key of the log and the first entry it signs (0, or the rotation + 1)."""
+
+    __tablename__ = "ledger_keys"
+    log_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_logs.id"), primary_key=True)
+    since_seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    vkey: Mapped[str] = mapped_column(sa.Text)
+
+
+logs = metadata.tables["ledger_logs"]
+keys = metadata.tables["ledger_keys"]
+entries = metadata.tables["ledger_entries"]
+hashes = metadata.tables["ledger_hashes"]
+blocks = metadata.tables["ledger_blocks"]
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The head row as read inside a transaction."""
+
+    log_id: int
+    size: int
+    head_hash: Hash | None
+    initial_vkey: str
+    current_vkey: str
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRecord:
+    number: int
+    start: int
+    end: int
+    root: Hash
+    checkpoint: str
+    sealed_at: datetime
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine; for SQLite turn on WAL and `busy_timeout` and take over BEGIN.
+
+    pysqlite's own transaction handling is switched off so SQLAlchemy's savepoints work, and
+    a connection given the execution option `ledger_write=True` begins with `BEGIN
+    IMMEDIATE` (the write lock up front) while readers begin with a plain, deferred `BEGIN`.
+    """
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        kwargs.setdefault("poolclass", StaticPool)  # one shared in-memory database
+    kwargs.setdefault("connect_args", {"check_same_thread": False})
+    engine = sa.create_engine(url, **kwargs)
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = FULL")  # durable commits; group commit amortizes it
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_sqlite(conn: Connection | Engine) -> bool:
+    return conn.dialect.name == "sqlite"
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the ledger tables that do not exist yet."""
+    metadata.create_all(engine, checkfirst=True)
+
+
+def ensure_log(conn: Connection, origin: str, vkey: str) -> int:
+    """Return the id of the log named `origin`, creating it (with `vkey` as first key)."""
+    found = conn.execute(sa.select(logs.c.id).where(logs.c.origin == origin)).scalar()
+    if found is not None:
+        return int(found)
+    result = conn.execute(
+        sa.insert(logs).values(origin=origin, size=0, initial_vkey=vkey, current_vkey=vkey)
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    insert_key(conn, int(key[0]), 0, vkey)
+    return int(key[0])
+
+
+def insert_key(conn: Connection, log_id: int, since: int, vkey: str) -> None:
+    conn.execute(sa.insert(keys).values(log_id=log_id, since_seq=since, vkey=vkey))
+
+
+def read_keys(conn: Connection, log_id: int) -> list[tuple[int, str]]:
+    """Return (first seq signed, vkey) of every key of the log, oldest first."""
+    query = sa.select(keys.c.since_seq, keys.c.vkey).where(keys.c.log_id == log_id)
+    return [(int(r.since_seq), str(r.vkey)) for r in conn.execute(query.order_by(keys.c.since_seq))]
+
+
+def find_log(conn: Connection, origin: str | None) -> int:
+    """Return the id of the log `origin`, or of the only log when origin is None.
+
+    Raises:
+        LedgerError: no such log, or several logs and no origin.
+    """
+    query = sa.select(logs.c.id, logs.c.origin)
+    if origin is not None:
+        query = query.where(logs.c.origin == origin)
+    rows = conn.execute(query).all()
+    if len(rows) != 1:
+        names = ", ".join(str(row.origin) for row in rows) or "none"
+        raise LedgerError(f"cannot choose one log (origin={origin!r}; logs here: {names})")
+    return int(rows[0].id)
+
+
+def lock(conn: Connection, log_id: int) -> Head:
+    """Take the log's write lock for the rest of the transaction and return its head."""
+    if is_sqlite(conn):  # takes the database write lock if the transaction did not have it
+        conn.execute(sa.update(logs).where(logs.c.id == log_id).values(size=logs.c.size))
+        return read_head(conn, log_id)
+    return read_head(conn, log_id, for_update=True)
+
+
+def read_head(conn: Connection, log_id: int, *, for_update: bool = False) -> Head:
+    query = sa.select(
+        logs.c.size, logs.c.head_hash, logs.c.initial_vkey, logs.c.current_vkey
+    ).where(logs.c.id == log_id)
+    if for_update:
+        query = query.with_for_update()
+    row = conn.execute(query).one()
+    head = None if row.head_hash is None else Hash(bytes(row.head_hash))
+    return Head(log_id, int(row.size), head, str(row.initial_vkey), str(row.current_vkey))
+
+
+def write_head(conn: Connection, log_id: int, size: int, head_hash: bytes, vkey: str) -> None:
+    conn.execute(
+        sa.update(logs)
+        .where(logs.c.id == log_id)
+        .values(size=size, head_hash=head_hash, current_vkey=vkey)
+    )
+
+
+def read_hashes(conn: Connection, log_id: int, indices: Sequence[int]) -> list[Hash]:
+    """Return the stored hashes at `indices`, in that order, in one query.
+
+    Raises:
+        LedgerError: an index that is not stored (a bug or a damaged table).
+    """
+    if not indices:
+        return []
+    query = sa.select(hashes.c.idx, hashes.c.hash).where(
+        hashes.c.log_id == log_id, hashes.c.idx.in_(sorted(set(indices)))
+    )
+    found = {int(row.idx): Hash(bytes(row.hash)) for row in conn.execute(query)}
+    try:
+        return [found[i] for i in indices]
+    except KeyError as err:
+        raise LedgerError(f"stored tree hash {err.args[0]} is missing") from err
+
+
+def insert_entries(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
+    """Insert entry rows (`log_id, seq, leaf, leaf_hash, dedup_key`) in one executemany."""
+    if rows:
+        conn.execute(sa.insert(entries), list(rows))
+
+
+def insert_hashes(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
+    """Insert stored hash rows (`log_id, idx, hash`) in one executemany."""
+    if rows:
+        conn.execute(sa.insert(hashes), list(rows))
+
+
+def find_dedup(conn: Connection, log_id: int, dedup_key: str) -> tuple[int, Hash] | None:
+    row = conn.execute(
+        sa.select(entries.c.seq, entries.c.leaf_hash).where(
+            entries.c.log_id == log_id, entries.c.dedup_key == dedup_key
+        )
+    ).first()
+    return None if row is None else (int(row.seq), Hash(bytes(row.leaf_hash)))
+
+
+def find_leaf(conn: Connection, log_id: int, leaf_hash: bytes) -> int | None:
+    row = conn.execute(
+        sa.select(entries.c.seq).where(entries.c.log_id == log_id, entries.c.leaf_hash == leaf_hash)
+    ).first()
+    return None if row is None else int(row.seq)
+
+
+def read_leaves(conn: Connection, log_id: int, start: int, end: int) -> list[bytes]:
+    query = (
+        sa.select(entries.c.leaf)
+        .where(entries.c.log_id == log_id, entries.c.seq >= start, entries.c.seq < end)
+        .order_by(entries.c.seq)
+    )
+    return [bytes(leaf) for leaf in conn.execute(query).scalars()]
+
+
+def iter_leaves(conn: Connection, log_id: int, end: int, chunk: int = 20_000) -> Iterator[bytes]:
+    """Yield leaves [0, end) in order, `chunk` rows per query (keyset pagination)."""
+    for start in range(0, end, chunk):
+        yield from read_leaves(conn, log_id, start, min(end, start + chunk))
+
+
+def insert_block(conn: Connection, log_id: int, block: BlockRecord) -> None:
+    conn.execute(
+        sa.insert(blocks).values(
+            log_id=log_id,
+            number=block.number,
+            start_seq=block.start,
+            end_seq=block.end,
+            root=block.root,
+            checkpoint=block.checkpoint,
+            sealed_at=block.sealed_at,
+        )
+    )
+
+
+def read_blocks(
+    conn: Connection, log_id: int, start: int = 0, limit: int | None = None, *, last: bool = False
+) -> list[BlockRecord]:
+    """Return blocks numbered >= start in order (or only the newest when `last`)."""
+    query = sa.select(blocks).where(blocks.c.log_id == log_id, blocks.c.number >= start)
+    if last:
+        query = query.order_by(blocks.c.number.desc()).limit(1)
+    else:
+        query = query.order_by(blocks.c.number)
+        if limit is not None:
+            query = query.limit(limit)
+    return [_block(row) for row in conn.execute(query)]
+
+
+def block_containing(conn: Connection, log_id: int, index: int) -> BlockRecord | None:
+    query = (
+        sa.select(blocks)
+        .where(blocks.c.log_id == log_id, blocks.c.end_seq > index, blocks.c.start_seq <= index)
+        .order_by(blocks.c.end_seq)
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    return None if row is None else _block(row)
+
+
+def _block(row: sa.Row[Any]) -> BlockRecord:
+    return BlockRecord(
+        number=int(row.number),
+        start=int(row.start_seq),
+        end=int(row.end_seq),
+        root=Hash(bytes(row.root)),
+        checkpoint=str(row.checkpoint),
+        sealed_at=_aware(row.sealed_at),
+    )
+
+
+def _aware(when: datetime) -> datetime:
+    # SQLite keeps no time zone; the ledger only ever stores UTC.
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

@@ -1,0 +1,298 @@
+"""Verify an export directory (or a running instance) from the outside.
+
+Checks every leaf's canonical form and Ed25519 signature (in parallel over chunks of lines),
+the `seq`/`prev` chain, the chain of keys (`ledger.key_rotated` entries, starting from the
+trusted vkey), and the Merkle root and size of every checkpoint: the newest one must cover
+exactly the exported entries, and older ones must be prefixes of them (consistency).
+"""
+
+from __future__ import annotations
+
+import bisect
+import multiprocessing
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.checkpoint import Checkpoint
+from ledger.checkpoint import open_checkpoint
+from ledger.entry import ROTATION_KIND
+from ledger.entry import ZERO_PREV
+from ledger.entry import parse_leaf
+from ledger.errors import LedgerError
+from ledger.errors import MalformedEntry
+from ledger.hashing import HASH_SIZE
+from ledger.hashing import Hash
+from ledger.keys import Verifier
+from ledger.tree import append_leaf
+from ledger.tree import root_of_frontier
+
+ROTATION_MARK = b'"kind":"' + ROTATION_KIND.encode() + b'"'
+PARALLEL_FROM = 4_000  # below this many bytes per process, one process is faster
+Schedule = list[tuple[int, str]]  # (first index signed, vkey), oldest first
+
+
+class VerificationFailed(LedgerError):
+    """The export does not verify; `index` is the first bad entry when one is to blame."""
+
+    def __init__(self, reason: str, *, index: int | None = None) -> None:
+        where = "" if index is None else f"index {index}: "
+        super().__init__(where + reason)
+        self.index = index
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What a successful verification established."""
+
+    size: int
+    root: Hash
+    checkpoint_sizes: tuple[int, ...]
+    key_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    first: int
+    count: int
+    hashes: bytes
+    first_prev: str
+    error: tuple[int, str] | None
+
+
+def verify_export(
+    directory: str | Path,
+    *,
+    vkey: str | None = None,
+    checkpoints: Sequence[str] = (),
+    processes: int | None = None,
+) -> Report:
+    """Verify the export in `directory`; return a Report or raise VerificationFailed.
+
+    `vkey` overrides the directory's `vkey` file (pass the key you trust, obtained out of
+    band); `checkpoints` are texts of older checkpoints the caller holds.
+    """
+    root_dir = Path(directory)
+    trusted = vkey if vkey is not None else _read(root_dir / "vkey")
+    try:
+        first_key = Verifier.from_vkey(trusted.strip().splitlines()[0])
+    except (MalformedEntry, IndexError) as err:
+        raise VerificationFailed(f"the verifier key is not usable: {err}") from err
+    path = root_dir / "entries.jsonl"
+    data = path.read_bytes() if path.exists() else b""
+    schedule = _key_schedule(data, first_key)
+    chunks = _check_lines(path, data, schedule, processes or os.cpu_count() or 1)
+    hashes = _join(chunks)
+    notes = [_read(root_dir / "checkpoint")]
+    folder = root_dir / "checkpoints"
+    if folder.is_dir():
+        notes += [p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.txt"))]
+    notes += list(checkpoints)
+    sizes, root = _check_checkpoints(notes, hashes, schedule)
+    key_ids = tuple(Verifier.from_vkey(v).key_id for _, v in schedule)
+    return Report(len(hashes) // HASH_SIZE, root, sizes, key_ids)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise VerificationFailed(f"{path.name} is missing from the export") from err
+
+
+def _key_schedule(data: bytes, first: Verifier) -> Schedule:
+    """Find `ledger.key_rotated` entries (their signatures are checked with the rest)."""
+    schedule: Schedule = [(0, first.vkey)]
+    at = data.find(ROTATION_MARK)
+    while at >= 0:
+        start = data.rfind(b"\n", 0, at) + 1
+        stop = data.find(b"\n", at)
+        index = data.count(b"\n", 0, start)
+        try:
+            leaf = parse_leaf(data[start : stop if stop >= 0 else len(data)])
+            vkey = leaf.entry.body.get("vkey")
+            if leaf.entry.kind == ROTATION_KIND and isinstance(vkey, str):
+                schedule.append((index + 1, vkey))
+        except LedgerError:
+            pass  # reported, at its index, by the line checks
+        at = data.find(ROTATION_MARK, stop if stop >= 0 else len(data))
+    return schedule
+
+
+def _check_lines(path: Path, data: bytes, schedule: Schedule, processes: int) -> list[_Chunk]:
+    if not data:
+        return []
+    pieces = max(1, min(processes * 4, len(data) // PARALLEL_FROM))
+    bounds, start = [], 0
+    for i in range(1, pieces + 1):
+        stop = len(data) if i == pieces else data.find(b"\n", len(data) * i // pieces) + 1
+        if stop <= start:  # no newline after this point: this piece runs to the end
+            stop = len(data)
+        if stop > start:
+            bounds.append((start, stop))
+            start = stop
+        if start >= len(data):
+            break
+    firsts = [0]
+    for begin, end in bounds[:-1]:
+        firsts.append(firsts[-1] + data.count(b"\n", begin, end))
+    jobs = [
+        (str(path), begin, end, first, schedule)
+        for (begin, end), first in zip(bounds, firsts, strict=True)
+    ]
+    if processes <= 1 or len(jobs) == 1:
+        return [_check_chunk(job) for job in jobs]
+    method = "fork" if sys.platform == "linux" and sys.version_info < (3, 12) else "forkserver"
+    with multiprocessing.get_context(method).Pool(processes) as pool:
+        return pool.map(_check_chunk, jobs, chunksize=1)
+
+
+def _check_chunk(job: tuple[str, int, int, int, Schedule]) -> _Chunk:
+    """Check lines [begin, end) of the file: canonical form, shape, seq, prev, key, signature."""
+    path, begin, end, first, schedule = job
+    with open(path, "rb") as handle:
+        handle.seek(begin)
+        lines = handle.read(end - begin).split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    else:
+        lines[-1] = lines[-1] + b"\x00"  # no final newline: make the last line fail to parse
+    since = [s for s, _ in schedule]
+    verifiers = [Verifier.from_vkey(v) for _, v in schedule]
+    out, prev, first_prev = bytearray(), "", ""
+    for offset, line in enumerate(lines):
+        index = first + offset
+        try:
+            leaf = parse_leaf(line)
+        except MalformedEntry as err:
+            return _Chunk(first, offset, bytes(out), first_prev, (index, _plain(err, line)))
+        entry = leaf.entry
+        problem = None
+        if entry.seq != index:
+            problem = f"entry says seq {entry.seq}; it is line {index} (missing or reordered)"
+        elif offset and entry.prev != prev:
+            problem = "prev is not the leaf hash of the entry before (the chain is broken)"
+        if offset == 0:
+            first_prev = entry.prev
+        verifier = verifiers[bisect.bisect_right(since, index) - 1]
+        if problem is None and leaf.key_id != verifier.key_id:
+            problem = f"signed by key {leaf.key_id}, but the current key is {verifier.key_id}"
+        if problem is None:
+            try:
+                verifier.verify(leaf.entry_bytes, leaf.signature)
+            except LedgerError:
+                problem = f"the signature does not verify under {verifier.key_id}"
+        if problem is None and entry.kind == ROTATION_KIND:
+            problem = _check_rotation(entry.body, index, schedule)
+        if problem is not None:
+            return _Chunk(first, offset, bytes(out), first_prev, (index, problem))
+        out += leaf.leaf_hash
+        prev = leaf.leaf_hash.hex()
+    return _Chunk(first, len(lines), bytes(out), first_prev, None)
+
+
+def _check_rotation(body: object, index: int, schedule: Schedule) -> str | None:
+    if (
+        not isinstance(body, dict)
+        or set(body) != {"vkey"}
+        or (index + 1, body["vkey"]) not in (schedule)
+    ):
+        return 'a key rotation entry whose body is not {"vkey": <verifier key>}'
+    try:
+        Verifier.from_vkey(str(body["vkey"]))
+    except MalformedEntry as err:
+        return f"a key rotation names an unusable key ({err.reason})"
+    return None
+
+
+def _plain(err: MalformedEntry, line: bytes) -> str:
+    if line.endswith(b"\x00"):
+        return "the last line does not end with a newline"
+    if not line:
+        return "an empty line"
+    return f"not a well-formed leaf ({err.reason})"
+
+
+def _join(chunks: list[_Chunk]) -> bytes:
+    errors = [chunk.error for chunk in chunks if chunk.error is not None]
+    previous = ZERO_PREV
+    for chunk in chunks:  # the links between chunks
+        if chunk.count and chunk.first_prev != previous:
+            errors.append(
+                (chunk.first, "prev is not the leaf hash of the entry before (chain broken)")
+            )
+            break
+        if chunk.error is not None:
+            break
+        previous = chunk.hashes[-HASH_SIZE:].hex()
+    if errors:
+        index, reason = min(errors)
+        raise VerificationFailed(reason, index=index)
+    return b"".join(chunk.hashes for chunk in chunks)
+
+
+def _check_checkpoints(
+    notes: list[str], hashes: bytes, schedule: Schedule
+) -> tuple[tuple[int, ...], Hash]:
+    size = len(hashes) // HASH_SIZE
+    since = [s for s, _ in schedule]
+    opened: list[Checkpoint] = []
+    for number, text in enumerate(notes):
+        try:
+            # A checkpoint of size n is signed by the key that would sign entry n.
+            sizes = _claimed_size(text)
+            verifier = Verifier.from_vkey(schedule[bisect.bisect_right(since, sizes) - 1][1])
+            opened.append(open_checkpoint(text, verifier))
+        except LedgerError as err:
+            what = "the checkpoint" if number == 0 else f"checkpoint #{number}"
+            raise VerificationFailed(f"{what} does not verify: {err}") from err
+    newest = opened[0]
+    if any(cp.origin != newest.origin for cp in opened):
+        raise VerificationFailed("checkpoints name different origins (different logs)")
+    if newest.size != size:
+        index = min(size, newest.size)
+        why = "is missing" if size < newest.size else "is not covered by the checkpoint"
+        raise VerificationFailed(
+            f"entry {why}: entries.jsonl holds {size}, the checkpoint {newest.size}", index=index
+        )
+    wanted = sorted({cp.size for cp in opened})
+    if wanted[-1] > size:
+        raise VerificationFailed(
+            f"a checkpoint for size {wanted[-1]} is newer than the export ({size} entries): "
+            "the log was cut back or forked",
+            index=size,
+        )
+    roots = _roots_at(hashes, wanted)
+    for cp in sorted(opened, key=lambda c: c.size):
+        if roots[cp.size] != cp.root:
+            raise VerificationFailed(
+                f"the Merkle root of entries [0, {cp.size}) is {roots[cp.size].hex()}, "
+                f"but the checkpoint for size {cp.size} says {cp.root.hex()}",
+                index=max(cp.size - 1, 0),
+            )
+    return tuple(wanted), roots[size]
+
+
+def _claimed_size(text: str) -> int:
+    lines = text.split("\n")
+    if len(lines) < 2 or not lines[1].isdigit():
+        raise MalformedEntry("not a checkpoint")
+    return int(lines[1])
+
+
+def _roots_at(hashes: bytes, sizes: list[int]) -> dict[int, Hash]:
+    frontier: list[Hash] = []
+    roots: dict[int, Hash] = {}
+    pending = list(reversed(sizes))
+    n = 0
+    while pending:
+        while pending and pending[-1] == n:
+            roots[pending.pop()] = root_of_frontier(frontier)
+        if not pending:
+            break
+        append_leaf(frontier, n, Hash(hashes[n * HASH_SIZE : (n + 1) * HASH_SIZE]))
+        n += 1
+    return roots
