@@ -1,0 +1,93 @@
+"""The project's real catalogs, and the rule that no text for people sits in Python code."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from i18n import LOCALES
+from i18n.catalog import LOCALES_DIR
+from i18n.check import check
+
+ROOT = Path(__file__).resolve().parents[2]
+# Packages whose Python modules may hold no Hangul at all: every text comes from a catalog.
+# (sandbox's HTML/JS templates take their text from the catalog and are not Python files.)
+NO_HANGUL = ("bot", "webhook", "gateway", "participation", "ledger", "sandbox")
+HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff]")
+
+
+def test_every_domain_file_has_matching_ids_and_placeholders_in_both_locales():
+    assert check(LOCALES_DIR) == []
+
+
+def test_every_domain_file_exists_in_both_locales():
+    domains = {
+        locale: {p.stem for p in (LOCALES_DIR / locale / "LC_MESSAGES").glob("*.po")}
+        for locale in LOCALES
+    }
+    assert domains["ko"] == domains["en"]
+    assert "report" in domains["ko"]
+
+
+def _python_files() -> list[Path]:
+    return sorted(p for package in NO_HANGUL for p in (ROOT / package).rglob("*.py"))
+
+
+def test_the_scan_sees_the_packages():
+    assert any(p.parts[-2] == "participation" for p in _python_files())
+
+
+def hangul_literals(source: str) -> list[tuple[int, str]]:
+    """Return (line, text) of every string literal with Hangul that code can use as a value.
+
+    Comments and bare string statements (docstrings, attribute docs) are documentation for
+    developers and may name Korean terms; every other string literal, f-string parts
+    included, is a value that could reach a person and must come from a catalog.
+    """
+    tree = ast.parse(source)
+    docs = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docs
+        and HANGUL.search(node.value)
+    ]
+
+
+@pytest.mark.parametrize("path", _python_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_python_module_outside_i18n_holds_hangul_literals(path):
+    found = hangul_literals(path.read_text(encoding="utf-8"))
+    shown = [f"{path.relative_to(ROOT)}:{line}: {text!r}" for line, text in found]
+    assert shown == [], "Korean text belongs in i18n/locales/*/*.po:\n" + "\n".join(shown)
+
+
+def test_the_hangul_scan_catches_values_and_f_strings_but_not_docs():
+    source = (
+        '"""모듈 설명."""\n'
+        "# 주석\n"
+        "def f(x):\n"
+        '    """함수 설명."""\n'
+        "    a = '공감'\n"
+        "    b = f'{x}개'\n"
+        "    return call(title='ㄱ')\n"
+    )
+    assert [line for line, _text in hangul_literals(source)] == [5, 6, 7]
+    assert hangul_literals("x = 'abc'  # 공감\n") == []
+
+
+def test_make_i18n_command_passes():
+    done = subprocess.run(
+        [sys.executable, "-m", "i18n", "check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
