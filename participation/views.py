@@ -150,3 +150,11 @@ class Redeemed:
     kind: str
     round_id: str
     detail: dict[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Receipt:
+    """Where an action sits in the ledger: entry ``index`` and its RFC 6962 leaf hash."""
+
+    index: int
+    leaf_hash: bytes

@@ -13,8 +13,8 @@ Conventions of every body:
   title and body, a photo's file id, a community's name, an official's answer) stays beside the
   ledger and the body holds its salted SHA-256 commitment (``*_c`` fields, 64 hex chars);
 - people are the entry's ``actor``: a per-round, per-role pseudonym ``r:``/``j:``/``o:`` +
-  hex ``HMAC-SHA256(pepper, role || 0x00 || round || 0x00 || user_id)[:16]``; round-less events
-  (officials, registration, erasure) use ``round = ""`` (see ``GLOBAL_ROUND``);
+  the first 32 hex chars of ``HMAC-SHA256(pepper, role || 0x00 || round || 0x00 || user_id)``;
+  round-less events (officials, registration, erasure) have ``round: null`` and hash ``""``;
 - proposals are named by their id ``"<round>-<n>"`` (n = 1, 2, … in order of submission);
   review groups by their number 1, 2, …; on-site sessions and paper tallies by short ids.
 """
@@ -33,8 +33,8 @@ from typing import Union
 
 JSON: TypeAlias = Union[str, int, bool, None, list["JSON"], dict[str, "JSON"]]  # noqa: UP007
 
-GLOBAL_ROUND = ""
-"""The ``round`` field of entries that belong to no round (officials, residents, erasure)."""
+GLOBAL_ROUND: None = None
+"""The ``round`` field (JSON null) of entries of no round (officials, residents, erasure)."""
 
 PHASES: tuple[str, ...] = ("draft", "submission", "endorsement", "review", "results", "closed")
 

@@ -35,7 +35,7 @@ class Appender(Protocol):
         self,
         kind: str,
         actor: str,
-        round: str,
+        round: str | None,
         body: dict[str, JSON],
         dedup_key: str | None = None,
     ) -> ReceiptLike: ...

@@ -1,0 +1,1 @@
+"""The service's parts, one per audience; ``participation.service`` composes them."""

@@ -1,0 +1,233 @@
+"""Plumbing shared by every part of the service: time, pseudonyms, commitments, commands.
+
+A command is a ``plan(conn, now) -> Plan`` function: it loads state on the ledger's write
+connection, calls one pure ``decide_*`` rule, writes the projection rows and returns the event.
+:meth:`Base._run` appends that event as exactly one ledger entry in the same transaction and
+records the person's receipt; with a ``request_id`` a retried command returns the first
+receipt and writes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from participation.domain.events import JSON
+from participation.domain.events import Event
+from participation.domain.ports import Appender
+from participation.domain.ports import Clock
+from participation.store import repo
+from participation.store import tables as t
+from participation.views import Receipt
+
+ROLE_PREFIX = {"resident": "r", "judge": "j", "official": "o"}
+
+
+class LedgerPort(Protocol):
+    """The part of ``ledger.Ledger`` the service uses."""
+
+    @property
+    def engine(self) -> sa.Engine: ...
+
+    def write(self, fn: Callable[[sa.Connection, Any], Any]) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """What a command decided: the event, who did it (pseudonym), and what to remember."""
+
+    event: Event
+    actor: str
+    round_id: str | None
+    subject: str = ""  # the proposal, session, tally ... the receipt is about
+    user_id: int | None = None  # whose receipt it is (None: no receipt row)
+    after: Callable[[Receipt], None] | None = None  # projection writes needing the index
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Done:
+    """A command's outcome."""
+
+    receipt: Receipt
+    subject: str
+
+
+def new_code(prefix: str) -> str:
+    """Return ``<prefix>_<16 base32 chars>`` (80 random bits), a Telegram deep-link payload."""
+    raw = base64.b32encode(secrets.token_bytes(10)).decode().lower()
+    return f"{prefix}_{raw}"
+
+
+def code_hash(code: str) -> str:
+    """Return the stored form of a code: SHA-256 hex (the code itself is never stored)."""
+    return hashlib.sha256(code.strip().encode()).hexdigest()
+
+
+def canonical(value: JSON) -> bytes:
+    """Return canonical JSON bytes (sorted keys, no spaces) of a content value."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def commitment(salt: bytes, data: JSON) -> str:
+    """Return the content commitment ``SHA-256(salt || canonical(data))`` in hex."""
+    return hashlib.sha256(salt + canonical(data)).hexdigest()
+
+
+class Base:
+    """State and plumbing of :class:`participation.service.ParticipationService`."""
+
+    def __init__(
+        self,
+        ledger: LedgerPort,
+        *,
+        pepper: bytes,
+        clock: Clock,
+        content_salt_key: bytes | None = None,
+    ) -> None:
+        if len(pepper) < 16:
+            raise ValueError("the pseudonym pepper must be at least 16 bytes")
+        self._ledger = ledger
+        self._engine = ledger.engine
+        self._pepper = pepper
+        self._clock = clock
+        self._salt_key = content_salt_key
+
+    def create_tables(self) -> None:
+        """Create the ``pt_`` tables (tests and the embedded run; production uses Alembic)."""
+        t.create_all(self._engine)
+
+    def _now(self) -> int:
+        return int(self._clock().timestamp())
+
+    def _at(self, when: dt.datetime | None) -> int:
+        return self._now() if when is None else int(when.timestamp())
+
+    def actor(self, role: str, round_id: str | None, user_id: int) -> str:
+        """Return the pseudonym of a person in a role and round (never their Telegram id)."""
+        msg = f"{role}\x00{round_id or ''}\x00{user_id}".encode()
+        mac = hmac.new(self._pepper, msg, hashlib.sha256).hexdigest()[:32]
+        return f"{ROLE_PREFIX[role]}:{mac}"
+
+    def _store_content(
+        self, conn: sa.Connection, *, owner: int | None, kind: str, data: dict[str, JSON], now: int
+    ) -> tuple[str, str]:
+        """Store personal content beside the ledger; return (reference, commitment)."""
+        ref = secrets.token_hex(16)
+        if self._salt_key is not None:
+            salt = hmac.new(self._salt_key, ref.encode(), hashlib.sha256).digest()[:16]
+        else:
+            salt = secrets.token_bytes(16)
+        commit = commitment(salt, data)
+        conn.execute(
+            sa.insert(t.contents).values(
+                ref=ref,
+                owner_id=owner,
+                kind=kind,
+                data=data,
+                salt=salt.hex(),
+                commitment=commit,
+                created_at=now,
+            )
+        )
+        return ref, commit
+
+    def _run(
+        self, plan: Callable[[sa.Connection, int], Plan], *, request_id: str | None = None
+    ) -> Done:
+        """Decide and append one entry atomically with the projection writes."""
+
+        def tx(conn: sa.Connection, appender: Appender) -> Done:
+            if request_id is not None:
+                row = conn.execute(
+                    sa.select(t.requests).where(t.requests.c.request_id == request_id)
+                ).first()
+                if row is not None:
+                    stored = Receipt(index=row.ledger_index, leaf_hash=bytes.fromhex(row.leaf_hash))
+                    return Done(receipt=stored, subject=row.subject)
+            now = self._now()
+            p = plan(conn, now)
+            r = appender.append(
+                p.event.kind, p.actor, p.round_id, p.event.to_payload(), dedup_key=request_id
+            )
+            receipt = Receipt(index=r.index, leaf_hash=bytes(r.leaf_hash))
+            if p.after is not None:
+                p.after(receipt)
+            if p.user_id is not None:
+                conn.execute(
+                    sa.insert(t.receipts).values(
+                        user_id=p.user_id,
+                        round_id=p.round_id or "",
+                        kind=p.event.kind,
+                        subject=p.subject,
+                        ledger_index=receipt.index,
+                        leaf_hash=receipt.leaf_hash.hex(),
+                        created_at=now,
+                    )
+                )
+            if request_id is not None:
+                conn.execute(
+                    sa.insert(t.requests).values(
+                        request_id=request_id,
+                        ledger_index=receipt.index,
+                        leaf_hash=receipt.leaf_hash.hex(),
+                        subject=p.subject,
+                    )
+                )
+            return Done(receipt=receipt, subject=p.subject)
+
+        done: Done = self._ledger.write(tx)
+        return done
+
+    def _notify(
+        self,
+        conn: sa.Connection,
+        user_ids: list[int],
+        key: str,
+        params: dict[str, JSON],
+        now: int,
+        *,
+        broadcast_id: int | None = None,
+    ) -> int:
+        """Queue a notification for each person who has notifications on; return how many."""
+        if not user_ids:
+            return 0
+        r = t.residents.c
+        muted = set(
+            conn.execute(
+                sa.select(r.user_id).where(
+                    r.user_id.in_(user_ids),
+                    sa.or_(r.notifications.is_(False), r.blocked.is_(True)),
+                )
+            ).scalars()
+        )
+        rows = [
+            {
+                "user_id": uid,
+                "key": key,
+                "params": params,
+                "broadcast_id": broadcast_id,
+                "state": "pending",
+                "attempts": 0,
+                "created_at": now,
+            }
+            for uid in dict.fromkeys(user_ids)
+            if uid not in muted
+        ]
+        if rows:
+            conn.execute(sa.insert(t.outbox), rows)
+        return len(rows)
+
+    def _notify_audience(
+        self, conn: sa.Connection, proposal_id: str, key: str, params: dict[str, JSON], now: int
+    ) -> None:
+        self._notify(conn, repo.audience(conn, proposal_id), key, params, now)

@@ -1,0 +1,547 @@
+"""Officials: roles, rounds, moderation, communities and enrollment codes, results."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from participation.app.base import Base
+from participation.app.base import Plan
+from participation.app.base import canonical
+from participation.app.base import code_hash
+from participation.app.base import new_code
+from participation.domain import errors as e
+from participation.domain import events as ev
+from participation.domain import rules
+from participation.domain.events import JSON
+from participation.domain.model import Enrollment
+from participation.domain.round import RoundRules
+from participation.store import repo
+from participation.store import tables as t
+from participation.views import Receipt
+from participation.views import RoundView
+
+TallyFn = Callable[[list[bytes]], Any]
+
+
+class Officials(Base):
+    """What officials do: grant roles, run rounds, moderate, issue codes, publish results."""
+
+    # --- roles --------------------------------------------------------------------------------
+    def official_role(self, user_id: int) -> str | None:
+        """Return the person's official role ("admin" | "clerk"), or None."""
+        with self._engine.connect() as conn:
+            return repo.official_role(conn, user_id)
+
+    def _grant(self, conn: sa.Connection, user_id: int, role: str, via: str, now: int) -> Plan:
+        if repo.official_role(conn, user_id) is not None:
+            raise e.AlreadyOfficial()
+        conn.execute(sa.insert(t.officials).values(user_id=user_id, role=role, granted_at=now))
+        return Plan(
+            event=ev.OfficialGranted(role=role, via=via),
+            actor=self.actor("official", None, user_id),
+            round_id=ev.GLOBAL_ROUND,
+            subject=role,
+            user_id=user_id,
+        )
+
+    def grant_first_official(self, user_id: int) -> Receipt:
+        """Make the first official (an admin); the CLI calls this once.  Raises OfficialExists."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            if repo.count(conn, t.officials) > 0:
+                raise e.OfficialExists()
+            return self._grant(conn, user_id, "admin", "cli", now)
+
+        return self._run(plan).receipt
+
+    def invite_official(self, official_id: int, *, role: str = "admin", ttl_s: int = 86400) -> str:
+        """Return a single-use invite code ``o_...`` for a new official of ``role``."""
+        if role not in rules.OFFICIAL_ROLES:
+            raise e.UnknownRole(role=role)
+        code = new_code("o")
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            repo.require_official(conn, official_id)
+            expires = now + ttl_s
+            conn.execute(
+                sa.insert(t.invites).values(
+                    code_hash=code_hash(code),
+                    kind="official",
+                    round_id="",
+                    role=role,
+                    group_no=None,
+                    expires_at=expires,
+                    created_by=official_id,
+                )
+            )
+            return Plan(
+                event=ev.OfficialInvited(role=role, expires_at=expires),
+                actor=self.actor("official", None, official_id),
+                round_id=ev.GLOBAL_ROUND,
+            )
+
+        self._run(plan)
+        return code
+
+    def _use_invite(self, conn: sa.Connection, code: str, kind: str, user_id: int, now: int) -> Any:
+        found = repo.invite(conn, code_hash(code))
+        if found is None or found.kind != kind:
+            raise e.CodeUnknown()
+        rules.check_invite(found, now=now)
+        conn.execute(
+            sa.update(t.invites)
+            .where(t.invites.c.code_hash == code_hash(code))
+            .values(used_by=user_id, used_at=now)
+        )
+        return found
+
+    def join_as_official(
+        self, user_id: int, code: str, *, request_id: str | None = None
+    ) -> Receipt:
+        """Redeem an official invite.  Raises CodeUnknown, CodeUsed, InviteExpired."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            found = self._use_invite(conn, code, "official", user_id, now)
+            return self._grant(conn, user_id, found.role, "invite", now)
+
+        return self._run(plan, request_id=request_id).receipt
+
+    # --- rounds -------------------------------------------------------------------------------
+    def create_round(
+        self,
+        official_id: int,
+        rules_: RoundRules,
+        *,
+        round_id: str | None = None,
+        request_id: str | None = None,
+    ) -> RoundView:
+        """Create a round in the draft phase.  ``round_id``: [a-z0-9]{1,24} or generated."""
+        rules_.validate()
+        rid = round_id or f"r{secrets.token_hex(3)}"
+        if not (rid.isascii() and rid.isalnum() and rid.islower() and len(rid) <= 24):
+            raise e.InvalidInput(field="round_id")
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            repo.require_official(conn, official_id)
+            if repo.exists(conn, t.rounds, round_id=rid):
+                raise e.InvalidInput(field="round_id")
+            conn.execute(
+                sa.insert(t.rounds).values(
+                    round_id=rid,
+                    seq=repo.next_round_seq(conn),
+                    title=rules_.title,
+                    phase="draft",
+                    rules=rules_.to_payload(),
+                    groups=[],
+                    created_at=now,
+                    phase_changed_at=now,
+                )
+            )
+            return Plan(
+                event=ev.RoundCreated(rules=rules_.to_payload()),
+                actor=self.actor("official", rid, official_id),
+                round_id=rid,
+                subject=rid,
+            )
+
+        self._run(plan, request_id=request_id)
+        return self.round(rid)  # type: ignore[attr-defined, no-any-return]
+
+    def configure_round(
+        self, official_id: int, round_id: str, rules_: RoundRules, *, request_id: str | None = None
+    ) -> Receipt:
+        """Replace a draft round's rules.  Raises RulesFrozen once the round is open."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            repo.require_official(conn, official_id)
+            event = rules.decide_configure(repo.round_state(conn, round_id), rules_)
+            conn.execute(
+                sa.update(t.rounds)
+                .where(t.rounds.c.round_id == round_id)
+                .values(rules=event.rules, title=rules_.title)
+            )
+            return Plan(
+                event=event, actor=self.actor("official", round_id, official_id), round_id=round_id
+            )
+
+        return self._run(plan, request_id=request_id).receipt
+
+    def open_round(
+        self, official_id: int, round_id: str, *, request_id: str | None = None
+    ) -> Receipt:
+        """Open a draft round for submissions; its rules go to the ledger and freeze."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            repo.require_official(conn, official_id)
+            event = rules.decide_open(repo.round_state(conn, round_id), now=now)
+            self._set_phase(conn, round_id, "submission", now)
+            return Plan(
+                event=event, actor=self.actor("official", round_id, official_id), round_id=round_id
+            )
+
+        return self._run(plan, request_id=request_id).receipt
+
+    def _set_phase(self, conn: sa.Connection, round_id: str, phase: str, now: int) -> None:
+        conn.execute(
+            sa.update(t.rounds)
+            .where(t.rounds.c.round_id == round_id)
+            .values(phase=phase, phase_changed_at=now)
+        )
+
+    def _advance_plan(self, round_id: str, actor: Callable[[], str]) -> Callable[..., Plan]:
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            rnd = repo.round_state(conn, round_id)
+            event = rules.decide_advance(rnd, repo.proposal_states(conn, round_id), now=now)
+            self._set_phase(conn, round_id, event.to_phase, now)
+            if event.to_phase == "review":
+                p = t.proposals.c
+                conn.execute(
+                    sa.update(t.proposals)
+                    .where(p.proposal_id.in_(list(event.shortlisted)))
+                    .values(shortlisted=True)
+                )
+                for pid in event.shortlisted:
+                    self._notify_audience(
+                        conn, pid, "participation.notice.in_review", {"proposal": pid}, now
+                    )
+            return Plan(event=event, actor=actor(), round_id=round_id, subject=event.to_phase)
+
+        return plan
+
+    def advance_round(
+        self, official_id: int, round_id: str, *, request_id: str | None = None
+    ) -> Receipt:
+        """Move a round to its next phase (entering review fixes the shortlist)."""
+
+        def actor() -> str:
+            return self.actor("official", round_id, official_id)
+
+        inner = self._advance_plan(round_id, actor)
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            repo.require_official(conn, official_id)
+            return inner(conn, now)
+
+        return self._run(plan, request_id=request_id).receipt
+
+    def advance_due_rounds(self) -> list[tuple[str, str]]:
+        """Advance every round whose phase deadline passed (the scheduler's job)."""
+        moved: list[tuple[str, str]] = []
+        for view in self.rounds():  # type: ignore[attr-defined]
+            with self._engine.connect() as conn:
+                state = repo.round_state(conn, view.round_id)
+            target = rules.due_phase(state, self._now())
+            if target is None:
+                continue
+            done = self._run(self._advance_plan(view.round_id, lambda: "s:scheduler"))
+            moved.append((view.round_id, done.subject))
+        return moved
+
+    # --- moderation ---------------------------------------------------------------------------
+    def hide_proposal(
+        self, official_id: int, proposal_id: str, reason: str, *, request_id: str | None = None
+    ) -> Receipt:
+        """Hide a proposal for a reason code; the author is told through the outbox."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            repo.require_official(conn, official_id)
+            p = repo.proposal_state(conn, proposal_id)
+            event = rules.decide_hide(p, reason=reason)
+            conn.execute(
+                sa.update(t.proposals)
+                .where(t.proposals.c.proposal_id == proposal_id)
+                .values(hidden=True, hide_reason=reason)
+            )
+            params: dict[str, JSON] = {"proposal": proposal_id, "reason": reason}
+            self._notify(conn, [p.author_id], "participation.notice.hidden", params, now)
+            return Plan(
+                event=event,
+                actor=self.actor("official", p.round_id, official_id),
+                round_id=p.round_id,
+                subject=proposal_id,
+            )
+
+        return self._run(plan, request_id=request_id).receipt
+
+    def restore_proposal(
+        self, official_id: int, proposal_id: str, *, request_id: str | None = None
+    ) -> Receipt:
+        """Lift the hiding of a proposal."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            repo.require_official(conn, official_id)
+            p = repo.proposal_state(conn, proposal_id)
+            event = rules.decide_restore(p)
+            conn.execute(
+                sa.update(t.proposals)
+                .where(t.proposals.c.proposal_id == proposal_id)
+                .values(hidden=False, hide_reason=None)
+            )
+            params: dict[str, JSON] = {"proposal": proposal_id}
+            self._notify(conn, [p.author_id], "participation.notice.restored", params, now)
+            return Plan(
+                event=event,
+                actor=self.actor("official", p.round_id, official_id),
+                round_id=p.round_id,
+                subject=proposal_id,
+            )
+
+        return self._run(plan, request_id=request_id).receipt
+
+    def answer_proposal(
+        self, official_id: int, proposal_id: str, text: str, *, request_id: str | None = None
+    ) -> Receipt:
+        """Answer a proposal publicly; the author and endorsers are told."""
+        if not text.strip() or len(text) > 1500:
+            raise e.AnswerInvalid(max=1500)
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            repo.require_official(conn, official_id)
+            p = repo.proposal_state(conn, proposal_id)
+            ref, commit = self._store_content(
+                conn, owner=None, kind="answer", data={"text": text}, now=now
+            )
+            conn.execute(
+                sa.update(t.proposals)
+                .where(t.proposals.c.proposal_id == proposal_id)
+                .values(answer_ref=ref)
+            )
+            params: dict[str, JSON] = {"proposal": proposal_id}
+            self._notify_audience(conn, proposal_id, "participation.notice.answered", params, now)
+            return Plan(
+                event=ev.ProposalAnswered(proposal=proposal_id, answer_c=commit),
+                actor=self.actor("official", p.round_id, official_id),
+                round_id=p.round_id,
+                subject=proposal_id,
+            )
+
+        return self._run(plan, request_id=request_id).receipt
+
+    # --- communities and enrollment -----------------------------------------------------------
+    def add_community(
+        self, official_id: int, round_id: str, *, community: str, region: str, name: str
+    ) -> Receipt:
+        """Add a 공동체 to the round (``community``: an ASCII code; ``name`` stays off-ledger)."""
+        if not (community.isascii() and community.replace("_", "").isalnum()):
+            raise e.InvalidInput(field="community")
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            repo.require_official(conn, official_id)
+            rnd = repo.round_state(conn, round_id)
+            if region not in rnd.rules.regions:
+                raise e.UnknownRegion(region=region)
+            if repo.exists(conn, t.communities, round_id=round_id, community=community):
+                raise e.InvalidInput(field="community")
+            ref, commit = self._store_content(
+                conn, owner=None, kind="community", data={"name": name}, now=now
+            )
+            conn.execute(
+                sa.insert(t.communities).values(
+                    round_id=round_id, community=community, region=region, content_ref=ref
+                )
+            )
+            return Plan(
+                event=ev.CommunityAdded(community=community, region=region, name_c=commit),
+                actor=self.actor("official", round_id, official_id),
+                round_id=round_id,
+                subject=community,
+            )
+
+        return self._run(plan).receipt
+
+    def issue_enrollment_codes(
+        self,
+        official_id: int,
+        round_id: str,
+        community: str,
+        *,
+        role: str = "voter",
+        count: int | None = None,
+    ) -> list[str]:
+        """Issue single-use codes ``e_...`` binding one account each to a voter slot.
+
+        ``count`` defaults to the round's ``voters_per_community`` for voters and 1 for the
+        representative; the total per community and role never exceeds that quota.
+        """
+        if role not in rules.ENROLLMENT_ROLES:
+            raise e.UnknownRole(role=role)
+        codes: list[str] = []
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            repo.require_official(conn, official_id)
+            rnd = repo.round_state(conn, round_id)
+            if rnd.phase == "closed":
+                raise e.RoundFinished(round=round_id)
+            if not repo.exists(conn, t.communities, round_id=round_id, community=community):
+                raise e.CommunityNotFound(community=community)
+            quota = rnd.rules.voters_per_community if role == "voter" else 1
+            issued = repo.count(
+                conn, t.enrollment_codes, round_id=round_id, community=community, role=role
+            )
+            n = quota - issued if count is None else count
+            if n <= 0 or issued + n > quota:
+                raise e.InvalidInput(field="count")
+            rows = []
+            for slot in range(issued + 1, issued + n + 1):
+                code = new_code("e")
+                codes.append(code)
+                rows.append(
+                    {
+                        "code_hash": code_hash(code),
+                        "round_id": round_id,
+                        "community": community,
+                        "role": role,
+                        "slot": slot,
+                    }
+                )
+            conn.execute(sa.insert(t.enrollment_codes), rows)
+            return Plan(
+                event=ev.EnrollmentIssued(community=community, role=role, count=n),
+                actor=self.actor("official", round_id, official_id),
+                round_id=round_id,
+                subject=community,
+            )
+
+        self._run(plan)
+        return codes
+
+    def enrollment(self, user_id: int, round_id: str) -> Enrollment | None:
+        """Return the person's voter slot in the round, or None."""
+        with self._engine.connect() as conn:
+            return repo.enrollment(conn, round_id, user_id)
+
+    def redeem_enrollment(
+        self, user_id: int, code: str, *, request_id: str | None = None
+    ) -> Enrollment:
+        """Bind this account to the code's voter slot.  Raises CodeUnknown, CodeUsed."""
+        holder: list[str] = []
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            ec = t.enrollment_codes.c
+            row = conn.execute(
+                sa.select(t.enrollment_codes).where(ec.code_hash == code_hash(code))
+            ).first()
+            if row is None:
+                raise e.CodeUnknown()
+            if row.user_id is not None:
+                raise e.CodeUsed()
+            rnd = repo.round_state(conn, row.round_id)
+            if rnd.phase == "closed":
+                raise e.RoundFinished(round=rnd.round_id)
+            if repo.enrollment(conn, row.round_id, user_id) is not None:
+                raise e.AlreadyEnrolled(round=row.round_id)
+            conn.execute(
+                sa.update(t.enrollment_codes)
+                .where(ec.code_hash == row.code_hash)
+                .values(user_id=user_id, used_at=now)
+            )
+            conn.execute(
+                sa.insert(t.enrollments).values(
+                    round_id=row.round_id, user_id=user_id, community=row.community, role=row.role
+                )
+            )
+            holder.append(row.round_id)
+            return Plan(
+                event=ev.EnrollmentRedeemed(community=row.community, role=row.role),
+                actor=self.actor("resident", row.round_id, user_id),
+                round_id=row.round_id,
+                subject=row.round_id,
+                user_id=user_id,
+            )
+
+        done = self._run(plan, request_id=request_id)
+        found = self.enrollment(user_id, done.subject)
+        assert found is not None
+        return found
+
+    # --- results ------------------------------------------------------------------------------
+    def publish_results(self, official_id: int, round_id: str) -> dict[str, JSON]:
+        """Compute the results with ``participation.tally.tally`` over the ledger and publish.
+
+        Selected proposals' authors and endorsers are told through the outbox.
+        """
+        from participation import tally as tally_module  # owned by the tally engineer
+
+        results_box: list[dict[str, JSON]] = []
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            repo.require_official(conn, official_id)
+            rnd = repo.round_state(conn, round_id)
+            rules.decide_publish(rnd)
+            upto = self._ledger_size(conn)
+            entries = self._ledger.entries(0, upto)  # type: ignore[attr-defined]
+            results = tally_module.tally(entries)
+            payload = _results_payload(results, round_id)
+            results_box.append(payload)
+            ranking = tuple(str(x) for x in _list(payload, "ranking"))
+            selected = tuple(str(x) for x in _list(payload, "selected"))
+            digest = hashlib.sha256(canonical(payload)).hexdigest()
+            p = t.proposals.c
+            conn.execute(
+                sa.update(t.proposals)
+                .where(p.round_id == round_id, p.shortlisted.is_(True))
+                .values(selected=p.proposal_id.in_(list(selected)))
+            )
+            for pid in selected:
+                params: dict[str, JSON] = {"proposal": pid}
+                self._notify_audience(conn, pid, "participation.notice.selected", params, now)
+
+            def after(receipt: Receipt) -> None:
+                conn.execute(
+                    sa.update(t.rounds)
+                    .where(t.rounds.c.round_id == round_id)
+                    .values(results=payload, results_index=receipt.index)
+                )
+
+            return Plan(
+                event=ev.ResultsPublished(
+                    tally_version=rnd.rules.tally_version,
+                    upto=upto,
+                    results_sha256=digest,
+                    ranking=ranking,
+                    selected=selected,
+                ),
+                actor=self.actor("official", round_id, official_id),
+                round_id=round_id,
+                subject=round_id,
+                after=after,
+            )
+
+        self._run(plan)
+        return results_box[0]
+
+    def _ledger_size(self, conn: sa.Connection) -> int:
+        size: int = self._ledger.size()  # type: ignore[attr-defined]
+        return size
+
+    def results(self, round_id: str) -> dict[str, JSON] | None:
+        """Return the published results of a round, or None."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.rounds.c.results).where(t.rounds.c.round_id == round_id)
+            ).first()
+        if row is None:
+            raise e.RoundNotFound(round=round_id)
+        data: dict[str, JSON] | None = row.results
+        return data
+
+
+def _list(payload: dict[str, JSON], name: str) -> list[JSON]:
+    value = payload.get(name, [])
+    return value if isinstance(value, list) else []
+
+
+def _results_payload(results: Any, round_id: str) -> dict[str, JSON]:
+    """Return the JSON payload of the tally's Results for ``round_id``."""
+    if isinstance(results, dict):
+        results = results.get(round_id, results)
+    to_payload = getattr(results, "to_payload", None)
+    if to_payload is None:
+        raise TypeError("tally results need to_payload()")
+    payload: dict[str, JSON] = to_payload()
+    return payload

@@ -1,0 +1,516 @@
+"""Residents: registration, settings, proposals, endorsements, and what they read."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from participation.app.base import Base
+from participation.app.base import Plan
+from participation.domain import errors as e
+from participation.domain import events as ev
+from participation.domain import rules
+from participation.domain.events import JSON
+from participation.domain.regions import GYEONGGI
+from participation.store import repo
+from participation.store import tables as t
+from participation.views import ProposalCard
+from participation.views import ProposalPage
+from participation.views import Receipt
+from participation.views import ReceiptView
+from participation.views import Resident
+from participation.views import RoundView
+
+LOCALES = ("ko", "en")
+SORTS = ("endorsements", "newest")
+
+
+class Residents(Base):
+    """Registration, settings and everything a resident does with proposals."""
+
+    # --- registration and settings ------------------------------------------------------------
+    def resident(self, user_id: int) -> Resident | None:
+        """Return the person's registration and settings, or None if never seen."""
+        with self._engine.connect() as conn:
+            return repo.resident(conn, user_id)
+
+    def register(
+        self,
+        user_id: int,
+        *,
+        region: str,
+        consent_version: str,
+        locale: str = "ko",
+        regions: tuple[str, ...] = GYEONGGI.codes,
+        request_id: str | None = None,
+    ) -> Receipt:
+        """Register a resident who consented to the privacy notice and chose a 시·군."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            known = repo.resident(conn, user_id)
+            event = rules.decide_register(
+                registered=bool(known and known.registered),
+                region=region,
+                consent_version=consent_version,
+                regions=regions,
+            )
+            repo.upsert_resident(
+                conn,
+                user_id,
+                region=region,
+                consent_version=consent_version,
+                registered_at=now,
+                locale=locale if locale in LOCALES else "ko",
+            )
+            return Plan(
+                event=event,
+                actor=self.actor("resident", None, user_id),
+                round_id=ev.GLOBAL_ROUND,
+                subject="registration",
+                user_id=user_id,
+            )
+
+        return self._run(plan, request_id=request_id).receipt
+
+    def update_settings(
+        self,
+        user_id: int,
+        *,
+        locale: str | None = None,
+        region: str | None = None,
+        notifications: bool | None = None,
+        subscribed: bool | None = None,
+    ) -> Resident:
+        """Change a person's settings (no ledger entry: settings are not civic actions)."""
+        values: dict[str, object] = {}
+        if locale is not None:
+            if locale not in LOCALES:
+                raise e.InvalidInput(field="locale")
+            values["locale"] = locale
+        if region is not None:
+            if GYEONGGI.get(region) is None:
+                raise e.UnknownRegion(region=region)
+            values["region"] = region
+        if notifications is not None:
+            values["notifications"] = notifications
+        if subscribed is not None:
+            values["subscribed"] = subscribed
+            if subscribed:
+                values["blocked"] = False
+        with self._engine.begin() as conn:
+            repo.upsert_resident(conn, user_id, **values)
+            found = repo.resident(conn, user_id)
+        assert found is not None
+        return found
+
+    def mark_blocked(self, user_id: int) -> None:
+        """Record that the person blocked the bot: unsubscribe, stop pending notifications."""
+        with self._engine.begin() as conn:
+            repo.upsert_resident(conn, user_id, blocked=True, subscribed=False)
+            o = t.outbox.c
+            conn.execute(
+                sa.update(t.outbox)
+                .where(o.user_id == user_id, o.state.in_(("pending", "claimed", "failed")))
+                .values(state="blocked")
+            )
+
+    def erase_personal_data(self, user_id: int) -> int:
+        """Delete a person's personal content and settings; return how many items were erased.
+
+        Proposal texts and photos are deleted but their commitments stay, so the ledger still
+        verifies; one ``content.erased`` entry names the commitments (never the person).
+        """
+        erased: list[str] = []
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            c = t.contents.c
+            rows = conn.execute(
+                sa.select(c.ref, c.commitment).where(c.owner_id == user_id, c.data.is_not(None))
+            ).all()
+            erased.extend(r.commitment for r in rows)
+            conn.execute(
+                sa.update(t.contents)
+                .where(c.owner_id == user_id)
+                .values(data=None, salt=None, erased_at=now, owner_id=None)
+            )
+            for table in (t.residents, t.conversations, t.buttons, t.outbox, t.receipts):
+                conn.execute(sa.delete(table).where(table.c.user_id == user_id))
+            return Plan(
+                event=ev.ContentErased(commitments=tuple(sorted(erased)), reason="owner_request"),
+                actor="s:service",
+                round_id=ev.GLOBAL_ROUND,
+            )
+
+        self._run(plan)
+        return len(erased)
+
+    # --- rounds -------------------------------------------------------------------------------
+    def round(self, round_id: str) -> RoundView:
+        """Return a round.  Raises RoundNotFound."""
+        with self._engine.connect() as conn:
+            return repo.round_view(repo.round_state(conn, round_id))
+
+    def rounds(self) -> list[RoundView]:
+        """Return every round, newest first."""
+        with self._engine.connect() as conn:
+            return [repo.round_view(repo.round_state(conn, r)) for r in repo.round_ids(conn)]
+
+    def current_round(self) -> RoundView | None:
+        """Return the newest round that is open (not draft, not closed), else None."""
+        for view in self.rounds():
+            if view.phase not in ("draft", "closed"):
+                return view
+        return None
+
+    # --- proposals ----------------------------------------------------------------------------
+    def _require_resident(self, conn: sa.Connection, user_id: int) -> None:
+        known = repo.resident(conn, user_id)
+        if known is None or not known.registered:
+            raise e.NotRegistered()
+
+    def submit_proposal(
+        self,
+        user_id: int,
+        round_id: str,
+        *,
+        title: str,
+        body: str,
+        category: str,
+        region: str,
+        budget: int,
+        photo_file_id: str | None = None,
+        request_id: str | None = None,
+    ) -> ProposalCard:
+        """Submit a proposal (title <= 60, body <= 1,500 chars, budget <= the round's cap)."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            self._require_resident(conn, user_id)
+            rnd = repo.round_state(conn, round_id)
+            enrollment = repo.enrollment(conn, round_id, user_id)
+            number = repo.next_proposal_number(conn, round_id)
+            proposal_id = f"{round_id}-{number}"
+            community_count = 0
+            if enrollment is not None:
+                community_count = repo.live_community_proposals(
+                    conn, round_id, enrollment.community
+                )
+            fields: dict[str, str | int] = {
+                "title": title,
+                "body": body,
+                "category": category,
+                "region": region,
+                "budget": budget,
+            }
+            rules.decide_submit(  # validate first: no content row for a refused proposal
+                rnd,
+                proposal_id=proposal_id,
+                fields=fields,
+                content_c="0" * 64,
+                has_photo=False,
+                enrollment=enrollment,
+                community_proposals=community_count,
+                now=now,
+            )
+            data: dict[str, JSON] = {"title": title, "body": body, "photo": photo_file_id}
+            ref, commit = self._store_content(
+                conn, owner=user_id, kind="proposal", data=data, now=now
+            )
+            event = rules.decide_submit(
+                rnd,
+                proposal_id=proposal_id,
+                fields=fields,
+                content_c=commit,
+                has_photo=photo_file_id is not None,
+                enrollment=enrollment,
+                community_proposals=community_count,
+                now=now,
+            )
+            conn.execute(
+                sa.insert(t.proposals).values(
+                    proposal_id=proposal_id,
+                    round_id=round_id,
+                    number=number,
+                    author_id=user_id,
+                    community=event.community,
+                    category=category,
+                    region=region,
+                    budget=budget,
+                    content_ref=ref,
+                    has_photo=event.has_photo,
+                    withdrawn=False,
+                    hidden=False,
+                    shortlisted=False,
+                    endorsements=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            return Plan(
+                event=event,
+                actor=self.actor("resident", round_id, user_id),
+                round_id=round_id,
+                subject=proposal_id,
+                user_id=user_id,
+            )
+
+        done = self._run(plan, request_id=request_id)
+        return self.proposal(done.subject, viewer=user_id)
+
+    def edit_proposal(
+        self,
+        user_id: int,
+        proposal_id: str,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        category: str | None = None,
+        region: str | None = None,
+        budget: int | None = None,
+        photo_file_id: str | None = None,
+        request_id: str | None = None,
+    ) -> ProposalCard:
+        """Change the author's proposal before the submission deadline (None: unchanged)."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            p = repo.proposal_state(conn, proposal_id)
+            rnd = repo.round_state(conn, p.round_id)
+            ref = conn.execute(
+                sa.select(t.proposals.c.content_ref).where(t.proposals.c.proposal_id == proposal_id)
+            ).scalar_one()
+            old = repo.content_data(conn, ref) or {}
+            new_title = title if title is not None else str(old.get("title") or "")
+            new_body = body if body is not None else str(old.get("body") or "")
+            photo = photo_file_id if photo_file_id is not None else old.get("photo")
+            fields: dict[str, str | int] = {
+                "title": new_title,
+                "body": new_body,
+                "category": category or p.category,
+                "region": region or p.region,
+                "budget": budget if budget is not None else p.budget,
+            }
+            has_photo = photo is not None
+            rules.decide_edit(
+                rnd,
+                p,
+                user_id=user_id,
+                fields=fields,
+                content_c="0" * 64,
+                has_photo=has_photo,
+                now=now,
+            )
+            data: dict[str, JSON] = {"title": new_title, "body": new_body, "photo": photo}
+            new_ref, commit = self._store_content(
+                conn, owner=user_id, kind="proposal", data=data, now=now
+            )
+            event = rules.decide_edit(
+                rnd,
+                p,
+                user_id=user_id,
+                fields=fields,
+                content_c=commit,
+                has_photo=has_photo,
+                now=now,
+            )
+            conn.execute(
+                sa.update(t.proposals)
+                .where(t.proposals.c.proposal_id == proposal_id)
+                .values(
+                    category=event.category,
+                    region=event.region,
+                    budget=event.budget,
+                    content_ref=new_ref,
+                    has_photo=has_photo,
+                    updated_at=now,
+                )
+            )
+            return Plan(
+                event=event,
+                actor=self.actor("resident", p.round_id, user_id),
+                round_id=p.round_id,
+                subject=proposal_id,
+                user_id=user_id,
+            )
+
+        self._run(plan, request_id=request_id)
+        return self.proposal(proposal_id, viewer=user_id)
+
+    def withdraw_proposal(
+        self, user_id: int, proposal_id: str, *, request_id: str | None = None
+    ) -> Receipt:
+        """Withdraw the author's proposal before the submission deadline."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            p = repo.proposal_state(conn, proposal_id)
+            rnd = repo.round_state(conn, p.round_id)
+            event = rules.decide_withdraw(rnd, p, user_id=user_id, now=now)
+            conn.execute(
+                sa.update(t.proposals)
+                .where(t.proposals.c.proposal_id == proposal_id)
+                .values(withdrawn=True, updated_at=now)
+            )
+            return Plan(
+                event=event,
+                actor=self.actor("resident", p.round_id, user_id),
+                round_id=p.round_id,
+                subject=proposal_id,
+                user_id=user_id,
+            )
+
+        return self._run(plan, request_id=request_id).receipt
+
+    def endorse(self, user_id: int, proposal_id: str, *, request_id: str | None = None) -> Receipt:
+        """Endorse (공감) a proposal: once per resident, never one's own."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            self._require_resident(conn, user_id)
+            p = repo.proposal_state(conn, proposal_id)
+            rnd = repo.round_state(conn, p.round_id)
+            already = repo.exists(conn, t.endorsements, proposal_id=proposal_id, user_id=user_id)
+            event = rules.decide_endorse(rnd, p, user_id=user_id, already=already, now=now)
+            conn.execute(
+                sa.insert(t.endorsements).values(
+                    proposal_id=proposal_id, user_id=user_id, round_id=p.round_id, created_at=now
+                )
+            )
+            conn.execute(
+                sa.update(t.proposals)
+                .where(t.proposals.c.proposal_id == proposal_id)
+                .values(endorsements=t.proposals.c.endorsements + 1)
+            )
+            return Plan(
+                event=event,
+                actor=self.actor("resident", p.round_id, user_id),
+                round_id=p.round_id,
+                subject=proposal_id,
+                user_id=user_id,
+            )
+
+        return self._run(plan, request_id=request_id).receipt
+
+    def withdraw_endorsement(
+        self, user_id: int, proposal_id: str, *, request_id: str | None = None
+    ) -> Receipt:
+        """Take back an endorsement until the endorsement phase ends."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            p = repo.proposal_state(conn, proposal_id)
+            rnd = repo.round_state(conn, p.round_id)
+            endorsed = repo.exists(conn, t.endorsements, proposal_id=proposal_id, user_id=user_id)
+            event = rules.decide_unendorse(rnd, p, endorsed=endorsed, now=now)
+            en = t.endorsements.c
+            conn.execute(
+                sa.delete(t.endorsements).where(
+                    en.proposal_id == proposal_id, en.user_id == user_id
+                )
+            )
+            conn.execute(
+                sa.update(t.proposals)
+                .where(t.proposals.c.proposal_id == proposal_id)
+                .values(endorsements=t.proposals.c.endorsements - 1)
+            )
+            return Plan(
+                event=event,
+                actor=self.actor("resident", p.round_id, user_id),
+                round_id=p.round_id,
+                subject=proposal_id,
+                user_id=user_id,
+            )
+
+        return self._run(plan, request_id=request_id).receipt
+
+    # --- reading ------------------------------------------------------------------------------
+    def proposal(self, proposal_id: str, *, viewer: int | None = None) -> ProposalCard:
+        """Return one proposal card as ``viewer`` sees it.  Raises ProposalNotFound."""
+        with self._engine.connect() as conn:
+            return repo.card(conn, proposal_id, viewer)
+
+    def proposals(
+        self,
+        round_id: str,
+        *,
+        viewer: int | None = None,
+        category: str | None = None,
+        region: str | None = None,
+        sort: str = "endorsements",
+        offset: int = 0,
+        limit: int = 10,
+        include_hidden: bool = False,
+    ) -> ProposalPage:
+        """Return a page of the round's live proposals, filtered and sorted."""
+        if sort not in SORTS:
+            raise e.InvalidInput(field="sort")
+        p = t.proposals.c
+        q = sa.select(t.proposals).where(p.round_id == round_id, p.withdrawn.is_(False))
+        if not include_hidden:
+            q = q.where(p.hidden.is_(False))
+        if category is not None:
+            q = q.where(p.category == category)
+        if region is not None:
+            q = q.where(p.region == region)
+        with self._engine.connect() as conn:
+            total = int(
+                conn.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
+            )
+            order = (
+                (p.endorsements.desc(), p.number.desc())
+                if sort == "endorsements"
+                else (p.number.desc(),)
+            )
+            page = q.order_by(*order).offset(max(offset, 0)).limit(max(1, min(limit, 50)))
+            items = repo.cards(conn, page, viewer)
+        key = {r.proposal_id: i for i, r in enumerate(items)}
+        items.sort(key=lambda c: key[c.proposal_id])
+        if sort == "endorsements":
+            items.sort(key=lambda c: (-c.endorsements, -c.number))
+        else:
+            items.sort(key=lambda c: -c.number)
+        return ProposalPage(items=items, total=total, offset=offset, limit=limit)
+
+    def my_proposals(self, user_id: int, round_id: str | None = None) -> list[ProposalCard]:
+        """Return the person's proposals, newest first."""
+        p = t.proposals.c
+        q = sa.select(t.proposals).where(p.author_id == user_id)
+        if round_id is not None:
+            q = q.where(p.round_id == round_id)
+        with self._engine.connect() as conn:
+            items = repo.cards(conn, q, user_id)
+        return sorted(items, key=lambda c: (c.created_at, c.number), reverse=True)
+
+    def my_endorsements(self, user_id: int, round_id: str | None = None) -> list[ProposalCard]:
+        """Return the proposals the person endorsed, newest endorsement first."""
+        en = t.endorsements.c
+        ids = sa.select(en.proposal_id).where(en.user_id == user_id)
+        if round_id is not None:
+            ids = ids.where(en.round_id == round_id)
+        q = sa.select(t.proposals).where(t.proposals.c.proposal_id.in_(ids))
+        with self._engine.connect() as conn:
+            items = repo.cards(conn, q, user_id)
+        return sorted(items, key=lambda c: (c.created_at, c.number), reverse=True)
+
+    def my_receipts(self, user_id: int, *, limit: int = 20) -> list[ReceiptView]:
+        """Return the person's receipts, newest first (block: ``ledger.block_of(index)``)."""
+        r = t.receipts.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.receipts)
+                .where(r.user_id == user_id)
+                .order_by(r.ledger_index.desc())
+                .limit(limit)
+            ).all()
+        return [
+            ReceiptView(
+                index=row.ledger_index,
+                leaf_hash=row.leaf_hash,
+                kind=row.kind,
+                round_id=row.round_id,
+                subject=row.subject,
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
+
+
+def kst(epoch: int) -> dt.datetime:
+    """Return an epoch as an aware datetime in KST (for callers that format deadlines)."""
+    return dt.datetime.fromtimestamp(epoch, dt.timezone(dt.timedelta(hours=9)))

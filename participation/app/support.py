@@ -1,0 +1,238 @@
+"""What the bot needs beside the domain: conversation state, button tokens, the outbox."""
+
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+
+from participation.app.base import Base
+from participation.domain import errors as e
+from participation.domain.events import JSON
+from participation.store import repo
+from participation.store import tables as t
+from participation.views import Button
+from participation.views import Conversation
+from participation.views import OutboxMessage
+
+OUTBOX_MAX_ATTEMPTS = 5
+OUTBOX_CLAIM_TIMEOUT_S = 300  # a claimed row not finished by then is claimed again
+FINISH_STATES = ("sent", "blocked", "failed")
+
+
+class Support(Base):
+    """Conversation state, opaque button tokens and the notification outbox."""
+
+    # --- conversation state -------------------------------------------------------------------
+    def get_conversation(self, user_id: int) -> Conversation:
+        """Return the person's conversation state (step "" and version 0 when none)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.conversations).where(t.conversations.c.user_id == user_id)
+            ).first()
+        if row is None:
+            return Conversation(step="", data={}, version=0)
+        return Conversation(step=row.step, data=dict(row.data), version=row.version)
+
+    def save_conversation(
+        self, user_id: int, step: str, data: dict[str, JSON], expected_version: int
+    ) -> Conversation:
+        """Save the state if nobody saved since ``expected_version``.
+
+        Raises:
+            ConversationConflict: another worker saved first; reload and retry.
+        """
+        now = self._now()
+        c = t.conversations.c
+        with self._engine.begin() as conn:
+            if expected_version == 0:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            sa.insert(t.conversations).values(
+                                user_id=user_id, step=step, data=data, version=1, updated_at=now
+                            )
+                        )
+                except sa.exc.IntegrityError as err:
+                    raise e.ConversationConflict() from err
+                return Conversation(step=step, data=dict(data), version=1)
+            done = conn.execute(
+                sa.update(t.conversations)
+                .where(c.user_id == user_id, c.version == expected_version)
+                .values(step=step, data=data, version=expected_version + 1, updated_at=now)
+            )
+            if done.rowcount != 1:
+                raise e.ConversationConflict()
+        return Conversation(step=step, data=dict(data), version=expected_version + 1)
+
+    def clear_conversation(self, user_id: int) -> None:
+        """Forget the person's conversation state."""
+        with self._engine.begin() as conn:
+            conn.execute(sa.delete(t.conversations).where(t.conversations.c.user_id == user_id))
+
+    # --- buttons ------------------------------------------------------------------------------
+    def issue_button(
+        self, user_id: int, action: str, args: dict[str, JSON], ttl_s: int = 3600
+    ) -> str:
+        """Return an opaque, unguessable 16-char token for an inline button's callback data."""
+        token = secrets.token_urlsafe(12)  # 96 bits -> 16 chars
+        now = self._now()
+        with self._engine.begin() as conn:
+            conn.execute(sa.delete(t.buttons).where(t.buttons.c.expires_at < now - 86400))
+            conn.execute(
+                sa.insert(t.buttons).values(
+                    token=token, user_id=user_id, action=action, args=args, expires_at=now + ttl_s
+                )
+            )
+        return token
+
+    def redeem_button(self, user_id: int, token: str, *, consume: bool) -> Button:
+        """Return what a pressed button means.
+
+        Raises:
+            ButtonUnknown: no such token.  ButtonForeign: another person's button.
+            ButtonExpired: past its time, or already used (when consumed before).
+        """
+        now = self._now()
+        b = t.buttons.c
+        with self._engine.begin() as conn:
+            row = conn.execute(sa.select(t.buttons).where(b.token == token)).first()
+            if row is None:
+                raise e.ButtonUnknown()
+            if row.user_id != user_id:
+                raise e.ButtonForeign()
+            if row.used_at is not None or now >= row.expires_at:
+                raise e.ButtonExpired()
+            if consume:
+                done = conn.execute(
+                    sa.update(t.buttons)
+                    .where(b.token == token, b.used_at.is_(None))
+                    .values(used_at=now)
+                )
+                if done.rowcount != 1:
+                    raise e.ButtonExpired()
+        return Button(action=row.action, args=dict(row.args))
+
+    # --- outbox -------------------------------------------------------------------------------
+    def claim_outbox(self, limit: int) -> list[OutboxMessage]:
+        """Claim up to ``limit`` notifications to deliver (oldest first).
+
+        A claimed row must be finished with :meth:`finish_outbox`; one left claimed for
+        5 minutes (a crashed sender) is claimed again, so nothing is lost.
+        """
+        now = self._now()
+        o, r = t.outbox.c, t.residents.c
+        due = sa.or_(
+            o.state == "pending",
+            sa.and_(o.state == "failed", o.attempts < OUTBOX_MAX_ATTEMPTS),
+            sa.and_(o.state == "claimed", o.claimed_at < now - OUTBOX_CLAIM_TIMEOUT_S),
+        )
+        with self._engine.begin() as conn:
+            q = sa.select(o.id).where(due).order_by(o.id).limit(limit)
+            if conn.dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            ids = list(conn.execute(q).scalars())
+            if not ids:
+                return []
+            conn.execute(
+                sa.update(t.outbox)
+                .where(o.id.in_(ids))
+                .values(state="claimed", claimed_at=now, attempts=o.attempts + 1)
+            )
+            rows = conn.execute(
+                sa.select(t.outbox, r.locale)
+                .outerjoin(t.residents, r.user_id == o.user_id)
+                .where(o.id.in_(ids))
+                .order_by(o.id)
+            ).all()
+        return [
+            OutboxMessage(
+                id=row.id,
+                user_id=row.user_id,
+                locale=row.locale or "ko",
+                key=row.key,
+                params=dict(row.params),
+                broadcast_id=row.broadcast_id,
+            )
+            for row in rows
+        ]
+
+    def finish_outbox(self, id: int, state: str) -> None:
+        """Record a delivery outcome: "sent", "blocked" (the person blocked the bot) or "failed"."""
+        if state not in FINISH_STATES:
+            raise e.InvalidInput(field="state")
+        now = self._now()
+        with self._engine.begin() as conn:
+            conn.execute(
+                sa.update(t.outbox)
+                .where(t.outbox.c.id == id)
+                .values(state=state, sent_at=now if state == "sent" else None)
+            )
+        if state == "blocked":
+            with self._engine.connect() as conn:
+                user_id = conn.execute(
+                    sa.select(t.outbox.c.user_id).where(t.outbox.c.id == id)
+                ).scalar()
+            if user_id is not None:
+                self.mark_blocked(user_id)
+
+    def mark_blocked(self, user_id: int) -> None:  # implemented by Residents
+        raise NotImplementedError
+
+    def enqueue_broadcast(
+        self,
+        official_id: int,
+        key: str,
+        params: dict[str, JSON],
+        *,
+        region: str | None = None,
+    ) -> int:
+        """Queue a message for every subscribed resident (of ``region``); return its id."""
+        now = self._now()
+        r = t.residents.c
+        with self._engine.begin() as conn:
+            repo.require_official(conn, official_id)
+            q = sa.select(r.user_id).where(
+                r.subscribed.is_(True), r.blocked.is_(False), r.registered_at.is_not(None)
+            )
+            if region is not None:
+                q = q.where(r.region == region)
+            users = list(conn.execute(q.order_by(r.user_id)).scalars())
+            bid = conn.execute(
+                sa.insert(t.broadcasts).values(
+                    created_by=official_id, key=key, params=params, total=len(users), created_at=now
+                )
+            ).inserted_primary_key
+            assert bid is not None
+            broadcast_id = int(bid[0])
+            rows = [
+                {
+                    "user_id": u,
+                    "key": key,
+                    "params": params,
+                    "broadcast_id": broadcast_id,
+                    "state": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                }
+                for u in users
+            ]
+            if rows:
+                conn.execute(sa.insert(t.outbox), rows)
+        return broadcast_id
+
+    def broadcast_progress(self, broadcast_id: int) -> dict[str, int]:
+        """Return ``{state: count}`` of a broadcast's messages plus ``total``."""
+        o = t.outbox.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(o.state, sa.func.count())
+                .where(o.broadcast_id == broadcast_id)
+                .group_by(o.state)
+            ).all()
+            total = conn.execute(
+                sa.select(t.broadcasts.c.total).where(t.broadcasts.c.id == broadcast_id)
+            ).scalar()
+        out = {str(state): int(n) for state, n in rows}
+        out["total"] = int(total or 0)
+        return out
