@@ -1,0 +1,345 @@
+"""What a person's Telegram app does: write, send photos and contacts, tap buttons, open links.
+
+``Client`` produces the updates real clients cause (``message`` with ``bot_command`` entities,
+``/start <payload>`` from a ``t.me`` deep link, ``callback_query`` with ``chat_instance``,
+``my_chat_member`` when a user blocks the bot) and reads back what the bot sent. The web chat and
+the tests drive the sandbox through it, so both see the same behaviour.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Callable
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+from sandbox.model import JSON
+from sandbox.model import BotRec
+from sandbox.model import CallbackRec
+from sandbox.model import ChatRec
+from sandbox.model import chat_api
+from sandbox.model import message_api
+from sandbox.model import message_view
+from sandbox.text import auto_entities
+from sandbox.world import World
+
+START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+Predicate = Callable[[JSON], bool]
+
+
+class Client:
+    """The user side of the sandbox; every method is thread-safe."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    # -- actions -----------------------------------------------------------------------------
+    def send_text(
+        self,
+        user_id: int,
+        text: str,
+        bot_username: str | None = None,
+        *,
+        deep_link: str | None = None,
+    ) -> JSON:
+        """Send ``text`` from the user to the bot; return the queued update."""
+        if not text.strip():
+            raise ValueError("a Telegram message cannot be empty")
+        world = self.world
+        with world.lock:
+            bot, chat = self._open_chat(user_id, bot_username)
+            msg = world.new_message(chat, outgoing=False, sender_id=user_id)
+            msg.text = text
+            msg.entities = auto_entities(text)
+            msg.deep_link = deep_link
+            self._consume_keyboard(chat, text)
+            world.add_message(bot, chat, msg)
+            return world.message_update(bot, chat, msg)
+
+    def send_photo(
+        self, user_id: int, data: bytes, caption: str | None = None, bot_username: str | None = None
+    ) -> JSON:
+        """Send a photo (JPEG/PNG bytes) with an optional caption."""
+        world = self.world
+        sizes = world.store_photo(data)
+        with world.lock:
+            bot, chat = self._open_chat(user_id, bot_username)
+            msg = world.new_message(chat, outgoing=False, sender_id=user_id)
+            msg.photo = sizes
+            if caption:
+                msg.caption = caption
+                msg.caption_entities = auto_entities(caption)
+            world.add_message(bot, chat, msg)
+            return world.message_update(bot, chat, msg)
+
+    def send_contact(
+        self,
+        user_id: int,
+        phone_number: str | None = None,
+        *,
+        first_name: str | None = None,
+        own: bool = True,
+        bot_username: str | None = None,
+    ) -> JSON:
+        """Share a contact; by default the user's own, as a ``request_contact`` button does."""
+        world = self.world
+        with world.lock:
+            user = world.user(user_id)
+            if own and user.phone_number is None:
+                user.phone_number = phone_number or f"82010{user_id % 100_000_000:08d}"
+            contact: JSON = {
+                "phone_number": phone_number or user.phone_number or "",
+                "first_name": first_name or user.first_name,
+            }
+            if own:
+                contact["user_id"] = user_id
+                if user.last_name:
+                    contact["last_name"] = user.last_name
+            bot, chat = self._open_chat(user_id, bot_username)
+            msg = world.new_message(chat, outgoing=False, sender_id=user_id)
+            msg.contact = contact
+            if chat.reply_keyboard and chat.reply_keyboard.get("one_time_keyboard"):
+                chat.reply_keyboard = None
+            world.add_message(bot, chat, msg)
+            return world.message_update(bot, chat, msg)
+
+    def press(
+        self, user_id: int, message_id: int, callback_data: str, bot_username: str | None = None
+    ) -> JSON:
+        """Tap the inline button with ``callback_data`` under the bot's message ``message_id``.
+
+        Raises:
+            ValueError: no such message, or no such button under it.
+        """
+        world = self.world
+        with world.lock:
+            bot = world.bot(bot_username)
+            chat = bot.chats.get(user_id)
+            msg = world.find_message(chat, message_id) if chat else None
+            if chat is None or msg is None or not msg.outgoing:
+                raise ValueError(f"the bot has no message {message_id} in chat {user_id}")
+            if callback_data not in _callback_data(msg.reply_markup):
+                raise ValueError(f"message {message_id} has no button with data {callback_data!r}")
+            query = CallbackRec(
+                id=str(secrets.randbits(62)),
+                user_id=user_id,
+                chat_id=chat.id,
+                message_id=message_id,
+                data=callback_data,
+                created=time.monotonic(),
+            )
+            bot.callbacks[query.id] = query
+            while len(bot.callbacks) > world.limits.callbacks_per_bot:
+                bot.callbacks.popitem(last=False)
+            payload: JSON = {
+                "id": query.id,
+                "from": world.user(user_id).to_api(),
+                "message": message_api(msg, chat, bot, world.users),
+                "chat_instance": chat.chat_instance(bot.id),
+                "data": callback_data,
+            }
+            return world.enqueue(bot, "callback_query", payload)
+
+    def open_deep_link(self, user_id: int, link: str) -> JSON | None:
+        """Open ``t.me/<bot>?start=<payload>`` as if scanned; return the update (None if none).
+
+        Raises:
+            ValueError: not a link to a sandbox bot, or an invalid start payload.
+        """
+        username, payload = parse_deep_link(link)
+        bot = self.world.bot(username)
+        if payload is None:
+            with self.world.lock:
+                chat = bot.chats.get(user_id)
+                if chat is not None and chat.started and not chat.blocked:
+                    return None  # opening a chat you already have sends nothing
+            return self.send_text(user_id, "/start", bot.username)
+        return self.send_text(user_id, f"/start {payload}", bot.username, deep_link=payload)
+
+    def block_bot(
+        self, user_id: int, blocked: bool = True, bot_username: str | None = None
+    ) -> JSON:
+        """Block (or unblock) the bot; the bot gets ``my_chat_member`` as from Telegram."""
+        world = self.world
+        with world.lock:
+            bot = world.bot(bot_username)
+            chat = world.private_chat(bot, user_id)
+            return self._set_blocked(bot, chat, blocked)
+
+    # -- views -------------------------------------------------------------------------------
+    def messages(
+        self, chat_id: int | str, bot_username: str | None = None, *, incoming: bool = False
+    ) -> list[JSON]:
+        """Return what the bot sent to ``chat_id`` (with ``incoming``, the user's too), in order."""
+        world = self.world
+        with world.lock:
+            bot = world.bot(bot_username)
+            chat = _existing_chat(bot, chat_id)
+            if chat is None:
+                return []
+            return [
+                message_view(m, world.files)
+                for m in chat.messages.values()
+                if incoming or m.outgoing
+            ]
+
+    def wait_for(
+        self,
+        chat_id: int | str,
+        predicate: Predicate,
+        timeout: float = 5.0,
+        bot_username: str | None = None,
+    ) -> JSON:
+        """Return the first bot message in ``chat_id`` for which ``predicate`` holds.
+
+        Waits up to ``timeout`` seconds for it. Raises ``TimeoutError`` naming what was sent.
+        """
+        deadline = time.monotonic() + timeout
+        with self.world.changed:
+            while True:
+                sent = self.messages(chat_id, bot_username)
+                for view in sent:
+                    if predicate(view):
+                        return view
+                left = deadline - time.monotonic()
+                if left <= 0 or self.world.stopping:
+                    texts = [v["text"] or v["caption"] for v in sent[-5:]]
+                    raise TimeoutError(
+                        f"no matching message in {chat_id} after {timeout}s: {texts}"
+                    )
+                self.world.changed.wait(left)
+
+    def answered_callbacks(self, user_id: int, bot_username: str | None = None) -> list[JSON]:
+        """Return the user's callback queries the bot answered, oldest first."""
+        with self.world.lock:
+            bot = self.world.bot(bot_username)
+            return [
+                {
+                    "id": q.id,
+                    "message_id": q.message_id,
+                    "data": q.data,
+                    "text": q.text,
+                    "show_alert": q.show_alert,
+                    "url": q.url,
+                }
+                for q in bot.callbacks.values()
+                if q.user_id == user_id and q.answered
+            ]
+
+    def channel_posts(self, channel: int | str, bot_username: str | None = None) -> list[JSON]:
+        """Return the posts of a channel (``@name`` or id), oldest first."""
+        return self.messages(channel, bot_username)
+
+    def channels(self, bot_username: str | None = None) -> list[JSON]:
+        """Return the channels the bot has posted to."""
+        with self.world.lock:
+            bot = self.world.bot(bot_username)
+            return [
+                chat_api(c, self.world.users) for c in bot.chats.values() if c.type == "channel"
+            ]
+
+    def chat_state(self, user_id: int, bot_username: str | None = None) -> JSON:
+        """Return what the user's phone shows: the conversation, keyboard, blocked flag."""
+        world = self.world
+        with world.lock:
+            bot = world.bot(bot_username)
+            chat = bot.chats.get(user_id)
+            return {
+                "bot": {"username": bot.username, "first_name": bot.first_name},
+                "messages": self.messages(user_id, bot.username, incoming=True),
+                "reply_keyboard": chat.reply_keyboard if chat else None,
+                "blocked": bool(chat and chat.blocked),
+                "pinned": chat.pinned if chat else None,
+                "commands": bot.commands.get("default", []),
+            }
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _open_chat(self, user_id: int, bot_username: str | None) -> tuple[BotRec, ChatRec]:
+        world = self.world
+        world.user(user_id)
+        bot = world.bot(bot_username)
+        chat = world.private_chat(bot, user_id)
+        if chat.blocked:
+            self._set_blocked(bot, chat, False)  # writing again is "restart bot"
+        chat.started = True
+        return bot, chat
+
+    def _set_blocked(self, bot: BotRec, chat: ChatRec, blocked: bool) -> JSON:
+        world = self.world
+        chat.blocked = blocked
+        chat.started = chat.started or not blocked
+        user = world.user(chat.id)
+        bot_user = bot.to_api()
+        old, new = ("member", "kicked") if blocked else ("kicked", "member")
+        old_member: JSON = {"status": old, "user": bot_user}
+        new_member: JSON = {"status": new, "user": bot_user}
+        for member in (old_member, new_member):
+            if member["status"] == "kicked":
+                member["until_date"] = 0
+        payload: JSON = {
+            "chat": chat_api(chat, world.users),
+            "from": user.to_api(),
+            "date": int(time.time()),
+            "old_chat_member": old_member,
+            "new_chat_member": new_member,
+        }
+        return world.enqueue(bot, "my_chat_member", payload)
+
+    @staticmethod
+    def _consume_keyboard(chat: ChatRec, text: str) -> None:
+        keyboard = chat.reply_keyboard
+        if keyboard and keyboard.get("one_time_keyboard") and text in _button_texts(keyboard):
+            chat.reply_keyboard = None
+
+
+def parse_deep_link(link: str) -> tuple[str, str | None]:
+    """Return ``(bot_username, start_payload)`` of a ``t.me``/``tg://resolve`` link.
+
+    Raises:
+        ValueError: not a bot link, or a payload Telegram would not pass on.
+    """
+    raw = link.strip()
+    if raw.startswith(("t.me/", "telegram.me/")):
+        raw = "https://" + raw
+    parts = urlsplit(raw)
+    query = parse_qs(parts.query)
+    if parts.scheme == "tg" and parts.netloc == "resolve":
+        username = (query.get("domain") or [""])[0]
+    elif parts.netloc.lower() in ("t.me", "telegram.me", "www.t.me"):
+        username = parts.path.strip("/").split("/")[0]
+    else:
+        raise ValueError(f"not a Telegram bot link: {link!r}")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", username):
+        raise ValueError(f"not a Telegram bot link: {link!r}")
+    payload = (query.get("start") or [None])[0]
+    if payload is not None and not START_PAYLOAD.fullmatch(payload):
+        raise ValueError(f"start payload must be 1-64 of A-Z a-z 0-9 _ -: {payload!r}")
+    return username, payload
+
+
+def _existing_chat(bot: BotRec, chat_id: int | str) -> ChatRec | None:
+    if isinstance(chat_id, str) and not chat_id.lstrip("-").isdigit():
+        key = chat_id.lstrip("@").lower()
+        return bot.chats.get(bot.channels[key]) if key in bot.channels else None
+    return bot.chats.get(int(chat_id))
+
+
+def _callback_data(markup: JSON | None) -> set[str]:
+    rows = markup.get("inline_keyboard") if markup else None
+    found: set[str] = set()
+    for row in rows if isinstance(rows, list) else []:
+        for button in row if isinstance(row, list) else []:
+            if isinstance(button, dict) and "callback_data" in button:
+                found.add(str(button["callback_data"]))
+    return found
+
+
+def _button_texts(markup: JSON) -> set[str]:
+    rows = markup.get("keyboard")
+    found: set[str] = set()
+    for row in rows if isinstance(rows, list) else []:
+        for button in row if isinstance(row, list) else []:
+            found.add(str(button.get("text")) if isinstance(button, dict) else str(button))
+    return found
