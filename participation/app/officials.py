@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +10,6 @@ import sqlalchemy as sa
 
 from participation.app.base import Base
 from participation.app.base import Plan
-from participation.app.base import canonical
 from participation.app.base import code_hash
 from participation.app.base import new_code
 from participation.domain import errors as e
@@ -463,24 +461,28 @@ class Officials(Base):
     def publish_results(self, official_id: int, round_id: str) -> dict[str, JSON]:
         """Compute the results with ``participation.tally.tally`` over the ledger and publish.
 
-        Selected proposals' authors and endorsers are told through the outbox.
+        The tally covers entries ``[0, upto)``, the log as committed when publishing starts;
+        ``results.published`` names ``upto`` and the SHA-256 of the canonical Results, so
+        ``tally(export, round, upto=upto)`` reproduces them. Selected proposals' authors and
+        endorsers are told through the outbox.
         """
-        from participation import tally as tally_module  # owned by the tally engineer
+        from participation.tally import tally  # the tally engineer's pure function
 
-        results_box: list[dict[str, JSON]] = []
+        with self._engine.connect() as conn:
+            repo.require_official(conn, official_id)
+            rules.decide_publish(repo.round_state(conn, round_id))
+        upto: int = self._ledger.size()  # type: ignore[attr-defined]
+        entries: list[bytes] = []
+        while len(entries) < upto:
+            entries.extend(self._ledger.entries(len(entries), upto))  # type: ignore[attr-defined]
+        results = tally(entries, round_id, upto=upto)
+        payload = results.to_payload()
+        selected = tuple(results.selected)
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             repo.require_official(conn, official_id)
             rnd = repo.round_state(conn, round_id)
             rules.decide_publish(rnd)
-            upto = self._ledger_size(conn)
-            entries = self._ledger.entries(0, upto)  # type: ignore[attr-defined]
-            results = tally_module.tally(entries)
-            payload = _results_payload(results, round_id)
-            results_box.append(payload)
-            ranking = tuple(str(x) for x in _list(payload, "ranking"))
-            selected = tuple(str(x) for x in _list(payload, "selected"))
-            digest = hashlib.sha256(canonical(payload)).hexdigest()
             p = t.proposals.c
             conn.execute(
                 sa.update(t.proposals)
@@ -502,8 +504,8 @@ class Officials(Base):
                 event=ev.ResultsPublished(
                     tally_version=rnd.rules.tally_version,
                     upto=upto,
-                    results_sha256=digest,
-                    ranking=ranking,
+                    results_sha256=results.sha256(),
+                    ranking=tuple(results.ranking),
                     selected=selected,
                 ),
                 actor=self.actor("official", round_id, official_id),
@@ -513,11 +515,7 @@ class Officials(Base):
             )
 
         self._run(plan)
-        return results_box[0]
-
-    def _ledger_size(self, conn: sa.Connection) -> int:
-        size: int = self._ledger.size()  # type: ignore[attr-defined]
-        return size
+        return payload
 
     def results(self, round_id: str) -> dict[str, JSON] | None:
         """Return the published results of a round, or None."""
@@ -529,19 +527,3 @@ class Officials(Base):
             raise e.RoundNotFound(round=round_id)
         data: dict[str, JSON] | None = row.results
         return data
-
-
-def _list(payload: dict[str, JSON], name: str) -> list[JSON]:
-    value = payload.get(name, [])
-    return value if isinstance(value, list) else []
-
-
-def _results_payload(results: Any, round_id: str) -> dict[str, JSON]:
-    """Return the JSON payload of the tally's Results for ``round_id``."""
-    if isinstance(results, dict):
-        results = results.get(round_id, results)
-    to_payload = getattr(results, "to_payload", None)
-    if to_payload is None:
-        raise TypeError("tally results need to_payload()")
-    payload: dict[str, JSON] = to_payload()
-    return payload
