@@ -1,0 +1,311 @@
+"""Results for officials and the public: a ranked text table, CSV, XLSX and a PNG chart.
+
+All take a :class:`~participation.tally.Results` and a :class:`~participation.sheets.Texts`
+(``i18n.Catalog``) with a locale; texts come from the ``report`` catalog domain, category and
+region names from ``participation.category.<code>`` / ``participation.region.<code>`` when the
+catalog has them (else the code). Proposal titles are personal content kept beside the ledger:
+pass them as ``titles`` when you have them; a recount from an export has none.
+
+* CSV: UTF-8 with a byte-order mark (so spreadsheet programs read Korean right), one header
+  row, components as the 2-decimal values of the tally.
+* XLSX (openpyxl): a results sheet with numbers as numbers (components to 2 decimals, budgets
+  with thousands separators) and a rules sheet with the formula and the round's rules.
+* PNG (matplotlib, Agg, no pyplot state): one horizontal stacked bar per proposal, the weighted
+  contributions of judges, on site and online adding up to the combined score, best at the
+  top, unselected proposals pale; NanumGothic for the Korean text (see ``sheets.korean_font``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import IO
+from typing import Any
+
+from participation.sheets import Texts as Texts
+from participation.sheets import korean_font
+from participation.tally import JUDGE_SCORE_MAX
+from participation.tally import Results
+from participation.tally import Row
+from participation.tally import shown
+
+COLUMNS: tuple[str, ...] = (
+    "rank", "proposal", "title", "category", "region", "community", "group", "budget",
+    "endorsements", "judges", "judges_counted", "judges_recused", "onsite", "onsite_scores",
+    "paper_ballots", "online", "online_likes", "online_voters", "combined", "decision", "channel",
+)  # fmt: skip
+DECIMAL_COLUMNS = frozenset({"judges", "onsite", "online", "combined"})
+COMPONENT_COLORS = {"judges": "#1f5fa8", "onsite": "#e07b1a", "online": "#2a9d5c"}
+CHART_MAX_ROWS = 40
+
+
+def name_of(texts: Texts, locale: str, key: str, fallback: str) -> str:
+    """Return the catalog text of ``key``, or ``fallback`` when the catalog lacks it."""
+    text = texts.text(locale, key)
+    return fallback if text == key else text
+
+
+def money(texts: Texts, locale: str, won: int) -> str:
+    """Return ``1,500,000원`` / ``₩1,500,000`` through the ``report.amount`` message."""
+    return texts.text(locale, "report.amount", amount=f"{won:,}")
+
+
+def headers(texts: Texts, locale: str) -> list[str]:
+    """Return the column headers of the results table."""
+    return [texts.text(locale, f"report.col.{column}") for column in COLUMNS]
+
+
+def row_values(
+    row: Row, texts: Texts, locale: str, titles: Mapping[str, str] | None = None
+) -> list[Any]:
+    """Return one table row: ints, 2-decimal ``Decimal`` components and texts."""
+    value: dict[str, Any] = {
+        "rank": row.rank,
+        "proposal": row.proposal,
+        "title": (titles or {}).get(row.proposal, ""),
+        "category": name_of(texts, locale, f"participation.category.{row.category}", row.category),
+        "region": name_of(texts, locale, f"participation.region.{row.region}", row.region),
+        "community": row.community or "",
+        "group": row.group if row.group is not None else "",
+        "budget": row.budget,
+        "endorsements": row.endorsements,
+        "judges_counted": row.judges_counted,
+        "judges_recused": row.judges_recused,
+        "onsite_scores": row.onsite_scores,
+        "paper_ballots": row.paper_ballots,
+        "online_likes": row.online_likes,
+        "online_voters": row.online_voters,
+        "decision": texts.text(locale, f"report.decision.{row.decision}"),
+        "channel": texts.text(locale, f"report.channel.{row.channel}") if row.channel else "",
+    }
+    for column in DECIMAL_COLUMNS:
+        value[column] = Decimal(shown(row.component(column)))
+    return [value[column] for column in COLUMNS]
+
+
+def write_csv(
+    results: Results,
+    out: Path | IO[str],
+    texts: Texts,
+    locale: str = "ko",
+    titles: Mapping[str, str] | None = None,
+) -> None:
+    """Write the ranked table as CSV (UTF-8 with BOM when ``out`` is a path)."""
+    if isinstance(out, Path):
+        with out.open("w", encoding="utf-8-sig", newline="") as handle:
+            write_csv(results, handle, texts, locale, titles)
+        return
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(headers(texts, locale))
+    for row in results.rows:
+        writer.writerow(row_values(row, texts, locale, titles))
+
+
+def explanation(results: Results, texts: Texts, locale: str) -> list[str]:
+    """Return the formula and the selection rule in words, with this round's numbers."""
+    r = results.rules
+    w = r.weights
+    lines = [
+        texts.text(
+            locale,
+            "report.cli.formula",
+            judge_max=JUDGE_SCORE_MAX * len(r.criteria),
+            onsite_scale=r.onsite_scale,
+            voters=r.voters_per_community,
+            wj=w.judges,
+            wo=w.onsite,
+            wn=w.online,
+            wsum=w.judges + w.onsite + w.online,
+        )
+    ]
+    cap = money(texts, locale, r.budget_cap)
+    if r.selection == "channel_quotas":
+        quotas = ", ".join(
+            f"{texts.text(locale, f'report.channel.{c}')} {n}" for c, n in r.channel_quotas.items()
+        )
+        lines.append(texts.text(locale, "report.cli.selection.quotas", quotas=quotas, cap=cap))
+    else:
+        lines.append(texts.text(locale, "report.cli.selection.weighted", cap=cap))
+    if r.select_count is not None:
+        lines.append(texts.text(locale, "report.cli.selection.count", count=r.select_count))
+    return lines
+
+
+def write_xlsx(
+    results: Results,
+    out: Path | IO[bytes],
+    texts: Texts,
+    locale: str = "ko",
+    titles: Mapping[str, str] | None = None,
+) -> None:
+    """Write the results sheet and the rules sheet as an XLSX workbook."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = texts.text(locale, "report.sheet_name.results")
+    sheet.append(headers(texts, locale))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in results.rows:
+        sheet.append(row_values(row, texts, locale, titles))
+    for index, column in enumerate(COLUMNS, start=1):
+        letter = sheet.cell(row=1, column=index).column_letter
+        fmt = "0.00" if column in DECIMAL_COLUMNS else "#,##0" if column == "budget" else None
+        if fmt:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                cell.number_format = fmt
+        sheet.column_dimensions[letter].width = 14 if column != "title" else 30
+    sheet.freeze_panes = "C2"
+    rules = book.create_sheet(texts.text(locale, "report.sheet_name.rules"))
+    for line in explanation(results, texts, locale):
+        rules.append([line])
+    rules.append([])
+    for key, value in results.rules.to_payload().items():
+        rules.append([key, value if isinstance(value, str | int) else repr(value)])
+    rules.column_dimensions["A"].width = 28
+    rules.column_dimensions["B"].width = 60
+    book.save(out)
+
+
+def render_chart(
+    results: Results,
+    out: Path | IO[bytes],
+    texts: Texts,
+    locale: str = "ko",
+    titles: Mapping[str, str] | None = None,
+    *,
+    font: Path | None = None,
+    max_rows: int = CHART_MAX_ROWS,
+) -> None:
+    """Draw the ranked stacked-bar chart as a PNG.
+
+    Raises:
+        FontMissing: no Korean font (install fonts-nanum: ``make system-deps``).
+    """
+    import matplotlib
+    from matplotlib import font_manager
+    from matplotlib.figure import Figure
+
+    path = font or korean_font()
+    font_manager.fontManager.addfont(str(path))
+    family = font_manager.FontProperties(fname=str(path)).get_name()
+    rows = list(results.rows[:max_rows])
+    with matplotlib.rc_context({"font.family": family, "axes.unicode_minus": False}):
+        figure = Figure(figsize=(10, 1.6 + 0.38 * max(len(rows), 1)), dpi=120)
+        axes = figure.add_subplot()
+        _draw_bars(axes, results, rows, texts, locale, titles or {})
+        figure.savefig(out, format="png", bbox_inches="tight")
+
+
+def _draw_bars(
+    axes: Any,
+    results: Results,
+    rows: Sequence[Row],
+    texts: Texts,
+    locale: str,
+    titles: Mapping[str, str],
+) -> None:
+    w = results.rules.weights
+    total = w.judges + w.onsite + w.online
+    weights = {"judges": w.judges, "onsite": w.onsite, "online": w.online}
+    positions = list(range(len(rows)))[::-1]  # rank 1 at the top
+    left = [0.0] * len(rows)
+    for component, weight in weights.items():
+        widths = [float(row.component(component) * weight / total) for row in rows]
+        alphas = [1.0 if row.selected else 0.35 for row in rows]
+        bars = axes.barh(
+            positions,
+            widths,
+            left=left,
+            color=COMPONENT_COLORS[component],
+            label=texts.text(locale, f"report.chart.legend.{component}", weight=weight),
+        )
+        for bar, alpha in zip(bars, alphas, strict=True):
+            bar.set_alpha(alpha)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    selected_word = texts.text(locale, "report.chart.selected")
+    for y, row, end in zip(positions, rows, left, strict=True):
+        note = f"{shown(row.combined)}" + (f"  {selected_word}" if row.selected else "")
+        axes.text(end + 0.8, y, note, va="center", fontsize=8)
+    labels = [
+        f"{row.rank}. {row.proposal}"
+        + (f" {titles[row.proposal]}" if row.proposal in titles else "")
+        for row in rows
+    ]
+    axes.set_yticks(positions, labels=labels, fontsize=8)
+    axes.set_xlim(0, 112)
+    axes.set_xlabel(texts.text(locale, "report.chart.xlabel"))
+    title = texts.text(locale, "report.chart.title", title=results.rules.title)
+    if len(rows) < len(results.rows):
+        top = texts.text(locale, "report.chart.top", shown=len(rows), total=len(results.rows))
+        title = f"{title}\n{top}"
+    axes.set_title(title)
+    axes.legend(loc="lower right", fontsize=8)
+    caption = texts.text(
+        locale,
+        "report.chart.caption",
+        count=len(results.selected),
+        amount=money(texts, locale, results.selected_budget),
+        cap=money(texts, locale, results.rules.budget_cap),
+    )
+    axes.annotate(
+        caption,
+        xy=(0, 0),
+        xycoords="axes fraction",
+        xytext=(0, -44),
+        textcoords="offset points",
+        fontsize=8,
+        va="top",
+    )
+
+
+def chart_png(results: Results, texts: Texts, locale: str = "ko", **options: Any) -> bytes:
+    """Return the chart of :func:`render_chart` as PNG bytes."""
+    out = io.BytesIO()
+    render_chart(results, out, texts, locale, **options)
+    return out.getvalue()
+
+
+TEXT_COLUMNS: tuple[str, ...] = (
+    "rank", "proposal", "budget", "endorsements", "judges", "onsite", "online", "combined",
+    "decision",
+)  # fmt: skip
+
+
+def _width(text: str) -> int:
+    """Return the terminal width of ``text``: East Asian wide characters take two cells."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def text_table(results: Results, texts: Texts, locale: str = "ko") -> str:
+    """Return the ranked table as aligned plain text for a terminal."""
+    head = [texts.text(locale, f"report.col.{c}") for c in TEXT_COLUMNS]
+    body: list[list[str]] = []
+    for row in results.rows:
+        values = dict(zip(COLUMNS, row_values(row, texts, locale), strict=True))
+        values["budget"] = f"{row.budget:,}"
+        if row.channel and row.channel != "combined":
+            channel = texts.text(locale, f"report.channel.{row.channel}")
+            values["decision"] = f"{values['decision']} ({channel})"
+        body.append([str(values[c]) for c in TEXT_COLUMNS])
+    widths = [max(_width(line[i]) for line in [head, *body]) for i in range(len(head))]
+    left_aligned = {"proposal", "decision"}
+
+    def fmt(cells: list[str]) -> str:
+        out = []
+        for column, cell, width in zip(TEXT_COLUMNS, cells, widths, strict=True):
+            pad = " " * (width - _width(cell))
+            out.append(cell + pad if column in left_aligned else pad + cell)
+        return "  ".join(out).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([fmt(head), rule, *(fmt(cells) for cells in body)])
