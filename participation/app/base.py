@@ -230,4 +230,17 @@ class Base:
     def _notify_audience(
         self, conn: sa.Connection, proposal_id: str, key: str, params: dict[str, JSON], now: int
     ) -> None:
-        self._notify(conn, repo.audience(conn, proposal_id), key, params, now)
+        """Queue ``key`` for the proposal's author and endorsers, with its title."""
+        self._notify(
+            conn, repo.audience(conn, proposal_id), key, self._about(conn, proposal_id, params), now
+        )
+
+    def _about(
+        self, conn: sa.Connection, proposal_id: str, params: dict[str, JSON]
+    ) -> dict[str, JSON]:
+        """Return ``params`` with the proposal's title (off-ledger content; "" once erased)."""
+        ref = conn.execute(
+            sa.select(t.proposals.c.content_ref).where(t.proposals.c.proposal_id == proposal_id)
+        ).scalar_one()
+        data = repo.content_data(conn, ref) or {}
+        return {**params, "proposal": proposal_id, "title": data.get("title") or ""}

@@ -255,8 +255,9 @@ class Officials(Base):
                 .where(t.proposals.c.proposal_id == proposal_id)
                 .values(hidden=True, hide_reason=reason)
             )
-            params: dict[str, JSON] = {"proposal": proposal_id, "reason": reason}
-            self._notify(conn, [p.author_id], "participation.notice.hidden", params, now)
+            params = self._about(conn, proposal_id, {"reason": reason})
+            key = f"participation.notice.hidden_{reason}"
+            self._notify(conn, [p.author_id], key, params, now)
             return Plan(
                 event=event,
                 actor=self.actor("official", p.round_id, official_id),
@@ -280,7 +281,7 @@ class Officials(Base):
                 .where(t.proposals.c.proposal_id == proposal_id)
                 .values(hidden=False, hide_reason=None)
             )
-            params: dict[str, JSON] = {"proposal": proposal_id}
+            params = self._about(conn, proposal_id, {})
             self._notify(conn, [p.author_id], "participation.notice.restored", params, now)
             return Plan(
                 event=event,

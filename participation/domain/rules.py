@@ -5,6 +5,7 @@ Pure functions (no IO, no clock): ``now`` is UTC epoch seconds passed in by the 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import math
@@ -38,6 +39,12 @@ ONSITE_VALID_WINDOWS = 2  # ... and a code is accepted in its own window and the
 OFFICIAL_ROLES: tuple[str, ...] = ("admin", "clerk")
 ENROLLMENT_ROLES: tuple[str, ...] = ("voter", "representative")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+KST = dt.timezone(dt.timedelta(hours=9), "KST")
+
+
+def kst_text(epoch: int) -> str:
+    """Return an instant as ``YYYY-MM-DD HH:MM`` in KST (UTC+9), for error parameters."""
+    return dt.datetime.fromtimestamp(epoch, KST).strftime("%Y-%m-%d %H:%M")
 
 
 # --- phases and deadlines ----------------------------------------------------------------------
@@ -56,7 +63,7 @@ def require_phase(
     if rnd.phase not in phases:
         raise e.PhaseClosed(phase=rnd.phase, action=action)
     if deadline is not None and now >= deadline:
-        raise e.DeadlinePassed(action=action, deadline=deadline)
+        raise e.DeadlinePassed(action=action, deadline=kst_text(deadline))
 
 
 def decide_configure(rnd: RoundState, rules: RoundRules) -> ev.RoundConfigured:
@@ -156,7 +163,7 @@ def check_proposal_fields(
     if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
         raise e.BudgetInvalid()
     if budget > rules.max_request:
-        raise e.BudgetOverCap(cap=rules.max_request, budget=budget)
+        raise e.BudgetOverCap(cap=f"{rules.max_request:,}", budget=f"{budget:,}")
 
 
 def decide_submit(
@@ -363,7 +370,7 @@ def check_invite(invite: Invite | None, *, now: int) -> Invite:
     if invite.used:
         raise e.CodeUsed()
     if now >= invite.expires_at:
-        raise e.InviteExpired(expired_at=invite.expires_at)
+        raise e.InviteExpired(expired_at=kst_text(invite.expires_at))
     return invite
 
 
