@@ -121,16 +121,19 @@ class RuntimeCollector(Collector):
         try:
             size = self._d.ledger.size()
             last = self._d.ledger.checkpoint()
-            blocks = self._d.ledger.blocks(start=0, limit=1_000_000) if last else []
+            newest = self._d.ledger.blocks(start=last.block, limit=1) if last else []
         except Exception as err:  # a database outage shows in /readyz, not as a 500 here
             log.warning("metrics_partial", source="ledger", error=type(err).__name__)
             return
         yield GaugeMetricFamily("ttabok_ledger_size", "Entries in the ledger", value=size)
-        sealed = _epoch(blocks[-1].sealed_at) if blocks else None
-        if sealed is not None:
+        if newest:
+            sealed = _epoch(newest[0].sealed_at) or time.time()
             yield GaugeMetricFamily(
                 "ttabok_block_age_seconds",
                 "Seconds since the newest block was sealed",
                 value=max(0.0, time.time() - sealed),
             )
-            yield GaugeMetricFamily("ttabok_blocks", "Sealed blocks", value=blocks[-1].number)
+            yield GaugeMetricFamily("ttabok_blocks", "Sealed blocks", value=newest[0].number)
+            yield GaugeMetricFamily(
+                "ttabok_unsealed_entries", "Entries not yet in a block", value=size - newest[0].end
+            )

@@ -27,6 +27,8 @@ from flask import Response
 from flask import jsonify
 from flask import request
 
+from ledger.errors import LedgerError
+from ledger.errors import OutOfRange
 from webhook.app import deps
 
 bp = Blueprint("ledger_api", __name__, url_prefix="/ledger")
@@ -66,6 +68,12 @@ def _api_error(err: ApiError) -> Response:
     response.status_code = err.status
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.errorhandler(LedgerError)
+def _ledger_error(err: LedgerError) -> Response:
+    status = 404 if isinstance(err, OutOfRange) else 400
+    return _api_error(ApiError(status, type(err).__name__.lower(), str(err)))
 
 
 @bp.before_request
@@ -135,7 +143,7 @@ def block_json(block: Any) -> dict[str, Any]:
         "start": int(block.start),
         "end": int(block.end),
         "root": root,
-        "checkpoint": getattr(block, "checkpoint_text", None) or getattr(block, "checkpoint", ""),
+        "checkpoint": block.checkpoint_text,
         "sealed_at": sealed,
     }
 
@@ -146,22 +154,28 @@ def checkpoint() -> Response:
     found = deps().ledger.checkpoint()
     if found is None:
         raise ApiError(404, "no_checkpoint", "no block has been sealed yet")
-    text = getattr(found, "text", None) or str(found)
-    return _text(text)
+    return _text(found.text)
 
 
 @bp.get("/vkey")
 def vkey() -> Response:
-    """Return the note verifier key of the ledger's signing key."""
-    response = _text(str(deps().ledger.key.vkey).strip() + "\n")
+    """Return the note verifier keys: the first key, then each key rotated to, one a line."""
+    response = _text("".join(vkey + "\n" for vkey in deps().ledger.vkeys()))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
 
 @bp.get("/blocks")
 def blocks() -> Response:
-    """Return a page of sealed blocks, oldest first, from block number `start`."""
-    start = _int_arg("start", default=0)
+    """Return a page of sealed blocks, oldest first, from block number `start` (from 1).
+
+    With `index`, return only the block that sealed that entry (none while unsealed).
+    """
+    if request.args.get("index") is not None:
+        found = deps().ledger.block_of(_int_arg("index"))
+        return _json({"blocks": [block_json(found)] if found else [], "next": None},
+                     immutable=found is not None)  # fmt: skip
+    start = _int_arg("start", default=1)
     limit = min(_int_arg("limit", default=MAX_BLOCKS, low=1), MAX_BLOCKS)
     found = list(deps().ledger.blocks(start=start, limit=limit + 1))
     page = [block_json(b) for b in found[:limit]]

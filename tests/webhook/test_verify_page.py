@@ -1,0 +1,132 @@
+"""/verify in headless Chromium: real receipts verify, tampered ones are rejected."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from werkzeug.serving import make_server
+
+from ledger import Ledger
+from ledger import LedgerKey
+from tests.webhook.conftest import make_app
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]  # fmt: skip
+
+
+@pytest.fixture
+def site(rclient: redis.Redis, tmp_path: Path) -> Iterator[tuple[str, Ledger, list[Any]]]:
+    log = Ledger.open(f"sqlite:///{tmp_path}/l.db", LedgerKey.generate("gg-ledger"), "t.example/l")
+    receipts = []
+    for block in range(3):
+        for n in range(3 + 2 * block):
+            receipts.append(log.append("test.noted", "r:ab", "round-1", {"n": n, "b": block}))
+        log.seal()
+    receipts.append(log.append("test.noted", "r:ab", None, {"n": 0}))  # not sealed yet
+    server = make_server("127.0.0.1", 0, make_app(rclient, log), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", log, receipts
+    server.shutdown()
+    thread.join()
+    log.close()
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser.new_page()
+        browser.close()
+
+
+def outcome(page: Any) -> tuple[str, dict[str, str]]:
+    page.wait_for_selector("#result[data-outcome]", timeout=15_000)
+    steps = {
+        li.get_attribute("data-step"): li.get_attribute("data-state")
+        for li in page.query_selector_all("#steps li")
+    }
+    return page.get_attribute("#result", "data-outcome"), steps
+
+
+@pytest.mark.browser
+def test_receipt_link_verifies_with_every_check(site, page):
+    url, log, receipts = site
+    receipt = receipts[9]  # entry 9: in block 3 (entries 8..14)
+    block = log.block_of(receipt.index)
+    page.goto(f"{url}/verify?i={receipt.index}&h={receipt.leaf_hash.hex()}&b={block.number}")
+    result, steps = outcome(page)
+    assert result == "ok", page.inner_text("#result")
+    assert steps == dict.fromkeys(
+        ["step_vkey", "step_checkpoint_sig", "step_leaf", "step_entry", "step_inclusion",
+         "step_previous", "step_consistency"], "ok",
+    )  # fmt: skip
+    assert "확인됐어요" in page.inner_text("#verdict")
+
+
+@pytest.mark.browser
+def test_tampered_receipt_is_rejected(site, page):
+    url, _log, receipts = site
+    receipt = receipts[4]
+    forged = receipt.leaf_hash.hex()
+    forged = forged[:10] + ("0" if forged[10] != "0" else "1") + forged[11:]
+    page.goto(f"{url}/verify?lang=en&i={receipt.index}&h={forged}")
+    result, steps = outcome(page)
+    assert result == "bad"
+    assert steps["step_leaf"] == "failed" and "step_inclusion" not in steps
+    assert "Verification failed" in page.inner_text("#verdict")
+
+
+@pytest.mark.browser
+def test_receipt_claiming_another_index_is_rejected(site, page):
+    url, _log, receipts = site
+    page.goto(f"{url}/verify?i={receipts[5].index}&h={receipts[6].leaf_hash.hex()}")
+    result, steps = outcome(page)
+    assert result == "bad" and steps["step_leaf"] == "failed"
+
+
+@pytest.mark.browser
+def test_block_number_alone_checks_signature_and_consistency(site, page):
+    url, _log, _receipts = site
+    page.goto(f"{url}/verify?lang=en")
+    page.fill("#b", "2")
+    page.click("#check")
+    result, steps = outcome(page)
+    assert result == "ok", page.inner_text("#result")
+    assert steps == {"step_vkey": "ok", "step_checkpoint_sig": "ok", "step_previous": "ok",
+                     "step_consistency": "ok"}  # fmt: skip
+
+
+@pytest.mark.browser
+def test_first_block_has_no_previous_and_unsealed_entry_says_so(site, page):
+    url, _log, receipts = site
+    page.goto(f"{url}/verify?i={receipts[0].index}&h={receipts[0].leaf_hash.hex()}")
+    result, steps = outcome(page)
+    assert result == "ok" and steps["step_previous"] == "skipped"
+    last = receipts[-1]
+    page.goto(f"{url}/verify?i={last.index}&h={last.leaf_hash.hex()}")
+    result, _steps = outcome(page)
+    assert result == "bad" and "봉인되지 않았어요" in page.inner_text("#summary")
+
+
+def test_page_is_korean_by_default_and_english_on_request(rclient: redis.Redis):
+    client = make_app(rclient).test_client()
+    ko = client.get("/verify").get_data(as_text=True)
+    en = client.get("/verify?lang=en&i=3&h=ab").get_data(as_text=True)
+    assert '<html lang="ko">' in ko and "영수증" in ko
+    assert '<html lang="en">' in en and "Check a ttabok ledger receipt" in en
+    assert 'value="3"' in en and 'href="?lang=ko&amp;i=3&amp;h=ab"' in en
+
+
+def test_prefill_refuses_markup(rclient: redis.Redis):
+    body = make_app(rclient).test_client().get('/verify?i="><script>').get_data(as_text=True)
+    assert "<script>" not in body.split('id="texts"')[0]
