@@ -1,0 +1,131 @@
+"""CSV, XLSX and chart of the results; the text table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+from decimal import Decimal
+from pathlib import Path
+
+import matplotlib
+import pytest
+from openpyxl import load_workbook
+from PIL import Image
+
+from i18n import Catalog
+from participation import report
+from participation.sheets import FontMissing
+from participation.tally import tally
+from tests.participation.tally_ledger import LedgerBuilder
+from tests.participation.tally_ledger import rules
+from tests.participation.test_tally import four_proposals
+
+CATALOG = Catalog.load()
+TITLES = {"r1-1": "행복마을 텃밭 가꾸기", "r1-2": "골목 벽화"}
+
+
+@pytest.fixture(scope="module")
+def results():
+    return tally(four_proposals().leaves)
+
+
+@pytest.mark.parametrize("locale", ["ko", "en"])
+def test_csv_has_translated_headers_and_one_line_per_ranked_proposal(results, tmp_path, locale):
+    path = tmp_path / "results.csv"
+    report.write_csv(results, path, CATALOG, locale, TITLES)
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM: spreadsheet programs then read UTF-8
+    lines = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert lines[0] == report.headers(CATALOG, locale)
+    assert lines[0][0] == {"ko": "순위", "en": "Rank"}[locale]
+    assert [line[1] for line in lines[1:]] == list(results.ranking)
+    first = dict(zip(report.COLUMNS, lines[1], strict=True))
+    assert (first["combined"], first["judges"], first["budget"]) == ("76.50", "90.00", "4000000")
+    assert first["title"] == "행복마을 텃밭 가꾸기"
+    assert first["decision"] == {"ko": "선정", "en": "Selected"}[locale]
+
+
+def test_xlsx_round_trips_through_openpyxl(results, tmp_path):
+    path = tmp_path / "results.xlsx"
+    report.write_xlsx(results, path, CATALOG, "ko", TITLES)
+    book = load_workbook(path)
+    assert book.sheetnames == ["결과", "규칙"]
+    sheet = book["결과"]
+    table = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert table[0] == report.headers(CATALOG, "ko")
+    assert len(table) == 1 + len(results.rows)
+    for written, row in zip(table[1:], results.rows, strict=True):
+        expected = report.row_values(row, CATALOG, "ko", TITLES)
+        for column, got, want in zip(report.COLUMNS, written, expected, strict=True):
+            if isinstance(want, Decimal):
+                assert Decimal(str(got)) == want, column
+            else:
+                assert (got if got is not None else "") == want, column
+    budget_cell = sheet.cell(row=2, column=report.COLUMNS.index("budget") + 1)
+    assert budget_cell.number_format == "#,##0"
+    rules_text = [row[0] for row in book["규칙"].iter_rows(values_only=True) if row[0]]
+    assert any("(50×J + 30×O + 20×N)" in str(line) for line in rules_text)
+    assert ("budget_cap", 10_000_000) in [
+        (row[0], row[1]) for row in book["규칙"].iter_rows(values_only=True)
+    ]
+
+
+def test_chart_renders_korean_without_missing_glyphs(results, tmp_path):
+    path = tmp_path / "chart.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph is a UserWarning in matplotlib
+        report.render_chart(results, path, CATALOG, "ko", TITLES)
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        assert image.width > 600 and image.height > 200
+        colors = image.convert("RGB").getcolors(maxcolors=1_000_000)
+    assert colors is not None
+    assert any(rgb == (0x1F, 0x5F, 0xA8) for _count, rgb in colors)  # the judges' bars
+
+
+def test_the_glyph_check_fails_with_a_font_lacking_hangul(results, tmp_path):
+    latin_only = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    with pytest.warns(UserWarning, match="missing from font"):
+        report.render_chart(results, tmp_path / "tofu.png", CATALOG, "ko", font=latin_only)
+
+
+def test_chart_of_many_proposals_shows_the_top_rows(tmp_path):
+    b = LedgerBuilder()
+    b.open(rules(budget_cap=100_000_000))
+    for n in range(1, 51):
+        b.submit(f"r1-{n}", 1_000_000, f"r:{n}")
+        b.judge("j:1", f"r1-{n}", 1 + n % 5)
+    png = report.chart_png(tally(b.leaves), CATALOG, "en", max_rows=20)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.height < 20 * 60
+
+
+def test_chart_without_a_korean_font_says_how_to_install_it(results, tmp_path):
+    with pytest.raises(FontMissing, match="fonts-nanum"):
+        from participation.sheets import korean_font
+
+        report.render_chart(
+            results, tmp_path / "x.png", CATALOG, font=korean_font([tmp_path / "none.ttf"])
+        )
+
+
+def test_text_table_aligns_korean_columns(results):
+    text = report.text_table(results, CATALOG, "ko")
+    lines = text.splitlines()
+    assert lines[0].startswith("순위")
+    widths = {report._width(line) for line in lines[2:]}
+    assert len(lines) == 2 + len(results.rows)
+    # every data row ends at a column boundary: the decision column is the only ragged one
+    assert all(line.split()[1].startswith("r1-") for line in lines[2:])
+    assert max(widths) <= report._width(lines[1])
+    assert "76.50" in lines[2] and "예산 부족으로 건너뜀" in text
+
+
+def test_names_come_from_the_catalog_when_it_has_them():
+    class Texts:
+        def text(self, locale, key, /, **params):
+            return {"participation.region.suwon": "수원시"}.get(key, key)
+
+    assert report.name_of(Texts(), "ko", "participation.region.suwon", "suwon") == "수원시"
+    assert report.name_of(Texts(), "ko", "participation.region.x", "x") == "x"
