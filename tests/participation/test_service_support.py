@@ -1,0 +1,215 @@
+"""Concurrency, erasure, idempotency, enrollment (2017 options) and the bot's support state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from ledger import Ledger
+from ledger.verify import verify_export
+from participation.domain import errors as e
+from participation.domain.round import ttabok_2017
+from participation.service import ParticipationService
+from tests.participation.conftest import KST
+from tests.participation.conftest import Clock
+from tests.participation.conftest import deadlines
+from tests.participation.conftest import simple_rules
+
+R = "rs"
+ADMIN = 1
+
+
+def start(svc: ParticipationService, **rules: object) -> str:
+    svc.grant_first_official(ADMIN)
+    svc.create_round(ADMIN, simple_rules(**rules), round_id=R)
+    svc.open_round(ADMIN, R)
+    svc.register(10, region="suwon", consent_version="v1")
+    card = svc.submit_proposal(
+        10, R, title="놀이터", body="b", category="community", region="suwon", budget=500_000
+    )
+    return card.proposal_id
+
+
+def test_concurrent_endorsements_count_exactly_and_leave_no_gap(
+    service: ParticipationService, ledger: Ledger
+) -> None:
+    pid = start(service)
+    users = list(range(100, 160))
+    for uid in users:
+        service.register(uid, region="suwon", consent_version="v1")
+    before = ledger.size()
+
+    def endorse(uid: int) -> str:
+        try:
+            service.endorse(uid, pid)
+            service.endorse(uid, pid)  # the second is always a duplicate
+        except e.DuplicateEndorsement:
+            return "dup"
+        return "twice"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(endorse, users))
+    assert outcomes == ["dup"] * len(users)
+    assert service.proposal(pid).endorsements == len(users)
+    assert ledger.size() == before + len(users)
+    seqs = [json.loads(x)["entry"]["seq"] for x in ledger.entries(0, ledger.size())]
+    assert seqs == list(range(ledger.size()))
+
+
+def test_retried_request_is_applied_once(service: ParticipationService, ledger: Ledger) -> None:
+    pid = start(service)
+    service.register(11, region="suwon", consent_version="v1")
+    first = service.endorse(11, pid, request_id="update-77")
+    size = ledger.size()
+    again = service.endorse(11, pid, request_id="update-77")
+    assert again == first
+    assert ledger.size() == size
+    assert service.proposal(pid).endorsements == 1
+
+
+def test_erasure_removes_content_and_keeps_the_ledger_verifiable(
+    service: ParticipationService, ledger: Ledger, tmp_path: Path
+) -> None:
+    pid = start(service)
+    service.edit_proposal(10, pid, body="new body")
+    assert service.erase_personal_data(10) == 2
+    card = service.proposal(pid)
+    assert card.title is None and card.body is None
+    assert service.resident(10) is None
+    ledger.export(tmp_path / "x")
+    report = verify_export(tmp_path / "x")
+    assert report.size == ledger.size()
+    last = json.loads(ledger.entries(ledger.size() - 1, ledger.size())[0])["entry"]
+    assert last["kind"] == "content.erased" and len(last["body"]["commitments"]) == 2
+
+
+def test_hiding_notifies_the_author_through_the_outbox(service: ParticipationService) -> None:
+    pid = start(service)
+    service.update_settings(10, locale="en")
+    service.hide_proposal(ADMIN, pid, "spam")
+    [msg] = service.claim_outbox(10)
+    assert (msg.user_id, msg.locale, msg.key) == (10, "en", "participation.notice.hidden_spam")
+    assert msg.params["title"] == "놀이터"
+    assert service.claim_outbox(10) == []  # claimed rows are not handed out twice
+    service.finish_outbox(msg.id, "blocked")
+    resident = service.resident(10)
+    assert resident is not None and not resident.subscribed
+
+
+def test_review_transition_notifies_author_and_endorsers(
+    service: ParticipationService, clock: Clock
+) -> None:
+    pid = start(service, endorsement_threshold=1)
+    service.register(11, region="suwon", consent_version="v1")
+    service.update_settings(11, notifications=False)
+    service.register(12, region="suwon", consent_version="v1")
+    service.endorse(11, pid)
+    service.endorse(12, pid)
+    service.advance_round(ADMIN, R)
+    service.advance_round(ADMIN, R)
+    got = service.claim_outbox(10)
+    assert sorted(m.user_id for m in got) == [10, 12]
+    assert {m.key for m in got} == {"participation.notice.in_review"}
+    assert service.proposal(pid).status == "review"
+
+
+def test_conversation_state_is_optimistic(service: ParticipationService) -> None:
+    assert service.get_conversation(5).version == 0
+    saved = service.save_conversation(5, "title", {"draft": "x"}, expected_version=0)
+    assert saved.version == 1
+    with pytest.raises(e.ConversationConflict):
+        service.save_conversation(5, "body", {}, expected_version=0)
+    service.save_conversation(5, "body", {"draft": "y"}, expected_version=1)
+    with pytest.raises(e.ConversationConflict):
+        service.save_conversation(5, "body", {}, expected_version=1)
+    assert service.get_conversation(5).data == {"draft": "y"}
+    service.clear_conversation(5)
+    assert service.get_conversation(5).step == ""
+
+
+def test_buttons_are_opaque_personal_and_expire(
+    service: ParticipationService, clock: Clock
+) -> None:
+    token = service.issue_button(5, "endorse", {"proposal": "r-1"}, ttl_s=60)
+    assert len(token) <= 16
+    assert service.redeem_button(5, token, consume=False).args == {"proposal": "r-1"}
+    with pytest.raises(e.ButtonForeign):
+        service.redeem_button(6, token, consume=True)
+    with pytest.raises(e.ButtonUnknown):
+        service.redeem_button(5, "nope", consume=True)
+    service.redeem_button(5, token, consume=True)
+    with pytest.raises(e.ButtonExpired):
+        service.redeem_button(5, token, consume=True)
+    late = service.issue_button(5, "x", {}, ttl_s=60)
+    clock.advance(seconds=61)
+    with pytest.raises(e.ButtonExpired):
+        service.redeem_button(5, late, consume=False)
+
+
+def test_2017_enrollment_peer_scoring_and_quotas(
+    service: ParticipationService, clock: Clock
+) -> None:
+    service.grant_first_official(ADMIN)
+    rules = ttabok_2017(title="ttabok", deadlines=deadlines()).with_changes(
+        regions=("suwon", "osan"), review_group_size=3
+    )
+    service.create_round(ADMIN, rules, round_id=R)
+    service.open_round(ADMIN, R)
+    reps, voters = {}, {}
+    for n, community in enumerate(("ca", "cb", "cc")):
+        service.add_community(ADMIN, R, community=community, region="suwon", name=f"c{n}")
+        [rep_code] = service.issue_enrollment_codes(ADMIN, R, community, role="representative")
+        codes = service.issue_enrollment_codes(ADMIN, R, community)
+        assert len(codes) == 9
+        with pytest.raises(e.InvalidInput):
+            service.issue_enrollment_codes(ADMIN, R, community, count=1)  # quota of 9 reached
+        rep = 200 + n
+        service.register(rep, region="suwon", consent_version="v1")
+        assert service.redeem_code(rep, rep_code).detail == {
+            "community": community,
+            "role": "representative",
+        }
+        with pytest.raises(e.CodeUsed):
+            service.redeem_code(rep + 50, rep_code)
+        reps[community] = rep
+        voters[community] = (300 + n, codes[0])
+        service.submit_proposal(
+            rep, R, title=community, body="b", category="community", region="suwon", budget=1000
+        )
+        with pytest.raises(e.ProposalLimitReached):
+            service.submit_proposal(
+                rep, R, title="2nd", body="b", category="community", region="suwon", budget=1
+            )
+    service.register(999, region="suwon", consent_version="v1")
+    with pytest.raises(e.NotEligible):
+        service.submit_proposal(
+            999, R, title="x", body="b", category="community", region="suwon", budget=1
+        )
+    clock.set(dt.datetime(2017, 2, 20, 9, tzinfo=KST))
+    service.advance_round(ADMIN, R)
+    service.advance_round(ADMIN, R)
+    [group] = service.form_review_groups(ADMIN, R)
+    session = service.open_onsite_session(ADMIN, R)
+    code = service.onsite_code(session)
+    own = {c: f"{R}-{i + 1}" for i, c in enumerate(("ca", "cb", "cc"))}
+    service.redeem_code(reps["ca"], code)
+    service.onsite_score(reps["ca"], own["cb"], 5)
+    with pytest.raises(e.OwnProposal):
+        service.onsite_score(reps["ca"], own["ca"], 5)
+    voter, vcode = voters["cb"]
+    service.register(voter, region="suwon", consent_version="v1")
+    service.redeem_code(voter, vcode)
+    service.redeem_code(voter, code)
+    with pytest.raises(e.NotRepresentative):
+        service.onsite_score(voter, own["ca"], 3)
+    service.choose_group(voter, R, 1)
+    with pytest.raises(e.GroupAlreadyChosen):
+        service.choose_group(voter, R, 1)
+    service.like(voter, own["ca"])
+    with pytest.raises(e.OwnProposal):
+        service.like(voter, own["cb"])
+    assert len(group) == 3
