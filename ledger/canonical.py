@@ -40,6 +40,23 @@ def encode(value: JSON) -> bytes:
         raise MalformedEntry("string holds a lone surrogate") from err
 
 
+def check(value: JSON) -> None:
+    """Check that `value` can be canonically encoded; see `encode` for what raises."""
+    _check(value)
+
+
+def encode_checked(value: JSON) -> bytes:
+    """Return the canonical bytes of a value whose parts were all passed through `check`.
+
+    Raises:
+        MalformedEntry: a lone surrogate in a string.
+    """
+    try:
+        return _dumps(value).encode("utf-8")
+    except (UnicodeEncodeError, TypeError, ValueError) as err:
+        raise MalformedEntry(f"cannot encode: {err}") from err
+
+
 def decode(data: bytes) -> JSON:
     """Parse canonical bytes strictly and return the value.
 

@@ -67,8 +67,7 @@ def format_ts(when: datetime) -> str:
     """
     if when.tzinfo is None or when.utcoffset() is None:
         raise MalformedEntry("entry time must be an aware datetime")
-    utc = when.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return when.astimezone(UTC).isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def check_kind(kind: str, allowed: Collection[str] | None = None) -> None:
@@ -98,6 +97,7 @@ def make_entry(
         raise MalformedEntry("round must be a string or None")
     if not isinstance(body, dict):
         raise MalformedEntry("body must be a JSON object")
+    canonical.check(body)
     if not TS_PATTERN.fullmatch(ts) or not HEX_PATTERN.fullmatch(prev) or seq < 0:
         raise MalformedEntry("entry needs seq >= 0, a UTC millisecond ts and a hex prev")
     return {
@@ -115,10 +115,12 @@ def make_entry(
 def sign_entry(entry: dict[str, JSON], key: LedgerKey) -> tuple[bytes, Hash]:
     """Return the canonical leaf bytes of `entry` signed by `key`, and the leaf hash.
 
+    Requires an entry built by `make_entry` (which checks every field).
+
     Raises:
-        MalformedEntry: the entry cannot be canonically encoded.
+        MalformedEntry: a lone surrogate in a string.
     """
-    entry_bytes = canonical.encode(entry)
+    entry_bytes = canonical.encode_checked(entry)
     signature = base64.b64encode(key.sign(entry_bytes)).decode()
     # Keys "entry" < "key" < "sig" are already in canonical order; the strings need encoding.
     leaf = b"".join(

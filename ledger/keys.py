@@ -61,7 +61,7 @@ class Verifier:
         Raises:
             MalformedEntry: not a well-formed Ed25519 verifier key, or the hash does not match.
         """
-        parts = vkey.strip().split("+")
+        parts = vkey.strip().split("+", 2)
         if len(parts) != 3:
             raise MalformedEntry(f"verifier key {vkey[:80]!r} is not name+hash+key")
         name, hash_hex, key_b64 = parts
@@ -133,7 +133,7 @@ class LedgerKey:
         Raises:
             MalformedEntry: not a well-formed Ed25519 signer key.
         """
-        parts = skey.strip().split("+")
+        parts = skey.strip().split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise MalformedEntry("a signing key is PRIVATE+KEY+name+hash+key")
         name, hash_hex, key_b64 = parts[2:]

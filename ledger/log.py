@@ -100,8 +100,8 @@ class _State:
             cached.head_hash,
             list(cached.frontier),
         )
-        self.entry_rows: list[dict[str, object]] = []
-        self.hash_rows: list[dict[str, object]] = []
+        self.entry_rows: list[tuple[int, int, bytes, bytes, str | None]] = []
+        self.hash_rows: list[tuple[int, int, bytes]] = []
         self.blocks: list[store.BlockRecord] = []
         self.rotations: list[tuple[int, str]] = []
         self.dedup: dict[str, Receipt] = {}
@@ -135,11 +135,8 @@ class _State:
         leaf, leaf_hash = sign_entry(entry, self.key)
         log_id = self.log.log_id
         for idx, h in append_leaf(self.frontier, self.size, leaf_hash):
-            self.hash_rows.append({"log_id": log_id, "idx": idx, "hash": h})
-        self.entry_rows.append(
-            {"log_id": log_id, "seq": self.size, "leaf": leaf, "leaf_hash": leaf_hash,
-             "dedup_key": dedup_key}
-        )  # fmt: skip
+            self.hash_rows.append((log_id, idx, h))
+        self.entry_rows.append((log_id, self.size, leaf, leaf_hash, dedup_key))
         receipt = Receipt(self.size, leaf_hash)
         if dedup_key is not None:
             self.dedup[dedup_key] = receipt
@@ -254,13 +251,16 @@ class Ledger:
         """
         format_checkpoint(origin, 0, bytes(32))  # validates the origin line
         engine = url if isinstance(url, Engine) else store.make_engine(url)
-        store.create_tables(engine)
-        log_id, head = _ensure(engine, origin, key.vkey)
-        if head.current_vkey != key.vkey:
-            raise KeyMismatch(
-                f"log {origin} is now signed by {head.current_vkey.split('+')[0]}+"
-                f"{head.current_vkey.split('+')[1]}, not by {key.key_id}"
-            )
+        try:
+            store.create_tables(engine)
+            log_id, head = _ensure(engine, origin, key.vkey)
+            if head.current_vkey != key.vkey:
+                current = "+".join(head.current_vkey.split("+")[:2])
+                raise KeyMismatch(f"log {origin} is now signed by {current}, not {key.key_id}")
+        except BaseException:
+            if engine is not url:
+                engine.dispose()
+            raise
         return cls(engine, log_id, key, origin, kinds=kinds, clock=clock)
 
     @classmethod
@@ -270,11 +270,16 @@ class Ledger:
         With `origin` None the database must hold exactly one log.
         """
         engine = url if isinstance(url, Engine) else store.make_engine(url)
-        with engine.connect() as conn:
-            log_id = store.find_log(conn, origin)
-            name = conn.execute(
-                sa.select(store.logs.c.origin).where(store.logs.c.id == log_id)
-            ).scalar_one()
+        try:
+            with engine.connect() as conn:
+                log_id = store.find_log(conn, origin)
+                name = conn.execute(
+                    sa.select(store.logs.c.origin).where(store.logs.c.id == log_id)
+                ).scalar_one()
+        except BaseException:
+            if engine is not url:
+                engine.dispose()
+            raise
         return cls(engine, log_id, None, str(name))
 
     # -- writing -------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from ledger.hashing import Hash
 
 WRITE_OPTION = "ledger_write"  # execution option: open this SQLite transaction as a writer
 BUSY_TIMEOUT_MS = 60_000
+EntryTuple = tuple[int, int, bytes, bytes, str | None]  # log_id, seq, leaf, leaf_hash, dedup_key
 
 
 class Base(DeclarativeBase):
@@ -254,16 +255,27 @@ def read_hashes(conn: Connection, log_id: int, indices: Sequence[int]) -> list[H
         raise LedgerError(f"stored tree hash {err.args[0]} is missing") from err
 
 
-def insert_entries(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
-    """Insert entry rows (`log_id, seq, leaf, leaf_hash, dedup_key`) in one executemany."""
+def insert_entries(conn: Connection, rows: Sequence[EntryTuple]) -> None:
+    """Insert entry rows `(log_id, seq, leaf, leaf_hash, dedup_key)` in one DBAPI executemany.
+
+    The hot path of every append: plain tuples straight to the driver, no per-row
+    SQLAlchemy processing (the columns are integers, bytes and text only).
+    """
     if rows:
-        conn.execute(sa.insert(entries), list(rows))
+        sql = "INSERT INTO ledger_entries (log_id, seq, leaf, leaf_hash, dedup_key) VALUES "
+        conn.exec_driver_sql(sql + _marks(conn, 5), list(rows))
 
 
-def insert_hashes(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
-    """Insert stored hash rows (`log_id, idx, hash`) in one executemany."""
+def insert_hashes(conn: Connection, rows: Sequence[tuple[int, int, bytes]]) -> None:
+    """Insert stored hash rows `(log_id, idx, hash)` in one DBAPI executemany."""
     if rows:
-        conn.execute(sa.insert(hashes), list(rows))
+        sql = "INSERT INTO ledger_hashes (log_id, idx, hash) VALUES "
+        conn.exec_driver_sql(sql + _marks(conn, 3), list(rows))
+
+
+def _marks(conn: Connection, count: int) -> str:
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return "(" + ", ".join([mark] * count) + ")"
 
 
 def find_dedup(conn: Connection, log_id: int, dedup_key: str) -> tuple[int, Hash] | None:
