@@ -1,0 +1,180 @@
+"""Pure domain: event schemas, round rules, grouping, on-site codes, error catalog keys."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from i18n import Catalog
+from participation.domain import errors as e
+from participation.domain import events as ev
+from participation.domain import rules
+from participation.domain.model import ProposalState
+from participation.domain.regions import GYEONGGI
+from participation.domain.round import RoundRules
+
+CATALOG = Catalog.load()
+codes = st.text("abcdefghij_-0123456789", min_size=1, max_size=12)
+
+
+@pytest.mark.parametrize("error", e.all_errors(), ids=lambda c: c.__name__)
+def test_every_error_has_a_message_in_both_locales(error: type[e.ParticipationError]) -> None:
+    assert CATALOG.has(error.key, "ko") and CATALOG.has(error.key, "en")
+
+
+def test_error_keys_are_distinct() -> None:
+    keys = [err.key for err in e.all_errors()]
+    assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize("region", GYEONGGI.regions, ids=lambda r: r.code)
+def test_every_region_category_and_reason_is_named(region: object) -> None:
+    assert CATALOG.has(region.name_key, "ko") and CATALOG.has(region.name_key, "en")  # type: ignore[attr-defined]
+
+
+def test_gyeonggi_has_31_si_gun() -> None:
+    assert len(GYEONGGI.regions) == 31
+    assert [r.code for r in GYEONGGI.regions if r.kind == "gun"] == [
+        "yeoncheon",
+        "gapyeong",
+        "yangpyeong",
+    ]
+
+
+def test_events_kinds_are_dotted_and_closed() -> None:
+    assert len(ev.KINDS) == len(ev.EVENT_TYPES) == 35
+    assert all(k.count(".") == 1 and k == k.lower() for k in ev.KINDS)
+    with pytest.raises(ev.MalformedBody):
+        ev.parse("proposal.liked", {"v": 1})
+
+
+@given(
+    proposal=codes,
+    scores=st.dictionaries(codes, st.integers(1, 5), max_size=4),
+    groups=st.lists(st.lists(codes, max_size=4).map(tuple), max_size=4).map(tuple),
+    corrects=st.none() | codes,
+)
+def test_event_payloads_round_trip(
+    proposal: str, scores: dict[str, int], groups: tuple[tuple[str, ...], ...], corrects: str | None
+) -> None:
+    for event in (
+        ev.JudgeScored(proposal=proposal, scores=scores),
+        ev.ReviewGrouped(groups=groups),
+        ev.PaperEntered(
+            tally="t",
+            session="s",
+            proposal=proposal,
+            ballots=1,
+            points=3,
+            sheet_sha256="0" * 64,
+            corrects=corrects,
+        ),
+    ):
+        assert ev.parse(event.kind, event.to_payload()) == event
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"v": 2, "proposal": "p"},
+        {"v": 1},
+        {"v": 1, "proposal": 3},
+        {"v": 1, "proposal": "p", "extra": 1},
+    ],
+)
+def test_malformed_bodies_are_refused(body: dict[str, ev.JSON]) -> None:
+    with pytest.raises(ev.MalformedBody):
+        ev.parse("proposal.endorsed", body)
+
+
+TOML = """
+title = "2017 따복공동체 주민제안 공모사업"
+budget_cap = 3_100_000_000
+select_count = 450
+selection = "channel_quotas"
+eligibility = "enrollment"
+peer_scoring = true
+review_group_size = 12
+[deadlines]
+submission_ends = 2017-02-10T18:00:00+09:00
+endorsement_ends = "2017-02-17T18:00:00+09:00"
+review_ends = 1487840400
+[weights]
+judges = 50
+onsite = 30
+online = 20
+[channel_quotas]
+onsite = 250
+online = 200
+"""
+
+
+def test_rules_load_from_toml_and_round_trip_through_the_ledger_payload() -> None:
+    loaded = RoundRules.from_dict(tomllib.loads(TOML))
+    assert loaded.channel_quotas == {"onsite": 250, "online": 200}
+    assert loaded.deadlines.submission_ends == 1486717200
+    assert RoundRules.from_payload(loaded.to_payload()) == loaded
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"weights": {"judges": 50, "onsite": 30, "online": 30}}, "sum to 100"),
+        ({"selection": "lottery"}, "selection"),
+        ({"eligibility": "open"}, "peer_scoring"),
+        ({"budget_cap": 10}, "max_request"),
+        ({"colour": 3}, "unknown options"),
+        ({"deadlines": {"submission_ends": 3, "endorsement_ends": 2, "review_ends": 1}}, "order"),
+        (
+            {
+                "deadlines": {
+                    "submission_ends": "2017-02-10T18:00",
+                    "endorsement_ends": 2,
+                    "review_ends": 3,
+                }
+            },
+            "offset",
+        ),
+    ],
+)
+def test_invalid_rules_name_the_problem(change: dict[str, object], problem: str) -> None:
+    data = tomllib.loads(TOML) | change
+    with pytest.raises(e.InvalidRules) as caught:
+        RoundRules.from_dict(data)
+    assert problem in str(caught.value.params["problems"])
+
+
+def _proposal(n: int, category: str = "community") -> ProposalState:
+    return ProposalState(
+        proposal_id=f"r-{n}",
+        round_id="r",
+        author_id=n,
+        community=None,
+        category=category,
+        region="suwon",
+        budget=1,
+    )
+
+
+def test_815_proposals_make_68_groups_of_11_or_12_as_in_2017() -> None:
+    groups = rules.split_groups([_proposal(n) for n in range(1, 816)], 12)
+    assert len(groups) == 68
+    assert {len(g) for g in groups} == {11, 12}
+    assert sorted(p for g in groups for p in g) == sorted(f"r-{n}" for n in range(1, 816))
+
+
+def test_onsite_code_rotates_every_30s_and_is_accepted_for_60s() -> None:
+    secret = b"k" * 32
+    code = rules.onsite_code(secret, "abc", 1_000_020)  # window starts at 1_000_020
+    session, mac = rules.parse_onsite_code(code)
+    assert session == "abc"
+    assert rules.onsite_code(secret, "abc", 1_000_049) == code
+    assert rules.onsite_code(secret, "abc", 1_000_050) != code
+    rules.verify_onsite_code(secret, "abc", mac, 1_000_079)
+    with pytest.raises(e.OnsiteCodeExpired):
+        rules.verify_onsite_code(secret, "abc", mac, 1_000_080)
+    with pytest.raises(e.CodeUnknown):
+        rules.verify_onsite_code(b"x" * 32, "abc", mac, 1_000_021)
