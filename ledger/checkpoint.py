@@ -133,6 +133,6 @@ def _signature_line(line: str) -> tuple[str, bytes]:
         signature = base64.b64decode(encoded, validate=True)
     except binascii.Error as err:
         raise MalformedEntry("a signature is not base64") from err
-    if not name or len(signature) < 5:
+    if not name or len(signature) < 5 or base64.b64encode(signature).decode() != encoded:
         raise MalformedEntry("a signature line is '— name base64(hash || signature)'")
     return name, signature

@@ -159,8 +159,8 @@ def parse_leaf(leaf: bytes, index: int | None = None) -> SignedLeaf:
         signature = base64.b64decode(sig, validate=True)
     except binascii.Error as err:
         raise MalformedEntry("sig is not base64", index=index) from err
-    if len(signature) != 64:
-        raise MalformedEntry("sig is not a 64-byte Ed25519 signature", index=index)
+    if len(signature) != 64 or base64.b64encode(signature).decode() != sig:
+        raise MalformedEntry("sig is not 64 bytes of canonical base64", index=index)
     entry = _entry(raw, index)
     entry_bytes = leaf[len(LEAF_HEAD) : leaf.rindex(LEAF_KEY_MARK)]
     return SignedLeaf(entry, entry_bytes, key_id, signature, hash_leaf(leaf))
