@@ -114,6 +114,8 @@ def send_message(world: World, bot: BotRec, p: Params) -> object:
 
 def _media(world: World, p: Params, field: str) -> tuple[Upload | None, str | None]:
     """Return the uploaded file of ``field`` or the file_id it names."""
+    if field in p.uploads:
+        return p.uploads[field], None
     value = p.text(field, required=f"there is no {field} in the request")
     assert value is not None
     if value.startswith("attach://"):
@@ -121,8 +123,6 @@ def _media(world: World, p: Params, field: str) -> tuple[Upload | None, str | No
         if upload is None:
             raise bad_request(f"there is no {field} in the request")
         return upload, None
-    if field in p.uploads:
-        return p.uploads[field], None
     if value.startswith(("http://", "https://")):
         raise bad_request("failed to get HTTP URL content")
     return None, value

@@ -165,7 +165,10 @@ class SandboxServer:
         )
         self.port = self._server.server_port
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sandbox-http", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() returns within 50 ms
+            name="sandbox-http",
+            daemon=True,
         )
         self._thread.start()
         with self.world.lock:  # resume webhook delivery restored from data_dir

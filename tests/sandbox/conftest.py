@@ -1,0 +1,41 @@
+"""Fixtures: a running sandbox per test and python-telegram-bot's own client pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
+
+import pytest
+import pytest_asyncio
+from telegram import Bot
+
+from sandbox.server import SandboxServer
+from sandbox.webhook import Backoff
+
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    """Yield a started sandbox on a free port; stop it afterwards."""
+    server = SandboxServer(webhook_backoff=Backoff(first=0.05, longest=0.2, request_timeout=2))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest_asyncio.fixture
+async def bot(sandbox: SandboxServer) -> AsyncIterator[Bot]:
+    """Yield an initialized PTB ``Bot`` that talks to the sandbox."""
+    async with Bot(TOKEN, base_url=sandbox.api_base_url, base_file_url=sandbox.file_base_url) as b:
+        yield b
+
+
+@pytest.fixture
+def resident(sandbox: SandboxServer) -> int:
+    """Return the id of a resident who has started the bot."""
+    user = sandbox.users.create(first_name="민지", language_code="ko")
+    sandbox.send_text(int(user["id"]), "/start")
+    return int(user["id"])
