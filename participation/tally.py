@@ -282,15 +282,15 @@ def read_entry(item: bytes | str | Entry) -> dict[str, Any]:
         try:
             obj = json.loads(item)
         except ValueError as err:
-            raise MalformedEntry(reason="not JSON") from err
+            raise MalformedEntry(seq="?", reason="not JSON") from err
     if isinstance(obj, Mapping) and isinstance(obj.get("entry"), Mapping):
         obj = obj["entry"]
     if not isinstance(obj, Mapping):
-        raise MalformedEntry(reason="not an object")
+        raise MalformedEntry(seq="?", reason="not an object")
     entry = dict(obj)
     seq = entry.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-        raise MalformedEntry(reason="seq is not a non-negative integer")
+        raise MalformedEntry(seq="?", reason="seq is not a non-negative integer")
     for name in ("kind", "actor"):
         if not isinstance(entry.get(name), str):
             raise MalformedEntry(seq=seq, reason=f"{name} is not a string")
