@@ -43,6 +43,7 @@ def configure(level: str = "info", *, json: bool | None = None) -> None:
     # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # access lines carry client IPs
 
 
 def _plain_traceback(sio: object, exc_info: object) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import urlparse
 
+SANDBOX_TOKEN = "7000000001:sandbox_ttabok_gateway_local_bot_token"  # shaped like a real one
 DEFAULT_CHANNEL = "@gg_ledger"
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 DEFAULT_ORIGIN = "ttabok.gg.go.kr/ledger"
@@ -78,7 +79,7 @@ class Settings:
     @property
     def telegram_token(self) -> str:
         """Return the token to hand to PTB (any token works against the sandbox)."""
-        return self.bot_token or "123456:SANDBOX"
+        return self.bot_token or SANDBOX_TOKEN
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, create_missing: bool = True) -> Self:
@@ -102,9 +103,9 @@ class Settings:
             return int(raw)
 
         def url(name: str, default: str | None, schemes: tuple[str, ...]) -> str | None:
-            raw = environ.get(name, "").strip() or default
-            if raw is None:
-                return None
+            raw = environ.get(name, "").strip()
+            if not raw:
+                return default
             parsed = urlparse(raw)
             if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
                 problems.append(f"{name} must be a URL starting with {' or '.join(schemes)}")
@@ -148,7 +149,7 @@ class Settings:
             webhook_url=webhook_url,
             webhook_secret=secret,
             public_channel=channel,
-            public_base_url=url("PUBLIC_BASE_URL", DEFAULT_BASE_URL, _WEB) or DEFAULT_BASE_URL,
+            public_base_url=url("PUBLIC_BASE_URL", None, _WEB) or _local_url(environ),
             database_url=url("DATABASE_URL", f"sqlite:///{var_dir}/ttabok.db", _DB) or "",
             redis_url=url("REDIS_URL", "", ("redis", "rediss", "unix")) or "",
             redis_prefix=environ.get("REDIS_PREFIX", ""),
@@ -171,6 +172,11 @@ class Settings:
 
 _WEB = ("http", "https")
 _DB = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
+
+
+def _local_url(environ: Mapping[str, str]) -> str:
+    port = environ.get("PORT", "").strip()
+    return f"http://127.0.0.1:{port}" if port.isdigit() else DEFAULT_BASE_URL
 
 
 def _valid_webhook_secret(value: str) -> bool:

@@ -1,0 +1,109 @@
+"""`python -m gateway web|worker|clock|run|migrate`: the process entry points.
+
+- `web`: the Flask app on werkzeug (production: gunicorn `gateway.wsgi:app`, see Procfile)
+- `worker`: one update worker (run several; SIGTERM drains)
+- `clock`: the scheduler and update feeder (a second copy stays idle)
+- `run`: everything in one process on embedded defaults (sandbox when no token)
+- `migrate`: apply the Alembic migrations to DATABASE_URL
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import structlog
+
+from gateway.logging import configure
+from gateway.settings import ConfigError
+from gateway.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+log = structlog.get_logger("gateway")
+
+
+def migrate(database_url: str) -> str:
+    """Upgrade the database at `database_url` to the newest revision; return it."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+
+    from ledger.store import make_engine
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        with engine.connect() as conn:
+            return str(MigrationContext.configure(conn).get_current_revision())
+    finally:
+        engine.dispose()
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env(os.environ)
+    except ConfigError as err:
+        from i18n.catalog import Catalog
+
+        catalog = Catalog.load()
+        print(catalog.text("ko", "gateway.config.invalid"), file=sys.stderr)
+        print(catalog.text("en", "gateway.config.invalid"), file=sys.stderr)
+        for problem in err.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__.split("\n")[0])
+    parser.add_argument("role", choices=["web", "worker", "clock", "run", "migrate"])
+    args = parser.parse_args(argv)
+    settings = _settings()
+    configure(settings.log_level)
+    if args.role == "migrate":
+        from i18n.catalog import Catalog
+
+        revision = migrate(settings.database_url)
+        catalog = Catalog.load()
+        for locale in ("ko", "en"):
+            print(catalog.text(locale, "gateway.migrate.done", revision=revision))
+        return 0
+    from gateway import processes
+    from gateway.wiring import Runtime
+
+    runtime = Runtime(settings)
+    stopper = processes.Stopper()
+    processes.install_signals(stopper)
+    try:
+        if args.role == "worker":
+            asyncio.run(processes.worker_main(runtime, stopper))
+        elif args.role == "clock":
+            asyncio.run(processes.clock_main(runtime, stopper))
+        elif args.role == "web":
+            from werkzeug.serving import make_server
+
+            from webhook.app import create_app
+
+            server = make_server("0.0.0.0", settings.port, create_app(runtime.webhook_deps()),
+                                 threaded=True)  # fmt: skip
+            processes.run_in_thread("web-stopper", lambda: (stopper.stopped.wait(),
+                                                              server.shutdown()))  # fmt: skip
+            server.serve_forever()
+        else:
+            from gateway.run import run_all
+
+            migrate(settings.database_url)
+            run_all(runtime, stopper)
+    finally:
+        runtime.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""The clock: one scheduler for the whole instance (STYLE R23).
+
+Only the holder of the Redis lease `clock:leader` runs jobs; a second clock process waits
+and takes over within one lease time if the first dies. Jobs (UTC; shown in KST only in
+texts):
+- `seal_block` every BLOCK_SECONDS: seal a block if the ledger grew (empty periods seal
+  nothing) and post the digest of every block not yet posted to PUBLIC_CHANNEL.
+- `advance_phases` every 30 s: open/close round phases whose deadline passed.
+- `remind_judges` every 15 min: 24 h and 2 h before the review deadline, remind judges who
+  still have proposals to score (once per round and threshold).
+- `drive_broadcasts` every 2 s: deliver the participation outbox at <= 30 messages/s.
+- `prune_processed` hourly: forget processed update ids older than 7 days.
+Catch-up: each job's last run is stored (`gateway_job_runs`). On becoming leader a job whose
+period has elapsed runs once at once (coalesced: missing five periods runs it once, not
+five times); otherwise it resumes on its old rhythm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable
+from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+import redis
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from telegram import Bot
+
+from gateway.broadcast import OutboxSender
+from gateway.digest import DigestPublisher
+from gateway.store import JobRuns
+from gateway.store import ProcessedUpdates
+from i18n.catalog import Catalog
+from i18n.format import format_datetime
+
+log = structlog.get_logger("gateway.clock")
+
+REMIND_BEFORE_H = (24, 2)
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class Leadership:
+    """A renewable Redis lease: exactly one clock holds it at a time."""
+
+    def __init__(self, client: redis.Redis, key: str, name: str, ttl_ms: int = 30_000) -> None:
+        self._redis, self.key, self.name, self.ttl_ms = client, key, name, ttl_ms
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    def hold(self) -> bool:
+        """Renew the lease if ours, else try to take it; return whether we hold it now."""
+        if self._renew(keys=[self.key], args=[self.name, self.ttl_ms]):
+            return True
+        return bool(self._redis.set(self.key, self.name, nx=True, px=self.ttl_ms))
+
+    def release(self) -> None:
+        self._release(keys=[self.key], args=[self.name])
+
+
+# ------------------------------------------------------------------ jobs
+
+
+async def seal_block(ledger: Any, publisher: DigestPublisher, runs: JobRuns) -> None:
+    """Seal a block when the ledger grew, then post every digest not yet posted."""
+    before = await asyncio.to_thread(ledger.checkpoint)
+    after = await asyncio.to_thread(ledger.seal)
+    if after is not None and (before is None or after.size != before.size):
+        log.info("block_sealed", block=after.block, size=after.size)
+    await publisher.publish_pending()
+    await asyncio.to_thread(runs.record, "seal_block")
+
+
+async def advance_phases(service: Any, runs: JobRuns) -> None:
+    """Move every round whose phase deadline passed to its next phase."""
+    moved = await asyncio.to_thread(service.advance_due_rounds)
+    for round_id, phase in moved:
+        log.info("phase_advanced", round_id=round_id, phase=phase)
+    await asyncio.to_thread(runs.record, "advance_phases")
+
+
+async def remind_judges(service: Any, bot: Bot, catalog: Catalog, runs: JobRuns) -> None:
+    """Remind judges with unscored proposals, 24 h and 2 h before the review deadline."""
+    now = int(time.time())
+    for view in await asyncio.to_thread(service.rounds):
+        deadline = view.deadline if view.phase == "review" else None
+        if deadline is None or deadline <= now:
+            continue
+        for hours in REMIND_BEFORE_H:
+            job_id = f"remind:{view.round_id}:{hours}"[:64]
+            if deadline - now > hours * 3600 or await asyncio.to_thread(runs.last_run, job_id):
+                continue
+            judges = await asyncio.to_thread(service.judges_to_remind, view.round_id)
+            for user_id in judges:
+                resident = await asyncio.to_thread(service.resident, user_id)
+                locale = getattr(resident, "locale", None) or "ko"
+                text = catalog.text(
+                    locale,
+                    "gateway.remind.judge",
+                    round=view.title,
+                    deadline=format_datetime(deadline, locale),
+                )
+                try:
+                    await bot.send_message(user_id, text)
+                except Exception as err:  # one unreachable judge must not stop the others
+                    log.warning("reminder_failed", error=type(err).__name__)
+                await asyncio.sleep(1 / 30)
+            await asyncio.to_thread(runs.record, job_id)
+            log.info("judges_reminded", round_id=view.round_id, hours=hours, judges=len(judges))
+            break
+    await asyncio.to_thread(runs.record, "remind_judges")
+
+
+async def drive_broadcasts(sender: OutboxSender) -> None:
+    """Deliver pending notices and broadcasts for up to 50 s."""
+    await sender.drain(budget_s=50.0)
+
+
+async def prune_processed(processed: ProcessedUpdates, runs: JobRuns) -> None:
+    """Forget processed update ids older than a week (Telegram redelivers within 24 h)."""
+    removed = await asyncio.to_thread(processed.prune, timedelta(days=7))
+    if removed:
+        log.info("processed_pruned", removed=removed)
+    await asyncio.to_thread(runs.record, "prune_processed")
+
+
+# ------------------------------------------------------------------ the clock
+
+
+Job = Callable[..., Awaitable[None]]
+
+
+class Clock:
+    """Hold the leader lease and run the jobs while holding it."""
+
+    def __init__(
+        self,
+        leadership: Leadership,
+        runs: JobRuns,
+        jobs: list[tuple[str, Job, float, list[Any]]],
+    ) -> None:
+        self._leadership = leadership
+        self._runs = runs
+        self._jobs = jobs  # (id, function, period in seconds, args)
+        self._stop = asyncio.Event()
+        self.scheduler: AsyncIOScheduler | None = None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def leading(self) -> bool:
+        return self.scheduler is not None
+
+    async def run(self) -> None:
+        """Lead when possible, stand by otherwise, until stop()."""
+        interval = self._leadership.ttl_ms / 3000
+        try:
+            while not self._stop.is_set():
+                try:
+                    held = await asyncio.to_thread(self._leadership.hold)
+                except redis.RedisError as err:
+                    log.warning("clock_lease_unavailable", error=type(err).__name__)
+                    held = False
+                if held and self.scheduler is None:
+                    await self._lead()
+                elif not held and self.scheduler is not None:
+                    log.warning("clock_leadership_lost")
+                    self._follow()
+                try:
+                    await asyncio.wait_for(self._stop.wait(), interval)
+                except TimeoutError:
+                    pass
+        finally:
+            self._follow()
+            try:
+                await asyncio.to_thread(self._leadership.release)
+            except redis.RedisError:
+                pass
+
+    async def _lead(self) -> None:
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        now = datetime.now(UTC)
+        for job_id, func, period, args in self._jobs:
+            last = await asyncio.to_thread(self._runs.last_run, job_id)
+            due = now if last is None or last + timedelta(seconds=period) <= now else None
+            first = due or (last + timedelta(seconds=period) if last else now)
+            scheduler.add_job(
+                func,
+                "interval",
+                seconds=period,
+                args=args,
+                id=job_id,
+                name=job_id,
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=max(30, int(period)),
+                next_run_time=first,
+            )
+        scheduler.start()
+        self.scheduler = scheduler
+        log.info("clock_leading", jobs=[j[0] for j in self._jobs])
+
+    def _follow(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None

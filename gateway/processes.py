@@ -1,0 +1,192 @@
+"""The long-running roles: worker, clock (with the update feeder) and the all-in-one `run`.
+
+Each role runs in its own asyncio loop; `run` puts every role in a thread of one process
+(web on werkzeug, the sandbox Bot API when there is no token, WORKERS workers, the clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+import structlog
+from telegram import Bot
+from telegram import Update
+from telegram.error import TelegramError
+
+from gateway.broadcast import OutboxSender
+from gateway.clock import Clock
+from gateway.clock import Leadership
+from gateway.clock import advance_phases
+from gateway.clock import drive_broadcasts
+from gateway.clock import prune_processed
+from gateway.clock import remind_judges
+from gateway.clock import seal_block
+from gateway.digest import DigestPublisher
+from gateway.wiring import Runtime
+from gateway.worker import UpdateWorker
+from gateway.worker import consumer_name
+from gateway.worker import ensure_groups_async
+
+log = structlog.get_logger("gateway.processes")
+
+
+class Stopper:
+    """Stop callbacks registered by roles, callable from any thread or a signal handler."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[[], None]] = []
+        self.stopped = threading.Event()
+
+    def add(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+        self._callbacks.append(lambda: loop.call_soon_threadsafe(callback))
+        if self.stopped.is_set():
+            self._callbacks[-1]()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        for callback in self._callbacks:
+            try:
+                callback()
+            except RuntimeError:
+                pass  # that loop already ended
+
+
+def install_signals(stopper: Stopper) -> None:
+    """SIGTERM and SIGINT drain the process (main thread only)."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _s, _f: stopper.stop())
+
+
+async def bot_username(rt: Runtime, base_url: str, base_file_url: str) -> str:
+    async with Bot(rt.settings.telegram_token, base_url=base_url, base_file_url=base_file_url) as b:
+        return str(b.username)
+
+
+async def worker_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = None) -> None:
+    """Run one update worker until stopped."""
+    base, files = rt.bot_endpoints(sandbox_api)
+    username = await bot_username(rt, base, files)
+    application = rt.bot_application(base, files, username)
+    client = aredis.Redis.from_url(rt.redis_url, socket_timeout=10, socket_connect_timeout=5)
+    worker = UpdateWorker(client, rt.layout, application, rt.processed(), name=consumer_name())
+    stopper.add(asyncio.get_running_loop(), worker.stop)
+    try:
+        await worker.run()
+    finally:
+        await client.aclose()
+
+
+async def clock_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = None) -> None:
+    """Run the clock (and the update feeder) until stopped."""
+    s = rt.settings
+    base, files = rt.bot_endpoints(sandbox_api)
+    async with Bot(s.telegram_token, base_url=base, base_file_url=files) as bot:
+        publisher = DigestPublisher(
+            rt.ledger, rt.digests(), bot, rt.catalog,
+            channel=s.public_channel, base_url=s.public_base_url, locale=s.default_locale,
+        )  # fmt: skip
+        sender = OutboxSender(rt.service, bot, rt.catalog)
+        runs = rt.runs()
+        name = consumer_name()
+        clock = Clock(
+            Leadership(rt.redis, rt.layout.key("clock:leader"), name),
+            runs,
+            [
+                ("seal_block", seal_block, s.block_seconds, [rt.ledger, publisher, runs]),
+                ("advance_phases", advance_phases, 30, [rt.service, runs]),
+                ("remind_judges", remind_judges, 900, [rt.service, bot, rt.catalog, runs]),
+                ("drive_broadcasts", drive_broadcasts, 2, [sender]),
+                ("prune_processed", prune_processed, 3600, [rt.processed(), runs]),
+            ],
+        )
+        feeder = Feeder(rt, bot, Leadership(rt.redis, rt.layout.key("feeder:leader"), name))
+        loop = asyncio.get_running_loop()
+        stopper.add(loop, clock.stop)
+        stopper.add(loop, feeder.stop)
+        await asyncio.gather(clock.run(), feeder.run())
+
+
+class Feeder:
+    """Point Telegram at our ingress (webhook), or poll it into the same streams.
+
+    With a webhook URL (or the sandbox, which delivers to our `/telegram`) it calls
+    setWebhook with the secret once; otherwise the lease holder long-polls getUpdates and
+    appends each update with `Inbox.put_once`, advancing the offset only once it is stored.
+    """
+
+    def __init__(self, rt: Runtime, bot: Bot, leadership: Leadership) -> None:
+        self._rt, self._bot, self._leadership = rt, bot, leadership
+        self._stop = asyncio.Event()
+        self._webhook_deleted = False
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def webhook_url(self) -> str | None:
+        s = self._rt.settings
+        if s.webhook_url:
+            return s.webhook_url
+        if s.sandbox:
+            return f"http://127.0.0.1:{s.port}/telegram"
+        return None
+
+    async def run(self) -> None:
+        url = self.webhook_url()
+        while not self._stop.is_set():
+            try:
+                if url is not None:
+                    await self._bot.set_webhook(
+                        url, secret_token=self._rt.settings.webhook_secret,
+                        allowed_updates=Update.ALL_TYPES, max_connections=40,
+                    )  # fmt: skip
+                    log.info("webhook_set")
+                    return
+                if await asyncio.to_thread(self._leadership.hold):
+                    if not self._webhook_deleted:
+                        await self._bot.delete_webhook()
+                        self._webhook_deleted = True
+                    await self._poll_once()
+                else:
+                    await asyncio.sleep(5)
+            except (TelegramError, redis.RedisError) as err:
+                log.warning("feeder_retrying", error=type(err).__name__)
+                await asyncio.sleep(2)
+        await asyncio.to_thread(self._leadership.release)
+
+    async def _poll_once(self) -> None:
+        inbox = self._rt.inbox()
+        key = self._rt.layout.key("feeder:offset")
+        offset = int(await asyncio.to_thread(self._rt.redis.get, key) or 0)
+        # One long poll per lease renewal (poll 20 s < lease 30 s): never two pollers at once.
+        updates = await self._bot.get_updates(
+            offset=offset, timeout=20, allowed_updates=Update.ALL_TYPES
+        )
+        for update in updates:
+            await asyncio.to_thread(inbox.put_once, update.to_dict())
+            await asyncio.to_thread(self._rt.redis.set, key, update.update_id + 1)
+
+
+async def prepare_streams(rt: Runtime) -> None:
+    client = aredis.Redis.from_url(rt.redis_url)
+    try:
+        await ensure_groups_async(client, rt.layout)
+    finally:
+        await client.aclose()
+
+
+def run_in_thread(name: str, target: Callable[[], Any]) -> threading.Thread:
+    def body() -> None:
+        try:
+            target()
+        except Exception:
+            log.exception("role_crashed", role=name)
+
+    thread = threading.Thread(target=body, name=name, daemon=True)
+    thread.start()
+    return thread

