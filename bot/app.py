@@ -1,0 +1,283 @@
+"""``build_application``: the python-telegram-bot Application the gateway's workers drive.
+
+The Application has no updater (``.updater(None)``): a worker calls
+``await app.process_update(update)`` for each update it takes from Redis. Handlers are thin
+(STYLE R3): build a :class:`bot.router.Ctx`, call the screen registered for the stored step,
+command, menu label or button token; one error handler turns a ``ParticipationError`` into a
+reply in the person's language and logs anything else before a polite apology.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+from typing import Protocol
+
+import structlog
+from telegram import ChatMemberUpdated
+from telegram import Update
+from telegram.error import Forbidden
+from telegram.error import TelegramError
+from telegram.ext import Application
+from telegram.ext import ApplicationHandlerStop
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import ChatMemberHandler
+from telegram.ext import CommandHandler
+from telegram.ext import MessageHandler
+from telegram.ext import TypeHandler
+from telegram.ext import filters
+
+from bot.router import ROUTER_KEY
+from bot.router import SERVICES_KEY
+from bot.router import Context
+from bot.router import Ctx
+from bot.router import Incoming
+from bot.router import Router
+from bot.router import person_locale
+from bot.services import BotServices
+from i18n.catalog import LOCALES
+from participation.domain import errors as e
+
+log = structlog.get_logger("bot.app")
+SLOWED_KEY = "slowed"  # user_data flag: the slow-down notice was already sent
+
+
+class Screen(Protocol):
+    """A screen module: registers its commands, steps, actions and menu items."""
+
+    def register(self, router: Router) -> None: ...
+
+
+def default_screens() -> tuple[Screen, ...]:
+    """Return the residents' screens, in registration order (later issues append theirs)."""
+    from bot import start
+
+    return (start,)
+
+
+def build_application(
+    token: str,
+    base_url: str,
+    base_file_url: str,
+    services: BotServices,
+    *,
+    screens: Iterable[Screen] | None = None,
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """Build the bot: no updater, no job queue, every handler reading ``services``.
+
+    ``screens`` replaces :func:`default_screens` (tests; judges' and officials' modules are
+    added by appending to that tuple).
+    """
+    router = Router()
+    for screen in default_screens() if screens is None else screens:
+        screen.register(router)
+    app = (
+        Application.builder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(base_file_url)
+        .updater(None)
+        .job_queue(None)
+        .build()
+    )
+    app.bot_data[SERVICES_KEY] = services
+    app.bot_data[ROUTER_KEY] = router
+    private = filters.ChatType.PRIVATE
+    app.add_handler(TypeHandler(Update, gate), group=-1)
+    app.add_handler(ChatMemberHandler(on_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    if router.commands:
+        app.add_handler(CommandHandler(list(router.commands), on_command, filters=private))
+    app.add_handler(MessageHandler(private & filters.COMMAND, on_unknown_command))
+    app.add_handler(MessageHandler(private & ~filters.COMMAND, on_message))
+    app.add_handler(CallbackQueryHandler(on_callback))
+    app.add_error_handler(on_error)
+    return app
+
+
+# --- building the per-update context -----------------------------------------------------------
+async def make_ctx(update: Update, context: Context) -> Ctx | None:
+    """Load who this is and their stored step (one thread hop); None for non-private chats."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None or chat.type != "private" or user.is_bot:
+        return None
+    services: BotServices = context.bot_data[SERVICES_KEY]
+    router: Router = context.bot_data[ROUTER_KEY]
+    svc = services.participation
+
+    def load() -> tuple[Any, Any]:
+        return svc.resident(user.id), svc.get_conversation(user.id)
+
+    resident, conversation = await asyncio.to_thread(load)
+    return Ctx(
+        update=update,
+        context=context,
+        services=services,
+        router=router,
+        user_id=user.id,
+        chat_id=chat.id,
+        locale=person_locale(resident, user.language_code),
+        resident=resident,
+        conversation=conversation,
+    )
+
+
+def labels(services: BotServices, key: str) -> set[str]:
+    """Return the label of catalog ``key`` in every language."""
+    return {services.catalog.text(locale, key) for locale in LOCALES}
+
+
+# --- rate limiting -----------------------------------------------------------------------------
+async def gate(update: Update, context: Context) -> None:
+    """Stop a person who sends too much too fast, with one polite notice per burst."""
+    user = update.effective_user
+    if user is None or user.is_bot:
+        return
+    services: BotServices = context.bot_data[SERVICES_KEY]
+    if await asyncio.to_thread(services.rate_limiter.allow, user.id):
+        if context.user_data is not None:
+            context.user_data.pop(SLOWED_KEY, None)
+        return
+    locale = person_locale(None, user.language_code)
+    text = services.catalog.text(locale, "bot.slow_down")
+    if update.callback_query is not None:
+        await update.callback_query.answer(text)
+    elif context.user_data is not None and not context.user_data.get(SLOWED_KEY):
+        context.user_data[SLOWED_KEY] = True
+        if update.effective_chat is not None and update.effective_chat.type == "private":
+            await context.bot.send_message(update.effective_chat.id, text)
+    log.info("update_throttled", update_id=update.update_id)
+    raise ApplicationHandlerStop
+
+
+# --- dispatch ----------------------------------------------------------------------------------
+async def on_command(update: Update, context: Context) -> None:
+    """Run a registered ``/command`` (unregistered people: only the public ones)."""
+    ctx = await make_ctx(update, context)
+    message = update.effective_message
+    if ctx is None or message is None or not message.text:
+        return
+    name = message.text.split()[0].lstrip("/").split("@")[0].lower()
+    fn = ctx.router.commands.get(name)
+    if fn is None:
+        return
+    if not ctx.registered and name not in ctx.router.public_commands:
+        await onboard(ctx)
+        return
+    await fn(ctx, list(context.args or []))
+
+
+async def on_unknown_command(update: Update, context: Context) -> None:
+    """Answer a command nobody registered with a pointer to /help."""
+    ctx = await make_ctx(update, context)
+    if ctx is not None:
+        await ctx.reply("bot.unknown_command")
+
+
+async def on_message(update: Update, context: Context) -> None:
+    """Route text and photos: a menu label first, else the stored step, else the fallback."""
+    ctx = await make_ctx(update, context)
+    message = update.effective_message
+    if ctx is None or message is None:
+        return
+    incoming = Incoming(
+        text=message.text,
+        photo_file_id=message.photo[-1].file_id if message.photo else None,
+        caption=message.caption,
+    )
+    router = ctx.router
+    if ctx.registered and incoming.text is not None:
+        item = router.menu_for_text(incoming.text, lambda key: labels(ctx.services, key))
+        if item is not None:
+            await item.fn(ctx)
+            return
+    step = router.steps.get(ctx.step)
+    if step is not None and (ctx.registered or ctx.step in router.public_steps):
+        await step(ctx, incoming)
+        return
+    if not ctx.registered:
+        await onboard(ctx)
+    elif router.fallback is not None:
+        await router.fallback(ctx)
+
+
+async def on_callback(update: Update, context: Context) -> None:
+    """Look the pressed token up on the server and run its action (single-use when consumed)."""
+    query = update.callback_query
+    ctx = await make_ctx(update, context)
+    if query is None or ctx is None:
+        if query is not None:
+            await query.answer()
+        return
+    token = query.data or ""
+    try:
+        button = await ctx.call(ctx.svc.redeem_button, ctx.user_id, token, consume=False)
+        action = ctx.router.actions.get(button.action)
+        if action is None:
+            raise e.ButtonUnknown()
+        if action.consume:
+            await ctx.call(ctx.svc.redeem_button, ctx.user_id, token, consume=True)
+    except (e.ButtonExpired, e.ButtonUnknown, e.ButtonForeign):
+        await ctx.answer(ctx.t("bot.button.expired"), alert=True)
+        return
+    if not ctx.registered and not action.public:
+        await ctx.answer()
+        await onboard(ctx)
+        return
+    try:
+        await action.fn(ctx, button.args)
+    finally:
+        await ctx.answer()
+
+
+async def onboard(ctx: Ctx) -> None:
+    """Send an unregistered person to the start of registration."""
+    if ctx.router.onboarding is not None:
+        await ctx.router.onboarding(ctx)
+
+
+async def on_member(update: Update, context: Context) -> None:
+    """Note when a person blocks the bot (stop notifying) or comes back."""
+    change: ChatMemberUpdated | None = update.my_chat_member
+    if change is None or change.chat.type != "private":
+        return
+    services: BotServices = context.bot_data[SERVICES_KEY]
+    svc, user_id = services.participation, change.from_user.id
+    status = change.new_chat_member.status
+    if status in ("kicked", "left"):
+        await asyncio.to_thread(svc.mark_blocked, user_id)
+    elif status == "member" and await asyncio.to_thread(svc.resident, user_id) is not None:
+        await asyncio.to_thread(svc.update_settings, user_id, subscribed=True)
+
+
+# --- errors ------------------------------------------------------------------------------------
+async def on_error(update: object, context: Context) -> None:
+    """Explain a broken rule in the person's language; log anything else, then apologise."""
+    err = context.error
+    if not isinstance(update, Update) or update.effective_user is None:
+        log.error("bot_error_outside_update", exc_info=err)
+        return
+    services: BotServices = context.bot_data[SERVICES_KEY]
+    user, chat = update.effective_user, update.effective_chat
+    if isinstance(err, Forbidden):  # the person blocked the bot while we answered
+        await asyncio.to_thread(services.participation.mark_blocked, user.id)
+        log.info("bot_blocked_by_user", update_id=update.update_id)
+        return
+    if isinstance(err, e.ParticipationError):
+        log.info("rule_refused", update_id=update.update_id, key=err.key)
+        key, params = err.key, dict(err.params)
+    else:
+        log.error("update_failed", update_id=update.update_id, exc_info=err)
+        key, params = "bot.error.generic", {}
+    if update.callback_query is not None:
+        try:
+            await update.callback_query.answer()
+        except TelegramError:
+            pass  # already answered by the handler that failed
+    try:
+        resident = await asyncio.to_thread(services.participation.resident, user.id)
+        text = services.catalog.text(person_locale(resident, user.language_code), key, **params)
+        if chat is not None and chat.type == "private":
+            await context.bot.send_message(chat.id, text)
+    except (TelegramError, OSError, e.ParticipationError) as again:
+        log.warning("error_reply_failed", update_id=update.update_id, error=type(again).__name__)

@@ -1,0 +1,324 @@
+"""The stored-step dispatcher: every update is routed by what the database says, not by memory.
+
+Several worker processes handle one person's updates, so the conversation (current ``step``
+and its ``data``: the draft, the list being browsed...) is kept by the participation service,
+with an optimistic version. A screen module registers its handlers on a :class:`Router`:
+
+- ``@router.command("help")``: a slash command, ``fn(ctx, args)``;
+- ``@router.menu("bot.menu.browse")``: a main-menu (reply keyboard) label, ``fn(ctx)``;
+- ``@router.step("submit.title")``: what a text or photo means while that step is stored,
+  ``fn(ctx, incoming)``;
+- ``@router.action("browse.page")``: an inline button, ``fn(ctx, args)``. Buttons carry an
+  opaque token issued by the service (never our own callback data); ``consume=True`` makes the
+  button single-use, so a double tap does nothing twice;
+- ``@router.role("judge")``: a predicate ``fn(service, user_id) -> bool`` that decides which
+  menu items a person sees; ``@router.redeemed("judge")``: what to say after a ``/start``
+  code of that kind was redeemed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from functools import partial
+from typing import Any
+from typing import TypeVar
+
+from telegram import InlineKeyboardMarkup
+from telegram import Message
+from telegram import ReplyKeyboardMarkup
+from telegram import Update
+from telegram.ext import CallbackContext
+from telegram.ext import ExtBot
+
+from bot.services import BotServices
+from i18n import locale_for
+from participation.domain.events import JSON
+from participation.service import ParticipationService
+from participation.views import Conversation
+from participation.views import Redeemed
+from participation.views import Resident
+
+Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
+T = TypeVar("T")
+SERVICES_KEY = "services"
+ROUTER_KEY = "router"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """What a person sent while a step was stored: text, or a photo (largest size)."""
+
+    text: str | None = None
+    photo_file_id: str | None = None
+    caption: str | None = None
+
+
+@dataclass(kw_only=True)
+class Ctx:
+    """One update as the screens see it: who, in which language, at which stored step."""
+
+    update: Update
+    context: Context
+    services: BotServices
+    router: Router
+    user_id: int
+    chat_id: int
+    locale: str
+    resident: Resident | None
+    conversation: Conversation
+    answered: bool = False
+
+    @property
+    def svc(self) -> ParticipationService:
+        """Return the participation service."""
+        return self.services.participation
+
+    @property
+    def request_id(self) -> str:
+        """Return the idempotency key of state-changing calls: the Telegram update id."""
+        return f"tg:{self.update.update_id}"
+
+    @property
+    def registered(self) -> bool:
+        """Return whether the person finished registration."""
+        return self.resident is not None and self.resident.registered
+
+    @property
+    def step(self) -> str:
+        """Return the stored step ("" when none)."""
+        return self.conversation.step
+
+    @property
+    def data(self) -> dict[str, JSON]:
+        """Return a copy of the stored conversation data, to change and :meth:`save`."""
+        return dict(self.conversation.data)
+
+    def t(self, key: str, /, **params: object) -> str:
+        """Return catalog text ``key`` in the person's language."""
+        return self.services.catalog.text(self.locale, key, **params)
+
+    async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a (synchronous, IO-bound) service method in a worker thread."""
+        return await asyncio.to_thread(partial(fn, *args, **kwargs))
+
+    # --- conversation state ---------------------------------------------------------------------
+    async def save(self, step: str, data: dict[str, JSON] | None = None) -> None:
+        """Store ``step`` (and ``data``; None keeps the current data) with the version check."""
+        new = self.conversation.data if data is None else data
+        self.conversation = await self.call(
+            self.svc.save_conversation, self.user_id, step, new, self.conversation.version
+        )
+
+    async def clear(self) -> None:
+        """Forget the stored step and data."""
+        await self.call(self.svc.clear_conversation, self.user_id)
+        self.conversation = Conversation(step="", data={}, version=0)
+
+    def set_locale(self, locale: str) -> None:
+        """Speak ``locale`` for the rest of this update (after a settings change)."""
+        self.locale = locale
+
+    # --- replies --------------------------------------------------------------------------------
+    async def send(
+        self, text: str, markup: Markup | None = None, *, photo: str | None = None
+    ) -> Message:
+        """Send a new message (a photo with ``text`` as caption when ``photo`` is given)."""
+        bot = self.context.bot
+        if photo is not None:
+            return await bot.send_photo(self.chat_id, photo, caption=text, reply_markup=markup)
+        return await bot.send_message(
+            self.chat_id, text, reply_markup=markup, disable_web_page_preview=True
+        )
+
+    async def reply(self, key: str, markup: Markup | None = None, /, **params: object) -> Message:
+        """Send catalog text ``key`` with ``params``."""
+        return await self.send(self.t(key, **params), markup)
+
+    async def show(
+        self, text: str, markup: InlineKeyboardMarkup | None = None, *, photo: str | None = None
+    ) -> None:
+        """Replace the pressed message in place (paging, toggles), else send a new one."""
+        query = self.update.callback_query
+        message = query.message if query is not None else None
+        if isinstance(message, Message):
+            has_photo = bool(message.photo)
+            if has_photo and photo is not None:
+                await message.edit_caption(caption=text, reply_markup=markup)
+                return
+            if not has_photo and photo is None:
+                await message.edit_text(text, reply_markup=markup, disable_web_page_preview=True)
+                return
+        await self.send(text, markup, photo=photo)
+
+    async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
+        """Answer the pressed button once (a short toast, or an alert)."""
+        query = self.update.callback_query
+        if query is None or self.answered:
+            return
+        self.answered = True
+        await query.answer(text, show_alert=alert)
+
+    async def menu_markup(self) -> ReplyKeyboardMarkup:
+        """Return the main menu for this person's roles."""
+        return await self.router.main_menu(self)
+
+    async def roles(self) -> set[str]:
+        """Return the person's roles ("resident" plus those whose predicate holds)."""
+        found = {"resident"} if self.registered else set()
+        for name, test in self.router.roles.items():
+            if await self.call(test, self.svc, self.user_id):
+                found.add(name)
+        return found
+
+
+StepFn = Callable[[Ctx, Incoming], Awaitable[None]]
+ActionFn = Callable[[Ctx, dict[str, JSON]], Awaitable[None]]
+CommandFn = Callable[[Ctx, list[str]], Awaitable[None]]
+MenuFn = Callable[[Ctx], Awaitable[None]]
+RoleFn = Callable[[ParticipationService, int], bool]
+RedeemedFn = Callable[[Ctx, Redeemed], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A registered button action."""
+
+    fn: ActionFn
+    consume: bool
+    public: bool  # allowed before registration (consent, region choice)
+
+
+@dataclass(frozen=True, slots=True)
+class MenuItem:
+    """A main-menu button: catalog key of its label, handler, who sees it, sort order."""
+
+    key: str
+    fn: MenuFn
+    roles: frozenset[str]
+    order: int
+
+
+@dataclass
+class Router:
+    """The registry of screens; :func:`bot.app.build_application` wires it to PTB."""
+
+    steps: dict[str, StepFn] = field(default_factory=dict)
+    public_steps: set[str] = field(default_factory=set)
+    actions: dict[str, Action] = field(default_factory=dict)
+    commands: dict[str, CommandFn] = field(default_factory=dict)
+    public_commands: set[str] = field(default_factory=set)
+    menu_items: list[MenuItem] = field(default_factory=list)
+    roles: dict[str, RoleFn] = field(default_factory=dict)
+    redeemers: dict[str, RedeemedFn] = field(default_factory=dict)
+    onboarding: MenuFn | None = None  # what an unregistered person gets instead
+    fallback: MenuFn | None = None  # text with no step and no menu match
+
+    def step(self, name: str, *, public: bool = False) -> Callable[[StepFn], StepFn]:
+        """Register what input means while step ``name`` is stored."""
+
+        def add(fn: StepFn) -> StepFn:
+            _unique(self.steps, name)
+            self.steps[name] = fn
+            if public:
+                self.public_steps.add(name)
+            return fn
+
+        return add
+
+    def action(
+        self, name: str, *, consume: bool = False, public: bool = False
+    ) -> Callable[[ActionFn], ActionFn]:
+        """Register an inline-button action (``consume``: single-use button)."""
+
+        def add(fn: ActionFn) -> ActionFn:
+            _unique(self.actions, name)
+            self.actions[name] = Action(fn, consume, public)
+            return fn
+
+        return add
+
+    def command(self, name: str, *, public: bool = False) -> Callable[[CommandFn], CommandFn]:
+        """Register ``/name``; ``public`` commands work before registration."""
+
+        def add(fn: CommandFn) -> CommandFn:
+            _unique(self.commands, name)
+            self.commands[name] = fn
+            if public:
+                self.public_commands.add(name)
+            return fn
+
+        return add
+
+    def menu(
+        self, key: str, *, order: int, roles: tuple[str, ...] = ("resident",)
+    ) -> Callable[[MenuFn], MenuFn]:
+        """Register a main-menu button labelled by catalog ``key``, shown to ``roles``."""
+
+        def add(fn: MenuFn) -> MenuFn:
+            if any(item.key == key for item in self.menu_items):
+                raise ValueError(f"menu item {key!r} registered twice")
+            self.menu_items.append(MenuItem(key, fn, frozenset(roles), order))
+            self.menu_items.sort(key=lambda item: item.order)
+            return fn
+
+        return add
+
+    def role(self, name: str) -> Callable[[RoleFn], RoleFn]:
+        """Register a role predicate (run in a thread; keep it one cheap query)."""
+
+        def add(fn: RoleFn) -> RoleFn:
+            _unique(self.roles, name)
+            self.roles[name] = fn
+            return fn
+
+        return add
+
+    def redeemed(self, kind: str) -> Callable[[RedeemedFn], RedeemedFn]:
+        """Register the follow-up of a redeemed ``/start`` code of ``kind``."""
+
+        def add(fn: RedeemedFn) -> RedeemedFn:
+            _unique(self.redeemers, kind)
+            self.redeemers[kind] = fn
+            return fn
+
+        return add
+
+    def menu_for_text(self, text: str, catalog_texts: Callable[[str], set[str]]) -> MenuItem | None:
+        """Return the menu item whose label (in any language) is ``text``."""
+        wanted = text.strip()
+        return next((i for i in self.menu_items if wanted in catalog_texts(i.key)), None)
+
+    async def main_menu(self, ctx: Ctx) -> ReplyKeyboardMarkup:
+        """Build the reply keyboard: two buttons a row, the items of the person's roles."""
+        roles = await ctx.roles()
+        labels = [ctx.t(i.key) for i in self.menu_items if i.roles & roles]
+        rows = [labels[i : i + 2] for i in range(0, len(labels), 2)]
+        return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
+
+
+def _unique(table: dict[str, Any], name: str) -> None:
+    if name in table:
+        raise ValueError(f"{name!r} registered twice")
+
+
+def int_arg(args: dict[str, JSON], key: str, default: int = 0) -> int:
+    """Return ``args[key]`` as an int (button args are JSON), else ``default``."""
+    value = args.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def str_arg(args: dict[str, JSON], key: str, default: str = "") -> str:
+    """Return ``args[key]`` as a str, else ``default``."""
+    value = args.get(key)
+    return value if isinstance(value, str) else default
+
+
+def person_locale(resident: Resident | None, language_code: str | None) -> str:
+    """Return the saved language, else the client's, else Korean."""
+    saved = resident.locale if resident is not None and resident.registered else None
+    return locale_for(language_code, saved)

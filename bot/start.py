@@ -1,0 +1,198 @@
+"""Arriving: /start (with a deep-link payload), the privacy notice, the 시·군, the main menu.
+
+``/start p_<proposal>`` opens a proposal card; ``/start e_...`` (a scanned enrollment sheet),
+``j_...``, ``o_...`` and ``s_...`` are redeemed through ``ParticipationService.redeem_code``.
+Someone not yet registered goes through consent and region first; the payload waits in the
+stored conversation and is handled right after registration.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup
+
+from bot.keyboards import Btn
+from bot.keyboards import grid
+from bot.keyboards import inline
+from bot.keyboards import page_count
+from bot.keyboards import pager
+from bot.router import Ctx
+from bot.router import Incoming
+from bot.router import Router
+from bot.router import int_arg
+from bot.router import str_arg
+from participation.domain.events import JSON
+from participation.domain.regions import GYEONGGI
+from participation.views import Redeemed
+
+REGION_COLUMNS, REGIONS_PER_PAGE = 4, 16  # 31 시·군 on two compact pages
+CODE_PREFIXES = ("e_", "j_", "o_", "s_")
+
+
+def register(router: Router) -> None:
+    """Register the start, help and cancel screens."""
+    router.command("start", public=True)(start)
+    router.command("help", public=True)(help_command)
+    router.command("cancel", public=True)(cancel)
+    router.menu("bot.menu.help", order=50)(help_menu)
+    router.action("start.consent", consume=True, public=True)(consent)
+    router.action("start.regions", public=True)(region_page)
+    router.action("start.region", consume=True, public=True)(choose_region)
+    router.step("start.consent", public=True)(press_a_button)
+    router.step("start.region", public=True)(press_a_button)
+    router.redeemed("enrollment")(enrolled)
+    router.redeemed("judge")(joined)
+    router.redeemed("official")(joined)
+    router.redeemed("onsite")(joined)
+    router.onboarding = onboard
+    router.fallback = not_understood
+
+
+async def start(ctx: Ctx, args: list[str]) -> None:
+    """Welcome; register first if needed, then act on the deep-link payload."""
+    payload = args[0] if args else ""
+    if not ctx.registered:
+        await ctx.save("start.consent", {"pending": payload})
+        await ctx.reply("bot.start.welcome")
+        await privacy_notice(ctx)
+        return
+    if payload:
+        await handle_payload(ctx, payload)
+        return
+    await ctx.reply("bot.start.welcome_back", await ctx.menu_markup())
+
+
+async def onboard(ctx: Ctx) -> None:
+    """Start registration for someone who wrote before registering."""
+    await start(ctx, [])
+
+
+async def privacy_notice(ctx: Ctx) -> None:
+    """Show what is kept, why, for how long and how to withdraw, with agree/decline."""
+    markup = await inline(
+        ctx,
+        [
+            [Btn(ctx.t("bot.privacy.agree"), "start.consent", {"agree": True})],
+            [Btn(ctx.t("bot.privacy.decline"), "start.consent", {"agree": False})],
+        ],
+    )
+    await ctx.reply("bot.privacy.notice", markup)
+
+
+async def consent(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Agreed: choose a 시·군. Declined: keep nothing and say how to come back."""
+    if not args.get("agree"):
+        await ctx.clear()
+        await ctx.show(ctx.t("bot.privacy.declined"))
+        return
+    data = ctx.data
+    data["consent"] = ctx.services.consent_version
+    await ctx.save("start.region", data)
+    await ctx.show(ctx.t("bot.privacy.agreed"))
+    await ctx.send(ctx.t("bot.start.choose_region"), await region_keyboard(ctx, 0, "start"))
+
+
+async def region_page(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Turn the page of the 시·군 keyboard."""
+    page = int_arg(args, "page")
+    prefix = str_arg(args, "prefix", "start")
+    await ctx.show(ctx.t("bot.start.choose_region"), await region_keyboard(ctx, page, prefix))
+
+
+async def region_keyboard(ctx: Ctx, page: int, prefix: str) -> InlineKeyboardMarkup:
+    """Return one page of the 31 시·군; buttons call ``<prefix>.region`` with the code."""
+    regions = GYEONGGI.regions
+    pages = page_count(len(regions), REGIONS_PER_PAGE)
+    page %= pages
+    shown = regions[page * REGIONS_PER_PAGE : (page + 1) * REGIONS_PER_PAGE]
+    buttons = [Btn(ctx.t(r.name_key), f"{prefix}.region", {"region": r.code}) for r in shown]
+    rows = grid(buttons, REGION_COLUMNS)
+    rows.append(pager(page, pages, "start.regions", {"prefix": prefix}))
+    return await inline(ctx, rows)
+
+
+async def choose_region(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Register with the chosen 시·군, show the menu, then open what the link pointed at."""
+    data = ctx.data
+    region = str(args.get("region") or "")
+    if ctx.registered:  # a second tap on an older keyboard
+        await ctx.reply("bot.start.welcome_back", await ctx.menu_markup())
+        return
+    if ctx.step != "start.region" or not data.get("consent"):
+        await start(ctx, [])
+        return
+    await ctx.call(
+        ctx.svc.register,
+        ctx.user_id,
+        region=region,
+        consent_version=str(data["consent"]),
+        locale=ctx.locale,
+        request_id=ctx.request_id,
+    )
+    ctx.resident = await ctx.call(ctx.svc.resident, ctx.user_id)
+    pending = str(data.get("pending") or "")
+    await ctx.clear()
+    await ctx.show(ctx.t("bot.start.region_chosen", region=ctx.t(f"participation.region.{region}")))
+    await ctx.reply("bot.start.registered", await ctx.menu_markup())
+    if pending:
+        await handle_payload(ctx, pending)
+
+
+async def handle_payload(ctx: Ctx, payload: str) -> None:
+    """Open a shared proposal, or redeem a code from a QR sheet or an invitation."""
+    if payload.startswith("p_"):
+        from bot.browse import show_card
+
+        await show_card(ctx, payload[2:], fresh=True)
+        return
+    if payload.startswith(CODE_PREFIXES):
+        redeemed = await ctx.call(
+            ctx.svc.redeem_code, ctx.user_id, payload, request_id=ctx.request_id
+        )
+        follow_up = ctx.router.redeemers.get(redeemed.kind, joined)
+        await follow_up(ctx, redeemed)
+        return
+    await ctx.reply("bot.start.unknown_link", await ctx.menu_markup())
+
+
+async def enrolled(ctx: Ctx, redeemed: Redeemed) -> None:
+    """Confirm that the account now holds its voter slot of the community."""
+    await ctx.reply("bot.start.enrolled", await ctx.menu_markup())
+
+
+async def joined(ctx: Ctx, redeemed: Redeemed) -> None:
+    """Confirm a redeemed invitation or check-in (role screens register their own)."""
+    await ctx.reply(f"bot.start.redeemed.{redeemed.kind}", await ctx.menu_markup())
+
+
+async def press_a_button(ctx: Ctx, incoming: Incoming) -> None:
+    """Typed while we wait for a button: point at the buttons again."""
+    if ctx.step == "start.region":
+        await ctx.send(ctx.t("bot.start.press_region"), await region_keyboard(ctx, 0, "start"))
+    else:
+        await ctx.reply("bot.privacy.press_button")
+        await privacy_notice(ctx)
+
+
+async def help_command(ctx: Ctx, args: list[str]) -> None:
+    """/help: what the bot does and how to use it."""
+    markup = await ctx.menu_markup() if ctx.registered else None
+    await ctx.reply("bot.help", markup)
+
+
+async def help_menu(ctx: Ctx) -> None:
+    """The 도움말 menu button."""
+    await help_command(ctx, [])
+
+
+async def cancel(ctx: Ctx, args: list[str]) -> None:
+    """/cancel at any step: forget the step and the draft, back to the menu."""
+    await ctx.clear()
+    if ctx.registered:
+        await ctx.reply("bot.cancelled", await ctx.menu_markup())
+    else:
+        await ctx.reply("bot.cancelled_unregistered")
+
+
+async def not_understood(ctx: Ctx) -> None:
+    """Text with no step and no menu label: show the menu."""
+    await ctx.reply("bot.not_understood", await ctx.menu_markup())
