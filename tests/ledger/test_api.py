@@ -1,0 +1,145 @@
+"""The public API bodies, served by a tiny HTTP server, audited with `verify --url`."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
+from urllib.parse import parse_qs
+from urllib.parse import urlparse
+
+import pytest
+
+from ledger import Ledger
+from ledger import api
+from ledger.cli import main
+from ledger.errors import LedgerError
+from ledger.errors import OutOfRange
+from ledger.hashing import hash_leaf
+from ledger.hashing import parse_hash
+from ledger.proof import verify_consistency
+from ledger.proof import verify_inclusion
+from ledger.remote import verify_url
+from ledger.verify import VerificationFailed
+
+
+def serve(log: Ledger, *, lie_about: int | None = None) -> ThreadingHTTPServer:
+    """Serve the /ledger/* routes from `api`; `lie_about` swaps one served entry's bytes."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            url = urlparse(self.path)
+            q = {k: v[0] for k, v in parse_qs(url.query).items()}
+            try:
+                body: object = route(url.path, q)
+            except LedgerError as err:
+                self.send(400, json.dumps(api.error_body(err)))
+                return
+            self.send(200, body if isinstance(body, str) else json.dumps(body))
+
+        def send(self, status: int, text: str) -> None:
+            data = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    def route(path: str, q: dict[str, str]) -> object:
+        if path == "/ledger/checkpoint":
+            return api.checkpoint_text(log) or ""
+        if path == "/ledger/vkey":
+            return api.vkey_text(log)
+        if path == "/ledger/entries":
+            start = api.int_arg(q.get("start"), "start")
+            body = api.entries_body(log, start, min(api.int_arg(q.get("end"), "end"), start + 3))
+            if lie_about is not None and start <= lie_about < start + 3:
+                body["entries"][lie_about - start] = body["entries"][0]  # type: ignore[index]
+            return body
+        if path == "/ledger/proof/inclusion":
+            return api.inclusion_body(log, api.int_arg(q.get("index"), "index"),
+                                      api.int_arg(q.get("size"), "size"))  # fmt: skip
+        if path == "/ledger/proof/consistency":
+            return api.consistency_body(log, api.int_arg(q.get("from"), "from"),
+                                        api.int_arg(q.get("to"), "to"))  # fmt: skip
+        if path == "/ledger/blocks":
+            return api.blocks_body(log, api.int_arg(q.get("start"), "start", 0),
+                                   api.int_arg(q.get("limit"), "limit", 100))  # fmt: skip
+        raise OutOfRange(f"no route {path}")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def filled(log: Ledger) -> Ledger:
+    for i in range(11):
+        log.append("proposal.endorsed", "r:ab", "r1", {"i": i})
+        if i in (3, 7):
+            log.seal()
+    log.seal()
+    return log
+
+
+@pytest.fixture
+def base(filled: Ledger) -> Iterator[str]:
+    server = serve(filled)
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_bodies_have_the_agreed_shapes(filled: Ledger) -> None:
+    inclusion = api.inclusion_body(filled, 5, 8)
+    assert set(inclusion) == {"index", "size", "leaf_hash", "path"}
+    path = [parse_hash(str(h)) for h in inclusion["path"]]  # type: ignore[union-attr]
+    verify_inclusion(parse_hash(str(inclusion["leaf_hash"])), 5, 8, path, filled.root(8))
+    consistency = api.consistency_body(filled, 4, 11)
+    assert (consistency["from"], consistency["to"]) == (4, 11)
+    proof = [parse_hash(str(h)) for h in consistency["path"]]  # type: ignore[union-attr]
+    verify_consistency(4, 11, proof, filled.root(4), filled.root(11))
+    blocks = api.blocks_body(filled)["blocks"]
+    assert [(b["number"], b["start"], b["end"]) for b in blocks] == [
+        (1, 0, 4),
+        (2, 4, 8),
+        (3, 8, 11),
+    ]  # type: ignore[index]
+    assert str(blocks[0]["sealed_at"]).endswith("Z")  # type: ignore[index]
+    page = api.entries_body(filled, 2, 4)
+    assert page["start"] == 2 and [hash_leaf(str(e).encode()) for e in page["entries"]] == [  # type: ignore[union-attr]
+        hash_leaf(leaf) for leaf in filled.entries(2, 4)
+    ]
+    receipt = api.receipt_body(filled, 5)
+    assert receipt["block"] == 2 and receipt["size"] == 8
+    assert api.vkey_text(filled).count("\n") == 1
+
+
+@pytest.mark.parametrize("value", ["-1", "1.0", "x", "١٢"])
+def test_int_arg_refuses_what_is_not_a_plain_number(value: str) -> None:
+    with pytest.raises(OutOfRange):
+        api.int_arg(value, "start")
+
+
+def test_verify_url_audits_a_running_instance(
+    base: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = verify_url(base, processes=1)
+    assert report.size == 11 and report.checkpoint_sizes == (4, 8, 11)
+    assert main(["verify", "--url", base]) == 0
+    assert "OK: 11 entries" in capsys.readouterr().out
+
+
+def test_verify_url_catches_a_server_that_serves_a_changed_entry(filled: Ledger) -> None:
+    server = serve(filled, lie_about=4)
+    try:
+        with pytest.raises(VerificationFailed) as caught:
+            verify_url(f"http://127.0.0.1:{server.server_address[1]}", processes=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert caught.value.index == 4
