@@ -163,17 +163,17 @@
     }
     if (msg.document) {
       const doc = el("div", "document");
-      const link = el("a", null, "📄 " + (msg.document.file_name || t("chat.download")));
+      const link = el("a", null, "⬇ " + (msg.document.file_name || t("chat.download")));
       link.href = msg.document_url;
       link.download = msg.document.file_name || "";
       doc.append(link);
       box.append(doc);
     }
     if (msg.contact) {
-      box.append(el("div", "contact-card", "👤 " + t("chat.contact_card") + ": " +
+      box.append(el("div", "contact-card", "☎ " + t("chat.contact_card") + ": " +
         msg.contact.first_name + " " + msg.contact.phone_number));
     }
-    if (msg.deep_link) box.append(el("span", "deeplink-tag", "🔗 " + t("chat.deep_link")));
+    if (msg.deep_link) box.append(el("span", "deeplink-tag", "↗ " + t("chat.deep_link")));
     if (msg.html) box.append(body(msg));
     const keyboard = post ? null : inlineKeyboard(msg);
     if (keyboard) box.append(keyboard);

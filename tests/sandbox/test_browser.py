@@ -1,0 +1,82 @@
+"""The web chat in headless Chromium: a resident taps through /start, consent and a first action."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page
+from playwright.sync_api import expect
+from playwright.sync_api import sync_playwright
+
+from sandbox.personas import PRESETS
+from sandbox.server import SandboxServer
+from tests.sandbox.conftest import TOKEN
+from tests.sandbox.tinybot import ASK_TITLE
+from tests.sandbox.tinybot import CONSENT
+from tests.sandbox.tinybot import THANKS
+from tests.sandbox.tinybot import TinyBot
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+RESIDENT_ID = next(uid for _, role, lang, uid in PRESETS if role == "resident" and lang == "ko")
+OFFICIAL_ID = next(uid for _, role, _, uid in PRESETS if role == "official")
+
+
+def tap_through(page: Page, sandbox: SandboxServer) -> None:
+    page.goto(f"{sandbox.url}/sandbox")
+    page.locator(f'.chip[data-user-id="{RESIDENT_ID}"]').click()
+    expect(page.locator(".bot-name")).to_have_text("따복 샌드박스")
+    page.get_by_role("button", name="시작하기").click()
+    expect(page.locator("#chat .msg").filter(has_text=CONSENT)).to_be_visible()
+    page.locator("#chat .inline-keyboard button", has_text="동의").click()
+    expect(page.locator("#toast")).to_have_text("고마워요!")
+    expect(page.locator("#chat .msg").filter(has_text=THANKS)).to_be_visible()
+    expect(page.locator("#chat .inline-keyboard")).to_have_count(0)  # buttons were removed
+    page.locator("#reply-keyboard button", has_text="제안하기").click()
+    expect(page.locator("#chat .msg").filter(has_text=ASK_TITLE)).to_be_visible()
+
+
+def scan_the_officials_qr_code(page: Page) -> None:
+    page.locator(f'.chip[data-user-id="{OFFICIAL_ID}"]').click()
+    page.get_by_role("button", name="시작하기").click()
+    page.locator("#text").fill("/qr")
+    page.locator("#send").click()
+    expect(page.locator("#chat .msg img")).to_be_visible()
+    page.locator(f'.chip[data-user-id="{RESIDENT_ID}"]').click()
+    page.locator("#menu-button").click()
+    page.get_by_role("menuitem", name="QR 코드 스캔").click()
+    page.locator("#scan-list img").first.click()
+    expect(page.locator("#chat .msg").filter(has_text="(s_42)")).to_be_visible()
+
+
+def test_resident_taps_through_start_consent_and_first_action(sandbox: SandboxServer) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with (
+        TinyBot(TOKEN, sandbox.api_base_url, sandbox.file_base_url),
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 480, "height": 900}, locale="ko-KR")
+            tap_through(page, sandbox)
+            page.screenshot(path=str(ARTIFACTS / "sandbox-web-chat.png"), full_page=True)
+            scan_the_officials_qr_code(page)
+            page.screenshot(path=str(ARTIFACTS / "sandbox-qr-scanned.png"), full_page=True)
+        finally:
+            browser.close()
+    texts = [m["text"] for m in sandbox.messages(RESIDENT_ID)]
+    assert texts.index(THANKS) < texts.index(ASK_TITLE)
+    assert sandbox.answered_callbacks(RESIDENT_ID)[0]["data"] == "consent:yes"
+    scanned = sandbox.messages(RESIDENT_ID, incoming=True)
+    assert any(m["text"] == "/start s_42" and m["deep_link"] == "s_42" for m in scanned)
