@@ -1,0 +1,81 @@
+"""The outbox sender against the sandbox with Telegram's flood limits switched on."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import pytest
+from telegram import Bot
+
+from gateway.broadcast import OutboxSender
+from gateway.settings import SANDBOX_TOKEN
+from i18n.catalog import Catalog
+
+
+@dataclass
+class Row:
+    id: int
+    user_id: int
+    locale: str
+    key: str
+    params: dict[str, Any]
+    broadcast_id: int | None = 7
+
+
+@dataclass
+class FakeOutbox:
+    rows: list[Row]
+    finished: dict[int, str] = field(default_factory=dict)
+
+    def claim_outbox(self, limit: int) -> list[Row]:
+        claimed = [r for r in self.rows if r.id not in self.finished][:limit]
+        for r in claimed:
+            self.finished[r.id] = "claimed"
+        return claimed
+
+    def finish_outbox(self, id: int, state: str) -> None:
+        self.finished[id] = state
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Any]:
+    from sandbox.server import SandboxServer
+
+    server = SandboxServer("127.0.0.1", 0, flood_limits=True, personas=False).start()
+    yield server
+    server.stop()
+
+
+def test_outbox_is_delivered_within_limits_honoring_retry_after(sandbox):
+    users = [sandbox.users.create(f"u{n}")["id"] for n in range(40)]
+    blocked = sandbox.users.create("blocker")["id"]
+    for user in [*users, blocked]:
+        sandbox.send_text(user, "/start")  # a private chat exists once the person wrote
+    sandbox.block_bot(blocked)
+    rows = [Row(n, user, "ko", "gateway.run.stop", {}) for n, user in enumerate(users * 2)]
+    rows.append(Row(len(rows), blocked, "en", "gateway.run.stop", {}))
+    outbox = FakeOutbox(rows)
+    sandbox.inject_429(1, retry_after=1)
+
+    async def drain() -> int:
+        async with Bot(SANDBOX_TOKEN, base_url=sandbox.api_base_url) as bot:
+            sender = OutboxSender(outbox, bot, Catalog.load())
+            return await sender.drain(budget_s=30)
+
+    assert asyncio.run(drain()) == 80
+    assert list(outbox.finished.values()).count("sent") == 80
+    assert outbox.finished[len(rows) - 1] == "blocked"
+    stats = sandbox.stats()
+    assert stats["rate_limited"] == 1  # only the injected 429: we never tripped the limits
+    for user in users:
+        texts = [m["text"] for m in sandbox.messages(user)]
+        assert texts.count(Catalog.load().text("ko", "gateway.run.stop")) == 2
+        first, second = stats["per_chat"][user][-2:]
+        assert second - first >= 0.95  # one message per second per chat
+    stamps = sorted(t for chat in users for t in stats["per_chat"][chat][-2:])
+    for i in range(len(stamps) - 30):
+        assert stamps[i + 30] - stamps[i] >= 0.95  # never more than 30 in a second
