@@ -15,9 +15,7 @@ served as immutable; the rest for a few seconds. Each client IP gets a token buc
 
 from __future__ import annotations
 
-import hashlib
 import time
-from datetime import datetime
 from typing import Any
 
 import redis
@@ -27,6 +25,7 @@ from flask import Response
 from flask import jsonify
 from flask import request
 
+from ledger import api
 from ledger.errors import LedgerError
 from ledger.errors import OutOfRange
 from webhook.app import deps
@@ -34,7 +33,7 @@ from webhook.app import deps
 bp = Blueprint("ledger_api", __name__, url_prefix="/ledger")
 log = structlog.get_logger("webhook.ledger_api")
 
-MAX_ENTRIES = 256
+MAX_ENTRIES = 1000  # ledger.Ledger.entries pages at 1,000 too
 MAX_BLOCKS = 100
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=5"
@@ -133,34 +132,30 @@ def _json(payload: dict[str, Any], *, immutable: bool) -> Response:
 
 
 def block_json(block: Any) -> dict[str, Any]:
-    """Return the public JSON of one block."""
-    root = block.root.hex() if isinstance(block.root, bytes) else str(block.root)
-    sealed = block.sealed_at
-    if isinstance(sealed, datetime):
-        sealed = sealed.isoformat().replace("+00:00", "Z")
+    """Return the public JSON of one block (the same shape as ledger.api.blocks_body)."""
     return {
-        "number": int(block.number),
-        "start": int(block.start),
-        "end": int(block.end),
-        "root": root,
+        "number": block.number,
+        "start": block.start,
+        "end": block.end,
+        "root": block.root.hex(),
         "checkpoint": block.checkpoint_text,
-        "sealed_at": sealed,
+        "sealed_at": block.sealed_at.isoformat().replace("+00:00", "Z"),
     }
 
 
 @bp.get("/checkpoint")
 def checkpoint() -> Response:
     """Return the newest signed checkpoint."""
-    found = deps().ledger.checkpoint()
-    if found is None:
+    text = api.checkpoint_text(deps().ledger)
+    if text is None:
         raise ApiError(404, "no_checkpoint", "no block has been sealed yet")
-    return _text(found.text)
+    return _text(text)
 
 
 @bp.get("/vkey")
 def vkey() -> Response:
     """Return the note verifier keys: the first key, then each key rotated to, one a line."""
-    response = _text("".join(vkey + "\n" for vkey in deps().ledger.vkeys()))
+    response = _text(api.vkey_text(deps().ledger))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
@@ -177,8 +172,9 @@ def blocks() -> Response:
                      immutable=found is not None)  # fmt: skip
     start = _int_arg("start", default=1)
     limit = min(_int_arg("limit", default=MAX_BLOCKS, low=1), MAX_BLOCKS)
-    found = list(deps().ledger.blocks(start=start, limit=limit + 1))
-    page = [block_json(b) for b in found[:limit]]
+    found = api.blocks_body(deps().ledger, start, limit + 1)["blocks"]
+    assert isinstance(found, list)
+    page: list[Any] = found[:limit]
     more = len(found) > limit
     payload = {"blocks": page, "next": page[-1]["number"] + 1 if more else None}
     return _json(payload, immutable=more)
@@ -195,11 +191,7 @@ def entries() -> Response:
     if end > size:
         raise ApiError(404, "beyond_size", f"the ledger has {size} entries")
     end = min(end, start + MAX_ENTRIES)
-    leaves = deps().ledger.entries(start, end)
-    payload = {
-        "start": start,
-        "entries": [leaf.decode() if isinstance(leaf, bytes) else leaf for leaf in leaves],
-    }
+    payload = api.entries_body(deps().ledger, start, end)
     return _json(payload, immutable=end <= _sealed_size())
 
 
@@ -213,15 +205,7 @@ def inclusion() -> Response:
         raise ApiError(404, "beyond_size", f"the ledger has {current} entries")
     if index >= size:
         raise ApiError(400, "bad_range", "index must be less than size")
-    leaf = deps().ledger.entries(index, index + 1)[0]
-    leaf_bytes = leaf if isinstance(leaf, bytes) else leaf.encode()
-    path = deps().ledger.inclusion_proof(index, size)
-    payload = {
-        "index": index,
-        "size": size,
-        "leaf_hash": hashlib.sha256(b"\x00" + leaf_bytes).hexdigest(),  # RFC 6962 §2.1
-        "path": [h.hex() for h in path],
-    }
+    payload = api.inclusion_body(deps().ledger, index, size)
     return _json(payload, immutable=size <= _sealed_size())
 
 
@@ -235,6 +219,5 @@ def consistency() -> Response:
         raise ApiError(404, "beyond_size", f"the ledger has {current} entries")
     if old > new:
         raise ApiError(400, "bad_range", "from must not exceed to")
-    path = deps().ledger.consistency_proof(old, new)
-    payload = {"from": old, "to": new, "path": [h.hex() for h in path]}
+    payload = api.consistency_body(deps().ledger, old, new)
     return _json(payload, immutable=new <= _sealed_size())

@@ -152,3 +152,21 @@ def test_health_readiness_and_metrics(rclient: redis.Redis, ledger: Ledger):
     for name in ("ttabok_ledger_size 19.0", "ttabok_blocks 3.0", "ttabok_queue_backlog 0.0",
                  "ttabok_block_age_seconds", "ttabok_updates_received_total 0.0"):  # fmt: skip
         assert name in text
+
+
+def test_ledger_verify_url_audits_the_served_api(rclient: redis.Redis, ledger: Ledger):
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from ledger.remote import verify_url
+
+    server = make_server("127.0.0.1", 0, make_app(rclient, ledger), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        report = verify_url(f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        thread.join()
+    assert report.size == 18
