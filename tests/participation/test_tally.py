@@ -335,3 +335,33 @@ def test_body_that_breaks_its_schema_is_refused():
     b.leaves[-1]["entry"]["body"]["extra"] = 1
     with pytest.raises(MalformedEntry):
         tally(b.leaves)
+
+
+def test_fast_schema_check_reads_every_event_as_events_parse_does():
+    from participation.tally import _event
+
+    b = four_proposals()
+    b.groups(["r1-1", "r1-2"], ["r1-3", "r1-4"])
+    b.enroll("r:v1", "c1")
+    b.choose("r:v1", 1)
+    for leaf in b.leaves:
+        entry = leaf["entry"]
+        assert _event(entry) == ev.parse(entry["kind"], entry["body"])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"v": 1},
+        {"v": 2, "proposal": "r1-1"},
+        {"v": 1, "proposal": 7},
+        {"v": 1, "proposal": "r1-1", "extra": True},
+    ],
+)
+def test_fast_schema_check_refuses_what_events_parse_refuses(body):
+    from participation.tally import _event
+
+    with pytest.raises(ev.MalformedBody):
+        ev.parse("proposal.endorsed", body)
+    with pytest.raises(MalformedEntry):
+        _event({"seq": 3, "kind": "proposal.endorsed", "body": body})
