@@ -288,7 +288,7 @@ class SandboxServer:
             state = {
                 "version": STATE_VERSION,
                 "bots": world.bots,
-                "default": world.bot().token,
+                "default": world.bot(),
                 "users": world.users,
                 "files": world.files,
             }

@@ -94,7 +94,7 @@ class World:
             self.users = state["users"]  # type: ignore[assignment]
             self.files = state["files"]  # type: ignore[assignment]
             default = state.get("default")
-            self._default = self.bots.get(str(default)) if default else None
+            self._default = default if isinstance(default, BotRec) else None
             self._paths = {rec.file_path: rec.file_id for rec in self.files.values()}
             self._file_bytes = sum(len(rec.data) for rec in self.files.values())
             numbers = [int(p.rsplit("_", 1)[-1].split(".")[0]) for p in self._paths]
