@@ -346,6 +346,8 @@ def test_fast_schema_check_reads_every_event_as_events_parse_does():
     b.choose("r:v1", 1)
     for leaf in b.leaves:
         entry = leaf["entry"]
+        if entry["kind"].startswith("round.") and entry["kind"] != "round.advanced":
+            continue  # rules bodies are read by RoundRules.from_payload, not as events
         assert _event(entry) == ev.parse(entry["kind"], entry["body"])
 
 
