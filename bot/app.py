@@ -51,9 +51,13 @@ class Screen(Protocol):
 
 def default_screens() -> tuple[Screen, ...]:
     """Return the residents' screens, in registration order (later issues append theirs)."""
+    from bot import activity
+    from bot import browse
+    from bot import settings
     from bot import start
+    from bot import submit
 
-    return (start,)
+    return (start, submit, browse, activity, settings)
 
 
 def build_application(

@@ -30,6 +30,7 @@ from typing import TypeVar
 from telegram import InlineKeyboardMarkup
 from telegram import Message
 from telegram import ReplyKeyboardMarkup
+from telegram import ReplyKeyboardRemove
 from telegram import Update
 from telegram.ext import CallbackContext
 from telegram.ext import ExtBot
@@ -43,7 +44,7 @@ from participation.views import Redeemed
 from participation.views import Resident
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
-Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 T = TypeVar("T")
 SERVICES_KEY = "services"
 ROUTER_KEY = "router"

@@ -1,0 +1,307 @@
+"""제안하기: title → body → 분야 → budget → optional photo → preview (제출 / 고치기 / 취소).
+
+The draft lives in the stored conversation (``data["draft"]``), so it survives a restart and
+a switch to another worker. Every field is checked by the service as soon as it is typed
+(``check_proposal_field``), so a mistake is explained at the step where it was made.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup
+
+from bot.keyboards import Btn
+from bot.keyboards import grid
+from bot.keyboards import inline
+from bot.render import amount
+from bot.render import category_name
+from bot.render import preview_text
+from bot.render import when
+from bot.router import Ctx
+from bot.router import Incoming
+from bot.router import Router
+from bot.router import str_arg
+from i18n.format import parse_amount
+from participation.domain import errors as e
+from participation.domain.events import JSON
+from participation.domain.round import BODY_MAX
+from participation.domain.round import TITLE_MAX
+from participation.views import RoundView
+
+FIELDS = ("title", "body", "category", "budget", "photo")
+
+
+def register(router: Router) -> None:
+    """Register the submission screens."""
+    router.menu("bot.menu.submit", order=10)(begin)
+    router.command("propose")(lambda ctx, args: begin(ctx))
+    router.step("submit.title")(title)
+    router.step("submit.body")(body)
+    router.step("submit.category")(typed_category)
+    router.step("submit.budget")(budget)
+    router.step("submit.photo")(photo)
+    router.step("submit.preview")(typed_at_preview)
+    router.action("submit.category", consume=True)(category)
+    router.action("submit.skip_photo", consume=True)(skip_photo)
+    router.action("submit.confirm", consume=True)(confirm)
+    router.action("submit.fix")(fix_menu)
+    router.action("submit.fix_field", consume=True)(fix_field)
+    router.action("submit.cancel", consume=True)(cancel)
+
+
+def draft_of(ctx: Ctx) -> dict[str, JSON]:
+    """Return a copy of the stored draft."""
+    found = ctx.conversation.data.get("draft")
+    return dict(found) if isinstance(found, dict) else {}
+
+
+async def store(ctx: Ctx, step: str, draft: dict[str, JSON], *, fixing: bool = False) -> None:
+    """Save the draft and the next step."""
+    data = ctx.data
+    data["draft"] = draft
+    data["fixing"] = fixing
+    await ctx.save(step, data)
+
+
+async def open_round(ctx: Ctx) -> RoundView | None:
+    """Return the round taking proposals, or explain why none is and return None."""
+    rnd = await ctx.call(ctx.svc.current_round)
+    if rnd is None:
+        await ctx.reply("participation.error.no_current_round", await ctx.menu_markup())
+        return None
+    if rnd.phase != "submission":
+        phase = ctx.t(f"participation.phase.{rnd.phase}")
+        await ctx.reply("bot.submit.closed", await ctx.menu_markup(), phase=phase)
+        return None
+    return rnd
+
+
+async def begin(ctx: Ctx) -> None:
+    """Start a proposal, or pick up the draft where it was left."""
+    rnd = await open_round(ctx)
+    if rnd is None:
+        return
+    draft = draft_of(ctx)
+    if draft.get("round") == rnd.round_id and draft.get("title"):
+        await ctx.reply("bot.submit.resume")
+        await ask(ctx, next_field(draft), draft)
+        return
+    deadline = rnd.deadline
+    await ctx.reply(
+        "bot.submit.intro", round=rnd.title, deadline=when(ctx, deadline) if deadline else "-"
+    )
+    await ask(ctx, "title", {"round": rnd.round_id})
+
+
+def next_field(draft: dict[str, JSON]) -> str:
+    """Return the first field the draft still lacks ("preview" when complete)."""
+    for name in FIELDS:
+        if name not in draft:
+            return name
+    return "preview"
+
+
+async def ask(ctx: Ctx, field: str, draft: dict[str, JSON], *, fixing: bool = False) -> None:
+    """Store the step of ``field`` and ask for it."""
+    if field == "preview":
+        await preview(ctx, draft)
+        return
+    await store(ctx, f"submit.{field}", draft, fixing=fixing)
+    if field == "title":
+        await ctx.reply("bot.submit.ask_title", max=TITLE_MAX)
+    elif field == "body":
+        await ctx.reply("bot.submit.ask_body", max=BODY_MAX)
+    elif field == "category":
+        await ctx.send(ctx.t("bot.submit.ask_category"), await category_keyboard(ctx))
+    elif field == "budget":
+        rnd = await ctx.call(ctx.svc.round, str(draft.get("round") or ""))
+        await ctx.reply("bot.submit.ask_budget", max=amount(ctx, rnd.rules.max_request))
+    else:
+        skip = [[Btn(ctx.t("bot.submit.skip_photo"), "submit.skip_photo")]]
+        await ctx.send(ctx.t("bot.submit.ask_photo"), await inline(ctx, skip))
+
+
+async def category_keyboard(ctx: Ctx) -> InlineKeyboardMarkup:
+    rnd = await ctx.call(ctx.svc.round, str(draft_of(ctx).get("round") or ""))
+    buttons = [
+        Btn(category_name(ctx, c), "submit.category", {"category": c}) for c in rnd.rules.categories
+    ]
+    return await inline(ctx, grid(buttons, 2))
+
+
+async def advance(ctx: Ctx, draft: dict[str, JSON]) -> None:
+    """After a field: back to the preview when fixing, else the next field."""
+    fixing = bool(ctx.conversation.data.get("fixing"))
+    await ask(ctx, "preview" if fixing else next_field(draft), draft)
+
+
+async def text_field(ctx: Ctx, incoming: Incoming, field: str) -> None:
+    """Take a text field: a photo or a sticker gets a correction, the service checks the text."""
+    if incoming.text is None:
+        await ctx.reply(f"bot.submit.need_text_{field}")
+        return
+    value = incoming.text.strip()
+    draft = draft_of(ctx)
+    try:
+        await ctx.call(ctx.svc.check_proposal_field, str(draft.get("round")), field, value)
+    except e.InvalidInput as err:
+        await ctx.send(ctx.t(err.key, **err.params) + "\n" + ctx.t("bot.submit.try_again"))
+        return
+    draft[field] = value
+    await advance(ctx, draft)
+
+
+async def title(ctx: Ctx, incoming: Incoming) -> None:
+    """The title step."""
+    await text_field(ctx, incoming, "title")
+
+
+async def body(ctx: Ctx, incoming: Incoming) -> None:
+    """The body step."""
+    await text_field(ctx, incoming, "body")
+
+
+async def typed_category(ctx: Ctx, incoming: Incoming) -> None:
+    """Typed while the 분야 buttons wait: point at them again."""
+    await ctx.send(ctx.t("bot.submit.press_category"), await category_keyboard(ctx))
+
+
+async def category(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """A 분야 button."""
+    if ctx.step != "submit.category":
+        await ctx.answer(ctx.t("bot.button.expired"), alert=True)
+        return
+    draft = draft_of(ctx)
+    draft["category"] = str_arg(args, "category")
+    await ctx.call(
+        ctx.svc.check_proposal_field, str(draft.get("round")), "category", draft["category"]
+    )
+    await ctx.show(
+        ctx.t("bot.submit.category_chosen", category=category_name(ctx, str_arg(args, "category")))
+    )
+    await advance(ctx, draft)
+
+
+async def budget(ctx: Ctx, incoming: Incoming) -> None:
+    """The budget step: ``150만원``, ``1,500,000``, ``150만`` all work."""
+    if incoming.text is None:
+        await ctx.reply("bot.submit.need_text_budget")
+        return
+    try:
+        won = parse_amount(incoming.text)
+    except ValueError:
+        await ctx.reply("bot.submit.budget_unreadable")
+        return
+    draft = draft_of(ctx)
+    try:
+        await ctx.call(ctx.svc.check_proposal_field, str(draft.get("round")), "budget", won)
+    except e.InvalidInput as err:
+        await ctx.send(ctx.t(err.key, **err.params) + "\n" + ctx.t("bot.submit.try_again"))
+        return
+    draft["budget"] = won
+    await ctx.reply("bot.submit.budget_read", budget=amount(ctx, won))
+    await advance(ctx, draft)
+
+
+async def photo(ctx: Ctx, incoming: Incoming) -> None:
+    """The optional photo step."""
+    if incoming.photo_file_id is None:
+        skip = [[Btn(ctx.t("bot.submit.skip_photo"), "submit.skip_photo")]]
+        await ctx.send(ctx.t("bot.submit.need_photo"), await inline(ctx, skip))
+        return
+    draft = draft_of(ctx)
+    draft["photo"] = incoming.photo_file_id
+    await preview(ctx, draft)
+
+
+async def skip_photo(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """No photo."""
+    if ctx.step != "submit.photo":
+        await ctx.answer(ctx.t("bot.button.expired"), alert=True)
+        return
+    draft = draft_of(ctx)
+    draft["photo"] = None
+    await preview(ctx, draft)
+
+
+async def preview(ctx: Ctx, draft: dict[str, JSON]) -> None:
+    """Show the draft with 제출 / 고치기 / 취소."""
+    await store(ctx, "submit.preview", draft)
+    region = ctx.resident.region if ctx.resident and ctx.resident.region else ""
+    markup = await inline(
+        ctx,
+        [
+            [Btn(ctx.t("bot.submit.confirm"), "submit.confirm")],
+            [
+                Btn(ctx.t("bot.submit.fix"), "submit.fix"),
+                Btn(ctx.t("bot.submit.cancel"), "submit.cancel"),
+            ],
+        ],
+    )
+    photo_id = draft.get("photo")
+    text = preview_text(ctx, draft, region)
+    if isinstance(photo_id, str):
+        await ctx.send(text[:1024], markup, photo=photo_id)
+    else:
+        await ctx.send(text, markup)
+
+
+async def typed_at_preview(ctx: Ctx, incoming: Incoming) -> None:
+    """Typed while the preview waits: show it again."""
+    await ctx.reply("bot.submit.press_preview")
+    await preview(ctx, draft_of(ctx))
+
+
+async def fix_menu(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """고치기: which field?"""
+    if ctx.step != "submit.preview":
+        await ctx.answer(ctx.t("bot.button.expired"), alert=True)
+        return
+    buttons = [
+        Btn(ctx.t(f"bot.submit.field.{f}"), "submit.fix_field", {"field": f}) for f in FIELDS
+    ]
+    await ctx.send(ctx.t("bot.submit.fix_which"), await inline(ctx, grid(buttons, 3)))
+
+
+async def fix_field(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Ask for one field again, then come back to the preview."""
+    field = str_arg(args, "field")
+    if ctx.step != "submit.preview" or field not in FIELDS:
+        await ctx.answer(ctx.t("bot.button.expired"), alert=True)
+        return
+    await ask(ctx, field, draft_of(ctx), fixing=True)
+
+
+async def cancel(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """취소: forget the draft."""
+    await ctx.clear()
+    await ctx.reply("bot.submit.cancelled", await ctx.menu_markup())
+
+
+async def confirm(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """제출: submit the draft (idempotent per update), then share link and receipt."""
+    draft = draft_of(ctx)
+    if ctx.step != "submit.preview" or next_field(draft) != "preview":
+        await ctx.answer(ctx.t("bot.button.expired"), alert=True)
+        return
+    region = ctx.resident.region if ctx.resident and ctx.resident.region else ""
+    budget_won = draft.get("budget")
+    photo_id = draft.get("photo")
+    card = await ctx.call(
+        ctx.svc.submit_proposal,
+        ctx.user_id,
+        str(draft.get("round")),
+        title=str(draft.get("title")),
+        body=str(draft.get("body")),
+        category=str(draft.get("category")),
+        region=region,
+        budget=budget_won if isinstance(budget_won, int) else 0,
+        photo_file_id=photo_id if isinstance(photo_id, str) else None,
+        request_id=ctx.request_id,
+    )
+    await ctx.clear()
+    await ctx.answer(ctx.t("bot.submit.done_toast"))
+    link = ctx.services.deep_link(f"p_{card.proposal_id}")
+    await ctx.reply("bot.submit.done", await ctx.menu_markup(), number=card.number, link=link)
+    from bot.browse import show_card
+
+    await show_card(ctx, card.proposal_id, fresh=True)
