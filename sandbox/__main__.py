@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import threading
 
 from sandbox.server import SandboxServer
@@ -19,8 +20,10 @@ def main(argv: list[str] | None = None) -> None:
     server = SandboxServer(args.host, args.port, args.flood_limits, args.data_dir).start()
     print(f"sandbox web chat: {server.url}/sandbox", flush=True)
     print(f"TELEGRAM_API_BASE_URL={server.api_base_url}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        threading.Event().wait()
+        stop.wait()
     except KeyboardInterrupt:
         pass
     finally:

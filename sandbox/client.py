@@ -313,7 +313,8 @@ def parse_deep_link(link: str) -> tuple[str, str | None]:
         raise ValueError(f"not a Telegram bot link: {link!r}")
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", username):
         raise ValueError(f"not a Telegram bot link: {link!r}")
-    payload = (query.get("start") or [None])[0]
+    starts = query.get("start")
+    payload = starts[0] if starts else None
     if payload is not None and not START_PAYLOAD.fullmatch(payload):
         raise ValueError(f"start payload must be 1-64 of A-Z a-z 0-9 _ -: {payload!r}")
     return username, payload

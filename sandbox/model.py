@@ -110,9 +110,9 @@ class MessageRec:
 
     def same_content(self, text: str | None, entities: list[JSON], markup: JSON | None) -> bool:
         """Return whether an edit would change nothing (Telegram's "not modified")."""
-        if self.text is not None:
-            current_text, current_entities = self.text, self.entities
-        else:
+        current_text: str | None = self.text
+        current_entities = self.entities
+        if self.text is None:
             current_text, current_entities = self.caption, self.caption_entities
         return (current_text, current_entities, self.reply_markup) == (text, entities, markup)
 

@@ -84,9 +84,10 @@ class Params:
             return None
         if isinstance(value, str):
             try:
-                return json.loads(value)
+                decoded: object = json.loads(value)
             except ValueError:
                 raise bad_request(error) from None
+            return decoded
         return value
 
     def chat_id(self, name: str = "chat_id") -> int | str:
