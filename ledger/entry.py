@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -91,6 +92,19 @@ def make_entry(
         MalformedEntry: a field of the wrong type or shape (InvalidKind for the kind).
     """
     check_kind(kind)
+    check_content(actor, round, body)
+    if not TS_PATTERN.fullmatch(ts) or not HEX_PATTERN.fullmatch(prev) or seq < 0:
+        raise MalformedEntry("entry needs seq >= 0, a UTC millisecond ts and a hex prev")
+    return entry_object(seq, ts, kind, actor, round, body, prev)
+
+
+def check_content(actor: str, round: str | None, body: JSON) -> None:
+    """Check the caller-supplied fields of an entry (the ledger fills in the rest).
+
+    Raises:
+        MalformedEntry: an empty actor, a round that is not a string, a body that is not an
+            object of canonical JSON.
+    """
     if not isinstance(actor, str) or not actor:
         raise MalformedEntry("actor must be a non-empty string")
     if round is not None and not isinstance(round, str):
@@ -98,8 +112,12 @@ def make_entry(
     if not isinstance(body, dict):
         raise MalformedEntry("body must be a JSON object")
     canonical.check(body)
-    if not TS_PATTERN.fullmatch(ts) or not HEX_PATTERN.fullmatch(prev) or seq < 0:
-        raise MalformedEntry("entry needs seq >= 0, a UTC millisecond ts and a hex prev")
+
+
+def entry_object(
+    seq: int, ts: str, kind: str, actor: str, round: str | None, body: JSON, prev: str
+) -> dict[str, JSON]:
+    """Return the entry object for fields already checked (see `make_entry`)."""
     return {
         "v": VERSION,
         "seq": seq,
@@ -121,20 +139,15 @@ def sign_entry(entry: dict[str, JSON], key: LedgerKey) -> tuple[bytes, Hash]:
         MalformedEntry: a lone surrogate in a string.
     """
     entry_bytes = canonical.encode_checked(entry)
-    signature = base64.b64encode(key.sign(entry_bytes)).decode()
+    signature = base64.b64encode(key.sign(entry_bytes))
     # Keys "entry" < "key" < "sig" are already in canonical order; the strings need encoding.
-    leaf = b"".join(
-        (
-            LEAF_HEAD,
-            entry_bytes,
-            b',"key":',
-            canonical.encode(key.key_id),
-            b',"sig":"',
-            signature.encode(),
-            b'"}',
-        )
-    )
+    leaf = b"".join((LEAF_HEAD, entry_bytes, _key_field(key.key_id), b',"sig":"', signature, b'"}'))
     return leaf, hash_leaf(leaf)
+
+
+@functools.lru_cache(maxsize=64)
+def _key_field(key_id: str) -> bytes:
+    return b',"key":' + canonical.encode(key_id)
 
 
 def parse_leaf(leaf: bytes, index: int | None = None) -> SignedLeaf:

@@ -33,9 +33,10 @@ from ledger.checkpoint import format_checkpoint
 from ledger.checkpoint import sign_checkpoint
 from ledger.entry import ROTATION_KIND
 from ledger.entry import ZERO_PREV
+from ledger.entry import check_content
 from ledger.entry import check_kind
+from ledger.entry import entry_object
 from ledger.entry import format_ts
-from ledger.entry import make_entry
 from ledger.entry import sign_entry
 from ledger.errors import InvalidKind
 from ledger.errors import KeyMismatch
@@ -128,10 +129,9 @@ class _State:
             if found is not None:
                 return Receipt(found.index, found.leaf_hash, True)
         prev = ZERO_PREV if self.head_hash is None else self.head_hash.hex()
-        entry = make_entry(
-            seq=self.size, ts=format_ts(self.log.clock()), kind=kind, actor=actor,
-            round=round, body=body, prev=prev,
-        )  # fmt: skip
+        check_content(actor, round, body)  # the kind was checked by the caller
+        ts = format_ts(self.log.clock())
+        entry = entry_object(self.size, ts, kind, actor, round, body, prev)
         leaf, leaf_hash = sign_entry(entry, self.key)
         log_id = self.log.log_id
         for idx, h in append_leaf(self.frontier, self.size, leaf_hash):
@@ -195,8 +195,7 @@ class Appender:
         dedup_key: str | None = None,
     ) -> Receipt:
         """Append an entry in the caller's transaction; see `Ledger.append`."""
-        check_kind(kind, self._state.log.kinds)
-        _check_not_reserved(kind)
+        self._state.log.check_kind(kind)
         return self._state.append(kind, actor, round, body, dedup_key)
 
 
@@ -226,6 +225,7 @@ class Ledger:
         self.clock = clock
         self._keys: dict[str, LedgerKey] = {} if key is None else {key.vkey: key}
         self._cached: _Cached | None = None
+        self._accepted: set[str] = set()
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._closed = False
         self._start_lock = threading.Lock()
@@ -305,8 +305,7 @@ class Ledger:
             InvalidKind: a malformed kind, one outside `kinds`, or a `ledger.*` kind.
             MalformedEntry: a body that is not canonical JSON (floats, huge integers...).
         """
-        check_kind(kind, self.kinds)
-        _check_not_reserved(kind)
+        self.check_kind(kind)
         if conn is not None:
             return self._append_in(conn, kind, actor, round, body, dedup_key)
         result: Receipt = self._call(
@@ -318,8 +317,7 @@ class Ledger:
         self, kind: str, actor: str, round: str | None, body: JSON, *, dedup_key: str | None = None
     ) -> Future[Receipt]:
         """Queue an append and return a Future that resolves after its commit."""
-        check_kind(kind, self.kinds)
-        _check_not_reserved(kind)
+        self.check_kind(kind)
         return self._submit(
             lambda c, state: state.append(kind, actor, round, body, dedup_key), savepoint=False
         )
@@ -328,8 +326,7 @@ class Ledger:
         """Append several entries atomically in one transaction (the bulk path)."""
         batch = list(items)
         for kind, *_ in batch:
-            check_kind(kind, self.kinds)
-            _check_not_reserved(kind)
+            self.check_kind(kind)
         result: list[Receipt] = self._call(
             lambda c, state: [state.append(k, a, r, b) for k, a, r, b in batch],
             savepoint=False,
@@ -388,6 +385,19 @@ class Ledger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def check_kind(self, kind: str) -> None:
+        """Check that `append` accepts `kind` (remembering the kinds already accepted).
+
+        Raises:
+            InvalidKind: a malformed kind, one outside `kinds`, or a `ledger.*` kind.
+        """
+        if kind in self._accepted:
+            return
+        check_kind(kind, self.kinds)
+        _check_not_reserved(kind)
+        if len(self._accepted) < 1_000:
+            self._accepted.add(kind)
 
     # -- reading -------------------------------------------------------------------------
 

@@ -25,13 +25,8 @@ Subtree = tuple[int, int]  # (level, k): 2**level leaves starting at leaf k << l
 
 def stored_hash_index(level: int, k: int) -> int:
     """Return where the hash of complete subtree (level, k) is stored (tlog.StoredHashIndex)."""
-    for _ in range(level):  # level L's k-th hash follows level L-1's (2k+1)-th hash
-        k = 2 * k + 1
-    index = 0
-    while k:  # level 0's k-th hash sits at k + k/2 + k/4 + ...
-        index += k
-        k >>= 1
-    return index + level
+    k = ((k + 1) << level) - 1  # level L's k-th hash follows level 0's hash of its last leaf
+    return 2 * k - k.bit_count() + level  # k + k/2 + k/4 + ... = 2k - popcount(k)
 
 
 def stored_hash_count(size: int) -> int:
@@ -52,12 +47,14 @@ def append_leaf(frontier: list[Hash], size: int, leaf_hash: Hash) -> list[tuple[
     `frontier` holds the hashes of the complete subtrees of the tree of `size` leaves, largest
     (leftmost) first; it is updated in place to describe the tree of `size + 1` leaves.
     """
-    out = [(stored_hash_index(0, size), leaf_hash)]
-    h, level, k = leaf_hash, 0, size
-    while k & 1:  # leaf `size` closes one complete subtree per trailing 1 bit
-        h = hash_children(frontier.pop(), h)
-        level, k = level + 1, k >> 1
-        out.append((stored_hash_index(level, k), h))
+    index = 2 * size - size.bit_count()  # stored_hash_index(0, size)
+    out = [(index, leaf_hash)]
+    h, k = leaf_hash, size
+    while k & 1:  # leaf `size` closes one complete subtree per trailing 1 bit; their hashes
+        h = hash_children(frontier.pop(), h)  # are stored right after the leaf's
+        k >>= 1
+        index += 1
+        out.append((index, h))
     frontier.append(h)
     return out
 
