@@ -186,6 +186,34 @@ class Row:
             "channel": self.channel,
         }
 
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> Row:
+        """Rebuild a row from :meth:`to_payload` (exact fractions, not the shown decimals)."""
+        return cls(
+            rank=payload["rank"],
+            proposal=payload["proposal"],
+            category=payload["category"],
+            region=payload["region"],
+            community=payload["community"],
+            group=payload["group"],
+            budget=payload["budget"],
+            endorsements=payload["endorsements"],
+            submitted_seq=payload["submitted_seq"],
+            judges=Fraction(payload["judges"]["exact"]),
+            judges_counted=payload["judges"]["counted"],
+            judges_recused=payload["judges_recused"],
+            onsite=Fraction(payload["onsite"]["exact"]),
+            onsite_scores=payload["onsite"]["scores"],
+            paper_ballots=payload["paper_ballots"],
+            online=Fraction(payload["online"]["exact"]),
+            online_likes=payload["online"]["likes"],
+            online_voters=payload["online_voters"],
+            combined=Fraction(payload["combined"]["exact"]),
+            selected=payload["selected"],
+            decision=payload["decision"],
+            channel=payload["channel"],
+        )
+
 
 def _component(value: Fraction, **basis: int) -> dict[str, ev.JSON]:
     out: dict[str, ev.JSON] = {"exact": _fraction_text(value), "shown": shown(value)}
@@ -232,23 +260,17 @@ class Results:
         raise KeyError(proposal)
 
     def to_payload(self) -> dict[str, ev.JSON]:
-        """Return the results as JSON values: what is published and hashed."""
-        r = self.rules
+        """Return the results as JSON values: what is published and hashed.
+
+        Self-contained: it holds the round's full rules, so :meth:`from_payload` rebuilds the
+        results (for reports) from a stored payload without the ledger.
+        """
         return {
             "v": RESULTS_SCHEMA,
-            "tally_version": r.tally_version,
+            "tally_version": self.rules.tally_version,
             "round": self.round,
             "upto": self.upto,
-            "title": r.title,
-            "weights": {
-                "judges": r.weights.judges,
-                "onsite": r.weights.onsite,
-                "online": r.weights.online,
-            },
-            "selection": r.selection,
-            "channel_quotas": dict(r.channel_quotas),
-            "select_count": r.select_count,
-            "budget_cap": r.budget_cap,
+            "rules": self.rules.to_payload(),
             "selected_budget": self.selected_budget,
             "ranking": list(self.ranking),
             "selected": list(self.selected),
@@ -257,6 +279,31 @@ class Results:
             "online_voters_counted": self.online_voters_counted,
             "online_voters_over_quota": self.online_voters_over_quota,
         }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> Results:
+        """Rebuild results from :meth:`to_payload` (e.g. the published ones, for a report).
+
+        Raises:
+            MalformedEntry: not a results payload of this schema.
+        """
+        try:
+            if payload["v"] != RESULTS_SCHEMA:
+                raise ValueError(f"results schema {payload['v']!r}")
+            results = cls(
+                round=payload["round"],
+                upto=payload["upto"],
+                rules=RoundRules.from_payload(payload["rules"]),
+                rows=tuple(Row.from_payload(row) for row in payload["rows"]),
+                excluded=dict(payload["excluded"]),
+                online_voters_counted=payload["online_voters_counted"],
+                online_voters_over_quota=payload["online_voters_over_quota"],
+            )
+        except (KeyError, TypeError, ValueError, ev.MalformedBody) as err:
+            raise MalformedEntry(seq="?", reason=f"results payload: {err}") from err
+        if results.to_payload() != payload:
+            raise MalformedEntry(seq="?", reason="results payload is not as tally writes it")
+        return results
 
     def canonical(self) -> bytes:
         """Return the RFC 8785 canonical JSON of :meth:`to_payload`."""

@@ -367,3 +367,27 @@ def test_fast_schema_check_refuses_what_events_parse_refuses(body):
         ev.parse("proposal.endorsed", body)
     with pytest.raises(MalformedEntry):
         _event({"seq": 3, "kind": "proposal.endorsed", "body": body})
+
+
+def test_results_rebuild_from_their_payload():
+    from participation.tally import Results
+
+    results = tally(four_proposals(selection="channel_quotas", channel_quotas={"onsite": 2}).leaves)
+    payload = json.loads(json.dumps(results.to_payload()))
+    assert Results.from_payload(payload) == results
+    assert Results.from_payload(payload).sha256() == results.sha256()
+
+
+@pytest.mark.parametrize("change", ["v", "rows", "combined"])
+def test_a_tampered_results_payload_does_not_rebuild(change):
+    from participation.tally import Results
+
+    payload = json.loads(json.dumps(tally(four_proposals().leaves).to_payload()))
+    if change == "v":
+        payload["v"] = 9
+    elif change == "rows":
+        del payload["rows"][0]["budget"]
+    else:
+        payload["rows"][0]["combined"]["shown"] = "99.99"
+    with pytest.raises(MalformedEntry):
+        Results.from_payload(payload)
