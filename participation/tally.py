@@ -29,8 +29,9 @@ Every component is a number from 0 to 100, computed exactly (fractions):
   person and proposal (the last). A paper tally counts once confirmed by a second official;
   a confirmed correction replaces the tally it names. No score: O = 0.
 * online N = L / V x 100, where V is the number of counted online voters who chose the
-  proposal's review group (every counted voter, when voters do not choose groups) and L the
-  number of them whose 좋아요 for the proposal stands at the end. Counted voters: per
+  proposal's review group (every counted voter when the round has no review groups or
+  ``online_one_group`` is off) and L the number of them whose 좋아요 for the proposal stands
+  at the end; a like outside the voter's chosen group does not count. Counted voters: per
   community, the first ``voters_per_community`` voters in ledger order of their first online
   action (choosing a group, or liking); voters of no community are all counted. V = 0: N = 0.
 * combined C = (w_j x J + w_o x O + w_n x N) / (w_j + w_o + w_n), with the round's integer
