@@ -224,8 +224,8 @@ class Runtime:
     def bot_application(self, base_url: str, base_file_url: str, username: str) -> Any:
         """Build the bot's PTB Application (bot.build_application) for one worker."""
         try:
-            from bot import build_application  # type: ignore[attr-defined]
-            from bot.services import BotServices
+            from bot import BotServices
+            from bot import build_application
         except ImportError as err:  # the bot package is assembled separately
             raise RuntimeError("bot.build_application is not available") from err
 

@@ -316,7 +316,9 @@ class UpdateWorker:
             return
         data = json.loads(raw)
         update_id = int(data["update_id"])
-        structlog.contextvars.bind_contextvars(update_id=update_id, partition=partition)
+        structlog.contextvars.bind_contextvars(
+            update_id=update_id, partition=partition, worker=self.name
+        )
         if await asyncio.to_thread(self._processed.contains, update_id):
             log.info("update_redelivered_skipped")
             await self._ack(stream, entry_id, processed=False)
