@@ -101,3 +101,15 @@ def test_go_sumdb_rejects_a_flipped_byte(
         path[0] = ("0" if path[0][0] != "0" else "1") + path[0][1:]
     result = run(checker, changed)
     assert result.returncode == 1 and "MISMATCH" in result.stderr
+
+
+def test_go_sumdb_accepts_the_golden_checkpoint(checker: Path) -> None:
+    vectors = Path(__file__).parent / "vectors"
+    golden = {
+        "vkey": (vectors / "checkpoint.vkey").read_text().strip(),
+        "checkpoint": (vectors / "checkpoint.txt").read_text(encoding="utf-8"),
+        "leaves": [base64.b64encode(bytes.fromhex(x)).decode() for x in json.loads(
+            (vectors / "rfc6962.json").read_text())["leaves"]],
+    }  # fmt: skip
+    result = run(checker, golden)
+    assert result.returncode == 0, result.stderr

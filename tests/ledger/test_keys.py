@@ -113,3 +113,14 @@ def test_signatures_by_other_keys_are_ignored_when_one_known_key_signs() -> None
     )
     unknown = Verifier.from_vkey(LedgerKey.generate("x").vkey)
     assert open_checkpoint(cosigned, [unknown, KEY.verifier]).size == 8
+
+
+VECTORS = Path(__file__).parent / "vectors"
+
+
+def test_golden_checkpoint_is_reproduced_byte_for_byte() -> None:
+    """Ed25519 is deterministic: the seed 00..1f signs the 8-leaf vector root to this note."""
+    golden = (VECTORS / "checkpoint.txt").read_text(encoding="utf-8")
+    assert NOTE == golden
+    assert (VECTORS / "checkpoint.vkey").read_text().strip() == KEY.vkey
+    assert open_checkpoint(golden, Verifier.from_vkey(KEY.vkey)).root == ROOT
