@@ -115,6 +115,7 @@ def _key_schedule(data: bytes, first: Verifier) -> Schedule:
             leaf = parse_leaf(data[start : stop if stop >= 0 else len(data)])
             vkey = leaf.entry.body.get("vkey")
             if leaf.entry.kind == ROTATION_KIND and isinstance(vkey, str):
+                Verifier.from_vkey(vkey)  # an unusable key is reported at its index later
                 schedule.append((index + 1, vkey))
         except LedgerError:
             pass  # reported, at its index, by the line checks

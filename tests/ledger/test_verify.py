@@ -22,6 +22,7 @@ from ledger.store import entries
 from ledger.verify import VerificationFailed
 from ledger.verify import verify_export
 from tests.ledger.conftest import ORIGIN
+from tests.ledger.conftest import SEED
 from tests.ledger.conftest import TickingClock
 
 
@@ -178,3 +179,17 @@ def test_cli_keygen_export_verify(tmp_path: Path, capsys: pytest.CaptureFixture[
     (tmp_path / "out" / "entries.jsonl").write_bytes(b"\n".join(lines))
     assert main(["verify", str(tmp_path / "out")]) == 1
     assert "index 1" in capsys.readouterr().err
+
+
+def test_a_rotation_to_an_unusable_key_is_caught_at_its_index(log: Ledger, tmp_path: Path) -> None:
+    fill(log, 3)
+    log.rotate(LedgerKey.generate("next"))
+    log.append("proposal.endorsed", "r:ab", None, {})
+    log.seal()
+    leaf = log.entries(3, 4)[0]
+    entry = parse_leaf(leaf).entry
+    forged = make_entry(seq=3, ts=entry.ts, kind=entry.kind, actor=entry.actor, round=None,
+                        body={"vkey": "next+00000000+AAAA"}, prev=entry.prev)  # fmt: skip
+    set_leaf(log, 3, sign_entry(forged, LedgerKey.from_seed(ORIGIN, SEED))[0])
+    log.export(tmp_path)
+    assert failure(tmp_path).index == 3
