@@ -189,19 +189,17 @@ def render_chart(
     Raises:
         FontMissing: no Korean font (install fonts-nanum: ``make system-deps``).
     """
-    import matplotlib
-    from matplotlib import font_manager
     from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
 
-    path = font or korean_font()
-    font_manager.fontManager.addfont(str(path))
-    family = font_manager.FontProperties(fname=str(path)).get_name()
+    # The font goes to every text explicitly: no global rcParams, so charts can be drawn
+    # from several threads at once.
+    korean = FontProperties(fname=str(font or korean_font()))
     rows = list(results.rows[:max_rows])
-    with matplotlib.rc_context({"font.family": family, "axes.unicode_minus": False}):
-        figure = Figure(figsize=(10, 1.6 + 0.38 * max(len(rows), 1)), dpi=120)
-        axes = figure.add_subplot()
-        _draw_bars(axes, results, rows, texts, locale, titles or {})
-        figure.savefig(out, format="png", bbox_inches="tight")
+    figure = Figure(figsize=(10, 1.6 + 0.38 * max(len(rows), 1)), dpi=120)
+    axes = figure.add_subplot()
+    _draw_bars(axes, results, rows, texts, locale, titles or {}, korean)
+    figure.savefig(out, format="png", bbox_inches="tight")
 
 
 def _draw_bars(
@@ -211,7 +209,10 @@ def _draw_bars(
     texts: Texts,
     locale: str,
     titles: Mapping[str, str],
+    font: Any,
 ) -> None:
+    small = font.copy()
+    small.set_size(8)
     w = results.rules.weights
     total = w.judges + w.onsite + w.online
     weights = {"judges": w.judges, "onsite": w.onsite, "online": w.online}
@@ -233,21 +234,21 @@ def _draw_bars(
     selected_word = texts.text(locale, "report.chart.selected")
     for y, row, end in zip(positions, rows, left, strict=True):
         note = f"{shown(row.combined)}" + (f"  {selected_word}" if row.selected else "")
-        axes.text(end + 0.8, y, note, va="center", fontsize=8)
+        axes.text(end + 0.8, y, note, va="center", fontproperties=small)
     labels = [
         f"{row.rank}. {row.proposal}"
         + (f" {titles[row.proposal]}" if row.proposal in titles else "")
         for row in rows
     ]
-    axes.set_yticks(positions, labels=labels, fontsize=8)
+    axes.set_yticks(positions, labels=labels, fontproperties=small)
     axes.set_xlim(0, 112)
-    axes.set_xlabel(texts.text(locale, "report.chart.xlabel"))
+    axes.set_xlabel(texts.text(locale, "report.chart.xlabel"), fontproperties=font)
     title = texts.text(locale, "report.chart.title", title=results.rules.title)
     if len(rows) < len(results.rows):
         top = texts.text(locale, "report.chart.top", shown=len(rows), total=len(results.rows))
         title = f"{title}\n{top}"
-    axes.set_title(title)
-    axes.legend(loc="lower right", fontsize=8)
+    axes.set_title(title, fontproperties=font)
+    axes.legend(loc="lower right", prop=small)
     caption = texts.text(
         locale,
         "report.chart.caption",
@@ -261,7 +262,7 @@ def _draw_bars(
         xycoords="axes fraction",
         xytext=(0, -44),
         textcoords="offset points",
-        fontsize=8,
+        fontproperties=small,
         va="top",
     )
 
