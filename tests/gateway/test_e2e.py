@@ -142,9 +142,9 @@ def resident_scenario(tmp_path: Path, sandbox: Any, db_url: str, redis_url: str,
         while "연천군" not in labels(regions):
             sandbox.press(uid, regions["message_id"], data_of(regions, "▶"))
             old = json.dumps(regions.get("reply_markup"))
-            regions = wait_for("the next page", lambda: next(
-                (m for m in sandbox.messages(uid) if m["message_id"] == regions["message_id"]
-                 and json.dumps(m.get("reply_markup")) != old), None))  # fmt: skip
+            regions = wait_for("the next page", lambda r=regions, o=old: next(
+                (m for m in sandbox.messages(uid) if m["message_id"] == r["message_id"]
+                 and json.dumps(m.get("reply_markup")) != o), None))  # fmt: skip
         sandbox.press(uid, regions["message_id"], data_of(regions, "연천군"))
         wait_for("the main menu", lambda: any(
             m.get("text") == REGISTERED for m in sandbox.messages(uid)))  # fmt: skip
