@@ -92,8 +92,12 @@ def main(argv: list[str] | None = None) -> int:
 
             server = make_server("0.0.0.0", settings.port, create_app(runtime.webhook_deps()),
                                  threaded=True)  # fmt: skip
-            processes.run_in_thread("web-stopper", lambda: (stopper.stopped.wait(),
-                                                              server.shutdown()))  # fmt: skip
+
+            def stop_serving() -> None:
+                stopper.stopped.wait()
+                server.shutdown()
+
+            processes.run_in_thread("web-stopper", stop_serving)
             server.serve_forever()
         else:
             from gateway.run import run_all

@@ -1,4 +1,4 @@
-"""Block digests: the Korean (합쇼체) message posted in the public channel for every block.
+"""Block digests: the formal Korean message posted in the public channel for every block.
 
 A digest names the block number, the entry range, the ledger size, the sealing time in KST,
 the root hash, the signed checkpoint exactly as published (so anyone can check the signature

@@ -44,7 +44,10 @@ class Stopper:
         self.stopped = threading.Event()
 
     def add(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
-        self._callbacks.append(lambda: loop.call_soon_threadsafe(callback))
+        def schedule() -> None:
+            loop.call_soon_threadsafe(callback)
+
+        self._callbacks.append(schedule)
         if self.stopped.is_set():
             self._callbacks[-1]()
 

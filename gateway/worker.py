@@ -38,6 +38,7 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from typing import cast
 
 import redis
 import redis.asyncio as aredis
@@ -301,7 +302,7 @@ class UpdateWorker:
             return []
         if not answer:
             return []
-        entries: list[tuple[bytes, dict[bytes, bytes]]] = answer[0][1]
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = cast(Any, answer)[0][1]
         # A pending entry deleted meanwhile shows as (id, None): acknowledge it and move on.
         return [(i, f if f is not None else {}) for i, f in entries]
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from typing import cast
 
 import redis
 import structlog
@@ -118,12 +119,11 @@ def _cached(response: Response, *, immutable: bool) -> Response:
     response.headers["Cache-Control"] = IMMUTABLE if immutable else SHORT
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.add_etag()
-    return response.make_conditional(request)
+    return cast(Response, response.make_conditional(request))
 
 
 def _text(body: str, *, immutable: bool = False) -> Response:
-    response = Response(body, mimetype="text/plain")
-    response.charset = "utf-8"
+    response = Response(body, mimetype="text/plain")  # Flask adds "; charset=utf-8"
     return _cached(response, immutable=immutable)
 
 
