@@ -32,6 +32,7 @@ var/.system-deps:
 system-deps: var/.system-deps  ## install the Debian packages the tests need (chromium, fonts-nanum, go)
 
 run: $(VENV)/.installed  ## start everything on embedded defaults (sandbox when no token)
+	$(PY) -m gateway migrate
 	$(PY) -m gateway run
 
 test: $(VENV)/.installed var/.system-deps  ## the whole suite (integration tests too where services answer)
