@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -40,6 +41,8 @@ class OutboxSender:
         per_second: float = 30.0,
         per_chat_interval: float = 1.0,
         batch: int = 30,
+        official_of: Callable[[int], int | None] | None = None,
+        progress_every_s: float = 5.0,
     ) -> None:
         self._service, self._bot, self._catalog = service, bot, catalog
         self._interval = 1.0 / per_second
@@ -49,6 +52,9 @@ class OutboxSender:
         self._last_by_chat: dict[int, float] = {}
         self.sent = 0
         self.active_broadcasts: set[int] = set()
+        self._official_of = official_of
+        self._progress_every = progress_every_s
+        self._progress: dict[int, tuple[int, float, str]] = {}  # bid -> (message_id, at, text)
 
     async def drain(self, budget_s: float = 50.0) -> int:
         """Send until the outbox is empty or `budget_s` has passed; return how many were sent."""
@@ -64,10 +70,53 @@ class OutboxSender:
                 sent += outcome == "sent"
                 if row.broadcast_id is not None:
                     self.active_broadcasts.add(int(row.broadcast_id))
+            await self.report_progress()
         self.sent += sent
         if sent:
             log.info("outbox_drained", sent=sent)
+        await self.report_progress()
         return sent
+
+    async def report_progress(self, *, force: bool = False) -> None:
+        """Keep one progress message per broadcast up to date for the official who started it."""
+        if self._official_of is None:
+            return
+        for bid in sorted(self.active_broadcasts):
+            counts = await asyncio.to_thread(self._service.broadcast_progress, bid)
+            done = not counts.get("pending") and not counts.get("claimed")
+            official = await asyncio.to_thread(self._official_of, bid)
+            if official is not None:
+                await self._show_progress(bid, official, counts, done, force=force)
+            if done:
+                self.active_broadcasts.discard(bid)
+                self._progress.pop(bid, None)
+                log.info("broadcast_finished", broadcast_id=bid, **counts)
+
+    async def _show_progress(
+        self, bid: int, official: int, counts: dict[str, int], done: bool, *, force: bool
+    ) -> None:
+        resident = await asyncio.to_thread(self._service.resident, official)
+        locale = getattr(resident, "locale", None) or "ko"
+        key = "gateway.broadcast.done" if done else "gateway.broadcast.progress"
+        text = self._catalog.text(
+            locale, key, **{k: f"{counts.get(k, 0):,}" for k in ("total", "sent", "blocked",
+                                                                  "failed")}
+        )  # fmt: skip
+        shown = self._progress.get(bid)
+        now = time.monotonic()
+        if shown is not None and (
+            shown[2] == text or (now - shown[1] < self._progress_every and not done and not force)
+        ):
+            return  # fmt: skip
+        try:
+            if shown is None:
+                message = await self._bot.send_message(official, text)
+                self._progress[bid] = (message.message_id, now, text)
+            else:
+                await self._bot.edit_message_text(text, chat_id=official, message_id=shown[0])
+                self._progress[bid] = (shown[0], now, text)
+        except (BadRequest, Forbidden, NetworkError, RetryAfter) as err:
+            log.warning("progress_not_shown", broadcast_id=bid, error=type(err).__name__)
 
     async def _pace(self, chat_id: int) -> None:
         now = time.monotonic()

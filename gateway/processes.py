@@ -94,7 +94,7 @@ async def clock_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = No
             rt.ledger, rt.digests(), bot, rt.catalog,
             channel=s.public_channel, base_url=s.public_base_url, locale=s.default_locale,
         )  # fmt: skip
-        sender = OutboxSender(rt.service, bot, rt.catalog)
+        sender = OutboxSender(rt.service, bot, rt.catalog, official_of=rt.broadcast_owner)
         runs = rt.runs()
         name = consumer_name()
         clock = Clock(

@@ -210,6 +210,7 @@ class Runtime:
                 "redis": self.check_redis,
                 "signing_key": self.check_signing_key,
             },
+            extra_metrics=self.outbox_metrics,
             trusted_proxies=int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
         )
 
@@ -239,6 +240,31 @@ class Runtime:
             block_of=self._block_number,
         )
         return build_application(self.settings.telegram_token, base_url, base_file_url, services)
+
+    def broadcast_owner(self, broadcast_id: int) -> int | None:
+        """Return the Telegram id of the official who started a broadcast."""
+        from participation.store import tables
+
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(tables.broadcasts.c.created_by).where(
+                    tables.broadcasts.c.id == broadcast_id
+                )
+            ).scalar()
+        return None if found is None else int(found)
+
+    def outbox_metrics(self) -> dict[str, float]:
+        """Return notices and broadcast messages by delivery state (for /metrics)."""
+        from participation.store import tables
+
+        o = tables.outbox.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(o.state, sa.func.count()).group_by(o.state)).all()
+        counts = {str(state): float(n) for state, n in rows}
+        return {
+            f"outbox_{state}": counts.get(state, 0.0)
+            for state in ("pending", "claimed", "sent", "blocked", "failed")
+        }
 
     def _block_number(self, index: int) -> int | None:
         block = self.ledger.block_of(index)

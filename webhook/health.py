@@ -86,7 +86,12 @@ class RuntimeCollector(Collector):
         yield from self._updates()
         yield from self._ledger()
         if self._d.extra_metrics is not None:
-            for name, value in self._d.extra_metrics().items():
+            try:
+                extra = self._d.extra_metrics()
+            except Exception as err:  # a database outage shows in /readyz
+                log.warning("metrics_partial", source="extra", error=type(err).__name__)
+                extra = {}
+            for name, value in extra.items():
                 yield GaugeMetricFamily(f"ttabok_{name}", name.replace("_", " "), value=value)
 
     def _updates(self) -> Iterator[Any]:

@@ -40,6 +40,17 @@ class FakeOutbox:
     def finish_outbox(self, id: int, state: str) -> None:
         self.finished[id] = state
 
+    def broadcast_progress(self, broadcast_id: int) -> dict[str, int]:
+        mine = [r for r in self.rows if r.broadcast_id == broadcast_id]
+        counts = {"total": len(mine), "pending": 0}
+        for r in mine:
+            state = self.finished.get(r.id, "pending")
+            counts[state] = counts.get(state, 0) + 1
+        return counts
+
+    def resident(self, user_id: int) -> None:
+        return None
+
 
 @pytest.fixture
 def sandbox() -> Iterator[Any]:
@@ -59,16 +70,23 @@ def test_outbox_is_delivered_within_limits_honoring_retry_after(sandbox):
     rows = [Row(n, user, "ko", "gateway.run.stop", {}) for n, user in enumerate(users * 2)]
     rows.append(Row(len(rows), blocked, "en", "gateway.run.stop", {}))
     outbox = FakeOutbox(rows)
+    official = sandbox.users.create("official")["id"]
+    sandbox.send_text(official, "/start")
     sandbox.inject_429(1, retry_after=1)
 
     async def drain() -> int:
         async with Bot(SANDBOX_TOKEN, base_url=sandbox.api_base_url) as bot:
-            sender = OutboxSender(outbox, bot, Catalog.load())
+            sender = OutboxSender(outbox, bot, Catalog.load(), batch=20,
+                                  official_of={7: official}.get, progress_every_s=0.5)  # fmt: skip
             return await sender.drain(budget_s=30)
 
     assert asyncio.run(drain()) == 80
     assert list(outbox.finished.values()).count("sent") == 80
     assert outbox.finished[len(rows) - 1] == "blocked"
+    (progress,) = sandbox.messages(official)  # one message, edited as the broadcast went on
+    done = Catalog.load().text("ko", "gateway.broadcast.done", total="81", sent="80",
+                               blocked="1", failed="0")  # fmt: skip
+    assert progress["text"] == done and progress["edited"]
     stats = sandbox.stats()
     assert stats["rate_limited"] == 1  # only the injected 429: we never tripped the limits
     for user in users:
