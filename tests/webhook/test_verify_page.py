@@ -130,3 +130,59 @@ def test_page_is_korean_by_default_and_english_on_request(rclient: redis.Redis):
 def test_prefill_refuses_markup(rclient: redis.Redis):
     body = make_app(rclient).test_client().get('/verify?i="><script>').get_data(as_text=True)
     assert "<script>" not in body.split('id="texts"')[0]
+
+
+class LyingLedger:
+    """A ledger server that tampers with one kind of answer."""
+
+    def __init__(self, log: Ledger, lie: str) -> None:
+        self._log, self._lie = log, lie
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._log, name)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        path = self._log.inclusion_proof(index, size)
+        if self._lie == "proof":
+            path[0] = bytes([path[0][0] ^ 1]) + path[0][1:]
+        return path
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        path = self._log.consistency_proof(old, new)
+        if self._lie == "consistency":
+            path[-1] = bytes([path[-1][0] ^ 1]) + path[-1][1:]
+        return path
+
+    def entries(self, start: int, end: int) -> list[bytes]:
+        leaves = self._log.entries(start, end)
+        if self._lie == "entry":
+            leaves[0] = leaves[0].replace(b'"n":1', b'"n":7')
+        return leaves
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    ("lie", "step"),
+    [("proof", "step_inclusion"), ("consistency", "step_consistency"), ("entry", "step_leaf")],
+)
+def test_a_lying_server_is_caught(
+    rclient: redis.Redis, tmp_path: Path, page: Any, lie: str, step: str
+):
+    log = Ledger.open(f"sqlite:///{tmp_path}/l.db", LedgerKey.generate("gg-ledger"), "t.example/l")
+    receipts = []
+    for block in range(2):
+        for n in range(4):
+            receipts.append(log.append("test.noted", "r:ab", None, {"n": n, "b": block}))
+        log.seal()
+    server = make_server("127.0.0.1", 0, make_app(rclient, LyingLedger(log, lie)), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        receipt = receipts[5]  # {"n": 1, "b": 1}: second block, so consistency is checked
+        page.goto(f"http://127.0.0.1:{server.server_port}/verify?i=5&h={receipt.leaf_hash.hex()}")
+        result, steps = outcome(page)
+        assert result == "bad" and steps[step] == "failed"
+    finally:
+        server.shutdown()
+        thread.join()
+        log.close()
