@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from tests.gateway.support import message_update
 from tests.webhook.conftest import SECRET
 from tests.webhook.conftest import make_app
+from webhook.inbox import Inbox
 from webhook.inbox import StreamLayout
 from webhook.inbox import chat_id_of
 from webhook.ingress import InvalidUpdate
@@ -199,3 +200,22 @@ def test_parse_update_raises_only_invalid_update(body: bytes):
 )  # fmt: skip
 def test_chat_id_of_finds_the_chat(update: dict[str, Any], chat_id: int | None):
     assert chat_id_of(update) == chat_id
+
+
+@pytest.mark.integration
+def test_ingress_on_the_real_redis(redis_url: str, redis_prefix: str):
+    client = redis.Redis.from_url(redis_url)
+    layout = StreamLayout(partitions=4, prefix=redis_prefix)
+    app = make_app(client, inbox=Inbox(client, layout))
+    update_id = int(redis_prefix[1:9], 16)  # unique to this test run
+    try:
+        body = json.dumps(message_update(update_id, chat_id=77))
+        assert post(app.test_client(), body) == 200
+        assert post(app.test_client(), body) == 200
+        stream = layout.stream(layout.partition_of(77))
+        assert [json.loads(f[b"u"])["update_id"] for _i, f in client.xrange(stream)] == [update_id]
+    finally:
+        keys = list(client.scan_iter(match=f"{redis_prefix}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
