@@ -69,13 +69,9 @@ def decode(data: bytes) -> JSON:
     """
     try:
         text = data.decode("utf-8")
-        value: JSON = json.loads(
-            text,
-            object_pairs_hook=_object,
-            parse_float=_no_float,
-            parse_int=_int,
-            parse_constant=_no_float,
-        )
+        # ASCII input has ASCII keys, and a duplicate key could not survive the byte-for-byte
+        # comparison below, so the per-object hook is only needed for non-ASCII input.
+        value: JSON = (_ascii_decoder if data.isascii() else _decoder).decode(text)
     except UnicodeDecodeError as err:
         raise MalformedEntry("not valid UTF-8") from err
     except json.JSONDecodeError as err:
@@ -110,6 +106,12 @@ def _int(text: str) -> int:
 
 def _no_float(text: str) -> JSON:
     raise MalformedEntry(f"number {text} is not an integer (floats are not allowed)")
+
+
+_decoder = json.JSONDecoder(
+    object_pairs_hook=_object, parse_float=_no_float, parse_int=_int, parse_constant=_no_float
+)
+_ascii_decoder = json.JSONDecoder(parse_float=_no_float, parse_int=_int, parse_constant=_no_float)
 
 
 def _check(value: object, depth: int = 0) -> None:

@@ -31,6 +31,7 @@ ROTATION_KIND = "ledger.key_rotated"  # owned by the ledger: body {"vkey": "<new
 KIND_PATTERN = re.compile(r"[a-z]+(\.[a-z_]+)+")
 TS_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 HEX_PATTERN = re.compile(r"[0-9a-f]{64}")
+LEAF_KEYS = frozenset({"entry", "key", "sig"})
 ENTRY_KEYS = frozenset({"v", "seq", "ts", "kind", "actor", "round", "body", "prev"})
 LEAF_HEAD = b'{"entry":'
 LEAF_KEY_MARK = b',"key":"'
@@ -161,18 +162,18 @@ def parse_leaf(leaf: bytes, index: int | None = None) -> SignedLeaf:
         value = canonical.decode(leaf)
     except MalformedEntry as err:
         raise type(err)(err.reason, index=index) from err
-    if not isinstance(value, dict) or set(value) != {"entry", "key", "sig"}:
+    if not isinstance(value, dict) or value.keys() != LEAF_KEYS:
         raise MalformedEntry("a leaf has exactly the fields entry, key and sig", index=index)
     raw, key_id, sig = value["entry"], value["key"], value["sig"]
-    if not isinstance(raw, dict) or set(raw) != ENTRY_KEYS:
+    if not isinstance(raw, dict) or raw.keys() != ENTRY_KEYS:
         raise MalformedEntry("the entry does not have exactly the entry fields", index=index)
     if not isinstance(key_id, str) or not isinstance(sig, str):
         raise MalformedEntry("key and sig must be strings", index=index)
     try:
-        signature = base64.b64decode(sig, validate=True)
-    except binascii.Error as err:
+        signature = binascii.a2b_base64(sig, strict_mode=True)
+    except (binascii.Error, ValueError) as err:
         raise MalformedEntry("sig is not base64", index=index) from err
-    if len(signature) != 64 or base64.b64encode(signature).decode() != sig:
+    if len(signature) != 64 or binascii.b2a_base64(signature, newline=False) != sig.encode():
         raise MalformedEntry("sig is not 64 bytes of canonical base64", index=index)
     entry = _entry(raw, index)
     entry_bytes = leaf[len(LEAF_HEAD) : leaf.rindex(LEAF_KEY_MARK)]

@@ -89,7 +89,7 @@ def verify_export(
     notes = [_read(root_dir / "checkpoint")]
     folder = root_dir / "checkpoints"
     if folder.is_dir():
-        notes += [p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.txt"))]
+        notes += [_read(p) for p in sorted(folder.glob("*.txt"))]
     notes += list(checkpoints)
     sizes, root = _check_checkpoints(notes, hashes, schedule)
     key_ids = tuple(Verifier.from_vkey(v).key_id for _, v in schedule)
@@ -101,6 +101,8 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
         raise VerificationFailed(f"{path.name} is missing from the export") from err
+    except UnicodeDecodeError as err:
+        raise VerificationFailed(f"{path.name} is not UTF-8 text") from err
 
 
 def _key_schedule(data: bytes, first: Verifier) -> Schedule:
