@@ -102,29 +102,35 @@ async def remind_judges(service: Any, bot: Bot, catalog: Catalog, runs: JobRuns)
         deadline = view.deadline if view.phase == "review" else None
         if deadline is None or deadline <= now:
             continue
-        for hours in REMIND_BEFORE_H:
-            job_id = f"remind:{view.round_id}:{hours}"[:64]
-            if deadline - now > hours * 3600 or await asyncio.to_thread(runs.last_run, job_id):
-                continue
-            judges = await asyncio.to_thread(service.judges_to_remind, view.round_id)
-            for user_id in judges:
-                resident = await asyncio.to_thread(service.resident, user_id)
-                locale = getattr(resident, "locale", None) or "ko"
-                text = catalog.text(
-                    locale,
-                    "gateway.remind.judge",
-                    round=view.title,
-                    deadline=format_datetime(deadline, locale),
-                )
-                try:
-                    await bot.send_message(user_id, text)
-                except Exception as err:  # one unreachable judge must not stop the others
-                    log.warning("reminder_failed", error=type(err).__name__)
-                await asyncio.sleep(1 / 30)
+        # Thresholds already passed; one reminder covers all of them (a clock that was down
+        # for a day sends one reminder, not two in a row).
+        due = [f"remind:{view.round_id}:{h}"[:64] for h in REMIND_BEFORE_H
+               if deadline - now <= h * 3600]  # fmt: skip
+        done = [await asyncio.to_thread(runs.last_run, job_id) for job_id in due]
+        if not due or all(done):
+            continue
+        judges = await asyncio.to_thread(service.judges_to_remind, view.round_id)
+        for user_id in judges:
+            await _remind(service, bot, catalog, user_id, view.title, deadline)
+        for job_id in due:
             await asyncio.to_thread(runs.record, job_id)
-            log.info("judges_reminded", round_id=view.round_id, hours=hours, judges=len(judges))
-            break
+        log.info("judges_reminded", round_id=view.round_id, judges=len(judges))
     await asyncio.to_thread(runs.record, "remind_judges")
+
+
+async def _remind(
+    service: Any, bot: Bot, catalog: Catalog, user_id: int, title: str, deadline: int
+) -> None:
+    resident = await asyncio.to_thread(service.resident, user_id)
+    locale = getattr(resident, "locale", None) or "ko"
+    text = catalog.text(
+        locale, "gateway.remind.judge", round=title, deadline=format_datetime(deadline, locale)
+    )
+    try:
+        await bot.send_message(user_id, text)
+    except Exception as err:  # one unreachable judge must not stop the others
+        log.warning("reminder_failed", error=type(err).__name__)
+    await asyncio.sleep(1 / 30)
 
 
 async def drive_broadcasts(sender: OutboxSender) -> None:

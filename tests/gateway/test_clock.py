@@ -203,3 +203,41 @@ def test_missed_runs_catch_up_once_and_recent_runs_keep_their_rhythm(tmp_path: P
     finally:
         engine.dispose()
         server.kill()
+
+
+def test_judges_are_reminded_once_per_threshold(tmp_path: Path, sandbox):
+    import time
+    from types import SimpleNamespace
+
+    from gateway.clock import remind_judges
+
+    judge, done_judge = (int(sandbox.users.create(n)["id"]) for n in ("심사위원", "끝낸 위원"))
+    for uid in (judge, done_judge):
+        sandbox.send_text(uid, "/start")
+    deadline = int(time.time()) + 3600 * 20  # inside the 24 h window, outside the 2 h one
+    view = SimpleNamespace(round_id="gg2017", title="2017 따복공동체", phase="review",
+                           deadline=deadline)  # fmt: skip
+    service = SimpleNamespace(
+        rounds=lambda: [view, SimpleNamespace(round_id="x", title="x", phase="endorsement",
+                                              deadline=deadline)],
+        judges_to_remind=lambda round_id: [judge],
+        resident=lambda uid: SimpleNamespace(locale="ko"),
+    )  # fmt: skip
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/c.db")
+    store.metadata.create_all(engine)
+    runs = JobRuns(engine)
+
+    async def remind(times: int) -> None:
+        async with Bot(SANDBOX_TOKEN, base_url=sandbox.api_base_url) as bot:
+            for _ in range(times):
+                await remind_judges(service, bot, Catalog.load(), runs)
+
+    try:
+        asyncio.run(remind(3))
+        assert len(sandbox.messages(judge)) == 1 and sandbox.messages(done_judge) == []
+        assert "2017 따복공동체" in sandbox.messages(judge)[0]["text"]
+        view.deadline = int(time.time()) + 3600  # two hours before: one more reminder
+        asyncio.run(remind(2))
+        assert len(sandbox.messages(judge)) == 2
+    finally:
+        engine.dispose()
