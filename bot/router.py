@@ -32,6 +32,7 @@ from telegram import Message
 from telegram import ReplyKeyboardMarkup
 from telegram import ReplyKeyboardRemove
 from telegram import Update
+from telegram.error import BadRequest
 from telegram.ext import CallbackContext
 from telegram.ext import ExtBot
 
@@ -162,7 +163,10 @@ class Ctx:
         if query is None or self.answered:
             return
         self.answered = True
-        await query.answer(text, show_alert=alert)
+        try:
+            await query.answer(text, show_alert=alert)
+        except BadRequest:  # a redelivered update: the query was answered the first time
+            return
 
     async def menu_markup(self) -> ReplyKeyboardMarkup:
         """Return the main menu for this person's roles."""

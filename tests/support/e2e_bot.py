@@ -182,11 +182,11 @@ class BotWorld:
     def t(self, key: str, locale: str = "ko", **params: object) -> str:
         return self.catalog.text(locale, key, **params)
 
-    async def register(self, uid: int, region: str = "연천군") -> None:
+    async def register(self, uid: int, region: str = "연천군", locale: str = "ko") -> None:
         """Go through /start, consent and region choice."""
         await self.text(uid, "/start")
-        consent = self.with_button(uid, self.t("bot.privacy.agree"))
-        await self.press(uid, consent, self.t("bot.privacy.agree"))
+        agree = self.t("bot.privacy.agree", locale)
+        await self.press(uid, self.with_button(uid, agree), agree)
         regions = self.last(uid)
         while not any(region == b for b in labels(regions)):
             regions = await self.press(uid, regions, "▶")

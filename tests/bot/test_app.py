@@ -1,0 +1,133 @@
+"""The framework: rate limiting, the error handler, server-checked buttons, who may do what."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import structlog
+
+from bot import MemoryRateLimiter
+from bot.router import Ctx
+from bot.router import Router
+from tests.support.e2e_bot import TOKEN
+from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import text_of
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_too_fast_is_slowed_with_one_polite_notice(tmp_path: Path) -> None:
+    limiter = MemoryRateLimiter(rate=0.001, burst=3)
+    async with BotWorld(tmp_path, limiter=limiter) as world:
+        uid = world.user()
+        for n in range(6):
+            world.srv.send_text(uid, f"hello {n}")
+        await world.drain()
+        texts = [text_of(m) for m in world.messages(uid)]
+        assert texts.count(world.t("bot.slow_down")) == 1
+        assert texts[-1] == world.t("bot.slow_down")
+
+
+async def test_an_unregistered_person_is_led_to_the_privacy_notice(world: BotWorld) -> None:
+    uid = world.user()
+    await world.text(uid, "안녕하세요")
+    assert text_of(world.last(uid)) == world.t("bot.privacy.notice")
+    await world.text(uid, world.t("bot.menu.browse"))  # menus need registration
+    texts = [text_of(m) for m in world.messages(uid)[-2:]]
+    assert texts == [world.t("bot.privacy.press_button"), world.t("bot.privacy.notice")]
+    declined = await world.press(uid, world.last(uid), world.t("bot.privacy.decline"))
+    assert text_of(declined) == world.t("bot.privacy.declined")
+    assert world.svc.resident(uid) is None
+
+
+async def test_an_english_client_gets_english(world: BotWorld) -> None:
+    uid = world.user("Alex", language_code="en")
+    await world.text(uid, "/start")
+    assert text_of(world.last(uid)) == world.t("bot.privacy.notice", "en")
+    await world.register(uid, "Suwon-si", "en")
+    assert text_of(world.last(uid)) == world.t("bot.start.registered", "en")
+
+
+async def test_forged_and_foreign_buttons_do_nothing(world: BotWorld) -> None:
+    owner, other = world.user(), world.user("남")
+    await world.text(owner, "/start")
+    notice = world.last(owner)
+    update = world.srv.press(owner, notice["message_id"], world.data_of(notice, "✅"))
+    forged = copy.deepcopy(update)
+    forged["update_id"] += 1000
+    forged["callback_query"]["data"] = "AAAAAAAAAAAAAAAA"
+    foreign = copy.deepcopy(update)
+    foreign["update_id"] += 2000
+    foreign["callback_query"]["from"] = world.srv.users.get(other)
+    for raw in (forged, foreign):
+        await world.feed(raw)
+    assert world.svc.resident(owner) is None and world.svc.resident(other) is None
+    assert world.svc.get_conversation(owner).step == "start.consent"
+    assert world.messages(other) == [] and world.last(owner) == notice
+    answers = world.srv.answered_callbacks(owner)  # one query id: the first answer counts
+    assert [a.get("text") for a in answers] == [world.t("bot.button.expired")]
+    await world.drain()  # the owner's own tap still works: nothing was consumed
+    assert world.svc.get_conversation(owner).step == "start.region"
+
+
+async def test_an_expired_button_says_so(world: BotWorld) -> None:
+    uid = world.user()
+    await world.text(uid, "/start")
+    notice = world.last(uid)
+    world.clock.advance(days=2)
+    await world.press(uid, notice, "✅")
+    assert world.srv.answered_callbacks(uid)[-1].get("text") == world.t("bot.button.expired")
+    assert world.svc.get_conversation(uid).step == "start.consent"
+
+
+async def test_unknown_command_and_unknown_text(world: BotWorld) -> None:
+    uid = world.user()
+    await world.register(uid)
+    assert text_of(await world.text(uid, "/frobnicate")) == world.t("bot.unknown_command")
+    assert text_of(await world.text(uid, "음...")) == world.t("bot.not_understood")
+
+
+async def test_a_rule_is_explained_and_a_crash_is_apologised_for(tmp_path: Path) -> None:
+    from participation.domain import errors as e
+
+    class Boom:
+        @staticmethod
+        def register(router: Router) -> None:
+            async def rule(ctx: Ctx, args: list[str]) -> None:
+                raise e.DuplicateEndorsement()
+
+            async def crash(ctx: Ctx, args: list[str]) -> None:
+                raise RuntimeError("boom")
+
+            router.command("rule", public=True)(rule)
+            router.command("crash", public=True)(crash)
+
+    async with BotWorld(tmp_path) as world:
+        from bot import build_application
+
+        world.app = build_application(
+            TOKEN,
+            world.srv.api_base_url,
+            world.srv.file_base_url,
+            world.services,
+            screens=[Boom],
+        )
+        await world.app.initialize()
+        uid = world.user()
+        reply = await world.text(uid, "/rule")
+        assert text_of(reply) == world.t("participation.error.duplicate_endorsement")
+        with structlog.testing.capture_logs() as logs:
+            reply = await world.text(uid, "/crash")
+        assert text_of(reply) == world.t("bot.error.generic")
+        assert any(log["event"] == "update_failed" for log in logs)
+
+
+async def test_blocking_the_bot_stops_notifications(world: BotWorld) -> None:
+    uid = world.user()
+    await world.register(uid)
+    world.srv.block_bot(uid)
+    await world.drain()
+    resident = world.svc.resident(uid)
+    assert resident is not None and not resident.subscribed

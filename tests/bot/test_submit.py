@@ -1,0 +1,142 @@
+"""제안하기: every correction path, /cancel at every step, and a draft that outlives its worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bot import build_application
+from tests.support.e2e_bot import TOKEN
+from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import text_of
+
+pytestmark = pytest.mark.asyncio
+TITLE, BODY = "어르신 쉼터 그늘막", "버스 정류장 옆에 그늘막을 세워 주세요."
+
+
+async def to_step(world: BotWorld, uid: int, step: str) -> None:
+    """Fill the draft up to ``step``."""
+    await world.text(uid, world.t("bot.menu.submit"))
+    if step == "title":
+        return
+    await world.text(uid, TITLE)
+    if step == "body":
+        return
+    await world.text(uid, BODY)
+    if step == "category":
+        return
+    await world.press(uid, world.last(uid), "복지·돌봄")
+    if step == "budget":
+        return
+    await world.text(uid, "300만")
+    if step == "photo":
+        return
+    await world.press(uid, world.last(uid), world.t("bot.submit.skip_photo"))
+
+
+@pytest_asyncio.fixture
+async def resident(world: BotWorld) -> int:
+    uid = world.user("박서연")
+    await world.register(uid, "성남시")
+    return uid
+
+
+@pytest.mark.parametrize("step", ["title", "body", "category", "budget", "photo", "preview"])
+async def test_cancel_works_at_every_step(world: BotWorld, resident: int, step: str) -> None:
+    await to_step(world, resident, step)
+    assert world.svc.get_conversation(resident).step == f"submit.{step}"
+    reply = await world.text(resident, "/cancel")
+    assert text_of(reply) == world.t("bot.cancelled")
+    assert world.svc.get_conversation(resident).version == 0
+    assert world.svc.my_proposals(resident) == []
+
+
+@pytest.mark.parametrize("typed", ["150만원", "1,500,000", "150만", "1500000원"])
+async def test_budget_accepts_korean_forms(world: BotWorld, resident: int, typed: str) -> None:
+    await to_step(world, resident, "budget")
+    reply = await world.text(resident, typed)
+    assert text_of(reply) == world.t("bot.submit.ask_photo")
+    assert world.svc.get_conversation(resident).data["draft"]["budget"] == 1_500_000  # type: ignore[index,call-overload]
+
+
+async def test_wrong_input_gets_a_friendly_correction(world: BotWorld, resident: int) -> None:
+    await to_step(world, resident, "title")
+    assert text_of(await world.photo(resident)) == world.t("bot.submit.need_text_title")
+    too_long = await world.text(resident, "가" * 61)
+    assert text_of(too_long).startswith(
+        world.t("participation.error.title_too_long", max=60, length=61)
+    )
+    await world.text(resident, TITLE)
+    over = await world.text(resident, "나" * 1501)
+    assert world.t("participation.error.body_too_long", max=1500, length=1501) in text_of(over)
+    await world.text(resident, BODY)
+    typed = await world.text(resident, "복지")  # typed instead of pressing a 분야 button
+    assert text_of(typed) == world.t("bot.submit.press_category")
+    await world.press(resident, typed, "복지·돌봄")
+    assert text_of(await world.text(resident, "많이요")) == world.t("bot.submit.budget_unreadable")
+    assert text_of(await world.photo(resident)) == world.t("bot.submit.need_text_budget")
+    over_cap = await world.text(resident, "1억")
+    assert "10,000,000" in text_of(over_cap)
+    await world.text(resident, "50만원")
+    assert text_of(await world.text(resident, "사진 없어요")) == world.t("bot.submit.need_photo")
+    assert world.svc.get_conversation(resident).step == "submit.photo"
+
+
+async def test_fixing_a_field_returns_to_the_preview(world: BotWorld, resident: int) -> None:
+    await to_step(world, resident, "preview")
+    preview = world.last(resident)
+    which = await world.press(resident, preview, world.t("bot.submit.fix"))
+    await world.press(resident, which, world.t("bot.submit.field.budget"))
+    again = await world.text(resident, "200만원")
+    assert "2,000,000원" in text_of(again) and world.t("bot.submit.confirm") in str(again)
+    await world.press(resident, again, world.t("bot.submit.confirm"))
+    [card] = world.svc.my_proposals(resident)
+    assert (card.title, card.budget, card.category) == (TITLE, 2_000_000, "welfare")
+
+
+async def test_the_draft_survives_a_switch_to_another_worker(
+    world: BotWorld, resident: int, tmp_path: Path
+) -> None:
+    await to_step(world, resident, "body")
+    other = build_application(
+        TOKEN, world.srv.api_base_url, world.srv.file_base_url, world.services
+    )
+    await other.initialize()
+    world.app, first = other, world.app  # the next updates land on a fresh process
+    try:
+        reply = await world.text(resident, BODY)
+        assert text_of(reply) == world.t("bot.submit.ask_category")
+        assert world.svc.get_conversation(resident).data["draft"]["title"] == TITLE  # type: ignore[index,call-overload]
+    finally:
+        await first.shutdown()
+
+
+async def test_resume_picks_up_an_unfinished_draft(world: BotWorld, resident: int) -> None:
+    await to_step(world, resident, "budget")
+    await world.text(resident, world.t("bot.menu.browse"))  # wander off
+    await world.text(resident, world.t("bot.menu.submit"))
+    texts = [text_of(m) for m in world.messages(resident)[-2:]]
+    assert texts[0] == world.t("bot.submit.resume")
+    assert texts[1].startswith(world.t("bot.submit.ask_budget", max="10,000,000원")[:10])
+
+
+async def test_a_redelivered_confirmation_submits_once(world: BotWorld, resident: int) -> None:
+    await to_step(world, resident, "preview")
+    preview = world.last(resident)
+    update = world.srv.press(resident, preview["message_id"], world.data_of(preview, "✅"))
+    await world.drain()
+    await world.feed(update)  # the runtime hands the same update to a second worker
+    assert len(world.svc.my_proposals(resident)) == 1
+    assert len(world.svc.my_receipts(resident)) == 2  # registration + one submission
+    assert world.t("bot.error.generic") not in [text_of(m) for m in world.messages(resident)]
+
+
+async def test_submission_closed_is_explained(world: BotWorld, resident: int) -> None:
+    world.clock.advance(days=10)
+    world.svc.advance_due_rounds()
+    reply = await world.text(resident, world.t("bot.menu.submit"))
+    assert text_of(reply) == world.t(
+        "bot.submit.closed", phase=world.t("participation.phase.endorsement")
+    )
