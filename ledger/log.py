@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Iterable
@@ -57,6 +58,7 @@ T = TypeVar("T")
 Clock = Callable[[], datetime]
 MAX_BATCH = 2_000  # requests per group-commit transaction
 MAX_PAGE = 1_000  # entries per `entries()` call
+LINGER_S = 0.001  # how long a half-empty group commit waits for the writers it just woke
 
 
 def utc_now() -> datetime:
@@ -556,23 +558,34 @@ class Ledger:
             raise LedgerError("a write callback must append through its appender, not the log")
 
     def _write_loop(self) -> None:
+        last = 1  # size of the previous batch: a hint that more writers are on their way
         while True:
             first = self._queue.get()
             if first is None:
                 return
-            batch, stop = [first], False
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
+            batch = [first]
+            stop = self._drain_into(batch)
+            if not stop and len(batch) < last:
+                # Writers woken by the previous commit are still coming back: wait a moment
+                # so they share this commit instead of each paying for one.
+                time.sleep(LINGER_S)
+                stop = self._drain_into(batch)
+            last = len(batch)
             self._run(batch)
             if stop:
                 return
+
+    def _drain_into(self, batch: list[_Request]) -> bool:
+        """Move waiting requests into `batch`; return True if the stop marker was seen."""
+        while len(batch) < MAX_BATCH:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if item is None:
+                return True
+            batch.append(item)
+        return False
 
     def _run(self, batch: list[_Request]) -> None:
         outcomes: list[tuple[bool, Any]] = []
