@@ -1,0 +1,52 @@
+"""Every text the bot can show exists in Korean and English."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from i18n import Catalog
+from participation.domain.events import KINDS
+from participation.domain.round import DEFAULT_CATEGORIES
+
+BOT = Path(__file__).resolve().parents[2] / "bot"
+LITERAL = re.compile(r'"(bot\.[a-z_]+(?:\.[a-z_]+)+)"')
+NOT_TEXT = {"bot.app"}  # the logger's name
+DYNAMIC = [
+    *(f"bot.submit.need_text_{f}" for f in ("title", "body", "budget")),
+    *(f"bot.submit.field.{f}" for f in ("title", "body", "category", "budget", "photo")),
+    *(f"bot.browse.sort.{s}" for s in ("endorsements", "newest")),
+    *(f"bot.browse.sort_to.{s}" for s in ("endorsements", "newest")),
+    *(f"bot.settings.{k}.{loc}" for k in ("language_name", "switch_to") for loc in ("ko", "en")),
+    *(f"bot.start.redeemed.{k}" for k in ("judge", "official", "onsite", "enrollment")),
+    *(f"participation.category.{c}" for c in DEFAULT_CATEGORIES),
+]
+ALL_KINDS = sorted(KINDS)
+
+
+def used_keys() -> list[str]:
+    found = {m for p in BOT.glob("*.py") for m in LITERAL.findall(p.read_text())}
+    return sorted(found - NOT_TEXT)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load()
+
+
+def test_the_scan_finds_the_bot_texts() -> None:
+    assert len(used_keys()) > 80
+
+
+@pytest.mark.parametrize("key", used_keys() + DYNAMIC)
+@pytest.mark.parametrize("locale", ["ko", "en"])
+def test_every_key_the_bot_uses_has_a_text(catalog: Catalog, key: str, locale: str) -> None:
+    assert catalog.has(key, locale)
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_every_receipt_kind_has_a_name(catalog: Catalog, kind: str) -> None:
+    key = "bot.kind." + kind.replace(".", "_")
+    assert catalog.has(key, "ko") and catalog.has(key, "en")
