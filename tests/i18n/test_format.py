@@ -134,9 +134,7 @@ def test_formatted_amounts_parse_back(won):
     assert parse_amount(str(won)) == won
 
 
-@given(
-    st.integers(0, 9999), st.integers(0, 9999), st.integers(0, 9999), st.sampled_from(["", " "])
-)
+@given(st.integers(0, 9999), st.integers(0, 9999), st.integers(0, 9999), st.sampled_from(["", " "]))
 def test_korean_units_parse_to_their_value(eok, man, rest, gap):
     parts = []
     if eok:
