@@ -9,9 +9,12 @@ exactly the exported entries, and older ones must be prefixes of them (consisten
 from __future__ import annotations
 
 import bisect
+import contextlib
+import mmap
 import multiprocessing
 import os
 import sys
+from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,9 +85,9 @@ def verify_export(
     except (MalformedEntry, IndexError) as err:
         raise VerificationFailed(f"the verifier key is not usable: {err}") from err
     path = root_dir / "entries.jsonl"
-    data = path.read_bytes() if path.exists() else b""
-    schedule = _key_schedule(data, first_key)
-    chunks = _check_lines(path, data, schedule, processes or os.cpu_count() or 1)
+    with _mapped(path) as data:  # a memory map: exports larger than RAM are fine
+        schedule = _key_schedule(data, first_key)
+        chunks = _check_lines(path, data, schedule, processes or os.cpu_count() or 1)
     hashes = _join(chunks)
     notes = [_read(root_dir / "checkpoint")]
     folder = root_dir / "checkpoints"
@@ -94,6 +97,15 @@ def verify_export(
     sizes, root = _check_checkpoints(notes, hashes, schedule)
     key_ids = tuple(Verifier.from_vkey(v).key_id for _, v in schedule)
     return Report(len(hashes) // HASH_SIZE, root, sizes, key_ids)
+
+
+@contextlib.contextmanager
+def _mapped(path: Path) -> Iterator[bytes]:
+    if not path.exists() or path.stat().st_size == 0:
+        yield b""
+        return
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        yield m  # type: ignore[misc]  # mmap offers the bytes methods used here
 
 
 def _read(path: Path) -> str:
@@ -109,10 +121,12 @@ def _key_schedule(data: bytes, first: Verifier) -> Schedule:
     """Find `ledger.key_rotated` entries (their signatures are checked with the rest)."""
     schedule: Schedule = [(0, first.vkey)]
     at = data.find(ROTATION_MARK)
+    counted, index = 0, 0  # newlines before `counted`, counted a slice at a time
     while at >= 0:
         start = data.rfind(b"\n", 0, at) + 1
         stop = data.find(b"\n", at)
-        index = data.count(b"\n", 0, start)
+        index += data[counted:start].count(b"\n")
+        counted = start
         try:
             leaf = parse_leaf(data[start : stop if stop >= 0 else len(data)])
             vkey = leaf.entry.body.get("vkey")
@@ -126,31 +140,30 @@ def _key_schedule(data: bytes, first: Verifier) -> Schedule:
 
 
 def _check_lines(path: Path, data: bytes, schedule: Schedule, processes: int) -> list[_Chunk]:
-    if not data:
-        return []
     pieces = max(1, min(processes * 4, len(data) // PARALLEL_FROM))
-    bounds, start = [], 0
-    for i in range(1, pieces + 1):
-        stop = len(data) if i == pieces else data.find(b"\n", len(data) * i // pieces) + 1
-        if stop <= start:  # no newline after this point: this piece runs to the end
-            stop = len(data)
-        if stop > start:
-            bounds.append((start, stop))
-            start = stop
-        if start >= len(data):
-            break
-    firsts = [0]
-    for begin, end in bounds[:-1]:
-        firsts.append(firsts[-1] + data.count(b"\n", begin, end))
-    jobs = [
-        (str(path), begin, end, first, schedule)
-        for (begin, end), first in zip(bounds, firsts, strict=True)
-    ]
-    if processes <= 1 or len(jobs) == 1:
+    jobs = [(str(path), begin, end, first, schedule) for begin, end, first in bounds(data, pieces)]
+    if processes <= 1 or len(jobs) <= 1:
         return [_check_chunk(job) for job in jobs]
     method = "fork" if sys.platform == "linux" and sys.version_info < (3, 12) else "forkserver"
     with multiprocessing.get_context(method).Pool(processes) as pool:
         return pool.map(_check_chunk, jobs, chunksize=1)
+
+
+def bounds(data: bytes, pieces: int) -> list[tuple[int, int, int]]:
+    """Split `data` into about `pieces` runs of whole lines: (begin, end, index of first line)."""
+    out: list[tuple[int, int, int]] = []
+    start, first = 0, 0
+    for i in range(1, pieces + 1):
+        if start >= len(data):
+            break
+        target = max(start, len(data) * i // pieces)
+        stop = len(data) if i == pieces else data.find(b"\n", target) + 1
+        if stop <= start:  # no newline after the target: this piece runs to the end
+            stop = len(data)
+        out.append((start, stop, first))
+        first += data[start:stop].count(b"\n")
+        start = stop
+    return out
 
 
 def _check_chunk(job: tuple[str, int, int, int, Schedule]) -> _Chunk:

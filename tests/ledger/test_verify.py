@@ -23,6 +23,7 @@ from ledger.entry import parse_leaf
 from ledger.entry import sign_entry
 from ledger.store import entries
 from ledger.verify import VerificationFailed
+from ledger.verify import bounds
 from ledger.verify import verify_export
 from tests.ledger.conftest import ORIGIN
 from tests.ledger.conftest import SEED
@@ -214,3 +215,30 @@ def test_python_m_ledger_verify_exits_non_zero_naming_the_index(
     (tmp_path / "entries.jsonl").write_bytes(b"\n".join(lines))
     bad = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 1 and "index 2" in bad.stderr and "signature" in bad.stderr
+
+
+def test_chunks_cover_every_line_once() -> None:
+    data = b"".join(b"x" * (i % 7 + 1) + b"\n" for i in range(100)) + b"tail"
+    for pieces in (1, 2, 3, 8, 64, 500):
+        parts = bounds(data, pieces)
+        assert parts[0][0] == 0 and parts[-1][1] == len(data)
+        assert all(a[1] == b[0] for a, b in zip(parts, parts[1:], strict=False))
+        assert [first for _, _, first in parts] == [data[:b].count(b"\n") for b, _, _ in parts]
+
+
+def test_a_broken_prev_at_a_chunk_boundary_is_caught(
+    log: Ledger, key: LedgerKey, tmp_path: Path
+) -> None:
+    log.append_many([("proposal.endorsed", "r:ab", "r1", {"i": i}) for i in range(300)])
+    log.seal()
+    log.export(tmp_path)
+    data = (tmp_path / "entries.jsonl").read_bytes()
+    _, _, index = bounds(data, 8)[3]  # the first line of the fourth chunk
+    entry = parse_leaf(log.entries(index, index + 1)[0]).entry
+    forged = make_entry(seq=index, ts=entry.ts, kind=entry.kind, actor=entry.actor,
+                        round=entry.round, body=entry.body, prev="ab" * 32)  # fmt: skip
+    lines = data.split(b"\n")
+    lines[index] = sign_entry(forged, key)[0]
+    (tmp_path / "entries.jsonl").write_bytes(b"\n".join(lines))
+    err = failure(tmp_path)
+    assert err.index == index and "prev" in str(err)
