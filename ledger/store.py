@@ -166,8 +166,15 @@ def is_sqlite(conn: Connection | Engine) -> bool:
 
 
 def create_tables(engine: Engine) -> None:
-    """Create the ledger tables that do not exist yet."""
-    metadata.create_all(engine, checkfirst=True)
+    """Create the ledger tables that do not exist yet.
+
+    Several processes starting at once may race to create them; the loser retries once and
+    then finds them there.
+    """
+    try:
+        metadata.create_all(engine, checkfirst=True)
+    except (sa.exc.ProgrammingError, sa.exc.IntegrityError, sa.exc.OperationalError):
+        metadata.create_all(engine, checkfirst=True)
 
 
 def ensure_log(conn: Connection, origin: str, vkey: str) -> int:
