@@ -30,6 +30,7 @@ from gateway.clock import seal_block
 from gateway.digest import DigestPublisher
 from gateway.wiring import Runtime
 from gateway.worker import UpdateWorker
+from gateway.worker import WorkerConfig
 from gateway.worker import consumer_name
 from gateway.worker import ensure_groups_async
 
@@ -77,7 +78,10 @@ async def worker_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = N
     username = await bot_username(rt, base, files)
     application = rt.bot_application(base, files, username)
     client = aredis.Redis.from_url(rt.redis_url, socket_timeout=10, socket_connect_timeout=5)
-    worker = UpdateWorker(client, rt.layout, application, rt.processed(), name=consumer_name())
+    config = WorkerConfig(lease_ms=rt.settings.worker_lease_ms)
+    worker = UpdateWorker(
+        client, rt.layout, application, rt.processed(), name=consumer_name(), config=config
+    )
     stopper.add(asyncio.get_running_loop(), worker.stop)
     try:
         await worker.run()

@@ -97,6 +97,7 @@ def resident_scenario(tmp_path: Path, sandbox: Any, db_url: str, redis_url: str,
         **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
         "VAR_DIR": str(var), "DATABASE_URL": db_url, "REDIS_URL": redis_url,
         "REDIS_PREFIX": prefix, "UPDATE_PARTITIONS": "2", "LOG_LEVEL": "info",
+        "WORKER_LEASE_MS": "3000",
         "TELEGRAM_API_BASE_URL": sandbox.api_base_url, "PYTHONDONTWRITEBYTECODE": "1",
     }  # fmt: skip
     settings = Settings.from_env(env)

@@ -77,11 +77,17 @@ def assert_exactly_once_in_order(engine: sa.Engine, updates: list[dict[str, Any]
     return rows
 
 
+LOG_DIR: list[Path] = []  # set by the autouse fixture below: the test's own tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _worker_logs(tmp_path: Path) -> None:
+    LOG_DIR[:] = [tmp_path]
+
+
 def start_worker(redis_url: str, db_url: str, prefix: str, partitions: int) -> subprocess.Popen:
-    """Start a worker process; its output goes to a file named after its pid in var/."""
-    log_dir = ROOT / "var" / "test-logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / f"worker-{time.time_ns()}.log", "wb") as out:
+    """Start a worker process; its output goes to a file in the test's tmp_path."""
+    with open(LOG_DIR[0] / f"worker-{time.time_ns()}.log", "wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "tests.gateway.worker_proc", redis_url, db_url, prefix,
              str(partitions), "1500"],
