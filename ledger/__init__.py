@@ -3,12 +3,12 @@
 See README.md for the public API; `ledger.errors` holds every error it raises.
 """
 
+from ledger.batch import Appender
+from ledger.batch import Receipt
 from ledger.checkpoint import Checkpoint
 from ledger.keys import LedgerKey
 from ledger.keys import Verifier
-from ledger.log import Appender
 from ledger.log import Block
 from ledger.log import Ledger
-from ledger.log import Receipt
 
 __all__ = ["Appender", "Block", "Checkpoint", "Ledger", "LedgerKey", "Receipt", "Verifier"]

@@ -9,9 +9,6 @@ re-read, so the cached tree frontier stays right when another process appended m
 
 from __future__ import annotations
 
-import queue
-import threading
-import time
 from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Iterable
@@ -28,20 +25,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
 
 from ledger import store
+from ledger.batch import Appender
+from ledger.batch import Cached
+from ledger.batch import LogInfo
+from ledger.batch import Receipt
+from ledger.batch import State
 from ledger.canonical import JSON
 from ledger.checkpoint import Checkpoint
 from ledger.checkpoint import format_checkpoint
-from ledger.checkpoint import sign_checkpoint
-from ledger.entry import ROTATION_KIND
-from ledger.entry import ZERO_PREV
-from ledger.entry import check_content
 from ledger.entry import check_kind
-from ledger.entry import entry_object
-from ledger.entry import format_ts
-from ledger.entry import sign_entry
 from ledger.errors import InvalidKind
 from ledger.errors import KeyMismatch
-from ledger.errors import LedgerClosed
 from ledger.errors import LedgerError
 from ledger.errors import OutOfRange
 from ledger.hashing import Hash
@@ -49,29 +43,17 @@ from ledger.keys import LedgerKey
 from ledger.proof import prove_consistency
 from ledger.proof import prove_inclusion
 from ledger.proof import tree_root
-from ledger.tree import append_leaf
 from ledger.tree import frontier_subtrees
-from ledger.tree import root_of_frontier
 from ledger.tree import stored_hash_index
+from ledger.writer import GroupCommit
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-MAX_BATCH = 2_000  # requests per group-commit transaction
 MAX_PAGE = 1_000  # entries per `entries()` call
-LINGER_S = 0.001  # how long a half-empty group commit waits for the writers it just woke
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """Where an entry landed. `duplicate` is True when `dedup_key` found an earlier entry."""
-
-    index: int
-    leaf_hash: Hash
-    duplicate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,128 +66,6 @@ class Block:
     root: Hash
     checkpoint_text: str
     sealed_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class _Cached:
-    size: int
-    head_hash: Hash | None
-    frontier: tuple[Hash, ...]
-
-
-class _State:
-    """The log inside one locked write transaction: appends are buffered, then flushed."""
-
-    def __init__(self, log: Ledger, conn: Connection, cached: _Cached, key: LedgerKey) -> None:
-        self.log, self.conn, self.key = log, conn, key
-        self.size, self.head_hash, self.frontier = (
-            cached.size,
-            cached.head_hash,
-            list(cached.frontier),
-        )
-        self.entry_rows: list[tuple[int, int, bytes, bytes, str | None]] = []
-        self.hash_rows: list[tuple[int, int, bytes]] = []
-        self.blocks: list[store.BlockRecord] = []
-        self.rotations: list[tuple[int, str]] = []
-        self.dedup: dict[str, Receipt] = {}
-
-    def mark(self) -> tuple[Any, ...]:
-        return (self.size, self.head_hash, list(self.frontier), self.key, len(self.entry_rows),
-                len(self.hash_rows), len(self.blocks), dict(self.dedup),
-                len(self.rotations))  # fmt: skip
-
-    def reset(self, mark: tuple[Any, ...]) -> None:
-        self.size, self.head_hash, self.frontier, self.key = mark[:4]
-        del self.entry_rows[mark[4] :], self.hash_rows[mark[5] :], self.blocks[mark[6] :]
-        self.dedup = mark[7]
-        del self.rotations[mark[8] :]
-
-    def append(
-        self, kind: str, actor: str, round: str | None, body: JSON, dedup_key: str | None = None
-    ) -> Receipt:
-        if dedup_key is not None:
-            found = self.dedup.get(dedup_key)
-            if found is None:
-                row = store.find_dedup(self.conn, self.log.log_id, dedup_key)
-                found = None if row is None else Receipt(row[0], row[1], True)
-            if found is not None:
-                return Receipt(found.index, found.leaf_hash, True)
-        prev = ZERO_PREV if self.head_hash is None else self.head_hash.hex()
-        check_content(actor, round, body)  # the kind was checked by the caller
-        ts = format_ts(self.log.clock())
-        entry = entry_object(self.size, ts, kind, actor, round, body, prev)
-        leaf, leaf_hash = sign_entry(entry, self.key)
-        log_id = self.log.log_id
-        for idx, h in append_leaf(self.frontier, self.size, leaf_hash):
-            self.hash_rows.append((log_id, idx, h))
-        self.entry_rows.append((log_id, self.size, leaf, leaf_hash, dedup_key))
-        receipt = Receipt(self.size, leaf_hash)
-        if dedup_key is not None:
-            self.dedup[dedup_key] = receipt
-        self.size, self.head_hash = self.size + 1, leaf_hash
-        return receipt
-
-    def rotate(self, new_key: LedgerKey) -> Receipt:
-        receipt = self.append(ROTATION_KIND, "ledger", None, {"vkey": new_key.vkey})
-        self.key = new_key  # the rotation entry itself is signed by the old key
-        self.rotations.append((self.size, new_key.vkey))
-        return receipt
-
-    def seal(self) -> Checkpoint | None:
-        last = self.blocks[-1] if self.blocks else self.log._last_block(self.conn)
-        end = 0 if last is None else last.end
-        if self.size == end:
-            return None
-        root = root_of_frontier(self.frontier)
-        text = sign_checkpoint(format_checkpoint(self.log.origin, self.size, root), self.key)
-        number = 1 if last is None else last.number + 1
-        sealed_at = self.log.clock().astimezone(UTC)
-        self.blocks.append(store.BlockRecord(number, end, self.size, root, text, sealed_at))
-        return Checkpoint(self.log.origin, self.size, root, text, number)
-
-    def flush(self) -> _Cached:
-        store.insert_entries(self.conn, self.entry_rows)
-        store.insert_hashes(self.conn, self.hash_rows)
-        for block in self.blocks:
-            store.insert_block(self.conn, self.log.log_id, block)
-        for since, vkey in self.rotations:
-            store.insert_key(self.conn, self.log.log_id, since, vkey)
-        if self.entry_rows:
-            assert self.head_hash is not None
-            store.write_head(self.conn, self.log.log_id, self.size, self.head_hash, self.key.vkey)
-        return _Cached(self.size, self.head_hash, tuple(self.frontier))
-
-
-class Appender:
-    """What a `Ledger.write` callback appends through; valid only during that callback."""
-
-    def __init__(self, state: _State) -> None:
-        self._state = state
-
-    @property
-    def size(self) -> int:
-        """Return the log size including what this transaction appended so far."""
-        return self._state.size
-
-    def append(
-        self,
-        kind: str,
-        actor: str,
-        round: str | None,
-        body: JSON,
-        *,
-        dedup_key: str | None = None,
-    ) -> Receipt:
-        """Append an entry in the caller's transaction; see `Ledger.append`."""
-        self._state.log.check_kind(kind)
-        return self._state.append(kind, actor, round, body, dedup_key)
-
-
-@dataclass(slots=True)
-class _Request:
-    op: Callable[[Connection, _State], Any]
-    savepoint: bool
-    future: Future[Any]
 
 
 class Ledger:
@@ -226,12 +86,10 @@ class Ledger:
         self.kinds = None if kinds is None else frozenset(kinds)
         self.clock = clock
         self._keys: dict[str, LedgerKey] = {} if key is None else {key.vkey: key}
-        self._cached: _Cached | None = None
+        self._cached: Cached | None = None
         self._accepted: set[str] = set()
-        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-        self._closed = False
-        self._start_lock = threading.Lock()
-        self._writer: threading.Thread | None = None
+        self._info = LogInfo(log_id, origin, clock, self.check_kind)
+        self._commit = GroupCommit(engine, self._lock, self._publish, f"ledger-writer-{log_id}")
 
     @classmethod
     def open(
@@ -374,12 +232,7 @@ class Ledger:
 
     def close(self) -> None:
         """Finish queued writes, stop the writer thread and dispose of the engine."""
-        with self._start_lock:
-            self._closed = True
-            writer = self._writer
-        if writer is not None:
-            self._queue.put(None)
-            writer.join()
+        self._commit.close()
         self.engine.dispose()
 
     def __enter__(self) -> Ledger:
@@ -507,18 +360,18 @@ class Ledger:
         found = store.read_blocks(conn, self.log_id, last=True)
         return found[0] if found else None
 
-    def _lock(self, conn: Connection) -> _State:
+    def _lock(self, conn: Connection) -> State:
         head = store.lock(conn, self.log_id)
         cached = self._cached
         if cached is None or (cached.size, cached.head_hash) != (head.size, head.head_hash):
             subtrees = frontier_subtrees(head.size)
             indices = [stored_hash_index(level, k) for level, k in subtrees]
             frontier = store.read_hashes(conn, self.log_id, indices)
-            cached = _Cached(head.size, head.head_hash, tuple(frontier))
+            cached = Cached(head.size, head.head_hash, tuple(frontier))
         key = self._keys.get(head.current_vkey)
         if key is None:
             raise KeyMismatch(f"log {self.origin} is signed by a key this process does not hold")
-        return _State(self, conn, cached, key)
+        return State(self._info, conn, cached, key)
 
     def _append_in(
         self,
@@ -529,103 +382,21 @@ class Ledger:
         body: JSON,
         dedup_key: str | None,
     ) -> Receipt:
-        self._check_not_writer()
+        if self._commit.is_writer():
+            raise LedgerError("a write callback must append through its appender, not the log")
         state = self._lock(conn)
         receipt = state.append(kind, actor, round, body, dedup_key)
         self._cached = state.flush()  # re-checked against the head by the next writer
         return receipt
 
-    def _call(self, op: Callable[[Connection, _State], T], *, savepoint: bool) -> T:
-        self._check_not_writer()
-        result: T = self._submit(op, savepoint=savepoint).result()
-        return result
+    def _call(self, op: Callable[[Connection, State], T], *, savepoint: bool) -> T:
+        return self._commit.call(op, savepoint=savepoint)
 
-    def _submit(self, op: Callable[[Connection, _State], T], *, savepoint: bool) -> Future[T]:
-        future: Future[T] = Future()
-        with self._start_lock:
-            if self._closed:
-                raise LedgerClosed("this Ledger is closed")
-            if self._writer is None:
-                self._writer = threading.Thread(
-                    target=self._write_loop, name=f"ledger-writer-{self.log_id}", daemon=True
-                )
-                self._writer.start()
-            self._queue.put(_Request(op, savepoint, future))
-        return future
+    def _submit(self, op: Callable[[Connection, State], T], *, savepoint: bool) -> Future[T]:
+        return self._commit.submit(op, savepoint=savepoint)
 
-    def _check_not_writer(self) -> None:
-        if threading.current_thread() is self._writer:
-            raise LedgerError("a write callback must append through its appender, not the log")
-
-    def _write_loop(self) -> None:
-        last = 1  # size of the previous batch: a hint that more writers are on their way
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = self._drain_into(batch)
-            if not stop and len(batch) < last:
-                # Writers woken by the previous commit are still coming back: wait a moment
-                # so they share this commit instead of each paying for one.
-                time.sleep(LINGER_S)
-                stop = self._drain_into(batch)
-            last = len(batch)
-            self._run(batch)
-            if stop:
-                return
-
-    def _drain_into(self, batch: list[_Request]) -> bool:
-        """Move waiting requests into `batch`; return True if the stop marker was seen."""
-        while len(batch) < MAX_BATCH:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return False
-            if item is None:
-                return True
-            batch.append(item)
-        return False
-
-    def _run(self, batch: list[_Request]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            with self.engine.connect() as conn:
-                conn.execution_options(**{store.WRITE_OPTION: True})
-                with conn.begin():
-                    state = self._lock(conn)
-                    outcomes = [_apply(conn, state, request) for request in batch]
-                    cached = state.flush()
-            self._cached = cached
-        except Exception as err:  # the transaction failed: none of the batch took effect
-            self._cached = None
-            for request in batch:
-                request.future.set_exception(err)
-            return
-        for request, (ok, value) in zip(batch, outcomes, strict=True):
-            if ok:
-                request.future.set_result(value)
-            else:
-                request.future.set_exception(value)
-
-
-def _apply(conn: Connection, state: _State, request: _Request) -> tuple[bool, Any]:
-    mark = state.mark()
-    if not request.savepoint:
-        try:
-            return True, request.op(conn, state)
-        except LedgerError as err:  # raised before anything reached the database
-            state.reset(mark)
-            return False, err
-    savepoint = conn.begin_nested()
-    try:
-        value = request.op(conn, state)
-    except BaseException as err:  # the caller's exception: undo only the caller's work
-        savepoint.rollback()
-        state.reset(mark)
-        return False, err
-    savepoint.commit()
-    return True, value
+    def _publish(self, cached: Cached | None) -> None:
+        self._cached = cached
 
 
 def _ensure(engine: Engine, origin: str, vkey: str) -> tuple[int, store.Head]:
