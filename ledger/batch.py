@@ -26,6 +26,7 @@ from ledger.entry import check_content
 from ledger.entry import entry_object
 from ledger.entry import format_ts
 from ledger.entry import sign_entry
+from ledger.errors import MalformedEntry
 from ledger.hashing import Hash
 from ledger.keys import LedgerKey
 from ledger.tree import append_leaf
@@ -91,6 +92,8 @@ class State:
         self, kind: str, actor: str, round: str | None, body: JSON, dedup_key: str | None = None
     ) -> Receipt:
         if dedup_key is not None:
+            if not isinstance(dedup_key, str) or not 0 < len(dedup_key) <= store.DEDUP_KEY_MAX:
+                raise MalformedEntry(f"dedup_key must be 1..{store.DEDUP_KEY_MAX} characters")
             found = self.dedup.get(dedup_key)
             if found is None:
                 row = store.find_dedup(self.conn, self.info.log_id, dedup_key)

@@ -31,6 +31,7 @@ from ledger.hashing import Hash
 
 WRITE_OPTION = "ledger_write"  # execution option: open this SQLite transaction as a writer
 BUSY_TIMEOUT_MS = 60_000
+DEDUP_KEY_MAX = 200
 EntryTuple = tuple[int, int, bytes, bytes, str | None]  # log_id, seq, leaf, leaf_hash, dedup_key
 
 
@@ -61,7 +62,7 @@ class EntryRow(Base):
     seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     leaf: Mapped[bytes] = mapped_column(sa.LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
-    dedup_key: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    dedup_key: Mapped[str | None] = mapped_column(sa.String(DEDUP_KEY_MAX), nullable=True)
     __table_args__ = (
         sa.UniqueConstraint("log_id", "dedup_key", name="ledger_entries_dedup"),
         sa.Index("ledger_entries_leaf_hash", "log_id", "leaf_hash"),

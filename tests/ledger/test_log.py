@@ -117,6 +117,12 @@ def test_dedup_key_returns_the_existing_receipt(log: Ledger) -> None:
     assert both[1].duplicate and both[0].index == both[1].index == 1 and log.size() == 2
 
 
+def test_an_overlong_dedup_key_fails_alone(log: Ledger) -> None:
+    with pytest.raises(LedgerError, match="dedup_key"):
+        log.append("proposal.endorsed", "r:ab", "r1", {}, dedup_key="x" * 201)
+    assert log.append("proposal.endorsed", "r:ab", "r1", {}, dedup_key="x" * 200).index == 0
+
+
 def test_write_commits_projection_and_entries_together(log: Ledger) -> None:
     projection.create(log.engine)
 
