@@ -11,6 +11,7 @@ from participation.app.drafts import Drafts
 from participation.app.officials import Officials
 from participation.app.residents import Residents
 from participation.app.review import Review
+from participation.app.reviewday import ReviewDay
 from participation.app.support import Support
 from participation.domain import errors as e
 from participation.domain.events import JSON
@@ -18,7 +19,7 @@ from participation.views import Receipt
 from participation.views import Redeemed
 
 
-class ParticipationService(Residents, Officials, Review, Support, Drafts):
+class ParticipationService(Residents, Officials, Review, Support, Drafts, ReviewDay):
     """Residents, judges, officials and the bot's support state, over one ledger."""
 
     def redeem_code(self, user_id: int, code: str, *, request_id: str | None = None) -> Redeemed:

@@ -416,6 +416,7 @@ class Review(Base):
                         pc.withdrawn.is_(False),
                     )
                 ).scalar()
+            rules.check_one_channel("onsite", repo.counted_channel(conn, p.round_id, user_id))
             event = rules.decide_onsite_score(
                 rnd,
                 p,
@@ -560,6 +561,7 @@ class Review(Base):
             event = rules.decide_choose_group(
                 rnd, enrollment=enrollment, chosen=chosen, group=group, now=now
             )
+            rules.check_one_channel("online", repo.counted_channel(conn, round_id, user_id))
             self._save_choice(conn, round_id, user_id, group, enrollment is not None)
             return Plan(
                 event=event,
@@ -621,6 +623,7 @@ class Review(Base):
                 likes=repo.count(conn, t.likes, round_id=p.round_id, user_id=user_id),
                 now=now,
             )
+            rules.check_one_channel("online", repo.counted_channel(conn, p.round_id, user_id))
             conn.execute(
                 sa.insert(t.likes).values(
                     round_id=p.round_id, user_id=user_id, proposal_id=proposal_id

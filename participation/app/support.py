@@ -188,38 +188,52 @@ class Support(Base):
         region: str | None = None,
     ) -> int:
         """Queue a message for every subscribed resident (of ``region``); return its id."""
-        now = self._now()
-        r = t.residents.c
         with self._engine.begin() as conn:
             repo.require_official(conn, official_id)
-            q = sa.select(r.user_id).where(
-                r.subscribed.is_(True), r.blocked.is_(False), r.registered_at.is_not(None)
+            broadcast_id, _total = self._queue_broadcast(
+                conn, official_id, key, params, region, self._now()
             )
-            if region is not None:
-                q = q.where(r.region == region)
-            users = list(conn.execute(q.order_by(r.user_id)).scalars())
-            bid = conn.execute(
-                sa.insert(t.broadcasts).values(
-                    created_by=official_id, key=key, params=params, total=len(users), created_at=now
-                )
-            ).inserted_primary_key
-            assert bid is not None
-            broadcast_id = int(bid[0])
-            rows = [
-                {
-                    "user_id": u,
-                    "key": key,
-                    "params": params,
-                    "broadcast_id": broadcast_id,
-                    "state": "pending",
-                    "attempts": 0,
-                    "created_at": now,
-                }
-                for u in users
-            ]
-            if rows:
-                conn.execute(sa.insert(t.outbox), rows)
         return broadcast_id
+
+    def _queue_broadcast(
+        self,
+        conn: sa.Connection,
+        official_id: int,
+        key: str,
+        params: dict[str, JSON],
+        region: str | None,
+        now: int,
+    ) -> tuple[int, int]:
+        """Insert the broadcast and one outbox row per subscriber; return (id, recipients)."""
+        r = t.residents.c
+        q = sa.select(r.user_id).where(
+            r.subscribed.is_(True), r.blocked.is_(False), r.registered_at.is_not(None)
+        )
+        if region is not None:
+            q = q.where(r.region == region)
+        users = list(conn.execute(q.order_by(r.user_id)).scalars())
+        bid = conn.execute(
+            sa.insert(t.broadcasts).values(
+                created_by=official_id, key=key, params=params, total=len(users), created_at=now
+            )
+        ).inserted_primary_key
+        assert bid is not None
+        broadcast_id = int(bid[0])
+        rows = [
+            {
+                "user_id": u,
+                "key": key,
+                "params": params,
+                "broadcast_id": broadcast_id,
+                "state": "pending",
+                "attempts": 0,
+                "created_at": now,
+            }
+            for u in users
+        ]
+        if rows:
+            conn.execute(sa.insert(t.outbox), rows)
+        return broadcast_id, len(users)
 
     def broadcast_progress(self, broadcast_id: int) -> dict[str, int]:
         """Return ``{state: count}`` of a broadcast's messages plus ``total``."""

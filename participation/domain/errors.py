@@ -171,6 +171,20 @@ class WrongGroup(NotAllowed):
     key = "participation.error.wrong_group"
 
 
+class OtherChannel(NotAllowed):
+    """The person already counts in another review channel (on site / online)."""
+
+    key = "participation.error.other_channel"
+
+
+class CountedOnsite(OtherChannel):
+    key = "participation.error.counted_onsite"
+
+
+class CountedOnline(OtherChannel):
+    key = "participation.error.counted_online"
+
+
 class LikeCapReached(NotAllowed):
     key = "participation.error.like_cap"
 

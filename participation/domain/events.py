@@ -483,6 +483,20 @@ class ResultsPublished(Event):
     selected: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BroadcastQueued(Event):
+    """An official queued a message for ``recipients`` subscribers (of ``region``, or all).
+
+    The text stays beside the ledger; ``text_c`` is its salted SHA-256 commitment.
+    """
+
+    kind: ClassVar[str] = "broadcast.queued"
+    broadcast: int
+    region: str | None
+    recipients: int
+    text_c: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -521,6 +535,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         OnlineLiked,
         OnlineUnliked,
         ResultsPublished,
+        BroadcastQueued,
     )
 }
 

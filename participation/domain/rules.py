@@ -513,6 +513,20 @@ def decide_onsite_score(
     return ev.OnsiteScored(session=session.session_id, proposal=p.proposal_id, score=score)
 
 
+def check_one_channel(channel: str, counted_in: str | None) -> None:
+    """Refuse a vote in ``channel`` ("onsite" | "online") from a person counted in another.
+
+    A person counts in the channel of their first on-site score, or of their first online
+    action (choosing a group, a 좋아요); a paper ballot is anonymous and is not tracked here.
+
+    Raises:
+        CountedOnsite, CountedOnline: ``counted_in`` is set and differs from ``channel``.
+    """
+    if counted_in is None or counted_in == channel:
+        return
+    raise e.CountedOnsite() if counted_in == "onsite" else e.CountedOnline()
+
+
 def _exclude_own(
     rules: RoundRules, p: ProposalState, *, user_id: int, enrollment: Enrollment | None
 ) -> None:

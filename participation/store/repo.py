@@ -329,6 +329,22 @@ def present_session(conn: Conn, round_id: str, user_id: int) -> OnsiteSession | 
     )
 
 
+def counted_channel(conn: Conn, round_id: str, user_id: int) -> str | None:
+    """Return the review channel the person already counts in: "onsite", "online" or None.
+
+    On site: an on-site score in the round. Online: a chosen group or a like in the round.
+    """
+    en = t.enrollments.c
+    if exists(conn, t.onsite_scores, round_id=round_id, user_id=user_id):
+        return "onsite"
+    chosen = conn.execute(
+        sa.select(en.online_group).where(en.round_id == round_id, en.user_id == user_id)
+    ).scalar()
+    if chosen is not None or exists(conn, t.likes, round_id=round_id, user_id=user_id):
+        return "online"
+    return None
+
+
 def paper(conn: Conn, tally_id: str) -> PaperTally:
     """Return a paper tally.  Raises PaperTallyNotFound."""
     row = conn.execute(

@@ -45,7 +45,7 @@ def test_gyeonggi_has_31_si_gun() -> None:
 
 
 def test_events_kinds_are_dotted_and_closed() -> None:
-    assert len(ev.KINDS) == len(ev.EVENT_TYPES) == 35
+    assert len(ev.KINDS) == len(ev.EVENT_TYPES) == 36
     assert all(k.count(".") == 1 and k == k.lower() for k in ev.KINDS)
     with pytest.raises(ev.MalformedBody):
         ev.parse("proposal.liked", {"v": 1})
