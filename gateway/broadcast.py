@@ -2,8 +2,20 @@
 
 At most `per_second` messages per second overall (30, Telegram's bulk limit) and one per
 second per chat; a `RetryAfter` pauses all sending for the time Telegram asks. Rows are
-claimed from the persistent outbox and finished after the send, so a crashed sender's rows
-are claimed again by the next run (the service re-offers rows left claimed for 5 minutes).
+claimed from the persistent outbox and finished after the send.
+
+At most once (a crash never messages anyone twice), with a `DeliveryJournal`:
+- a row moves `claimed -> sending` in its own committed UPDATE (conditional on `claimed`)
+  right before its sendMessage, and to `sent`/`blocked`/`failed` right after; only the
+  sender that won that flip may send the row, so two senders never both send it;
+- a 429, a refused chat or a connection that never opened are certain non-deliveries: the
+  row goes back to `claimed` (retried) or to its final state;
+- on every drain, rows left `claimed` by a dead sender go back to `pending` (they were never
+  attempted), and rows left `sending` for `unsure_after_s` become `unsure`: the request may
+  have reached Telegram (a crash between sendMessage and the commit of "sent", or a read
+  timeout). The Bot API cannot tell whether a message was delivered, so they are never sent
+  again; the official's final count names them. What remains: a person whose request was in
+  flight at the crash may miss the message (reported as unsure), never get it twice.
 """
 
 from __future__ import annotations
@@ -13,6 +25,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+import sqlalchemy as sa
 import structlog
 from telegram import Bot
 from telegram.error import BadRequest
@@ -24,13 +38,83 @@ from i18n.catalog import Catalog
 
 log = structlog.get_logger("gateway.broadcast")
 
+IN_FLIGHT = ("pending", "claimed", "sending")  # a broadcast is done when none is left
+CLAIMED_STALE_S = 30  # a claimed row nobody started sending for this long goes back to pending
+UNSURE_AFTER_S = 60  # a row "sending" for this long belonged to a dead sender: never resent
+
 
 def _seconds(value: Any) -> float:
     return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
 
 
+def surely_unsent(err: NetworkError) -> bool:
+    """Return whether a failed request certainly never reached Telegram (no connection)."""
+    cause = err.__cause__
+    return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+class DeliveryJournal:
+    """Per-message attempt marks on the participation outbox (`pt_outbox.state`).
+
+    Every method is one short committed transaction, so a mark survives a crash right after
+    it. `begin` is the only way to `sending` and is conditional, so exactly one sender wins a
+    row. States beside the service's: `sending` (an attempt is in flight) and `unsure` (an
+    attempt may have been delivered; final, never resent).
+    """
+
+    def __init__(self, engine: sa.Engine, clock: Callable[[], float] = time.time) -> None:
+        from participation.store import tables
+
+        self._engine, self._clock, self._o = engine, clock, tables.outbox
+
+    def begin(self, outbox_id: int) -> bool:
+        """Mark the row `sending`; False when it is not ours to send (taken or finished)."""
+        o = self._o.c
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                sa.update(self._o)
+                .where(o.id == outbox_id, o.state == "claimed")
+                .values(state="sending", claimed_at=int(self._clock()))
+            )
+        return done.rowcount == 1
+
+    def release(self, outbox_id: int) -> None:
+        """Put a row whose attempt certainly failed (429, no connection) back to `claimed`."""
+        o = self._o.c
+        with self._engine.begin() as conn:
+            conn.execute(
+                sa.update(self._o)
+                .where(o.id == outbox_id, o.state == "sending")
+                .values(state="claimed")
+            )
+
+    def settle(
+        self, *, claimed_stale_s: float = CLAIMED_STALE_S, unsure_after_s: float = UNSURE_AFTER_S
+    ) -> tuple[int, int]:
+        """Recover a dead sender's rows; return (released to pending, marked unsure).
+
+        A `claimed` row was never attempted (attempts start with `begin`), so offering it
+        again is safe; a `sending` row may have been delivered, so it becomes `unsure`.
+        """
+        o, now = self._o.c, self._clock()
+        with self._engine.begin() as conn:
+            released = conn.execute(
+                sa.update(self._o)
+                .where(o.state == "claimed", o.claimed_at <= int(now - claimed_stale_s))
+                .values(state="pending")
+            ).rowcount
+            unsure = conn.execute(
+                sa.update(self._o)
+                .where(o.state == "sending", o.claimed_at <= int(now - unsure_after_s))
+                .values(state="unsure")
+            ).rowcount
+        if unsure:
+            log.warning("outbox_unsure", rows=unsure)
+        return int(released or 0), int(unsure or 0)
+
+
 class OutboxSender:
-    """Drain `service.claim_outbox` through `bot`, politely."""
+    """Drain `service.claim_outbox` through `bot`, politely and at most once per message."""
 
     def __init__(
         self,
@@ -43,6 +127,9 @@ class OutboxSender:
         batch: int = 30,
         official_of: Callable[[int], int | None] | None = None,
         progress_every_s: float = 5.0,
+        journal: DeliveryJournal | None = None,
+        claimed_stale_s: float = CLAIMED_STALE_S,
+        unsure_after_s: float = UNSURE_AFTER_S,
     ) -> None:
         self._service, self._bot, self._catalog = service, bot, catalog
         self._interval = 1.0 / per_second
@@ -55,21 +142,32 @@ class OutboxSender:
         self._official_of = official_of
         self._progress_every = progress_every_s
         self._progress: dict[int, tuple[int, float, str]] = {}  # bid -> (message_id, at, text)
+        self._journal = journal
+        self._stale = (claimed_stale_s, unsure_after_s)
 
     async def drain(self, budget_s: float = 50.0) -> int:
         """Send until the outbox is empty or `budget_s` has passed; return how many were sent."""
         deadline = time.monotonic() + budget_s
         sent = 0
+        if self._journal is not None:
+            claimed_stale_s, unsure_after_s = self._stale
+            await asyncio.to_thread(
+                self._journal.settle,
+                claimed_stale_s=claimed_stale_s,
+                unsure_after_s=unsure_after_s,
+            )
         while time.monotonic() < deadline:
             rows = await asyncio.to_thread(self._service.claim_outbox, self._batch)
             if not rows:
                 break
             for row in rows:
-                outcome = await self._deliver(row)
-                await asyncio.to_thread(self._service.finish_outbox, row.id, outcome)
-                sent += outcome == "sent"
                 if row.broadcast_id is not None:
                     self.active_broadcasts.add(int(row.broadcast_id))
+                outcome = await self._deliver(row)
+                if outcome is None:
+                    continue  # another sender has it, or it is unsure: not ours to finish
+                await asyncio.to_thread(self._service.finish_outbox, row.id, outcome)
+                sent += outcome == "sent"
             await self.report_progress()
         self.sent += sent
         if sent:
@@ -79,12 +177,12 @@ class OutboxSender:
 
     async def report_progress(self, *, force: bool = False) -> None:
         """Keep one progress message per broadcast up to date for the official who started it."""
-        if self._official_of is None:
-            return
         for bid in sorted(self.active_broadcasts):
             counts = await asyncio.to_thread(self._service.broadcast_progress, bid)
-            done = not counts.get("pending") and not counts.get("claimed")
-            official = await asyncio.to_thread(self._official_of, bid)
+            done = not any(counts.get(state) for state in IN_FLIGHT)
+            official = None
+            if self._official_of is not None:
+                official = await asyncio.to_thread(self._official_of, bid)
             if official is not None:
                 await self._show_progress(bid, official, counts, done, force=force)
             if done:
@@ -98,10 +196,10 @@ class OutboxSender:
         resident = await asyncio.to_thread(self._service.resident, official)
         locale = getattr(resident, "locale", None) or "ko"
         key = "gateway.broadcast.done" if done else "gateway.broadcast.progress"
-        text = self._catalog.text(
-            locale, key, **{k: f"{counts.get(k, 0):,}" for k in ("total", "sent", "blocked",
-                                                                  "failed")}
-        )  # fmt: skip
+        if done and counts.get("unsure"):
+            key = "gateway.broadcast.done_unsure"
+        figures = ("total", "sent", "blocked", "failed", "unsure")
+        text = self._catalog.text(locale, key, **{k: f"{counts.get(k, 0):,}" for k in figures})
         shown = self._progress.get(bid)
         now = time.monotonic()
         if shown is not None and (
@@ -132,10 +230,23 @@ class OutboxSender:
             cutoff = now - self._per_chat
             self._last_by_chat = {c: t for c, t in self._last_by_chat.items() if t > cutoff}
 
-    async def _deliver(self, row: Any) -> str:
+    async def _begin(self, row: Any) -> bool:
+        if self._journal is None:
+            return True
+        return await asyncio.to_thread(self._journal.begin, row.id)
+
+    async def _release(self, row: Any) -> None:
+        if self._journal is not None:
+            await asyncio.to_thread(self._journal.release, row.id)
+
+    async def _deliver(self, row: Any) -> str | None:
+        """Send one row; return its final state, or None when it must not be finished here."""
         text = self._catalog.text(row.locale, row.key, **dict(row.params))
         for _attempt in range(5):
             await self._pace(row.user_id)
+            if not await self._begin(row):
+                log.info("outbox_row_taken", outbox_id=row.id)
+                return None
             try:
                 await self._bot.send_message(row.user_id, text)
                 return "sent"
@@ -143,6 +254,7 @@ class OutboxSender:
                 pause = _seconds(err.retry_after)
                 log.warning("send_throttled", retry_after=pause)
                 self._next_send = time.monotonic() + pause
+                await self._release(row)  # a 429 delivered nothing
             except Forbidden:
                 return "blocked"  # the person blocked the bot: finish_outbox marks them
             except BadRequest as err:
@@ -150,5 +262,8 @@ class OutboxSender:
                 return "blocked" if "chat not found" in str(err).lower() else "failed"
             except NetworkError as err:
                 log.warning("send_failed", outbox_id=row.id, error=type(err).__name__)
-                return "failed"
+                if self._journal is None or surely_unsent(err):
+                    await self._release(row)
+                    return "failed"
+                return None  # maybe delivered: left "sending", settled as unsure, never resent
         return "failed"

@@ -19,6 +19,7 @@ from telegram import Bot
 from telegram import Update
 from telegram.error import TelegramError
 
+from gateway.broadcast import DeliveryJournal
 from gateway.broadcast import OutboxSender
 from gateway.clock import Clock
 from gateway.clock import Leadership
@@ -98,7 +99,8 @@ async def clock_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = No
             rt.ledger, rt.digests(), bot, rt.catalog,
             channel=s.public_channel, base_url=s.public_base_url, locale=s.default_locale,
         )  # fmt: skip
-        sender = OutboxSender(rt.service, bot, rt.catalog, official_of=rt.broadcast_owner)
+        sender = OutboxSender(rt.service, bot, rt.catalog, official_of=rt.broadcast_owner,
+                              journal=DeliveryJournal(rt.engine))  # fmt: skip
         runs = rt.runs()
         name = consumer_name()
         clock = Clock(

@@ -263,7 +263,7 @@ class Runtime:
         counts = {str(state): float(n) for state, n in rows}
         return {
             f"outbox_{state}": counts.get(state, 0.0)
-            for state in ("pending", "claimed", "sent", "blocked", "failed")
+            for state in ("pending", "claimed", "sending", "sent", "blocked", "failed", "unsure")
         }
 
     def _block_number(self, index: int) -> int | None:
