@@ -144,3 +144,50 @@ class JobRuns:
             )
             if not updated.rowcount:
                 conn.execute(job_runs.insert().values(job_id=job_id, last_run_at=when))
+
+
+# --- results publication (gateway/results.py): which parts of a round's results were posted ---
+
+results_posts = sa.Table(
+    "gateway_results_posts",
+    metadata,
+    sa.Column("round_id", sa.String(32), primary_key=True),
+    sa.Column("part", sa.String(32), primary_key=True),  # "intro-1", "table-2", "chart", ...
+    sa.Column("state", sa.String(16), nullable=False),  # "posting" | "posted"
+    sa.Column("message_id", sa.BigInteger, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+class ResultsPosts:
+    """Which messages of a round's published results are in the public channel."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def states(self, round_id: str) -> dict[str, str]:
+        """Return ``{part: state}`` of the round's result messages."""
+        c = results_posts.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(c.part, c.state).where(c.round_id == round_id))
+            return {str(part): str(state) for part, state in rows}
+
+    def mark(self, round_id: str, part: str, state: str, message_id: int | None = None) -> None:
+        """Record that `part` is being posted ("posting") or is in the channel ("posted")."""
+        c = results_posts.c
+        with self._engine.begin() as conn:
+            updated = conn.execute(
+                results_posts.update()
+                .where(c.round_id == round_id, c.part == part)
+                .values(state=state, message_id=message_id, updated_at=_now())
+            )
+            if not updated.rowcount:
+                conn.execute(
+                    results_posts.insert().values(
+                        round_id=round_id,
+                        part=part,
+                        state=state,
+                        message_id=message_id,
+                        updated_at=_now(),
+                    )
+                )
