@@ -17,10 +17,11 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-# Debian packages the tests need: Chromium (browser tests), Korean fonts (charts, PDFs),
+# Debian packages the tests need: Chromium (browser tests), Korean and emoji fonts (charts,
+# PDFs, screenshots),
 # Go and golang.org/x/mod (interoperability checks of the ledger formats).
-DEBS := chromium fonts-nanum golang-go golang-golang-x-mod-dev
-var/.system-deps:
+DEBS := chromium fonts-nanum fonts-noto-color-emoji golang-go golang-golang-x-mod-dev
+var/.system-deps: Makefile
 	@mkdir -p var
 	@if ! dpkg -s $(DEBS) >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
