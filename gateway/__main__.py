@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             run_all(runtime, stopper)
     finally:
         runtime.close()
-    return 0
+    return 1 if stopper.crashed else 0
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ class Stopper:
     def __init__(self) -> None:
         self._callbacks: list[Callable[[], None]] = []
         self.stopped = threading.Event()
+        self.crashed = False
 
     def add(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
         def schedule() -> None:
@@ -104,7 +105,7 @@ async def clock_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = No
         runs = rt.runs()
         name = consumer_name()
         clock = Clock(
-            Leadership(rt.redis, rt.layout.key("clock:leader"), name),
+            Leadership(rt.redis, rt.layout.key("clock:leader"), name, s.clock_lease_ms),
             runs,
             [
                 ("seal_block", seal_block, s.block_seconds, [rt.ledger, publisher, runs]),
@@ -189,12 +190,19 @@ async def prepare_streams(rt: Runtime) -> None:
         await client.aclose()
 
 
-def run_in_thread(name: str, target: Callable[[], Any]) -> threading.Thread:
+def run_in_thread(
+    name: str, target: Callable[[], Any], stopper: Stopper | None = None
+) -> threading.Thread:
+    """Run `target` in a daemon thread; a crash is logged and (with `stopper`) stops all."""
+
     def body() -> None:
         try:
             target()
         except Exception:
             log.exception("role_crashed", role=name)
+            if stopper is not None:
+                stopper.crashed = True
+                stopper.stop()
 
     thread = threading.Thread(target=body, name=name, daemon=True)
     thread.start()

@@ -41,17 +41,18 @@ def run_all(rt: Runtime, stopper: processes.Stopper) -> None:
     sandbox = start_sandbox(rt) if s.sandbox else None
     sandbox_api = sandbox.api_base_url if sandbox is not None else None
     web = make_server("127.0.0.1", s.port, create_app(rt.webhook_deps()), threaded=True)
-    threads = [processes.run_in_thread("web", web.serve_forever)]
+    threads = [processes.run_in_thread("web", web.serve_forever, stopper)]
     for n in range(s.workers):
         threads.append(
             processes.run_in_thread(
                 f"worker-{n}",
                 lambda: asyncio.run(processes.worker_main(rt, stopper, sandbox_api)),
+                stopper,
             )
         )
     threads.append(
         processes.run_in_thread(
-            "clock", lambda: asyncio.run(processes.clock_main(rt, stopper, sandbox_api))
+            "clock", lambda: asyncio.run(processes.clock_main(rt, stopper, sandbox_api)), stopper
         )
     )
     announce(rt, sandbox)

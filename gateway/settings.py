@@ -64,6 +64,7 @@ class Settings:
     update_partitions: int
     api_rate_per_minute: int
     worker_lease_ms: int
+    clock_lease_ms: int
     var_dir: Path
     log_level: str
 
@@ -164,6 +165,7 @@ class Settings:
             update_partitions=integer("UPDATE_PARTITIONS", DEFAULT_PARTITIONS, 1, 1024),
             api_rate_per_minute=integer("LEDGER_API_RATE", DEFAULT_API_RATE, 1, 1_000_000),
             worker_lease_ms=integer("WORKER_LEASE_MS", 15_000, 1_000, 600_000),
+            clock_lease_ms=integer("CLOCK_LEASE_MS", 30_000, 3_000, 600_000),
             var_dir=var_dir,
             log_level=level,
         )

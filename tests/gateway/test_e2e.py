@@ -131,8 +131,7 @@ def resident_scenario(tmp_path: Path, sandbox: Any, db_url: str, redis_url: str,
         sandbox.send_text(uid, "/start")
         consent = wait_for("the privacy notice", lambda: next(
             (m for m in sandbox.messages(uid) if AGREE in labels(m)), None))  # fmt: skip
-        first = holder()
-        assert first is not None
+        first = wait_for("the chat's lease holder", holder)
         first.send_signal(signal.SIGTERM)  # drain: the chat moves to another worker
         assert first.wait(20) == 0
         workers.append(spawn("worker", env, logs[2]))
