@@ -1,0 +1,417 @@
+"""End to end: residents pressing 공감 through `POST /telegram` until the ledger commit.
+
+What runs (all on 127.0.0.1, started and stopped here):
+- gunicorn serving the real `gateway.wsgi:app` (the Procfile's 2 workers x 8 threads),
+- a private redis-server (AOF everysec) holding the update streams,
+- two real `python -m gateway worker` processes (PTB `Application.process_update`, the
+  participation service, the ledger on SQLite WAL with `synchronous=FULL`),
+- the sandbox Bot API (in this process) receiving the bot's replies: answerCallbackQuery and
+  editMessageText of the card with the new 공감 count,
+- a load generator process (bench/support/loadgen.py) posting at a fixed rate, open loop.
+
+Set-up through the service: an official opens a round, authors submit proposals, the round
+moves to the 공감 phase, N residents register. Each resident gets a card message with one
+공감 button per proposal, whose callback data are real opaque tokens from
+`ParticipationService.issue_button`; the sandbox registers each press (so the bot's answer is
+checked like Telegram would) and the recorded callback_query updates are what gets posted,
+round-robin over residents so that nobody exceeds the per-person rate limit.
+
+Figures, each against a baseline measured in this run:
+1. Ingress: answers/s of `POST /telegram` (secret, validation, Redis SET NX + XADD) at
+   saturation vs a bare Flask handler that answers 200 under the same gunicorn settings.
+2. End to end at a fixed offered rate: committed actions/s, and latency from the moment the
+   POST left the generator to the ledger entry's `ts` (stamped by the writer inside the
+   commit transaction), p50/p99; replies counted in the sandbox; CPU seconds per process.
+
+    .venv/bin/python bench/bench_e2e.py            # 2,000 residents x 5 proposals at 500/s
+    .venv/bin/python bench/bench_e2e.py --quick    # 600 x 5 at 500/s, one ingress round
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import httpx  # noqa: E402
+import redis  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from support.procs import BIN  # noqa: E402
+from support.procs import Proc  # noqa: E402
+from support.procs import RedisServer  # noqa: E402
+from support.procs import base_env  # noqa: E402
+from support.procs import cpu_seconds_self  # noqa: E402
+from support.procs import free_port  # noqa: E402
+from support.procs import gunicorn  # noqa: E402
+from support.procs import percentile  # noqa: E402
+
+from gateway.__main__ import migrate  # noqa: E402
+from gateway.settings import Settings  # noqa: E402
+from gateway.wiring import Runtime  # noqa: E402
+from ledger import store as ledger_store  # noqa: E402
+from participation.domain.round import Deadlines  # noqa: E402
+from participation.domain.round import RoundRules  # noqa: E402
+from participation.store import tables  # noqa: E402
+from sandbox.server import SandboxServer  # noqa: E402
+from sandbox.world import Limits  # noqa: E402
+
+OFFICIAL = 9_000_001
+AUTHOR_BASE = 8_000_000_001
+RESIDENT_BASE = 7_100_000_001
+ROUND = "bench2017"
+WORKERS = 2
+TARGET_RATE, TARGET_P99_MS, TARGET_INGRESS = 500.0, 250.0, 0.7
+
+
+def log(text: str) -> None:
+    print(text, flush=True)
+
+
+# ------------------------------------------------------------------------------ set-up
+
+
+def domain_setup(svc: Any, users: list[int], proposals: int) -> list[str]:
+    """Open a round with `proposals` proposals in the 공감 phase; register `users`."""
+    now = int(time.time())
+    day = 86_400
+    rules = RoundRules(
+        title="bench 2017",
+        deadlines=Deadlines(
+            submission_ends=now + day, endorsement_ends=now + 2 * day, review_ends=now + 3 * day
+        ),
+    )
+    svc.grant_first_official(OFFICIAL)
+    svc.create_round(OFFICIAL, rules, round_id=ROUND)
+    svc.open_round(OFFICIAL, ROUND)
+    ids = []
+    for k in range(proposals):
+        author = AUTHOR_BASE + k
+        svc.register(author, region="suwon", consent_version="2017-02")
+        card = svc.submit_proposal(
+            author, ROUND, title=f"bench proposal {k}", body="x" * 200,
+            category=rules.categories[k % len(rules.categories)], region="suwon",
+            budget=1_500_000,
+        )  # fmt: skip
+        ids.append(card.proposal_id)
+    svc.advance_round(OFFICIAL, ROUND)  # submission -> endorsement
+    regions = rules.regions
+    with ThreadPoolExecutor(16) as pool:
+
+        def register(i: int) -> None:
+            svc.register(users[i], region=regions[i % len(regions)], consent_version="2017-02")
+
+        list(pool.map(register, range(len(users))))
+    return ids
+
+
+def issue_tokens(svc: Any, users: list[int], proposal_ids: list[str]) -> dict[int, list[str]]:
+    """Issue one single-use 공감 button token per (resident, proposal) through the service."""
+
+    def for_user(uid: int) -> list[str]:
+        return [svc.issue_button(uid, "browse.endorse", {"proposal": p}) for p in proposal_ids]
+
+    with ThreadPoolExecutor(16) as pool:
+        return dict(zip(users, pool.map(for_user, users), strict=True))
+
+
+def sandbox_presses(
+    srv: SandboxServer, token: str, tokens: dict[int, list[str]], names: list[str]
+) -> list[list[dict[str, Any]]]:
+    """Send each resident a card with its buttons and press each once; return the updates."""
+    world = srv.world
+    bot = world.bot_for_token(token)
+    per_user: list[list[dict[str, Any]]] = []
+    with httpx.Client(base_url=f"{srv.api_base_url}{token}/", timeout=30) as http:
+        for uid, user_tokens in tokens.items():
+            srv.users.create("주민", user_id=uid)
+            with world.lock:
+                world.private_chat(bot, uid).started = True  # as after the resident's /start
+            keyboard = [[{"text": f"공감 {n}", "callback_data": t}]
+                        for n, t in zip(names, user_tokens, strict=True)]  # fmt: skip
+            sent = http.post("sendMessage", json={
+                "chat_id": uid, "text": "제안 목록", "reply_markup": {"inline_keyboard": keyboard},
+            }).json()  # fmt: skip
+            message_id = sent["result"]["message_id"]
+            per_user.append([srv.press(uid, message_id, t) for t in user_tokens])
+    return per_user
+
+
+def round_robin(per_user: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Interleave residents: each person's k-th press comes one full pass after the (k-1)-th."""
+    return [presses[k] for k in range(len(per_user[0])) for presses in per_user]
+
+
+def write_bodies(path: Path, updates: list[dict[str, Any]], id_offset: int = 0) -> None:
+    with path.open("wb") as f:
+        for update in updates:
+            body = dict(update, update_id=update["update_id"] + id_offset)
+            f.write(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+
+
+# ------------------------------------------------------------------------------ phases
+
+
+def loadgen(mode: str, url: str, secret: str, bodies: Path, out: Path, **opts: float) -> dict:
+    argv = [sys.executable, str(ROOT / "bench" / "support" / "loadgen.py"), mode, url, secret,
+            str(bodies), str(out)]  # fmt: skip
+    for name, value in opts.items():
+        argv += [f"--{name}", str(value)]
+    proc = Proc(f"loadgen {mode}", argv, out.with_suffix(".log"))
+    code = proc.popen.wait()
+    if code != 0:
+        raise RuntimeError(f"load generator failed:\n{proc.tail()}")
+    result: dict = json.loads(out.read_text())
+    result["cpu_s"] = None
+    return result
+
+
+def ingress(work: Path, env: dict[str, str], secret: str, bodies: Path, seconds: float,
+            rounds: int) -> tuple[float, float, dict, dict]:  # fmt: skip
+    """Best answers/s of the bare handler and of the real ingress, alternating."""
+    best_bare: dict = {"per_second": 0.0}
+    best_real: dict = {"per_second": 0.0}
+    for r in range(rounds):
+        for kind in ("bare", "real"):
+            port = free_port()
+            if kind == "bare":
+                app = "support.bare_app:app"
+                penv = dict(env, PYTHONPATH=f"{ROOT / 'bench'}:{ROOT}")
+            else:
+                app = "gateway.wsgi:app"
+                penv = dict(env, REDIS_PREFIX=f"ingress{r}:", LOG_LEVEL="warning")
+            web = gunicorn(app, port, penv, work / f"gunicorn-{kind}.log")
+            try:
+                httpx.post(f"http://127.0.0.1:{port}/telegram", content=b"{}", timeout=30)  # warm
+                url, out = f"http://127.0.0.1:{port}/telegram", work / f"ingress-{kind}-{r}.json"
+                result = loadgen("saturate", url, secret, bodies, out, seconds=seconds, conns=32)
+            finally:
+                web.stop()
+            ok = result["status"].get("200", 0)
+            if ok != result["answers"]:
+                raise RuntimeError(f"{kind} ingress answered {result['status']}")
+            log(f"  ingress {kind:4s} round {r + 1}: {result['per_second']:,.0f} answers/s "
+                f"(p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms)")  # fmt: skip
+            best = best_bare if kind == "bare" else best_real
+            if result["per_second"] > best["per_second"]:
+                best.clear()
+                best.update(result)
+    return best_bare["per_second"], best_real["per_second"], best_bare, best_real
+
+
+def wait_for_leases(
+    client: redis.Redis, prefix: str, partitions: int, timeout: float, workers: list[Proc]
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in workers:
+            if not proc.alive():
+                raise RuntimeError(f"{proc.name} exited:\n{proc.tail()}")
+        held = {client.get(f"{prefix}lease:updates:{p}") for p in range(partitions)}
+        if None not in held and len(held) == WORKERS:
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the workers did not share the partitions in time")
+
+
+def committed(engine: sa.Engine) -> dict[int, float]:
+    """Return update_id -> ledger `ts` (epoch seconds) of every action the bot committed."""
+    r, e = tables.requests.c, ledger_store.entries.c
+    query = sa.select(r.request_id, e.leaf).join(
+        ledger_store.entries, e.seq == r.ledger_index
+    ).where(r.request_id.like("tg:%"))  # fmt: skip
+    out: dict[int, float] = {}
+    with engine.connect() as conn:
+        for request_id, leaf in conn.execute(query):
+            ts = json.loads(leaf)["entry"]["ts"]
+            when = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+            out[int(request_id[3:])] = when.timestamp()
+    return out
+
+
+PG_ADMIN_URL = os.environ.get(
+    "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def create_pg_database() -> str:
+    """Create a fresh database on the shared PostgreSQL; return its URL."""
+    name = f"bench_e2e_{os.getpid()}_{int(time.time())}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="600 residents, one ingress round")
+    parser.add_argument("--residents", type=int, default=None)
+    parser.add_argument("--proposals", type=int, default=5)
+    parser.add_argument("--rate", type=float, default=TARGET_RATE, help="offered actions/s")
+    parser.add_argument(
+        "--db",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="postgresql: a fresh database on 127.0.0.1:5432, dropped after",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep var/bench/e2e-* for a look")
+    args = parser.parse_args()
+    residents = args.residents or (600 if args.quick else 2_000)
+    ingress_seconds, ingress_rounds = (3.0, 1) if args.quick else (5.0, 2)
+
+    work = ROOT / "var" / "bench" / f"e2e-{os.getpid()}"
+    work.mkdir(parents=True)
+    db_url = f"sqlite:///{work / 'e2e.db'}" if args.db == "sqlite" else create_pg_database()
+    redis_server = RedisServer(work / "redis").start()
+    srv = SandboxServer("127.0.0.1", 0, personas=False).start()
+    srv.world.limits = Limits(
+        callback_answer_seconds=3_600, callbacks_per_bot=1_000_000, updates_per_bot=1_000_000
+    )
+    web_port = free_port()
+    env = base_env(
+        VAR_DIR=str(work / "var"), DATABASE_URL=db_url, REDIS_URL=redis_server.url,
+        REDIS_PREFIX="e2e:", TELEGRAM_API_BASE_URL=srv.api_base_url, LOG_LEVEL="info",
+        PORT=str(web_port),
+    )  # fmt: skip
+    procs: list[Proc] = []
+    rt: Runtime | None = None
+    try:
+        log(f"set-up: {residents:,} residents x {args.proposals} proposals ...")
+        started = time.perf_counter()
+        migrate(db_url)
+        settings = Settings.from_env(env)
+        rt = Runtime(settings)
+        svc = rt.service
+        users = [RESIDENT_BASE + i for i in range(residents)]
+        proposal_ids = domain_setup(svc, users, args.proposals)
+        tokens = issue_tokens(svc, users, proposal_ids)
+        per_user = sandbox_presses(srv, settings.telegram_token, tokens, proposal_ids)
+        updates = round_robin(per_user)
+        bodies = work / "e2e.jsonl"
+        write_bodies(bodies, updates)
+        ingress_bodies = work / "ingress.jsonl"
+        write_bodies(ingress_bodies, updates * max(1, 40_000 // len(updates)), 0)
+        # distinct update_ids for the ingress runs (never seen by the e2e run)
+        lines = ingress_bodies.read_bytes().splitlines()
+        with ingress_bodies.open("wb") as f:
+            for n, line in enumerate(lines):
+                body = json.loads(line)
+                body["update_id"] = 10**12 + n
+                f.write(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+                f.write(b"\n")
+        log(f"  done in {time.perf_counter() - started:.0f} s: {len(updates):,} callback updates")
+
+        log("ingress at saturation (32 keep-alive connections, closed loop):")
+        bare, real, _, _ = ingress(work, env, settings.webhook_secret, ingress_bodies,
+                                   ingress_seconds, ingress_rounds)  # fmt: skip
+
+        log(f"end to end at {args.rate:.0f} actions/s offered ...")
+        web = gunicorn("gateway.wsgi:app", web_port, env, work / "gunicorn-e2e.log")
+        procs.append(web)
+        for n in range(WORKERS):
+            procs.append(Proc(f"worker {n}", [str(BIN / "python"), "-m", "gateway", "worker"],
+                              work / f"worker-{n}.log", env))  # fmt: skip
+        client = redis.Redis.from_url(redis_server.url)
+        wait_for_leases(client, "e2e:", settings.update_partitions, 60, procs[1:])
+        counter = "e2e:metrics:updates_processed"
+        client.set(counter, 0)
+        cpu_before = {p.name: p.cpu_seconds() for p in procs}
+        redis_cpu0 = redis_server.proc.cpu_seconds() if redis_server.proc else 0.0
+        self_cpu0 = cpu_seconds_self()
+        t0 = time.time()
+        result = loadgen("open", f"http://127.0.0.1:{web_port}/telegram",
+                         settings.webhook_secret, bodies, work / "e2e-load.json",
+                         rate=args.rate, conns=64)  # fmt: skip
+        sent_end = time.time()
+        deadline = time.monotonic() + 120
+        while int(client.get(counter) or 0) < len(updates) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        drained = time.time()
+        cpu = {p.name: p.cpu_seconds() - cpu_before[p.name] for p in procs}
+        cpu["redis"] = (redis_server.proc.cpu_seconds() if redis_server.proc else 0) - redis_cpu0
+        cpu["sandbox + this driver"] = cpu_seconds_self() - self_cpu0
+        processed = int(client.get(counter) or 0)
+        client.close()
+
+        commits = committed(rt.engine)
+        sent = dict(zip(result["ids"], result["sent"], strict=True))
+        statuses = [s for s in result["status"] if s != 200]
+        latencies = [(commits[i] - sent[i]) * 1000 for i in sent if i in commits]
+        first, last = min(sent.values()), max(commits.values()) if commits else sent_end
+        sustained = len(commits) / (last - first) if commits else 0.0
+        with rt.engine.connect() as conn:
+            endorsements = conn.execute(sa.select(sa.func.sum(tables.proposals.c.endorsements))
+                                        ).scalar() or 0  # fmt: skip
+        with srv.world.lock:
+            answered = sum(
+                1 for b in srv.world.bots.values() for q in b.callbacks.values() if q.answered
+            )
+        edited = sum(1 for uid in users for m in srv.messages(uid) if m.get("edited"))
+        ingress_ratio = real / bare if bare else 0.0
+        p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+        log("")
+        log(f"ingress (POST /telegram -> Redis stream), best of {ingress_rounds}:")
+        log(f"  bare Flask + gunicorn : {bare:8,.0f} answers/s")
+        log(f"  real ingress          : {real:8,.0f} answers/s  = {ingress_ratio:.2f} of bare "
+            f"(target >= {TARGET_INGRESS})")  # fmt: skip
+        log(f"end to end, {len(updates):,} 공감 presses offered at {args.rate:.0f}/s "
+            f"(generator worst send lag {result['max_send_lag_s'] * 1000:.0f} ms):")  # fmt: skip
+        log(f"  non-200 answers       : {len(statuses)}")
+        log(f"  processed by workers  : {processed:,}; committed to the ledger: {len(commits):,}; "
+            f"endorsement count {endorsements:,}")  # fmt: skip
+        log(f"  replies in sandbox    : {answered:,} callbacks answered, {edited:,} cards edited")
+        log(
+            f"  sustained             : {sustained:8,.0f} actions/s = {sustained / args.rate:.2f} "
+            f"of offered, {sustained / bare:.2f} of the bare handler "
+            f"(target >= {TARGET_RATE:.0f}/s)"
+        )
+        log(f"  POST -> ledger commit : p50 {p50:,.0f} ms, p99 {p99:,.0f} ms "
+            f"(target p99 <= {TARGET_P99_MS:.0f} ms)")  # fmt: skip
+        log(f"  drained {drained - sent_end:.1f} s after the last send; "
+            f"run took {drained - t0:.1f} s")  # fmt: skip
+        total_cpu = sum(cpu.values())
+        log(f"  CPU seconds during the run ({total_cpu:.0f} s on 2 cores over "
+            f"{drained - t0:.0f} s wall):")  # fmt: skip
+        for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]):
+            log(
+                f"    {name:24s} {seconds:6.1f} s  "
+                f"{seconds / max(1, len(commits)) * 1e3:6.2f} ms/action"
+            )
+        ok = len(commits) == len(updates) and endorsements == len(updates) and not statuses
+        log(f"  every action applied exactly once: {'yes' if ok else 'NO'}")
+    finally:
+        for proc in procs:
+            proc.stop()
+        srv.stop()
+        redis_server.stop()
+        if rt is not None:
+            rt.close()
+        if args.db == "postgresql":
+            drop_pg_database(db_url)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
