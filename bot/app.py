@@ -53,11 +53,14 @@ def default_screens() -> tuple[Screen, ...]:
     """Return the residents' screens, in registration order (later issues append theirs)."""
     from bot import activity
     from bot import browse
+    from bot import judge
+    from bot import official
+    from bot import onsite
     from bot import settings
     from bot import start
     from bot import submit
 
-    return (start, submit, browse, activity, settings)
+    return (start, submit, browse, activity, settings, judge, onsite, official)
 
 
 def build_application(

@@ -39,10 +39,7 @@ def register(router: Router) -> None:
     router.action("start.region", consume=True, public=True)(choose_region)
     router.step("start.consent", public=True)(press_a_button)
     router.step("start.region", public=True)(press_a_button)
-    router.redeemed("enrollment")(enrolled)
-    router.redeemed("judge")(joined)
-    router.redeemed("official")(joined)
-    router.redeemed("onsite")(joined)
+    router.redeemed("enrollment")(enrolled)  # judge, official, onsite: their modules (or joined)
     router.onboarding = onboard
     router.fallback = not_understood
 

@@ -1,0 +1,318 @@
+"""심사위원: join through ``/start j_...``, score the assigned proposals one card at a time.
+
+A card shows the progress ("12건 중 7건"), the proposal, and one row of 1-5 buttons per
+criterion. A judge's scores are saved when every criterion has one (the service takes them
+together); until then the criteria chosen so far ride in the buttons' server-side args, so
+any worker can take the next tap. Scores can be changed until the deadline (the service
+decides), a proposal can be skipped, or declared a conflict of interest (with a
+confirmation). Once every proposal is scored or recused, the judge gets the list of all their
+scores; the list is also one tap away at any time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.keyboards import Btn
+from bot.keyboards import inline
+from bot.render import TEXT_MAX
+from bot.render import card_text
+from bot.render import short
+from bot.render import title_of
+from bot.render import when
+from bot.router import Ctx
+from bot.router import Router
+from bot.router import int_arg
+from bot.router import str_arg
+from participation.domain import errors as e
+from participation.domain.events import JSON
+from participation.views import JudgeTask
+from participation.views import Redeemed
+from participation.views import RoundView
+
+SCALE = range(1, 6)  # judges score each criterion 1..5 (participation.domain.rules)
+CARD_BODY_MAX = 1800  # keeps a card with its score rows easy to read on a phone
+
+
+def register(router: Router) -> None:
+    """Register the judges' screens."""
+    router.role("judge")(lambda svc, user_id: svc.judge_round(user_id) is not None)
+    router.menu("bot.menu.judge", order=60, roles=("judge",))(tasks_menu)
+    router.command("judge")(lambda ctx, args: tasks_menu(ctx))
+    router.redeemed("judge")(joined)
+    router.action("judge.card")(open_card)
+    router.action("judge.criterion")(criterion_help)
+    router.action("judge.score", consume=True)(score)
+    router.action("judge.skip")(skip)
+    router.action("judge.recuse")(ask_recuse)
+    router.action("judge.recuse_yes", consume=True)(recuse)
+    router.action("judge.summary")(summary_button)
+
+
+# --- loading ----------------------------------------------------------------------------------
+async def judged_round(ctx: Ctx) -> RoundView:
+    """Return the round the person judges.  Raises NotJudge (checked on every update)."""
+    round_id = await ctx.call(ctx.svc.judge_round, ctx.user_id)
+    if round_id is None:
+        raise e.NotJudge()
+    return await ctx.call(ctx.svc.round, round_id)
+
+
+async def load(ctx: Ctx) -> tuple[RoundView, list[JudgeTask]]:
+    rnd = await judged_round(ctx)
+    return rnd, await ctx.call(ctx.svc.judge_tasks, ctx.user_id, rnd.round_id)
+
+
+def done_count(tasks: list[JudgeTask]) -> int:
+    return sum(1 for task in tasks if task.recused or task.scores is not None)
+
+
+def index_of(tasks: list[JudgeTask], proposal_id: str, fallback: int) -> int:
+    """Return where ``proposal_id`` is now (the list may have changed since the button)."""
+    for i, task in enumerate(tasks):
+        if task.card.proposal_id == proposal_id:
+            return i
+    return min(max(fallback, 0), len(tasks) - 1)
+
+
+# --- entry points -----------------------------------------------------------------------------
+async def joined(ctx: Ctx, redeemed: Redeemed) -> None:
+    """After ``/start j_...``: welcome, then the first card (or when scoring starts)."""
+    await ctx.reply("bot.judge.welcome", await ctx.menu_markup())
+    await tasks_menu(ctx)
+
+
+async def tasks_menu(ctx: Ctx) -> None:
+    """The 심사하기 menu button: the first proposal still to score (or the first)."""
+    rnd, tasks = await load(ctx)
+    if not tasks:
+        phase = ctx.t(f"participation.phase.{rnd.phase}")
+        await ctx.reply("bot.judge.no_tasks", round=rnd.title, phase=phase)
+        return
+    todo = [i for i, t in enumerate(tasks) if not t.recused and t.scores is None]
+    await show(ctx, rnd, tasks, todo[0] if todo else 0, {}, fresh=True)
+
+
+async def open_card(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """◀ / ▶: another card, redrawn in place."""
+    rnd, tasks = await load(ctx)
+    if not tasks:
+        return
+    i = int_arg(args, "i") % len(tasks)
+    await show(ctx, rnd, tasks, i, {}, fresh=False)
+
+
+async def skip(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """건너뛰기: the next proposal without a score (after this one, wrapping around)."""
+    rnd, tasks = await load(ctx)
+    if not tasks:
+        return
+    here = index_of(tasks, str_arg(args, "p"), int_arg(args, "i"))
+    order = [(here + k) % len(tasks) for k in range(1, len(tasks) + 1)]
+    todo = [i for i in order if not tasks[i].recused and tasks[i].scores is None]
+    if not todo or todo[0] == here:
+        await ctx.answer(ctx.t("bot.judge.nothing_to_skip"))
+    await show(ctx, rnd, tasks, todo[0] if todo else (here + 1) % len(tasks), {}, fresh=False)
+
+
+async def criterion_help(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """The criterion's name button: say how to score."""
+    name = ctx.t(f"participation.criterion.{str_arg(args, 'c')}")
+    await ctx.answer(ctx.t("bot.judge.criterion_help", criterion=name), alert=True)
+
+
+# --- scoring ------------------------------------------------------------------------------------
+async def score(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """A 1-5 button: remember it; with every criterion chosen, save (or change) the scores."""
+    rnd, tasks = await load(ctx)
+    proposal_id = str_arg(args, "p")
+    i = index_of(tasks, proposal_id, int_arg(args, "i"))
+    task = tasks[i] if tasks else None
+    if task is None or task.card.proposal_id != proposal_id:
+        raise e.NotAssigned(proposal=proposal_id, group=0)
+    if task.recused:
+        raise e.RecusedProposal(proposal=proposal_id)
+    draft = partial_of(args) if task.scores is None else dict(task.scores)
+    criterion, value = str_arg(args, "c"), int_arg(args, "v")
+    if criterion not in rnd.rules.criteria or value not in SCALE:
+        raise e.ScoreOutOfRange(criterion=criterion, min=1, max=5)
+    draft[criterion] = value
+    if set(draft) != set(rnd.rules.criteria):
+        await show(ctx, rnd, tasks, i, draft, fresh=False)
+        return
+    before = done_count(tasks)
+    await ctx.call(ctx.svc.score, ctx.user_id, proposal_id, draft, request_id=ctx.request_id)
+    await ctx.answer(ctx.t("bot.judge.saved"))
+    rnd, tasks = await load(ctx)
+    await show(ctx, rnd, tasks, index_of(tasks, proposal_id, i), {}, fresh=False)
+    if done_count(tasks) == len(tasks) > before:
+        await send_summary(ctx, rnd, tasks)
+
+
+def partial_of(args: Mapping[str, JSON]) -> dict[str, int]:
+    """Return the criteria chosen so far that a button carries."""
+    found = args.get("d")
+    if not isinstance(found, dict):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+# --- conflict of interest -----------------------------------------------------------------------
+async def ask_recuse(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """이해충돌: explain what it means and ask to confirm."""
+    rnd, tasks = await load(ctx)
+    proposal_id = str_arg(args, "p")
+    i = index_of(tasks, proposal_id, int_arg(args, "i"))
+    task = tasks[i]
+    if task.recused:
+        raise e.RecusedProposal(proposal=proposal_id)
+    where = {"p": task.card.proposal_id, "i": i}
+    rows = [
+        [Btn(ctx.t("bot.judge.recuse_yes"), "judge.recuse_yes", where)],
+        [Btn(ctx.t("bot.judge.recuse_no"), "judge.card", where)],
+    ]
+    text = ctx.t(
+        "bot.judge.recuse_confirm", number=task.card.number, title=title_of(ctx, task.card)
+    )
+    await ctx.show(text, await inline(ctx, rows))
+
+
+async def recuse(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Confirmed: record the conflict of interest; the card shows it, without score buttons."""
+    proposal_id = str_arg(args, "p")
+    rnd, tasks = await load(ctx)
+    before = done_count(tasks)
+    await ctx.call(ctx.svc.recuse, ctx.user_id, proposal_id, request_id=ctx.request_id)
+    await ctx.answer(ctx.t("bot.judge.recused"))
+    rnd, tasks = await load(ctx)
+    await show(ctx, rnd, tasks, index_of(tasks, proposal_id, int_arg(args, "i")), {}, fresh=False)
+    if done_count(tasks) == len(tasks) > before:
+        await send_summary(ctx, rnd, tasks)
+
+
+# --- rendering ----------------------------------------------------------------------------------
+def scores_text(ctx: Ctx, rnd: RoundView, scores: Mapping[str, int]) -> str:
+    """Return ``필요성 4 · 실현가능성 5 · ...`` in the round's criteria order."""
+    return " · ".join(
+        ctx.t(
+            "bot.judge.criterion_value",
+            criterion=ctx.t(f"participation.criterion.{c}"),
+            value=scores[c] if c in scores else "-",
+        )
+        for c in rnd.rules.criteria
+    )
+
+
+def state_text(ctx: Ctx, rnd: RoundView, task: JudgeTask, draft: Mapping[str, int]) -> str:
+    deadline = when(ctx, rnd.rules.deadlines.review_ends)
+    if task.recused:
+        return ctx.t("bot.judge.state.recused")
+    if task.scores is not None:
+        total = sum(task.scores.values())
+        top = 5 * len(rnd.rules.criteria)
+        return ctx.t("bot.judge.state.scored", sum=total, max=top, deadline=deadline)
+    if draft:
+        return ctx.t("bot.judge.state.partial", given=len(draft), count=len(rnd.rules.criteria))
+    return ctx.t("bot.judge.state.open", deadline=deadline)
+
+
+async def show(
+    ctx: Ctx,
+    rnd: RoundView,
+    tasks: list[JudgeTask],
+    i: int,
+    draft: dict[str, int],
+    *,
+    fresh: bool,
+) -> None:
+    """Render card ``i`` with the progress, the scores and the buttons."""
+    task = tasks[i]
+    scores = dict(task.scores) if task.scores is not None else draft
+    head = ctx.t(
+        "bot.judge.card_head",
+        position=i + 1,
+        total=len(tasks),
+        progress=ctx.t("bot.judge.progress", total=len(tasks), done=done_count(tasks)),
+    )
+    parts = [
+        head,
+        card_text(ctx, task.card, limit=CARD_BODY_MAX),
+        scores_text(ctx, rnd, scores),
+        state_text(ctx, rnd, task, draft),
+    ]
+    where: dict[str, JSON] = {"p": task.card.proposal_id, "i": i}
+    rows: list[list[Btn]] = []
+    if not task.recused:
+        carried: dict[str, JSON] = {k: v for k, v in draft.items()}
+        for c in rnd.rules.criteria:
+            label = ctx.t(f"participation.criterion.{c}")
+            row = [Btn(label, "judge.criterion", {"c": c})]
+            for v in SCALE:
+                mark = f"[{v}]" if scores.get(c) == v else str(v)
+                row.append(Btn(mark, "judge.score", {**where, "c": c, "v": v, "d": carried}))
+            rows.append(row)
+    n = len(tasks)
+    rows.append(
+        [
+            Btn(ctx.t("bot.judge.prev"), "judge.card", {"i": (i - 1) % n}),
+            Btn(ctx.t("bot.judge.skip"), "judge.skip", where),
+            Btn(ctx.t("bot.judge.next"), "judge.card", {"i": (i + 1) % n}),
+        ]
+    )
+    if not task.recused:
+        rows.append([Btn(ctx.t("bot.judge.recuse"), "judge.recuse", where)])
+    rows.append([Btn(ctx.t("bot.judge.summary"), "judge.summary")])
+    markup = await inline(ctx, rows)
+    text = "\n\n".join(parts)
+    if fresh:
+        await ctx.send(text, markup)
+    else:
+        await ctx.show(text, markup)
+
+
+async def summary_button(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """내 점수 모두 보기."""
+    rnd, tasks = await load(ctx)
+    await send_summary(ctx, rnd, tasks)
+
+
+async def send_summary(ctx: Ctx, rnd: RoundView, tasks: list[JudgeTask]) -> None:
+    """Send every score of the judge (the final confirmation), split to fit messages."""
+    lines = [
+        ctx.t(
+            "bot.judge.summary_head",
+            round=rnd.title,
+            progress=ctx.t("bot.judge.progress", total=len(tasks), done=done_count(tasks)),
+        )
+    ]
+    top = 5 * len(rnd.rules.criteria)
+    for task in tasks:
+        title = short(title_of(ctx, task.card), 30)
+        if task.recused:
+            lines.append(ctx.t("bot.judge.summary_recused", number=task.card.number, title=title))
+        elif task.scores is None:
+            lines.append(ctx.t("bot.judge.summary_missing", number=task.card.number, title=title))
+        else:
+            lines.append(
+                ctx.t(
+                    "bot.judge.summary_line",
+                    number=task.card.number,
+                    title=title,
+                    scores=scores_text(ctx, rnd, task.scores),
+                    sum=sum(task.scores.values()),
+                    max=top,
+                )
+            )
+    lines.append(
+        ctx.t("bot.judge.summary_foot", deadline=when(ctx, rnd.rules.deadlines.review_ends))
+    )
+    chunks: list[str] = []
+    for line in lines:
+        if chunks and len(chunks[-1]) + len(line) + 1 <= TEXT_MAX:
+            chunks[-1] += "\n" + line
+        else:
+            chunks.append(line)
+    for chunk in chunks[:-1]:
+        await ctx.send(chunk)
+    back = [[Btn(ctx.t("bot.judge.back_to_cards"), "judge.card", {"i": 0})]]
+    await ctx.send(chunks[-1], await inline(ctx, back))

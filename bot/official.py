@@ -1,0 +1,267 @@
+"""담당 공무원: the ``/admin`` menu, invitations, live figures and hiding a proposal.
+
+Only officials see the menu, and every update is checked again on the server: read-only
+screens call :func:`require_official`, every change goes through a service method that checks
+the role itself and writes the ledger entry. The round an official works on rides in the
+buttons' args (``r``), newest open round first, so nothing is remembered between updates.
+The other officials' screens live in ``official_round`` (create, open, advance),
+``official_hall`` (enrollment sheets, on-site sessions, paper tallies) and
+``official_publish`` (results, broadcasts).
+"""
+
+from __future__ import annotations
+
+from bot import official_hall
+from bot import official_publish
+from bot import official_round
+from bot.keyboards import Btn
+from bot.keyboards import grid
+from bot.keyboards import inline
+from bot.official_base import admin_round
+from bot.official_base import back_row
+from bot.official_base import require_official
+from bot.official_base import round_or_say
+from bot.official_base import send_png
+from bot.render import card_text
+from bot.router import Ctx
+from bot.router import Incoming
+from bot.router import Router
+from bot.router import int_arg
+from bot.router import str_arg
+from participation.domain.events import JSON
+from participation.domain.round import REASON_CODES
+from participation.domain.rules import OFFICIAL_ROLES
+from participation.sheets import qr_png
+from participation.views import Redeemed
+from participation.views import RoundView
+
+MENU: tuple[tuple[str, str], ...] = (
+    ("bot.admin.menu.new_round", "admin.new"),
+    ("bot.admin.menu.phase", "admin.phase"),
+    ("bot.admin.menu.figures", "admin.figures"),
+    ("bot.admin.menu.judges", "admin.invite_judge"),
+    ("bot.admin.menu.officials", "admin.invite_official"),
+    ("bot.admin.menu.hide", "admin.hide"),
+    ("bot.admin.menu.enrollment", "admin.enrollment"),
+    ("bot.admin.menu.onsite", "admin.sessions"),
+    ("bot.admin.menu.paper", "admin.papers"),
+    ("bot.admin.menu.publish", "admin.publish"),
+    ("bot.admin.menu.broadcast", "admin.broadcast"),
+    ("bot.admin.menu.rounds", "admin.rounds"),
+)
+
+
+def register(router: Router) -> None:
+    """Register the officials' screens (this module and its three siblings)."""
+    router.role("official")(lambda svc, user_id: svc.official_role(user_id) is not None)
+    router.menu("bot.menu.admin", order=70, roles=("official",))(admin_menu)
+    router.command("admin")(lambda ctx, args: admin_menu(ctx))
+    router.redeemed("official")(joined)
+    router.action("admin.menu")(menu_button)
+    router.action("admin.rounds")(choose_round)
+    router.action("admin.figures")(figures)
+    router.action("admin.invite_judge")(invite_judge)
+    router.action("admin.invite_official")(invite_official)
+    router.action("admin.hide")(ask_hide_number)
+    router.step("admin.hide_number")(hide_number)
+    router.action("admin.hide_reason")(hide_reason)
+    router.action("admin.hide_yes", consume=True)(hide)
+    official_round.register(router)
+    official_hall.register(router)
+    official_publish.register(router)
+
+
+# --- the menu -----------------------------------------------------------------------------------
+async def joined(ctx: Ctx, redeemed: Redeemed) -> None:
+    """After ``/start o_...``: the role, the menu."""
+    role = str(redeemed.detail.get("role") or "")
+    await ctx.reply(
+        "bot.admin.joined", await ctx.menu_markup(), role=ctx.t(f"participation.role.{role}")
+    )
+    await admin_menu(ctx)
+
+
+async def admin_menu(ctx: Ctx) -> None:
+    """/admin and the 관리 menu button (officials only)."""
+    await require_official(ctx)
+    await show_menu(ctx, await admin_round(ctx), fresh=True)
+
+
+async def menu_button(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """◀ 관리 메뉴."""
+    await require_official(ctx)
+    await show_menu(ctx, await admin_round(ctx, args), fresh=False)
+
+
+async def show_menu(ctx: Ctx, rnd: RoundView | None, *, fresh: bool) -> None:
+    if rnd is None:
+        head = ctx.t("bot.admin.head_none")
+    else:
+        phase = ctx.t(f"participation.phase.{rnd.phase}")
+        head = ctx.t("bot.admin.head", round=rnd.title, phase=phase)
+    args: dict[str, JSON] = {"r": rnd.round_id} if rnd is not None else {}
+    buttons = [Btn(ctx.t(key), action, args) for key, action in MENU]
+    markup = await inline(ctx, grid(buttons, 2))
+    if fresh:
+        await ctx.send(head, markup)
+    else:
+        await ctx.show(head, markup)
+
+
+async def choose_round(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """다른 공모: every round, to work on another one."""
+    await require_official(ctx)
+    rounds = await ctx.call(ctx.svc.rounds)
+    buttons = [
+        Btn(
+            ctx.t(
+                "bot.admin.round_button",
+                round=r.title,
+                phase=ctx.t(f"participation.phase.{r.phase}"),
+            ),
+            "admin.menu",
+            {"r": r.round_id},
+        )
+        for r in rounds[:20]
+    ]
+    await ctx.show(ctx.t("bot.admin.pick_round"), await inline(ctx, grid(buttons, 1)))
+
+
+# --- live figures -------------------------------------------------------------------------------
+async def figures(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """현황: registrations, proposals, endorsements, judges' progress, on site, online."""
+    rnd = await round_or_say(ctx, args)
+    if rnd is None:
+        return
+    f, progress = await ctx.call(
+        lambda: (ctx.svc.review_figures(rnd.round_id), ctx.svc.judge_progress(rnd.round_id))
+    )
+    counts = {k: f"{v:,}" for k, v in f.items()}
+    lines = [ctx.t("bot.admin.figures", round=rnd.title, **counts)]
+    if progress:
+        lines.append(ctx.t("bot.admin.judges_head", count=len(progress)))
+        for n, p in enumerate(progress, start=1):
+            group = (
+                ctx.t("bot.admin.group", group=p.group)
+                if p.group
+                else ctx.t("bot.admin.all_groups")
+            )
+            lines.append(
+                ctx.t(
+                    "bot.admin.judge_line",
+                    n=n,
+                    group=group,
+                    done=p.scored + p.recused,
+                    total=p.expected,
+                    recused=p.recused,
+                )
+            )
+    rows = [
+        [Btn(ctx.t("bot.admin.refresh"), "admin.figures", {"r": rnd.round_id})],
+        back_row(ctx, rnd),
+    ]
+    await ctx.show("\n".join(lines), await inline(ctx, rows))
+
+
+# --- invitations --------------------------------------------------------------------------------
+async def send_invite(ctx: Ctx, key: str, code: str, **params: object) -> None:
+    """Send an invitation: the deep link in text and as a QR code to show or forward."""
+    link = ctx.services.deep_link(code)
+    await ctx.send(ctx.t(key, link=link, **params))
+    await send_png(ctx, qr_png(link), ctx.t("bot.admin.invite_qr"), "invite.png")
+
+
+async def invite_judge(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """심사위원 초대: for one review group (when the round has groups) or for all."""
+    rnd = await round_or_say(ctx, args)
+    if rnd is None:
+        return
+    if "g" not in args and rnd.groups:
+        buttons = [
+            Btn(ctx.t("bot.admin.all_groups"), "admin.invite_judge", {"r": rnd.round_id, "g": 0})
+        ]
+        buttons += [
+            Btn(
+                ctx.t("bot.admin.group", group=g), "admin.invite_judge", {"r": rnd.round_id, "g": g}
+            )
+            for g in range(1, len(rnd.groups) + 1)
+        ]
+        rows = [*grid(buttons, 4), back_row(ctx, rnd)]
+        await ctx.show(ctx.t("bot.admin.judge_group"), await inline(ctx, rows))
+        return
+    group = int_arg(args, "g") or None
+    code = await ctx.call(ctx.svc.invite_judge, ctx.user_id, rnd.round_id, group=group)
+    where = ctx.t("bot.admin.group", group=group) if group else ctx.t("bot.admin.all_groups")
+    await send_invite(ctx, "bot.admin.judge_invite", code, round=rnd.title, group=where)
+
+
+async def invite_official(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """담당자 초대: choose the role, then a single-use link valid for a day."""
+    await require_official(ctx)
+    role = str_arg(args, "role")
+    if role not in OFFICIAL_ROLES:
+        buttons = [
+            Btn(ctx.t(f"participation.role.{r}"), "admin.invite_official", {**args, "role": r})
+            for r in OFFICIAL_ROLES
+        ]
+        rows = [buttons, back_row(ctx, await admin_round(ctx, args))]
+        await ctx.show(ctx.t("bot.admin.official_role"), await inline(ctx, rows))
+        return
+    code = await ctx.call(ctx.svc.invite_official, ctx.user_id, role=role)
+    await send_invite(
+        ctx, "bot.admin.official_invite", code, role=ctx.t(f"participation.role.{role}")
+    )
+
+
+# --- hiding a proposal --------------------------------------------------------------------------
+async def ask_hide_number(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """제안 숨기기: which proposal (its number)?"""
+    rnd = await round_or_say(ctx, args)
+    if rnd is None:
+        return
+    await ctx.save("admin.hide_number", {"r": rnd.round_id})
+    await ctx.reply("bot.admin.hide_ask")
+
+
+async def hide_number(ctx: Ctx, incoming: Incoming) -> None:
+    """The typed number: show the card and the reasons."""
+    await require_official(ctx)
+    round_id = str(ctx.conversation.data.get("r") or "")
+    text = (incoming.text or "").strip().lstrip("#")
+    if not text.isdigit():
+        await ctx.reply("bot.admin.number_needed")
+        return
+    proposal_id = await ctx.call(ctx.svc.proposal_by_number, round_id, int(text))
+    card = await ctx.call(ctx.svc.proposal, proposal_id)
+    await ctx.clear()
+    buttons = [
+        Btn(
+            ctx.t(f"participation.reason.{code}"),
+            "admin.hide_reason",
+            {"p": proposal_id, "why": code},
+        )
+        for code in REASON_CODES
+    ]
+    rows = [*grid(buttons, 2), back_row(ctx, await admin_round(ctx, {"r": round_id}))]
+    text = card_text(ctx, card, limit=2000) + "\n\n" + ctx.t("bot.admin.hide_reason")
+    await ctx.send(text, await inline(ctx, rows))
+
+
+async def hide_reason(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """A reason: confirm before hiding (the author is told why)."""
+    await require_official(ctx)
+    reason = ctx.t(f"participation.reason.{str_arg(args, 'why')}")
+    rows = [
+        [Btn(ctx.t("bot.admin.hide_yes"), "admin.hide_yes", args)],
+        [Btn(ctx.t("bot.admin.cancel"), "admin.menu", {})],
+    ]
+    await ctx.show(ctx.t("bot.admin.hide_confirm", reason=reason), await inline(ctx, rows))
+
+
+async def hide(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Confirmed: hide the proposal (a ledger entry; the author is notified)."""
+    proposal_id, reason = str_arg(args, "p"), str_arg(args, "why")
+    await ctx.call(
+        ctx.svc.hide_proposal, ctx.user_id, proposal_id, reason, request_id=ctx.request_id
+    )
+    await ctx.show(ctx.t("bot.admin.hidden", reason=ctx.t(f"participation.reason.{reason}")))

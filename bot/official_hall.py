@@ -1,0 +1,395 @@
+"""Officials in the hall: enrollment-code sheets, on-site sessions, paper tallies.
+
+- Enrollment: per community, issue the codes still within its quota and send them as a PDF of
+  QR cards (codes are stored only as hashes, so a sheet is printed when it is issued); the
+  list shows how many were issued and redeemed.
+- On-site sessions: open one (for a review group or the hall), get the projector page link
+  (``/onsite/<session>``, served by the web process), close it.
+- Paper tallies: session → proposal number → ballots and points → a photo of the signed
+  tally sheet; the SHA-256 of the downloaded photo goes into the entry. It counts once another
+  official confirms it; a correction is a new entry naming the one it replaces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+
+from bot.keyboards import Btn
+from bot.keyboards import grid
+from bot.keyboards import inline
+from bot.keyboards import page_count
+from bot.keyboards import pager
+from bot.official_base import back_row
+from bot.official_base import require_official
+from bot.official_base import round_or_say
+from bot.official_base import send_file
+from bot.router import Ctx
+from bot.router import Incoming
+from bot.router import Router
+from bot.router import int_arg
+from bot.router import str_arg
+from participation.domain.events import JSON
+from participation.domain.rules import ENROLLMENT_ROLES
+from participation.sheets import enrollment_sheet_pdf
+from participation.views import RoundView
+
+COMMUNITIES_PER_PAGE = 10
+PAPERS_SHOWN = 30
+
+
+def register(router: Router) -> None:
+    """Register the hall screens."""
+    router.action("admin.enrollment")(enrollment)
+    router.action("admin.enroll_pick")(enroll_pick)
+    router.action("admin.enroll_issue", consume=True)(enroll_issue)
+    router.action("admin.sessions")(sessions)
+    router.action("admin.session_new", consume=True)(session_new)
+    router.action("admin.session_close")(session_close)
+    router.action("admin.session_close_yes", consume=True)(session_close_yes)
+    router.action("admin.papers")(papers)
+    router.action("admin.paper_new")(paper_new)
+    router.action("admin.paper_confirm", consume=True)(paper_confirm)
+    router.step("admin.paper.number")(paper_number)
+    router.step("admin.paper.counts")(paper_counts)
+    router.step("admin.paper.photo")(paper_photo)
+
+
+def group_name(ctx: Ctx, group: int | None) -> str:
+    return ctx.t("bot.admin.group", group=group) if group else ctx.t("bot.admin.all_groups")
+
+
+# --- enrollment sheets --------------------------------------------------------------------------
+async def enrollment(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """등록 코드: communities with codes issued / redeemed, paged."""
+    rnd = await round_or_say(ctx, args)
+    if rnd is None:
+        return
+    found = await ctx.call(ctx.svc.communities, rnd.round_id)
+    pages = page_count(len(found), COMMUNITIES_PER_PAGE)
+    page = int_arg(args, "page") % pages
+    shown = found[page * COMMUNITIES_PER_PAGE : (page + 1) * COMMUNITIES_PER_PAGE]
+    issued, redeemed = sum(c.issued for c in found), sum(c.redeemed for c in found)
+    lines = [
+        ctx.t("bot.admin.enroll_head", communities=len(found), issued=issued, redeemed=redeemed)
+    ]
+    if not found:
+        lines.append(ctx.t("bot.admin.enroll_none"))
+    lines += [
+        ctx.t(
+            "bot.admin.enroll_line",
+            name=c.name,
+            region=ctx.t(f"participation.region.{c.region}"),
+            issued=c.issued,
+            redeemed=c.redeemed,
+        )
+        for c in shown
+    ]
+    r: dict[str, JSON] = {"r": rnd.round_id}
+    buttons = [Btn(c.name, "admin.enroll_pick", {**r, "c": c.community}) for c in shown]
+    rows = [*grid(buttons, 2), pager(page, pages, "admin.enrollment", r), back_row(ctx, rnd)]
+    await ctx.show("\n".join(lines), await inline(ctx, rows))
+
+
+async def enroll_pick(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """A community: which sheet (voters' or the representative's)?"""
+    rnd = await round_or_say(ctx, args)
+    if rnd is None:
+        return
+    where: dict[str, JSON] = {"r": rnd.round_id, "c": str_arg(args, "c")}
+    buttons = [
+        Btn(ctx.t(f"bot.admin.enroll_sheet.{role}"), "admin.enroll_issue", {**where, "role": role})
+        for role in ENROLLMENT_ROLES
+    ]
+    rows = [buttons, [Btn(ctx.t("bot.admin.back"), "admin.enrollment", {"r": rnd.round_id})]]
+    await ctx.show(
+        ctx.t("bot.admin.enroll_pick", voters=rnd.rules.voters_per_community),
+        await inline(ctx, rows),
+    )
+
+
+async def enroll_issue(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Issue the codes left in the quota and send the PDF of QR cards."""
+    rnd = await round_or_say(ctx, args)
+    if rnd is None:
+        return
+    community, role = str_arg(args, "c"), str_arg(args, "role")
+    codes = await ctx.call(
+        ctx.svc.issue_enrollment_codes, ctx.user_id, rnd.round_id, community, role=role
+    )
+    name = next(
+        (
+            c.name
+            for c in await ctx.call(ctx.svc.communities, rnd.round_id)
+            if c.community == community
+        ),
+        community,
+    )
+    pdf = await ctx.call(
+        enrollment_sheet_pdf,
+        codes,
+        bot_username=ctx.services.bot_username,
+        round_title=rnd.title,
+        community_name=name,
+        texts=ctx.services.catalog,
+        locale=ctx.locale,
+    )
+    caption = ctx.t(
+        "bot.admin.enroll_sent",
+        community=name,
+        count=len(codes),
+        role=ctx.t(f"participation.role.{role}"),
+    )
+    await send_file(ctx, pdf, f"enrollment-{community}-{role}.pdf", caption)
+
+
+# --- on-site sessions ---------------------------------------------------------------------------
+def projector_url(ctx: Ctx, session_id: str) -> str:
+    """Return the projector page of a session (the web process may sign it, see ``extra``)."""
+    signer = ctx.services.extra.get("onsite_url")
+    if callable(signer):
+        url: Callable[[str], str] = signer
+        return url(session_id)
+    return f"{ctx.services.public_base_url.rstrip('/')}/onsite/{session_id}"
+
+
+async def sessions(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """현장 세션: the round's sessions with check-ins; open a new one, get a link, close."""
+    rnd = await round_or_say(ctx, args)
+    if rnd is None:
+        return
+    found = await ctx.call(ctx.svc.onsite_sessions, rnd.round_id)
+    lines = [ctx.t("bot.admin.sessions_head", round=rnd.title)]
+    if not found:
+        lines.append(ctx.t("bot.admin.sessions_none"))
+    r: dict[str, JSON] = {"r": rnd.round_id}
+    rows: list[list[Btn]] = []
+    for s in found:
+        state = ctx.t("bot.admin.session_open" if s.open else "bot.admin.session_closed")
+        lines.append(
+            ctx.t(
+                "bot.admin.session_line",
+                session=s.session_id,
+                group=group_name(ctx, s.group),
+                checkins=s.checkins,
+                state=state,
+            )
+        )
+        if s.open:
+            lines.append(projector_url(ctx, s.session_id))
+            rows.append(
+                [
+                    Btn(
+                        ctx.t("bot.admin.session_close", session=s.session_id),
+                        "admin.session_close",
+                        {**r, "s": s.session_id},
+                    )
+                ]
+            )
+    rows.insert(0, [Btn(ctx.t("bot.admin.session_new"), "admin.session_new", r)])
+    rows.append(back_row(ctx, rnd))
+    await ctx.show("\n".join(lines), await inline(ctx, rows))
+
+
+async def session_new(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Open a session (choosing the review group first when the round has groups)."""
+    rnd = await round_or_say(ctx, args)
+    if rnd is None:
+        return
+    if rnd.groups and "g" not in args:
+        r: dict[str, JSON] = {"r": rnd.round_id}
+        buttons = [Btn(ctx.t("bot.admin.all_groups"), "admin.session_new", {**r, "g": 0})]
+        buttons += [
+            Btn(group_name(ctx, g), "admin.session_new", {**r, "g": g})
+            for g in range(1, len(rnd.groups) + 1)
+        ]
+        await ctx.show(
+            ctx.t("bot.admin.session_group"),
+            await inline(ctx, [*grid(buttons, 4), back_row(ctx, rnd)]),
+        )
+        return
+    group = int_arg(args, "g") or None
+    session_id = await ctx.call(ctx.svc.open_onsite_session, ctx.user_id, rnd.round_id, group=group)
+    rows = [back_row(ctx, rnd)]
+    text = ctx.t(
+        "bot.admin.session_opened",
+        session=session_id,
+        group=group_name(ctx, group),
+        url=projector_url(ctx, session_id),
+    )
+    await ctx.show(text, await inline(ctx, rows))
+
+
+async def session_close(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Ask before closing: nobody can check in or score through it afterwards."""
+    await require_official(ctx)
+    rows = [
+        [Btn(ctx.t("bot.admin.session_close_yes"), "admin.session_close_yes", args)],
+        [Btn(ctx.t("bot.admin.cancel"), "admin.sessions", {"r": str_arg(args, "r")})],
+    ]
+    await ctx.show(
+        ctx.t("bot.admin.session_close_confirm", session=str_arg(args, "s")),
+        await inline(ctx, rows),
+    )
+
+
+async def session_close_yes(ctx: Ctx, args: dict[str, JSON]) -> None:
+    await ctx.call(ctx.svc.close_onsite_session, ctx.user_id, str_arg(args, "s"))
+    await ctx.answer(ctx.t("bot.admin.session_closed_toast"))
+    await sessions(ctx, args)
+
+
+# --- paper tallies ------------------------------------------------------------------------------
+async def papers(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """종이 집계: every tally with its state; enter, confirm (someone else's), correct."""
+    rnd = await round_or_say(ctx, args)
+    if rnd is None:
+        return
+    found = await ctx.call(ctx.svc.paper_tallies, rnd.round_id, ctx.user_id)
+    live = [p for p in found if not p.superseded]
+    lines = [
+        ctx.t("bot.admin.papers_head", count=len(live), pending=sum(not p.confirmed for p in live))
+    ]
+    if not live:
+        lines.append(ctx.t("bot.admin.papers_none"))
+    r: dict[str, JSON] = {"r": rnd.round_id}
+    rows: list[list[Btn]] = [[Btn(ctx.t("bot.admin.paper_new"), "admin.paper_new", r)]]
+    for p in live[-PAPERS_SHOWN:]:
+        state = "confirmed" if p.confirmed else ("mine" if p.mine else "pending")
+        lines.append(
+            ctx.t(
+                "bot.admin.paper_line",
+                number=p.number,
+                ballots=p.ballots,
+                points=p.points,
+                tally=p.tally_id,
+                state=ctx.t(f"bot.admin.paper_state.{state}"),
+                corrects=ctx.t("bot.admin.paper_corrects", tally=p.corrects) if p.corrects else "",
+            )
+        )
+        row = []
+        if not p.confirmed and not p.mine:
+            row.append(
+                Btn(
+                    ctx.t("bot.admin.paper_confirm", number=p.number, tally=p.tally_id),
+                    "admin.paper_confirm",
+                    {**r, "t": p.tally_id},
+                )
+            )
+        if not p.confirmed:
+            row.append(
+                Btn(
+                    ctx.t("bot.admin.paper_correct", number=p.number, tally=p.tally_id),
+                    "admin.paper_new",
+                    {**r, "s": p.session_id, "p": p.proposal_id, "n": p.number, "c": p.tally_id},
+                )
+            )
+        if row:
+            rows.append(row)
+    rows.append(back_row(ctx, rnd))
+    await ctx.show("\n".join(lines), await inline(ctx, rows))
+
+
+async def paper_new(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Enter (or correct) a tally: choose the session, then the proposal number is asked."""
+    rnd = await round_or_say(ctx, args)
+    if rnd is None:
+        return
+    r: dict[str, JSON] = {"r": rnd.round_id}
+    if not str_arg(args, "s"):
+        found = await ctx.call(ctx.svc.onsite_sessions, rnd.round_id)
+        if not found:
+            await ctx.reply("bot.admin.paper_no_session")
+            return
+        buttons = [
+            Btn(
+                ctx.t(
+                    "bot.admin.session_button", session=s.session_id, group=group_name(ctx, s.group)
+                ),
+                "admin.paper_new",
+                {**r, "s": s.session_id},
+            )
+            for s in found
+        ]
+        await ctx.show(
+            ctx.t("bot.admin.paper_session"),
+            await inline(ctx, [*grid(buttons, 2), back_row(ctx, rnd)]),
+        )
+        return
+    data: dict[str, JSON] = {k: args[k] for k in ("r", "s", "p", "n", "c") if k in args}
+    if str_arg(args, "p"):
+        await ctx.save("admin.paper.counts", data)
+        await ctx.reply(
+            "bot.admin.paper_ask_counts", number=int_arg(args, "n"), scale=rnd.rules.onsite_scale
+        )
+        return
+    await ctx.save("admin.paper.number", data)
+    await ctx.reply("bot.admin.paper_ask_number")
+
+
+async def paper_number(ctx: Ctx, incoming: Incoming) -> None:
+    """The proposal's number."""
+    await require_official(ctx)
+    data = ctx.data
+    text = (incoming.text or "").strip().lstrip("#")
+    if not text.isdigit():
+        await ctx.reply("bot.admin.number_needed")
+        return
+    rnd: RoundView = await ctx.call(ctx.svc.round, str(data.get("r")))
+    data["p"] = await ctx.call(ctx.svc.proposal_by_number, rnd.round_id, int(text))
+    data["n"] = int(text)
+    await ctx.save("admin.paper.counts", data)
+    await ctx.reply("bot.admin.paper_ask_counts", number=int(text), scale=rnd.rules.onsite_scale)
+
+
+async def paper_counts(ctx: Ctx, incoming: Incoming) -> None:
+    """Ballots and points, e.g. ``12 47``."""
+    await require_official(ctx)
+    numbers = [int(n) for n in re.findall(r"\d+", (incoming.text or "").replace(",", ""))]
+    if len(numbers) != 2:
+        await ctx.reply("bot.admin.paper_counts_invalid")
+        return
+    data = ctx.data
+    data["ballots"], data["points"] = numbers
+    await ctx.save("admin.paper.photo", data)
+    await ctx.reply("bot.admin.paper_ask_photo")
+
+
+async def paper_photo(ctx: Ctx, incoming: Incoming) -> None:
+    """The photo of the signed sheet: hash the downloaded bytes, enter the tally."""
+    await require_official(ctx)
+    if incoming.photo_file_id is None:
+        await ctx.reply("bot.admin.paper_photo_needed")
+        return
+    file = await ctx.context.bot.get_file(incoming.photo_file_id)
+    sha = hashlib.sha256(bytes(await file.download_as_bytearray())).hexdigest()
+    data = ctx.data
+    tally_id = await ctx.call(
+        ctx.svc.enter_paper_tally,
+        ctx.user_id,
+        str(data.get("s")),
+        str(data.get("p")),
+        ballots=int_arg(data, "ballots"),
+        points=int_arg(data, "points"),
+        sheet_sha256=sha,
+        corrects=str_arg(data, "c") or None,
+    )
+    await ctx.clear()
+    rows = [[Btn(ctx.t("bot.admin.menu.paper"), "admin.papers", {"r": str_arg(data, "r")})]]
+    text = ctx.t(
+        "bot.admin.paper_entered",
+        number=int_arg(data, "n"),
+        ballots=int_arg(data, "ballots"),
+        points=int_arg(data, "points"),
+        tally=tally_id,
+        sha=sha,
+    )
+    await ctx.send(text, await inline(ctx, rows))
+
+
+async def paper_confirm(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """A second official confirms a tally (the service refuses the one who entered it)."""
+    await ctx.call(ctx.svc.confirm_paper_tally, ctx.user_id, str_arg(args, "t"))
+    await ctx.answer(ctx.t("bot.admin.paper_confirmed"))
+    await papers(ctx, args)

@@ -1,0 +1,204 @@
+"""Officials: publish the results, and broadcast an announcement to subscribers.
+
+Publishing asks for a confirmation, then calls the gateway's publication when it is wired
+(``services.extra["publish_results"]``: an ``async fn(official_id, round_id)`` that seals the
+final entries, posts the table, the chart and the block number to the public channel and
+returns a summary for the official), else publishes through the service and sends the table,
+the chart and the CSV/XLSX files to the official.
+
+A broadcast is composed (text), addressed (all, or one 시·군), previewed exactly as residents
+will see it with the number of recipients, and confirmed; ``send_broadcast`` writes its
+ledger entry and queues one outbox row per subscriber, which the runtime delivers within
+Telegram's limits while it keeps a progress message up to date for the official.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import Any
+
+from bot.keyboards import Btn
+from bot.keyboards import grid
+from bot.keyboards import inline
+from bot.keyboards import page_count
+from bot.keyboards import pager
+from bot.official_base import back_row
+from bot.official_base import require_official
+from bot.official_base import round_or_say
+from bot.official_base import send_file
+from bot.official_base import send_png
+from bot.render import TEXT_MAX
+from bot.render import region_name
+from bot.router import Ctx
+from bot.router import Incoming
+from bot.router import Router
+from bot.router import int_arg
+from bot.router import str_arg
+from participation import report
+from participation.app.reviewday import BROADCAST_KEY
+from participation.app.reviewday import BROADCAST_MAX
+from participation.domain import errors as e
+from participation.domain.events import JSON
+from participation.domain.regions import GYEONGGI
+from participation.tally import Results
+
+REGIONS_PER_PAGE = 16
+PublishHook = Callable[[int, str], Awaitable[Any]]
+
+
+def register(router: Router) -> None:
+    """Register the publication and broadcast screens."""
+    router.action("admin.publish")(ask_publish)
+    router.action("admin.publish_yes", consume=True)(publish)
+    router.action("admin.broadcast")(compose)
+    router.step("admin.bc.text")(broadcast_text)
+    router.action("admin.bc.all")(audience_all)
+    router.action("admin.bc.regions")(region_page)
+    router.action("admin.bc.region")(audience_region)
+    router.action("admin.bc.send", consume=True)(send)
+    router.action("admin.bc.cancel", consume=True)(cancel)
+
+
+# --- results ------------------------------------------------------------------------------------
+async def ask_publish(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """결과 발표: final; ask first."""
+    rnd = await round_or_say(ctx, args)
+    if rnd is None:
+        return
+    rows = [
+        [Btn(ctx.t("bot.admin.publish_yes"), "admin.publish_yes", {"r": rnd.round_id})],
+        back_row(ctx, rnd),
+    ]
+    phase = ctx.t(f"participation.phase.{rnd.phase}")
+    text = ctx.t("bot.admin.publish_confirm", round=rnd.title, phase=phase)
+    await ctx.show(text, await inline(ctx, rows))
+
+
+async def publish(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Confirmed: publish (a ledger entry), then the table, the chart and the files."""
+    await require_official(ctx)
+    round_id = str_arg(args, "r")
+    await ctx.answer(ctx.t("bot.admin.publishing"))
+    hook = ctx.services.extra.get("publish_results")
+    if callable(hook):
+        publish_hook: PublishHook = hook
+        summary = await publish_hook(ctx.user_id, round_id)
+        await ctx.send(ctx.t("bot.admin.published_channel", summary=str(summary)))
+        return
+    payload = await ctx.call(ctx.svc.publish_results, ctx.user_id, round_id)
+    await send_results(ctx, round_id, Results.from_payload(payload))
+
+
+async def send_results(ctx: Ctx, round_id: str, results: Results) -> None:
+    """Send the ranked table (split to fit), the chart and the CSV/XLSX to the official."""
+    page = await ctx.call(ctx.svc.proposals, round_id, include_hidden=True, limit=100_000)
+    titles = {c.proposal_id: c.title or "" for c in page.items}
+    texts, locale = ctx.services.catalog, ctx.locale
+    table = report.text_table(results, texts, locale)
+    await ctx.send(ctx.t("bot.admin.published", count=len(results.selected)))
+    chunk = ""
+    for line in table.splitlines():
+        if chunk and len(chunk) + len(line) + 1 > TEXT_MAX:
+            await ctx.send(chunk)
+            chunk = ""
+        chunk = f"{chunk}\n{line}" if chunk else line
+    if chunk:
+        await ctx.send(chunk)
+    png = await ctx.call(report.chart_png, results, texts, locale)
+    await send_png(ctx, png, ctx.t("bot.admin.results_chart"), "results.png")
+    text_out = io.StringIO()
+    await ctx.call(report.write_csv, results, text_out, texts, locale, titles)
+    csv_bytes = text_out.getvalue().encode("utf-8-sig")
+    await send_file(ctx, csv_bytes, f"results-{round_id}.csv", ctx.t("bot.admin.results_csv"))
+    binary = io.BytesIO()
+    await ctx.call(report.write_xlsx, results, binary, texts, locale, titles)
+    xlsx = binary.getvalue()
+    await send_file(ctx, xlsx, f"results-{round_id}.xlsx", ctx.t("bot.admin.results_xlsx"))
+
+
+# --- broadcast ----------------------------------------------------------------------------------
+async def compose(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """공지 보내기: ask for the text."""
+    await require_official(ctx)
+    await ctx.save("admin.bc.text", {})
+    await ctx.reply("bot.admin.bc_ask", max=BROADCAST_MAX)
+
+
+async def broadcast_text(ctx: Ctx, incoming: Incoming) -> None:
+    """The text; then the audience."""
+    await require_official(ctx)
+    text = (incoming.text or "").strip()
+    if not text or len(text) > BROADCAST_MAX:
+        await ctx.reply("bot.admin.bc_invalid", max=BROADCAST_MAX)
+        return
+    await ctx.save("admin.bc.audience", {"text": text})
+    rows = [
+        [Btn(ctx.t("bot.admin.bc_all"), "admin.bc.all")],
+        [Btn(ctx.t("bot.admin.bc_by_region"), "admin.bc.regions", {"page": 0})],
+        [Btn(ctx.t("bot.admin.cancel"), "admin.bc.cancel")],
+    ]
+    await ctx.send(ctx.t("bot.admin.bc_audience"), await inline(ctx, rows))
+
+
+async def region_page(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """One page of the 31 시·군."""
+    await require_official(ctx)
+    regions = GYEONGGI.regions
+    pages = page_count(len(regions), REGIONS_PER_PAGE)
+    page = int_arg(args, "page") % pages
+    shown = regions[page * REGIONS_PER_PAGE : (page + 1) * REGIONS_PER_PAGE]
+    buttons = [Btn(region_name(ctx, r.code), "admin.bc.region", {"region": r.code}) for r in shown]
+    rows = [*grid(buttons, 4), pager(page, pages, "admin.bc.regions")]
+    await ctx.show(ctx.t("bot.admin.bc_pick_region"), await inline(ctx, rows))
+
+
+async def audience_all(ctx: Ctx, args: dict[str, JSON]) -> None:
+    await preview(ctx, None)
+
+
+async def audience_region(ctx: Ctx, args: dict[str, JSON]) -> None:
+    await preview(ctx, str_arg(args, "region") or None)
+
+
+async def preview(ctx: Ctx, region: str | None) -> None:
+    """Show the message exactly as residents will get it, who gets it, and ask to confirm."""
+    await require_official(ctx)
+    text = str(ctx.conversation.data.get("text") or "")
+    if ctx.step not in ("admin.bc.audience", "admin.bc.preview") or not text:
+        raise e.ButtonExpired()
+    count = await ctx.call(ctx.svc.broadcast_audience, region)
+    await ctx.save("admin.bc.preview", {"text": text, "region": region})
+    audience = region_name(ctx, region) if region else ctx.t("bot.admin.bc_everyone")
+    await ctx.show(ctx.t("bot.admin.bc_preview_head", audience=audience, count=f"{count:,}"))
+    await ctx.send(ctx.t(BROADCAST_KEY, text=text))
+    rows = [
+        [Btn(ctx.t("bot.admin.bc_send", count=f"{count:,}"), "admin.bc.send")],
+        [Btn(ctx.t("bot.admin.cancel"), "admin.bc.cancel")],
+    ]
+    await ctx.send(ctx.t("bot.admin.bc_confirm"), await inline(ctx, rows))
+
+
+async def send(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """보내기: the broadcast's ledger entry and its queue, in one transaction."""
+    data = ctx.conversation.data
+    text, region = str(data.get("text") or ""), data.get("region")
+    if ctx.step != "admin.bc.preview" or not text:
+        raise e.ButtonExpired()
+    bid = await ctx.call(
+        ctx.svc.send_broadcast,
+        ctx.user_id,
+        text,
+        region=region if isinstance(region, str) else None,
+        request_id=ctx.request_id,
+    )
+    progress = await ctx.call(ctx.svc.broadcast_progress, bid)
+    await ctx.clear()
+    await ctx.show(ctx.t("bot.admin.bc_queued", count=f"{progress['total']:,}"))
+
+
+async def cancel(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """취소: forget the draft."""
+    await ctx.clear()
+    await ctx.show(ctx.t("bot.admin.bc_cancelled"))

@@ -1,0 +1,244 @@
+"""The review day for residents: on-site check-in and scoring, online group choice and likes.
+
+On site: scanning the projector's QR code opens ``/start s_...``; the service checks the code
+(rotating every 30 s, accepted for 60 s; an older one gets a polite refusal) and marks the
+person present; the bot then shows the proposals they may score: the other proposals of their
+review group for community representatives, never their own. Online: a voter picks one review
+group (once, with a confirmation) and gives likes up to the round's cap, never to their own.
+A person counted in one channel is refused in the other by the service.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup
+
+from bot.keyboards import Btn
+from bot.keyboards import grid
+from bot.keyboards import inline
+from bot.render import card_text
+from bot.render import short
+from bot.render import title_of
+from bot.router import Ctx
+from bot.router import Router
+from bot.router import int_arg
+from bot.router import str_arg
+from participation.app.reviewday import OnsiteBallot
+from participation.domain import errors as e
+from participation.domain.events import JSON
+from participation.views import Redeemed
+from participation.views import RoundView
+
+LIST_TITLE_MAX = 28
+CARD_MAX = 2500
+
+
+def register(router: Router) -> None:
+    """Register the on-site and online review screens."""
+    router.redeemed("onsite")(checked_in)
+    router.command("onsite")(lambda ctx, args: onsite_menu(ctx))
+    router.action("onsite.list")(onsite_list)
+    router.action("onsite.card")(onsite_card)
+    router.action("onsite.score", consume=True)(onsite_score)
+    router.role("review_open")(review_open)
+    router.menu("bot.menu.review", order=25, roles=("review_open",))(online_menu)
+    router.command("review")(lambda ctx, args: online_menu(ctx))
+    router.action("online.group")(ask_group)
+    router.action("online.choose", consume=True)(choose_group)
+    router.action("online.groups")(online_list)
+    router.action("online.list")(online_list)
+    router.action("online.like", consume=True)(toggle_like)
+    router.action("online.card")(online_card)
+
+
+def review_open(svc: object, user_id: int) -> bool:
+    """Role predicate: the current round is in review (online voting is open)."""
+    rnd = svc.current_round()  # type: ignore[attr-defined]
+    return rnd is not None and rnd.phase == "review"
+
+
+async def reviewing_round(ctx: Ctx) -> RoundView:
+    """Return the current round.  Raises NoCurrentRound."""
+    rnd = await ctx.call(ctx.svc.current_round)
+    if rnd is None:
+        raise e.NoCurrentRound()
+    return rnd
+
+
+# --- on site ------------------------------------------------------------------------------------
+async def checked_in(ctx: Ctx, redeemed: Redeemed) -> None:
+    """After a valid scan: present; then the proposals to score (if this person scores)."""
+    await ctx.reply("bot.onsite.checked_in", await ctx.menu_markup())
+    try:
+        ballot = await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, redeemed.round_id)
+    except (e.NotRepresentative, e.NotPresent):
+        await ctx.reply("bot.onsite.present_only")
+        return
+    await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=True)
+
+
+async def onsite_menu(ctx: Ctx) -> None:
+    """/onsite: the on-site ballot again."""
+    rnd = await reviewing_round(ctx)
+    ballot = await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, rnd.round_id)
+    await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=True)
+
+
+async def onsite_list(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """◀ 목록: back to the on-site ballot."""
+    ballot = await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, str_arg(args, "r"))
+    await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=False)
+
+
+View = tuple[str, InlineKeyboardMarkup | None]
+
+
+async def onsite_view(ctx: Ctx, ballot: OnsiteBallot) -> View:
+    """Return the text and keyboard of the on-site ballot."""
+    if not ballot.cards:
+        return ctx.t("bot.onsite.nothing"), None
+    lines = [ctx.t("bot.onsite.head", scored=len(ballot.scores), total=len(ballot.cards))]
+    buttons = []
+    for card in ballot.cards:
+        mine = ballot.scores.get(card.proposal_id)
+        lines.append(
+            ctx.t(
+                "bot.onsite.line",
+                number=card.number,
+                title=short(title_of(ctx, card), LIST_TITLE_MAX),
+                score=mine if mine is not None else "-",
+            )
+        )
+        args: dict[str, JSON] = {"p": card.proposal_id, "r": ballot.round_id}
+        buttons.append(Btn(f"#{card.number}", "onsite.card", args))
+    return "\n".join(lines), await inline(ctx, grid(buttons, 4))
+
+
+async def onsite_card(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """One proposal with its 1..scale buttons (the current score marked)."""
+    round_id, proposal_id = str_arg(args, "r"), str_arg(args, "p")
+    ballot = await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, round_id)
+    card = next((c for c in ballot.cards if c.proposal_id == proposal_id), None)
+    if card is None:
+        raise e.OwnProposal(proposal=proposal_id) if proposal_id else e.ProposalNotFound()
+    mine = ballot.scores.get(proposal_id)
+    where: dict[str, JSON] = {"p": proposal_id, "r": round_id}
+    scale = [
+        Btn(f"[{v}]" if v == mine else str(v), "onsite.score", {**where, "v": v})
+        for v in range(1, ballot.scale + 1)
+    ]
+    rows = [*grid(scale, 5), [Btn(ctx.t("bot.onsite.back"), "onsite.list", {"r": round_id})]]
+    text = card_text(ctx, card, limit=CARD_MAX) + "\n\n" + ctx.t("bot.onsite.ask", max=ballot.scale)
+    await ctx.show(text, await inline(ctx, rows))
+
+
+async def onsite_score(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """A score button: record (or change) the on-site score, then back to the list."""
+    proposal_id, value = str_arg(args, "p"), int_arg(args, "v")
+    await ctx.call(ctx.svc.onsite_score, ctx.user_id, proposal_id, value, request_id=ctx.request_id)
+    await ctx.answer(ctx.t("bot.onsite.scored", score=value))
+    await onsite_list(ctx, args)
+
+
+async def send_or_show(ctx: Ctx, view: View, *, fresh: bool) -> None:
+    """Send the view as a new message, or redraw the pressed one."""
+    text, markup = view
+    if fresh:
+        await ctx.send(text, markup)
+    else:
+        await ctx.show(text, markup)
+
+
+# --- online -------------------------------------------------------------------------------------
+async def online_menu(ctx: Ctx) -> None:
+    """온라인 심사: choose a group first, else the group's proposals with likes."""
+    rnd = await reviewing_round(ctx)
+    if rnd.phase != "review":
+        phase = ctx.t(f"participation.phase.{rnd.phase}")
+        await ctx.reply("bot.online.not_open", phase=phase)
+        return
+    await online_view(ctx, rnd.round_id, fresh=True)
+
+
+async def online_list(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Redraw the online ballot (after a like, or from a card)."""
+    await online_view(ctx, str_arg(args, "r"), fresh=False)
+
+
+async def online_view(ctx: Ctx, round_id: str, *, fresh: bool) -> None:
+    ballot = await ctx.call(ctx.svc.online_ballot, ctx.user_id, round_id)
+    rows: list[list[Btn]] = []
+    if ballot.groups and ballot.chosen is None:
+        rnd = await ctx.call(ctx.svc.round, round_id)
+        buttons = [
+            Btn(
+                ctx.t("bot.online.group_button", group=g, count=len(rnd.groups[g - 1])),
+                "online.group",
+                {"r": round_id, "g": g},
+            )
+            for g in range(1, ballot.groups + 1)
+        ]
+        text = ctx.t("bot.online.pick_group", cap=ballot.cap)
+        await send_or_show(ctx, (text, await inline(ctx, grid(buttons, 3))), fresh=fresh)
+        return
+    used = len(ballot.liked & {c.proposal_id for c in ballot.cards})
+    head = (
+        ctx.t("bot.online.head_group", group=ballot.chosen, used=used, cap=ballot.cap)
+        if ballot.chosen is not None
+        else ctx.t("bot.online.head", used=used, cap=ballot.cap)
+    )
+    lines = [head]
+    if not ballot.cards:
+        lines.append(ctx.t("bot.online.nothing"))
+    for card in ballot.cards:
+        liked = card.proposal_id in ballot.liked
+        title = short(title_of(ctx, card), LIST_TITLE_MAX)
+        lines.append(ctx.t("bot.online.line", number=card.number, title=title))
+        where: dict[str, JSON] = {"r": round_id, "p": card.proposal_id}
+        key = "bot.online.unlike" if liked else "bot.online.like"
+        rows.append(
+            [
+                Btn(ctx.t(key, number=card.number), "online.like", where),
+                Btn(ctx.t("bot.online.open", number=card.number), "online.card", where),
+            ]
+        )
+    await send_or_show(ctx, ("\n".join(lines), await inline(ctx, rows)), fresh=fresh)
+
+
+async def ask_group(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """A group button: the choice is final, so confirm it."""
+    round_id, group = str_arg(args, "r"), int_arg(args, "g")
+    where: dict[str, JSON] = {"r": round_id, "g": group}
+    rows = [
+        [Btn(ctx.t("bot.online.choose_yes", group=group), "online.choose", where)],
+        [Btn(ctx.t("bot.online.choose_no"), "online.groups", {"r": round_id})],
+    ]
+    await ctx.show(ctx.t("bot.online.confirm_group", group=group), await inline(ctx, rows))
+
+
+async def choose_group(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Confirmed: choose the group (once), then its proposals."""
+    round_id, group = str_arg(args, "r"), int_arg(args, "g")
+    await ctx.call(ctx.svc.choose_group, ctx.user_id, round_id, group, request_id=ctx.request_id)
+    await ctx.answer(ctx.t("bot.online.chosen", group=group))
+    await online_view(ctx, round_id, fresh=False)
+
+
+async def toggle_like(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Like, or take the like back; the list is redrawn with the new count."""
+    round_id, proposal_id = str_arg(args, "r"), str_arg(args, "p")
+    ballot = await ctx.call(ctx.svc.online_ballot, ctx.user_id, round_id)
+    if proposal_id in ballot.liked:
+        await ctx.call(ctx.svc.unlike, ctx.user_id, proposal_id, request_id=ctx.request_id)
+        await ctx.answer(ctx.t("bot.online.unliked"))
+    else:
+        await ctx.call(ctx.svc.like, ctx.user_id, proposal_id, request_id=ctx.request_id)
+        await ctx.answer(ctx.t("bot.online.liked"))
+    await online_view(ctx, round_id, fresh=False)
+
+
+async def online_card(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Read one proposal of the ballot, with the way back."""
+    round_id, proposal_id = str_arg(args, "r"), str_arg(args, "p")
+    card = await ctx.call(ctx.svc.proposal, proposal_id, viewer=ctx.user_id)
+    back = [[Btn(ctx.t("bot.onsite.back"), "online.list", {"r": round_id})]]
+    await ctx.show(card_text(ctx, card, limit=CARD_MAX), await inline(ctx, back))
