@@ -17,6 +17,7 @@ import structlog
 from flask import Blueprint
 from flask import Response
 from flask import jsonify
+from flask import request
 from prometheus_client import CollectorRegistry
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily
@@ -40,16 +41,25 @@ def healthz() -> Any:
 
 @bp.get("/readyz")
 def readyz() -> Any:
-    """Run every readiness check; 503 naming the failed ones."""
+    """Run every readiness check; 503 naming the failed ones.
+
+    `?full=1` runs a check's `full()` variant where it has one (the ledger's full audit).
+    A failure that names an entry (`err.index`) is reported with that index and the reason.
+    """
+    full = request.args.get("full") == "1"
     failed: dict[str, str] = {}
+    details: dict[str, dict[str, Any]] = {}
     for name, check in deps().checks.items():
         try:
-            check()
+            (getattr(check, "full", check) if full else check)()
         except Exception as err:  # any failure makes the check fail, whatever raised it
             failed[name] = type(err).__name__
+            index = getattr(err, "index", None)
+            if isinstance(index, int):
+                details[name] = {"index": index, "reason": str(getattr(err, "reason", ""))}
     if failed:
-        log.warning("readiness_failed", failed=sorted(failed))
-        response = jsonify(status="unavailable", failed=failed)
+        log.warning("readiness_failed", failed=sorted(failed), details=details)
+        response = jsonify(status="unavailable", failed=failed, details=details)
         response.status_code = 503
         return response
     return jsonify(status="ok", checks=sorted(deps().checks))

@@ -52,6 +52,14 @@ CONSENT = "2017-02"
 FATAL_EVENTS = ("update_failed", "handler_failed", "bot_error_outside_update", "role_crashed")
 
 
+def round_rules() -> RoundRules:
+    """An open round whose phases end in 10, 20 and 30 days (the processes use real time)."""
+    now = datetime.now(UTC)
+    at = lambda days: int((now + timedelta(days=days)).timestamp())  # noqa: E731
+    deadlines = Deadlines(submission_ends=at(10), endorsement_ends=at(20), review_ends=at(30))
+    return RoundRules(title="reliability", budget_cap=30_000_000, deadlines=deadlines)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -238,13 +246,7 @@ class Stack:
     def open_round(self, proposals: int, authors_from: int) -> list[str]:
         """Create an open round with `proposals` proposals; return their ids."""
         svc = self.rt.service
-        now = datetime.now(UTC)
-        at = lambda days: int((now + timedelta(days=days)).timestamp())  # noqa: E731
-        rules = RoundRules(
-            title="reliability", budget_cap=30_000_000,
-            deadlines=Deadlines(submission_ends=at(10), endorsement_ends=at(20),
-                                review_ends=at(30)),
-        )  # fmt: skip
+        rules = round_rules()
         svc.grant_first_official(OFFICIAL)
         svc.create_round(OFFICIAL, rules, round_id=ROUND)
         svc.open_round(OFFICIAL, ROUND)
