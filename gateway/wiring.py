@@ -114,6 +114,22 @@ return ok
             return True
 
 
+class LedgerCheck:
+    """Readiness check of the ledger: new entries each call; `full()` re-verifies everything.
+
+    Raises `ledger.verify.VerificationFailed`, whose `index` names the first bad entry.
+    """
+
+    def __init__(self, audit: Any) -> None:
+        self.audit = audit
+
+    def __call__(self) -> None:
+        self.audit.check()
+
+    def full(self) -> None:
+        self.audit.check(full=True)
+
+
 @dataclass
 class Runtime:
     """Everything one process needs, built lazily from the settings."""
@@ -124,6 +140,7 @@ class Runtime:
     _redis: redis.Redis | None = None
     _ledger: Ledger | None = None
     _service: Any = None
+    _audit: Any = None
 
     @property
     def redis_url(self) -> str:
@@ -195,6 +212,15 @@ class Runtime:
         if self.ledger.vkeys()[-1] != key.vkey:
             raise ValueError("the signing key is not the ledger's current key")
 
+    def ledger_check(self) -> LedgerCheck:
+        """Return the readiness check of the ledger (one audit per process, incremental)."""
+        if self._audit is None:
+            from ledger.audit import LedgerAudit
+
+            self._audit = LedgerCheck(LedgerAudit(self.ledger))
+        check: LedgerCheck = self._audit
+        return check
+
     def webhook_deps(self) -> WebhookDeps:
         return WebhookDeps(
             webhook_secret=self.settings.webhook_secret,
@@ -209,6 +235,7 @@ class Runtime:
                 "database": self.check_database,
                 "redis": self.check_redis,
                 "signing_key": self.check_signing_key,
+                "ledger": self.ledger_check(),
             },
             extra_metrics=self.outbox_metrics,
             trusted_proxies=int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
