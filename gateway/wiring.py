@@ -31,6 +31,7 @@ from ledger import LedgerKey
 from webhook.app import WebhookDeps
 from webhook.inbox import Inbox
 from webhook.inbox import StreamLayout
+from webhook.onsite import view_key
 
 log = structlog.get_logger("gateway.wiring")
 
@@ -239,6 +240,8 @@ class Runtime:
             },
             extra_metrics=self.outbox_metrics,
             trusted_proxies=int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
+            participation=self.service,
+            onsite_key=view_key(self.settings.pseudonym_pepper),
         )
 
     # ------------------------------------------------------------------ Telegram
@@ -266,7 +269,11 @@ class Runtime:
             clock=lambda: datetime.now(UTC),
             block_of=self._block_number,
         )
-        return build_application(self.settings.telegram_token, base_url, base_file_url, services)
+        app = build_application(self.settings.telegram_token, base_url, base_file_url, services)
+        from gateway.results import install  # review day: publish_results, onsite_url
+
+        install(self, services, app.bot)
+        return app
 
     def broadcast_owner(self, broadcast_id: int) -> int | None:
         """Return the Telegram id of the official who started a broadcast."""

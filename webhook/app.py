@@ -43,6 +43,10 @@ class WebhookDeps:
     # extra Prometheus text (e.g. broadcast progress) appended by the gateway
     extra_metrics: Callable[[], Mapping[str, float]] | None = None
     trusted_proxies: int = 0  # X-Forwarded-For hops to trust for the client IP
+    # review day (webhook/onsite.py, webhook/results.py): the ParticipationService for the
+    # projector page and the results files, and the key that signs projector links
+    participation: Any = None
+    onsite_key: bytes = field(default=b"", repr=False)
 
 
 def deps() -> WebhookDeps:
@@ -56,6 +60,8 @@ def create_app(dependencies: WebhookDeps) -> Flask:
     from webhook.health import bp as health_bp
     from webhook.ingress import bp as ingress_bp
     from webhook.ledger_api import bp as ledger_bp
+    from webhook.onsite import bp as onsite_bp
+    from webhook.results import bp as results_bp
     from webhook.verify import bp as verify_bp
 
     app = Flask(__name__)
@@ -74,6 +80,8 @@ def create_app(dependencies: WebhookDeps) -> Flask:
     app.register_blueprint(ledger_bp)
     app.register_blueprint(verify_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(onsite_bp)
+    app.register_blueprint(results_bp)
     app.register_error_handler(HTTPException, _http_error)
     return app
 

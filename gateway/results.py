@@ -1,0 +1,333 @@
+"""Publish a round's results: the ledger entry, the sealing block, the channel posts, the files.
+
+`ResultsPublisher.publish(official_id, round_id)` does, in order, each step at most once:
+1. `service.publish_results` (skipped when the round's results are already published);
+2. seal a block so the `results.published` entry (and everything the tally covered) is
+   sealed, and post the pending block digests, so the sealing block's digest is in the
+   channel before the results that cite it;
+3. post to PUBLIC_CHANNEL, in 합쇼체 and HTML (every value escaped): an introduction with the
+   selected proposals, the ranked table with every component (`participation.report.text_table`,
+   the very table `python -m participation tally` prints, in `<pre>` messages under 4,096
+   characters), the chart PNG, and a footer with the entry index, the sealing block number, a
+   `/verify` link, the CSV/XLSX links (`GET /results/<round>.csv|.xlsx`) and how to recount;
+4. optionally queue the residents' announcement (`service.send_broadcast`, idempotent through
+   its request id);
+5. send the CSV and XLSX to the official (every call: asking again gets the files again).
+
+Each channel message is a recorded part (`gateway_results_posts`): marked "posting" before
+the send and "posted" after, so a retry or a restart after a crash posts only what is
+missing. A crash inside that window re-posts that one part rather than leaving a hole in the
+official results (the same choice as the block digests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from telegram import Bot
+from telegram import InputFile
+from telegram import LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.error import Forbidden
+from telegram.error import RetryAfter
+
+from gateway.digest import DigestPublisher
+from gateway.store import ResultsPosts
+from i18n.catalog import Catalog
+from ledger.hashing import hash_leaf
+from participation import report
+from participation.domain import errors as e
+from participation.tally import Results
+
+log = structlog.get_logger("gateway.results")
+
+MESSAGE_LIMIT = 4096  # Telegram's limit on a message's text (after entity parsing)
+CHUNK_BUDGET = 3800  # room for the heading and the <pre> tags
+
+
+def _seconds(value: Any) -> float:
+    return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
+
+
+def pack(lines: list[str], budget: int = CHUNK_BUDGET) -> list[list[str]]:
+    """Split `lines` into consecutive groups whose joined length stays within `budget`."""
+    groups: list[list[str]] = [[]]
+    size = 0
+    for line in lines:
+        if groups[-1] and size + len(line) + 1 > budget:
+            groups.append([])
+            size = 0
+        groups[-1].append(line[:budget])
+        size += len(line) + 1
+    return [g for g in groups if g]
+
+
+class ResultsPublisher:
+    """Publish results and post them to the public channel, exactly once per part."""
+
+    def __init__(
+        self,
+        service: Any,
+        ledger: Any,
+        bot: Bot,
+        catalog: Catalog,
+        posts: ResultsPosts,
+        *,
+        channel: str,
+        base_url: str,
+        locale: str = "ko",
+        digests: DigestPublisher | None = None,
+    ) -> None:
+        self._svc, self._ledger, self._bot, self._catalog = service, ledger, bot, catalog
+        self._posts, self.channel, self._base = posts, channel, base_url.rstrip("/")
+        self._locale, self._digests = locale, digests
+
+    def t(self, key: str, **params: object) -> str:
+        return self._catalog.text(self._locale, key, **params)
+
+    async def publish(
+        self, official_id: int, round_id: str, *, announce: bool = False, send_files: bool = True
+    ) -> dict[str, Any]:
+        """Publish and post the results of `round_id`; return a summary for the official.
+
+        Raises:
+            NotOfficial: `official_id` is not an admin official.
+            ParticipationError: what `service.publish_results` refuses (wrong phase...).
+        """
+        role = await asyncio.to_thread(self._svc.official_role, official_id)
+        if role != "admin":
+            raise e.NotOfficial()
+        if await asyncio.to_thread(self._svc.results, round_id) is None:
+            try:
+                await asyncio.to_thread(self._svc.publish_results, official_id, round_id)
+                log.info("results_published", round_id=round_id)
+            except e.ResultsAlreadyPublished:
+                pass  # a concurrent call won; post what it published
+        payload = await asyncio.to_thread(self._svc.results, round_id)
+        results = Results.from_payload(payload)
+        index = await asyncio.to_thread(self._results_index, round_id)
+        block = await asyncio.to_thread(self._sealing_block, index)
+        if self._digests is not None:
+            await self._digests.publish_pending()
+        leaf = (await asyncio.to_thread(self._ledger.entries, index, index + 1))[0]
+        leaf_hash = hash_leaf(leaf).hex()
+        titles = await asyncio.to_thread(self._titles, results)
+        links = self.links(round_id, index, leaf_hash, block)
+        posted = await self._post_parts(round_id, self.parts(results, titles, index, block, links))
+        broadcast = None
+        if announce:
+            broadcast = await asyncio.to_thread(self._announce, official_id, results)
+        if send_files:
+            await self._send_files(official_id, results, titles)
+        return {
+            "round": round_id,
+            "index": index,
+            "leaf_hash": leaf_hash,
+            "block": block,
+            "selected": len(results.selected),
+            "posted": posted,
+            "broadcast": broadcast,
+            **links,
+        }
+
+    # ------------------------------------------------------------------ steps
+
+    def _results_index(self, round_id: str) -> int:
+        from participation.store import tables
+
+        r = tables.rounds.c
+        with self._ledger.engine.connect() as conn:
+            found = conn.execute(sa.select(r.results_index).where(r.round_id == round_id)).scalar()
+        if found is None:
+            raise e.RoundNotFound(round=round_id)
+        return int(found)
+
+    def _sealing_block(self, index: int) -> int:
+        block = self._ledger.block_of(index)
+        if block is None:
+            self._ledger.seal()
+            block = self._ledger.block_of(index)
+            assert block is not None, "a seal covers every committed entry"
+            log.info("block_sealed", block=block.number, size=block.end)
+        return int(block.number)
+
+    def _titles(self, results: Results) -> dict[str, str]:
+        out = {}
+        for row in results.rows:
+            card = self._svc.proposal(row.proposal)
+            if card.title:
+                out[row.proposal] = str(card.title)
+        return out
+
+    def links(self, round_id: str, index: int, leaf_hash: str, block: int) -> dict[str, str]:
+        """Return the public links of a publication: /verify of its entry, CSV and XLSX."""
+        return {
+            "verify_url": f"{self._base}/verify?i={index}&h={leaf_hash}&b={block}",
+            "csv_url": f"{self._base}/results/{round_id}.csv",
+            "xlsx_url": f"{self._base}/results/{round_id}.xlsx",
+        }
+
+    def parts(
+        self,
+        results: Results,
+        titles: Mapping[str, str],
+        index: int,
+        block: int,
+        links: Mapping[str, str],
+    ) -> list[tuple[str, str | bytes]]:
+        """Return the channel messages as (part name, HTML text or PNG bytes), in order.
+
+        The same results always give the same parts, so a retry knows what is missing.
+        """
+        r, esc = results.rules, html.escape
+        intro = [
+            self.t("gateway.results.header", title=esc(r.title)),
+            self.t(
+                "gateway.results.summary",
+                count=f"{len(results.selected):,}",
+                amount=esc(report.money(self._catalog, self._locale, results.selected_budget)),
+                cap=esc(report.money(self._catalog, self._locale, r.budget_cap)),
+            ),
+        ]
+        if results.selected:
+            intro += ["", self.t("gateway.results.selected_heading")]
+            intro += [
+                self.t(
+                    "gateway.results.selected_item",
+                    rank=row.rank,
+                    title=esc(titles.get(row.proposal, "")),
+                    proposal=esc(row.proposal),
+                )
+                for row in results.rows
+                if row.selected
+            ]
+        out: list[tuple[str, str | bytes]] = [
+            (f"intro-{n}", "\n".join(group)) for n, group in enumerate(pack(intro), start=1)
+        ]
+        table = report.text_table(results, self._catalog, self._locale).split("\n")
+        chunks = pack([esc(line) for line in table])
+        for n, chunk in enumerate(chunks, start=1):
+            heading = self.t("gateway.results.table_heading", part=n, parts=len(chunks))
+            out.append((f"table-{n}", heading + "\n<pre>" + "\n".join(chunk) + "</pre>"))
+        out.append(("chart", report.chart_png(results, self._catalog, self._locale, titles=titles)))
+        footer = [
+            self.t("gateway.results.sealed", index=f"{index:,}", block=f"{block:,}"),
+            self.t("gateway.results.verify", url=esc(links["verify_url"], quote=True)),
+            self.t(
+                "gateway.results.files",
+                csv=esc(links["csv_url"], quote=True),
+                xlsx=esc(links["xlsx_url"], quote=True),
+            ),
+            self.t("gateway.results.recount"),
+        ]
+        out.append(("footer", "\n".join(footer)))
+        return out
+
+    async def _post_parts(self, round_id: str, parts: list[tuple[str, str | bytes]]) -> list[str]:
+        states = await asyncio.to_thread(self._posts.states, round_id)
+        posted = []
+        for name, content in parts:
+            if states.get(name) == "posted":
+                continue
+            await asyncio.to_thread(self._posts.mark, round_id, name, "posting")
+            message_id = await self._send(content, round_id)
+            await asyncio.to_thread(self._posts.mark, round_id, name, "posted", message_id)
+            posted.append(name)
+        if posted:
+            log.info("results_posted", round_id=round_id, parts=len(posted))
+        return posted
+
+    async def _send(self, content: str | bytes, round_id: str) -> int:
+        while True:
+            try:
+                if isinstance(content, bytes):
+                    title = (await asyncio.to_thread(self._svc.round, round_id)).title
+                    caption = self.t("gateway.results.chart_caption", title=title)
+                    message = await self._bot.send_photo(
+                        self.channel,
+                        InputFile(io.BytesIO(content), filename=f"{round_id}.png"),
+                        caption=caption[:1024],
+                    )
+                else:
+                    message = await self._bot.send_message(
+                        self.channel,
+                        content,
+                        parse_mode=ParseMode.HTML,
+                        link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    )
+                return int(message.message_id)
+            except RetryAfter as err:
+                await asyncio.sleep(_seconds(err.retry_after))
+
+    def _announce(self, official_id: int, results: Results) -> int:
+        text = self.t(
+            "gateway.results.announce",
+            title=results.rules.title,
+            count=f"{len(results.selected):,}",
+            channel=self.channel,
+        )
+        request_id = f"results:{results.round}:announce"
+        return int(self._svc.send_broadcast(official_id, text, request_id=request_id))
+
+    async def _send_files(
+        self, official_id: int, results: Results, titles: Mapping[str, str]
+    ) -> None:
+        resident = await asyncio.to_thread(self._svc.resident, official_id)
+        locale = getattr(resident, "locale", None) or self._locale
+        csv_text = io.StringIO()
+        report.write_csv(results, csv_text, self._catalog, locale, titles)
+        xlsx = io.BytesIO()
+        await asyncio.to_thread(report.write_xlsx, results, xlsx, self._catalog, locale, titles)
+        files = (
+            ("CSV", f"{results.round}.csv", csv_text.getvalue().encode("utf-8-sig")),
+            ("XLSX", f"{results.round}.xlsx", xlsx.getvalue()),
+        )
+        title = results.rules.title
+        for fmt, name, data in files:
+            caption = self._catalog.text(
+                locale, "gateway.results.document", title=title, format=fmt
+            )
+            try:
+                await self._bot.send_document(
+                    official_id, InputFile(io.BytesIO(data), filename=name), caption=caption
+                )
+            except (BadRequest, Forbidden) as err:  # e.g. an official who never opened the bot
+                log.warning("results_file_not_sent", error=type(err).__name__)
+                return
+
+
+def install(runtime: Any, services: Any, bot: Bot) -> None:
+    """Give the bot's screens the review-day collaborators (`BotServices.extra`).
+
+    - `extra["publish_results"]`: `async (official_id, round_id, announce=False) -> dict`
+      (see `ResultsPublisher.publish`);
+    - `extra["onsite_url"]`: `(session_id) -> str`, the signed `/onsite/<session>` link for
+      the projector (see `webhook.onsite`).
+    """
+    from webhook.onsite import onsite_url
+    from webhook.onsite import view_key
+
+    s = runtime.settings
+    publisher = ResultsPublisher(
+        runtime.service, runtime.ledger, bot, runtime.catalog, ResultsPosts(runtime.engine),
+        channel=s.public_channel, base_url=s.public_base_url, locale=s.default_locale,
+    )  # fmt: skip  # digests: the clock posts them (two posters could post one block twice)
+    key = view_key(s.pseudonym_pepper)
+
+    async def publish_results(
+        official_id: int, round_id: str, announce: bool = False
+    ) -> dict[str, Any]:
+        return await publisher.publish(official_id, round_id, announce=announce)
+
+    def url_of(session_id: str) -> str:
+        return onsite_url(s.public_base_url, key, session_id, services.bot_username)
+
+    services.extra["publish_results"] = publish_results
+    services.extra["onsite_url"] = url_of

@@ -1,0 +1,246 @@
+"""Results publication: the ledger entry, its sealing block, the channel posts, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from telegram import Bot
+
+from gateway import store
+from gateway.results import CHUNK_BUDGET
+from gateway.results import MESSAGE_LIMIT
+from gateway.results import ResultsPublisher
+from gateway.results import pack
+from gateway.settings import SANDBOX_TOKEN
+from i18n.catalog import Catalog
+from ledger import Ledger
+from participation import report
+from participation.__main__ import recount
+from participation.domain import errors as e
+from participation.service import ParticipationService
+from participation.tally import Results
+from tests.participation.conftest import PEPPER
+from tests.participation.conftest import START
+from tests.participation.conftest import Clock
+from tests.participation.conftest import open_ledger
+from tests.participation.scenario import ADMIN
+from tests.participation.scenario import CLERK
+from tests.participation.scenario import ROUND
+from tests.participation.scenario import run_round
+
+CHANNEL = "@gg_ledger"
+BASE = "https://ttabok.example"
+
+
+class HeldService(ParticipationService):
+    """The service, with publication held back while the scenario plays the round."""
+
+    hold = True
+
+    def publish_results(self, official_id: int, round_id: str) -> Any:
+        if self.hold:
+            return None
+        return super().publish_results(official_id, round_id)
+
+
+class Crash(BaseException):
+    """The process dies here."""
+
+
+class CrashingBot(Bot):
+    """Dies right after its `after`-th successful send to the channel (not yet recorded)."""
+
+    def __init__(self, *args: Any, after: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._left = after
+
+    async def _sent(self, message: Any) -> Any:
+        self._left -= 1
+        if self._left == 0:
+            raise Crash()
+        return message
+
+    async def send_message(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return await self._sent(await super().send_message(*args, **kwargs))
+
+    async def send_photo(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return await self._sent(await super().send_photo(*args, **kwargs))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A round played to its results phase (not yet published), shared by the tests."""
+    tmp = tmp_path_factory.mktemp("results")
+    clock = Clock(START)
+    log = open_ledger(f"sqlite:///{tmp / 'ledger.db'}", clock)
+    svc = HeldService(log, pepper=PEPPER, clock=clock)
+    svc.create_tables()
+    store.metadata.create_all(log.engine)
+    run_round(svc, clock)
+    svc.hold = False
+    yield {"svc": svc, "ledger": log, "tmp": tmp}
+    log.close()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Any]:
+    from sandbox.server import SandboxServer
+
+    server = SandboxServer("127.0.0.1", 0, personas=False).start()
+    for uid in (ADMIN, CLERK):
+        server.users.create(f"official{uid}", user_id=uid)
+        server.send_text(uid, "/start")
+    yield server
+    server.stop()
+
+
+async def publish(world: dict[str, Any], sandbox: Any, *, bot_class: type[Bot] = Bot,
+                  official: int = ADMIN, **kwargs: Any) -> dict[str, Any]:  # fmt: skip
+    bot_kwargs = {k: kwargs.pop(k) for k in ("after",) if k in kwargs}
+    async with bot_class(SANDBOX_TOKEN, base_url=sandbox.api_base_url, **bot_kwargs) as bot:
+        publisher = ResultsPublisher(
+            world["svc"], world["ledger"], bot, Catalog.load(),
+            store.ResultsPosts(world["ledger"].engine), channel=CHANNEL, base_url=BASE,
+        )  # fmt: skip
+        return await publisher.publish(official, ROUND, **kwargs)
+
+
+def pre_lines(posts: list[dict[str, Any]]) -> list[str]:
+    """Return the lines of every preformatted block of the channel, in order."""
+    out: list[str] = []
+    for post in posts:
+        text = post.get("text") or ""
+        for entity in post.get("entities") or []:
+            if entity["type"] == "pre":  # offsets in UTF-16 units; all BMP here
+                start = entity["offset"]
+                out.extend(text[start : start + entity["length"]].split("\n"))
+    return out
+
+
+# The tests below run in order on one round: first publication, then retries.
+
+
+def test_a_clerk_may_not_publish(world, sandbox):
+    with pytest.raises(e.NotOfficial):
+        asyncio.run(publish(world, sandbox, official=CLERK))
+    assert world["svc"].results(ROUND) is None
+
+
+def test_a_crash_mid_posting_is_completed_by_the_retry_without_duplicates(world, sandbox):
+    with pytest.raises(Crash):
+        asyncio.run(publish(world, sandbox, bot_class=CrashingBot, after=2))
+    assert len(sandbox.channel_posts(CHANNEL)) == 2
+    summary = asyncio.run(publish(world, sandbox))
+    posts = sandbox.channel_posts(CHANNEL)
+    # The 2nd post was delivered but not recorded ("posting"): it is posted again, once.
+    assert summary["posted"][0] == "table-1" and "intro-1" not in summary["posted"]
+    assert len(posts) == 2 + len(summary["posted"])
+    world["summary"] = summary
+
+
+def test_the_channel_shows_the_table_the_tally_cli_recomputes(world, sandbox):
+    summary = asyncio.run(publish(world, sandbox))
+    assert summary["posted"] == []  # everything was posted before: nothing again
+    log: Ledger = world["ledger"]
+    log.export(world["tmp"] / "export")
+    lines = (world["tmp"] / "export" / "entries.jsonl").read_bytes().splitlines()
+    recomputed, published = recount(lines, ROUND)
+    assert published is not None and published["results_sha256"] == recomputed.sha256()
+    assert Results.from_payload(world["svc"].results(ROUND)) == recomputed
+    # what the publisher posts is exactly the CLI's table
+    assert summary["index"] == published["seq"]
+    world["table"] = report.text_table(recomputed, Catalog.load(), "ko").split("\n")
+
+
+def test_the_results_entry_is_sealed_and_the_footer_names_its_block(world):
+    log: Ledger = world["ledger"]
+    summary = world["summary"]
+    block = log.block_of(summary["index"])
+    assert block is not None and block.number == summary["block"]
+    assert block.start <= summary["index"] < block.end
+    assert summary["verify_url"] == (
+        f"{BASE}/verify?i={summary['index']}&h={summary['leaf_hash']}&b={summary['block']}"
+    )
+
+
+def test_posts_are_html_under_telegram_limits_with_every_part(world, sandbox):
+    # a fresh sandbox sees the whole publication re-rendered: post every part to it
+    posts_before = sandbox.channel_posts(CHANNEL)
+    assert posts_before == []
+    engine = world["ledger"].engine
+    with engine.begin() as conn:
+        conn.execute(store.results_posts.delete())
+    summary = asyncio.run(publish(world, sandbox))
+    posts = sandbox.channel_posts(CHANNEL)
+    names = summary["posted"]
+    assert names[0] == "intro-1" and names[-2:] == ["chart", "footer"]
+    assert len(posts) == len(names)
+    assert all(len(p.get("text") or p.get("caption") or "") <= MESSAGE_LIMIT for p in posts)
+    (photo,) = [p for p in posts if p.get("photo")]
+    assert photo["photo"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert pre_lines(posts) == world["table"]
+    footer = posts[-1]["html"]
+    assert f"{summary['block']:,}" in footer and "/verify?i=" in footer
+    assert f"{BASE}/results/{ROUND}.csv" in footer
+
+
+def test_the_official_gets_csv_and_xlsx_each_time(world, sandbox):
+    asyncio.run(publish(world, sandbox))
+    docs = [m for m in sandbox.messages(ADMIN) if m.get("document")]
+    names = sorted(d["document"]["file_name"] for d in docs)
+    assert names == [f"{ROUND}.csv", f"{ROUND}.xlsx"]
+    csv = next(d for d in docs if d["document"]["file_name"].endswith(".csv"))
+    assert csv["document_bytes"].startswith("\ufeff".encode())
+
+
+def test_the_announcement_is_queued_once_however_often_asked(world, sandbox):
+    first = asyncio.run(publish(world, sandbox, announce=True))
+    again = asyncio.run(publish(world, sandbox, announce=True))
+    assert first["broadcast"] is not None and first["broadcast"] == again["broadcast"]
+
+
+def test_pack_keeps_every_line_in_order_within_the_budget():
+    lines = [f"{n:05d} " + "가" * (n % 90) for n in range(900)]
+    groups = pack(lines)
+    assert [line for g in groups for line in g] == lines
+    assert all(len("\n".join(g)) <= CHUNK_BUDGET for g in groups)
+    assert len(groups) > 1
+
+
+def test_titles_are_escaped_in_the_channel_html(world):
+    svc = world["svc"]
+    results = Results.from_payload(svc.results(ROUND))
+    first = results.selected[0]
+    publisher = ResultsPublisher(svc, world["ledger"], Bot(SANDBOX_TOKEN), Catalog.load(),
+                                 store.ResultsPosts(world["ledger"].engine), channel=CHANNEL,
+                                 base_url=BASE)  # fmt: skip
+    links = publisher.links(ROUND, 1, "ab" * 32, 1)
+    parts = publisher.parts(results, {first: "<b>우리 & 마을</b>"}, 1, 1, links)
+    intro = dict(parts)["intro-1"]
+    assert "&lt;b&gt;우리 &amp; 마을&lt;/b&gt;" in intro
+
+
+def test_published_results_are_public_files_equal_to_the_tally(world):
+    import io
+
+    import redis
+    from openpyxl import load_workbook
+
+    from tests.webhook.conftest import make_app
+
+    unused = redis.Redis.from_url("redis://127.0.0.1:1")  # the routes never touch Redis
+    web = make_app(unused, participation=world["svc"]).test_client()
+    results = Results.from_payload(world["svc"].results(ROUND))
+    csv = web.get(f"/results/{ROUND}.csv")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    lines = csv.get_data().decode("utf-8-sig").splitlines()
+    assert len(lines) == 1 + len(results.rows)
+    assert [line.split(",")[1] for line in lines[1:]] == list(results.ranking)
+    xlsx = web.get(f"/results/{ROUND}.xlsx?lang=en")
+    sheet = load_workbook(io.BytesIO(xlsx.get_data())).worksheets[0]
+    assert [r[1] for r in sheet.iter_rows(min_row=2, values_only=True)] == list(results.ranking)
+    assert web.get("/results/nosuchround.csv").status_code == 404
+    assert web.get(f"/results/{ROUND}.pdf").status_code == 404

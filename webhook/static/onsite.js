@@ -1,0 +1,60 @@
+// The projector page: fetch a new code at each 30 s rotation, count down, show check-ins.
+// No reload: the page polls its JSON endpoint (same origin, token in the URL it was given).
+(function () {
+  "use strict";
+  var body = document.body;
+  var url = body.getAttribute("data-code-url");
+  var nextTpl = body.getAttribute("data-next");
+  var checkedTpl = body.getAttribute("data-checked");
+  var offline = body.getAttribute("data-offline");
+  var qr = document.getElementById("qr");
+  var countdown = document.getElementById("countdown");
+  var checked = document.getElementById("checked");
+  var status = document.getElementById("status");
+  var seconds = parseInt(countdown.getAttribute("data-seconds"), 10) || 30;
+  var code = null;
+  var sinceCount = 0;
+
+  function fill(template, name, value) {
+    return template.split("%(" + name + ")s").join(String(value));
+  }
+
+  function show(state) {
+    if (state.code !== code) {
+      code = state.code;
+      qr.src = state.qr;
+      qr.setAttribute("data-code", state.code);
+    }
+    qr.classList.remove("stale");
+    seconds = state.expires_in;
+    countdown.textContent = fill(nextTpl, "seconds", seconds);
+    checked.textContent = fill(checkedTpl, "count", state.checked_in.toLocaleString());
+    status.hidden = true;
+  }
+
+  function refresh() {
+    fetch(url, { cache: "no-store", credentials: "same-origin" })
+      .then(function (r) {
+        if (!r.ok) { throw new Error(String(r.status)); }
+        return r.json();
+      })
+      .then(show)
+      .catch(function () {
+        qr.classList.add("stale"); // never leave an expired code up as if it were valid
+        status.textContent = offline;
+        status.hidden = false;
+      });
+  }
+
+  code = qr.getAttribute("data-code");
+  setInterval(function () {
+    seconds -= 1;
+    sinceCount += 1;
+    if (seconds <= 0 || sinceCount >= 5) {
+      sinceCount = 0;
+      refresh();
+    } else {
+      countdown.textContent = fill(nextTpl, "seconds", seconds);
+    }
+  }, 1000);
+})();
