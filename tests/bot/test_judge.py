@@ -3,8 +3,12 @@ back/next/skip, changing a score, recusal with confirmation, the final list, and
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
+
 import pytest
 
+from tests.support.e2e_bot import KST
 from tests.support.e2e_bot import OFFICIAL
 from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import BotWorld
@@ -35,6 +39,31 @@ def score_button(world: BotWorld, message: Msg, criterion_index: int, value: int
     assert row[0]["text"] == world.t(f"participation.criterion.{CRITERIA[criterion_index]}")
     button = next(b for b in row[1:] if b["text"].strip("[]") == str(value))
     return str(button["callback_data"])
+
+
+def current(world: BotWorld, uid: int, message: Msg) -> Msg:
+    """Return ``message`` as it is now (after edits in place)."""
+    return next(m for m in world.messages(uid) if m["message_id"] == message["message_id"])
+
+
+def menu_labels(world: BotWorld, uid: int) -> list[str]:
+    """Return the labels of the newest main menu (reply keyboard) the person got."""
+    menu = world.last(uid, lambda m: "keyboard" in (m.get("reply_markup") or {}))
+    return [b["text"] for row in menu["reply_markup"]["keyboard"] for b in row]
+
+
+async def tap_with(
+    world: BotWorld, uid: int, message: Msg, label: str, data: str, as_user: int | None = None
+) -> None:
+    """Tap ``label`` and feed a copy of that tap carrying ``data`` (a stale or foreign token)."""
+    tap = world.srv.press(uid, message["message_id"], world.data_of(message, label))
+    forged = copy.deepcopy(tap)
+    forged["update_id"] += 1000
+    forged["callback_query"]["data"] = data
+    if as_user is not None:
+        forged["callback_query"]["from"] = world.srv.users.get(as_user)
+    await world.feed(forged)
+    await world.drain()
 
 
 async def give(world: BotWorld, judge: int, card: Msg, values: tuple[int, ...]) -> Msg:
@@ -98,3 +127,74 @@ async def test_a_judge_joins_scores_every_card_and_gets_the_final_list(world: Bo
         assert f"#{n} " in text_of(final) and f"{total}/20" in text_of(final)
     assert [t.scores is not None for t in world.svc.judge_tasks(judge, ROUND)] == [True] * 3
     assert len(ids) == 3
+
+
+async def test_recusal_is_confirmed_and_a_recused_proposal_takes_no_score(world: BotWorld) -> None:
+    author = resident(world, "제안자")
+    submit(world, author, 2)
+    to_review(world)
+    judge, card = await join(world)
+    stale = score_button(world, card, 0, 5)  # a button of the card before the recusal
+
+    ask = await world.press(judge, card, world.t("bot.judge.recuse"))
+    assert world.t("bot.judge.recuse_yes") in labels(ask)
+    back = await world.press(judge, ask, world.t("bot.judge.recuse_no"))  # changed my mind
+    assert not world.svc.judge_tasks(judge, ROUND)[0].recused
+    ask = await world.press(judge, back, world.t("bot.judge.recuse"))
+    done = await world.press(judge, ask, world.t("bot.judge.recuse_yes"))
+    assert world.svc.judge_tasks(judge, ROUND)[0].recused
+    assert world.t("bot.judge.state.recused") in text_of(done)
+    assert world.t("bot.judge.recuse") not in labels(done)
+    assert not any(label.strip("[]") in "12345" for label in labels(done))  # no score buttons
+
+    await tap_with(world, judge, done, world.t("bot.judge.summary"), stale)
+    refusal = world.t("participation.error.recused")
+    assert refusal in [text_of(m) for m in world.messages(judge)]
+    assert world.svc.judge_tasks(judge, ROUND)[0].scores is None
+
+
+async def test_a_resident_cannot_judge_nor_press_a_judges_button(world: BotWorld) -> None:
+    author = resident(world, "제안자")
+    submit(world, author, 1)
+    to_review(world)
+    judge, card = await join(world)
+    outsider = world.user("주민")
+    await world.register(outsider, "수원시")
+
+    assert text_of(await world.text(outsider, "/judge")) == world.t("participation.error.not_judge")
+    assert world.t("bot.menu.judge") not in menu_labels(world, outsider)
+    assert world.t("bot.menu.judge") in menu_labels(world, judge)
+
+    # the judge's own button, pressed from the resident's account: foreign, refused
+    data = score_button(world, card, 0, 5)
+    await tap_with(world, judge, card, world.t("bot.judge.summary"), data, as_user=outsider)
+    answers = world.srv.answered_callbacks(judge)
+    assert world.t("bot.button.expired") in [a.get("text") for a in answers]
+    assert world.svc.judge_tasks(judge, ROUND)[0].scores is None
+
+
+async def test_scores_change_until_the_deadline_and_not_after(world: BotWorld) -> None:
+    author = resident(world, "제안자")
+    submit(world, author, 1)
+    to_review(world)
+    judge, card = await join(world)
+    card = await give(world, judge, card, (3, 3, 3, 3))
+    world.clock.now = dt.datetime(2017, 2, 23, 17, 59, tzinfo=KST)  # a minute before the end
+    card = await world.text(judge, world.t("bot.menu.judge"))  # the buttons of 1 Feb expired
+    card = await give(world, judge, card, (4,))
+    assert world.svc.judge_tasks(judge, ROUND)[0].scores == {
+        **dict.fromkeys(CRITERIA, 3),
+        "necessity": 4,
+    }
+    world.clock.advance(minutes=2)
+    world.srv.press(judge, card["message_id"], score_button(world, card, 0, 5))
+    await world.drain()
+    deadline = world.t("participation.error.deadline_passed", deadline="2017-02-23 18:00")
+    assert text_of(world.last(judge)) == deadline
+    assert world.svc.judge_tasks(judge, ROUND)[0].scores["necessity"] == 4
+
+
+async def test_a_judge_invited_before_the_review_is_told_when_it_starts(world: BotWorld) -> None:
+    judge, first = await join(world)
+    phase = world.t("participation.phase.submission")
+    assert text_of(first) == world.t("bot.judge.no_tasks", round="2017 따복공동체", phase=phase)
