@@ -1,0 +1,145 @@
+"""Residents on the review day through the bot: on-site check-in by the rotating QR code
+(an old code refused politely), on-site scoring never of one's own proposal, online group
+choice and likes up to the cap, and one channel per person."""
+
+from __future__ import annotations
+
+import pytest
+
+from participation.domain.round import Deadlines
+from participation.domain.round import RoundRules
+from tests.support.e2e_bot import OFFICIAL
+from tests.support.e2e_bot import ROUND
+from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import labels
+from tests.support.e2e_bot import round_rules
+from tests.support.e2e_bot import text_of
+from tests.support.review_day import resident
+from tests.support.review_day import submit
+from tests.support.review_day import to_review
+
+pytestmark = pytest.mark.asyncio
+
+
+async def scan(world: BotWorld, uid: int, session: str) -> dict[str, object]:
+    """Open the deep link of the session's current QR code."""
+    return await world.deep_link(uid, world.services.deep_link(world.svc.onsite_code(session)))
+
+
+async def test_scan_check_in_and_score_the_others_never_ones_own(world: BotWorld) -> None:
+    other, voter = resident(world, "다른 제안자"), resident(world, "현장 주민")
+    submit(world, other, 2, "남의 제안")
+    [own] = submit(world, voter, 1, "내 제안")
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+
+    ballot = await scan(world, voter, session)
+    assert world.t("bot.onsite.checked_in") in [text_of(m) for m in world.messages(voter)]
+    assert world.t("bot.onsite.head", scored=0, total=2) in text_of(ballot)
+    assert "내 제안" not in text_of(ballot) and labels(ballot) == ["#1", "#2"]
+
+    card = await world.press(voter, ballot, "#2")
+    assert "남의 제안 2" in text_of(card) and labels(card)[:5] == ["1", "2", "3", "4", "5"]
+    back = await world.press(voter, card, "4")
+    assert world.t("bot.onsite.line", number=2, title="남의 제안 2", score=4) in text_of(back)
+    assert world.srv.answered_callbacks(voter)[-1].get("text") == world.t(
+        "bot.onsite.scored", score=4
+    )
+    card = await world.press(voter, back, "#2")
+    assert "[4]" in labels(card)  # the score can be changed until the deadline
+    await world.press(voter, card, "2")
+    assert world.svc.onsite_ballot(voter, ROUND).scores == {"gg2017-2": 2}
+    with pytest.raises(Exception, match="own"):
+        world.svc.onsite_score(voter, own, 5)
+
+
+async def test_an_old_code_is_refused_politely_and_a_new_one_works(world: BotWorld) -> None:
+    author, late = resident(world, "제안자"), resident(world, "늦은 주민")
+    submit(world, author, 1)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    old = world.services.deep_link(world.svc.onsite_code(session))
+    world.clock.advance(seconds=95)  # the code rotated three times since it was shown
+    refused = await world.deep_link(late, old)
+    assert text_of(refused) == world.t("participation.error.onsite_code_expired")
+    assert world.svc.onsite_sessions(ROUND)[0].checkins == 0
+    await scan(world, late, session)
+    assert world.svc.onsite_sessions(ROUND)[0].checkins == 1
+
+
+async def test_online_voter_likes_up_to_the_cap_and_takes_a_like_back(world: BotWorld) -> None:
+    author, fan = resident(world, "제안자"), resident(world, "온라인 주민")
+    submit(world, author, 8)
+    submit(world, fan, 1, "팬의 제안")
+    to_review(world)
+    menu = await world.text(fan, world.t("bot.menu.review"))
+    assert world.t("bot.online.head", used=0, cap=6) in text_of(menu)
+    assert "팬의 제안" not in text_of(menu)
+    for n in range(1, 7):
+        menu = await world.press(fan, menu, world.t("bot.online.like", number=n))
+    assert world.t("bot.online.head", used=6, cap=6) in text_of(menu)
+    refused = await world.press(fan, menu, world.t("bot.online.like", number=7))
+    assert text_of(refused) == world.t("participation.error.like_cap", cap=6)
+    menu = world.with_button(fan, world.t("bot.online.unlike", number=1))
+    await world.press(fan, menu, world.t("bot.online.unlike", number=1))
+    menu = world.with_button(fan, world.t("bot.online.like", number=7))  # redrawn in place
+    await world.press(fan, menu, world.t("bot.online.like", number=7))
+    assert world.svc.online_ballot(fan, ROUND).liked == {f"gg2017-{n}" for n in range(2, 8)}
+
+
+async def test_a_person_counted_on_site_cannot_count_online_and_back(world: BotWorld) -> None:
+    author, hall, home = resident(world, "제안자"), resident(world, "현장"), resident(world, "집")
+    submit(world, author, 2)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    ballot = await scan(world, hall, session)
+    await world.press(hall, await world.press(hall, ballot, "#1"), "5")
+    online = await world.text(hall, world.t("bot.menu.review"))
+    refused = await world.press(hall, online, world.t("bot.online.like", number=1))
+    assert text_of(refused) == world.t("participation.error.counted_onsite")
+    assert world.svc.online_ballot(hall, ROUND).liked == set()
+
+    online = await world.text(home, world.t("bot.menu.review"))
+    await world.press(home, online, world.t("bot.online.like", number=1))
+    ballot = await scan(world, home, session)
+    refused = await world.press(home, await world.press(home, ballot, "#2"), "3")
+    assert text_of(refused) == world.t("participation.error.counted_online")
+    assert world.svc.onsite_ballot(home, ROUND).scores == {}
+
+
+async def test_with_review_groups_the_voter_chooses_one_group_once(world: BotWorld) -> None:
+    at = round_rules().deadlines
+    rules = RoundRules(
+        title="조별 공모",
+        deadlines=Deadlines(
+            submission_ends=at.submission_ends,
+            endorsement_ends=at.endorsement_ends,
+            review_ends=at.review_ends,
+        ),
+        review_group_size=2,
+    )
+    world.svc.create_round(OFFICIAL, rules, round_id="grouped")
+    world.svc.open_round(OFFICIAL, "grouped")
+    author, voter = resident(world, "제안자"), resident(world, "주민")
+    for i in range(4):
+        world.svc.submit_proposal(
+            author, "grouped", title=f"조 제안 {i + 1}", body="b", category="culture",
+            region="suwon", budget=1_000_000,
+        )  # fmt: skip
+    world.svc.advance_round(OFFICIAL, "grouped")
+    world.svc.advance_round(OFFICIAL, "grouped")
+    groups = world.svc.form_review_groups(OFFICIAL, "grouped")
+    assert len(groups) == 2
+
+    pick = await world.text(voter, world.t("bot.menu.review"))
+    assert world.t("bot.online.pick_group", cap=6) == text_of(pick)
+    ask = await world.press(voter, pick, world.t("bot.online.group_button", group=2, count=2))
+    again = await world.press(voter, ask, world.t("bot.online.choose_no"))
+    assert text_of(again) == text_of(pick)
+    ask = await world.press(voter, again, world.t("bot.online.group_button", group=2, count=2))
+    chosen = await world.press(voter, ask, world.t("bot.online.choose_yes", group=2))
+    assert world.t("bot.online.head_group", group=2, used=0, cap=6) in text_of(chosen)
+    shown = {line.split()[0] for line in text_of(chosen).splitlines() if line.startswith("#")}
+    numbers = {f"#{int(pid.rsplit('-', 1)[1])}" for pid in groups[1]}
+    assert shown == numbers
+    assert world.svc.enrollment(voter, "grouped") is not None
