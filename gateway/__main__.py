@@ -5,6 +5,8 @@
 - `clock`: the scheduler and update feeder (a second copy stays idle)
 - `run`: everything in one process on embedded defaults (sandbox when no token)
 - `migrate`: apply the Alembic migrations to DATABASE_URL
+- `round create|list|advance`, `official grant`, `onsite url`: operators' commands
+  (gateway/rounds.py)
 """
 
 from __future__ import annotations
@@ -60,7 +62,13 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
+OPERATOR_COMMANDS = ("round", "official", "onsite")  # gateway/rounds.py
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in OPERATOR_COMMANDS:
+        return operate(argv)
     parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__.split("\n")[0])
     parser.add_argument("role", choices=["web", "worker", "clock", "run", "migrate"])
     args = parser.parse_args(argv)
@@ -107,6 +115,20 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         runtime.close()
     return 1 if stopper.crashed else 0
+
+
+def operate(argv: list[str]) -> int:
+    """`round create|list|advance`, `official grant`, `onsite url` (see gateway/rounds.py)."""
+    from gateway import rounds
+    from gateway.wiring import Runtime
+
+    settings = _settings()
+    configure(settings.log_level)
+    runtime = Runtime(settings)
+    try:
+        return rounds.main(argv, runtime)
+    finally:
+        runtime.close()
 
 
 if __name__ == "__main__":
