@@ -6,6 +6,7 @@ final entries, posts the table, the chart and the block number to the public cha
 returns a summary for the official), else publishes through the service and sends the table,
 the chart and the CSV/XLSX files to the official.
 
+With "publish and announce", the gateway also queues the residents' announcement.
 A broadcast is composed (text), addressed (all, or one 시·군), previewed exactly as residents
 will see it with the number of recipients, and confirmed; ``send_broadcast`` writes its
 ledger entry and queues one outbox row per subscriber, which the runtime delivers within
@@ -36,7 +37,6 @@ from bot.router import Incoming
 from bot.router import Router
 from bot.router import int_arg
 from bot.router import str_arg
-from participation import report
 from participation.app.reviewday import BROADCAST_KEY
 from participation.app.reviewday import BROADCAST_MAX
 from participation.domain import errors as e
@@ -45,7 +45,7 @@ from participation.domain.regions import GYEONGGI
 from participation.tally import Results
 
 REGIONS_PER_PAGE = 16
-PublishHook = Callable[[int, str], Awaitable[Any]]
+PublishHook = Callable[[int, str, bool], Awaitable[dict[str, Any]]]
 
 
 def register(router: Router) -> None:
@@ -67,8 +67,10 @@ async def ask_publish(ctx: Ctx, args: dict[str, JSON]) -> None:
     rnd = await round_or_say(ctx, args)
     if rnd is None:
         return
+    r: dict[str, JSON] = {"r": rnd.round_id}
     rows = [
-        [Btn(ctx.t("bot.admin.publish_yes"), "admin.publish_yes", {"r": rnd.round_id})],
+        [Btn(ctx.t("bot.admin.publish_yes"), "admin.publish_yes", r)],
+        [Btn(ctx.t("bot.admin.publish_announce"), "admin.publish_yes", {**r, "announce": True})],
         back_row(ctx, rnd),
     ]
     phase = ctx.t(f"participation.phase.{rnd.phase}")
@@ -81,20 +83,35 @@ async def publish(ctx: Ctx, args: dict[str, JSON]) -> None:
     await require_official(ctx)
     round_id = str_arg(args, "r")
     await ctx.answer(ctx.t("bot.admin.publishing"))
+    announce = args.get("announce") is True
     hook = ctx.services.extra.get("publish_results")
     if callable(hook):
         publish_hook: PublishHook = hook
-        summary = await publish_hook(ctx.user_id, round_id)
-        await ctx.send(ctx.t("bot.admin.published_channel", summary=str(summary)))
+        summary = await publish_hook(ctx.user_id, round_id, announce)
+        text = ctx.t(
+            "bot.admin.published_channel",
+            selected=summary.get("selected", "-"),
+            block=summary.get("block", "-"),
+            verify_url=summary.get("verify_url", ""),
+            csv_url=summary.get("csv_url", ""),
+            xlsx_url=summary.get("xlsx_url", ""),
+        )
+        if summary.get("broadcast") is not None:
+            text += "\n" + ctx.t("bot.admin.published_announced")
+        await ctx.send(text)
         return
     payload = await ctx.call(ctx.svc.publish_results, ctx.user_id, round_id)
     await send_results(ctx, round_id, Results.from_payload(payload))
+    if announce:
+        await ctx.reply("bot.admin.published_not_announced")
 
 
 async def send_results(ctx: Ctx, round_id: str, results: Results) -> None:
     """Send the ranked table (split to fit), the chart and the CSV/XLSX to the official."""
     page = await ctx.call(ctx.svc.proposals, round_id, include_hidden=True, limit=100_000)
     titles = {c.proposal_id: c.title or "" for c in page.items}
+    from participation import report  # matplotlib and openpyxl: only when publishing
+
     texts, locale = ctx.services.catalog, ctx.locale
     table = report.text_table(results, texts, locale)
     await ctx.send(ctx.t("bot.admin.published", count=len(results.selected)))

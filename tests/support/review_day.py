@@ -36,3 +36,18 @@ def to_review(world: BotWorld) -> None:
     """Advance the round from submission through endorsement into review."""
     world.svc.advance_round(OFFICIAL, ROUND)
     world.svc.advance_round(OFFICIAL, ROUND)
+
+
+async def official(world: BotWorld, name: str = "담당자", role: str = "admin") -> int:
+    """A sandbox user who registers and redeems an official invitation through the bot."""
+    uid = world.user(name)
+    await world.register(uid, "수원시")
+    code = world.svc.invite_official(OFFICIAL, role=role)
+    await world.deep_link(uid, world.services.deep_link(code))
+    assert world.svc.official_role(uid) == role
+    return uid
+
+
+def current(world: BotWorld, uid: int, message: dict[str, object]) -> dict[str, object]:
+    """Return ``message`` as it is now (screens redraw the pressed message in place)."""
+    return next(m for m in world.messages(uid) if m["message_id"] == message["message_id"])

@@ -1,0 +1,127 @@
+"""Officials through the bot: /admin only for officials, a round created step by step with
+defaults, opened and advanced with confirmations, invitations, figures and hiding."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.e2e_bot import ROUND
+from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import labels
+from tests.support.e2e_bot import text_of
+from tests.support.review_day import current
+from tests.support.review_day import official
+from tests.support.review_day import resident
+from tests.support.review_day import submit
+from tests.support.review_day import to_review
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_admin_is_only_for_officials(world: BotWorld) -> None:
+    uid = world.user()
+    await world.register(uid, "수원시")
+    assert text_of(await world.text(uid, "/admin")) == world.t("participation.error.not_official")
+    menu = world.last(uid, lambda m: "keyboard" in (m.get("reply_markup") or {}))
+    assert world.t("bot.menu.admin") not in str(menu["reply_markup"])
+    boss = await official(world)
+    assert world.t("bot.admin.joined", role=world.t("participation.role.admin")) in [
+        text_of(m) for m in world.messages(boss)
+    ]
+    head = world.t(
+        "bot.admin.head", round="2017 따복공동체", phase=world.t("participation.phase.submission")
+    )
+    assert text_of(await world.text(boss, world.t("bot.menu.admin"))) == head
+
+
+async def test_a_round_is_created_step_by_step_then_opened_and_advanced(world: BotWorld) -> None:
+    boss = await official(world)
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.new_round"))
+    assert text_of(world.last(boss)) == world.t("bot.admin.new.ask_title")
+    cats = await world.text(boss, "2018 마을 공모")
+    cats = await world.press(boss, cats, world.t("participation.category.economy"))  # off
+    assert "✓ " + world.t("participation.category.economy") not in labels(cats)
+    budget = await world.press(boss, cats, world.t("bot.admin.new.next"))
+    assert text_of(budget) == world.t("bot.admin.new.ask_budget")
+    assert text_of(await world.text(boss, "얼마")) == world.t("bot.admin.new.budget_invalid")
+    weights = await world.text(boss, "5억")
+    assert text_of(await world.text(boss, "50 30")) == world.t("bot.admin.new.weights_invalid")
+    deadlines = await world.text(boss, "40 30 30")
+    assert weights != deadlines
+    bad = await world.text(boss, "2018-03-01 18:00\n2018-02-01 18:00\n2018-03-10 18:00")
+    assert text_of(bad) == world.t("bot.admin.new.deadlines_invalid")
+    preview = await world.text(boss, "2018-03-01 18:00\n2018-03-08 18:00\n2018-03-15 18:00")
+    assert "500,000,000원" in text_of(preview) and "2018 마을 공모" in text_of(preview)
+    created = await world.press(boss, preview, world.t("bot.admin.new.create"))
+    rnd = next(r for r in world.svc.rounds() if r.title == "2018 마을 공모")
+    assert rnd.phase == "draft" and rnd.rules.budget_cap == 500_000_000
+    assert rnd.rules.weights.onsite == 30 and rnd.rules.weights.online == 30
+    assert "economy" not in rnd.rules.categories and len(rnd.rules.categories) == 5
+    assert rnd.rules.deadlines.review_ends == 1521104400  # 2018-03-15 18:00 KST
+
+    confirm = await world.press(boss, created, world.t("participation.phase.submission"))
+    assert world.t("bot.admin.phase_yes") in labels(confirm)
+    assert world.svc.round(rnd.round_id).phase == "draft"  # nothing before the confirmation
+    done = await world.press(boss, confirm, world.t("bot.admin.phase_yes"))
+    assert world.svc.round(rnd.round_id).phase == "submission"
+    phase = world.t("participation.phase.submission")
+    assert text_of(done) == world.t("bot.admin.phase_done", round="2018 마을 공모", phase=phase)
+    menu = await world.press(boss, done, world.t("bot.admin.back"))
+    confirm = await world.press(boss, menu, world.t("bot.admin.menu.phase"))
+    await world.press(boss, confirm, world.t("bot.admin.phase_yes"))
+    assert world.svc.round(rnd.round_id).phase == "endorsement"
+
+
+async def test_the_default_schedule_and_budget_are_one_tap_each(world: BotWorld) -> None:
+    boss = await official(world)
+    await world.press(boss, await world.text(boss, "/admin"), world.t("bot.admin.menu.new_round"))
+    cats = await world.text(boss, "기본값 공모")
+    budget = await world.press(boss, cats, world.t("bot.admin.new.next"))
+    weights = await world.press(boss, budget, "100,000,000")
+    deadlines = await world.press(boss, weights, "50")
+    preview = await world.press(boss, deadlines, world.t("bot.admin.new.deadlines_default"))
+    await world.press(boss, preview, world.t("bot.admin.new.create"))
+    rnd = next(r for r in world.svc.rounds() if r.title == "기본값 공모")
+    assert rnd.rules.budget_cap == 100_000_000 and rnd.rules.weights.judges == 50
+    day = 86400
+    assert rnd.rules.deadlines.endorsement_ends - rnd.rules.deadlines.submission_ends == 7 * day
+
+
+async def test_invitations_figures_and_hiding(world: BotWorld) -> None:
+    boss = await official(world)
+    author = resident(world, "제안자")
+    ids = submit(world, author, 3)
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.judges"))
+    qr = world.last(boss)
+    assert qr["photo"] and text_of(qr) == world.t("bot.admin.invite_qr")
+    invite = world.messages(boss)[-2]
+    link = next(w for w in text_of(invite).split() if w.startswith("https://t.me/"))
+    judge = world.user("심사위원")
+    await world.register(judge, "수원시")
+    await world.deep_link(judge, link)
+    assert world.svc.judge_round(judge) == ROUND
+
+    await world.press(boss, menu, world.t("bot.admin.menu.figures"))
+    figures = current(world, boss, menu)
+    assert "제안 3건" in text_of(figures) and "심사위원 1" in text_of(figures)
+
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.hide"))
+    reasons = await world.text(boss, "#2")
+    confirm = await world.press(boss, reasons, world.t("participation.reason.spam"))
+    assert not world.svc.proposal(ids[1]).hidden
+    await world.press(boss, confirm, world.t("bot.admin.hide_yes"))
+    card = world.svc.proposal(ids[1])
+    assert card.hidden and card.hide_reason == "spam"
+
+    # a clerk may not hide: the service checks the role on every update
+    clerk = await official(world, "집계", role="clerk")
+    await world.press(clerk, await world.text(clerk, "/admin"), world.t("bot.admin.menu.hide"))
+    reasons = await world.text(clerk, "3")
+    confirm = await world.press(clerk, reasons, world.t("participation.reason.abuse"))
+    refused = await world.press(clerk, confirm, world.t("bot.admin.hide_yes"))
+    assert text_of(refused) == world.t("participation.error.not_official")
+    assert not world.svc.proposal(ids[2]).hidden
+    to_review(world)
