@@ -1,0 +1,133 @@
+"""Officials in the hall through the bot: enrollment-code sheets (PDF) with redeemed counts,
+on-site sessions with the projector link, paper tallies with the sheet photo's SHA-256,
+confirmed by a second official, corrected by a new entry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from tests.support.e2e_bot import OFFICIAL
+from tests.support.e2e_bot import PUBLIC_URL
+from tests.support.e2e_bot import ROUND
+from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import jpeg
+from tests.support.e2e_bot import labels
+from tests.support.e2e_bot import text_of
+from tests.support.review_day import current
+from tests.support.review_day import official
+from tests.support.review_day import resident
+from tests.support.review_day import submit
+from tests.support.review_day import to_review
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_enrollment_sheet_is_a_pdf_and_redeemed_codes_are_counted(world: BotWorld) -> None:
+    boss = await official(world)
+    world.svc.add_community(OFFICIAL, ROUND, community="c001", region="suwon", name="햇살마을")
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.enrollment"))
+    listing = current(world, boss, menu)
+    suwon = world.t("participation.region.suwon")
+    line = world.t("bot.admin.enroll_line", name="햇살마을", region=suwon, issued=0, redeemed=0)
+    assert line in text_of(listing)
+    pick = await world.press(boss, listing, "햇살마을")
+    await world.press(boss, pick, world.t("bot.admin.enroll_sheet.voter"))
+    sheet = world.last(boss)
+    assert sheet["document_bytes"][:5] == b"%PDF-"
+    assert sheet["document"]["file_name"] == "enrollment-c001-voter.pdf"
+    assert world.svc.communities(ROUND)[0].issued == 10  # the round's voters_per_community
+
+    codes = world.svc.issue_enrollment_codes(OFFICIAL, ROUND, "c001", role="representative")
+    voter = resident(world, "대표")
+    world.svc.redeem_code(voter, codes[0])
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.enrollment"))
+    assert world.t("bot.admin.enroll_head", communities=1, issued=11, redeemed=1) in text_of(
+        current(world, boss, menu)
+    )
+
+
+async def test_sessions_open_with_a_projector_link_and_close_after_a_confirmation(
+    world: BotWorld,
+) -> None:
+    boss = await official(world)
+    submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.onsite"))
+    opened = await world.press(boss, current(world, boss, menu), world.t("bot.admin.session_new"))
+    [session] = world.svc.onsite_sessions(ROUND)
+    assert session.open and f"{PUBLIC_URL}/onsite/{session.session_id}" in text_of(opened)
+
+    # with the gateway's signer wired in, the link is the signed one
+    world.services.extra["onsite_url"] = lambda sid: f"{PUBLIC_URL}/onsite/{sid}?k=signed"
+    listing = await world.press(boss, opened, world.t("bot.admin.back"))
+    listing = await world.press(
+        boss, current(world, boss, opened), world.t("bot.admin.menu.onsite")
+    )
+    listing = current(world, boss, opened)
+    assert f"/onsite/{session.session_id}?k=signed" in text_of(listing)
+    close = world.t("bot.admin.session_close", session=session.session_id)
+    ask = await world.press(boss, listing, close)
+    assert world.svc.onsite_sessions(ROUND)[0].open
+    await world.press(boss, current(world, boss, ask), world.t("bot.admin.session_close_yes"))
+    assert not world.svc.onsite_sessions(ROUND)[0].open
+
+
+async def test_paper_tally_with_sheet_hash_second_official_and_correction(world: BotWorld) -> None:
+    first, second = await official(world, "담당1"), await official(world, "담당2", "clerk")
+    ids = submit(world, resident(world, "제안자"), 2)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+
+    menu = await world.text(first, "/admin")
+    await world.press(first, menu, world.t("bot.admin.menu.paper"))
+    papers = current(world, first, menu)
+    pick = await world.press(first, papers, world.t("bot.admin.paper_new"))
+    await world.press(first, current(world, first, pick), session)
+    assert text_of(world.last(first)) == world.t("bot.admin.paper_ask_number")
+    await world.text(first, "2")
+    assert text_of(await world.text(first, "열둘")) == world.t("bot.admin.paper_counts_invalid")
+    await world.text(first, "12 47")
+    assert text_of(await world.text(first, "사진 대신 글")) == world.t(
+        "bot.admin.paper_photo_needed"
+    )
+    entered = await world.photo(first)
+    sha = hashlib.sha256(jpeg()).hexdigest()
+    [tally] = world.svc.paper_tallies(ROUND, first)
+    assert (tally.proposal_id, tally.ballots, tally.points) == (ids[1], 12, 47)
+    assert sha in text_of(entered) and not tally.confirmed
+    body = json.loads(world.ledger.entries(world.ledger.size() - 1, world.ledger.size())[0])
+    assert body["entry"]["kind"] == "paper.entered"
+    assert body["entry"]["body"]["sheet_sha256"] == sha
+
+    # the one who entered it cannot confirm it: no button for them
+    await world.press(first, entered, world.t("bot.admin.menu.paper"))
+    listing = current(world, first, entered)
+    confirm = world.t("bot.admin.paper_confirm", number=2, tally=tally.tally_id)
+    assert confirm not in labels(listing)
+
+    # a correction before the confirmation: a new entry that supersedes the first
+    fix = world.t("bot.admin.paper_correct", number=2, tally=tally.tally_id)
+    await world.press(first, listing, fix)
+    await world.text(first, "12 45")
+    await world.photo(first)
+    tallies = world.svc.paper_tallies(ROUND, first)
+    states = sorted((t.points, t.superseded, t.corrects) for t in tallies)
+    assert states == [(45, False, tally.tally_id), (47, True, None)]
+    new = next(t for t in tallies if not t.superseded)
+
+    menu = await world.text(second, "/admin")
+    await world.press(second, menu, world.t("bot.admin.menu.paper"))
+    listing = current(world, second, menu)
+    await world.press(
+        second, listing, world.t("bot.admin.paper_confirm", number=2, tally=new.tally_id)
+    )
+    assert next(
+        t for t in world.svc.paper_tallies(ROUND, first) if t.tally_id == new.tally_id
+    ).confirmed
+    assert world.svc.review_figures(ROUND)["papers_confirmed"] == 1
