@@ -1,0 +1,128 @@
+"""Officials publish the results and broadcast announcements through the bot."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from gateway.broadcast import OutboxSender
+from tests.support.e2e_bot import OFFICIAL
+from tests.support.e2e_bot import ROUND
+from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import text_of
+from tests.support.review_day import current
+from tests.support.review_day import official
+from tests.support.review_day import resident
+from tests.support.review_day import submit
+from tests.support.review_day import to_review
+
+pytestmark = pytest.mark.asyncio
+
+
+def last_entry(world: BotWorld) -> dict[str, Any]:
+    size = world.ledger.size()
+    entry: dict[str, Any] = json.loads(world.ledger.entries(size - 1, size)[0])["entry"]
+    return entry
+
+
+async def to_results(world: BotWorld) -> list[str]:
+    ids = submit(world, resident(world, "제안자"), 3)
+    to_review(world)
+    world.svc.advance_round(OFFICIAL, ROUND)
+    return ids
+
+
+async def test_publish_without_the_gateway_sends_table_chart_and_files(world: BotWorld) -> None:
+    boss = await official(world)
+    await to_results(world)
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.publish"))
+    ask = current(world, boss, menu)
+    assert world.svc.results(ROUND) is None  # nothing before the confirmation
+    before = len(world.messages(boss))
+    await world.press(boss, ask, world.t("bot.admin.publish_yes"))
+    assert world.svc.results(ROUND) is not None
+    assert last_entry(world)["kind"] == "results.published"
+    sent = world.messages(boss)[before:]
+    assert text_of(sent[0]) == world.t(
+        "bot.admin.published", count=len(world.svc.results(ROUND)["selected"])
+    )  # type: ignore[index]  # noqa: E501
+    assert any("gg2017-1" in text_of(m) for m in sent)
+    assert any(m["photo"] for m in sent)
+    names = [m["document"]["file_name"] for m in sent if m.get("document")]
+    assert names == [f"results-{ROUND}.csv", f"results-{ROUND}.xlsx"]
+
+
+async def test_publish_goes_through_the_gateway_hook_when_wired(world: BotWorld) -> None:
+    boss = await official(world)
+    await to_results(world)
+    calls: list[tuple[int, str, bool]] = []
+
+    async def hook(official_id: int, round_id: str, announce: bool) -> dict[str, Any]:
+        calls.append((official_id, round_id, announce))
+        return {"selected": 2, "block": 7, "verify_url": "https://v", "csv_url": "https://c",
+                "xlsx_url": "https://x", "broadcast": 1}  # fmt: skip
+
+    world.services.extra["publish_results"] = hook
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.publish"))
+    done = await world.press(
+        boss, current(world, boss, menu), world.t("bot.admin.publish_announce")
+    )
+    assert calls == [(boss, ROUND, True)]
+    summary = world.t(
+        "bot.admin.published_channel", selected=2, block=7, verify_url="https://v",
+        csv_url="https://c", xlsx_url="https://x",
+    )  # fmt: skip
+    assert text_of(done) == summary + "\n" + world.t("bot.admin.published_announced")
+
+
+async def test_broadcast_to_one_region_is_previewed_confirmed_and_delivered(
+    world: BotWorld,
+) -> None:
+    boss = await official(world)
+    suwon, yeoncheon = world.user("수원"), world.user("연천")
+    await world.register(suwon, "수원시")
+    await world.register(yeoncheon, "연천군")
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.broadcast"))
+    assert text_of(world.last(boss)) == world.t("bot.admin.bc_ask", max=3500)
+    audience = await world.text(boss, "2월 23일 킨텍스에서 심사가 열립니다.")
+    regions = await world.press(boss, audience, world.t("bot.admin.bc_by_region"))
+    await world.press(boss, regions, world.t("participation.region.suwon"))
+    assert world.svc.broadcast_audience("suwon") == 2  # the resident and the official
+    shown = [text_of(m) for m in world.messages(boss)[-3:]]
+    suwon_name = world.t("participation.region.suwon")
+    assert shown[0] == world.t("bot.admin.bc_preview_head", audience=suwon_name, count="2")
+    framed = world.t("participation.notice.broadcast", text="2월 23일 킨텍스에서 심사가 열립니다.")
+    assert shown[1] == framed
+    confirm = world.last(boss)
+    tap = world.data_of(confirm, world.t("bot.admin.bc_send", count="2"))
+    world.srv.press(boss, confirm["message_id"], tap)
+    world.srv.press(boss, confirm["message_id"], tap)  # a double tap queues it once
+    await world.drain()
+    entry = last_entry(world)
+    assert entry["kind"] == "broadcast.queued"
+    assert entry["body"]["region"] == "suwon" and entry["body"]["recipients"] == 2
+    assert "킨텍스" not in json.dumps(entry, ensure_ascii=False)  # only the commitment
+    assert text_of(current(world, boss, confirm)) == world.t("bot.admin.bc_queued", count="2")
+
+    sender = OutboxSender(world.svc, world.app.bot, world.catalog, per_chat_interval=0.0)
+    await sender.drain(budget_s=10)
+    assert text_of(world.last(suwon)) == framed
+    assert all(text_of(m) != framed for m in world.messages(yeoncheon))
+    assert sum(text_of(m) == framed for m in world.messages(boss)) == 2  # preview + delivery
+
+
+async def test_a_cancelled_broadcast_sends_nothing(world: BotWorld) -> None:
+    boss = await official(world)
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.broadcast"))
+    audience = await world.text(boss, "보내지 않을 공지")
+    await world.press(boss, audience, world.t("bot.admin.bc_all"))
+    cancelled = await world.press(boss, world.last(boss), world.t("bot.admin.cancel"))
+    assert text_of(cancelled) == world.t("bot.admin.bc_cancelled")
+    assert last_entry(world)["kind"] != "broadcast.queued"
+    assert world.svc.claim_outbox(10) == []
