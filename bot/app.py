@@ -218,12 +218,16 @@ async def on_callback(update: Update, context: Context) -> None:
         return
     token = query.data or ""
     try:
-        button = await ctx.call(ctx.svc.redeem_button, ctx.user_id, token, consume=False)
+        button = await ctx.call(
+            ctx.svc.redeem_button, ctx.user_id, token, consume=False, request_id=ctx.request_id
+        )
         action = ctx.router.actions.get(button.action)
         if action is None:
             raise e.ButtonUnknown()
         if action.consume:
-            await ctx.call(ctx.svc.redeem_button, ctx.user_id, token, consume=True)
+            await ctx.call(
+                ctx.svc.redeem_button, ctx.user_id, token, consume=True, request_id=ctx.request_id
+            )
     except (e.ButtonExpired, e.ButtonUnknown, e.ButtonForeign):
         await ctx.answer(ctx.t("bot.button.expired"), alert=True)
         return

@@ -98,7 +98,7 @@ class Residents(Base):
             values["subscribed"] = subscribed
             if subscribed:
                 values["blocked"] = False
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             repo.upsert_resident(conn, user_id, **values)
             found = repo.resident(conn, user_id)
         assert found is not None
@@ -106,7 +106,7 @@ class Residents(Base):
 
     def mark_blocked(self, user_id: int) -> None:
         """Record that the person blocked the bot: unsubscribe, stop pending notifications."""
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             repo.upsert_resident(conn, user_id, blocked=True, subscribed=False)
             o = t.outbox.c
             conn.execute(

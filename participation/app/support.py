@@ -20,6 +20,9 @@ OUTBOX_CLAIM_TIMEOUT_S = 300  # a claimed row not finished by then is claimed ag
 FINISH_STATES = ("sent", "blocked", "failed")
 
 
+USED_BY = "_used_by"  # in a consumed button's args: the request that consumed it
+
+
 class Support(Base):
     """Conversation state, opaque button tokens and the notification outbox."""
 
@@ -44,7 +47,7 @@ class Support(Base):
         """
         now = self._now()
         c = t.conversations.c
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             if expected_version == 0:
                 try:
                     with conn.begin_nested():
@@ -67,7 +70,7 @@ class Support(Base):
 
     def clear_conversation(self, user_id: int) -> None:
         """Forget the person's conversation state."""
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(sa.delete(t.conversations).where(t.conversations.c.user_id == user_id))
 
     # --- buttons ------------------------------------------------------------------------------
@@ -77,7 +80,7 @@ class Support(Base):
         """Return an opaque, unguessable 16-char token for an inline button's callback data."""
         token = secrets.token_urlsafe(12)  # 96 bits -> 16 chars
         now = self._now()
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(sa.delete(t.buttons).where(t.buttons.c.expires_at < now - 86400))
             conn.execute(
                 sa.insert(t.buttons).values(
@@ -86,8 +89,15 @@ class Support(Base):
             )
         return token
 
-    def redeem_button(self, user_id: int, token: str, *, consume: bool) -> Button:
+    def redeem_button(
+        self, user_id: int, token: str, *, consume: bool, request_id: str | None = None
+    ) -> Button:
         """Return what a pressed button means.
+
+        With ``request_id`` (the update being handled), a button consumed by that same
+        request stays usable by it: a redelivered update whose first attempt consumed the
+        button but crashed before its effect committed still applies (the effect is itself
+        idempotent per request_id); any other press finds the button used.
 
         Raises:
             ButtonUnknown: no such token.  ButtonForeign: another person's button.
@@ -95,23 +105,27 @@ class Support(Base):
         """
         now = self._now()
         b = t.buttons.c
-        with self._engine.begin() as conn:
+        with self._begin() if consume else self._engine.begin() as conn:
             row = conn.execute(sa.select(t.buttons).where(b.token == token)).first()
             if row is None:
                 raise e.ButtonUnknown()
             if row.user_id != user_id:
                 raise e.ButtonForeign()
-            if row.used_at is not None or now >= row.expires_at:
+            args = dict(row.args)
+            used_by = args.pop(USED_BY, None)
+            replay = request_id is not None and used_by == request_id
+            if (row.used_at is not None and not replay) or now >= row.expires_at:
                 raise e.ButtonExpired()
-            if consume:
+            if consume and not replay:
+                stored = args if request_id is None else {**args, USED_BY: request_id}
                 done = conn.execute(
                     sa.update(t.buttons)
                     .where(b.token == token, b.used_at.is_(None))
-                    .values(used_at=now)
+                    .values(used_at=now, args=stored)
                 )
                 if done.rowcount != 1:
                     raise e.ButtonExpired()
-        return Button(action=row.action, args=dict(row.args))
+        return Button(action=row.action, args=args)
 
     # --- outbox -------------------------------------------------------------------------------
     def claim_outbox(self, limit: int) -> list[OutboxMessage]:
@@ -127,7 +141,7 @@ class Support(Base):
             sa.and_(o.state == "failed", o.attempts < OUTBOX_MAX_ATTEMPTS),
             sa.and_(o.state == "claimed", o.claimed_at < now - OUTBOX_CLAIM_TIMEOUT_S),
         )
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             q = sa.select(o.id).where(due).order_by(o.id).limit(limit)
             if conn.dialect.name == "postgresql":
                 q = q.with_for_update(skip_locked=True)
@@ -162,7 +176,7 @@ class Support(Base):
         if state not in FINISH_STATES:
             raise e.InvalidInput(field="state")
         now = self._now()
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(
                 sa.update(t.outbox)
                 .where(t.outbox.c.id == id)
@@ -188,7 +202,7 @@ class Support(Base):
         region: str | None = None,
     ) -> int:
         """Queue a message for every subscribed resident (of ``region``); return its id."""
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             repo.require_official(conn, official_id)
             broadcast_id, _total = self._queue_broadcast(
                 conn, official_id, key, params, region, self._now()

@@ -14,6 +14,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -213,6 +214,9 @@ class Stack:
                 proc.popen.wait()
         self.sandbox.stop()
         self.rt.close()
+        keep = os.environ.get("RELIABILITY_LOGS")  # a directory to keep the logs in (debugging)
+        if keep:
+            shutil.copytree(self.logs, Path(keep) / f"{self.tmp.name}-{time.time_ns()}")
 
     # ------------------------------------------------------------------ logs
 
