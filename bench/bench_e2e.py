@@ -30,11 +30,14 @@ Figures, each against a baseline measured in this run:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
 import sys
+import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from datetime import datetime
@@ -56,6 +59,7 @@ from support.procs import cpu_seconds_self  # noqa: E402
 from support.procs import free_port  # noqa: E402
 from support.procs import gunicorn  # noqa: E402
 from support.procs import percentile  # noqa: E402
+from support.profile import summarize  # noqa: E402
 
 from gateway.__main__ import migrate  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
@@ -72,6 +76,7 @@ AUTHOR_BASE = 8_000_000_001
 RESIDENT_BASE = 7_100_000_001
 ROUND = "bench2017"
 WORKERS = 2
+SPARE = 20  # residents kept out of the load: their presses are replayed one by one, counted
 TARGET_RATE, TARGET_P99_MS, TARGET_INGRESS = 500.0, 250.0, 0.7
 
 
@@ -263,6 +268,73 @@ def drop_pg_database(url: str) -> None:
     admin.dispose()
 
 
+async def account(rt: Runtime, srv: SandboxServer, presses: list[dict[str, Any]]) -> dict:
+    """Replay presses one at a time as a worker does; count SQL, commits, Bot API calls."""
+    from telegram import Update
+
+    counts: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    trace: list[str] = []  # the statements of the first press
+
+    def on_execute(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        counts["statements"] += 1
+        kinds[statement.split(None, 1)[0].upper()] += 1
+        writer = threading.current_thread().name.startswith("ledger-writer")
+        counts["writer"] += writer
+        if counts["presses"] == 0:
+            trace.append(("W " if writer else "  ") + " ".join(statement.split())[:150])
+
+    def on_commit(conn: Any) -> None:
+        counts["commits"] += 1
+
+    base, files = rt.bot_endpoints(srv.api_base_url)
+    app = rt.bot_application(base, files, srv.bot_username)
+    processed = rt.processed()
+    await app.initialize()
+    api_calls = 0
+    original = app.bot._post  # every Bot API method goes through Bot._post
+
+    async def counting_post(*args: Any, **kwargs: Any) -> Any:
+        nonlocal api_calls
+        api_calls += 1
+        return await original(*args, **kwargs)
+
+    app.bot._post = counting_post  # type: ignore[method-assign]
+    redis_before = rt.redis.info("commandstats")
+    sa.event.listen(rt.engine, "before_cursor_execute", on_execute)
+    sa.event.listen(rt.engine, "commit", on_commit)
+    started = time.perf_counter()
+    try:
+        for raw in presses:
+            update = Update.de_json(raw, app.bot)
+            await asyncio.to_thread(processed.contains, update.update_id)  # as the worker does
+            await app.process_update(update)
+            await asyncio.to_thread(processed.add, update.update_id)
+            counts["presses"] += 1
+    finally:
+        elapsed = time.perf_counter() - started
+        sa.event.remove(rt.engine, "before_cursor_execute", on_execute)
+        sa.event.remove(rt.engine, "commit", on_commit)
+        await app.shutdown()
+    redis_after = rt.redis.info("commandstats")
+    redis_calls = sum(
+        v["calls"] - redis_before.get(k, {"calls": 0})["calls"]
+        for k, v in redis_after.items()
+        if k not in ("cmdstat_info",)
+    )
+    n = len(presses)
+    return {
+        "ms": elapsed / n * 1000,
+        "statements": counts["statements"] / n,
+        "commits": counts["commits"] / n,
+        "writer": counts["writer"] / n,
+        "kinds": {k: round(v / n, 1) for k, v in kinds.most_common()},
+        "api_calls": api_calls / n,
+        "redis": redis_calls / n,
+        "trace": trace,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="600 residents, one ingress round")
@@ -276,6 +348,11 @@ def main() -> None:
         help="postgresql: a fresh database on 127.0.0.1:5432, dropped after",
     )
     parser.add_argument("--keep", action="store_true", help="keep var/bench/e2e-* for a look")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample worker 0 with py-spy (pip install py-spy) during the load",
+    )
     args = parser.parse_args()
     residents = args.residents or (600 if args.quick else 2_000)
     ingress_seconds, ingress_rounds = (3.0, 1) if args.quick else (5.0, 2)
@@ -303,10 +380,12 @@ def main() -> None:
         settings = Settings.from_env(env)
         rt = Runtime(settings)
         svc = rt.service
-        users = [RESIDENT_BASE + i for i in range(residents)]
+        users = [RESIDENT_BASE + i for i in range(residents + SPARE)]
         proposal_ids = domain_setup(svc, users, args.proposals)
         tokens = issue_tokens(svc, users, proposal_ids)
         per_user = sandbox_presses(srv, settings.telegram_token, tokens, proposal_ids)
+        spare = [presses[0] for presses in per_user[residents:]]
+        per_user, users = per_user[:residents], users[:residents]
         updates = round_robin(per_user)
         bodies = work / "e2e.jsonl"
         write_bodies(bodies, updates)
@@ -339,6 +418,13 @@ def main() -> None:
         cpu_before = {p.name: p.cpu_seconds() for p in procs}
         redis_cpu0 = redis_server.proc.cpu_seconds() if redis_server.proc else 0.0
         self_cpu0 = cpu_seconds_self()
+        spy = None
+        if args.profile:
+            seconds = int(len(updates) / args.rate) + 5
+            spy = Proc("py-spy", [str(BIN / "py-spy"), "record", "-p", str(procs[1].pid), "-d",
+                                  str(seconds), "-r", "200", "-f", "raw", "-o",
+                                  str(work / "worker0.spy"), "--nonblocking"],
+                       work / "py-spy.log")  # fmt: skip
         t0 = time.time()
         result = loadgen("open", f"http://127.0.0.1:{web_port}/telegram",
                          settings.webhook_secret, bodies, work / "e2e-load.json",
@@ -400,6 +486,26 @@ def main() -> None:
             )
         ok = len(commits) == len(updates) and endorsements == len(updates) and not statuses
         log(f"  every action applied exactly once: {'yes' if ok else 'NO'}")
+        acct = asyncio.run(account(rt, srv, spare))
+        log(f"  one press, alone, in this process ({len(spare)} presses, mean per press): "
+            f"{acct['ms']:.1f} ms wall")  # fmt: skip
+        log(f"    SQL statements {acct['statements']:.1f} in {acct['commits']:.1f} commits; "
+            f"{acct['writer']:.1f} of them on the ledger writer (serialized: the log head is "
+            f"locked until commit)")  # fmt: skip
+        log(f"    by kind: {acct['kinds']}")
+        (work / "press-sql.txt").write_text("\n".join(acct["trace"]) + "\n")
+        log(f"    statements of one press (W: on the ledger writer): {work / 'press-sql.txt'}")
+        log(f"    Bot API calls {acct['api_calls']:.1f}; Redis commands (rate limit) "
+            f"{acct['redis']:.1f}")  # fmt: skip
+        if spy is not None:
+            spy.popen.wait(60)
+            samples, areas, top = summarize(work / "worker0.spy")
+            log(f"  worker 0 profile, {samples:,} py-spy samples while busy, innermost area:")
+            for name, share in areas:
+                log(f"    {share * 100:5.1f}%  {name}")
+            log("  top functions (inclusive):")
+            for name, share in top:
+                log(f"    {share * 100:5.1f}%  {name[:110]}")
     finally:
         for proc in procs:
             proc.stop()
