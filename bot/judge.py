@@ -166,7 +166,7 @@ async def ask_recuse(ctx: Ctx, args: dict[str, JSON]) -> None:
     task = tasks[i]
     if task.recused:
         raise e.RecusedProposal(proposal=proposal_id)
-    where = {"p": task.card.proposal_id, "i": i}
+    where: dict[str, JSON] = {"p": task.card.proposal_id, "i": i}
     rows = [
         [Btn(ctx.t("bot.judge.recuse_yes"), "judge.recuse_yes", where)],
         [Btn(ctx.t("bot.judge.recuse_no"), "judge.card", where)],

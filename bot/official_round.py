@@ -38,9 +38,10 @@ KST = dt.timezone(dt.timedelta(hours=9))
 WEIGHT_PRESETS: tuple[tuple[int, int, int], ...] = ((50, 30, 20), (40, 30, 30), (60, 20, 20))
 DEFAULT_WEEKS = (2, 1, 1)  # submission, endorsement, review: weeks each, ending 18:00 KST
 DATETIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})")
-DEFAULT_BUDGET = RoundRules(
+DEFAULT_RULES = RoundRules(  # the defaults offered at each step
     title="x", deadlines=Deadlines(submission_ends=0, endorsement_ends=0, review_ends=0)
-).budget_cap
+)
+DEFAULT_BUDGET = DEFAULT_RULES.budget_cap
 
 
 def register(router: Router) -> None:
@@ -109,7 +110,8 @@ async def toggle_category(ctx: Ctx, args: dict[str, JSON]) -> None:
     new = draft(ctx)
     if ctx.step != "admin.new.categories":
         raise e.ButtonExpired()
-    chosen = [c for c in new.get("categories") or [] if isinstance(c, str)]
+    raw = new.get("categories")
+    chosen = [c for c in raw if isinstance(c, str)] if isinstance(raw, list) else []
     code = str_arg(args, "c")
     new["categories"] = [c for c in DEFAULT_CATEGORIES if (c in chosen) != (c == code)]
     await store(ctx, "admin.new.categories", new)
@@ -182,8 +184,8 @@ async def typed_weights(ctx: Ctx, incoming: Incoming) -> None:
 async def weights(ctx: Ctx, args: dict[str, JSON]) -> None:
     if ctx.step != "admin.new.weights":
         raise e.ButtonExpired()
-    chosen = args.get("w")
-    await ask_deadlines(ctx, [int(v) for v in chosen] if isinstance(chosen, list) else [50, 30, 20])  # type: ignore[arg-type]
+    chosen = ints(args.get("w"))
+    await ask_deadlines(ctx, chosen if len(chosen) == 3 else [50, 30, 20])
 
 
 async def ask_deadlines(ctx: Ctx, w: list[int]) -> None:
@@ -208,11 +210,16 @@ def default_deadlines(now: dt.datetime) -> dict[str, int]:
     return out
 
 
+def kst(year: int, month: int, day: int, hour: int, minute: int) -> dt.datetime:
+    """Return a Korea-time instant.  Raises ValueError for a date that does not exist."""
+    return dt.datetime(year, month, day, hour, minute, tzinfo=KST)
+
+
 async def typed_deadlines(ctx: Ctx, incoming: Incoming) -> None:
     """Three KST date-times ``YYYY-MM-DD HH:MM``, in phase order."""
     found = DATETIME.findall(incoming.text or "")
     try:
-        ends = [int(dt.datetime(*map(int, f), tzinfo=KST).timestamp()) for f in found]
+        ends = [int(kst(*map(int, f)).timestamp()) for f in found]
     except ValueError:
         ends = []
     if len(ends) != 3 or not ends[0] <= ends[1] <= ends[2]:
@@ -227,26 +234,28 @@ async def deadlines_default(ctx: Ctx, args: dict[str, JSON]) -> None:
     await preview(ctx, default_deadlines(ctx.services.clock()))
 
 
+def ints(value: JSON) -> list[int]:
+    """Return the integers of a stored list (the draft is JSON)."""
+    return [v for v in value if isinstance(v, int)] if isinstance(value, list) else []
+
+
 def rules_of(new: dict[str, JSON]) -> RoundRules:
     """Build (and validate) the rules of the draft.  Raises InvalidRules."""
-    w = new.get("weights")
+    judges, onsite, online = ints(new.get("weights"))
     d = new.get("deadlines")
-    assert isinstance(w, list) and isinstance(d, dict)
-    budget_cap = int(new["budget"])  # type: ignore[arg-type]
-    default = RoundRules(
-        title="x", deadlines=Deadlines(submission_ends=0, endorsement_ends=0, review_ends=0)
+    ends = ints(
+        [d.get(k) for k in ("submission", "endorsement", "review")] if isinstance(d, dict) else []
     )
+    budget_cap = ints([new.get("budget")])[0]
+    raw = new.get("categories")
+    categories = tuple(c for c in raw if isinstance(c, str)) if isinstance(raw, list) else ()
     rules = RoundRules(
         title=str(new.get("title")),
-        categories=tuple(str(c) for c in new.get("categories") or []),  # type: ignore[union-attr]
+        categories=categories,
         budget_cap=budget_cap,
-        max_request=min(default.max_request, budget_cap),
-        weights=Weights(judges=int(w[0]), onsite=int(w[1]), online=int(w[2])),  # type: ignore[arg-type]
-        deadlines=Deadlines(
-            submission_ends=int(d["submission"]),  # type: ignore[arg-type]
-            endorsement_ends=int(d["endorsement"]),  # type: ignore[arg-type]
-            review_ends=int(d["review"]),  # type: ignore[arg-type]
-        ),
+        max_request=min(DEFAULT_RULES.max_request, budget_cap),
+        weights=Weights(judges=judges, onsite=onsite, online=online),
+        deadlines=Deadlines(submission_ends=ends[0], endorsement_ends=ends[1], review_ends=ends[2]),
     )
     rules.validate()
     return rules

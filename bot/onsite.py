@@ -25,6 +25,7 @@ from bot.router import str_arg
 from participation.app.reviewday import OnsiteBallot
 from participation.domain import errors as e
 from participation.domain.events import JSON
+from participation.service import ParticipationService
 from participation.views import Redeemed
 from participation.views import RoundView
 
@@ -50,9 +51,9 @@ def register(router: Router) -> None:
     router.action("online.card")(online_card)
 
 
-def review_open(svc: object, user_id: int) -> bool:
+def review_open(svc: ParticipationService, user_id: int) -> bool:
     """Role predicate: the current round is in review (online voting is open)."""
-    rnd = svc.current_round()  # type: ignore[attr-defined]
+    rnd = svc.current_round()
     return rnd is not None and rnd.phase == "review"
 
 
