@@ -160,7 +160,11 @@ class OutboxSender:
             rows = await asyncio.to_thread(self._service.claim_outbox, self._batch)
             if not rows:
                 break
-            for row in rows:
+            pending = list(rows)
+            while pending:
+                # The row whose chat may be written to soonest: no head-of-line blocking
+                # behind one chat's 1/s limit; min() keeps each chat's rows in outbox order.
+                row = pending.pop(min(range(len(pending)), key=lambda k: self._ready(pending[k])))
                 if row.broadcast_id is not None:
                     self.active_broadcasts.add(int(row.broadcast_id))
                 outcome = await self._deliver(row)
@@ -215,6 +219,10 @@ class OutboxSender:
                 self._progress[bid] = (shown[0], now, text)
         except (BadRequest, Forbidden, NetworkError, RetryAfter) as err:
             log.warning("progress_not_shown", broadcast_id=bid, error=type(err).__name__)
+
+    def _ready(self, row: Any) -> float:
+        """Return when `row`'s chat may next be written to (monotonic seconds)."""
+        return self._last_by_chat.get(row.user_id, -1e9) + self._per_chat
 
     async def _pace(self, chat_id: int) -> None:
         now = time.monotonic()
