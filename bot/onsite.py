@@ -120,7 +120,7 @@ async def onsite_card(ctx: Ctx, args: dict[str, JSON]) -> None:
     ballot = await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, round_id)
     card = next((c for c in ballot.cards if c.proposal_id == proposal_id), None)
     if card is None:
-        raise e.OwnProposal(proposal=proposal_id) if proposal_id else e.ProposalNotFound()
+        raise e.ProposalNotFound(proposal=proposal_id)  # hidden or withdrawn since the list
     mine = ballot.scores.get(proposal_id)
     where: dict[str, JSON] = {"p": proposal_id, "r": round_id}
     scale = [

@@ -117,7 +117,7 @@ class ReviewDay(Base):
         return found
 
     # --- on site and online ---------------------------------------------------------------------
-    def _reviewable(self, conn: sa.Connection, rnd: RoundState, group: int | None) -> sa.Select:  # type: ignore[type-arg]
+    def _reviewable(self, rnd: RoundState, group: int | None) -> sa.Select:  # type: ignore[type-arg]
         p = t.proposals.c
         q = sa.select(t.proposals).where(
             p.round_id == rnd.round_id,
@@ -162,7 +162,7 @@ class ReviewDay(Base):
                 ).scalar()
                 if rnd.groups:
                     group = own_group
-            cards = repo.cards(conn, self._reviewable(conn, rnd, group), user_id)
+            cards = repo.cards(conn, self._reviewable(rnd, group), user_id)
             os_ = t.onsite_scores.c
             scores = {
                 row.proposal_id: int(row.score)
@@ -190,7 +190,7 @@ class ReviewDay(Base):
             grouped = bool(rnd.groups) and rnd.rules.online_one_group
             cards: list[ProposalCard] = []
             if chosen is not None or not grouped:
-                query = self._reviewable(conn, rnd, chosen if grouped else None)
+                query = self._reviewable(rnd, chosen if grouped else None)
                 cards = repo.cards(conn, query, user_id)
             lk = t.likes.c
             liked = set(
