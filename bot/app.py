@@ -290,5 +290,5 @@ async def on_error(update: object, context: Context) -> None:
         text = services.catalog.text(person_locale(resident, user.language_code), key, **params)
         if chat is not None and chat.type == "private":
             await context.bot.send_message(chat.id, text)
-    except (TelegramError, OSError, e.ParticipationError) as again:
+    except Exception as again:  # the database may be what failed: never fail in here
         log.warning("error_reply_failed", update_id=update.update_id, error=type(again).__name__)

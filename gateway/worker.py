@@ -21,8 +21,9 @@ Design (why it is correct):
   nothing.
 - **Failures.** A handler error that the bot explained (domain errors) counts as processed.
   Infrastructure errors (database or Redis unavailable) leave the entry unacknowledged; the
-  partition pauses and retries it with backoff, keeping order; after `max_attempts` the
-  update goes to the `updates:dead` stream so one poison update cannot stall a chat forever.
+  partition pauses and retries it with backoff, keeping order; after `max_attempts` failures
+  while the database answers, the update goes to the `updates:dead` stream so one poison
+  update cannot stall a chat forever (an outage of the database itself never dead-letters).
 """
 
 from __future__ import annotations
@@ -124,6 +125,9 @@ class UpdateWorker:
         self.name = name or consumer_name()
         self.config = config or WorkerConfig()
         self._retryable = retryable if retryable is not None else default_retryable()
+        self._pause_on: tuple[type[BaseException], ...] = (
+            RetryLater, redis.RedisError, *self._retryable,
+        )  # fmt: skip
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._leaving: set[int] = set()
         self._stop = asyncio.Event()
@@ -257,7 +261,8 @@ class UpdateWorker:
                             break
                         await self._apply(partition, stream, entry_id, fields)
                     delay = self.config.backoff_s
-                except (RetryLater, redis.RedisError) as err:
+                except self._pause_on as err:
+                    # also the database failing around the handler (processed-update checks)
                     log.warning("partition_paused", partition=partition, error=type(err).__name__)
                     replay = True
                     await asyncio.sleep(delay)
@@ -329,6 +334,8 @@ class UpdateWorker:
             await self._process(data)
         except RetryLater:
             attempts = self._attempts.get(entry_id, 0) + 1
+            if not await self._database_answers():
+                attempts = min(attempts, self.config.max_attempts - 1)  # an outage, not poison
             self._attempts[entry_id] = attempts
             if attempts < self.config.max_attempts:
                 raise
@@ -340,6 +347,14 @@ class UpdateWorker:
         await self._ack(stream, entry_id, processed=True)
         self._attempts.pop(entry_id, None)
         log.info("update_processed", ms=round((time.perf_counter() - started) * 1000, 1))
+
+    async def _database_answers(self) -> bool:
+        """Return whether the database answers now (a failing update is then to blame)."""
+        try:
+            await asyncio.to_thread(self._processed.contains, -1)
+        except self._retryable:
+            return False
+        return True
 
     async def _process(self, data: dict[str, Any]) -> None:
         update = Update.de_json(data, self.application.bot)
