@@ -77,6 +77,8 @@ def default_retryable() -> tuple[type[BaseException], ...]:
     return (
         sqlalchemy.exc.OperationalError,
         sqlalchemy.exc.InterfaceError,
+        # a commit on a connection that died inside the transaction (database restarted)
+        sqlalchemy.exc.PendingRollbackError,
         redis.ConnectionError,
         redis.TimeoutError,
         ConnectionError,
