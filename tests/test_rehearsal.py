@@ -8,17 +8,18 @@ the channel's table is what `python -m participation tally` prints for the expor
 subprocess), and the broadcast reaches every subscriber exactly once within Telegram's limits
 (flood limits on, 429s injected) even though the sender is killed in the middle.
 
-Through the bot: the official's round creation, phase moves, judges' invites, on-site session,
-publication and broadcast composition; residents' registration, submissions, endorsements
-(deep link + 공감), on-site check-in and scoring; judges' joining, scoring and recusal.
-Through the service: the second official's invitation and the paper tally's entry and
-confirmation (their screens need a photo download the harness has no file bytes for... see
-`paper_tally`), the online likes.
+Through the bot: the official's round creation, phase moves, judges' invites, publication
+(with the announcement) and the broadcast's composition; residents' registration,
+submissions, endorsements (deep link + 공감), on-site check-in off the projector page's JSON
+endpoint and on-site scoring; judges' joining, and two judges' scoring (one recusal).
+Through the service (to stay under a minute on a loaded 2-core machine, or where no screen is
+exercised here): three judges' scores, the on-site session's opening, the online likes, the
+second official's invitation and the paper tally's entry and confirmation. The broadcast is
+delivered by the gateway's `OutboxSender` (what the clock's `drive_broadcasts` runs).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 import subprocess
@@ -90,8 +91,8 @@ class Rehearsal(BotWorld):
         self.clock = Clock()
         self.srv = SandboxServer(personas=False).start()
         key = LedgerKey.from_seed("test-ledger", bytes(range(32)))
-        self.ledger = Ledger.open(f"sqlite:///{tmp / 'ledger.db'}", key,
-                                  origin="ttabok.example/ledger", kinds=KINDS, clock=self.clock)  # fmt: skip
+        url = f"sqlite:///{tmp / 'ledger.db'}"
+        self.ledger = Ledger.open(url, key, origin="t.example/l", kinds=KINDS, clock=self.clock)
         self.svc = ParticipationService(self.ledger, pepper=PEPPER, clock=self.clock)
         self.svc.create_tables()
         store.metadata.create_all(self.ledger.engine)
@@ -219,10 +220,18 @@ def projector_code(world: Rehearsal, web: Any, session: str) -> str:
 
 
 async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
+    import time
+
+    t0 = time.monotonic()
+
+    def lap(what: str) -> None:
+        print(f"LAP {what} {time.monotonic() - t0:.1f}")
+
     async with Rehearsal(tmp_path) as world:
         svc, srv = world.svc, world.srv
         round_id = await create_round(world)
 
+        lap("created")
         # 30 residents register; 6 of them submit, everyone endorses two proposals
         residents = []
         for n in range(30):
@@ -233,6 +242,7 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
             await submit(world, uid, n)
         pids = [c.proposal_id for c in svc.proposals(round_id, limit=100).items]
         assert len(pids) == 6
+        lap("submitted")
         await world.advance(OFFICIAL)  # -> 공감
         for n, uid in enumerate(residents):
             for pid in {pids[n % 6], pids[(n * 5 + 1) % 6]}:
@@ -241,7 +251,9 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
         await world.advance(OFFICIAL)  # -> 심사
         assert svc.round(round_id).phase == "review"
 
+        lap("endorsed")
         # five judges join by invite links and score; one recuses from one proposal
+        view = svc.round(round_id)
         judges = []
         for j in range(5):
             judge = world.user(f"심사위원{j}")
@@ -251,11 +263,17 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
             link = re.findall(r"https://t\.me/\S+start=j_\S+", shown)
             assert link, shown
             await world.deep_link(judge, link[-1])
-            await judge_everything(world, judge, recuse=j == 4)
+            if j < 2:  # two judges score every card through the bot (one recuses once)
+                await judge_everything(world, judge, recuse=j == 1)
+            else:  # the others through the service, to keep the rehearsal under a minute
+                for k, task in enumerate(svc.judge_tasks(judge, round_id)):
+                    scores = {c: 1 + (j + k + i) % 5 for i, c in enumerate(view.rules.criteria)}
+                    svc.score(judge, task.card.proposal_id, scores)
             judges.append(judge)
         progress = {p.scored + p.recused for p in svc.judge_progress(round_id)}
         assert progress == {len(pids)}
 
+        lap("judged")
         # on site: the projector's rotating code; 20 residents scan it, one too late
         session = svc.open_onsite_session(OFFICIAL, round_id)
         web = make_app(redis.Redis.from_url("redis://127.0.0.1:1"), participation=svc,
@@ -275,6 +293,7 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
                 ballot = await world.press(uid, card, str(1 + (h + len(number)) % 5))
         assert svc.onsite_sessions(round_id)[0].checkins == 20
 
+        lap("onsite")
         # online: residents who were not on site like within their cap
         for uid in residents[:6]:
             for pid in pids[:3]:
@@ -288,6 +307,7 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
                                       sheet_sha256=sheet)  # fmt: skip
         svc.confirm_paper_tally(OFFICIAL, tally)
 
+        lap("paper")
         # results: publication through the bot (the gateway's publisher), with announcement
         world.clock.advance(days=1)
         await world.advance(OFFICIAL)  # -> 결과 발표
@@ -301,6 +321,7 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
         block = world.ledger.block_of(index)
         assert block is not None and f"블록 {block.number:,}번" in footer
 
+        lap("published")
         # the published table is what the tally CLI recomputes from the export
         world.ledger.export(tmp_path / "export")
         cli = subprocess.run(
@@ -313,6 +334,7 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
         channel_table = [line for post in posts for line in pre_lines(post)]
         assert channel_table and "\n".join(channel_table) in cli.stdout
 
+        lap("cli")
         # the official also broadcasts a message; both broadcasts go out, killed midway
         await world.text(OFFICIAL, "/admin")
         compose = await world.admin(OFFICIAL, "broadcast")
