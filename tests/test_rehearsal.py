@@ -220,18 +220,10 @@ def projector_code(world: Rehearsal, web: Any, session: str) -> str:
 
 
 async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
-    import time
-
-    t0 = time.monotonic()
-
-    def lap(what: str) -> None:
-        print(f"LAP {what} {time.monotonic() - t0:.1f}")
-
     async with Rehearsal(tmp_path) as world:
         svc, srv = world.svc, world.srv
         round_id = await create_round(world)
 
-        lap("created")
         # 30 residents register; 6 of them submit, everyone endorses two proposals
         residents = []
         for n in range(30):
@@ -242,7 +234,6 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
             await submit(world, uid, n)
         pids = [c.proposal_id for c in svc.proposals(round_id, limit=100).items]
         assert len(pids) == 6
-        lap("submitted")
         await world.advance(OFFICIAL)  # -> 공감
         for n, uid in enumerate(residents):
             for pid in {pids[n % 6], pids[(n * 5 + 1) % 6]}:
@@ -251,7 +242,6 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
         await world.advance(OFFICIAL)  # -> 심사
         assert svc.round(round_id).phase == "review"
 
-        lap("endorsed")
         # five judges join by invite links and score; one recuses from one proposal
         view = svc.round(round_id)
         judges = []
@@ -273,7 +263,6 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
         progress = {p.scored + p.recused for p in svc.judge_progress(round_id)}
         assert progress == {len(pids)}
 
-        lap("judged")
         # on site: the projector's rotating code; 20 residents scan it, one too late
         session = svc.open_onsite_session(OFFICIAL, round_id)
         web = make_app(redis.Redis.from_url("redis://127.0.0.1:1"), participation=svc,
@@ -293,7 +282,6 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
                 ballot = await world.press(uid, card, str(1 + (h + len(number)) % 5))
         assert svc.onsite_sessions(round_id)[0].checkins == 20
 
-        lap("onsite")
         # online: residents who were not on site like within their cap
         for uid in residents[:6]:
             for pid in pids[:3]:
@@ -307,7 +295,6 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
                                       sheet_sha256=sheet)  # fmt: skip
         svc.confirm_paper_tally(OFFICIAL, tally)
 
-        lap("paper")
         # results: publication through the bot (the gateway's publisher), with announcement
         world.clock.advance(days=1)
         await world.advance(OFFICIAL)  # -> 결과 발표
@@ -321,7 +308,6 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
         block = world.ledger.block_of(index)
         assert block is not None and f"블록 {block.number:,}번" in footer
 
-        lap("published")
         # the published table is what the tally CLI recomputes from the export
         world.ledger.export(tmp_path / "export")
         cli = subprocess.run(
@@ -334,7 +320,6 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
         channel_table = [line for post in posts for line in pre_lines(post)]
         assert channel_table and "\n".join(channel_table) in cli.stdout
 
-        lap("cli")
         # the official also broadcasts a message; both broadcasts go out, killed midway
         await world.text(OFFICIAL, "/admin")
         compose = await world.admin(OFFICIAL, "broadcast")
