@@ -236,6 +236,17 @@ class Stack:
                     found.append(event)
         return found
 
+    def stray_errors(self) -> list[str]:
+        """Return errors logged outside structlog that show a crash: a partition task died,
+        or the bot's error handler itself failed."""
+        marks = ("Task exception was never retrieved", "uncaught error was raised while handling")
+        return [
+            f"{path.name}: {line}"
+            for path in sorted(self.logs.glob("*.log"))
+            for line in path.read_text(errors="replace").splitlines()
+            if any(mark in line for mark in marks)
+        ]
+
     def tracebacks(self) -> list[str]:
         """Return raw (non-JSON) traceback lines: something crashed outside structlog."""
         out = []
