@@ -4,8 +4,12 @@ A digest names the block number, the entry range, the ledger size, the sealing t
 the root hash, the signed checkpoint exactly as published (so anyone can check the signature
 from the message alone) and a link to `/verify?b=<n>`. Parse mode HTML; every value is
 escaped. Posting is recorded per block (`gateway_posted_digests`): a block is marked
-"posting" before the send and "posted" after, so every block gets exactly one message in
-normal operation; a crash inside that window re-posts on the next run rather than skipping.
+"posting" before the send and "posted" after. Telegram has no idempotent send, so the
+moment between the send and its record is kept as short as possible: the message id goes
+to Redis (`digest:posted:<n>`, one round trip) as soon as Telegram answers, before the
+database row, which under load may wait for the database's write lock. A crash between
+the answer and that Redis write (about a millisecond) re-posts on the next run rather
+than skipping the block.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+import redis
 import structlog
 from telegram import Bot
 from telegram import LinkPreviewOptions
@@ -62,8 +67,12 @@ class DigestPublisher:
         channel: str,
         base_url: str,
         locale: str = "ko",
+        posted: redis.Redis | None = None,
+        posted_key: str = "digest:posted:",
     ) -> None:
+        """`posted` (Redis) records each sent message at once, under `posted_key` + block."""
         self._ledger, self._digests, self._bot = ledger, digests, bot
+        self._posted, self._posted_key = posted, posted_key
         self._catalog, self.channel, self._base_url, self._locale = (
             catalog,
             channel,
@@ -81,7 +90,7 @@ class DigestPublisher:
         while True:
             blocks = await asyncio.to_thread(self._ledger.blocks, start, 100)
             for block in blocks:
-                if block.number in posted:
+                if block.number in posted or await self._recorded(block.number):
                     continue
                 await self._post(block)
                 done.append(block.number)
@@ -108,5 +117,24 @@ class DigestPublisher:
                 await asyncio.sleep(
                     delay.total_seconds() if hasattr(delay, "total_seconds") else delay
                 )
+        if self._posted is not None:
+            key = f"{self._posted_key}{block.number}"
+            try:
+                await asyncio.to_thread(self._posted.set, key, message.message_id, ex=30 * 86_400)
+            except redis.RedisError:
+                pass  # the database row below records it too
         await asyncio.to_thread(self._digests.mark, block.number, "posted", message.message_id)
         log.info("digest_posted", block=block.number, size=block.end)
+
+    async def _recorded(self, number: int) -> bool:
+        """Return whether Redis says the block was sent (then record it in the database)."""
+        import asyncio
+
+        if self._posted is None:
+            return False
+        found = await asyncio.to_thread(self._posted.get, f"{self._posted_key}{number}")
+        if found is None:
+            return False
+        await asyncio.to_thread(self._digests.mark, number, "posted", int(found))
+        log.info("digest_recovered", block=number)
+        return True

@@ -99,6 +99,7 @@ async def clock_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = No
         publisher = DigestPublisher(
             rt.ledger, rt.digests(), bot, rt.catalog,
             channel=s.public_channel, base_url=s.public_base_url, locale=s.default_locale,
+            posted=rt.redis, posted_key=rt.layout.key("digest:posted:"),
         )  # fmt: skip
         sender = OutboxSender(rt.service, bot, rt.catalog, official_of=rt.broadcast_owner,
                               journal=DeliveryJournal(rt.engine))  # fmt: skip
