@@ -3,8 +3,9 @@
 `ResultsPublisher.publish(official_id, round_id)` does, in order, each step at most once:
 1. `service.publish_results` (skipped when the round's results are already published);
 2. seal a block so the `results.published` entry (and everything the tally covered) is
-   sealed, and post the pending block digests, so the sealing block's digest is in the
-   channel before the results that cite it;
+   sealed; the clock's `seal_block` posts that block's digest at its next run (given a
+   `DigestPublisher`, `publish` posts it first itself: only where no clock runs beside it,
+   since two posters could post one digest twice);
 3. post to PUBLIC_CHANNEL, in 합쇼체 and HTML (every value escaped): an introduction with the
    selected proposals, the ranked table with every component (`participation.report.text_table`,
    the very table `python -m participation tally` prints, in `<pre>` messages under 4,096
