@@ -32,8 +32,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import sqlalchemy as sa  # noqa: E402
+from support.procs import exit_on_sigterm  # noqa: E402
 from telegram import Bot  # noqa: E402
 
 from gateway.broadcast import DeliveryJournal  # noqa: E402
@@ -100,6 +102,7 @@ def main() -> None:
     size.add_argument("--full", action="store_true", help="10,000 subscribers (~6 minutes)")
     parser.add_argument("--subscribers", type=int, default=None)
     args = parser.parse_args()
+    exit_on_sigterm()
     n = args.subscribers or (300 if args.quick else 10_000 if args.full else 2_000)
 
     work = ROOT / "var" / "bench" / f"broadcast-{os.getpid()}"
@@ -152,6 +155,16 @@ def main() -> None:
             f"{rate / ALLOWED_PER_SECOND:.3f} of the allowed {ALLOWED_PER_SECOND:.0f}/s "
             f"(target >= {TARGET_RATIO})")  # fmt: skip
         log(f"  busiest second  : {worst_second} messages (limit {ALLOWED_PER_SECOND:.0f})")
+        gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+        if gaps:
+            ideal = 1 / ALLOWED_PER_SECOND
+            slow = [g for g in gaps if g > 1.5 * ideal]
+            ordered = sorted(gaps)
+            log(f"  send intervals  : median {ordered[len(gaps) // 2] * 1000:.1f} ms, p99 "
+                f"{ordered[int(0.99 * (len(gaps) - 1))] * 1000:.1f} ms (ideal {ideal * 1000:.1f});"
+                f" {len(slow)} gaps > {1.5 * ideal * 1000:.0f} ms lose "
+                f"{sum(g - ideal for g in slow):.1f} s; span {span:.1f} s vs ideal "
+                f"{(len(stamps) - 1) * ideal:.1f} s")  # fmt: skip
         log(f"  429s received   : {stats['rate_limited']}")
         log(f"  lost            : {lost}   duplicated: {doubled}")
         log(f"  outbox states   : {dict(sorted(states.items()))}")

@@ -56,6 +56,7 @@ from support.procs import Proc  # noqa: E402
 from support.procs import RedisServer  # noqa: E402
 from support.procs import base_env  # noqa: E402
 from support.procs import cpu_seconds_self  # noqa: E402
+from support.procs import exit_on_sigterm  # noqa: E402
 from support.procs import free_port  # noqa: E402
 from support.procs import gunicorn  # noqa: E402
 from support.procs import percentile  # noqa: E402
@@ -408,6 +409,7 @@ def main() -> None:
         help="sample worker 0 with py-spy (pip install py-spy) during the load",
     )
     args = parser.parse_args()
+    exit_on_sigterm()
     residents = args.residents or (600 if args.quick else 2_000)
     ingress_seconds, ingress_rounds = (3.0, 1) if args.quick else (5.0, 2)
     burst_seconds, steady_seconds = (1.2, 10.0) if args.quick else (4.0, 20.0)

@@ -36,6 +36,7 @@ from support.procs import BIN  # noqa: E402
 from support.procs import Proc  # noqa: E402
 from support.procs import RedisServer  # noqa: E402
 from support.procs import base_env  # noqa: E402
+from support.procs import exit_on_sigterm  # noqa: E402
 
 from gateway.__main__ import migrate  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
@@ -99,6 +100,7 @@ def main() -> None:
     size.add_argument("--full", action="store_true", help="100,000 updates")
     parser.add_argument("--updates", type=int, default=None)
     args = parser.parse_args()
+    exit_on_sigterm()
     total = args.updates or (5_000 if args.quick else 100_000 if args.full else 20_000)
     marks = [0, total // 10, total // 2, total]
 
