@@ -1,0 +1,99 @@
+"""The projector page in Chromium: the QR code changes with the code, without a reload."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from werkzeug.serving import make_server
+
+from participation.service import ParticipationService
+from tests.participation.conftest import PEPPER
+from tests.participation.conftest import START
+from tests.participation.conftest import Clock
+from tests.participation.conftest import open_ledger
+from tests.participation.conftest import simple_rules
+from tests.webhook.conftest import make_app
+from tests.webhook.test_verify_page import CHROMIUM_ARGS
+from webhook.onsite import onsite_url
+from webhook.onsite import view_key
+
+KEY = view_key(b"onsite-browser-pepper-01")
+BOT = "ttabok_sandbox_bot"
+
+
+class Skewed:
+    """Real time plus an offset the test moves (the service's clock)."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta(0)
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+
+@pytest.fixture
+def site(rclient: redis.Redis, tmp_path: Path) -> Iterator[tuple[str, ParticipationService, Any]]:
+    clock = Skewed()
+    log = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", Clock(START))
+    svc = ParticipationService(log, pepper=PEPPER, clock=clock)
+    svc.create_tables()
+    svc.grant_first_official(1)
+    now = int(clock().timestamp())
+    deadlines = {"submission_ends": now + 600, "endorsement_ends": now + 1200,
+                 "review_ends": now + 7200}  # fmt: skip
+    svc.create_round(1, simple_rules().from_dict({"title": "현장 심사", "deadlines": deadlines}),
+                     round_id="gg2017")  # fmt: skip
+    svc.open_round(1, "gg2017")
+    svc.advance_round(1, "gg2017")
+    svc.advance_round(1, "gg2017")
+    server = make_server("127.0.0.1", 0, make_app(rclient, participation=svc, onsite_key=KEY),
+                         threaded=True)  # fmt: skip
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", svc, clock
+    server.shutdown()
+    log.close()
+
+
+def wait_until(page: Any, done: Any, timeout_s: float = 9.0) -> None:
+    """Poll `done()` (the page's CSP forbids Playwright's string-evaluated predicates)."""
+    for _ in range(int(timeout_s * 10)):
+        if done():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the page did not update in time")
+
+
+@pytest.mark.browser
+@pytest.mark.slow  # two polls of the page, ~10 s
+def test_the_qr_code_follows_the_rotating_code_without_a_reload(site):
+    from playwright.sync_api import sync_playwright
+
+    base, svc, clock = site
+    session = svc.open_onsite_session(1, "gg2017")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))  # script errors
+        page.goto(onsite_url(base, KEY, session, BOT))
+        page.evaluate("window.stillHere = true")
+        first = page.get_attribute("#qr", "data-code")
+        assert first == svc.onsite_code(session)
+        clock.offset += dt.timedelta(seconds=31)  # the service moves to the next 30 s window
+        wait_until(page, lambda: page.get_attribute("#qr", "data-code") != first)
+        assert page.get_attribute("#qr", "data-code") == svc.onsite_code(session)
+        assert page.evaluate("window.stillHere") is True  # changed in place, no reload
+        svc.register(100, region="suwon", consent_version="2017-02")
+        svc.redeem_code(100, svc.onsite_code(session))
+        wait_until(page, lambda: "1" in (page.text_content("#checked") or ""))
+        countdown = page.text_content("#countdown") or ""
+        assert "초 뒤에 새 코드로 바뀌어요" in countdown
+        assert errors == []
+        browser.close()
