@@ -15,8 +15,10 @@ from typing import Any
 from typing import Protocol
 
 import structlog
+from telegram import CallbackQuery
 from telegram import ChatMemberUpdated
 from telegram import Update
+from telegram.error import BadRequest
 from telegram.error import Forbidden
 from telegram.error import TelegramError
 from telegram.ext import Application
@@ -134,6 +136,15 @@ def labels(services: BotServices, key: str) -> set[str]:
     return {services.catalog.text(locale, key) for locale in LOCALES}
 
 
+async def answer_quietly(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a button press; a query Telegram no longer takes (older than 15 s, as after
+    an outage or a redelivery, or answered already) is not an error."""
+    try:
+        await query.answer(text)
+    except BadRequest:
+        pass
+
+
 # --- rate limiting -----------------------------------------------------------------------------
 async def gate(update: Update, context: Context) -> None:
     """Stop a person who sends too much too fast, with one polite notice per burst."""
@@ -148,7 +159,7 @@ async def gate(update: Update, context: Context) -> None:
     locale = person_locale(None, user.language_code)
     text = services.catalog.text(locale, "bot.slow_down")
     if update.callback_query is not None:
-        await update.callback_query.answer(text)
+        await answer_quietly(update.callback_query, text)
     elif context.user_data is not None and not context.user_data.get(SLOWED_KEY):
         context.user_data[SLOWED_KEY] = True
         if update.effective_chat is not None and update.effective_chat.type == "private":
@@ -214,7 +225,7 @@ async def on_callback(update: Update, context: Context) -> None:
     ctx = await make_ctx(update, context)
     if query is None or ctx is None:
         if query is not None:
-            await query.answer()
+            await answer_quietly(query)
         return
     token = query.data or ""
     try:

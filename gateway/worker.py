@@ -48,6 +48,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from gateway.store import ProcessedUpdates
+from participation.domain.errors import ParticipationError
 from webhook.inbox import GROUP
 from webhook.inbox import PROCESSED_COUNTER
 from webhook.inbox import StreamLayout
@@ -385,6 +386,9 @@ async def _note_failure(update: object, context: Any) -> None:
     error = context.error
     if failures is not None and error is not None:
         failures.append(error)
+        if isinstance(error, ParticipationError):  # a rule the bot explained to the person
+            log.info("handler_refused", error=type(error).__name__)
+            return
         # Type and traceback only: exception messages may quote what a person typed.
         log.error("handler_failed", error=type(error).__name__, exc_info=error)
 

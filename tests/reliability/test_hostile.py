@@ -1,0 +1,346 @@
+"""Hostile input: fuzzed updates, forged and replayed buttons, other people's ids, a judge's
+buttons pressed by a resident, a 4,096-character message of emoji.
+
+Everything goes through `POST /telegram` and a worker with the real bot (in process, see
+`gateway_in_process`). Nothing may reach an unhandled exception (no `update_failed`, no
+stdlib error record), ingress never answers 5xx, and every person who wrote gets an answer.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from ledger.store import entries
+from tests.reliability.gateway_in_process import Gateway
+from tests.reliability.stack import SEED
+
+BOT_ID = 7_000_000_001  # the sandbox bot's own id (from its token)
+POOL = [8_400_000 + n for n in range(6)]  # people who started the bot (half registered)
+
+# ------------------------------------------------------------------ strategies
+
+ids = st.integers(-(2**63), 2**63 - 1) | st.sampled_from([0, 1, -1, 2**53, -(10**12)])
+some_text = st.text(max_size=200) | st.sampled_from(
+    ["/start", "/start p_1", "/start p_../../x", "/start j_" + "A" * 60, "/start o_x",
+     "/start e_", "/start s_1_2", "/help", "/judge", "/admin", "/cancel", "/my", "/", "//",
+     "/start@other_bot", "/" + "a" * 300, "\u202e\u0000\ufeff", "🙂" * 50]
+)  # fmt: skip
+entity = st.fixed_dictionaries(
+    {"type": st.sampled_from(["bot_command", "bold", "url", "text_link", "mention",
+                              "custom_emoji", "text_mention", "pre", "spoiler"]),
+     "offset": st.integers(-3, 300), "length": st.integers(-3, 300)},
+    optional={"url": st.text(max_size=20), "custom_emoji_id": st.text(max_size=10),
+              "language": st.text(max_size=5)},
+)  # fmt: skip
+photo = st.fixed_dictionaries(
+    {"file_id": st.text(min_size=1, max_size=30), "file_unique_id": st.text(max_size=10),
+     "width": st.integers(0, 10**5), "height": st.integers(0, 10**5)},
+    optional={"file_size": st.integers(-1, 2**40)},
+)  # fmt: skip
+
+
+@st.composite
+def sender(draw: st.DrawFn) -> dict[str, Any]:
+    """Mostly people from the pool; sometimes the bot itself or a stranger."""
+    who = draw(st.sampled_from([*POOL, *POOL, BOT_ID, "stranger"]))
+    user_id = draw(st.integers(1, 2**52)) if who == "stranger" else who
+    out: dict[str, Any] = {"id": user_id, "is_bot": who == BOT_ID,
+                           "first_name": draw(st.text(max_size=20))}  # fmt: skip
+    if draw(st.booleans()):
+        out["language_code"] = draw(st.sampled_from(["ko", "en", "ja", "", "ko-KR", "x" * 40]))
+    return out
+
+
+@st.composite
+def message(draw: st.DrawFn, user: dict[str, Any]) -> dict[str, Any]:
+    chat_type = draw(st.sampled_from(["private", "private", "private", "group", "supergroup",
+                                      "channel"]))  # fmt: skip
+    if user["id"] not in (*POOL, BOT_ID):
+        chat_type = "group"  # strangers write in groups (a private chat means they started us)
+    chat_id = user["id"] if chat_type == "private" else draw(ids)
+    out: dict[str, Any] = {
+        "message_id": draw(st.integers(1, 2**31 - 1)),
+        "date": draw(st.integers(0, 2**33)),
+        "chat": {"id": chat_id, "type": chat_type, "title": draw(st.text(max_size=10))},
+        "from": user,
+    }
+    body = draw(st.sampled_from(["text", "text", "photo", "contact", "location", "sticker",
+                                 "nothing"]))  # fmt: skip
+    if body == "text":
+        out["text"] = draw(some_text)
+        if draw(st.booleans()):
+            out["entities"] = draw(st.lists(entity, max_size=3))
+    elif body == "photo":
+        out["photo"] = draw(st.lists(photo, min_size=1, max_size=3))
+        if draw(st.booleans()):
+            out["caption"] = draw(some_text)
+    elif body == "contact":
+        out["contact"] = {"phone_number": draw(st.text(max_size=15)),
+                          "first_name": draw(st.text(max_size=10)),
+                          "user_id": draw(ids)}  # fmt: skip
+    elif body == "location":
+        out["location"] = {"latitude": draw(st.floats(-90, 90)),
+                           "longitude": draw(st.floats(-180, 180))}  # fmt: skip
+    elif body == "sticker":
+        out["sticker"] = {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1,
+                          "is_animated": False, "is_video": False, "type": "regular"}  # fmt: skip
+    if draw(st.integers(0, 9)) == 0:
+        out["reply_to_message"] = {k: v for k, v in out.items() if k != "reply_to_message"}
+    return out
+
+
+@st.composite
+def updates(draw: st.DrawFn) -> dict[str, Any]:
+    """A Telegram update of any kind, well-formed enough for PTB, with hostile content."""
+    user = draw(sender())
+    kind = draw(st.sampled_from(["message", "message", "edited_message", "callback_query",
+                                 "callback_query", "my_chat_member", "channel_post",
+                                 "inline_query"]))  # fmt: skip
+    if kind in ("message", "edited_message", "channel_post"):
+        value = draw(message(user))
+        if kind == "edited_message":
+            value["edit_date"] = value["date"] + 1
+    elif kind == "callback_query":
+        value = {"id": str(draw(st.integers(0, 2**62))), "from": user,
+                 "chat_instance": draw(st.text(max_size=10))}  # fmt: skip
+        if draw(st.booleans()):
+            value["data"] = draw(st.text(max_size=70) | st.sampled_from(["", "x" * 64]))
+        if draw(st.booleans()):
+            value["message"] = draw(message(user))
+    elif kind == "my_chat_member":
+        status = draw(st.sampled_from(["member", "kicked", "left", "administrator"]))
+        value = {"chat": {"id": user["id"], "type": "private"}, "from": user, "date": 1,
+                 "old_chat_member": {"status": "member", "user": user},
+                 "new_chat_member": {"status": status, "user": user}}  # fmt: skip
+        if status == "administrator":
+            value["new_chat_member"].update(
+                dict.fromkeys(["can_be_edited", "is_anonymous", "can_manage_chat",
+                               "can_delete_messages", "can_manage_video_chats",
+                               "can_restrict_members", "can_promote_members",
+                               "can_change_info", "can_invite_users"], False))  # fmt: skip
+    else:
+        value = {"id": "q", "from": user, "query": draw(some_text), "offset": ""}
+    return {"update_id": 0, kind: value}
+
+
+garbage = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[Gateway]:
+    with Gateway(tmp_path) as gw:
+        gw.proposal = gw.open_round()  # type: ignore[attr-defined]
+        for n, uid in enumerate(POOL):
+            gw.person(uid, registered=n % 2 == 0, language=("ko", "en")[n % 2])
+        yield gw
+
+
+def ledger_size(gw: Gateway) -> int:
+    return int(gw.rt.ledger.size())
+
+
+# ------------------------------------------------------------------ fuzzing
+
+
+def test_fuzzed_updates_never_reach_an_unhandled_exception(gateway: Gateway):
+    statuses: dict[int, int] = {}
+    stored: list[dict[str, Any]] = []
+
+    @settings(max_examples=150, suppress_health_check=list(HealthCheck), database=None,
+              derandomize=False)  # fmt: skip
+    @given(update=updates(), raw=st.sampled_from(["json", "json", "json", "garbage", "bytes"]),
+           noise=garbage, junk=st.binary(max_size=60))  # fmt: skip
+    def post(update: dict[str, Any], raw: str, noise: Any, junk: bytes) -> None:
+        update["update_id"] = next(gateway.update_ids)
+        if raw == "garbage":
+            body = noise if isinstance(noise, dict) else {"x": noise}
+            status = gateway.post(json.dumps({"update_id": update["update_id"], **body}).encode())
+        elif raw == "bytes":
+            status = gateway.post(junk)
+        else:
+            status = gateway.post(update)
+            if status == 200:
+                stored.append(update)
+        assert status in (200, 400), status  # never 5xx, never a crash
+        statuses[status] = statuses.get(status, 0) + 1
+
+    post()
+    gateway.drain()
+    print(f"ingress answers: {statuses}; applied {len(stored)} fuzzed updates")
+    assert len(stored) > 50  # most fuzzed updates are well-formed enough to store
+    assert gateway.failures() == [], gateway.failures()[:3]
+    assert gateway.dead_letters() == 0
+
+
+def test_each_person_gets_a_polite_answer_whatever_they_send(gateway: Gateway):
+    """One fresh person per example sends one hostile text or button press."""
+    people: list[int] = []
+
+    @settings(max_examples=60, suppress_health_check=list(HealthCheck), database=None)
+    @given(text=some_text.filter(lambda t: t.strip() != ""), data=st.text(min_size=1, max_size=64),
+           press=st.booleans(), registered=st.booleans(), english=st.booleans())  # fmt: skip
+    def one(text: str, data: str, press: bool, registered: bool, english: bool) -> None:
+        uid = gateway.person(8_500_000 + len(people), registered=registered,
+                             language="en" if english else "ko")  # fmt: skip
+        if press and len(data.encode()) <= 64:
+            message_id = gateway.bot_message(uid, data)
+            update = gateway.sandbox.press(uid, message_id, data)
+            people.append(-uid)  # the bot's own button message is already in the chat
+        else:
+            update = gateway.sandbox.send_text(uid, text[:4096])
+            people.append(uid)
+        assert gateway.post(update) == 200
+
+    one()
+    gateway.drain()
+    silent = [uid for uid in people if gateway.said(abs(uid)) < (2 if uid < 0 else 1)]
+    assert silent == [], f"{len(silent)} people got no answer, e.g. {silent[:5]}"
+    assert gateway.failures() == [], gateway.failures()[:3]
+
+
+# ------------------------------------------------------------------ buttons and ids
+
+
+def press_token(gw: Gateway, uid: int, token: str) -> dict[str, Any]:
+    """The person taps a button carrying `token` (however they got it)."""
+    return gw.sandbox.press(uid, gw.bot_message(uid, token), token)
+
+
+def test_forged_replayed_and_foreign_buttons_change_nothing(gateway: Gateway):
+    gw, svc = gateway, gateway.rt.service
+    alice, bob = POOL[0], POOL[2]
+    proposal = gw.proposal  # type: ignore[attr-defined]
+    token = svc.issue_button(alice, "browse.endorse", {"proposal": proposal})
+    first = press_token(gw, alice, token)
+    assert gw.post(first) == 200
+    assert gw.post(first) == 200  # Telegram delivers the same update again: dropped
+    gw.drain()
+    size = ledger_size(gw)
+    assert svc.proposal(proposal).endorsements == 1
+    # the same button pressed again (a new update), a forged token, bob tapping alice's
+    forged = random.Random(SEED).choice(["A" * 16, token[:-1] + "x", "browse.endorse", "-1"])
+    for uid, data in [(alice, token), (alice, forged), (bob, token)]:
+        assert gw.post(press_token(gw, uid, data)) == 200
+    gw.drain()
+    assert ledger_size(gw) == size and svc.proposal(proposal).endorsements == 1
+    expired = gw.rt.catalog.text("ko", "bot.button.expired")
+    for uid in (alice, bob):
+        alerts = [q for q in gw.sandbox.answered_callbacks(uid) if q["text"] == expired]
+        assert alerts, f"{uid} got no explanation"
+    assert gw.failures() == [], gw.failures()[:3]
+
+
+def test_another_persons_proposal_cannot_be_changed_through_its_id(gateway: Gateway):
+    """Bob holds buttons naming alice's proposal, issued to him: every rule is enforced."""
+    gw, svc = gateway, gateway.rt.service
+    alice, bob = 8_300_000, POOL[0]  # alice wrote the round's proposal
+    proposal = gw.proposal  # type: ignore[attr-defined]
+    size = ledger_size(gw)
+    actions = [
+        ("activity.withdraw", {"proposal": proposal}),
+        ("activity.withdraw", {"proposal": [proposal]}),
+        ("submit.confirm", {"proposal": proposal}),
+        ("browse.card", {"proposal": "../" + proposal}),
+        ("browse.endorse", {"proposal": "p-does-not-exist"}),
+        ("browse.endorse", {"proposal": 12345}),
+        ("browse.endorse", {}),
+    ]
+    for action, args in actions:
+        token = svc.issue_button(bob, action, args)
+        assert gw.post(press_token(gw, bob, token)) == 200
+    for text in (f"/start p_{proposal}", "/start p_", "/start p_" + "9" * 40):
+        assert gw.post(gw.sandbox.send_text(bob, text)) == 200
+    gw.drain()
+    assert ledger_size(gw) == size
+    card = svc.proposal(proposal)
+    assert card.status != "withdrawn" and card.title == "proposal"
+    assert svc.my_proposals(alice)[0].proposal_id == proposal
+    assert gw.failures() == [], gw.failures()[:3]
+
+
+def test_a_judges_buttons_pressed_by_a_resident_do_nothing(gateway: Gateway):
+    gw, svc = gateway, gateway.rt.service
+    resident = POOL[0]
+    proposal = gw.proposal  # type: ignore[attr-defined]
+    size = ledger_size(gw)
+    judge_actions = [
+        ("judge.score", {"p": proposal, "i": 0, "c": "feasibility", "v": 5}),
+        ("judge.recuse_yes", {"p": proposal, "i": 0}),
+        ("judge.card", {"p": proposal, "i": 0}),
+        ("judge.summary", {}),
+        ("admin.hide_yes", {"p": proposal, "why": "spam"}),
+        ("admin.invite_official", {}),
+        ("admin.invite_judge", {"round": "rel2017"}),
+        ("admin.session_new", {"round": "rel2017"}),
+    ]
+    for action, args in judge_actions:
+        # a token issued to the resident naming a judge's or official's action (as if forged)
+        token = svc.issue_button(resident, action, args)
+        assert gw.post(press_token(gw, resident, token)) == 200
+    for text in ("/judge", "/admin"):
+        assert gw.post(gw.sandbox.send_text(resident, text)) == 200
+    gw.drain()
+    assert ledger_size(gw) == size
+    assert svc.proposal(proposal).hidden is False
+    assert svc.official_role(resident) is None
+    answered = gw.sandbox.answered_callbacks(resident)
+    assert len(answered) >= len(judge_actions), answered
+    assert gw.failures() == [], gw.failures()[:3]
+
+
+# ------------------------------------------------------------------ long texts
+
+
+def emoji_text(length: int) -> str:
+    """`length` code points of emoji: plain, skin tones, ZWJ families, flags, keycaps."""
+    parts = ["😀", "👍🏽", "👨\u200d👩\u200d👧\u200d👦", "🇰🇷", "1\ufe0f\u20e3", "🏳️\u200d🌈", "한"]
+    out: list[str] = []
+    rng = random.Random(SEED)
+    while len(out) < length:
+        out.extend(rng.choice(parts))
+    return "".join(out[:length])
+
+
+def test_a_4096_character_message_of_emoji_is_answered_politely(gateway: Gateway):
+    gw = gateway
+    text = emoji_text(4096)
+    assert len(text) == 4096
+    resident, newcomer = POOL[0], POOL[1]
+    submit = gw.rt.catalog.text("ko", "bot.menu.submit")
+    steps = [
+        (newcomer, text),  # not registered yet: the privacy notice
+        (resident, text),  # registered, no step: the fallback
+        (resident, "/start " + text),  # a deep link payload of emoji
+        (resident, submit),  # the submission flow: title, then body, of emoji
+        (resident, text),
+        (resident, text),
+    ]
+    for uid, words in steps:
+        before = gw.said(uid)
+        assert gw.post(gw.sandbox.send_text(uid, words)) == 200
+        gw.drain()
+        assert gw.said(uid) > before, f"no answer to {words[:20]!r}"
+    assert gw.failures() == [], gw.failures()[:3]
+    # what reached the ledger (if anything) is canonical and verifiable: no raw text in it
+    with gw.rt.engine.connect() as conn:
+        leaves = conn.execute(sa.select(entries.c.leaf)).scalars().all()
+    assert all("😀".encode() not in bytes(leaf) for leaf in leaves)
