@@ -9,7 +9,9 @@ stdlib error record), ingress never answers 5xx, and every person who wrote gets
 from __future__ import annotations
 
 import json
+import math
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -344,3 +346,93 @@ def test_a_4096_character_message_of_emoji_is_answered_politely(gateway: Gateway
     with gw.rt.engine.connect() as conn:
         leaves = conn.execute(sa.select(entries.c.leaf)).scalars().all()
     assert all("😀".encode() not in bytes(leaf) for leaf in leaves)
+
+
+# ------------------------------------------------------------------ floods and retries
+
+
+@pytest.mark.slow
+def test_ten_thousand_messages_from_one_user(tmp_path: Path):
+    """Straight through the bot Application (for speed), with the production Redis limiter."""
+    import asyncio
+
+    import redis
+
+    from gateway.wiring import RedisRateLimiter
+    from tests.gateway.support import RedisServer
+    from tests.support.e2e_bot import BotWorld
+    from webhook.inbox import StreamLayout
+
+    server = RedisServer(tmp_path / "redis").start()
+    client = redis.Redis.from_url(server.url)
+    limiter = RedisRateLimiter(client, StreamLayout(1), b"p" * 16, rate=1.0, burst=8)
+
+    def update(update_id: int, uid: int, text: str) -> dict[str, Any]:
+        sender = {"id": uid, "is_bot": False, "first_name": "f", "language_code": "ko"}
+        return {"update_id": update_id, "message": {
+            "message_id": update_id, "date": 1, "text": text, "from": sender,
+            "chat": {"id": uid, "type": "private"}}}  # fmt: skip
+
+    async def flood() -> None:
+        async with BotWorld(tmp_path, limiter=limiter) as world:
+            spammer, neighbour = world.user("도배"), world.user("이웃")
+            await world.register(spammer)
+            await world.register(neighbour)
+            size, before = world.ledger.size(), len(world.messages(spammer))
+            import structlog
+
+            started = time.monotonic()
+            with structlog.testing.capture_logs() as events:
+                for n in range(10_000):
+                    await world.feed(update(10_000_000 + n, spammer, f"{n} 도배 🙂" * 3))
+                    if n == 5_000:  # someone else is served in the middle of the flood
+                        await world.feed(update(20_000_000, neighbour, "/help"))
+            seconds = math.ceil(time.monotonic() - started)
+            sent = world.messages(spammer)[before:]
+            slow = world.t("bot.slow_down")
+            notices = [m["text"] for m in sent].count(slow)
+            # the burst (8), then one message a second, and one notice after each answer
+            assert 1 <= notices <= seconds + 1, (notices, seconds)
+            assert len(sent) - notices <= 8 + seconds + 1, (len(sent), seconds)
+            print(
+                f"10,000 messages in {seconds} s: {len(sent) - notices} answered, {notices} notices"
+            )
+            assert world.messages(neighbour)[-1]["text"] != slow
+            throttled = [e for e in events if e["event"] == "update_throttled"]
+            assert len(throttled) >= 10_000 - 8 - 20  # every update handled: answered or throttled
+            assert not [e for e in events if e.get("log_level") == "error"]
+            assert world.ledger.size() == size  # nothing written by the flood
+            await asyncio.sleep(1.2)  # the bucket refills: the person is served again
+            reply = await world.text(spammer, "/help")
+            assert reply["text"] != slow
+
+    try:
+        asyncio.run(flood())
+    finally:
+        client.close()
+        server.kill()
+
+
+def test_a_press_retried_after_a_database_failure_still_counts(gateway: Gateway):
+    """The button is consumed, then the database fails: the redelivered press applies once."""
+    from sqlalchemy.exc import OperationalError
+
+    gw, svc = gateway, gateway.rt.service
+    alice = POOL[0]
+    proposal = gw.proposal  # type: ignore[attr-defined]
+    endorse, calls = svc.endorse, []
+
+    def failing_once(*args: Any, **kw: Any) -> Any:
+        calls.append(kw.get("request_id"))
+        if len(calls) == 1:
+            raise OperationalError("INSERT", {}, Exception("the database went away"))
+        return endorse(*args, **kw)
+
+    svc.endorse = failing_once
+    token = svc.issue_button(alice, "browse.endorse", {"proposal": proposal})
+    assert gw.post(press_token(gw, alice, token)) == 200
+    gw.drain()
+    assert len(calls) == 2 and calls[0] == calls[1]  # retried, with the same request id
+    assert svc.proposal(proposal).endorsements == 1
+    assert gw.dead_letters() == 0
+    assert gw.rt.ledger.size() == ledger_size(gw)
