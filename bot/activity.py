@@ -1,4 +1,4 @@
-"""내 활동 (my proposals and endorsements) and 영수증 (receipts that verify against the ledger)."""
+"""My activity: my proposals and endorsements, and receipts that verify against the ledger."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""제안 둘러보기: a paged list (◀ 1/12 ▶) filtered by 분야 and 시·군, sorted by 공감 or newest;
-a proposal card with its status, budget and 공감 count; 공감 toggles in place; share links.
+"""Browse proposals: a paged list (◀ 1/12 ▶) filtered by field and city/county, sorted by
+endorsements or newest;
+a proposal card with its status, budget and endorsement count; endorsing toggles in place;
+share links.
 
 The list's state (page, sort, filters) rides in the buttons' server-side args, so any worker
 can turn the page; nothing is kept in memory.
@@ -44,7 +46,7 @@ def register(router: Router) -> None:
 
 
 async def browse(ctx: Ctx) -> None:
-    """The menu button: the first page, most 공감 first."""
+    """The menu button: the first page, most endorsed first."""
     await show_list(ctx, {"sort": "endorsements", "page": 0}, fresh=True)
 
 
@@ -135,7 +137,7 @@ async def show_list(ctx: Ctx, state: dict[str, JSON], *, fresh: bool) -> None:
 
 
 async def choose_category(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """Offer every 분야 (and 전체) as a filter."""
+    """Offer every field (and All) as a filter."""
     rnd = await ctx.call(ctx.svc.current_round)
     if rnd is None:
         return
@@ -148,7 +150,7 @@ async def choose_category(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def choose_region(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """Offer the 31 시·군 (paged, and 전체) as a filter."""
+    """Offer the 31 cities/counties (paged, and All) as a filter."""
     per_page = 16
     regions = GYEONGGI.regions
     pages = page_count(len(regions), per_page)
@@ -163,7 +165,7 @@ async def choose_region(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def card_markup(ctx: Ctx, card: ProposalCard) -> InlineKeyboardMarkup:
-    """공감 toggle (not for one's own, hidden or erased ones) and share."""
+    """Endorsement toggle (not for one's own, hidden or erased ones) and share."""
     rows: list[list[Btn]] = []
     if not card.is_author and not card.hidden and card.title is not None:
         key = "bot.card.unendorse" if card.endorsed_by_viewer else "bot.card.endorse"
@@ -194,7 +196,7 @@ async def open_card(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def toggle_endorsement(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """공감 or take it back, then redraw the card with the new count."""
+    """Endorse or take it back, then redraw the card with the new count."""
     proposal_id = str_arg(args, "proposal")
     card = await ctx.call(ctx.svc.proposal, proposal_id, viewer=ctx.user_id)
     if card.endorsed_by_viewer:

@@ -1,6 +1,6 @@
-"""심사위원: join through ``/start j_...``, score the assigned proposals one card at a time.
+"""Judges: join through ``/start j_...``, score the assigned proposals one card at a time.
 
-A card shows the progress ("12건 중 7건"), the proposal, and one row of 1-5 buttons per
+A card shows the progress ("7 of 12"), the proposal, and one row of 1-5 buttons per
 criterion. A judge's scores are saved when every criterion has one (the service takes them
 together); until then the criteria chosen so far ride in the buttons' server-side args, so
 any worker can take the next tap. Scores can be changed until the deadline (the service
@@ -83,7 +83,7 @@ async def joined(ctx: Ctx, redeemed: Redeemed) -> None:
 
 
 async def tasks_menu(ctx: Ctx) -> None:
-    """The 심사하기 menu button: the first proposal still to score (or the first)."""
+    """The Review menu button: the first proposal still to score (or the first)."""
     rnd, tasks = await load(ctx)
     if not tasks:
         phase = ctx.t(f"participation.phase.{rnd.phase}")
@@ -103,7 +103,7 @@ async def open_card(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def skip(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """건너뛰기: the next proposal without a score (after this one, wrapping around)."""
+    """Skip: the next proposal without a score (after this one, wrapping around)."""
     rnd, tasks = await load(ctx)
     if not tasks:
         return
@@ -159,7 +159,7 @@ def partial_of(args: Mapping[str, JSON]) -> dict[str, int]:
 
 # --- conflict of interest -----------------------------------------------------------------------
 async def ask_recuse(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """이해충돌: explain what it means and ask to confirm."""
+    """Conflict of interest: explain what it means and ask to confirm."""
     rnd, tasks = await load(ctx)
     proposal_id = str_arg(args, "p")
     i = index_of(tasks, proposal_id, int_arg(args, "i"))
@@ -192,7 +192,7 @@ async def recuse(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 # --- rendering ----------------------------------------------------------------------------------
 def scores_text(ctx: Ctx, rnd: RoundView, scores: Mapping[str, int]) -> str:
-    """Return ``필요성 4 · 실현가능성 5 · ...`` in the round's criteria order."""
+    """Return ``need 4 · feasibility 5 · ...``, localized, in the round's criteria order."""
     return " · ".join(
         ctx.t(
             "bot.judge.criterion_value",
@@ -271,7 +271,7 @@ async def show(
 
 
 async def summary_button(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """내 점수 모두 보기."""
+    """See all my scores."""
     rnd, tasks = await load(ctx)
     await send_summary(ctx, rnd, tasks)
 

@@ -1,4 +1,4 @@
-"""담당 공무원: the ``/admin`` menu, invitations, live figures and hiding a proposal.
+"""Officials in charge: the ``/admin`` menu, invitations, live figures and hiding a proposal.
 
 Only officials see the menu, and every update is checked again on the server: read-only
 screens call :func:`require_official`, every change goes through a service method that checks
@@ -82,13 +82,13 @@ async def joined(ctx: Ctx, redeemed: Redeemed) -> None:
 
 
 async def admin_menu(ctx: Ctx) -> None:
-    """/admin and the 관리 menu button (officials only)."""
+    """/admin and the Admin menu button (officials only)."""
     await require_official(ctx)
     await show_menu(ctx, await admin_round(ctx), fresh=True)
 
 
 async def menu_button(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """◀ 관리 메뉴."""
+    """◀ Admin menu."""
     await require_official(ctx)
     await show_menu(ctx, await admin_round(ctx, args), fresh=False)
 
@@ -109,7 +109,7 @@ async def show_menu(ctx: Ctx, rnd: RoundView | None, *, fresh: bool) -> None:
 
 
 async def choose_round(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """다른 공모: every round, to work on another one."""
+    """Other rounds: every round, to work on another one."""
     await require_official(ctx)
     rounds = await ctx.call(ctx.svc.rounds)
     buttons = [
@@ -129,7 +129,7 @@ async def choose_round(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 # --- live figures -------------------------------------------------------------------------------
 async def figures(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """현황: registrations, proposals, endorsements, judges' progress, on site, online."""
+    """Status: registrations, proposals, endorsements, judges' progress, on site, online."""
     rnd = await round_or_say(ctx, args)
     if rnd is None:
         return
@@ -172,7 +172,7 @@ async def send_invite(ctx: Ctx, key: str, code: str, **params: object) -> None:
 
 
 async def invite_judge(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """심사위원 초대: for one review group (when the round has groups) or for all."""
+    """Invite judges: for one review group (when the round has groups) or for all."""
     rnd = await round_or_say(ctx, args)
     if rnd is None:
         return
@@ -196,7 +196,7 @@ async def invite_judge(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def invite_official(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """담당자 초대: choose the role, then a single-use link valid for a day."""
+    """Invite staff: choose the role, then a single-use link valid for a day."""
     await require_official(ctx)
     role = str_arg(args, "role")
     if role not in OFFICIAL_ROLES:
@@ -215,7 +215,7 @@ async def invite_official(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 # --- hiding a proposal --------------------------------------------------------------------------
 async def ask_hide_number(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """제안 숨기기: which proposal (its number)?"""
+    """Hide a proposal: which proposal (its number)?"""
     rnd = await round_or_say(ctx, args)
     if rnd is None:
         return

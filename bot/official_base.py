@@ -41,7 +41,7 @@ async def round_or_say(ctx: Ctx, args: dict[str, JSON]) -> RoundView | None:
 
 
 def back_row(ctx: Ctx, rnd: RoundView | None) -> list[Btn]:
-    """The ``◀ 관리 메뉴`` row."""
+    """The ``◀ Admin menu`` row."""
     args: dict[str, JSON] = {"r": rnd.round_id} if rnd is not None else {}
     return [Btn(ctx.t("bot.admin.back"), "admin.menu", args)]
 

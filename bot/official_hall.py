@@ -62,7 +62,7 @@ def group_name(ctx: Ctx, group: int | None) -> str:
 
 # --- enrollment sheets --------------------------------------------------------------------------
 async def enrollment(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """등록 코드: communities with codes issued / redeemed, paged."""
+    """Registration codes: communities with codes issued / redeemed, paged."""
     rnd = await round_or_say(ctx, args)
     if rnd is None:
         return
@@ -155,7 +155,7 @@ def projector_url(ctx: Ctx, session_id: str) -> str:
 
 
 async def sessions(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """현장 세션: the round's sessions with check-ins; open a new one, get a link, close."""
+    """On-site sessions: the round's sessions with check-ins; open a new one, get a link, close."""
     rnd = await round_or_say(ctx, args)
     if rnd is None:
         return
@@ -242,7 +242,7 @@ async def session_close_yes(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 # --- paper tallies ------------------------------------------------------------------------------
 async def papers(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """종이 집계: every tally with its state; enter, confirm (someone else's), correct."""
+    """Paper tallies: every tally with its state; enter, confirm (someone else's), correct."""
     rnd = await round_or_say(ctx, args)
     if rnd is None:
         return

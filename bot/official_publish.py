@@ -7,7 +7,7 @@ returns a summary for the official), else publishes through the service and send
 the chart and the CSV/XLSX files to the official.
 
 With "publish and announce", the gateway also queues the residents' announcement.
-A broadcast is composed (text), addressed (all, or one 시·군), previewed exactly as residents
+A broadcast is composed (text), addressed (all, or one city/county), previewed exactly as residents
 will see it with the number of recipients, and confirmed; ``send_broadcast`` writes its
 ledger entry and queues one outbox row per subscriber, which the runtime delivers within
 Telegram's limits while it keeps a progress message up to date for the official.
@@ -63,7 +63,7 @@ def register(router: Router) -> None:
 
 # --- results ------------------------------------------------------------------------------------
 async def ask_publish(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """결과 발표: final; ask first."""
+    """Announce results: final; ask first."""
     rnd = await round_or_say(ctx, args)
     if rnd is None:
         return
@@ -137,7 +137,7 @@ async def send_results(ctx: Ctx, round_id: str, results: Results) -> None:
 
 # --- broadcast ----------------------------------------------------------------------------------
 async def compose(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """공지 보내기: ask for the text."""
+    """Send a notice: ask for the text."""
     await require_official(ctx)
     await ctx.save("admin.bc.text", {})
     await ctx.reply("bot.admin.bc_ask", max=BROADCAST_MAX)
@@ -160,7 +160,7 @@ async def broadcast_text(ctx: Ctx, incoming: Incoming) -> None:
 
 
 async def region_page(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """One page of the 31 시·군."""
+    """One page of the 31 cities/counties."""
     await require_official(ctx)
     regions = GYEONGGI.regions
     pages = page_count(len(regions), REGIONS_PER_PAGE)
@@ -198,7 +198,7 @@ async def preview(ctx: Ctx, region: str | None) -> None:
 
 
 async def send(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """보내기: the broadcast's ledger entry and its queue, in one transaction."""
+    """Send: the broadcast's ledger entry and its queue, in one transaction."""
     data = ctx.conversation.data
     text, region = str(data.get("text") or ""), data.get("region")
     if ctx.step != "admin.bc.preview" or not text:
@@ -216,6 +216,6 @@ async def send(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def cancel(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """취소: forget the draft."""
+    """Cancel: forget the draft."""
     await ctx.clear()
     await ctx.show(ctx.t("bot.admin.bc_cancelled"))

@@ -1,6 +1,6 @@
 """Officials: create a round step by step, open it, move it through its phases.
 
-Creation asks title → 분야 (toggles) → total budget → weights → deadlines, each with the
+Creation asks title → fields (toggles) → total budget → weights → deadlines, each with the
 defaults of ``RoundRules`` one tap away, then shows the rules and creates the round as a
 draft (the TOML file and ``python -m gateway round create FILE`` are the other way, for the
 options not asked here). Opening and every phase move ask for a confirmation first; entering
@@ -72,7 +72,7 @@ async def store(ctx: Ctx, step: str, new: dict[str, JSON]) -> None:
 
 
 async def begin(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """새 공모 만들기: ask the title (or point to the TOML way)."""
+    """New round: ask the title (or point to the TOML way)."""
     await require_official(ctx)
     await store(ctx, "admin.new.title", {})
     await ctx.reply("bot.admin.new.ask_title")
@@ -106,7 +106,7 @@ async def show_categories(ctx: Ctx, *, fresh: bool) -> None:
 
 
 async def toggle_category(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """A 분야 toggle."""
+    """A field toggle."""
     new = draft(ctx)
     if ctx.step != "admin.new.categories":
         raise e.ButtonExpired()
@@ -119,7 +119,7 @@ async def toggle_category(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def categories_done(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """다음: at least one 분야, then the budget."""
+    """Next: at least one field, then the budget."""
     new = draft(ctx)
     if ctx.step != "admin.new.categories":
         raise e.ButtonExpired()
@@ -139,7 +139,7 @@ async def categories_done(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def budget(ctx: Ctx, incoming: Incoming) -> None:
-    """The total budget, e.g. ``31억`` or ``3,100,000,000``."""
+    """The total budget, e.g. 3.1 billion won in the Korean eok unit or ``3,100,000,000``."""
     try:
         won = parse_amount(incoming.text or "")
     except ValueError:
@@ -262,7 +262,7 @@ def rules_of(new: dict[str, JSON]) -> RoundRules:
 
 
 async def preview(ctx: Ctx, ends: dict[str, int]) -> None:
-    """Show the rules with 만들기 / 취소."""
+    """Show the rules with Create / Cancel."""
     new = draft(ctx)
     new["deadlines"] = dict(ends)
     rules = rules_of(new)
@@ -288,7 +288,7 @@ async def preview(ctx: Ctx, ends: dict[str, int]) -> None:
 
 
 async def create(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """만들기: the round is created as a draft; opening it is the next, confirmed, step."""
+    """Create: the round is created as a draft; opening it is the next, confirmed, step."""
     if ctx.step != "admin.new.preview":
         raise e.ButtonExpired()
     rules = rules_of(draft(ctx))
@@ -308,7 +308,7 @@ async def create(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 # --- phases -----------------------------------------------------------------------------------
 async def phase_menu(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """단계 진행: where the round is, and a confirmation to move it on."""
+    """Advance phase: where the round is, and a confirmation to move it on."""
     rnd = await round_or_say(ctx, args)
     if rnd is None:
         return
@@ -361,7 +361,7 @@ async def advance(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def form_groups(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """심사 조 편성: split the shortlist into review groups (a ledger entry)."""
+    """Form review groups (jo): split the shortlist into review groups (a ledger entry)."""
     round_id = str_arg(args, "r")
     groups = await ctx.call(ctx.svc.form_review_groups, ctx.user_id, round_id)
     await ctx.show(ctx.t("bot.admin.groups_formed", count=len(groups)))

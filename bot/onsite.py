@@ -85,7 +85,7 @@ async def onsite_menu(ctx: Ctx) -> None:
 
 
 async def onsite_list(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """◀ 목록: back to the on-site ballot."""
+    """◀ List: back to the on-site ballot."""
     ballot = await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, str_arg(args, "r"))
     await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=False)
 
@@ -151,7 +151,7 @@ async def send_or_show(ctx: Ctx, view: View, *, fresh: bool) -> None:
 
 # --- online -------------------------------------------------------------------------------------
 async def online_menu(ctx: Ctx) -> None:
-    """온라인 심사: choose a group first, else the group's proposals with likes."""
+    """Online review: choose a group first, else the group's proposals with likes."""
     rnd = await reviewing_round(ctx)
     if rnd.phase != "review":
         phase = ctx.t(f"participation.phase.{rnd.phase}")

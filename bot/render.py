@@ -17,7 +17,7 @@ LIST_TITLE_MAX = 40
 
 
 def amount(ctx: Ctx, won: int) -> str:
-    """Return ``1,500,000원`` (Korean) / ``₩1,500,000`` (English)."""
+    """Return ``1,500,000`` + the Korean won unit (Korean) / ``₩1,500,000`` (English)."""
     return format_amount(won, ctx.locale)
 
 
@@ -53,7 +53,7 @@ def short(text: str, limit: int) -> str:
 
 
 def card_text(ctx: Ctx, card: ProposalCard, *, limit: int = TEXT_MAX) -> str:
-    """Return a proposal card: title, field, place, budget, status, 공감 count and the body.
+    """Return a proposal card: title, field, place, budget, status, endorsement count and the body.
 
     The body is cut to fit ``limit`` (1,024 for a photo caption).
     """
@@ -104,7 +104,7 @@ def list_line(ctx: Ctx, position: int, card: ProposalCard) -> str:
 
 
 def kind_name(ctx: Ctx, kind: str) -> str:
-    """Return what a ledger entry kind means to a person (``proposal.endorsed`` -> 공감)."""
+    """Return what a ledger entry kind means to a person (``proposal.endorsed`` -> endorsement)."""
     key = "bot.kind." + kind.replace(".", "_")
     text = ctx.t(key)
     return kind if text == key else text

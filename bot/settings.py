@@ -1,4 +1,4 @@
-"""설정: language, 시·군, notifications on/off, and 내 정보 삭제 (erase my data)."""
+"""Settings: language, city/county, notifications on/off, and erasing my data."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Arriving: /start (with a deep-link payload), the privacy notice, the 시·군, the main menu.
+"""Arriving: /start (with a deep-link payload), the privacy notice, the city/county, the main menu.
 
 ``/start p_<proposal>`` opens a proposal card; ``/start e_...`` (a scanned enrollment sheet),
 ``j_...``, ``o_...`` and ``s_...`` are redeemed through ``ParticipationService.redeem_code``.
@@ -24,7 +24,7 @@ from participation.domain.events import JSON
 from participation.domain.regions import GYEONGGI
 from participation.views import Redeemed
 
-REGION_COLUMNS, REGIONS_PER_PAGE = 4, 16  # 31 시·군 on two compact pages
+REGION_COLUMNS, REGIONS_PER_PAGE = 4, 16  # 31 cities/counties (si-gun) on two compact pages
 CODE_PREFIXES = ("e_", "j_", "o_", "s_")
 
 
@@ -76,7 +76,7 @@ async def privacy_notice(ctx: Ctx) -> None:
 
 
 async def consent(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """Agreed: choose a 시·군. Declined: keep nothing and say how to come back."""
+    """Agreed: choose a city/county. Declined: keep nothing and say how to come back."""
     if not args.get("agree"):
         await ctx.clear()
         await ctx.show(ctx.t("bot.privacy.declined"))
@@ -89,14 +89,14 @@ async def consent(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def region_page(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """Turn the page of the 시·군 keyboard."""
+    """Turn the page of the city/county keyboard."""
     page = int_arg(args, "page")
     prefix = str_arg(args, "prefix", "start")
     await ctx.show(ctx.t("bot.start.choose_region"), await region_keyboard(ctx, page, prefix))
 
 
 async def region_keyboard(ctx: Ctx, page: int, prefix: str) -> InlineKeyboardMarkup:
-    """Return one page of the 31 시·군; buttons call ``<prefix>.region`` with the code."""
+    """Return one page of the 31 cities/counties; buttons call ``<prefix>.region`` with the code."""
     regions = GYEONGGI.regions
     pages = page_count(len(regions), REGIONS_PER_PAGE)
     page %= pages
@@ -108,7 +108,7 @@ async def region_keyboard(ctx: Ctx, page: int, prefix: str) -> InlineKeyboardMar
 
 
 async def choose_region(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """Register with the chosen 시·군, show the menu, then open what the link pointed at."""
+    """Register with the chosen city/county, show the menu, then open what the link pointed at."""
     data = ctx.data
     region = str(args.get("region") or "")
     if ctx.registered:  # a second tap on an older keyboard
@@ -177,7 +177,7 @@ async def help_command(ctx: Ctx, args: list[str]) -> None:
 
 
 async def help_menu(ctx: Ctx) -> None:
-    """The 도움말 menu button."""
+    """The Help (doumal) menu button."""
     await help_command(ctx, [])
 
 

@@ -1,4 +1,4 @@
-"""제안하기: title → body → 분야 → budget → optional photo → preview (제출 / 고치기 / 취소).
+"""Propose: title → body → field → budget → optional photo → preview (Submit / Edit / Cancel).
 
 The draft lives in the stored conversation (``data["draft"]``), so it survives a restart and
 a switch to another worker. Every field is checked by the service as soon as it is typed
@@ -161,12 +161,12 @@ async def body(ctx: Ctx, incoming: Incoming) -> None:
 
 
 async def typed_category(ctx: Ctx, incoming: Incoming) -> None:
-    """Typed while the 분야 buttons wait: point at them again."""
+    """Typed while the field buttons wait: point at them again."""
     await ctx.send(ctx.t("bot.submit.press_category"), await category_keyboard(ctx))
 
 
 async def category(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """A 분야 button."""
+    """A field button."""
     if ctx.step != "submit.category":
         await ctx.answer(ctx.t("bot.button.expired"), alert=True)
         return
@@ -182,7 +182,7 @@ async def category(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def budget(ctx: Ctx, incoming: Incoming) -> None:
-    """The budget step: ``150만원``, ``1,500,000``, ``150만`` all work."""
+    """The budget step: ``1,500,000`` or 150 in the Korean man unit (won optional) all work."""
     if incoming.text is None:
         await ctx.reply("bot.submit.need_text_budget")
         return
@@ -224,7 +224,7 @@ async def skip_photo(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def preview(ctx: Ctx, draft: dict[str, JSON]) -> None:
-    """Show the draft with 제출 / 고치기 / 취소."""
+    """Show the draft with Submit / Edit / Cancel."""
     await store(ctx, "submit.preview", draft)
     region = ctx.resident.region if ctx.resident and ctx.resident.region else ""
     markup = await inline(
@@ -252,7 +252,7 @@ async def typed_at_preview(ctx: Ctx, incoming: Incoming) -> None:
 
 
 async def fix_menu(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """고치기: which field?"""
+    """Edit: which field?"""
     if ctx.step != "submit.preview":
         await ctx.answer(ctx.t("bot.button.expired"), alert=True)
         return
@@ -272,13 +272,13 @@ async def fix_field(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def cancel(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """취소: forget the draft."""
+    """Cancel: forget the draft."""
     await ctx.clear()
     await ctx.reply("bot.submit.cancelled", await ctx.menu_markup())
 
 
 async def confirm(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """제출: submit the draft (idempotent per update), then share link and receipt."""
+    """Submit: submit the draft (idempotent per update), then share link and receipt."""
     draft = draft_of(ctx)
     if ctx.step != "submit.preview" or next_field(draft) != "preview":
         await ctx.answer(ctx.t("bot.button.expired"), alert=True)

@@ -6,7 +6,7 @@ Values are `None`, `bool`, integers within ±(2**53 - 1), strings, lists and obj
 keys. With ASCII keys, Python's `sort_keys` equals the UTF-16 code unit order of §3.2.3, and
 `json.dumps(ensure_ascii=False)` escapes exactly what §3.2.2.2 escapes, so the fast C encoder
 gives RFC 8785 bytes (a property test checks this against the `rfc8785` package). Floats are
-refused: amounts are integer 원 and times are strings.
+refused: amounts are integer won and times are strings.
 """
 
 from __future__ import annotations

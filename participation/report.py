@@ -50,7 +50,7 @@ def name_of(texts: Texts, locale: str, key: str, fallback: str) -> str:
 
 
 def money(texts: Texts, locale: str, won: int) -> str:
-    """Return ``1,500,000원`` / ``₩1,500,000`` through the ``report.amount`` message."""
+    """Return ``1,500,000`` + Korean won unit / ``₩1,500,000`` via the ``report.amount`` message."""
     return texts.text(locale, "report.amount", amount=f"{won:,}")
 
 

@@ -30,7 +30,7 @@ Every component is a number from 0 to 100, computed exactly (fractions):
   a confirmed correction replaces the tally it names. No score: O = 0.
 * online N = L / V x 100, where V is the number of counted online voters who chose the
   proposal's review group (every counted voter when the round has no review groups or
-  ``online_one_group`` is off) and L the number of them whose 좋아요 for the proposal stands
+  ``online_one_group`` is off) and L the number of them whose like for the proposal stands
   at the end; a like outside the voter's chosen group does not count. Counted voters: per
   community, the first ``voters_per_community`` voters in ledger order of their first online
   action (choosing a group, or liking); voters of no community are all counted. V = 0: N = 0.
@@ -246,7 +246,7 @@ class Results:
 
     @property
     def selected_budget(self) -> int:
-        """Return the sum of the selected proposals' budgets, in 원."""
+        """Return the sum of the selected proposals' budgets, in won."""
         return sum(row.budget for row in self.rows if row.selected)
 
     def row(self, proposal: str) -> Row:

@@ -325,7 +325,7 @@ class Officials(Base):
     def add_community(
         self, official_id: int, round_id: str, *, community: str, region: str, name: str
     ) -> Receipt:
-        """Add a 공동체 to the round (``community``: an ASCII code; ``name`` stays off-ledger)."""
+        """Add a community to the round (``community``: ASCII code; ``name`` stays off-ledger)."""
         if not (community.isascii() and community.replace("_", "").isalnum()):
             raise e.InvalidInput(field="community")
 

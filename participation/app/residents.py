@@ -45,7 +45,7 @@ class Residents(Base):
         regions: tuple[str, ...] = GYEONGGI.codes,
         request_id: str | None = None,
     ) -> Receipt:
-        """Register a resident who consented to the privacy notice and chose a 시·군."""
+        """Register a resident who consented to the privacy notice and chose a city/county."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             known = repo.resident(conn, user_id)
@@ -360,7 +360,7 @@ class Residents(Base):
         return self._run(plan, request_id=request_id).receipt
 
     def endorse(self, user_id: int, proposal_id: str, *, request_id: str | None = None) -> Receipt:
-        """Endorse (공감) a proposal: once per resident, never one's own."""
+        """Endorse (gongam) a proposal: once per resident, never one's own."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             self._require_resident(conn, user_id)

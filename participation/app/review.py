@@ -602,7 +602,7 @@ class Review(Base):
             )
 
     def like(self, user_id: int, proposal_id: str, *, request_id: str | None = None) -> Receipt:
-        """Give 좋아요 to a proposal of the chosen group (at most the round's cap)."""
+        """Give a like (joayo) to a proposal of the chosen group (at most the round's cap)."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             self._online_voter(conn, user_id)
@@ -640,7 +640,7 @@ class Review(Base):
         return self._run(plan, request_id=request_id).receipt
 
     def unlike(self, user_id: int, proposal_id: str, *, request_id: str | None = None) -> Receipt:
-        """Take back a 좋아요 before the review deadline."""
+        """Take back a like before the review deadline."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             p = repo.proposal_state(conn, proposal_id)

@@ -8,7 +8,7 @@ shape is a new ``schema`` version, never an edit.
 Conventions of every body:
 - ``"v"`` is the schema version of the kind (currently 1 everywhere);
 - only ``str | int | bool | None | list | dict`` values, ASCII ``snake_case`` keys, no floats:
-  amounts are integer 원, instants are UTC epoch seconds (``int``);
+  amounts are integer won, instants are UTC epoch seconds (``int``);
 - no Telegram id, name, phone number or free text of a person: personal content (a proposal's
   title and body, a photo's file id, a community's name, an official's answer) stays beside the
   ledger and the body holds its salted SHA-256 commitment (``*_c`` fields, 64 hex chars);
@@ -146,7 +146,7 @@ class OfficialInvited(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResidentRegistered(Event):
-    """A resident consented to the privacy notice of ``consent_version`` and chose a 시·군."""
+    """A resident consented to the privacy notice of ``consent_version`` and chose a city/county."""
 
     kind: ClassVar[str] = "resident.registered"
     region: str
@@ -209,7 +209,7 @@ class RoundAdvanced(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CommunityAdded(Event):
-    """A 공동체 (community) takes part in the round; its name is behind ``name_c``."""
+    """A community (gongdongche) takes part in the round; its name is behind ``name_c``."""
 
     kind: ClassVar[str] = "community.added"
     community: str
@@ -247,7 +247,7 @@ class ProposalSubmitted(Event):
     proposal: str
     category: str
     region: str
-    budget: int  # requested, in 원
+    budget: int  # requested, in won
     content_c: str
     has_photo: bool
     community: str | None  # the proposing community, in rounds with communities
@@ -276,7 +276,7 @@ class ProposalWithdrawn(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProposalEndorsed(Event):
-    """The actor endorsed (공감) the proposal."""
+    """The actor endorsed (gongam) the proposal."""
 
     kind: ClassVar[str] = "proposal.endorsed"
     proposal: str
@@ -324,7 +324,7 @@ class ProposalAnswered(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReviewGrouped(Event):
-    """The shortlisted proposals were split into review groups (조): group n = groups[n-1]."""
+    """The shortlisted proposals were split into review groups (jo): group n = groups[n-1]."""
 
     kind: ClassVar[str] = "review.grouped"
     groups: tuple[tuple[str, ...], ...]
@@ -450,7 +450,7 @@ class OnlineGroupChosen(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OnlineLiked(Event):
-    """An online voter gave 좋아요 to the proposal (at most ``online_likes_cap`` at a time)."""
+    """An online voter liked (joayo) the proposal (at most ``online_likes_cap`` at a time)."""
 
     kind: ClassVar[str] = "online.liked"
     proposal: str
@@ -458,7 +458,7 @@ class OnlineLiked(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OnlineUnliked(Event):
-    """An online voter took back their 좋아요 before the review deadline."""
+    """An online voter took back their like before the review deadline."""
 
     kind: ClassVar[str] = "online.unliked"
     proposal: str

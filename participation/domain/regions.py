@@ -1,7 +1,7 @@
-"""Provinces and their 시·군 as data: codes the ledger uses, catalog keys for their names.
+"""Provinces and their cities/counties (si-gun) as data: ledger codes, catalog keys for names.
 
-The default is 경기도 (Gyeonggi-do) with its 31 시·군 (28 시, 3 군), each with its 5-digit
-administrative code (행정구역코드). Another province replaces it with :meth:`Province.from_dict`
+The default is Gyeonggi-do with its 31 cities/counties (28 si, 3 gun), each with its 5-digit
+administrative division code. Another province replaces it with :meth:`Province.from_dict`
 (for example from a TOML file) and its own ``participation.region.<code>`` catalog entries.
 """
 
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Region:
-    """One 시·군: ``code`` (ASCII, used in the ledger), administrative code, kind."""
+    """One city/county: ``code`` (ASCII, used in the ledger), administrative code, kind."""
 
     code: str
     admin_code: str
-    kind: str  # "si" (시) | "gun" (군)
+    kind: str  # "si" (city) | "gun" (county)
 
     @property
     def name_key(self) -> str:
@@ -92,4 +92,4 @@ def _gyeonggi() -> Province:
 
 
 GYEONGGI: Province = _gyeonggi()
-"""경기도 and its 31 시·군 (the default province of a round)."""
+"""Gyeonggi-do and its 31 cities/counties (the default province of a round)."""

@@ -1,4 +1,4 @@
-"""A round's configuration (공모 규칙), with the options of the 2017 따복공동체 review.
+"""A round's configuration (round rules), with the options of the 2017 Ttabok community review.
 
 The rules are data: validated once, written to the ledger in full by ``round.opened`` and
 never changed afterwards, so the formula is public before anyone votes. The tally reads
@@ -8,7 +8,7 @@ The 2017 review as configuration (see :func:`ttabok_2017`): 815 communities, one
 each (``proposals_per_community = 1``); review groups of 11-12 (``review_group_size = 12``);
 2 expert judges per group; each community's representative scores the other proposals of its
 group on site (``peer_scoring``); online, a fixed number of voters per community each chooses
-one group and gives 좋아요 to up to 6 of its proposals (``online_likes_cap = 6``), never their
+one group and likes up to 6 of its proposals (``online_likes_cap = 6``), never their
 own; selection quotas per channel (250 on site, 200 online) instead of a weighted sum.
 """
 
@@ -30,12 +30,12 @@ TITLE_MAX = 60
 BODY_MAX = 1500
 CHANNELS: tuple[str, ...] = ("judges", "onsite", "online")
 DEFAULT_CATEGORIES: tuple[str, ...] = (
-    "community",  # 공동체 활성화
-    "environment",  # 환경·안전
-    "culture",  # 문화·예술
-    "welfare",  # 복지·돌봄
-    "education",  # 교육·청소년
-    "economy",  # 마을경제
+    "community",  # community revitalization
+    "environment",  # environment and safety
+    "culture",  # culture and arts
+    "welfare",  # welfare and care
+    "education",  # education and youth
+    "economy",  # village economy
 )
 DEFAULT_CRITERIA: tuple[str, ...] = ("necessity", "feasibility", "publicness", "impact")
 REASON_CODES: tuple[str, ...] = ("spam", "abuse", "personal_info", "off_topic", "duplicate")
@@ -78,8 +78,8 @@ class RoundRules:
     deadlines: Deadlines
     categories: tuple[str, ...] = DEFAULT_CATEGORIES
     regions: tuple[str, ...] = GYEONGGI.codes
-    budget_cap: int = 100_000_000  # total 원 for selected proposals
-    max_request: int = 10_000_000  # per proposal, 원
+    budget_cap: int = 100_000_000  # total won for selected proposals
+    max_request: int = 10_000_000  # per proposal, won
     select_count: int | None = None  # at most this many selected (None: budget decides)
     criteria: tuple[str, ...] = DEFAULT_CRITERIA  # judges score each 1..5
     weights: Weights = field(default_factory=Weights)
@@ -89,11 +89,11 @@ class RoundRules:
     eligibility: str = "open"  # "open" | "enrollment"
     voters_per_community: int = 10  # enrollment codes of role "voter" per community
     proposals_per_community: int | None = None  # 1 in 2017; None: no limit
-    review_group_size: int | None = None  # max proposals per review group (조); None: one group
+    review_group_size: int | None = None  # max proposals per review group (jo); None: one group
     judges_per_group: int = 2
     peer_scoring: bool = False  # on-site scores only by representatives, of their group
     onsite_scale: int = 5  # on-site scores 1..onsite_scale
-    online_likes_cap: int = 6  # 좋아요 per online voter
+    online_likes_cap: int = 6  # likes per online voter
     online_one_group: bool = True  # an online voter chooses one group and likes within it
     own_exclusion: bool = True  # never score or like one's own (or own community's) proposal
     tally_version: int = 1
@@ -300,7 +300,7 @@ def _build(data: dict[str, Any], *, strict: bool) -> RoundRules:
 
 
 def ttabok_2017(*, title: str, deadlines: Deadlines) -> RoundRules:
-    """Return the rules of the 2017 따복공동체 review (31억원, 450 selected: 250 + 200)."""
+    """Return the rules of the 2017 Ttabok review (3.1 billion won, 450 selected: 250 + 200)."""
     return RoundRules(
         title=title,
         deadlines=deadlines,

@@ -517,7 +517,7 @@ def check_one_channel(channel: str, counted_in: str | None) -> None:
     """Refuse a vote in ``channel`` ("onsite" | "online") from a person counted in another.
 
     A person counts in the channel of their first on-site score, or of their first online
-    action (choosing a group, a 좋아요); a paper ballot is anonymous and is not tracked here.
+    action (choosing a group, a like); a paper ballot is anonymous and is not tracked here.
 
     Raises:
         CountedOnsite, CountedOnline: ``counted_in`` is set and differs from ``channel``.
@@ -623,7 +623,7 @@ def decide_like(
     likes: int,
     now: int,
 ) -> ev.OnlineLiked:
-    """Accept a 좋아요: in the chosen group, not one's own, at most ``online_likes_cap``."""
+    """Accept a like: in the chosen group, not one's own, at most ``online_likes_cap``."""
     _require_reviewable(rnd, p, now, "like")
     rules = rnd.rules
     require_online_voter(rnd, enrollment)
@@ -641,7 +641,7 @@ def decide_like(
 
 
 def decide_unlike(rnd: RoundState, p: ProposalState, *, liked: bool, now: int) -> ev.OnlineUnliked:
-    """Accept taking back a 좋아요 before the review deadline."""
+    """Accept taking back a like before the review deadline."""
     require_phase(
         rnd, ("review",), action="unlike", now=now, deadline=rnd.rules.deadlines.review_ends
     )
