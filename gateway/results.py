@@ -6,11 +6,12 @@
    sealed; the clock's `seal_block` posts that block's digest at its next run (given a
    `DigestPublisher`, `publish` posts it first itself: only where no clock runs beside it,
    since two posters could post one digest twice);
-3. post to PUBLIC_CHANNEL, in formal Korean (hapsyo-che) and HTML (every value escaped): an introduction with the
-   selected proposals, the ranked table with every component (`participation.report.text_table`,
-   the very table `python -m participation tally` prints, in `<pre>` messages under 4,096
-   characters), the chart PNG, and a footer with the entry index, the sealing block number, a
-   `/verify` link, the CSV/XLSX links (`GET /results/<round>.csv|.xlsx`) and how to recount;
+3. post to PUBLIC_CHANNEL, in formal Korean (hapsyo-che) and HTML (every value escaped): an
+   introduction with the selected proposals, the ranked table with every component
+   (`participation.report.text_table`, the very table `python -m participation tally` prints, in
+   `<pre>` messages under 4,096 characters), the chart PNG, and a footer with the entry index,
+   the sealing block number, a `/verify` link, the CSV/XLSX links
+   (`GET /results/<round>.csv|.xlsx`) and how to recount;
 4. optionally queue the residents' announcement (`service.send_broadcast`, idempotent through
    its request id);
 5. send the CSV and XLSX to the official (every call: asking again gets the files again).
