@@ -88,8 +88,18 @@ def log(text: str) -> None:
 # ------------------------------------------------------------------------------ set-up
 
 
-def domain_setup(svc: Any, users: list[int], proposals: int) -> list[str]:
-    """Open a round with `proposals` proposals in the 공감 phase; register `users`."""
+ACTIONS = {  # --action: the button residents press, and the phase the round must be in
+    "endorse": ("browse.endorse", "endorsement"),
+    "like": ("online.like", "review"),
+}
+
+
+def button_args(action: str, proposal_id: str) -> dict[str, Any]:
+    return {"proposal": proposal_id} if action == "endorse" else {"r": ROUND, "p": proposal_id}
+
+
+def domain_setup(svc: Any, users: list[int], proposals: int, action: str = "endorse") -> list[str]:
+    """Open a round with `proposals` proposals in the 공감 (or review) phase; register `users`."""
     now = int(time.time())
     day = 86_400
     rules = RoundRules(
@@ -112,21 +122,29 @@ def domain_setup(svc: Any, users: list[int], proposals: int) -> list[str]:
         )  # fmt: skip
         ids.append(card.proposal_id)
     svc.advance_round(OFFICIAL, ROUND)  # submission -> endorsement
+    if action == "like":
+        svc.advance_round(OFFICIAL, ROUND)  # endorsement -> review: online likes open
     regions = rules.regions
+    groups = len(svc.round(ROUND).groups)
     with ThreadPoolExecutor(16) as pool:
 
         def register(i: int) -> None:
             svc.register(users[i], region=regions[i % len(regions)], consent_version="2017-02")
+            if action == "like" and groups:
+                svc.choose_group(users[i], ROUND, 1 + i % groups)
 
         list(pool.map(register, range(len(users))))
     return ids
 
 
-def issue_tokens(svc: Any, users: list[int], proposal_ids: list[str]) -> dict[int, list[str]]:
-    """Issue one single-use 공감 button token per (resident, proposal) through the service."""
+def issue_tokens(
+    svc: Any, users: list[int], proposal_ids: list[str], action: str = "endorse"
+) -> dict[int, list[str]]:
+    """Issue one single-use button token per (resident, proposal) through the service."""
+    name = ACTIONS[action][0]
 
     def for_user(uid: int) -> list[str]:
-        return [svc.issue_button(uid, "browse.endorse", {"proposal": p}) for p in proposal_ids]
+        return [svc.issue_button(uid, name, button_args(action, p)) for p in proposal_ids]
 
     with ThreadPoolExecutor(16) as pool:
         return dict(zip(users, pool.map(for_user, users), strict=True))
@@ -397,6 +415,12 @@ def main() -> None:
     parser.add_argument("--proposals", type=int, default=5)
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="offered actions/s")
     parser.add_argument(
+        "--action",
+        choices=sorted(ACTIONS),
+        default="endorse",
+        help="endorse: 공감 toggles in the 공감 phase; like: online review likes",
+    )
+    parser.add_argument(
         "--db",
         choices=["sqlite", "postgresql"],
         default="sqlite",
@@ -438,8 +462,8 @@ def main() -> None:
         rt = Runtime(settings)
         svc = rt.service
         users = [RESIDENT_BASE + i for i in range(residents + SPARE)]
-        proposal_ids = domain_setup(svc, users, args.proposals)
-        tokens = issue_tokens(svc, users, proposal_ids)
+        proposal_ids = domain_setup(svc, users, args.proposals, args.action)
+        tokens = issue_tokens(svc, users, proposal_ids, args.action)
         per_user = sandbox_presses(srv, settings.telegram_token, tokens, proposal_ids)
         spare = [presses[0] for presses in per_user[residents:]]
         per_user, users = per_user[:residents], users[:residents]
@@ -492,8 +516,11 @@ def main() -> None:
         offered = burst + steady
         commits = committed(rt.engine)
         with rt.engine.connect() as conn:
-            endorsements = conn.execute(sa.select(sa.func.sum(tables.proposals.c.endorsements))
-                                        ).scalar() or 0  # fmt: skip
+            if args.action == "endorse":
+                count = sa.select(sa.func.sum(tables.proposals.c.endorsements))
+            else:
+                count = sa.select(sa.func.count()).select_from(tables.likes)
+            endorsements = conn.execute(count).scalar() or 0
         with srv.world.lock:
             answered = sum(
                 1 for bot in srv.world.bots.values() for q in bot.callbacks.values() if q.answered
@@ -511,7 +538,7 @@ def main() -> None:
             f"(target >= {TARGET_INGRESS})")  # fmt: skip
         for phase in (a, b):
             lag = phase["lag_ms"]
-            log(f"end to end {phase['name']}: {phase['n']:,} 공감 presses offered at "
+            log(f"end to end {phase['name']}: {phase['n']:,} presses offered at "
                 f"{phase['rate']:.0f}/s (generator worst send lag {lag:.0f} ms)")  # fmt: skip
             log(f"  committed             : {phase['committed']:,} actions at "
                 f"{phase['capacity']:,.1f}/s = {phase['capacity'] / phase['rate']:.2f} of offered, "
@@ -523,8 +550,8 @@ def main() -> None:
                 f"  drained {phase['drain_s']:.1f} s after the last send; CPU seconds per action "
                 f"(2 cores): " + ", ".join(f"{k} {v:.1f} ms" for k, v in phase["cpu_ms"].items())
             )
-        log(f"  all phases: {len(offered):,} offered, {len(commits):,} in the ledger, endorsement "
-            f"count {endorsements:,}, {answered:,} callbacks answered in the sandbox")  # fmt: skip
+        log(f"  all phases: {len(offered):,} offered, {len(commits):,} in the ledger, "
+            f"{args.action} count {endorsements:,}, {answered:,} callbacks answered")  # fmt: skip
         log(f"  every action applied exactly once: {'yes' if ok else 'NO'}")
         acct = asyncio.run(account(rt, srv, spare))
         log(f"  one press, alone, in this process ({len(spare)} presses, mean per press): "
