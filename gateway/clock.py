@@ -31,6 +31,7 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram import Bot
 
+from gateway import lease
 from gateway.broadcast import OutboxSender
 from gateway.digest import DigestPublisher
 from gateway.store import JobRuns
@@ -42,27 +43,14 @@ log = structlog.get_logger("gateway.clock")
 
 REMIND_BEFORE_H = (24, 2)
 
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
 
 class Leadership:
     """A renewable Redis lease: exactly one clock holds it at a time."""
 
     def __init__(self, client: redis.Redis, key: str, name: str, ttl_ms: int = 30_000) -> None:
         self._redis, self.key, self.name, self.ttl_ms = client, key, name, ttl_ms
-        self._renew = client.register_script(_RENEW)
-        self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(lease.RENEW)
+        self._release = client.register_script(lease.RELEASE)
 
     def hold(self) -> bool:
         """Renew the lease if ours, else try to take it; return whether we hold it now."""

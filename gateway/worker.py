@@ -47,6 +47,7 @@ import structlog
 from telegram import Update
 from telegram.ext import Application
 
+from gateway import lease
 from gateway.store import ProcessedUpdates
 from participation.domain.errors import ParticipationError
 from webhook.inbox import GROUP
@@ -54,19 +55,6 @@ from webhook.inbox import PROCESSED_COUNTER
 from webhook.inbox import StreamLayout
 
 log = structlog.get_logger("gateway.worker")
-
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 _failures: contextvars.ContextVar[list[BaseException]] = contextvars.ContextVar("failures")
 
@@ -135,8 +123,8 @@ class UpdateWorker:
         self._leaving: set[int] = set()
         self._stop = asyncio.Event()
         self._attempts: dict[bytes, int] = {}
-        self._renew = client.register_script(_RENEW)
-        self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(lease.RENEW)
+        self._release = client.register_script(lease.RELEASE)
 
     # ---------------------------------------------------------------- lifecycle
 
