@@ -6,7 +6,7 @@ texts):
 - `seal_block` every BLOCK_SECONDS: seal a block if the ledger grew (empty periods seal
   nothing) and post the digest of every block not yet posted to PUBLIC_CHANNEL.
 - `advance_phases` every 30 s: open/close round phases whose deadline passed.
-- `remind_judges` every 15 min: 24 h and 2 h before the review deadline, remind judges who
+- `remind_judges` every 15 min: 24 h and 1 h before the review deadline, remind judges who
   still have proposals to score (once per round and threshold).
 - `drive_broadcasts` every 2 s: deliver the participation outbox at <= 30 messages/s.
 - `prune_processed` hourly: forget processed update ids older than 7 days.
@@ -41,7 +41,7 @@ from i18n.format import format_datetime
 
 log = structlog.get_logger("gateway.clock")
 
-REMIND_BEFORE_H = (24, 2)
+REMIND_BEFORE_H = (24, 1)
 
 
 class Leadership:
@@ -84,7 +84,7 @@ async def advance_phases(service: Any, runs: JobRuns) -> None:
 
 
 async def remind_judges(service: Any, bot: Bot, catalog: Catalog, runs: JobRuns) -> None:
-    """Remind judges with unscored proposals, 24 h and 2 h before the review deadline."""
+    """Remind judges with unscored proposals, 24 h and 1 h before the review deadline."""
     now = int(time.time())
     for view in await asyncio.to_thread(service.rounds):
         deadline = view.deadline if view.phase == "review" else None

@@ -214,7 +214,7 @@ def test_judges_are_reminded_once_per_threshold(tmp_path: Path, sandbox):
     judge, done_judge = (int(sandbox.users.create(n)["id"]) for n in ("심사위원", "끝낸 위원"))
     for uid in (judge, done_judge):
         sandbox.send_text(uid, "/start")
-    deadline = int(time.time()) + 3600 * 20  # inside the 24 h window, outside the 2 h one
+    deadline = int(time.time()) + 3600 * 20  # inside the 24 h window, outside the 1 h one
     view = SimpleNamespace(round_id="gg2017", title="2017 따복공동체", phase="review",
                            deadline=deadline)  # fmt: skip
     service = SimpleNamespace(
@@ -236,7 +236,10 @@ def test_judges_are_reminded_once_per_threshold(tmp_path: Path, sandbox):
         asyncio.run(remind(3))
         assert len(sandbox.messages(judge)) == 1 and sandbox.messages(done_judge) == []
         assert "2017 따복공동체" in sandbox.messages(judge)[0]["text"]
-        view.deadline = int(time.time()) + 3600  # two hours before: one more reminder
+        view.deadline = int(time.time()) + 3600 * 2  # two hours before: still outside 1 h
+        asyncio.run(remind(1))
+        assert len(sandbox.messages(judge)) == 1
+        view.deadline = int(time.time()) + 3000  # under an hour before: one more reminder
         asyncio.run(remind(2))
         assert len(sandbox.messages(judge)) == 2
     finally:
