@@ -167,8 +167,7 @@ def test_fuzzed_updates_never_reach_an_unhandled_exception(gateway: Gateway):
     statuses: dict[int, int] = {}
     stored: list[dict[str, Any]] = []
 
-    @settings(max_examples=150, suppress_health_check=list(HealthCheck), database=None,
-              derandomize=False)  # fmt: skip
+    @settings(suppress_health_check=list(HealthCheck), database=None)  # profile sizes
     @given(update=updates(), raw=st.sampled_from(["json", "json", "json", "garbage", "bytes"]),
            noise=garbage, junk=st.binary(max_size=60))  # fmt: skip
     def post(update: dict[str, Any], raw: str, noise: Any, junk: bytes) -> None:
@@ -197,7 +196,7 @@ def test_each_person_gets_a_polite_answer_whatever_they_send(gateway: Gateway):
     """One fresh person per example sends one hostile text or button press."""
     people: list[int] = []
 
-    @settings(max_examples=60, suppress_health_check=list(HealthCheck), database=None)
+    @settings(suppress_health_check=list(HealthCheck), database=None)  # profile sizes
     @given(text=some_text.filter(lambda t: t.strip() != ""), data=st.text(min_size=1, max_size=64),
            press=st.booleans(), registered=st.booleans(), english=st.booleans())  # fmt: skip
     def one(text: str, data: str, press: bool, registered: bool, english: bool) -> None:
@@ -211,6 +210,8 @@ def test_each_person_gets_a_polite_answer_whatever_they_send(gateway: Gateway):
             update = gateway.sandbox.send_text(uid, text[:4096])
             people.append(uid)
         assert gateway.post(update) == 200
+        if len(people) % 20 == 0:
+            gateway.drain()  # within Telegram's 15 s for answering a button
 
     one()
     gateway.drain()
