@@ -128,7 +128,7 @@ def endorsement_day(
         e["update_id"]: datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp()
         for e in stack.events("update_processed")
     }
-    in_time = [u for u in unanswered if done_at[u] - pressed_at[u] < WINDOW_S]
+    in_time = [u for u in unanswered if done_at.get(u, 0.0) - pressed_at[u] < WINDOW_S]
     assert not in_time, f"presses applied within 15 s but never answered: {in_time}"
     if unanswered:
         print(f"{len(unanswered)} of {len(buttons)} presses were applied after the 15 s window")
