@@ -118,17 +118,26 @@ return ok
 class LedgerCheck:
     """Readiness check of the ledger: new entries each call; `full()` re-verifies everything.
 
-    Raises `ledger.verify.VerificationFailed`, whose `index` names the first bad entry.
+    `/readyz` is public, so a full audit runs at most once per `full_every_s`; asked more
+    often, it does the cheap check. Raises `ledger.verify.VerificationFailed`, whose `index`
+    names the first bad entry.
     """
 
-    def __init__(self, audit: Any) -> None:
-        self.audit = audit
+    def __init__(self, audit: Any, full_every_s: float = 30.0) -> None:
+        self.audit, self.full_every_s = audit, full_every_s
+        self._last_full = -full_every_s
 
     def __call__(self) -> None:
         self.audit.check()
 
     def full(self) -> None:
-        self.audit.check(full=True)
+        import time
+
+        now = time.monotonic()
+        due = now - self._last_full >= self.full_every_s
+        if due:
+            self._last_full = now
+        self.audit.check(full=due)
 
 
 @dataclass

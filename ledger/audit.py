@@ -74,7 +74,7 @@ class LedgerAudit:
         log: AuditedLog,
         *,
         trusted_vkey: str | None = None,
-        budget: int = 20_000,
+        budget: int = 5_000,
         samples: int = 8,
         rng: random.Random | None = None,
     ) -> None:
