@@ -26,6 +26,7 @@ from ledger import LedgerKey
 from ledger.store import entries
 from ledger.store import keys
 from ledger.store import logs
+from ledger.verify import VerificationFailed
 from tests.gateway.support import RedisServer
 from tests.reliability.stack import OFFICIAL
 from tests.reliability.stack import ROOT
@@ -197,3 +198,34 @@ def test_new_forged_entries_are_caught_by_the_cheap_check(instance: Instance):
         conn.execute(sa.update(logs).values(size=size + 1))
     status, body = instance.readyz()
     assert status == 503 and body["details"]["ledger"]["index"] == size, body
+
+
+def test_the_audit_catches_up_in_steps_and_follows_a_key_rotation(tmp_path: Path):
+    """A legitimate rotation is not tampering: the audit moves to the new key with the log."""
+    from ledger import Ledger
+    from ledger.audit import LedgerAudit
+
+    first, second = LedgerKey.generate("first"), LedgerKey.generate("second")
+    log = Ledger.open(f"sqlite:///{tmp_path}/l.db", first, "test.example/log")
+    try:
+        for n in range(10):
+            log.append("proposal.endorsed", "r:a", "r1", {"n": n})
+            if n % 3 == 2:
+                log.seal()
+        log.rotate(second)
+        log.close()
+        log = Ledger.open(f"sqlite:///{tmp_path}/l.db", second, "test.example/log")
+        for n in range(5):
+            log.append("proposal.endorsed", "r:a", "r1", {"n": n})
+        log.seal()
+        audit = LedgerAudit(log, trusted_vkey=first.vkey, budget=4)
+        steps = []
+        while not steps or steps[-1] < log.size():
+            steps.append(audit.check())
+        assert steps == [4, 8, 12, 16] and log.size() == 16
+        assert audit.check(full=True) == 16
+        with pytest.raises(VerificationFailed) as caught:
+            LedgerAudit(log, trusted_vkey=second.vkey).check()
+        assert caught.value.index == 0  # trusting only the new key: the old entries fail
+    finally:
+        log.close()
