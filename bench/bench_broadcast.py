@@ -40,6 +40,7 @@ from telegram import Bot  # noqa: E402
 
 from gateway.broadcast import DeliveryJournal  # noqa: E402
 from gateway.broadcast import OutboxSender  # noqa: E402
+from gateway.clock import drive_broadcasts  # noqa: E402
 from gateway.settings import SANDBOX_TOKEN  # noqa: E402
 from i18n.catalog import Catalog  # noqa: E402
 from ledger import Ledger  # noqa: E402
@@ -87,7 +88,7 @@ async def send_all(svc: ParticipationService, srv: SandboxServer, catalog: Catal
             svc, bot, catalog, official_of=lambda _bid: OFFICIAL, journal=DeliveryJournal(engine)
         )
         while True:
-            await sender.drain(budget_s=50.0)
+            await drive_broadcasts(sender)  # what the clock runs every 2 s
             progress = svc.broadcast_progress(broadcast_id)
             if not any(progress.get(s) for s in ("pending", "claimed", "sending")):
                 break

@@ -1,7 +1,10 @@
 """Deliver the participation outbox (notices and broadcasts) within Telegram's limits.
 
 At most `per_second` messages per second overall (30, Telegram's bulk limit) and one per
-second per chat; a `RetryAfter` pauses all sending for the time Telegram asks. Rows are
+second per chat; a `RetryAfter` pauses all sending for the time Telegram asks. Sends follow an
+absolute schedule (slot k at start + k/per_second), so the time spent on each send's commits
+is not added to the spacing; a sender that fell behind catches up by at most `CATCH_UP_S`
+worth of slots, and never sends more than `per_second` messages within any 1-s window. Rows are
 claimed from the persistent outbox and finished after the send.
 
 At most once (a crash never messages anyone twice), with a `DeliveryJournal`:
@@ -21,7 +24,9 @@ At most once (a crash never messages anyone twice), with a `DeliveryJournal`:
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +46,8 @@ log = structlog.get_logger("gateway.broadcast")
 IN_FLIGHT = ("pending", "claimed", "sending")  # a broadcast is done when none is left
 CLAIMED_STALE_S = 30  # a claimed row nobody started sending for this long goes back to pending
 UNSURE_AFTER_S = 60  # a row "sending" for this long belonged to a dead sender: never resent
+CATCH_UP_S = 0.2  # a late sender may send this many seconds' worth of slots back to back
+WINDOW_S = 1.02  # per_second sends per this window: 1 s plus a margin for network jitter
 
 
 def _seconds(value: Any) -> float:
@@ -136,8 +143,10 @@ class OutboxSender:
         self._per_chat = per_chat_interval
         self._batch = batch
         self._next_send = 0.0
+        self._recent: deque[float] = deque(maxlen=max(1, math.floor(per_second)))
         self._last_by_chat: dict[int, float] = {}
         self.sent = 0
+        self.backlog = False
         self.active_broadcasts: set[int] = set()
         self._official_of = official_of
         self._progress_every = progress_every_s
@@ -146,7 +155,10 @@ class OutboxSender:
         self._stale = (claimed_stale_s, unsure_after_s)
 
     async def drain(self, budget_s: float = 50.0) -> int:
-        """Send until the outbox is empty or `budget_s` has passed; return how many were sent."""
+        """Send until the outbox is empty or `budget_s` has passed; return how many were sent.
+
+        `backlog` tells afterwards whether the budget ran out first (work may be left).
+        """
         deadline = time.monotonic() + budget_s
         sent = 0
         if self._journal is not None:
@@ -156,7 +168,11 @@ class OutboxSender:
                 claimed_stale_s=claimed_stale_s,
                 unsure_after_s=unsure_after_s,
             )
-        while time.monotonic() < deadline:
+        self.backlog = False
+        while True:
+            if time.monotonic() >= deadline:
+                self.backlog = True  # out of time, maybe not out of work: drain again at once
+                break
             rows = await asyncio.to_thread(self._service.claim_outbox, self._batch)
             if not rows:
                 break
@@ -225,18 +241,26 @@ class OutboxSender:
         return self._last_by_chat.get(row.user_id, -1e9) + self._per_chat
 
     async def _pace(self, chat_id: int) -> None:
+        """Wait for the next send slot and the chat's interval (`_window` checks the window)."""
         now = time.monotonic()
-        wait = max(
-            self._next_send - now, self._last_by_chat.get(chat_id, -1e9) + self._per_chat - now
-        )
-        if wait > 0:
-            await asyncio.sleep(wait)
+        slot = max(self._next_send, now - CATCH_UP_S)  # behind schedule: bounded catch-up
+        at = max(slot, self._last_by_chat.get(chat_id, -1e9) + self._per_chat)
+        if at > now:
+            await asyncio.sleep(at - now)
         now = time.monotonic()
-        self._next_send = now + self._interval
+        self._next_send = slot + self._interval
         self._last_by_chat[chat_id] = now
         if len(self._last_by_chat) > 10_000:
             cutoff = now - self._per_chat
             self._last_by_chat = {c: t for c, t in self._last_by_chat.items() if t > cutoff}
+
+    async def _window(self) -> None:
+        """Right before a request: never per_second + 1 sends within one window."""
+        if len(self._recent) == self._recent.maxlen:
+            wait = self._recent[0] + WINDOW_S - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        self._recent.append(time.monotonic())
 
     async def _begin(self, row: Any) -> bool:
         if self._journal is None:
@@ -255,6 +279,7 @@ class OutboxSender:
             if not await self._begin(row):
                 log.info("outbox_row_taken", outbox_id=row.id)
                 return None
+            await self._window()
             try:
                 await self._bot.send_message(row.user_id, text)
                 return "sent"

@@ -122,8 +122,11 @@ async def _remind(
 
 
 async def drive_broadcasts(sender: OutboxSender) -> None:
-    """Deliver pending notices and broadcasts for up to 50 s."""
+    """Deliver pending notices and broadcasts in drains of up to 50 s, back to back while work
+    is left (a long broadcast does not wait for the next tick between two drains)."""
     await sender.drain(budget_s=50.0)
+    while sender.backlog:  # losing the lease cancels this job (the scheduler shuts down)
+        await sender.drain(budget_s=50.0)
 
 
 async def prune_processed(processed: ProcessedUpdates, runs: JobRuns) -> None:

@@ -97,3 +97,36 @@ def test_outbox_is_delivered_within_limits_honoring_retry_after(sandbox):
     stamps = sorted(t for chat in users for t in stats["per_chat"][chat][-2:])
     for i in range(len(stamps) - 30):
         assert stamps[i + 30] - stamps[i] >= 0.95  # never more than 30 in a second
+
+
+@dataclass
+class SlowOutbox(FakeOutbox):
+    """Each finish commit takes 15 ms, as a loaded database does."""
+
+    def finish_outbox(self, id: int, state: str) -> None:
+        import time
+
+        time.sleep(0.015)
+        super().finish_outbox(id, state)
+
+
+class StampingBot:
+    def __init__(self) -> None:
+        self.stamps: list[float] = []
+
+    async def send_message(self, chat_id: int, text: str) -> None:
+        import time
+
+        self.stamps.append(time.monotonic())
+
+
+def test_per_send_overhead_is_not_lost_and_no_window_holds_more_than_thirty():
+    rows = [Row(n, 1000 + n, "ko", "gateway.run.stop", {}, None) for n in range(120)]
+    bot = StampingBot()
+    sender = OutboxSender(SlowOutbox(rows), bot, Catalog.load())  # type: ignore[arg-type]
+    assert asyncio.run(sender.drain(budget_s=30)) == 120
+    stamps = bot.stamps
+    for i in range(len(stamps) - 30):
+        assert stamps[i + 30] - stamps[i] >= 1.0  # never 31 sends within one second
+    rate = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    assert rate >= 27  # the 15 ms per send is absorbed (spacing each send from the last: 20/s)
