@@ -79,6 +79,10 @@ class RetryLater(Exception):
     """The update hit an infrastructure failure; it stays pending and is retried in order."""
 
 
+class Unparsable(Exception):
+    """PTB cannot build an Update from the stored JSON: dead-lettered at once, never retried."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class WorkerConfig:
     lease_ms: int = 15_000
@@ -323,6 +327,11 @@ class UpdateWorker:
         started = time.perf_counter()
         try:
             await self._process(data)
+        except Unparsable as err:  # ingress checks the shape only; PTB found more wrong
+            log.error("update_dead_lettered", reason="unparsable", error=str(err))
+            await self._redis.xadd(self.layout.key("updates:dead"), {"u": raw})
+            await self._ack(stream, entry_id, processed=False)
+            return
         except RetryLater:
             attempts = self._attempts.get(entry_id, 0) + 1
             if not await self._database_answers():
@@ -348,7 +357,10 @@ class UpdateWorker:
         return True
 
     async def _process(self, data: dict[str, Any]) -> None:
-        update = Update.de_json(data, self.application.bot)
+        try:
+            update = Update.de_json(data, self.application.bot)
+        except Exception as err:  # PTB raises whatever a bad field provokes (TypeError, ...)
+            raise Unparsable(type(err).__name__) from err
         failures: list[BaseException] = []
         token = _failures.set(failures)
         try:

@@ -61,7 +61,57 @@ def parse_update(body: bytes) -> dict[str, Any]:
     return value
 
 
+# The fields PTB's `Update.de_json` needs for the kinds that make up the traffic, as JSON
+# types; a nested dict is a shape of its own. Checked structurally (a few dict lookups
+# instead of a full PTB parse per request); a body that passes and still fails PTB is
+# dead-lettered by the worker. Rarer kinds (chat members, polls, ...) get the full parse.
+_USER = {"id": int, "is_bot": bool, "first_name": str}
+_CHAT = {"id": int, "type": str}
+_MESSAGE = {"message_id": int, "date": int, "chat": _CHAT}
+SHAPES: dict[str, dict[str, Any]] = {
+    **dict.fromkeys(
+        ("message", "edited_message", "channel_post", "edited_channel_post",
+         "business_message", "edited_business_message"),
+        _MESSAGE,
+    ),
+    "callback_query": {"id": str, "from": _USER, "chat_instance": str},
+    "inline_query": {"id": str, "from": _USER, "query": str, "offset": str},
+}  # fmt: skip
+OPTIONAL: dict[str, dict[str, Any]] = {"from": _USER, "message": _MESSAGE, "chat": _CHAT}
+
+
+def _fits(value: Any, shape: dict[str, Any]) -> bool:
+    """Return whether `value` is a dict with every field of `shape` of its JSON type."""
+    if not isinstance(value, dict):
+        return False
+    for key, kind in shape.items():
+        field = value.get(key)
+        if isinstance(kind, dict):
+            if not _fits(field, kind):
+                return False
+        elif type(field) is not kind:  # `type is`: true is no int here
+            return False
+    return True
+
+
 def _well_formed(update: dict[str, Any]) -> bool:
+    """Return whether the update has exactly one known kind, shaped as PTB needs it.
+
+    Also every chat and sender present (what partitioning reads) has an integer id.
+    """
+    kinds = [kind for kind in update if kind in KNOWN_KINDS]
+    if len(kinds) != 1:
+        return False
+    shape = SHAPES.get(kinds[0])
+    if shape is None:
+        return _parses(update)
+    value = update[kinds[0]]
+    if not _fits(value, shape):
+        return False
+    return all(_fits(value[key], OPTIONAL[key]) for key in OPTIONAL if key in value)
+
+
+def _parses(update: dict[str, Any]) -> bool:
     """Return whether PTB can build an Update from it (what the worker will do)."""
     try:
         return Update.de_json(update, None) is not None

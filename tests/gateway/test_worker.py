@@ -165,6 +165,28 @@ def test_two_workers_share_partitions_and_keep_each_chat_in_order(tmp_path: Path
         server.kill()
 
 
+def test_an_update_ptb_cannot_parse_is_dead_lettered_and_the_chat_goes_on(tmp_path: Path):
+    server = RedisServer(tmp_path / "r").start()
+    try:
+        engine = prepare_db(f"sqlite:///{tmp_path}/db.sqlite")
+        layout = StreamLayout(1)
+        updates = updates_for(chats=1, per_chat=3)
+        bad = updates[1]["update_id"]
+        updates[1]["message"]["entities"] = [{"type": "bold"}]  # no offset/length: TypeError
+        feed(Inbox(server.client(), layout), updates)
+        seen: list[tuple[int, str]] = []
+        worker = UpdateWorker(aredis.Redis.from_url(server.url), layout,
+                              recording_app(seen, lambda _i: None), ProcessedUpdates(engine),
+                              name="w", config=FAST)  # fmt: skip
+        asyncio.run(run_workers([worker], lambda: len(seen) >= 2))
+        assert [i for i, _t in seen] == [u["update_id"] for u in updates if u["update_id"] != bad]
+        dead = server.client().xrange("updates:dead")
+        assert len(dead) == 1 and b'"update_id": %d' % bad in dead[0][1][b"u"]
+        engine.dispose()
+    finally:
+        server.kill()
+
+
 def test_infrastructure_error_is_retried_in_order_and_poison_goes_to_dead_letters(
     tmp_path: Path,
 ):

@@ -108,6 +108,17 @@ def test_wrong_or_missing_secret_is_refused(
         b'{"update_id": 1, "message": "text"}',
         b'{"update_id": 1, "message": [1, 2]}',
         b'{"update_id": 1, "message": {"chat": "x"}}',
+        b'{"update_id": 1, "message": {}}',
+        b'{"update_id": 1, "message": {"message_id": 1, "date": 1, '
+        b'"chat": {"id": "7", "type": "private"}}}',
+        b'{"update_id": 1, "callback_query": {"id": "q", "chat_instance": "c", "from": {"id": 7}}}',
+        json.dumps(
+            {
+                "update_id": 1,
+                "message": message_update(1, 7)["message"],
+                "edited_message": message_update(1, 7)["message"],
+            }
+        ).encode(),  # two kinds
         b"[" * 100_000 + b"]" * 100_000,
     ],
 )
