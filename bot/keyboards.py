@@ -1,6 +1,6 @@
 """Inline keyboards whose buttons carry opaque, server-checked tokens.
 
-A button's ``callback_data`` is a 16-character token from ``ParticipationService.issue_button``
+A button's ``callback_data`` is a 16-character token from ``ParticipationService.issue_buttons``
 that names (action, args) for one person until it expires; the server looks it up on every
 press (:mod:`bot.app`), so a forged, foreign or stale button does nothing but say so.
 """
@@ -38,15 +38,16 @@ async def inline(ctx: Ctx, rows: Rows) -> InlineKeyboardMarkup:
     svc, ttl, user_id = ctx.svc, ctx.services.button_ttl_s, ctx.user_id
 
     def issue() -> list[list[InlineKeyboardButton]]:
+        wanted = [(b.action, dict(b.args)) for row in rows for b in row if b.url is None]
+        tokens = iter(svc.issue_buttons(user_id, wanted, ttl_s=ttl))  # one transaction
         out: list[list[InlineKeyboardButton]] = []
         for row in rows:
-            built = []
-            for b in row:
-                if b.url is not None:
-                    built.append(InlineKeyboardButton(b.label, url=b.url))
-                else:
-                    token = svc.issue_button(user_id, b.action, dict(b.args), ttl_s=ttl)
-                    built.append(InlineKeyboardButton(b.label, callback_data=token))
+            built = [
+                InlineKeyboardButton(b.label, url=b.url)
+                if b.url is not None
+                else InlineKeyboardButton(b.label, callback_data=next(tokens))
+                for b in row
+            ]
             if built:
                 out.append(built)
         return out

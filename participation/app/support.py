@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -88,6 +89,23 @@ class Support(Base):
                 )
             )
         return token
+
+    def issue_buttons(
+        self, user_id: int, buttons: Sequence[tuple[str, dict[str, JSON]]], ttl_s: int = 3600
+    ) -> list[str]:
+        """Return a token per (action, args), in order, all issued in one transaction."""
+        if not buttons:
+            return []
+        now = self._now()
+        rows = [
+            {"token": secrets.token_urlsafe(12), "user_id": user_id, "action": action,
+             "args": args, "expires_at": now + ttl_s}
+            for action, args in buttons
+        ]  # fmt: skip
+        with self._begin() as conn:
+            conn.execute(sa.delete(t.buttons).where(t.buttons.c.expires_at < now - 86400))
+            conn.execute(sa.insert(t.buttons), rows)
+        return [str(row["token"]) for row in rows]
 
     def redeem_button(
         self, user_id: int, token: str, *, consume: bool, request_id: str | None = None

@@ -150,6 +150,23 @@ def test_buttons_are_opaque_personal_and_expire(
         service.redeem_button(5, late, consume=False)
 
 
+def test_buttons_issued_together_keep_their_order_and_expire_alike(
+    service: ParticipationService, clock: Clock
+) -> None:
+    assert service.issue_buttons(5, [], ttl_s=60) == []
+    wanted = [("endorse", {"proposal": f"r-{n}"}) for n in range(4)] + [("x", {})]
+    tokens = service.issue_buttons(5, wanted, ttl_s=60)
+    assert len(set(tokens)) == 5 and all(len(token) <= 16 for token in tokens)
+    for token, (action, args) in zip(tokens, wanted, strict=True):
+        button = service.redeem_button(5, token, consume=False)
+        assert (button.action, button.args) == (action, args)
+    with pytest.raises(e.ButtonForeign):
+        service.redeem_button(6, tokens[0], consume=True)
+    clock.advance(seconds=61)
+    with pytest.raises(e.ButtonExpired):
+        service.redeem_button(5, tokens[-1], consume=False)
+
+
 def test_2017_enrollment_peer_scoring_and_quotas(
     service: ParticipationService, clock: Clock
 ) -> None:
