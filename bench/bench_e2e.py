@@ -306,6 +306,9 @@ async def account(rt: Runtime, srv: SandboxServer, presses: list[dict[str, Any]]
     def on_commit(conn: Any) -> None:
         counts["commits"] += 1
 
+    def on_checkout(*_: Any) -> None:
+        counts["checkouts"] += 1  # with pool_pre_ping, each one is a round trip (PostgreSQL)
+
     base, files = rt.bot_endpoints(srv.api_base_url)
     app = rt.bot_application(base, files, srv.bot_username)
     processed = rt.processed()
@@ -322,6 +325,7 @@ async def account(rt: Runtime, srv: SandboxServer, presses: list[dict[str, Any]]
     redis_before = rt.redis.info("commandstats")
     sa.event.listen(rt.engine, "before_cursor_execute", on_execute)
     sa.event.listen(rt.engine, "commit", on_commit)
+    sa.event.listen(rt.engine, "checkout", on_checkout)
     started = time.perf_counter()
     try:
         for raw in presses:
@@ -334,6 +338,7 @@ async def account(rt: Runtime, srv: SandboxServer, presses: list[dict[str, Any]]
         elapsed = time.perf_counter() - started
         sa.event.remove(rt.engine, "before_cursor_execute", on_execute)
         sa.event.remove(rt.engine, "commit", on_commit)
+        sa.event.remove(rt.engine, "checkout", on_checkout)
         await app.shutdown()
     redis_after = rt.redis.info("commandstats")
     redis_calls = sum(
@@ -346,6 +351,7 @@ async def account(rt: Runtime, srv: SandboxServer, presses: list[dict[str, Any]]
         "ms": elapsed / n * 1000,
         "statements": counts["statements"] / n,
         "commits": counts["commits"] / n,
+        "checkouts": counts["checkouts"] / n,
         "writer": counts["writer"] / n,
         "kinds": {k: round(v / n, 1) for k, v in kinds.most_common()},
         "api_calls": api_calls / n,
@@ -496,7 +502,7 @@ def main() -> None:
         stack = Stack(work, web_port, settings.webhook_secret, client, procs, redis_server)
 
         # A: the target rate, long enough to fill the pipeline; capacity = completions/s.
-        burst = updates[: int(args.rate * burst_seconds)]
+        burst = updates[: min(int(args.rate * burst_seconds), len(updates) * 2 // 3)]
         log(f"end to end A: {len(burst):,} presses offered at {args.rate:.0f}/s (capacity) ...")
         spy = None
         if args.profile:
@@ -559,7 +565,7 @@ def main() -> None:
         log(f"    SQL statements {acct['statements']:.1f} in {acct['commits']:.1f} commits; "
             f"{acct['writer']:.1f} of them on the ledger writer (serialized: the log head is "
             f"locked until commit)")  # fmt: skip
-        log(f"    by kind: {acct['kinds']}")
+        log(f"    by kind: {acct['kinds']}; pool checkouts {acct['checkouts']:.1f}")
         (work / "press-sql.txt").write_text("\n".join(acct["trace"]) + "\n")
         log(f"    statements of one press (W: on the ledger writer): {work / 'press-sql.txt'}")
         log(f"    Bot API calls {acct['api_calls']:.1f}; Redis commands (rate limit) "
