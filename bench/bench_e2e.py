@@ -19,12 +19,20 @@ round-robin over residents so that nobody exceeds the per-person rate limit.
 Figures, each against a baseline measured in this run:
 1. Ingress: answers/s of `POST /telegram` (secret, validation, Redis SET NX + XADD) at
    saturation vs a bare Flask handler that answers 200 under the same gunicorn settings.
-2. End to end at a fixed offered rate: committed actions/s, and latency from the moment the
-   POST left the generator to the ledger entry's `ts` (stamped by the writer inside the
-   commit transaction), p50/p99; replies counted in the sandbox; CPU seconds per process.
+2. End to end, phase A: the target rate (500/s) for a few seconds, open loop; committed
+   actions/s while the workers are saturated is the capacity.
+3. End to end, phase B: 70 % of A's capacity for 20 s: latency from the moment the POST left
+   the generator to the ledger entry's `ts` (stamped by the writer inside the commit
+   transaction), p50/p99, without a growing queue. Both phases: replies counted in the
+   sandbox, exactly-once check (ledger entries = offered = projection count), CPU per process.
+4. One press replayed alone in this process: SQL statements, commits, pool checkouts, the
+   share on the ledger writer, Bot API and Redis calls (`press-sql.txt` lists the SQL).
+   `--profile` samples worker 0 with py-spy (`pip install py-spy`; not a requirement).
 
-    .venv/bin/python bench/bench_e2e.py            # 2,000 residents x 5 proposals at 500/s
-    .venv/bin/python bench/bench_e2e.py --quick    # 600 x 5 at 500/s, one ingress round
+    .venv/bin/python bench/bench_e2e.py                  # 2,000 residents x 5 proposals
+    .venv/bin/python bench/bench_e2e.py --quick          # 600 x 5, one ingress round
+    .venv/bin/python bench/bench_e2e.py --db postgresql  # a fresh database on :5432
+    .venv/bin/python bench/bench_e2e.py --action like    # online review likes instead of 공감
 """
 
 from __future__ import annotations
