@@ -163,8 +163,9 @@ def main() -> None:
             ordered = sorted(gaps)
             log(f"  send intervals  : median {ordered[len(gaps) // 2] * 1000:.1f} ms, p99 "
                 f"{ordered[int(0.99 * (len(gaps) - 1))] * 1000:.1f} ms (ideal {ideal * 1000:.1f});"
-                f" {len(slow)} gaps > {1.5 * ideal * 1000:.0f} ms lose "
-                f"{sum(g - ideal for g in slow):.1f} s; span {span:.1f} s vs ideal "
+                f" {len(slow)} gaps > {1.5 * ideal * 1000:.0f} ms, "
+                f"{sum(g - ideal for g in slow):.1f} s beyond the ideal spacing in them; span "
+                f"{span:.1f} s vs ideal "
                 f"{(len(stamps) - 1) * ideal:.1f} s")  # fmt: skip
         log(f"  429s received   : {stats['rate_limited']}")
         log(f"  lost            : {lost}   duplicated: {doubled}")
