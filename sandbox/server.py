@@ -25,7 +25,6 @@ from typing import Any
 from flask import Flask
 from flask import redirect
 from werkzeug.serving import BaseWSGIServer
-from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
@@ -37,6 +36,8 @@ from sandbox.client import Client
 from sandbox.client import Predicate
 from sandbox.flood import FloodControl
 from sandbox.flood import FloodLimits
+from sandbox.keepalive import ConnectionRegistry
+from sandbox.keepalive import handler_for
 from sandbox.methods import Method
 from sandbox.model import JSON
 from sandbox.personas import seed_personas
@@ -47,13 +48,6 @@ from sandbox.world import World
 log = logging.getLogger(__name__)
 STATE_FILE = "sandbox.pickle"
 STATE_VERSION = 1
-
-
-class QuietHandler(WSGIRequestHandler):
-    """Werkzeug's handler without the access log: request paths carry the bot token."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Log nothing per request."""
 
 
 @dataclass
@@ -153,6 +147,7 @@ class SandboxServer:
         if personas and not self.world.users:
             seed_personas(self.world, self.catalog)
         self._server: BaseWSGIServer | None = None
+        self._connections = ConnectionRegistry()
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -160,9 +155,11 @@ class SandboxServer:
         """Start serving in a background thread; return self."""
         if self._server is not None:
             return self
+        self._connections = ConnectionRegistry()
         self._server = make_server(
-            self.host, self.port, self.app, threaded=True, request_handler=QuietHandler
-        )
+            self.host, self.port, self.app, threaded=True,
+            request_handler=handler_for(self._connections),  # HTTP/1.1 keep-alive
+        )  # fmt: skip
         self.port = self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -183,6 +180,7 @@ class SandboxServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._connections.close_all()  # kept-alive connections too: the API is gone
         if self._thread is not None:
             self._thread.join(5)
         self.deliverer.join()

@@ -107,6 +107,7 @@ async def test_a_rule_is_explained_and_a_crash_is_apologised_for(tmp_path: Path)
     async with BotWorld(tmp_path) as world:
         from bot import build_application
 
+        await world.app.shutdown()  # the app BotWorld started: its connection is kept alive
         world.app = build_application(
             TOKEN,
             world.srv.api_base_url,
