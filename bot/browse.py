@@ -198,8 +198,7 @@ async def open_card(ctx: Ctx, args: dict[str, JSON]) -> None:
 async def toggle_endorsement(ctx: Ctx, args: dict[str, JSON]) -> None:
     """Endorse or take it back, then redraw the card with the new count."""
     proposal_id = str_arg(args, "proposal")
-    card = await ctx.call(ctx.svc.proposal, proposal_id, viewer=ctx.user_id)
-    if card.endorsed_by_viewer:
+    if await ctx.call(ctx.svc.has_endorsed, ctx.user_id, proposal_id):  # the card comes after
         await ctx.call(
             ctx.svc.withdraw_endorsement, ctx.user_id, proposal_id, request_id=ctx.request_id
         )

@@ -425,6 +425,11 @@ class Residents(Base):
         with self._engine.connect() as conn:
             return repo.card(conn, proposal_id, viewer)
 
+    def has_endorsed(self, user_id: int, proposal_id: str) -> bool:
+        """Return whether the person endorses the proposal now (one indexed lookup)."""
+        with self._engine.connect() as conn:
+            return repo.exists(conn, t.endorsements, proposal_id=proposal_id, user_id=user_id)
+
     def proposals(
         self,
         round_id: str,

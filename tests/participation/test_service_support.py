@@ -71,6 +71,16 @@ def test_retried_request_is_applied_once(service: ParticipationService, ledger: 
     assert service.proposal(pid).endorsements == 1
 
 
+def test_has_endorsed_follows_endorse_and_withdraw(service: ParticipationService) -> None:
+    pid = start(service)
+    service.register(12, region="suwon", consent_version="v1")
+    assert not service.has_endorsed(12, pid) and not service.has_endorsed(12, "no-such")
+    service.endorse(12, pid)
+    assert service.has_endorsed(12, pid) and not service.has_endorsed(10, pid)
+    service.withdraw_endorsement(12, pid)
+    assert not service.has_endorsed(12, pid)
+
+
 def test_erasure_removes_content_and_keeps_the_ledger_verifiable(
     service: ParticipationService, ledger: Ledger, tmp_path: Path
 ) -> None:
