@@ -69,7 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in OPERATOR_COMMANDS:
         return operate(argv)
-    parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway",
+        description=__doc__.split("\n")[0],
+        epilog="operators: python -m gateway round create FILE|list|advance ROUND, "
+        "official grant --user-id N, onsite url SESSION --bot NAME (each with --help)",
+    )
     parser.add_argument("role", choices=["web", "worker", "clock", "run", "migrate"])
     args = parser.parse_args(argv)
     settings = _settings()
