@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from ledger.store import WRITE_OPTION
 from participation.domain.events import JSON
 from participation.domain.events import Event
+from participation.domain.model import ProposalState
 from participation.domain.ports import Appender
 from participation.domain.ports import Clock
 from participation.store import repo
@@ -133,6 +134,16 @@ class Base:
         msg = f"{role}\x00{round_id or ''}\x00{user_id}".encode()
         mac = hmac.new(self._pepper, msg, hashlib.sha256).hexdigest()[:32]
         return f"{ROLE_PREFIX[role]}:{mac}"
+
+    def proposal_plan(self, p: ProposalState, role: str, user_id: int, event: Event) -> Plan:
+        """Return the plan of a person's action on proposal ``p``: their receipt is about it."""
+        return Plan(
+            event=event,
+            actor=self.actor(role, p.round_id, user_id),
+            round_id=p.round_id,
+            subject=p.proposal_id,
+            user_id=user_id,
+        )
 
     def _store_content(
         self, conn: sa.Connection, *, owner: int | None, kind: str, data: dict[str, JSON], now: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import sqlalchemy as sa
@@ -21,6 +22,9 @@ from participation.views import Receipt
 from participation.views import ReceiptView
 from participation.views import Resident
 from participation.views import RoundView
+
+# The commitment's placeholder while a command is decided, before its content is stored.
+UNCOMMITTED = "0" * 64
 
 LOCALES = ("ko", "en")
 SORTS = ("endorsements", "newest")
@@ -202,12 +206,12 @@ class Residents(Base):
                 "region": region,
                 "budget": budget,
             }
-            rules.decide_submit(  # validate first: no content row for a refused proposal
+            decided = rules.decide_submit(  # decide first: no content row for a refused one
                 rnd,
                 proposal_id=proposal_id,
                 fields=fields,
-                content_c="0" * 64,
-                has_photo=False,
+                content_c=UNCOMMITTED,
+                has_photo=photo_file_id is not None,
                 enrollment=enrollment,
                 community_proposals=community_count,
                 now=now,
@@ -216,16 +220,7 @@ class Residents(Base):
             ref, commit = self._store_content(
                 conn, owner=user_id, kind="proposal", data=data, now=now
             )
-            event = rules.decide_submit(
-                rnd,
-                proposal_id=proposal_id,
-                fields=fields,
-                content_c=commit,
-                has_photo=photo_file_id is not None,
-                enrollment=enrollment,
-                community_proposals=community_count,
-                now=now,
-            )
+            event = dataclasses.replace(decided, content_c=commit)
             conn.execute(
                 sa.insert(t.proposals).values(
                     proposal_id=proposal_id,
@@ -290,12 +285,12 @@ class Residents(Base):
                 "budget": budget if budget is not None else p.budget,
             }
             has_photo = photo is not None
-            rules.decide_edit(
+            decided = rules.decide_edit(  # decide first: no content row for a refused edit
                 rnd,
                 p,
                 user_id=user_id,
                 fields=fields,
-                content_c="0" * 64,
+                content_c=UNCOMMITTED,
                 has_photo=has_photo,
                 now=now,
             )
@@ -303,15 +298,7 @@ class Residents(Base):
             new_ref, commit = self._store_content(
                 conn, owner=user_id, kind="proposal", data=data, now=now
             )
-            event = rules.decide_edit(
-                rnd,
-                p,
-                user_id=user_id,
-                fields=fields,
-                content_c=commit,
-                has_photo=has_photo,
-                now=now,
-            )
+            event = dataclasses.replace(decided, content_c=commit)
             conn.execute(
                 sa.update(t.proposals)
                 .where(t.proposals.c.proposal_id == proposal_id)
@@ -324,13 +311,7 @@ class Residents(Base):
                     updated_at=now,
                 )
             )
-            return Plan(
-                event=event,
-                actor=self.actor("resident", p.round_id, user_id),
-                round_id=p.round_id,
-                subject=proposal_id,
-                user_id=user_id,
-            )
+            return self.proposal_plan(p, "resident", user_id, event)
 
         self._run(plan, request_id=request_id)
         return self.proposal(proposal_id, viewer=user_id)
@@ -349,13 +330,7 @@ class Residents(Base):
                 .where(t.proposals.c.proposal_id == proposal_id)
                 .values(withdrawn=True, updated_at=now)
             )
-            return Plan(
-                event=event,
-                actor=self.actor("resident", p.round_id, user_id),
-                round_id=p.round_id,
-                subject=proposal_id,
-                user_id=user_id,
-            )
+            return self.proposal_plan(p, "resident", user_id, event)
 
         return self._run(plan, request_id=request_id).receipt
 
@@ -378,13 +353,7 @@ class Residents(Base):
                 .where(t.proposals.c.proposal_id == proposal_id)
                 .values(endorsements=t.proposals.c.endorsements + 1)
             )
-            return Plan(
-                event=event,
-                actor=self.actor("resident", p.round_id, user_id),
-                round_id=p.round_id,
-                subject=proposal_id,
-                user_id=user_id,
-            )
+            return self.proposal_plan(p, "resident", user_id, event)
 
         return self._run(plan, request_id=request_id).receipt
 
@@ -409,13 +378,7 @@ class Residents(Base):
                 .where(t.proposals.c.proposal_id == proposal_id)
                 .values(endorsements=t.proposals.c.endorsements - 1)
             )
-            return Plan(
-                event=event,
-                actor=self.actor("resident", p.round_id, user_id),
-                round_id=p.round_id,
-                subject=proposal_id,
-                user_id=user_id,
-            )
+            return self.proposal_plan(p, "resident", user_id, event)
 
         return self._run(plan, request_id=request_id).receipt
 

@@ -190,13 +190,7 @@ class Review(Base):
                     updated_at=now,
                 )
             )
-            return Plan(
-                event=event,
-                actor=self.actor("judge", p.round_id, user_id),
-                round_id=p.round_id,
-                subject=proposal_id,
-                user_id=user_id,
-            )
+            return self.proposal_plan(p, "judge", user_id, event)
 
         return self._run(plan, request_id=request_id).receipt
 
@@ -222,13 +216,7 @@ class Review(Base):
                     js.round_id == p.round_id, js.user_id == user_id, js.proposal_id == proposal_id
                 )
             )
-            return Plan(
-                event=event,
-                actor=self.actor("judge", p.round_id, user_id),
-                round_id=p.round_id,
-                subject=proposal_id,
-                user_id=user_id,
-            )
+            return self.proposal_plan(p, "judge", user_id, event)
 
         return self._run(plan, request_id=request_id).receipt
 
@@ -444,13 +432,7 @@ class Review(Base):
                     score=score,
                 )
             )
-            return Plan(
-                event=event,
-                actor=self.actor("resident", p.round_id, user_id),
-                round_id=p.round_id,
-                subject=proposal_id,
-                user_id=user_id,
-            )
+            return self.proposal_plan(p, "resident", user_id, event)
 
         return self._run(plan, request_id=request_id).receipt
 
@@ -629,13 +611,7 @@ class Review(Base):
                     round_id=p.round_id, user_id=user_id, proposal_id=proposal_id
                 )
             )
-            return Plan(
-                event=event,
-                actor=self.actor("resident", p.round_id, user_id),
-                round_id=p.round_id,
-                subject=proposal_id,
-                user_id=user_id,
-            )
+            return self.proposal_plan(p, "resident", user_id, event)
 
         return self._run(plan, request_id=request_id).receipt
 
@@ -655,12 +631,6 @@ class Review(Base):
                     lk.round_id == p.round_id, lk.user_id == user_id, lk.proposal_id == proposal_id
                 )
             )
-            return Plan(
-                event=event,
-                actor=self.actor("resident", p.round_id, user_id),
-                round_id=p.round_id,
-                subject=proposal_id,
-                user_id=user_id,
-            )
+            return self.proposal_plan(p, "resident", user_id, event)
 
         return self._run(plan, request_id=request_id).receipt
