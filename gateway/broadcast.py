@@ -40,6 +40,7 @@ from telegram.error import NetworkError
 from telegram.error import RetryAfter
 
 from i18n.catalog import Catalog
+from ledger.store import write_transaction
 
 log = structlog.get_logger("gateway.broadcast")
 
@@ -77,7 +78,7 @@ class DeliveryJournal:
     def begin(self, outbox_id: int) -> bool:
         """Mark the row `sending`; False when it is not ours to send (taken or finished)."""
         o = self._o.c
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             done = conn.execute(
                 sa.update(self._o)
                 .where(o.id == outbox_id, o.state == "claimed")
@@ -88,7 +89,7 @@ class DeliveryJournal:
     def release(self, outbox_id: int) -> None:
         """Put a row whose attempt certainly failed (429, no connection) back to `claimed`."""
         o = self._o.c
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             conn.execute(
                 sa.update(self._o)
                 .where(o.id == outbox_id, o.state == "sending")
@@ -104,7 +105,7 @@ class DeliveryJournal:
         again is safe; a `sending` row may have been delivered, so it becomes `unsure`.
         """
         o, now = self._o.c, self._clock()
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             released = conn.execute(
                 sa.update(self._o)
                 .where(o.state == "claimed", o.claimed_at <= int(now - claimed_stale_s))

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from ledger.store import write_transaction
+
 metadata = sa.MetaData()
 
 processed_updates = sa.Table(
@@ -62,7 +64,7 @@ class ProcessedUpdates:
     def add(self, update_id: int) -> None:
         """Record `update_id` as applied; recording it twice is fine."""
         try:
-            with self._engine.begin() as conn:
+            with write_transaction(self._engine) as conn:
                 conn.execute(
                     processed_updates.insert().values(update_id=update_id, processed_at=_now())
                 )
@@ -71,7 +73,7 @@ class ProcessedUpdates:
 
     def prune(self, older_than: timedelta) -> int:
         """Forget ids older than `older_than` (Telegram never redelivers after 24 h)."""
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             result = conn.execute(
                 processed_updates.delete().where(
                     processed_updates.c.processed_at < _now() - older_than
@@ -103,7 +105,7 @@ class DigestLog:
             return {int(r[0]) for r in rows}
 
     def mark(self, block_number: int, state: str, message_id: int | None = None) -> None:
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             updated = conn.execute(
                 posted_digests.update()
                 .where(posted_digests.c.block_number == block_number)
@@ -138,7 +140,7 @@ class JobRuns:
 
     def record(self, job_id: str, at: datetime | None = None) -> None:
         when = at or _now()
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             updated = conn.execute(
                 job_runs.update().where(job_runs.c.job_id == job_id).values(last_run_at=when)
             )
@@ -175,7 +177,7 @@ class ResultsPosts:
     def mark(self, round_id: str, part: str, state: str, message_id: int | None = None) -> None:
         """Record that `part` is being posted ("posting") or is in the channel ("posted")."""
         c = results_posts.c
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             updated = conn.execute(
                 results_posts.update()
                 .where(c.round_id == round_id, c.part == part)

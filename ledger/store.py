@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -155,6 +156,19 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous = FULL")  # durable commits; group commit amortizes it
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """Open a transaction that will write: on SQLite it begins with `BEGIN IMMEDIATE`.
+
+    A deferred SQLite transaction that reads and then writes fails at once with "database is
+    locked" when another writer committed in between (a WAL snapshot cannot be upgraded).
+    """
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
 
 
 def _sqlite_begin(conn: Connection) -> None:
