@@ -334,7 +334,14 @@ async def account(rt: Runtime, srv: SandboxServer, presses: list[dict[str, Any]]
     sa.event.listen(rt.engine, "before_cursor_execute", on_execute)
     sa.event.listen(rt.engine, "commit", on_commit)
     sa.event.listen(rt.engine, "checkout", on_checkout)
-    started = time.perf_counter()
+    real_to_thread = asyncio.to_thread
+
+    async def counting_to_thread(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        counts["hops"] += 1
+        return await real_to_thread(fn, *args, **kwargs)
+
+    asyncio.to_thread = counting_to_thread  # type: ignore[assignment]
+    started, cpu_started = time.perf_counter(), time.process_time()
     try:
         for raw in presses:
             update = Update.de_json(raw, app.bot)
@@ -343,7 +350,8 @@ async def account(rt: Runtime, srv: SandboxServer, presses: list[dict[str, Any]]
             await asyncio.to_thread(processed.add, update.update_id)
             counts["presses"] += 1
     finally:
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        asyncio.to_thread = real_to_thread
         sa.event.remove(rt.engine, "before_cursor_execute", on_execute)
         sa.event.remove(rt.engine, "commit", on_commit)
         sa.event.remove(rt.engine, "checkout", on_checkout)
@@ -357,6 +365,8 @@ async def account(rt: Runtime, srv: SandboxServer, presses: list[dict[str, Any]]
     n = len(presses)
     return {
         "ms": elapsed / n * 1000,
+        "cpu_ms": cpu / n * 1000,
+        "hops": counts["hops"] / n,
         "statements": counts["statements"] / n,
         "commits": counts["commits"] / n,
         "checkouts": counts["checkouts"] / n,
@@ -422,6 +432,21 @@ class Stack:
         }
 
 
+def report_account(acct: dict[str, Any], presses: int, work: Path) -> None:
+    """Print what one press costs, replayed alone (statements, commits, calls)."""
+    log(f"  one press, alone, in this process ({presses} presses, mean per press): "
+        f"{acct['ms']:.1f} ms wall, {acct['cpu_ms']:.1f} ms CPU of this process (the sandbox "
+        f"too); {acct['hops']:.1f} thread hops (asyncio.to_thread)")  # fmt: skip
+    log(f"    SQL statements {acct['statements']:.1f} in {acct['commits']:.1f} commits; "
+        f"{acct['writer']:.1f} of them on the ledger writer (serialized: the log head is "
+        f"locked until commit)")  # fmt: skip
+    log(f"    by kind: {acct['kinds']}; pool checkouts {acct['checkouts']:.1f}")
+    (work / "press-sql.txt").write_text("\n".join(acct["trace"]) + "\n")
+    log(f"    statements of one press (W: on the ledger writer): {work / 'press-sql.txt'}")
+    log(f"    Bot API calls {acct['api_calls']:.1f}; Redis commands (rate limit) "
+        f"{acct['redis']:.1f}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="600 residents, one ingress round")
@@ -441,6 +466,12 @@ def main() -> None:
         help="postgresql: a fresh database on 127.0.0.1:5432, dropped after",
     )
     parser.add_argument("--keep", action="store_true", help="keep var/bench/e2e-* for a look")
+    parser.add_argument(
+        "--only",
+        choices=["ingress", "account"],
+        default=None,
+        help="ingress: only the ingress rounds; account: only the one-press accounting",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -496,9 +527,16 @@ def main() -> None:
                 f.write(b"\n")
         log(f"  done in {time.perf_counter() - started:.0f} s: {len(updates):,} callback updates")
 
+        if args.only == "account":
+            report_account(asyncio.run(account(rt, srv, spare)), len(spare), work)
+            return
         log("ingress at saturation (32 keep-alive connections, closed loop):")
         bare, real, _, _ = ingress(work, env, settings.webhook_secret, ingress_bodies,
                                    ingress_seconds, ingress_rounds)  # fmt: skip
+        if args.only == "ingress":
+            log(f"  real ingress: {real:,.0f} answers/s = {real / bare:.2f} of bare "
+                f"{bare:,.0f}/s (target >= {TARGET_INGRESS})")  # fmt: skip
+            return
 
         web = gunicorn("gateway.wsgi:app", web_port, env, work / "gunicorn-e2e.log")
         procs.append(web)
@@ -567,17 +605,7 @@ def main() -> None:
         log(f"  all phases: {len(offered):,} offered, {len(commits):,} in the ledger, "
             f"{args.action} count {endorsements:,}, {answered:,} callbacks answered")  # fmt: skip
         log(f"  every action applied exactly once: {'yes' if ok else 'NO'}")
-        acct = asyncio.run(account(rt, srv, spare))
-        log(f"  one press, alone, in this process ({len(spare)} presses, mean per press): "
-            f"{acct['ms']:.1f} ms wall")  # fmt: skip
-        log(f"    SQL statements {acct['statements']:.1f} in {acct['commits']:.1f} commits; "
-            f"{acct['writer']:.1f} of them on the ledger writer (serialized: the log head is "
-            f"locked until commit)")  # fmt: skip
-        log(f"    by kind: {acct['kinds']}; pool checkouts {acct['checkouts']:.1f}")
-        (work / "press-sql.txt").write_text("\n".join(acct["trace"]) + "\n")
-        log(f"    statements of one press (W: on the ledger writer): {work / 'press-sql.txt'}")
-        log(f"    Bot API calls {acct['api_calls']:.1f}; Redis commands (rate limit) "
-            f"{acct['redis']:.1f}")  # fmt: skip
+        report_account(asyncio.run(account(rt, srv, spare)), len(spare), work)
         if spy is not None:
             spy.popen.wait(60)
             samples, areas, top = summarize(work / "worker0.spy")
