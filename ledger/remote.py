@@ -2,15 +2,20 @@
 
 Fetches /ledger/vkey, /ledger/checkpoint, /ledger/entries (paged), /ledger/blocks, and
 checks the server's consistency proof between every two successive blocks and an
-inclusion proof for the first and last entry of each block.
+inclusion proof for the first and last entry of each block. A server that answers 429 or 503
+(its per-client rate limit, a restart) is waited for as its `Retry-After` asks (at most
+`MAX_WAIT_S` a time, `MAX_RETRIES` times a request), so an audit of a large log finishes.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+import time
+import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,10 @@ from ledger.verify import VerificationFailed
 from ledger.verify import verify_export
 
 TIMEOUT_S = 30.0
+RETRY_STATUSES = frozenset({429, 503})
+MAX_RETRIES = 8
+MAX_WAIT_S = 60.0
+_sleep: Callable[[float], None] = time.sleep  # tests count the waits instead
 
 
 def verify_url(base: str, *, vkey: str | None = None, processes: int | None = None) -> Report:
@@ -113,9 +122,28 @@ def _json(base: str, path: str, **query: int) -> dict[str, Any]:
 
 
 def _get(base: str, path: str) -> bytes:
+    url = base + path
+    for attempt in range(MAX_RETRIES + 1):
+        try:
+            with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+                body: bytes = response.read()
+                return body
+        except urllib.error.HTTPError as err:
+            if err.code not in RETRY_STATUSES or attempt == MAX_RETRIES:
+                raise VerificationFailed(f"cannot fetch {url}: HTTP {err.code}") from err
+            _sleep(retry_delay(err.headers.get("Retry-After"), attempt))
+        except OSError as err:
+            raise VerificationFailed(f"cannot fetch {url}: {err}") from err
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def retry_delay(retry_after: str | None, attempt: int) -> float:
+    """Return how long to wait before retry `attempt` (0-based): the server's `Retry-After`
+    in seconds when it sent one, else 1, 2, 4 ... seconds; never more than `MAX_WAIT_S`."""
     try:
-        with urllib.request.urlopen(base + path, timeout=TIMEOUT_S) as response:
-            body: bytes = response.read()
-            return body
-    except OSError as err:
-        raise VerificationFailed(f"cannot fetch {base + path}: {err}") from err
+        asked = float(retry_after) if retry_after is not None else None
+    except ValueError:  # an HTTP date: fall back to our own backoff
+        asked = None
+    if asked is None or not asked >= 0:
+        asked = float(2**attempt)
+    return min(asked, MAX_WAIT_S)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
+from collections.abc import Callable
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
@@ -14,6 +16,7 @@ import pytest
 
 from ledger import Ledger
 from ledger import api
+from ledger import remote
 from ledger.cli import main
 from ledger.errors import LedgerError
 from ledger.errors import OutOfRange
@@ -25,11 +28,22 @@ from ledger.remote import verify_url
 from ledger.verify import VerificationFailed
 
 
-def serve(log: Ledger, *, lie_about: int | None = None) -> ThreadingHTTPServer:
-    """Serve the /ledger/* routes from `api`; `lie_about` swaps one served entry's bytes."""
+def serve(
+    log: Ledger,
+    *,
+    lie_about: int | None = None,
+    throttle: Callable[[int], str | None] | None = None,
+) -> ThreadingHTTPServer:
+    """Serve the /ledger/* routes from `api`; `lie_about` swaps one served entry's bytes;
+    `throttle(n)` returning a Retry-After value makes request number n a 429 with it."""
+    requests = itertools.count()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            retry_after = throttle(next(requests)) if throttle is not None else None
+            if retry_after is not None:
+                self.send(429, "{}", retry_after=retry_after)
+                return
             url = urlparse(self.path)
             q = {k: v[0] for k, v in parse_qs(url.query).items()}
             try:
@@ -39,9 +53,11 @@ def serve(log: Ledger, *, lie_about: int | None = None) -> ThreadingHTTPServer:
                 return
             self.send(200, body if isinstance(body, str) else json.dumps(body))
 
-        def send(self, status: int, text: str) -> None:
+        def send(self, status: int, text: str, retry_after: str | None = None) -> None:
             data = text.encode()
             self.send_response(status)
+            if retry_after is not None:
+                self.send_header("Retry-After", retry_after)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -143,3 +159,43 @@ def test_verify_url_catches_a_server_that_serves_a_changed_entry(filled: Ledger)
         server.shutdown()
         server.server_close()
     assert caught.value.index == 4
+
+
+def test_verify_url_waits_as_a_rate_limited_server_asks(
+    filled: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(remote, "_sleep", waits.append)
+    # every third request is refused with the API's own answer (429, Retry-After: 1)
+    server = serve(filled, throttle=lambda n: "1" if n % 3 == 1 else None)
+    try:
+        report = verify_url(f"http://127.0.0.1:{server.server_address[1]}", processes=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert report.size == 11
+    assert waits and set(waits) == {1.0}
+
+
+def test_verify_url_gives_up_on_a_server_that_never_lets_it_in(
+    filled: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(remote, "_sleep", waits.append)
+    server = serve(filled, throttle=lambda n: "3600")
+    try:
+        with pytest.raises(VerificationFailed, match="HTTP 429"):
+            verify_url(f"http://127.0.0.1:{server.server_address[1]}", processes=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert waits == [remote.MAX_WAIT_S] * remote.MAX_RETRIES  # capped, then it says so
+
+
+@pytest.mark.parametrize(
+    ("header", "attempt", "expected"),
+    [("2", 0, 2.0), ("0", 3, 0.0), (None, 0, 1.0), (None, 3, 8.0),
+     ("Wed, 21 Oct 2015 07:28:00 GMT", 1, 2.0), ("-5", 0, 1.0), ("nan", 2, 4.0), ("9999", 0, 60.0)],
+)  # fmt: skip
+def test_retry_delay(header: str | None, attempt: int, expected: float) -> None:
+    assert remote.retry_delay(header, attempt) == expected
