@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.wiring import Runtime
 
     runtime = Runtime(settings)
+    if args.role in ("worker", "run"):  # the processes whose threads run update workers
+        sys.setswitchinterval(settings.worker_switch_interval_ms / 1000)
     stopper = processes.Stopper()
     processes.install_signals(stopper)
     try:

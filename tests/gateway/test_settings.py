@@ -81,3 +81,38 @@ def test_production_requires_its_secrets(tmp_path: Path):
 def test_public_base_url_follows_port(tmp_path: Path):
     s = Settings.from_env({"VAR_DIR": str(tmp_path), "PORT": "9000"})
     assert s.public_base_url == "http://127.0.0.1:9000"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("", 0.5), ("0.25", 0.25), ("5", 5.0), ("100", 100.0)]
+)
+def test_worker_switch_interval(tmp_path: Path, raw: str, expected: float):
+    s = Settings.from_env({"VAR_DIR": str(tmp_path), "WORKER_SWITCH_INTERVAL_MS": raw})
+    assert s.worker_switch_interval_ms == expected
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "1000", "nan", "inf", "fast"])
+def test_worker_switch_interval_out_of_range_is_a_problem(tmp_path: Path, raw: str):
+    with pytest.raises(ConfigError, match="WORKER_SWITCH_INTERVAL_MS"):
+        Settings.from_env({"VAR_DIR": str(tmp_path), "WORKER_SWITCH_INTERVAL_MS": raw})
+
+
+def test_the_worker_role_applies_the_switch_interval(tmp_path: Path, monkeypatch):
+    import sys
+
+    from gateway import __main__ as cli
+    from gateway import processes
+
+    async def no_worker(_rt: object, _stopper: object) -> None:
+        return None
+
+    monkeypatch.setattr(processes, "worker_main", no_worker)
+    monkeypatch.setattr(processes, "install_signals", lambda _stopper: None)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("WORKER_SWITCH_INTERVAL_MS", "0.25")
+    before = sys.getswitchinterval()
+    try:
+        assert cli.main(["worker"]) == 0
+        assert sys.getswitchinterval() == pytest.approx(0.00025)
+    finally:
+        sys.setswitchinterval(before)
