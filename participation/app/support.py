@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -19,9 +18,6 @@ from participation.views import OutboxMessage
 OUTBOX_MAX_ATTEMPTS = 5
 OUTBOX_CLAIM_TIMEOUT_S = 300  # a claimed row not finished by then is claimed again
 FINISH_STATES = ("sent", "blocked", "failed")
-
-
-USED_BY = "_used_by"  # in a consumed button's args: the request that consumed it
 
 
 class Support(Base):
@@ -75,20 +71,13 @@ class Support(Base):
             conn.execute(sa.delete(t.conversations).where(t.conversations.c.user_id == user_id))
 
     # --- buttons ------------------------------------------------------------------------------
+    _buttons_swept_at = 0  # when this process last deleted long-expired tokens
+
     def issue_button(
         self, user_id: int, action: str, args: dict[str, JSON], ttl_s: int = 3600
     ) -> str:
         """Return an opaque, unguessable 16-char token for an inline button's callback data."""
-        token = secrets.token_urlsafe(12)  # 96 bits -> 16 chars
-        now = self._now()
-        with self._begin() as conn:
-            conn.execute(sa.delete(t.buttons).where(t.buttons.c.expires_at < now - 86400))
-            conn.execute(
-                sa.insert(t.buttons).values(
-                    token=token, user_id=user_id, action=action, args=args, expires_at=now + ttl_s
-                )
-            )
-        return token
+        return self.issue_buttons(user_id, [(action, args)], ttl_s=ttl_s)[0]
 
     def issue_buttons(
         self, user_id: int, buttons: Sequence[tuple[str, dict[str, JSON]]], ttl_s: int = 3600
@@ -97,15 +86,21 @@ class Support(Base):
         if not buttons:
             return []
         now = self._now()
-        rows = [
-            {"token": secrets.token_urlsafe(12), "user_id": user_id, "action": action,
-             "args": args, "expires_at": now + ttl_s}
-            for action, args in buttons
-        ]  # fmt: skip
+        rows = repo.button_rows(user_id, buttons, now + ttl_s)
         with self._begin() as conn:
-            conn.execute(sa.delete(t.buttons).where(t.buttons.c.expires_at < now - 86400))
-            conn.execute(sa.insert(t.buttons), rows)
+            self._sweep_buttons(conn, now)
+            repo.insert_buttons(conn, rows)
         return [str(row["token"]) for row in rows]
+
+    def _sweep_buttons(self, conn: sa.Connection, now: int) -> None:
+        """Delete long-expired tokens, at most every ``BUTTON_SWEEP_EVERY_S`` per process (the
+        sweep is a DELETE in a write transaction: once per issue it cost every keyboard)."""
+        if (
+            now - self._buttons_swept_at >= repo.BUTTON_SWEEP_EVERY_S
+            or now < self._buttons_swept_at
+        ):
+            self._buttons_swept_at = now
+            repo.sweep_buttons(conn, now)
 
     def redeem_button(
         self, user_id: int, token: str, *, consume: bool, request_id: str | None = None
@@ -122,27 +117,11 @@ class Support(Base):
             ButtonExpired: past its time, or already used (when consumed before).
         """
         now = self._now()
-        b = t.buttons.c
         with self._begin() if consume else self._engine.begin() as conn:
-            row = conn.execute(sa.select(t.buttons).where(b.token == token)).first()
-            if row is None:
-                raise e.ButtonUnknown()
-            if row.user_id != user_id:
-                raise e.ButtonForeign()
-            args = dict(row.args)
-            used_by = args.pop(USED_BY, None)
-            replay = request_id is not None and used_by == request_id
-            if (row.used_at is not None and not replay) or now >= row.expires_at:
-                raise e.ButtonExpired()
+            row = repo.button_row(conn, token)
+            args, replay = repo.check_button(row, user_id, now, request_id)
             if consume and not replay:
-                stored = args if request_id is None else {**args, USED_BY: request_id}
-                done = conn.execute(
-                    sa.update(t.buttons)
-                    .where(b.token == token, b.used_at.is_(None))
-                    .values(used_at=now, args=stored)
-                )
-                if done.rowcount != 1:
-                    raise e.ButtonExpired()
+                repo.mark_button_used(conn, token, args, now, request_id)
         return Button(action=row.action, args=args)
 
     # --- outbox -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ the ledger's write transaction (see ``participation.domain.ports``).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -264,6 +265,94 @@ def audience(conn: Conn, proposal_id: str) -> list[int]:
         .order_by(t.endorsements.c.user_id)
     ).scalars()
     return [author, *[u for u in others if u != author]]
+
+
+# --- buttons -----------------------------------------------------------------------------------
+USED_BY = "_used_by"  # in a consumed button's args: the request that consumed it
+BUTTON_KEEP_S = 86400  # how long an expired token is kept (so a late press says "expired")
+BUTTON_SWEEP_EVERY_S = 600  # a process deletes long-expired tokens at most this often
+
+_b = t.buttons.c
+_SELECT_BUTTON = sa.select(t.buttons).where(_b.token == sa.bindparam("token"))
+_CONSUME_BUTTON = (
+    sa.update(t.buttons)
+    .where(_b.token == sa.bindparam("b_token"), _b.used_at.is_(None))
+    .values(
+        used_at=sa.bindparam("b_used_at", type_=_b.used_at.type),
+        args=sa.bindparam("b_args", type_=_b.args.type),
+    )
+)
+_SWEEP_BUTTONS = sa.delete(t.buttons).where(_b.expires_at < sa.bindparam("before"))
+
+
+def button_rows(
+    user_id: int, buttons: Sequence[tuple[str, dict[str, JSON]]], expires_at: int
+) -> list[dict[str, Any]]:
+    """Return the rows of new tokens (96 random bits, 16 chars) for (action, args), in order."""
+    return [
+        {"token": secrets.token_urlsafe(12), "user_id": user_id, "action": action,
+         "args": args, "expires_at": expires_at}
+        for action, args in buttons
+    ]  # fmt: skip
+
+
+def insert_buttons(conn: Conn, rows: Sequence[dict[str, Any]]) -> None:
+    """Store issued tokens (one multi-row INSERT)."""
+    if rows:
+        conn.execute(sa.insert(t.buttons), list(rows))
+
+
+def sweep_buttons(conn: Conn, now: int) -> None:
+    """Delete tokens that expired more than a day ago."""
+    conn.execute(_SWEEP_BUTTONS, {"before": now - BUTTON_KEEP_S})
+
+
+def button_row(conn: Conn, token: str) -> Any:
+    """Return the stored row of a token, or None."""
+    return conn.execute(_SELECT_BUTTON, {"token": token}).first()
+
+
+def check_button(
+    row: Any, user_id: int, now: int, request_id: str | None
+) -> tuple[dict[str, JSON], bool]:
+    """Return (the button's args, whether ``request_id`` consumed it already).
+
+    Raises:
+        ButtonUnknown: no such token.  ButtonForeign: another person's button.
+        ButtonExpired: past its time, or consumed by another request.
+    """
+    if row is None:
+        raise e.ButtonUnknown()
+    if row.user_id != user_id:
+        raise e.ButtonForeign()
+    args = dict(row.args)
+    used_by = args.pop(USED_BY, None)
+    replay = request_id is not None and used_by == request_id
+    if (row.used_at is not None and not replay) or now >= row.expires_at:
+        raise e.ButtonExpired()
+    return args, replay
+
+
+def mark_button_used(
+    conn: Conn, token: str, args: dict[str, JSON], now: int, request_id: str | None
+) -> None:
+    """Mark a checked, unused button used (by ``request_id``).  Raises ButtonExpired if
+    another request used it in between."""
+    stored = args if request_id is None else {**args, USED_BY: request_id}
+    done = conn.execute(_CONSUME_BUTTON, {"b_token": token, "b_used_at": now, "b_args": stored})
+    if done.rowcount != 1:
+        raise e.ButtonExpired()
+
+
+def consume_button(conn: Conn, user_id: int, token: str, now: int, request_id: str | None) -> None:
+    """Check and use a single-use button inside the caller's write transaction.
+
+    A button this same request consumed already (a redelivered update) passes.
+    Raises ButtonUnknown, ButtonForeign, ButtonExpired (as :func:`check_button`).
+    """
+    args, replay = check_button(button_row(conn, token), user_id, now, request_id)
+    if not replay:
+        mark_button_used(conn, token, args, now, request_id)
 
 
 # --- content -----------------------------------------------------------------------------------
