@@ -89,7 +89,9 @@ class Ledger:
         self._cached: Cached | None = None
         self._accepted: set[str] = set()
         self._info = LogInfo(log_id, origin, clock, self.check_kind)
-        self._commit = GroupCommit(engine, self._lock, self._publish, f"ledger-writer-{log_id}")
+        self._commit = GroupCommit(
+            engine, self._lock_writer, self._publish, f"ledger-writer-{log_id}"
+        )
 
     @classmethod
     def open(
@@ -360,8 +362,11 @@ class Ledger:
         found = store.read_blocks(conn, self.log_id, last=True)
         return found[0] if found else None
 
-    def _lock(self, conn: Connection) -> State:
-        head = store.lock(conn, self.log_id)
+    def _lock_writer(self, conn: Connection) -> State:
+        return self._lock(conn, immediate=True)  # the writer's transactions begin as writers
+
+    def _lock(self, conn: Connection, *, immediate: bool = False) -> State:
+        head = store.lock(conn, self.log_id, immediate=immediate)
         cached = self._cached
         if cached is None or (cached.size, cached.head_hash) != (head.size, head.head_hash):
             subtrees = frontier_subtrees(head.size)

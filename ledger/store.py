@@ -232,31 +232,33 @@ def find_log(conn: Connection, origin: str | None) -> int:
     return int(rows[0].id)
 
 
-def lock(conn: Connection, log_id: int) -> Head:
-    """Take the log's write lock for the rest of the transaction and return its head."""
-    if is_sqlite(conn):  # takes the database write lock if the transaction did not have it
-        conn.execute(sa.update(logs).where(logs.c.id == log_id).values(size=logs.c.size))
+def lock(conn: Connection, log_id: int, *, immediate: bool = False) -> Head:
+    """Take the log's write lock for the rest of the transaction and return its head.
+
+    `immediate`: the transaction was opened with the write option (`BEGIN IMMEDIATE` on
+    SQLite), so it holds the database write lock already and one read of the head is enough.
+    """
+    if is_sqlite(conn):
+        if not immediate:  # takes the database write lock if the transaction did not have it
+            sql = "UPDATE ledger_logs SET size = size WHERE id = ?"
+            conn.exec_driver_sql(sql, (log_id,))
         return read_head(conn, log_id)
     return read_head(conn, log_id, for_update=True)
 
 
 def read_head(conn: Connection, log_id: int, *, for_update: bool = False) -> Head:
-    query = sa.select(
-        logs.c.size, logs.c.head_hash, logs.c.initial_vkey, logs.c.current_vkey
-    ).where(logs.c.id == log_id)
+    sql = "SELECT size, head_hash, initial_vkey, current_vkey FROM ledger_logs WHERE id = ?"
     if for_update:
-        query = query.with_for_update()
-    row = conn.execute(query).one()
-    head = None if row.head_hash is None else Hash(bytes(row.head_hash))
-    return Head(log_id, int(row.size), head, str(row.initial_vkey), str(row.current_vkey))
+        sql += " FOR UPDATE"
+    row = conn.exec_driver_sql(driver_sql(conn, sql), (log_id,)).one()
+    size, head_hash, initial_vkey, current_vkey = row
+    head = None if head_hash is None else Hash(bytes(head_hash))
+    return Head(log_id, int(size), head, str(initial_vkey), str(current_vkey))
 
 
 def write_head(conn: Connection, log_id: int, size: int, head_hash: bytes, vkey: str) -> None:
-    conn.execute(
-        sa.update(logs)
-        .where(logs.c.id == log_id)
-        .values(size=size, head_hash=head_hash, current_vkey=vkey)
-    )
+    sql = "UPDATE ledger_logs SET size = ?, head_hash = ?, current_vkey = ? WHERE id = ?"
+    conn.exec_driver_sql(driver_sql(conn, sql), (size, head_hash, vkey, log_id))
 
 
 def read_hashes(conn: Connection, log_id: int, indices: Sequence[int]) -> list[Hash]:
@@ -267,10 +269,11 @@ def read_hashes(conn: Connection, log_id: int, indices: Sequence[int]) -> list[H
     """
     if not indices:
         return []
-    query = sa.select(hashes.c.idx, hashes.c.hash).where(
-        hashes.c.log_id == log_id, hashes.c.idx.in_(sorted(set(indices)))
-    )
-    found = {int(row.idx): Hash(bytes(row.hash)) for row in conn.execute(query)}
+    wanted = sorted(set(indices))
+    marks = ", ".join("?" * len(wanted))
+    sql = f"SELECT idx, hash FROM ledger_hashes WHERE log_id = ? AND idx IN ({marks})"
+    rows = conn.exec_driver_sql(driver_sql(conn, sql), (log_id, *wanted))
+    found = {int(idx): Hash(bytes(h)) for idx, h in rows}
     try:
         return [found[i] for i in indices]
     except KeyError as err:
@@ -300,13 +303,30 @@ def _marks(conn: Connection, count: int) -> str:
     return "(" + ", ".join([mark] * count) + ")"
 
 
+_DRIVER_SQL: dict[tuple[str, str], str] = {}
+
+
+def driver_sql(conn: Connection, sql: str) -> str:
+    """Return `sql`, written with `?` marks, in the driver's positional paramstyle.
+
+    The hot statements are plain SQL sent with `exec_driver_sql`: no statement construction,
+    cache-key generation or compilation per call (their columns need no type processing).
+    """
+    style = conn.dialect.paramstyle
+    if style == "qmark":
+        return sql
+    found = _DRIVER_SQL.get((style, sql))
+    if found is None:
+        if style not in ("format", "pyformat"):
+            raise LedgerError(f"unsupported driver paramstyle {style}")
+        found = _DRIVER_SQL[(style, sql)] = sql.replace("?", "%s")
+    return found
+
+
 def find_dedup(conn: Connection, log_id: int, dedup_key: str) -> tuple[int, Hash] | None:
-    row = conn.execute(
-        sa.select(entries.c.seq, entries.c.leaf_hash).where(
-            entries.c.log_id == log_id, entries.c.dedup_key == dedup_key
-        )
-    ).first()
-    return None if row is None else (int(row.seq), Hash(bytes(row.leaf_hash)))
+    sql = "SELECT seq, leaf_hash FROM ledger_entries WHERE log_id = ? AND dedup_key = ?"
+    row = conn.exec_driver_sql(driver_sql(conn, sql), (log_id, dedup_key)).first()
+    return None if row is None else (int(row[0]), Hash(bytes(row[1])))
 
 
 def find_leaf(conn: Connection, log_id: int, leaf_hash: bytes) -> int | None:
