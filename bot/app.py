@@ -40,6 +40,7 @@ from bot.router import person_locale
 from bot.services import BotServices
 from i18n.catalog import LOCALES
 from participation.domain import errors as e
+from participation.views import Opened
 
 log = structlog.get_logger("bot.app")
 SLOWED_KEY = "slowed"  # user_data flag: the slow-down notice was already sent
@@ -107,28 +108,40 @@ def build_application(
 # --- building the per-update context -----------------------------------------------------------
 async def make_ctx(update: Update, context: Context) -> Ctx | None:
     """Load who this is and their stored step (one thread hop); None for non-private chats."""
+    opened = await open_update(update, context)
+    return None if opened is None else opened[0]
+
+
+async def open_update(
+    update: Update, context: Context, token: str | None = None
+) -> tuple[Ctx, Opened] | None:
+    """Build the Ctx and, for a pressed ``token``, look the button up (and use up a
+    single-use one), all in one thread hop and one query; None for non-private chats."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None or chat.type != "private" or user.is_bot:
         return None
     services: BotServices = context.bot_data[SERVICES_KEY]
     router: Router = context.bot_data[ROUTER_KEY]
-    svc = services.participation
-
-    def load() -> tuple[Any, Any]:
-        return svc.resident(user.id), svc.get_conversation(user.id)
-
-    resident, conversation = await asyncio.to_thread(load)
-    return Ctx(
+    opened = await asyncio.to_thread(
+        services.participation.open_update,
+        user.id,
+        token=token,
+        consume=router.consumed_before,
+        request_id=f"tg:{update.update_id}",
+    )
+    ctx = Ctx(
         update=update,
         context=context,
         services=services,
         router=router,
         user_id=user.id,
         chat_id=chat.id,
-        locale=person_locale(resident, user.language_code),
-        resident=resident,
-        conversation=conversation,
+        locale=person_locale(opened.resident, user.language_code),
+        resident=opened.resident,
+        conversation=opened.conversation,
+        button_token=token,
     )
+    return ctx, opened
 
 
 def labels(services: BotServices, key: str) -> set[str]:
@@ -220,26 +233,22 @@ async def on_message(update: Update, context: Context) -> None:
 
 
 async def on_callback(update: Update, context: Context) -> None:
-    """Look the pressed token up on the server and run its action (single-use when consumed)."""
+    """Look the pressed token up on the server and run its action (single-use when consumed).
+
+    The look-up, with the person's state, is one thread hop; a ``consume=True`` action's
+    button is used up in it, one registered with ``consume_in_effect`` is used up by the
+    action's own service call (in the transaction of its effect).
+    """
     query = update.callback_query
-    ctx = await make_ctx(update, context)
-    if query is None or ctx is None:
+    opened = await open_update(update, context, query.data or "") if query else None
+    if query is None or opened is None:
         if query is not None:
             await answer_quietly(query)
         return
-    token = query.data or ""
-    try:
-        button = await ctx.call(
-            ctx.svc.redeem_button, ctx.user_id, token, consume=False, request_id=ctx.request_id
-        )
-        action = ctx.router.actions.get(button.action)
-        if action is None:
-            raise e.ButtonUnknown()
-        if action.consume:
-            await ctx.call(
-                ctx.svc.redeem_button, ctx.user_id, token, consume=True, request_id=ctx.request_id
-            )
-    except (e.ButtonExpired, e.ButtonUnknown, e.ButtonForeign):
+    ctx, pressed = opened
+    button = pressed.button
+    action = ctx.router.actions.get(button.action) if button is not None else None
+    if button is None or action is None:  # unknown, foreign, expired or used
         await ctx.answer(ctx.t("bot.button.expired"), alert=True)
         return
     if not ctx.registered and not action.public:
@@ -248,6 +257,10 @@ async def on_callback(update: Update, context: Context) -> None:
         return
     try:
         await action.fn(ctx, button.args)
+    except e.ButtonExpired:
+        if not action.consume_in_effect:
+            raise
+        await ctx.answer(ctx.t("bot.button.expired"), alert=True)  # used meanwhile
     finally:
         await ctx.answer()
 

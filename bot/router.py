@@ -73,6 +73,7 @@ class Ctx:
     locale: str
     resident: Resident | None
     conversation: Conversation
+    button_token: str | None = None  # the pressed button's token (callback queries)
     answered: bool = False
 
     @property
@@ -196,6 +197,7 @@ class Action:
     fn: ActionFn
     consume: bool
     public: bool  # allowed before registration (consent, region choice)
+    consume_in_effect: bool = False  # the action's service call uses the button up
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +222,7 @@ class Router:
     menu_items: list[MenuItem] = field(default_factory=list)
     roles: dict[str, RoleFn] = field(default_factory=dict)
     redeemers: dict[str, RedeemedFn] = field(default_factory=dict)
+    consumed_before: frozenset[str] = frozenset()  # actions whose button is used up first
     onboarding: MenuFn | None = None  # what an unregistered person gets instead
     fallback: MenuFn | None = None  # text with no step and no menu match
 
@@ -236,13 +239,28 @@ class Router:
         return add
 
     def action(
-        self, name: str, *, consume: bool = False, public: bool = False
+        self,
+        name: str,
+        *,
+        consume: bool = False,
+        public: bool = False,
+        consume_in_effect: bool = False,
     ) -> Callable[[ActionFn], ActionFn]:
-        """Register an inline-button action (``consume``: single-use button)."""
+        """Register an inline-button action (``consume``: single-use button).
+
+        ``consume_in_effect``: the button is single-use, but instead of a write transaction
+        of its own before the action runs, the action passes ``ctx.button_token`` to the one
+        service call that applies its effect, which uses the button up in the same
+        transaction (a refused effect leaves the button usable) and raises ButtonExpired
+        when another press used it first.
+        """
 
         def add(fn: ActionFn) -> ActionFn:
             _unique(self.actions, name)
-            self.actions[name] = Action(fn, consume, public)
+            self.actions[name] = Action(fn, consume or consume_in_effect, public, consume_in_effect)
+            self.consumed_before = frozenset(
+                n for n, a in self.actions.items() if a.consume and not a.consume_in_effect
+            )
             return fn
 
         return add

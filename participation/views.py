@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field
 
+from participation.domain.errors import ParticipationError
 from participation.domain.events import JSON
 from participation.domain.round import RoundRules
 
@@ -69,6 +70,14 @@ class ProposalCard:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Toggled:
+    """A 공감 toggled: the card as the person sees it now, and the redrawn card's tokens."""
+
+    card: ProposalCard
+    tokens: list[str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProposalPage:
     """One page of a proposal list."""
 
@@ -105,6 +114,20 @@ class Button:
 
     action: str
     args: dict[str, JSON]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Opened:
+    """Who sent an update, their stored step, and (for a press) what the button means.
+
+    ``refusal`` is set instead of ``button`` when the pressed token is unknown, another
+    person's, expired or used.
+    """
+
+    resident: Resident | None
+    conversation: Conversation
+    button: Button | None = None
+    refusal: ParticipationError | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from participation.store import repo
 from participation.store import tables as t
 from participation.views import Button
 from participation.views import Conversation
+from participation.views import Opened
 from participation.views import OutboxMessage
 
 OUTBOX_MAX_ATTEMPTS = 5
@@ -22,6 +24,38 @@ FINISH_STATES = ("sent", "blocked", "failed")
 
 class Support(Base):
     """Conversation state, opaque button tokens and the notification outbox."""
+
+    # --- who sent an update -------------------------------------------------------------------
+    def open_update(
+        self,
+        user_id: int,
+        *,
+        token: str | None = None,
+        consume: Collection[str] = (),
+        request_id: str | None = None,
+    ) -> Opened:
+        """Return the person's settings and conversation and, for a pressed ``token``, what
+        the button means, read in one query; a button whose action is in ``consume`` is
+        used up (single-use) in one short write transaction, as :meth:`redeem_button`.
+
+        A token that is unknown, foreign, expired or used is not raised but returned as
+        ``refusal``: the caller answers it in the person's language.
+        """
+        with self._engine.connect() as conn:
+            if token is None:
+                resident, conversation = repo.person(conn, user_id)
+                return Opened(resident=resident, conversation=conversation)
+            resident, conversation, row = repo.person_and_button(conn, user_id, token)
+        now = self._now()
+        try:
+            args, replay = repo.check_button(row, user_id, now, request_id)
+            if row.action in consume and not replay:
+                with self._begin() as conn:
+                    repo.mark_button_used(conn, token, args, now, request_id)
+        except (e.ButtonUnknown, e.ButtonForeign, e.ButtonExpired) as refused:
+            return Opened(resident=resident, conversation=conversation, refusal=refused)
+        button = Button(action=row.action, args=args)
+        return Opened(resident=resident, conversation=conversation, button=button)
 
     # --- conversation state -------------------------------------------------------------------
     def get_conversation(self, user_id: int) -> Conversation:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from typing import Any
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -22,6 +23,7 @@ from participation.domain.model import ProposalState
 from participation.domain.model import RoundState
 from participation.domain.round import RoundRules
 from participation.store import tables as t
+from participation.views import Conversation
 from participation.views import ProposalCard
 from participation.views import Resident
 from participation.views import RoundView
@@ -72,10 +74,17 @@ def next_round_seq(conn: Conn) -> int:
 
 
 # --- residents ---------------------------------------------------------------------------------
+_r = t.residents.c
+_SELECT_RESIDENT = sa.select(t.residents).where(_r.user_id == sa.bindparam("uid"))
+
+
 def resident(conn: Conn, user_id: int) -> Resident | None:
     """Return a person's registration and settings, or None."""
-    row = conn.execute(sa.select(t.residents).where(t.residents.c.user_id == user_id)).first()
-    if row is None:
+    return _resident(conn.execute(_SELECT_RESIDENT, {"uid": user_id}).first())
+
+
+def _resident(row: Any) -> Resident | None:
+    if row is None or row.locale is None:  # ``locale`` is NULL only in an outer join's miss
         return None
     return Resident(
         user_id=row.user_id,
@@ -86,6 +95,59 @@ def resident(conn: Conn, user_id: int) -> Resident | None:
         notifications=row.notifications,
         subscribed=row.subscribed and not row.blocked,
     )
+
+
+def _conversation(row: Any) -> Conversation:
+    if row.version is None:
+        return Conversation(step="", data={}, version=0)
+    return Conversation(step=row.step, data=dict(row.conv_data), version=row.version)
+
+
+_c = t.conversations.c
+_ME = sa.select(sa.cast(sa.bindparam("uid"), _r.user_id.type).label("uid")).subquery("me")
+_PERSON = (
+    sa.select(
+        _ME.c.uid.label("user_id"),
+        _r.registered_at,
+        _r.consent_version,
+        _r.locale,
+        _r.region,
+        _r.notifications,
+        _r.subscribed,
+        _r.blocked,
+        _c.step,
+        _c.data.label("conv_data"),
+        _c.version,
+    )
+    .select_from(_ME)
+    .outerjoin(t.residents, _r.user_id == _ME.c.uid)
+    .outerjoin(t.conversations, _c.user_id == _ME.c.uid)
+)
+_PERSON_AND_BUTTON = _PERSON.add_columns(
+    t.buttons.c.token,
+    t.buttons.c.user_id.label("b_user_id"),
+    t.buttons.c.action,
+    t.buttons.c.args,
+    t.buttons.c.expires_at,
+    t.buttons.c.used_at,
+).outerjoin(t.buttons, t.buttons.c.token == sa.bindparam("token"))
+
+
+def person(conn: Conn, user_id: int) -> tuple[Resident | None, Conversation]:
+    """Return a person's settings (None if never seen) and conversation state, in one query."""
+    row = conn.execute(_PERSON, {"uid": user_id}).one()
+    return _resident(row), _conversation(row)
+
+
+def person_and_button(
+    conn: Conn, user_id: int, token: str
+) -> tuple[Resident | None, Conversation, Any]:
+    """Return :func:`person` and the stored row of button ``token`` (None), in one query."""
+    row = conn.execute(_PERSON_AND_BUTTON, {"uid": user_id, "token": token}).one()
+    button = None
+    if row.token is not None:
+        button = ButtonRow(row.b_user_id, row.action, row.args, row.expires_at, row.used_at)
+    return _resident(row), _conversation(row), button
 
 
 def upsert_resident(conn: Conn, user_id: int, **values: object) -> None:
@@ -273,6 +335,18 @@ BUTTON_KEEP_S = 86400  # how long an expired token is kept (so a late press says
 BUTTON_SWEEP_EVERY_S = 600  # a process deletes long-expired tokens at most this often
 
 _b = t.buttons.c
+
+
+class ButtonRow(NamedTuple):
+    """The stored fields of a token that a press is checked against."""
+
+    user_id: int
+    action: str
+    args: dict[str, JSON]
+    expires_at: int
+    used_at: int | None
+
+
 _SELECT_BUTTON = sa.select(t.buttons).where(_b.token == sa.bindparam("token"))
 _CONSUME_BUTTON = (
     sa.update(t.buttons)
