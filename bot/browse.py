@@ -16,6 +16,7 @@ from telegram import InlineKeyboardMarkup
 from bot.keyboards import Btn
 from bot.keyboards import grid
 from bot.keyboards import inline
+from bot.keyboards import keyboard
 from bot.keyboards import page_count
 from bot.keyboards import pager
 from bot.render import CAPTION_MAX
@@ -32,6 +33,7 @@ from participation.domain.regions import GYEONGGI
 from participation.views import ProposalCard
 
 SORTS = ("endorsements", "newest")
+CARD_ACTIONS = ("browse.endorse", "browse.share")  # the buttons a card can have (card_rows)
 
 
 def register(router: Router) -> None:
@@ -41,7 +43,7 @@ def register(router: Router) -> None:
     router.action("browse.categories")(choose_category)
     router.action("browse.regions")(choose_region)
     router.action("browse.card")(open_card)
-    router.action("browse.endorse", consume=True)(toggle_endorsement)
+    router.action("browse.endorse", consume_in_effect=True)(toggle_endorsement)
     router.action("browse.share")(share)
 
 
@@ -164,7 +166,7 @@ async def choose_region(ctx: Ctx, args: dict[str, JSON]) -> None:
     await ctx.show(ctx.t("bot.browse.pick_region"), await inline(ctx, rows))
 
 
-async def card_markup(ctx: Ctx, card: ProposalCard) -> InlineKeyboardMarkup:
+def card_rows(ctx: Ctx, card: ProposalCard) -> list[list[Btn]]:
     """Endorsement toggle (not for one's own, hidden or erased ones) and share."""
     rows: list[list[Btn]] = []
     if not card.is_author and not card.hidden and card.title is not None:
@@ -172,13 +174,24 @@ async def card_markup(ctx: Ctx, card: ProposalCard) -> InlineKeyboardMarkup:
         label = ctx.t(key, count=card.endorsements)
         rows.append([Btn(label, "browse.endorse", {"proposal": card.proposal_id})])
     rows.append([Btn(ctx.t("bot.card.share"), "browse.share", {"proposal": card.proposal_id})])
-    return await inline(ctx, rows)
+    return rows
+
+
+async def card_markup(ctx: Ctx, card: ProposalCard) -> InlineKeyboardMarkup:
+    """Issue the card's buttons (:func:`card_rows`) and build its keyboard."""
+    return await inline(ctx, card_rows(ctx, card))
 
 
 async def show_card(ctx: Ctx, proposal_id: str, *, fresh: bool) -> None:
     """Send (or redraw in place) one proposal card."""
     card = await ctx.call(ctx.svc.proposal, proposal_id, viewer=ctx.user_id)
-    markup = await card_markup(ctx, card)
+    await draw_card(ctx, card, await card_markup(ctx, card), fresh=fresh)
+
+
+async def draw_card(
+    ctx: Ctx, card: ProposalCard, markup: InlineKeyboardMarkup, *, fresh: bool
+) -> None:
+    """Send (or redraw in place) ``card`` with its keyboard."""
     if card.photo_file_id is not None:
         text = card_text(ctx, card, limit=CAPTION_MAX)
         photo: str | None = card.photo_file_id
@@ -196,18 +209,30 @@ async def open_card(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def toggle_endorsement(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """Endorse or take it back, then redraw the card with the new count."""
+    """Endorse or take it back, then redraw the card with the new count.
+
+    One service call: the toggle, the pressed button used up and the redrawn card's tokens
+    issued in the ledger's transaction, then the card read back.
+    """
     proposal_id = str_arg(args, "proposal")
-    if await ctx.call(ctx.svc.has_endorsed, ctx.user_id, proposal_id):  # the card comes after
-        await ctx.call(
-            ctx.svc.withdraw_endorsement, ctx.user_id, proposal_id, request_id=ctx.request_id
-        )
-        toast = "bot.card.unendorsed"
-    else:
-        await ctx.call(ctx.svc.endorse, ctx.user_id, proposal_id, request_id=ctx.request_id)
-        toast = "bot.card.endorsed"
-    await ctx.answer(ctx.t(toast))
-    await show_card(ctx, proposal_id, fresh=False)
+    wanted = [(action, {"proposal": proposal_id}) for action in CARD_ACTIONS]
+    done = await ctx.call(
+        ctx.svc.toggle_endorsement,
+        ctx.user_id,
+        proposal_id,
+        button=ctx.button_token,
+        issue=wanted,
+        ttl_s=ctx.services.button_ttl_s,
+        request_id=ctx.request_id,
+    )
+    card = done.card
+    await ctx.answer(
+        ctx.t("bot.card.endorsed" if card.endorsed_by_viewer else "bot.card.unendorsed")
+    )
+    rows = card_rows(ctx, card)
+    issued = dict(zip(CARD_ACTIONS, done.tokens, strict=True))
+    tokens = [issued[b.action] for row in rows for b in row if b.url is None]
+    await draw_card(ctx, card, keyboard(rows, tokens), fresh=False)
 
 
 async def share(ctx: Ctx, args: dict[str, JSON]) -> None:

@@ -7,6 +7,7 @@ press (:mod:`bot.app`), so a forged, foreign or stale button does nothing but sa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -37,22 +38,27 @@ async def inline(ctx: Ctx, rows: Rows) -> InlineKeyboardMarkup:
     """Issue a token for every action button (one service call) and build the keyboard."""
     svc, ttl, user_id = ctx.svc, ctx.services.button_ttl_s, ctx.user_id
 
-    def issue() -> list[list[InlineKeyboardButton]]:
+    def issue() -> InlineKeyboardMarkup:
         wanted = [(b.action, dict(b.args)) for row in rows for b in row if b.url is None]
-        tokens = iter(svc.issue_buttons(user_id, wanted, ttl_s=ttl))  # one transaction
-        out: list[list[InlineKeyboardButton]] = []
-        for row in rows:
-            built = [
-                InlineKeyboardButton(b.label, url=b.url)
-                if b.url is not None
-                else InlineKeyboardButton(b.label, callback_data=next(tokens))
-                for b in row
-            ]
-            if built:
-                out.append(built)
-        return out
+        return keyboard(rows, svc.issue_buttons(user_id, wanted, ttl_s=ttl))  # one transaction
 
-    return InlineKeyboardMarkup(await ctx.call(issue))
+    return await ctx.call(issue)
+
+
+def keyboard(rows: Rows, tokens: Iterable[str]) -> InlineKeyboardMarkup:
+    """Build the keyboard of ``rows`` with issued ``tokens``, one per action button, in order."""
+    left = iter(tokens)
+    out: list[list[InlineKeyboardButton]] = []
+    for row in rows:
+        built = [
+            InlineKeyboardButton(b.label, url=b.url)
+            if b.url is not None
+            else InlineKeyboardButton(b.label, callback_data=next(left))
+            for b in row
+        ]
+        if built:
+            out.append(built)
+    return InlineKeyboardMarkup(out)
 
 
 def grid(buttons: Sequence[Btn], columns: int) -> list[list[Btn]]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -22,12 +25,32 @@ from participation.views import Receipt
 from participation.views import ReceiptView
 from participation.views import Resident
 from participation.views import RoundView
+from participation.views import Toggled
 
 # The commitment's placeholder while a command is decided, before its content is stored.
 UNCOMMITTED = "0" * 64
 
 LOCALES = ("ko", "en")
 SORTS = ("endorsements", "newest")
+
+
+@dataclass(slots=True, kw_only=True)
+class PressWrites:
+    """The button writes of a press, made inside the transaction of its effect: use up the
+    pressed single-use button, store the tokens of the card redrawn after it."""
+
+    user_id: int
+    token: str | None  # the pressed button (None: nothing to use up)
+    rows: list[dict[str, Any]]  # from ``repo.button_rows``
+    request_id: str | None
+    applied: bool = False  # False after the call: the command was a retry, nothing written
+
+    def apply(self, conn: sa.Connection, now: int) -> None:
+        """Use the button up (raises ButtonExpired if another press did) and store the rows."""
+        if self.token is not None:
+            repo.consume_button(conn, self.user_id, self.token, now, self.request_id)
+        repo.insert_buttons(conn, self.rows)
+        self.applied = True
 
 
 class Residents(Base):
@@ -334,10 +357,51 @@ class Residents(Base):
 
         return self._run(plan, request_id=request_id).receipt
 
-    def endorse(self, user_id: int, proposal_id: str, *, request_id: str | None = None) -> Receipt:
-        """Endorse (gongam) a proposal: once per resident, never one's own."""
+    def toggle_endorsement(
+        self,
+        user_id: int,
+        proposal_id: str,
+        *,
+        button: str | None = None,
+        issue: Sequence[tuple[str, dict[str, JSON]]] = (),
+        ttl_s: int = 3600,
+        request_id: str | None = None,
+    ) -> Toggled:
+        """Endorse, or take back the person's endorsement; return the card as it is now.
+
+        ``button`` (the pressed single-use token) is used up and tokens for ``issue`` (the
+        redrawn card's buttons) are stored in the same transaction as the ledger entry.
+        Raises what :meth:`endorse` / :meth:`withdraw_endorsement` raise, and ButtonExpired
+        when another press used ``button`` first.
+        """
+        rows = repo.button_rows(user_id, issue, self._now() + ttl_s)
+        writes = PressWrites(user_id=user_id, token=button, rows=rows, request_id=request_id)
+        if self.has_endorsed(user_id, proposal_id):
+            self.withdraw_endorsement(user_id, proposal_id, request_id=request_id, press=writes)
+        else:
+            self.endorse(user_id, proposal_id, request_id=request_id, press=writes)
+        if rows and not writes.applied:  # a retried request: the first attempt's tokens
+            with self._begin() as conn:  # are lost with its reply, issue them again
+                repo.insert_buttons(conn, rows)
+        tokens = [str(row["token"]) for row in rows]
+        return Toggled(card=self.proposal(proposal_id, viewer=user_id), tokens=tokens)
+
+    def endorse(
+        self,
+        user_id: int,
+        proposal_id: str,
+        *,
+        request_id: str | None = None,
+        press: PressWrites | None = None,
+    ) -> Receipt:
+        """Endorse (gongam) a proposal: once per resident, never one's own.
+
+        ``press``: button writes made in the same transaction (see :meth:`toggle_endorsement`).
+        """
 
         def plan(conn: sa.Connection, now: int) -> Plan:
+            if press is not None:
+                press.apply(conn, now)
             self._require_resident(conn, user_id)
             p = repo.proposal_state(conn, proposal_id)
             rnd = repo.round_state(conn, p.round_id)
@@ -358,11 +422,19 @@ class Residents(Base):
         return self._run(plan, request_id=request_id).receipt
 
     def withdraw_endorsement(
-        self, user_id: int, proposal_id: str, *, request_id: str | None = None
+        self,
+        user_id: int,
+        proposal_id: str,
+        *,
+        request_id: str | None = None,
+        press: PressWrites | None = None,
     ) -> Receipt:
-        """Take back an endorsement until the endorsement phase ends."""
+        """Take back an endorsement until the endorsement phase ends (``press``: as
+        :meth:`endorse`)."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
+            if press is not None:
+                press.apply(conn, now)
             p = repo.proposal_state(conn, proposal_id)
             rnd = repo.round_state(conn, p.round_id)
             endorsed = repo.exists(conn, t.endorsements, proposal_id=proposal_id, user_id=user_id)
