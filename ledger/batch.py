@@ -89,13 +89,19 @@ class State:
         del self.rotations[mark[8] :]
 
     def append(
-        self, kind: str, actor: str, round: str | None, body: JSON, dedup_key: str | None = None
+        self,
+        kind: str,
+        actor: str,
+        round: str | None,
+        body: JSON,
+        dedup_key: str | None = None,
+        new_key: bool = False,
     ) -> Receipt:
         if dedup_key is not None:
             if not isinstance(dedup_key, str) or not 0 < len(dedup_key) <= store.DEDUP_KEY_MAX:
                 raise MalformedEntry(f"dedup_key must be 1..{store.DEDUP_KEY_MAX} characters")
             found = self.dedup.get(dedup_key)
-            if found is None:
+            if found is None and not new_key:
                 row = store.find_dedup(self.conn, self.info.log_id, dedup_key)
                 found = None if row is None else Receipt(row[0], row[1], True)
             if found is not None:
@@ -165,10 +171,16 @@ class Appender:
         body: JSON,
         *,
         dedup_key: str | None = None,
+        new_key: bool = False,
     ) -> Receipt:
-        """Append an entry in the caller's transaction; see `Ledger.append`."""
+        """Append an entry in the caller's transaction; see `Ledger.append`.
+
+        `new_key`: the caller knows that no committed entry has `dedup_key` (it checked
+        something written with every such entry, in this locked transaction), so the
+        lookup is skipped; the unique constraint on the key still guards the commit.
+        """
         self._state.info.check_kind(kind)
-        return self._state.append(kind, actor, round, body, dedup_key)
+        return self._state.append(kind, actor, round, body, dedup_key, new_key)
 
 
 def _last_block(conn: Connection, log_id: int) -> store.BlockRecord | None:

@@ -195,15 +195,19 @@ class Ledger:
         )
         return result
 
-    def write(self, fn: Callable[[Connection, Appender], T]) -> T:
+    def write(self, fn: Callable[[Connection, Appender], T], *, savepoint: bool = True) -> T:
         """Run `fn(conn, appender)` in the ledger's write transaction; return its result.
 
         `fn` runs on the writer thread under a SAVEPOINT: if it raises, only its own work
         (projection rows and appends) is rolled back and the exception is raised here. The
         result is returned once the transaction holding it has committed. `fn` must not
         call this Ledger's `append`/`write`/`seal` (use `appender`), and must be quick.
+
+        `savepoint=False` saves the SAVEPOINT and its RELEASE for an `fn` that raises only
+        before it wrote anything (its appends are still undone); a database error in it fails
+        the whole group commit (every request in it gets the error).
         """
-        result: T = self._call(lambda conn, state: fn(conn, Appender(state)), savepoint=True)
+        result: T = self._call(lambda conn, state: fn(conn, Appender(state)), savepoint=savepoint)
         return result
 
     def seal(self) -> Checkpoint | None:

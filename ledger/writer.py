@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from ledger import store
 from ledger.batch import Cached
@@ -146,7 +147,9 @@ def apply(conn: Connection, state: State, request: Request) -> tuple[bool, Any]:
     if not request.savepoint:
         try:
             return True, request.op(conn, state)
-        except LedgerError as err:  # raised before anything reached the database
+        except SQLAlchemyError:  # the transaction may be unusable: the whole batch fails
+            raise
+        except Exception as err:  # raised before the op wrote anything: undo its appends
             state.reset(mark)
             return False, err
     savepoint = conn.begin_nested()

@@ -25,11 +25,14 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from ledger.store import WRITE_OPTION
+from ledger.store import driver_sql
+from participation.domain.errors import ParticipationError
 from participation.domain.events import JSON
 from participation.domain.events import Event
 from participation.domain.model import ProposalState
 from participation.domain.ports import Appender
 from participation.domain.ports import Clock
+from participation.domain.ports import ReceiptLike
 from participation.store import repo
 from participation.store import tables as t
 from participation.views import Receipt
@@ -43,7 +46,7 @@ class LedgerPort(Protocol):
     @property
     def engine(self) -> sa.Engine: ...
 
-    def write(self, fn: Callable[[sa.Connection, Any], Any]) -> Any: ...
+    def write(self, fn: Callable[[sa.Connection, Any], Any], *, savepoint: bool = True) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +59,37 @@ class Plan:
     subject: str = ""  # the proposal, session, tally ... the receipt is about
     user_id: int | None = None  # whose receipt it is (None: no receipt row)
     after: Callable[[Receipt], None] | None = None  # projection writes needing the index
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ahead:
+    """A command decided before the ledger's writer, on a read of the state.
+
+    ``claim`` runs in the writer, under the log's lock, as the command's first database
+    write: a conditional write that also re-checks everything the decision read that can
+    have changed since, returning False (having written nothing) when it did change.
+    ``writes`` makes the rest of the projection writes; neither may raise a domain error.
+    ``valid_until``: the decision holds while the clock is before it (a deadline).
+    """
+
+    plan: Plan
+    claim: Callable[[sa.Connection, int], bool]
+    writes: Callable[[sa.Connection, int], None] | None = None
+    valid_until: int | None = None
+
+
+class _StateChanged(Exception):
+    """An early decision's claim found the state changed: decide again under the lock."""
+
+
+_REQUEST_SQL = "SELECT ledger_index, leaf_hash, subject FROM pt_request WHERE request_id = ?"
+_REQUEST_INSERT_SQL = (
+    "INSERT INTO pt_request (request_id, ledger_index, leaf_hash, subject) VALUES (?, ?, ?, ?)"
+)
+_RECEIPT_SQL = (
+    "INSERT INTO pt_receipt (user_id, round_id, kind, subject, ledger_index, leaf_hash,"
+    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,51 +203,128 @@ class Base:
         return ref, commit
 
     def _run(
-        self, plan: Callable[[sa.Connection, int], Plan], *, request_id: str | None = None
+        self,
+        plan: Callable[[sa.Connection, int], Plan],
+        *,
+        request_id: str | None = None,
+        ahead: Callable[[sa.Connection, int], Ahead] | None = None,
     ) -> Done:
-        """Decide and append one entry atomically with the projection writes."""
+        """Decide and append one entry atomically with the projection writes.
+
+        With ``ahead`` the command is first decided outside the ledger's writer, on a read
+        of the state, and the writer only runs its ``claim`` (a conditional write that
+        re-checks what can have changed) and the writes: the log stays locked for a few
+        statements instead of every read. When the early decision refuses, or its claim
+        finds the state changed, ``plan`` decides again under the lock (exactly as without
+        ``ahead``), so the outcome is the one a serial run would give.
+        """
+        if ahead is not None:
+            early = self._decide_ahead(ahead, request_id)
+            if isinstance(early, Done):
+                return early
+            if early is not None:
+                try:
+                    done: Done = self._ledger.write(
+                        lambda conn, appender: self._apply_ahead(conn, appender, early, request_id),
+                        savepoint=False,
+                    )
+                    return done
+                except _StateChanged:
+                    pass
 
         def tx(conn: sa.Connection, appender: Appender) -> Done:
-            if request_id is not None:
-                row = conn.execute(
-                    sa.select(t.requests).where(t.requests.c.request_id == request_id)
-                ).first()
-                if row is not None:
-                    stored = Receipt(index=row.ledger_index, leaf_hash=bytes.fromhex(row.leaf_hash))
-                    return Done(receipt=stored, subject=row.subject)
+            stored = self._stored(conn, request_id)
+            if stored is not None:
+                return stored
             now = self._now()
-            p = plan(conn, now)
-            r = appender.append(
-                p.event.kind, p.actor, p.round_id, p.event.to_payload(), dedup_key=request_id
-            )
-            receipt = Receipt(index=r.index, leaf_hash=bytes(r.leaf_hash))
-            if p.after is not None:
-                p.after(receipt)
-            if p.user_id is not None:
-                conn.execute(
-                    sa.insert(t.receipts).values(
-                        user_id=p.user_id,
-                        round_id=p.round_id or "",
-                        kind=p.event.kind,
-                        subject=p.subject,
-                        ledger_index=receipt.index,
-                        leaf_hash=receipt.leaf_hash.hex(),
-                        created_at=now,
-                    )
-                )
-            if request_id is not None:
-                conn.execute(
-                    sa.insert(t.requests).values(
-                        request_id=request_id,
-                        ledger_index=receipt.index,
-                        leaf_hash=receipt.leaf_hash.hex(),
-                        subject=p.subject,
-                    )
-                )
-            return Done(receipt=receipt, subject=p.subject)
+            return self._record(conn, appender, plan(conn, now), request_id, now)
 
-        done: Done = self._ledger.write(tx)
+        done = self._ledger.write(tx)
         return done
+
+    def _decide_ahead(
+        self, ahead: Callable[[sa.Connection, int], Ahead], request_id: str | None
+    ) -> Ahead | Done | None:
+        """Return the early decision, the stored outcome of a retried request, or None when
+        the early decision refused (the writer decides again, under the lock)."""
+        with self._engine.connect() as conn:
+            stored = self._stored(conn, request_id)
+            if stored is not None:
+                return stored
+            try:
+                return ahead(conn, self._now())
+            except ParticipationError:
+                return None
+
+    def _apply_ahead(
+        self, conn: sa.Connection, appender: Appender, early: Ahead, request_id: str | None
+    ) -> Done:
+        """The writer's part of an early decision; raises _StateChanged having written nothing
+        when the claim finds that the state changed."""
+        stored = self._stored(conn, request_id)
+        if stored is not None:
+            return stored
+        now = self._now()
+        p = early.plan
+        if early.valid_until is not None and now >= early.valid_until:
+            raise _StateChanged()
+        r = appender.append(  # no database write yet: undone by the writer if we raise
+            p.event.kind,
+            p.actor,
+            p.round_id,
+            p.event.to_payload(),
+            dedup_key=request_id,
+            new_key=request_id is not None,  # no pt_request row: no entry with that key
+        )
+        if not early.claim(conn, now):
+            raise _StateChanged()
+        if early.writes is not None:
+            early.writes(conn, now)
+        return self._recorded(conn, p, r, request_id, now)
+
+    def _stored(self, conn: sa.Connection, request_id: str | None) -> Done | None:
+        """Return the outcome recorded for ``request_id``, or None."""
+        if request_id is None:
+            return None
+        sql = driver_sql(conn, _REQUEST_SQL)
+        row = conn.exec_driver_sql(sql, (request_id,)).first()
+        if row is None:
+            return None
+        index, leaf_hash, subject = row
+        return Done(
+            receipt=Receipt(index=index, leaf_hash=bytes.fromhex(leaf_hash)), subject=subject
+        )
+
+    def _record(
+        self, conn: sa.Connection, appender: Appender, p: Plan, request_id: str | None, now: int
+    ) -> Done:
+        """Append the plan's event and record the receipt and the request (under the lock,
+        with no row for ``request_id``)."""
+        r = appender.append(
+            p.event.kind,
+            p.actor,
+            p.round_id,
+            p.event.to_payload(),
+            dedup_key=request_id,
+            new_key=request_id is not None,  # no pt_request row: no entry with that key
+        )
+        return self._recorded(conn, p, r, request_id, now)
+
+    def _recorded(
+        self, conn: sa.Connection, p: Plan, r: ReceiptLike, request_id: str | None, now: int
+    ) -> Done:
+        receipt = Receipt(index=r.index, leaf_hash=bytes(r.leaf_hash))
+        if p.after is not None:
+            p.after(receipt)
+        leaf_hex = receipt.leaf_hash.hex()
+        if p.user_id is not None:
+            row = (p.user_id, p.round_id or "", p.event.kind, p.subject, receipt.index, leaf_hex,
+                   now)  # fmt: skip
+            conn.exec_driver_sql(driver_sql(conn, _RECEIPT_SQL), row)
+        if request_id is not None:
+            row2 = (request_id, receipt.index, leaf_hex, p.subject)
+            conn.exec_driver_sql(driver_sql(conn, _REQUEST_INSERT_SQL), row2)
+        return Done(receipt=receipt, subject=p.subject)
 
     def _notify(
         self,

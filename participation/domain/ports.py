@@ -29,6 +29,7 @@ class Appender(Protocol):
     """Appends one entry inside the current write transaction.
 
     ``dedup_key``: a second append with the same key returns the first receipt, no new entry.
+    ``new_key``: the caller knows no entry has ``dedup_key`` yet (it checked under the lock).
     """
 
     def append(
@@ -38,6 +39,7 @@ class Appender(Protocol):
         round: str | None,
         body: dict[str, JSON],
         dedup_key: str | None = None,
+        new_key: bool = False,
     ) -> ReceiptLike: ...
 
 

@@ -167,6 +167,63 @@ def test_a_failing_write_rolls_back_only_its_own_work(log: Ledger) -> None:
     assert bodies == ids and log.size() == 8  # gap-free: failed writes left no hole
 
 
+def test_a_write_without_savepoint_that_raises_before_writing_leaves_no_trace(
+    log: Ledger,
+) -> None:
+    projection.create(log.engine)
+    statements: list[str] = []
+    event.listen(log.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+
+    def fn(i: int) -> object:
+        def run(conn: sa.Connection, appender: object) -> int:
+            index: int = appender.append("proposal.submitted", "r:ab", "r1", {"i": i}).index  # type: ignore[attr-defined]
+            if i % 2:
+                raise ValueError(f"refused {i}")  # before any write: its append is undone
+            conn.execute(projection.insert().values(id=i, note=f"n{i}"))
+            return index
+
+        return run
+
+    barrier = threading.Barrier(6)
+    outcomes: dict[int, object] = {}
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[i] = log.write(fn(i), savepoint=False)
+        except ValueError as err:
+            outcomes[i] = str(err)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(str(outcomes[i]) for i in (1, 3, 5)) == ["refused 1", "refused 3", "refused 5"]
+    assert sorted(int(outcomes[i]) for i in (0, 2, 4)) == [0, 1, 2]  # type: ignore[call-overload]
+    assert log.write(fn(10), savepoint=False) == 3 and log.size() == 4
+    with pytest.raises(ValueError, match="refused 11"):
+        log.write(fn(11), savepoint=False)
+    assert not any("SAVEPOINT" in s for s in statements)
+    bodies = sorted(parse_leaf(leaf).entry.body["i"] for leaf in log.entries(0, 100))  # type: ignore[type-var]
+    assert bodies == [0, 2, 4, 10]  # gap-free
+    with log.engine.connect() as conn:
+        assert sorted(conn.execute(sa.select(projection.c.id)).scalars()) == [0, 2, 4, 10]
+
+
+def test_new_key_skips_the_dedup_lookup(log: Ledger) -> None:
+    statements: list[str] = []
+    event.listen(log.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    receipt = log.write(
+        lambda conn, appender: appender.append(
+            "proposal.endorsed", "r:ab", "r1", {}, dedup_key="tg:update:7", new_key=True
+        )
+    )
+    assert not any("dedup_key =" in s for s in statements)
+    again = log.append("proposal.endorsed", "r:ab", "r1", {}, dedup_key="tg:update:7")
+    assert again.duplicate and again.index == receipt.index
+
+
 def test_a_burst_of_appends_is_group_committed(log: Ledger) -> None:
     commits = []
     event.listen(log.engine, "commit", lambda conn: commits.append(1))
