@@ -248,72 +248,75 @@ def _status(row: Any, phase: str, published: bool) -> str:
     return "submitted"
 
 
-def cards(conn: Conn, query: sa.Select[Any], viewer: int | None) -> list[ProposalCard]:
-    """Return proposal cards for ``query`` (a select of pt_proposal rows)."""
-    sub = query.subquery()
+def _card_select(proposals: sa.FromClause) -> sa.Select[Any]:
+    """Return the card columns of the pt_proposal rows of ``proposals`` (a table or subquery):
+    content, answer, the round's phase, whether results are out, and whether ``:viewer``
+    endorses it (one statement; ``:viewer`` NULL matches nobody)."""
+    p = proposals.c
     content = t.contents.alias("c")
     answer = t.contents.alias("a")
-    q = (
+    en = t.endorsements.c
+    endorsed = (
+        sa.exists()
+        .where(en.proposal_id == p.proposal_id, en.user_id == sa.bindparam("viewer"))
+        .label("endorsed")
+    )
+    return (
         sa.select(
-            sub,
+            proposals,
             content.c.data.label("content"),
             answer.c.data.label("answer_data"),
             t.rounds.c.phase,
-            t.rounds.c.results,
+            t.rounds.c.results_index.is_not(None).label("published"),  # set with the results
+            endorsed,
         )
-        .join(content, content.c.ref == sub.c.content_ref)
-        .outerjoin(answer, answer.c.ref == sub.c.answer_ref)
-        .join(t.rounds, t.rounds.c.round_id == sub.c.round_id)
+        .join(content, content.c.ref == p.content_ref)
+        .outerjoin(answer, answer.c.ref == p.answer_ref)
+        .join(t.rounds, t.rounds.c.round_id == p.round_id)
     )
-    rows = list(conn.execute(q))
-    endorsed: set[str] = set()
-    if viewer is not None and rows:
-        ids = [r.proposal_id for r in rows]
-        endorsed = set(
-            conn.execute(
-                sa.select(t.endorsements.c.proposal_id).where(
-                    t.endorsements.c.user_id == viewer, t.endorsements.c.proposal_id.in_(ids)
-                )
-            ).scalars()
-        )
-    out = []
-    for r in rows:
-        data = r.content or {}
-        answer_text = (r.answer_data or {}).get("text")
-        out.append(
-            ProposalCard(
-                proposal_id=r.proposal_id,
-                round_id=r.round_id,
-                number=r.number,
-                title=data.get("title"),
-                body=data.get("body"),
-                photo_file_id=data.get("photo"),
-                category=r.category,
-                region=r.region,
-                budget=r.budget,
-                community=r.community,
-                status=_status(r, r.phase, r.results is not None),
-                endorsements=r.endorsements,
-                endorsed_by_viewer=r.proposal_id in endorsed,
-                is_author=viewer is not None and r.author_id == viewer,
-                hidden=r.hidden,
-                hide_reason=r.hide_reason,
-                group=r.group_no,
-                answer=answer_text,
-                created_at=r.created_at,
-            )
-        )
-    return out
+
+
+_CARD = _card_select(t.proposals).where(t.proposals.c.proposal_id == sa.bindparam("pid"))
+
+
+def _card(r: Any, viewer: int | None) -> ProposalCard:
+    data = r.content or {}
+    answer_text = (r.answer_data or {}).get("text")
+    return ProposalCard(
+        proposal_id=r.proposal_id,
+        round_id=r.round_id,
+        number=r.number,
+        title=data.get("title"),
+        body=data.get("body"),
+        photo_file_id=data.get("photo"),
+        category=r.category,
+        region=r.region,
+        budget=r.budget,
+        community=r.community,
+        status=_status(r, r.phase, bool(r.published)),
+        endorsements=r.endorsements,
+        endorsed_by_viewer=bool(r.endorsed),
+        is_author=viewer is not None and r.author_id == viewer,
+        hidden=r.hidden,
+        hide_reason=r.hide_reason,
+        group=r.group_no,
+        answer=answer_text,
+        created_at=r.created_at,
+    )
+
+
+def cards(conn: Conn, query: sa.Select[Any], viewer: int | None) -> list[ProposalCard]:
+    """Return proposal cards for ``query`` (a select of pt_proposal rows)."""
+    rows = conn.execute(_card_select(query.subquery()), {"viewer": viewer})
+    return [_card(r, viewer) for r in rows]
 
 
 def card(conn: Conn, proposal_id: str, viewer: int | None) -> ProposalCard:
     """Return one card.  Raises ProposalNotFound."""
-    found = cards(
-        conn, sa.select(t.proposals).where(t.proposals.c.proposal_id == proposal_id), viewer
-    )
-    if not found:
+    row = conn.execute(_CARD, {"pid": proposal_id, "viewer": viewer}).first()
+    if row is None:
         raise e.ProposalNotFound(proposal=proposal_id)
-    return found[0]
+    return _card(row, viewer)
 
 
 def audience(conn: Conn, proposal_id: str) -> list[int]:
