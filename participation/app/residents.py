@@ -16,6 +16,8 @@ from participation.domain import errors as e
 from participation.domain import events as ev
 from participation.domain import rules
 from participation.domain.events import JSON
+from participation.domain.model import ProposalState
+from participation.domain.model import RoundState
 from participation.domain.regions import GYEONGGI
 from participation.store import repo
 from participation.store import tables as t
@@ -386,6 +388,24 @@ class Residents(Base):
         tokens = [str(row["token"]) for row in rows]
         return Toggled(card=self.proposal(proposal_id, viewer=user_id), tokens=tokens)
 
+    def _endorse_state(
+        self, conn: sa.Connection, user_id: int, proposal_id: str, *, registered: bool
+    ) -> tuple[ProposalState, RoundState, bool]:
+        """Return (the proposal, its round, whether the person endorses it), read in one
+        statement, for a 공감 or its withdrawal.
+
+        Raises as the separate look-ups did, in their order: NotRegistered (when
+        ``registered`` is required), ProposalNotFound, RoundNotFound.
+        """
+        found = repo.endorse_state(conn, user_id, proposal_id)
+        if found is None or (registered and not found[0]):
+            if registered:
+                self._require_resident(conn, user_id)
+            p = repo.proposal_state(conn, proposal_id)
+            repo.round_state(conn, p.round_id)
+            raise AssertionError("a proposal and its round exist but were not found")
+        return found[1], found[2], found[3]
+
     def endorse(
         self,
         user_id: int,
@@ -402,10 +422,7 @@ class Residents(Base):
         def plan(conn: sa.Connection, now: int) -> Plan:
             if press is not None:
                 press.apply(conn, now)
-            self._require_resident(conn, user_id)
-            p = repo.proposal_state(conn, proposal_id)
-            rnd = repo.round_state(conn, p.round_id)
-            already = repo.exists(conn, t.endorsements, proposal_id=proposal_id, user_id=user_id)
+            p, rnd, already = self._endorse_state(conn, user_id, proposal_id, registered=True)
             event = rules.decide_endorse(rnd, p, user_id=user_id, already=already, now=now)
             conn.execute(
                 sa.insert(t.endorsements).values(
@@ -435,9 +452,7 @@ class Residents(Base):
         def plan(conn: sa.Connection, now: int) -> Plan:
             if press is not None:
                 press.apply(conn, now)
-            p = repo.proposal_state(conn, proposal_id)
-            rnd = repo.round_state(conn, p.round_id)
-            endorsed = repo.exists(conn, t.endorsements, proposal_id=proposal_id, user_id=user_id)
+            p, rnd, endorsed = self._endorse_state(conn, user_id, proposal_id, registered=False)
             event = rules.decide_unendorse(rnd, p, endorsed=endorsed, now=now)
             en = t.endorsements.c
             conn.execute(

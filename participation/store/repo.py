@@ -213,6 +213,45 @@ def proposal_state(conn: Conn, proposal_id: str) -> ProposalState:
     return _proposal_state(row)
 
 
+_p, _rd, _en = t.proposals.c, t.rounds.c, t.endorsements.c
+_ENDORSE_STATE = (
+    sa.select(
+        t.proposals,
+        _rd.phase.label("r_phase"),
+        _rd.rules.label("r_rules"),
+        _rd.groups.label("r_groups"),
+        _rd.results_index.is_not(None).label("r_published"),  # set with the results
+        sa.select(_r.registered_at.is_not(None))
+        .where(_r.user_id == sa.bindparam("uid"))
+        .scalar_subquery()
+        .label("registered"),
+        sa.exists()
+        .where(_en.proposal_id == _p.proposal_id, _en.user_id == sa.bindparam("uid"))
+        .label("endorsed"),
+    )
+    .join(t.rounds, _rd.round_id == _p.round_id)
+    .where(_p.proposal_id == sa.bindparam("pid"))
+)
+
+
+def endorse_state(
+    conn: Conn, user_id: int, proposal_id: str
+) -> tuple[bool, ProposalState, RoundState, bool] | None:
+    """Return (the person is registered, the proposal, its round, the person endorses it)
+    in one statement, or None when the proposal (or its round) is not found."""
+    row = conn.execute(_ENDORSE_STATE, {"uid": user_id, "pid": proposal_id}).first()
+    if row is None:
+        return None
+    rnd = RoundState(
+        round_id=row.round_id,
+        phase=row.r_phase,
+        rules=RoundRules.from_payload(row.r_rules),
+        groups=_groups(row.r_groups),
+        results_published=bool(row.r_published),
+    )
+    return bool(row.registered), _proposal_state(row), rnd, bool(row.endorsed)
+
+
 def proposal_states(conn: Conn, round_id: str, *, shortlisted: bool = False) -> list[ProposalState]:
     """Return the round's proposals (only shortlisted ones if asked), by number."""
     q = sa.select(t.proposals).where(t.proposals.c.round_id == round_id)
