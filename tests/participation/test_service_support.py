@@ -240,3 +240,26 @@ def test_2017_enrollment_peer_scoring_and_quotas(
     with pytest.raises(e.OwnProposal):
         service.like(voter, own["cb"])
     assert len(group) == 3
+
+
+def test_open_update_reads_person_and_button_and_uses_up_a_consumed_one(
+    service: ParticipationService, clock: Clock
+) -> None:
+    opened = service.open_update(5)
+    assert opened.resident is None and opened.conversation.version == 0 and opened.button is None
+    service.save_conversation(5, "browse", {"page": 1}, 0)
+    keep, once = service.issue_buttons(5, [("look", {"n": 1}), ("use", {"n": 2})], ttl_s=60)
+    opened = service.open_update(5, token=keep, consume={"use"}, request_id="tg:1")
+    assert opened.conversation.step == "browse" and opened.button is not None
+    assert (opened.button.action, opened.button.args) == ("look", {"n": 1})
+    assert service.open_update(5, token=keep, consume={"use"}).button is not None  # not used
+    first = service.open_update(5, token=once, consume={"use"}, request_id="tg:2")
+    assert first.button is not None and first.button.args == {"n": 2}
+    again = service.open_update(5, token=once, consume={"use"}, request_id="tg:2")
+    assert again.button is not None  # the same update redelivered still applies
+    other = service.open_update(5, token=once, consume={"use"}, request_id="tg:3")
+    assert isinstance(other.refusal, e.ButtonExpired) and other.button is None
+    assert isinstance(service.open_update(6, token=keep).refusal, e.ButtonForeign)
+    assert isinstance(service.open_update(5, token="nope").refusal, e.ButtonUnknown)
+    clock.advance(seconds=61)
+    assert isinstance(service.open_update(5, token=keep).refusal, e.ButtonExpired)
