@@ -10,6 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ledger.store import driver_sql
+from participation.app.base import Ahead
 from participation.app.base import Base
 from participation.app.base import Plan
 from participation.domain import errors as e
@@ -47,12 +49,64 @@ class PressWrites:
     request_id: str | None
     applied: bool = False  # False after the call: the command was a retry, nothing written
 
+    checked: tuple[dict[str, JSON], int] | None = None  # by `check`: (args, expires_at)
+
     def apply(self, conn: sa.Connection, now: int) -> None:
         """Use the button up (raises ButtonExpired if another press did) and store the rows."""
         if self.token is not None:
             repo.consume_button(conn, self.user_id, self.token, now, self.request_id)
         repo.insert_buttons(conn, self.rows)
         self.applied = True
+
+    def check(self, conn: sa.Connection, now: int) -> None:
+        """Check the button before the writer (raises as :func:`repo.check_button`)."""
+        if self.token is None:
+            return
+        row = repo.button_row(conn, self.token)
+        args, replay = repo.check_button(row, self.user_id, now, self.request_id)
+        self.checked = None if replay else (args, int(row.expires_at))
+
+    def claim(self, conn: sa.Connection, now: int) -> bool:
+        """Use the checked button up under the lock; False (nothing written) if it expired
+        or another press used it since :meth:`check`."""
+        if self.checked is None or self.token is None:
+            return True
+        args, expires_at = self.checked
+        if now >= expires_at:
+            return False
+        try:
+            repo.mark_button_used(conn, self.token, args, now, self.request_id)
+        except e.ButtonExpired:
+            return False
+        return True
+
+    def store(self, conn: sa.Connection) -> None:
+        """Store the redrawn card's tokens (after :meth:`claim`)."""
+        repo.insert_buttons(conn, self.rows)
+        self.applied = True
+
+
+# The writer's part of a 공감 decided before it (see Base._run): each claim re-checks, under
+# the lock, everything the rule read that can change (registration, the proposal's
+# withdrawn/hidden flags, the round's phase; its rules are frozen once open; the author
+# cannot change), and an undo restores the row if the button was used up in between.
+_ENDORSE_CLAIM = (
+    "INSERT INTO pt_endorsement (proposal_id, user_id, round_id, created_at) SELECT ?, ?, ?, ?"
+    " WHERE EXISTS (SELECT 1 FROM pt_resident WHERE user_id = ? AND registered_at IS NOT NULL)"
+    " AND EXISTS (SELECT 1 FROM pt_proposal WHERE proposal_id = ? AND withdrawn = ?"
+    " AND hidden = ?) AND EXISTS (SELECT 1 FROM pt_round WHERE round_id = ? AND phase = ?)"
+    " AND NOT EXISTS (SELECT 1 FROM pt_endorsement WHERE proposal_id = ? AND user_id = ?)"
+)
+_ENDORSE_UNDO = "DELETE FROM pt_endorsement WHERE proposal_id = ? AND user_id = ?"
+_ENDORSED_AT = "SELECT created_at FROM pt_endorsement WHERE proposal_id = ? AND user_id = ?"
+_WITHDRAW_CLAIM = (
+    "DELETE FROM pt_endorsement WHERE proposal_id = ? AND user_id = ? AND created_at = ?"
+    " AND EXISTS (SELECT 1 FROM pt_round WHERE round_id = ? AND phase = ?)"
+)
+_WITHDRAW_UNDO = (
+    "INSERT INTO pt_endorsement (proposal_id, user_id, round_id, created_at) VALUES (?, ?, ?, ?)"
+)
+_ENDORSEMENTS_ADD = "UPDATE pt_proposal SET endorsements = endorsements + ? WHERE proposal_id = ?"
 
 
 class Residents(Base):
@@ -436,7 +490,37 @@ class Residents(Base):
             )
             return self.proposal_plan(p, "resident", user_id, event)
 
-        return self._run(plan, request_id=request_id).receipt
+        def ahead(conn: sa.Connection, now: int) -> Ahead:
+            p, rnd, already = self._endorse_state(conn, user_id, proposal_id, registered=True)
+            event = rules.decide_endorse(rnd, p, user_id=user_id, already=already, now=now)
+            if press is not None:
+                press.check(conn, now)
+
+            def claim(conn: sa.Connection, now: int) -> bool:
+                row = (proposal_id, user_id, p.round_id, now, user_id, proposal_id, False, False,
+                       p.round_id, rnd.phase, proposal_id, user_id)  # fmt: skip
+                if conn.exec_driver_sql(driver_sql(conn, _ENDORSE_CLAIM), row).rowcount != 1:
+                    return False
+                if press is None or press.claim(conn, now):
+                    return True
+                conn.exec_driver_sql(driver_sql(conn, _ENDORSE_UNDO), (proposal_id, user_id))
+                return False
+
+            return Ahead(
+                plan=self.proposal_plan(p, "resident", user_id, event),
+                claim=claim,
+                writes=lambda conn, now: self._after_toggle(conn, proposal_id, 1, press),
+                valid_until=rnd.rules.deadlines.endorsement_ends,
+            )
+
+        return self._run(plan, request_id=request_id, ahead=ahead).receipt
+
+    def _after_toggle(
+        self, conn: sa.Connection, proposal_id: str, delta: int, press: PressWrites | None
+    ) -> None:
+        conn.exec_driver_sql(driver_sql(conn, _ENDORSEMENTS_ADD), (delta, proposal_id))
+        if press is not None:
+            press.store(conn)
 
     def withdraw_endorsement(
         self,
@@ -467,7 +551,33 @@ class Residents(Base):
             )
             return self.proposal_plan(p, "resident", user_id, event)
 
-        return self._run(plan, request_id=request_id).receipt
+        def ahead(conn: sa.Connection, now: int) -> Ahead:
+            p = repo.proposal_state(conn, proposal_id)
+            rnd = repo.round_state(conn, p.round_id)
+            sql = driver_sql(conn, _ENDORSED_AT)
+            since = conn.exec_driver_sql(sql, (proposal_id, user_id)).scalar()
+            event = rules.decide_unendorse(rnd, p, endorsed=since is not None, now=now)
+            if press is not None:
+                press.check(conn, now)
+
+            def claim(conn: sa.Connection, now: int) -> bool:
+                row = (proposal_id, user_id, since, p.round_id, rnd.phase)
+                if conn.exec_driver_sql(driver_sql(conn, _WITHDRAW_CLAIM), row).rowcount != 1:
+                    return False
+                if press is None or press.claim(conn, now):
+                    return True
+                undo = (proposal_id, user_id, p.round_id, since)
+                conn.exec_driver_sql(driver_sql(conn, _WITHDRAW_UNDO), undo)
+                return False
+
+            return Ahead(
+                plan=self.proposal_plan(p, "resident", user_id, event),
+                claim=claim,
+                writes=lambda conn, now: self._after_toggle(conn, proposal_id, -1, press),
+                valid_until=rnd.rules.deadlines.endorsement_ends,
+            )
+
+        return self._run(plan, request_id=request_id, ahead=ahead).receipt
 
     # --- reading ------------------------------------------------------------------------------
     def proposal(self, proposal_id: str, *, viewer: int | None = None) -> ProposalCard:
