@@ -70,12 +70,16 @@ class Ahead:
     have changed since, returning False (having written nothing) when it did change.
     ``writes`` makes the rest of the projection writes; neither may raise a domain error.
     ``valid_until``: the decision holds while the clock is before it (a deadline).
+    ``claims_request``: the claim also finds nothing to do when the request has a recorded
+    outcome (``NOT EXISTS`` on ``pt_request``), so the writer does not look the request up
+    first (a retry then meets the lookup under the lock).
     """
 
     plan: Plan
     claim: Callable[[sa.Connection, int], bool]
     writes: Callable[[sa.Connection, int], None] | None = None
     valid_until: int | None = None
+    claims_request: bool = False
 
 
 class _StateChanged(Exception):
@@ -261,20 +265,23 @@ class Base:
     ) -> Done:
         """The writer's part of an early decision; raises _StateChanged having written nothing
         when the claim finds that the state changed."""
-        stored = self._stored(conn, request_id)
-        if stored is not None:
-            return stored
+        if not early.claims_request:
+            stored = self._stored(conn, request_id)
+            if stored is not None:
+                return stored
         now = self._now()
         p = early.plan
         if early.valid_until is not None and now >= early.valid_until:
             raise _StateChanged()
-        r = appender.append(  # no database write yet: undone by the writer if we raise
+        # No database write yet: the writer undoes this append if we raise. With no pt_request
+        # row (looked up above, or re-checked by the claim) no entry has the key either.
+        r = appender.append(
             p.event.kind,
             p.actor,
             p.round_id,
             p.event.to_payload(),
             dedup_key=request_id,
-            new_key=request_id is not None,  # no pt_request row: no entry with that key
+            new_key=request_id is not None,
         )
         if not early.claim(conn, now):
             raise _StateChanged()

@@ -96,12 +96,14 @@ _ENDORSE_CLAIM = (
     " AND EXISTS (SELECT 1 FROM pt_proposal WHERE proposal_id = ? AND withdrawn = ?"
     " AND hidden = ?) AND EXISTS (SELECT 1 FROM pt_round WHERE round_id = ? AND phase = ?)"
     " AND NOT EXISTS (SELECT 1 FROM pt_endorsement WHERE proposal_id = ? AND user_id = ?)"
+    " AND NOT EXISTS (SELECT 1 FROM pt_request WHERE request_id = ?)"
 )
 _ENDORSE_UNDO = "DELETE FROM pt_endorsement WHERE proposal_id = ? AND user_id = ?"
 _ENDORSED_AT = "SELECT created_at FROM pt_endorsement WHERE proposal_id = ? AND user_id = ?"
 _WITHDRAW_CLAIM = (
     "DELETE FROM pt_endorsement WHERE proposal_id = ? AND user_id = ? AND created_at = ?"
     " AND EXISTS (SELECT 1 FROM pt_round WHERE round_id = ? AND phase = ?)"
+    " AND NOT EXISTS (SELECT 1 FROM pt_request WHERE request_id = ?)"
 )
 _WITHDRAW_UNDO = (
     "INSERT INTO pt_endorsement (proposal_id, user_id, round_id, created_at) VALUES (?, ?, ?, ?)"
@@ -498,7 +500,7 @@ class Residents(Base):
 
             def claim(conn: sa.Connection, now: int) -> bool:
                 row = (proposal_id, user_id, p.round_id, now, user_id, proposal_id, False, False,
-                       p.round_id, rnd.phase, proposal_id, user_id)  # fmt: skip
+                       p.round_id, rnd.phase, proposal_id, user_id, request_id)  # fmt: skip
                 if conn.exec_driver_sql(driver_sql(conn, _ENDORSE_CLAIM), row).rowcount != 1:
                     return False
                 if press is None or press.claim(conn, now):
@@ -511,6 +513,7 @@ class Residents(Base):
                 claim=claim,
                 writes=lambda conn, now: self._after_toggle(conn, proposal_id, 1, press),
                 valid_until=rnd.rules.deadlines.endorsement_ends,
+                claims_request=True,
             )
 
         return self._run(plan, request_id=request_id, ahead=ahead).receipt
@@ -561,7 +564,7 @@ class Residents(Base):
                 press.check(conn, now)
 
             def claim(conn: sa.Connection, now: int) -> bool:
-                row = (proposal_id, user_id, since, p.round_id, rnd.phase)
+                row = (proposal_id, user_id, since, p.round_id, rnd.phase, request_id)
                 if conn.exec_driver_sql(driver_sql(conn, _WITHDRAW_CLAIM), row).rowcount != 1:
                     return False
                 if press is None or press.claim(conn, now):
@@ -575,6 +578,7 @@ class Residents(Base):
                 claim=claim,
                 writes=lambda conn, now: self._after_toggle(conn, proposal_id, -1, press),
                 valid_until=rnd.rules.deadlines.endorsement_ends,
+                claims_request=True,
             )
 
         return self._run(plan, request_id=request_id, ahead=ahead).receipt

@@ -113,3 +113,15 @@ def test_a_button_used_between_decision_and_claim_undoes_the_claim(world: World)
     with pytest.raises(e.ButtonExpired):
         world.svc.toggle_endorsement(OTHER, world.pid, button=other, request_id="tg:3")
     assert endorsements(world, OTHER) == 1 and world.svc.proposal(world.pid).endorsements == 1
+
+
+def test_the_same_request_recorded_between_decision_and_claim_returns_its_receipt(
+    world: World,
+) -> None:
+    first: list[Any] = []
+    before_fast_write(
+        world, lambda: first.append(world.svc.endorse(THIRD, world.pid, request_id="tg:4"))
+    )
+    again = world.svc.endorse(THIRD, world.pid, request_id="tg:4")  # decided before it committed
+    assert (again.index, again.leaf_hash) == (first[0].index, first[0].leaf_hash)
+    assert world.svc.proposal(world.pid).endorsements == 2 and endorsements(world, THIRD) == 1
