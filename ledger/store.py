@@ -138,7 +138,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     IMMEDIATE` (the write lock up front) while readers begin with a plain, deferred `BEGIN`.
     """
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+        # pre_ping costs a round trip per pool checkout; a caller whose retry path survives
+        # one failed statement after a server restart (the pool is then invalidated) may
+        # pass pool_pre_ping=False.
+        kwargs.setdefault("pool_pre_ping", True)
+        return sa.create_engine(url, **kwargs)
     if url in ("sqlite://", "sqlite:///:memory:"):
         kwargs.setdefault("poolclass", StaticPool)  # one shared in-memory database
     kwargs.setdefault("connect_args", {"check_same_thread": False})
