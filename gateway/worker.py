@@ -14,11 +14,17 @@ Design (why it is correct):
   pending list from id 0 in order, then reads new entries (`>`). A worker killed with -9 loses
   its lease after at most the lease time; nothing it read is lost, because entries are
   acknowledged (XACK, then XDEL) only after the handler's commit.
-- **At most once in effect.** An update_id is recorded in `gateway_processed_updates` after
-  `process_update` returns; a redelivered update found there is acknowledged without running.
-  The window between the handler's commit and that record is closed by the domain: the bot
-  passes the update_id as `request_id`, so a replay returns the first result and writes
-  nothing.
+- **At most once in effect.** Ingress stores an update_id at most once (`updates:seen:<id>`,
+  SET NX for 24 h in the same script as the XADD), so each update is one stream entry, and an
+  acknowledged entry is never delivered again. Only an entry read but not acknowledged comes
+  back (from the pending list, after a kill -9, a lease takeover or a paused partition), and
+  its handler may have committed already. That window, between the handler's commit and the
+  XACK, is closed by the domain: the bot passes the update_id as `request_id`, so a replay
+  returns the first result and writes nothing (its reply is sent again). The ack is one
+  MULTI/EXEC (XACK, XDEL, the processed counter) right after `process_update`, on the
+  worker's own connection: no thread, no SQL write per update. When Redis fails at that ack,
+  the update_id goes to `gateway_processed_updates` instead, and replayed entries (read from
+  the pending list, never new ones) are looked up there and acknowledged without running.
 - **Failures.** A handler error that the bot explained (domain errors) counts as processed.
   Infrastructure errors (database or Redis unavailable) leave the entry unacknowledged; the
   partition pauses and retries it with backoff, keeping order; after `max_attempts` failures
@@ -254,7 +260,7 @@ class UpdateWorker:
                     for entry_id, fields in entries:
                         if partition in self._leaving:
                             break
-                        await self._apply(partition, stream, entry_id, fields)
+                        await self._apply(partition, stream, entry_id, fields, replayed=replay)
                     delay = self.config.backoff_s
                 except self._pause_on as err:
                     # also the database failing around the handler (processed-update checks)
@@ -307,9 +313,18 @@ class UpdateWorker:
         return [(i, f if f is not None else {}) for i, f in entries]
 
     async def _apply(
-        self, partition: int, stream: str, entry_id: bytes, fields: dict[bytes, bytes]
+        self,
+        partition: int,
+        stream: str,
+        entry_id: bytes,
+        fields: dict[bytes, bytes],
+        *,
+        replayed: bool = False,
     ) -> None:
-        """Apply one entry; acknowledge it once its effects are committed."""
+        """Apply one entry; acknowledge it once its effects are committed.
+
+        `replayed`: the entry comes from the pending list (it may have been applied already).
+        """
         raw = fields.get(b"u")
         structlog.contextvars.clear_contextvars()
         if raw is None:
@@ -320,9 +335,9 @@ class UpdateWorker:
         structlog.contextvars.bind_contextvars(
             update_id=update_id, partition=partition, worker=self.name
         )
-        if await asyncio.to_thread(self._processed.contains, update_id):
+        if replayed and await asyncio.to_thread(self._processed.contains, update_id):
             log.info("update_redelivered_skipped")
-            await self._ack(stream, entry_id, processed=False)
+            await self._ack(stream, entry_id, processed=True)  # its ack had failed
             return
         started = time.perf_counter()
         try:
@@ -343,8 +358,12 @@ class UpdateWorker:
             await self._redis.xadd(self.layout.key("updates:dead"), {"u": raw})
             await self._ack(stream, entry_id, processed=False)
             return
-        await asyncio.to_thread(self._processed.add, update_id)
-        await self._ack(stream, entry_id, processed=True)
+        try:
+            await self._ack(stream, entry_id, processed=True)
+        except redis.RedisError:
+            # The effects are in: remember that outside Redis so the replay skips the handler.
+            await asyncio.to_thread(self._processed.add, update_id)
+            raise
         self._attempts.pop(entry_id, None)
         log.info("update_processed", ms=round((time.perf_counter() - started) * 1000, 1))
 

@@ -235,7 +235,90 @@ def test_domain_error_counts_as_processed(tmp_path: Path):
                               ProcessedUpdates(engine), name="w", config=FAST)  # fmt: skip
         asyncio.run(run_workers([worker], lambda: len(seen) >= 1))
         assert [i for i, _t in seen] == [1001]
-        assert ProcessedUpdates(engine).contains(1000)
+        client = server.client()
+        assert int(client.get("metrics:updates_processed")) == 2  # both acknowledged
+        assert (
+            client.xlen("updates:0") == 0
+            and client.xpending("updates:0", "workers")["pending"] == 0
+        )
+        engine.dispose()
+    finally:
+        server.kill()
+
+
+class CountingProcessed(ProcessedUpdates):
+    """The SQL markers, counting lookups and records."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        super().__init__(engine)
+        self.calls: list[tuple[str, int]] = []
+
+    def contains(self, update_id: int) -> bool:
+        self.calls.append(("contains", update_id))
+        return super().contains(update_id)
+
+    def add(self, update_id: int) -> None:
+        self.calls.append(("add", update_id))
+        super().add(update_id)
+
+
+def test_new_entries_cost_no_sql_bookkeeping(tmp_path: Path):
+    server = RedisServer(tmp_path / "r").start()
+    try:
+        engine = prepare_db(f"sqlite:///{tmp_path}/db.sqlite")
+        layout = StreamLayout(2)
+        updates = updates_for(chats=3, per_chat=3)
+        seen: list[tuple[int, str]] = []
+        processed = CountingProcessed(engine)
+        worker = UpdateWorker(aredis.Redis.from_url(server.url), layout,
+                              recording_app(seen, lambda _i: None), processed,
+                              name="w", config=FAST)  # fmt: skip
+
+        async def scenario() -> None:
+            task = asyncio.create_task(run_workers([worker], lambda: len(seen) >= len(updates)))
+            await asyncio.sleep(0.3)  # the worker reads new entries (`>`) by now
+            feed(Inbox(server.client(), layout), updates)
+            await task
+
+        asyncio.run(scenario())
+        assert sorted(i for i, _t in seen) == [u["update_id"] for u in updates]
+        assert processed.calls == []  # acknowledged in Redis only
+        assert int(server.client().get("metrics:updates_processed")) == len(updates)
+        engine.dispose()
+    finally:
+        server.kill()
+
+
+class FlakyAck(UpdateWorker):
+    """A worker whose first acknowledgement after a handler fails as if Redis went away."""
+
+    failed = False
+
+    async def _ack(self, stream: str, entry_id: bytes, *, processed: bool) -> None:
+        if processed and not self.failed:
+            self.failed = True
+            raise redis.ConnectionError("Redis went away")
+        await super()._ack(stream, entry_id, processed=processed)
+
+
+def test_an_update_whose_ack_failed_is_not_run_again(tmp_path: Path):
+    server = RedisServer(tmp_path / "r").start()
+    try:
+        engine = prepare_db(f"sqlite:///{tmp_path}/db.sqlite")
+        layout = StreamLayout(1)
+        updates = updates_for(chats=1, per_chat=3)
+        feed(Inbox(server.client(), layout), updates)
+        seen: list[tuple[int, str]] = []
+        processed = CountingProcessed(engine)
+        worker = FlakyAck(aredis.Redis.from_url(server.url), layout,
+                          recording_app(seen, lambda _i: None), processed,
+                          name="w", config=FAST)  # fmt: skip
+        client = server.client()
+        asyncio.run(run_workers([worker], lambda: client.get("metrics:updates_processed") == b"3"))
+        assert worker.failed
+        assert [i for i, _t in seen] == [1000, 1001, 1002]  # 1000 ran once, not twice
+        assert ("add", 1000) in processed.calls and processed.contains(1000)
+        assert client.xlen("updates:0") == 0
         engine.dispose()
     finally:
         server.kill()
