@@ -10,6 +10,7 @@ reply in the person's language and logs anything else before a polite apology.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Iterable
 from typing import Any
 from typing import Protocol
@@ -165,7 +166,12 @@ async def gate(update: Update, context: Context) -> None:
     if user is None or user.is_bot:
         return
     services: BotServices = context.bot_data[SERVICES_KEY]
-    if await asyncio.to_thread(services.rate_limiter.allow, user.id):
+    allow = services.rate_limiter.allow
+    if inspect.iscoroutinefunction(allow):  # the gateway's: Redis on the worker's own loop
+        allowed = await allow(user.id)
+    else:
+        allowed = await asyncio.to_thread(allow, user.id)
+    if allowed:
         if context.user_data is not None:
             context.user_data.pop(SLOWED_KEY, None)
         return
