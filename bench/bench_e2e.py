@@ -323,7 +323,7 @@ async def account(rt: Runtime, srv: SandboxServer, presses: list[dict[str, Any]]
 
     base, files = rt.bot_endpoints(srv.api_base_url)
     client = aredis.Redis.from_url(rt.redis_url)
-    app = rt.bot_application(base, files, srv.bot_username)
+    app = rt.bot_application(base, files, srv.bot_username, client)  # as processes.worker_main
     worker = UpdateWorker(client, StreamLayout(1, "e2e-account:"), app, rt.processed())
     await app.initialize()
     api_calls = 0

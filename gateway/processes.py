@@ -78,8 +78,8 @@ async def worker_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = N
     """Run one update worker until stopped."""
     base, files = rt.bot_endpoints(sandbox_api)
     username = await bot_username(rt, base, files)
-    application = rt.bot_application(base, files, username)
     client = aredis.Redis.from_url(rt.redis_url, socket_timeout=10, socket_connect_timeout=5)
+    application = rt.bot_application(base, files, username, client)
     config = WorkerConfig(lease_ms=rt.settings.worker_lease_ms)
     worker = UpdateWorker(
         client, rt.layout, application, rt.processed(), name=consumer_name(), config=config

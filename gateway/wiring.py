@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import os
 import threading
+import time
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import redis.asyncio as aredis
 import sqlalchemy as sa
 import structlog
 
@@ -80,10 +82,10 @@ def user_ref(pepper: bytes, user_id: int) -> str:
     return hmac.new(pepper, b"log:" + str(user_id).encode(), sha256).hexdigest()[:16]
 
 
-class RedisRateLimiter:
-    """Per-person token bucket in Redis (bot.services.RateLimiter), shared by all workers."""
+class _TokenBucket:
+    """Per-person token bucket in Redis, one Lua script (EVALSHA) per update."""
 
-    _SCRIPT = """
+    SCRIPT = """
 local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local s = redis.call('HMGET', KEYS[1], 't', 'n')
 local t, n = tonumber(s[1]) or now, tonumber(s[2]) or burst
@@ -95,22 +97,50 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return ok
 """
 
+    def __init__(self, layout: StreamLayout, pepper: bytes, rate: float, burst: int) -> None:
+        self._layout, self._pepper, self._rate, self._burst = layout, pepper, rate, burst
+
+    def _keys_args(self, user_id: int) -> tuple[list[str], list[float | int]]:
+        key = self._layout.key(f"ratelimit:user:{user_ref(self._pepper, user_id)}")
+        return [key], [self._rate, self._burst, int(time.time() * 1000)]
+
+
+class RedisRateLimiter(_TokenBucket):
+    """The bucket (bot.services.RateLimiter) on a synchronous client, shared by all workers;
+    the bot calls `allow` in a thread."""
+
     def __init__(
         self, client: redis.Redis, layout: StreamLayout, pepper: bytes, *, rate: float = 1.0,
         burst: int = 8,
     ) -> None:  # fmt: skip
-        self._script = client.register_script(self._SCRIPT)
-        self._layout, self._pepper, self._rate, self._burst = layout, pepper, rate, burst
+        super().__init__(layout, pepper, rate, burst)
+        self._script = client.register_script(self.SCRIPT)
 
     def allow(self, user_id: int) -> bool:
         """Count one update of `user_id`; False when over the limit (fails open on outage)."""
-        import time
-
-        key = self._layout.key(f"ratelimit:user:{user_ref(self._pepper, user_id)}")
+        keys, args = self._keys_args(user_id)
         try:
-            return bool(
-                self._script(keys=[key], args=[self._rate, self._burst, int(time.time() * 1000)])
-            )
+            return bool(self._script(keys=keys, args=args))
+        except redis.RedisError:
+            return True
+
+
+class AsyncRedisRateLimiter(_TokenBucket):
+    """The same bucket on a worker's asyncio client: the bot awaits `allow` on the worker's
+    loop, without a thread hop per update."""
+
+    def __init__(
+        self, client: aredis.Redis, layout: StreamLayout, pepper: bytes, *, rate: float = 1.0,
+        burst: int = 8,
+    ) -> None:  # fmt: skip
+        super().__init__(layout, pepper, rate, burst)
+        self._script = client.register_script(self.SCRIPT)
+
+    async def allow(self, user_id: int) -> bool:
+        """Count one update of `user_id`; False when over the limit (fails open on outage)."""
+        keys, args = self._keys_args(user_id)
+        try:
+            return bool(await self._script(keys=keys, args=args))
         except redis.RedisError:
             return True
 
@@ -131,8 +161,6 @@ class LedgerCheck:
         self.audit.check()
 
     def full(self) -> None:
-        import time
-
         now = time.monotonic()
         due = now - self._last_full >= self.full_every_s
         if due:
@@ -261,20 +289,32 @@ class Runtime:
         files = base.replace("/bot", "/file/bot", 1) if base.endswith("/bot") else base + "/file"
         return base, files
 
-    def bot_application(self, base_url: str, base_file_url: str, username: str) -> Any:
-        """Build the bot's PTB Application (bot.build_application) for one worker."""
+    def bot_application(
+        self, base_url: str, base_file_url: str, username: str, client: aredis.Redis | None = None
+    ) -> Any:
+        """Build the bot's PTB Application (bot.build_application) for one worker.
+
+        `client`: the worker's asyncio Redis client, on the loop that runs the application; the rate
+        limiter then runs on that loop (without it, in a thread on the shared sync client).
+        """
         try:
             from bot import BotServices
             from bot import build_application
         except ImportError as err:  # the bot package is assembled separately
             raise RuntimeError("bot.build_application is not available") from err
 
+        pepper = self.settings.pseudonym_pepper
+        limiter = (
+            RedisRateLimiter(self.redis, self.layout, pepper)
+            if client is None
+            else AsyncRedisRateLimiter(client, self.layout, pepper)
+        )
         services = BotServices(
             participation=self.service,
             catalog=self.catalog,
             bot_username=username,
             public_base_url=self.settings.public_base_url,
-            rate_limiter=RedisRateLimiter(self.redis, self.layout, self.settings.pseudonym_pepper),
+            rate_limiter=limiter,
             clock=lambda: datetime.now(UTC),
             block_of=self._block_number,
         )

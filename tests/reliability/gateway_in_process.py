@@ -145,10 +145,11 @@ class Gateway:
         asyncio.run(self._drain(timeout))
 
     async def _drain(self, timeout: float) -> None:
-        app = self.rt.bot_application(
-            self.sandbox.api_base_url, self.sandbox.file_base_url, self.sandbox.bot_username
-        )
         client = aredis.Redis.from_url(self.rt.redis_url)
+        app = self.rt.bot_application(
+            self.sandbox.api_base_url, self.sandbox.file_base_url, self.sandbox.bot_username,
+            client,
+        )  # fmt: skip
         worker = UpdateWorker(client, self.rt.layout, app, self.rt.processed(), name="w",
                               config=FAST)  # fmt: skip
         task = asyncio.create_task(worker.run())
