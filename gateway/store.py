@@ -1,4 +1,4 @@
-"""The gateway's own tables: processed updates, posted digests, scheduler runs.
+"""The gateway's own tables: processed updates (when an ack failed), posted digests, scheduler runs.
 
 They live in the same database as the ledger and the domain and are created by the Alembic
 migrations (`migrations/`), like theirs.
@@ -47,7 +47,9 @@ def _now() -> datetime:
 
 
 class ProcessedUpdates:
-    """The set of update_ids whose effects are committed (at-most-once in effect)."""
+    """Update_ids whose effects are committed but whose stream entry Redis failed to
+    acknowledge (gateway.worker): a replay of such an entry is acknowledged without running.
+    Normally the acknowledgement itself is the record, and nothing is written here."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
