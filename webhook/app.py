@@ -58,6 +58,7 @@ def deps() -> WebhookDeps:
 def create_app(dependencies: WebhookDeps) -> Flask:
     """Build the Flask app around `dependencies`."""
     from webhook.health import bp as health_bp
+    from webhook.ingress import TelegramIngress
     from webhook.ingress import bp as ingress_bp
     from webhook.ledger_api import bp as ledger_bp
     from webhook.onsite import bp as onsite_bp
@@ -83,6 +84,8 @@ def create_app(dependencies: WebhookDeps) -> Flask:
     app.register_blueprint(onsite_bp)
     app.register_blueprint(results_bp)
     app.register_error_handler(HTTPException, _http_error)
+    # `POST /telegram` answered before Flask (outside ProxyFix: it needs no client address)
+    app.wsgi_app = TelegramIngress(app, dependencies, app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 
