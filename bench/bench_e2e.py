@@ -629,8 +629,8 @@ def main() -> None:
             )
             total = sum(phase["cpu_ms"].values())
             ours = total - phase["cpu_ms"].get("sandbox+driver", 0.0)
-            log(f"  CPU-bound ceiling on 2 cores: {2000 / total:,.0f}/s with the in-process sandbox "
-                f"on the same cores, {2000 / ours:,.0f}/s for our processes alone "
+            log(f"  CPU-bound ceiling on 2 cores: {2000 / total:,.0f}/s with the in-process "
+                f"sandbox on the same cores, {2000 / ours:,.0f}/s for our processes alone "
                 f"({ours:.1f} ms of CPU per action)")  # fmt: skip
         log(f"  all phases: {len(offered):,} offered, {len(commits):,} in the ledger, "
             f"{args.action} count {endorsements:,}, {answered:,} callbacks answered")  # fmt: skip
