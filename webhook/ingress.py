@@ -57,6 +57,10 @@ def _reject_constant(name: str) -> Any:
     raise InvalidUpdate(f"non-standard JSON constant {name}")
 
 
+# One decoder for every request (json.loads with an option builds a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_update(body: bytes) -> dict[str, Any]:
     """Return the update object in `body`, or raise InvalidUpdate.
 
@@ -64,7 +68,7 @@ def parse_update(body: bytes) -> dict[str, Any]:
     kinds pass (the caller drops them) so that new Bot API update kinds never cause retries.
     """
     try:
-        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        value = _DECODER.decode(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise InvalidUpdate(f"not JSON: {type(err).__name__}") from None
     if not isinstance(value, dict):
