@@ -7,9 +7,11 @@ Each role runs in its own asyncio loop; `run` puts every role in a thread of one
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
@@ -74,8 +76,24 @@ async def bot_username(rt: Runtime, base_url: str, base_file_url: str) -> str:
         return str(b.username)
 
 
+def worker_threads(partitions: int) -> int:
+    """Return the size of a worker loop's thread pool (asyncio's default executor).
+
+    A partition's updates run one after another, so each partition task has at most one
+    `asyncio.to_thread` call in flight, and that call may sit waiting for the ledger's group
+    commit. With a thread for every partition the worker may hold (all of them when it is
+    alone), no update waits for a thread behind other updates' commit waits, and the group
+    commit can take every waiting press into its batch. asyncio's own default, min(32,
+    cpu + 4), is 6 on 2 cores: fewer than the 8 partitions each of 2 workers holds (of 16).
+    Waiting threads cost no CPU; the cap keeps a huge UPDATE_PARTITIONS from making hundreds.
+    """
+    return min(max(partitions, min(32, (os.cpu_count() or 1) + 4)), 64)
+
+
 async def worker_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = None) -> None:
     """Run one update worker until stopped."""
+    executor = ThreadPoolExecutor(worker_threads(rt.layout.partitions), "worker-hop")
+    asyncio.get_running_loop().set_default_executor(executor)  # asyncio.run shuts it down
     base, files = rt.bot_endpoints(sandbox_api)
     username = await bot_username(rt, base, files)
     client = aredis.Redis.from_url(rt.redis_url, socket_timeout=10, socket_connect_timeout=5)

@@ -433,3 +433,12 @@ def test_sigterm_drains_and_releases_leases(tmp_path: Path):
             proc.kill()
         server.kill()
     assert os.path.exists(tmp_path / "db.sqlite")
+
+
+def test_a_worker_has_a_thread_for_every_partition_it_may_hold():
+    from gateway.processes import worker_threads
+
+    default = min(32, (os.cpu_count() or 1) + 4)  # asyncio's own default executor
+    assert worker_threads(1) == default
+    assert worker_threads(48) == 48
+    assert worker_threads(1024) == 64
