@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Awaitable
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
@@ -23,10 +24,12 @@ CONSENT_VERSION = "2017-02"  # bump when the privacy notice (bot.privacy.*) chan
 class RateLimiter(Protocol):
     """Counts a person's updates; the gateway implements it with Redis.
 
-    ``allow`` is called from a worker thread (``asyncio.to_thread``), so it may do IO.
+    A synchronous ``allow`` is called from a worker thread (``asyncio.to_thread``), so it may
+    do blocking IO; an ``async def allow`` (the gateway's Redis limiter on the worker's own
+    client) is awaited on the update's event loop, without a thread hop.
     """
 
-    def allow(self, user_id: int) -> bool:
+    def allow(self, user_id: int) -> bool | Awaitable[bool]:
         """Count one update of ``user_id``; return False when they are over their limit."""
         ...
 
