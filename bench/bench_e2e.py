@@ -69,6 +69,7 @@ from support.procs import exit_on_sigterm  # noqa: E402
 from support.procs import free_port  # noqa: E402
 from support.procs import gunicorn  # noqa: E402
 from support.procs import percentile  # noqa: E402
+from support.procs import worker_cpu  # noqa: E402
 from support.profile import summarize  # noqa: E402
 
 from gateway.__main__ import migrate  # noqa: E402
@@ -233,15 +234,19 @@ def ingress(work: Path, env: dict[str, str], secret: str, bodies: Path, seconds:
             try:
                 httpx.post(f"http://127.0.0.1:{port}/telegram", content=b"{}", timeout=30)  # warm
                 url, out = f"http://127.0.0.1:{port}/telegram", work / f"ingress-{kind}-{r}.json"
+                before = worker_cpu(web)
                 result = loadgen("saturate", url, secret, bodies, out, seconds=seconds, conns=32)
+                used = [cpu - before[pid] for pid, cpu in worker_cpu(web).items() if pid in before]
             finally:
                 web.stop()
             ok = result["status"].get("200", 0)
             if ok != result["answers"]:
                 raise RuntimeError(f"{kind} ingress answered {result['status']}")
             pair[kind] = result["per_second"]
+            split = "/".join(f"{100 * u / (sum(used) or 1):.0f}" for u in used)
             log(f"  ingress {kind:4s} round {r + 1}: {result['per_second']:,.0f} answers/s "
-                f"(p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms)")  # fmt: skip
+                f"(p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms; "
+                f"CPU % by worker {split})")  # fmt: skip
         pair["ratio"] = pair["real"] / pair["bare"] if pair["bare"] else 0.0
         pairs.append(pair)
     return {

@@ -4,7 +4,8 @@
   AOF `everysec` like production, in a temporary directory; the shared 6379 is never touched.
 - `Proc`: a child process with its output in a log file; `stop()` sends SIGTERM, waits, then
   kills. `cpu_seconds()` and `rss_mb()` read /proc, so a benchmark can say where CPU went.
-- `gunicorn()`: the Procfile's web command (`--workers 2 --threads 8`) for any WSGI app.
+- `gunicorn()`: the Procfile's web command (`--workers 2 --threads 8`) for any WSGI app;
+  returns once every worker has loaded the app.
 """
 
 from __future__ import annotations
@@ -172,7 +173,51 @@ def gunicorn(app: str, port: int, env: Mapping[str, str], log: Path) -> Proc:
     ]  # fmt: skip
     proc = Proc(f"gunicorn {app}", argv, log, env)
     wait_port(port, 60, proc)
+    wait_booted(proc, GUNICORN_WORKERS)
     return proc
+
+
+def wait_booted(proc: Proc, workers: int, timeout: float = 120.0) -> None:
+    """Wait until gunicorn's `workers` have imported their app (they then sit idle).
+
+    gunicorn listens before its workers have loaded the app; a load generator connecting
+    meanwhile hands all its keep-alive connections to the workers that are up, so a worker
+    still importing (the real app takes seconds, bare Flask a fraction of one) serves none of
+    them for the whole run. Booted = every worker used under 20 ms of CPU in each of two
+    0.3-s intervals in a row.
+    """
+    deadline = time.monotonic() + timeout
+    last: dict[int, float] = {}
+    quiet = 0
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"{proc.name} exited early:\n{proc.tail()}")
+        now = {pid: _cpu(pid) for pid in _direct_children(proc.pid)}
+        steady = len(now) >= workers and now.keys() == last.keys()
+        if steady and all(now[pid] - last[pid] < 0.02 for pid in now):
+            quiet += 1
+            if quiet == 2:
+                return
+        else:
+            quiet = 0
+        last = now
+        time.sleep(0.3)
+    raise RuntimeError(f"{proc.name}: workers still busy after {timeout} s")
+
+
+def worker_cpu(proc: Proc) -> dict[int, float]:
+    """Return CPU seconds per direct child (gunicorn's workers) of `proc`."""
+    return {pid: _cpu(pid) for pid in _direct_children(proc.pid)}
+
+
+def _direct_children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(kid) for kid in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    return found
 
 
 def percentile(values: Sequence[float], q: float) -> float:
