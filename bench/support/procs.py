@@ -178,31 +178,49 @@ def gunicorn(app: str, port: int, env: Mapping[str, str], log: Path) -> Proc:
 
 
 def wait_booted(proc: Proc, workers: int, timeout: float = 120.0) -> None:
-    """Wait until gunicorn's `workers` have imported their app (they then sit idle).
+    """Wait until gunicorn's `workers` have loaded their app and entered their accept loop.
 
     gunicorn listens before its workers have loaded the app; a load generator connecting
     meanwhile hands all its keep-alive connections to the workers that are up, so a worker
-    still importing (the real app takes seconds, bare Flask a fraction of one) serves none of
-    them for the whole run. Booted = every worker used under 20 ms of CPU in each of two
-    0.3-s intervals in a row.
+    still booting (the real app takes seconds, bare Flask a fraction of one) serves none of
+    them for the whole run. A worker is up once it has touched its heartbeat file (gunicorn's
+    `WorkerTmp`, touched on every turn of the worker's loop, first after the app is loaded):
+    its mtime changed since first seen. Without a heartbeat file to see (another gunicorn),
+    a worker counts as up after two 0.3-s intervals with under 20 ms of CPU each.
     """
     deadline = time.monotonic() + timeout
-    last: dict[int, float] = {}
-    quiet = 0
+    first: dict[int, float | None] = {}
+    cpu: dict[int, float] = {}
+    quiet: dict[int, int] = {}
     while time.monotonic() < deadline:
         if not proc.alive():
             raise RuntimeError(f"{proc.name} exited early:\n{proc.tail()}")
-        now = {pid: _cpu(pid) for pid in _direct_children(proc.pid)}
-        steady = len(now) >= workers and now.keys() == last.keys()
-        if steady and all(now[pid] - last[pid] < 0.02 for pid in now):
-            quiet += 1
-            if quiet == 2:
-                return
-        else:
-            quiet = 0
-        last = now
-        time.sleep(0.3)
-    raise RuntimeError(f"{proc.name}: workers still busy after {timeout} s")
+        up = 0
+        for pid in _direct_children(proc.pid):
+            beat = _heartbeat(pid)
+            first.setdefault(pid, beat)
+            if beat is not None and first[pid] is not None:
+                up += beat != first[pid]
+                continue
+            used = _cpu(pid)
+            quiet[pid] = quiet.get(pid, 0) + 1 if used - cpu.get(pid, -1.0) < 0.02 else 0
+            cpu[pid] = used
+            up += quiet[pid] >= 2
+        if up >= workers:
+            return
+        time.sleep(0.1 if not cpu else 0.3)
+    raise RuntimeError(f"{proc.name}: workers not up after {timeout} s")
+
+
+def _heartbeat(pid: int) -> float | None:
+    """Return the mtime of gunicorn's heartbeat file open in `pid`, or None."""
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            if "wgunicorn-" in os.readlink(fd):
+                return os.stat(fd).st_mtime
+    except OSError:
+        pass
+    return None
 
 
 def worker_cpu(proc: Proc) -> dict[int, float]:
