@@ -558,12 +558,12 @@ def main() -> None:
             report_account(asyncio.run(account(rt, srv, spare)), len(spare), work)
             return
         log("ingress at saturation (32 keep-alive connections, closed loop):")
-        web = ingress(work, env, settings.webhook_secret, ingress_bodies, ingress_seconds,
+        ing = ingress(work, env, settings.webhook_secret, ingress_bodies, ingress_seconds,
                       ingress_rounds)  # fmt: skip
-        bare, real = web["bare"], web["real"]
-        rounds_text = ", ".join(f"{x:.2f}" for x in web["ratios"])
+        bare, real = ing["bare"], ing["real"]
+        rounds_text = ", ".join(f"{x:.2f}" for x in ing["ratios"])
         if args.only == "ingress":
-            log(f"  real ingress: median {web['ratio']:.2f} of bare over {ingress_rounds} "
+            log(f"  real ingress: median {ing['ratio']:.2f} of bare over {ingress_rounds} "
                 f"alternating rounds ({rounds_text}); medians {real:,.0f} vs {bare:,.0f} "
                 f"answers/s (target >= {TARGET_INGRESS})")  # fmt: skip
             return
@@ -616,7 +616,7 @@ def main() -> None:
         log(f"ingress (POST /telegram -> Redis stream), medians of {ingress_rounds} "
             f"alternating rounds:")  # fmt: skip
         log(f"  bare Flask + gunicorn : {bare:8,.0f} answers/s")
-        log(f"  real ingress          : {real:8,.0f} answers/s; {web['ratio']:.2f} of bare "
+        log(f"  real ingress          : {real:8,.0f} answers/s; {ing['ratio']:.2f} of bare "
             f"(median of the rounds' {rounds_text}; target >= {TARGET_INGRESS})")  # fmt: skip
         for phase in (a, b):
             lag = phase["lag_ms"]
