@@ -222,19 +222,28 @@ class Base:
         finds the state changed, ``plan`` decides again under the lock (exactly as without
         ``ahead``), so the outcome is the one a serial run would give.
         """
-        if ahead is not None:
-            early = self._decide_ahead(ahead, request_id)
-            if isinstance(early, Done):
-                return early
-            if early is not None:
-                try:
-                    done: Done = self._ledger.write(
-                        lambda conn, appender: self._apply_ahead(conn, appender, early, request_id),
-                        savepoint=False,
-                    )
-                    return done
-                except _StateChanged:
-                    pass
+        early = None if ahead is None else self._decide_ahead(ahead, request_id)
+        return self._run_decided(plan, early, request_id)
+
+    def _run_decided(
+        self,
+        plan: Callable[[sa.Connection, int], Plan],
+        early: Ahead | Done | None,
+        request_id: str | None,
+    ) -> Done:
+        """:meth:`_run` with the early decision made already: what :meth:`_decide_ahead`
+        returns (None: decide under the lock)."""
+        if isinstance(early, Done):
+            return early
+        if early is not None:
+            try:
+                done: Done = self._ledger.write(
+                    lambda conn, appender: self._apply_ahead(conn, appender, early, request_id),
+                    savepoint=False,
+                )
+                return done
+            except _StateChanged:
+                pass
 
         def tx(conn: sa.Connection, appender: Appender) -> Done:
             stored = self._stored(conn, request_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from ledger.store import driver_sql
 from participation.app.base import Ahead
 from participation.app.base import Base
+from participation.app.base import Done
 from participation.app.base import Plan
 from participation.domain import errors as e
 from participation.domain import events as ev
@@ -60,9 +62,13 @@ class PressWrites:
 
     def check(self, conn: sa.Connection, now: int) -> None:
         """Check the button before the writer (raises as :func:`repo.check_button`)."""
+        if self.token is not None:
+            self.check_row(repo.button_row(conn, self.token), now)
+
+    def check_row(self, row: Any, now: int) -> None:
+        """:meth:`check` on the button's stored row (None: unknown), read by the caller."""
         if self.token is None:
             return
-        row = repo.button_row(conn, self.token)
         args, replay = repo.check_button(row, self.user_id, now, self.request_id)
         self.checked = None if replay else (args, int(row.expires_at))
 
@@ -86,6 +92,14 @@ class PressWrites:
         self.applied = True
 
 
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """An early decision made by the caller (see Base._run_decided; None: decide under the
+    lock)."""
+
+    early: Ahead | Done | None
+
+
 # The writer's part of a 공감 decided before it (see Base._run): each claim re-checks, under
 # the lock, everything the rule read that can change (registration, the proposal's
 # withdrawn/hidden flags, the round's phase; its rules are frozen once open; the author
@@ -99,7 +113,6 @@ _ENDORSE_CLAIM = (
     " AND NOT EXISTS (SELECT 1 FROM pt_request WHERE request_id = ?)"
 )
 _ENDORSE_UNDO = "DELETE FROM pt_endorsement WHERE proposal_id = ? AND user_id = ?"
-_ENDORSED_AT = "SELECT created_at FROM pt_endorsement WHERE proposal_id = ? AND user_id = ?"
 _WITHDRAW_CLAIM = (
     "DELETE FROM pt_endorsement WHERE proposal_id = ? AND user_id = ? AND created_at = ?"
     " AND EXISTS (SELECT 1 FROM pt_round WHERE round_id = ? AND phase = ?)"
@@ -431,29 +444,72 @@ class Residents(Base):
         redrawn card's buttons) are stored in the same transaction as the ledger entry.
         Raises what :meth:`endorse` / :meth:`withdraw_endorsement` raise, and ButtonExpired
         when another press used ``button`` first.
+
+        One read before the writer (the request's outcome, then the proposal, its round, the
+        person's endorsement and the button in one statement) decides which of the two it is
+        and decides it early (see Base._run).
         """
         rows = repo.button_rows(user_id, issue, self._now() + ttl_s)
-        writes = PressWrites(user_id=user_id, token=button, rows=rows, request_id=request_id)
-        if self.has_endorsed(user_id, proposal_id):
-            self.withdraw_endorsement(user_id, proposal_id, request_id=request_id, press=writes)
-        else:
-            self.endorse(user_id, proposal_id, request_id=request_id, press=writes)
-        if rows and not writes.applied:  # a retried request: the first attempt's tokens
+        press = PressWrites(user_id=user_id, token=button, rows=rows, request_id=request_id)
+        with self._engine.connect() as conn:
+            early, endorsed = self._toggle_ahead(conn, user_id, proposal_id, press)
+        toggle = self.withdraw_endorsement if endorsed else self.endorse
+        toggle(user_id, proposal_id, request_id=request_id, press=press, decided=Decided(early))
+        if rows and not press.applied:  # a retried request: the first attempt's tokens
             with self._begin() as conn:  # are lost with its reply, issue them again
                 repo.insert_buttons(conn, rows)
         tokens = [str(row["token"]) for row in rows]
         return Toggled(card=self.proposal(proposal_id, viewer=user_id), tokens=tokens)
 
+    def _toggle_ahead(
+        self, conn: sa.Connection, user_id: int, proposal_id: str, press: PressWrites
+    ) -> tuple[Ahead | Done | None, bool]:
+        """Return the early decision of a press (as Base._decide_ahead) and whether the
+        person endorses the proposal (then it is a withdrawal)."""
+        request_id = press.request_id
+        stored = self._stored(conn, request_id)
+        if stored is not None:
+            return stored, False
+        button = None
+        if press.token is None:
+            found = repo.endorse_state(conn, user_id, proposal_id)
+        else:
+            found, button = repo.endorse_state_and_button(conn, user_id, proposal_id, press.token)
+        endorsed = found is not None and found[3] is not None
+        now = self._now()
+        try:
+            state = self._endorse_found(conn, found, user_id, proposal_id, registered=not endorsed)
+            if endorsed:
+                early = self._withdraw_ahead(user_id, proposal_id, state, press, now, request_id)
+            else:
+                early = self._endorse_ahead(user_id, proposal_id, state, press, now, request_id)
+            press.check_row(button, now)
+        except e.ParticipationError:
+            return None, endorsed
+        return early, endorsed
+
     def _endorse_state(
         self, conn: sa.Connection, user_id: int, proposal_id: str, *, registered: bool
-    ) -> tuple[ProposalState, RoundState, bool]:
-        """Return (the proposal, its round, whether the person endorses it), read in one
-        statement, for a 공감 or its withdrawal.
+    ) -> tuple[ProposalState, RoundState, int | None]:
+        """Return (the proposal, its round, since when the person endorses it or None), read
+        in one statement, for a 공감 or its withdrawal.
 
         Raises as the separate look-ups did, in their order: NotRegistered (when
         ``registered`` is required), ProposalNotFound, RoundNotFound.
         """
         found = repo.endorse_state(conn, user_id, proposal_id)
+        return self._endorse_found(conn, found, user_id, proposal_id, registered=registered)
+
+    def _endorse_found(
+        self,
+        conn: sa.Connection,
+        found: repo.EndorseState | None,
+        user_id: int,
+        proposal_id: str,
+        *,
+        registered: bool,
+    ) -> tuple[ProposalState, RoundState, int | None]:
+        """:meth:`_endorse_state` on what :func:`repo.endorse_state` returned."""
         if found is None or (registered and not found[0]):
             if registered:
                 self._require_resident(conn, user_id)
@@ -469,16 +525,36 @@ class Residents(Base):
         *,
         request_id: str | None = None,
         press: PressWrites | None = None,
+        decided: Decided | None = None,
     ) -> Receipt:
         """Endorse (gongam) a proposal: once per resident, never one's own.
 
-        ``press``: button writes made in the same transaction (see :meth:`toggle_endorsement`).
+        ``press``: button writes made in the same transaction (see :meth:`toggle_endorsement`);
+        ``decided``: the early decision made by the caller's read (not read again).
         """
+
+        def ahead(conn: sa.Connection, now: int) -> Ahead:
+            state = self._endorse_state(conn, user_id, proposal_id, registered=True)
+            early = self._endorse_ahead(user_id, proposal_id, state, press, now, request_id)
+            if press is not None:
+                press.check(conn, now)
+            return early
+
+        plan = self._endorse_plan(user_id, proposal_id, press)
+        if decided is not None:
+            return self._run_decided(plan, decided.early, request_id).receipt
+        return self._run(plan, request_id=request_id, ahead=ahead).receipt
+
+    def _endorse_plan(
+        self, user_id: int, proposal_id: str, press: PressWrites | None
+    ) -> Callable[[sa.Connection, int], Plan]:
+        """A 공감 decided under the lock."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             if press is not None:
                 press.apply(conn, now)
-            p, rnd, already = self._endorse_state(conn, user_id, proposal_id, registered=True)
+            p, rnd, since = self._endorse_state(conn, user_id, proposal_id, registered=True)
+            already = since is not None
             event = rules.decide_endorse(rnd, p, user_id=user_id, already=already, now=now)
             conn.execute(
                 sa.insert(t.endorsements).values(
@@ -492,31 +568,39 @@ class Residents(Base):
             )
             return self.proposal_plan(p, "resident", user_id, event)
 
-        def ahead(conn: sa.Connection, now: int) -> Ahead:
-            p, rnd, already = self._endorse_state(conn, user_id, proposal_id, registered=True)
-            event = rules.decide_endorse(rnd, p, user_id=user_id, already=already, now=now)
-            if press is not None:
-                press.check(conn, now)
+        return plan
 
-            def claim(conn: sa.Connection, now: int) -> bool:
-                row = (proposal_id, user_id, p.round_id, now, user_id, proposal_id, False, False,
-                       p.round_id, rnd.phase, proposal_id, user_id, request_id)  # fmt: skip
-                if conn.exec_driver_sql(driver_sql(conn, _ENDORSE_CLAIM), row).rowcount != 1:
-                    return False
-                if press is None or press.claim(conn, now):
-                    return True
-                conn.exec_driver_sql(driver_sql(conn, _ENDORSE_UNDO), (proposal_id, user_id))
+    def _endorse_ahead(
+        self,
+        user_id: int,
+        proposal_id: str,
+        state: tuple[ProposalState, RoundState, int | None],
+        press: PressWrites | None,
+        now: int,
+        request_id: str | None,
+    ) -> Ahead:
+        """A 공감 decided before the writer on ``state`` (:meth:`_endorse_state`); the
+        caller checks the button."""
+        p, rnd, since = state
+        event = rules.decide_endorse(rnd, p, user_id=user_id, already=since is not None, now=now)
+
+        def claim(conn: sa.Connection, now: int) -> bool:
+            row = (proposal_id, user_id, p.round_id, now, user_id, proposal_id, False, False,
+                   p.round_id, rnd.phase, proposal_id, user_id, request_id)  # fmt: skip
+            if conn.exec_driver_sql(driver_sql(conn, _ENDORSE_CLAIM), row).rowcount != 1:
                 return False
+            if press is None or press.claim(conn, now):
+                return True
+            conn.exec_driver_sql(driver_sql(conn, _ENDORSE_UNDO), (proposal_id, user_id))
+            return False
 
-            return Ahead(
-                plan=self.proposal_plan(p, "resident", user_id, event),
-                claim=claim,
-                writes=lambda conn, now: self._after_toggle(conn, proposal_id, 1, press),
-                valid_until=rnd.rules.deadlines.endorsement_ends,
-                claims_request=True,
-            )
-
-        return self._run(plan, request_id=request_id, ahead=ahead).receipt
+        return Ahead(
+            plan=self.proposal_plan(p, "resident", user_id, event),
+            claim=claim,
+            writes=lambda conn, now: self._after_toggle(conn, proposal_id, 1, press),
+            valid_until=rnd.rules.deadlines.endorsement_ends,
+            claims_request=True,
+        )
 
     def _after_toggle(
         self, conn: sa.Connection, proposal_id: str, delta: int, press: PressWrites | None
@@ -532,15 +616,33 @@ class Residents(Base):
         *,
         request_id: str | None = None,
         press: PressWrites | None = None,
+        decided: Decided | None = None,
     ) -> Receipt:
-        """Take back an endorsement until the endorsement phase ends (``press``: as
-        :meth:`endorse`)."""
+        """Take back an endorsement until the endorsement phase ends (``press``,
+        ``decided``: as :meth:`endorse`)."""
+
+        def ahead(conn: sa.Connection, now: int) -> Ahead:
+            state = self._endorse_state(conn, user_id, proposal_id, registered=False)
+            early = self._withdraw_ahead(user_id, proposal_id, state, press, now, request_id)
+            if press is not None:
+                press.check(conn, now)
+            return early
+
+        plan = self._withdraw_plan(user_id, proposal_id, press)
+        if decided is not None:
+            return self._run_decided(plan, decided.early, request_id).receipt
+        return self._run(plan, request_id=request_id, ahead=ahead).receipt
+
+    def _withdraw_plan(
+        self, user_id: int, proposal_id: str, press: PressWrites | None
+    ) -> Callable[[sa.Connection, int], Plan]:
+        """A withdrawal decided under the lock."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             if press is not None:
                 press.apply(conn, now)
-            p, rnd, endorsed = self._endorse_state(conn, user_id, proposal_id, registered=False)
-            event = rules.decide_unendorse(rnd, p, endorsed=endorsed, now=now)
+            p, rnd, since = self._endorse_state(conn, user_id, proposal_id, registered=False)
+            event = rules.decide_unendorse(rnd, p, endorsed=since is not None, now=now)
             en = t.endorsements.c
             conn.execute(
                 sa.delete(t.endorsements).where(
@@ -554,34 +656,39 @@ class Residents(Base):
             )
             return self.proposal_plan(p, "resident", user_id, event)
 
-        def ahead(conn: sa.Connection, now: int) -> Ahead:
-            p = repo.proposal_state(conn, proposal_id)
-            rnd = repo.round_state(conn, p.round_id)
-            sql = driver_sql(conn, _ENDORSED_AT)
-            since = conn.exec_driver_sql(sql, (proposal_id, user_id)).scalar()
-            event = rules.decide_unendorse(rnd, p, endorsed=since is not None, now=now)
-            if press is not None:
-                press.check(conn, now)
+        return plan
 
-            def claim(conn: sa.Connection, now: int) -> bool:
-                row = (proposal_id, user_id, since, p.round_id, rnd.phase, request_id)
-                if conn.exec_driver_sql(driver_sql(conn, _WITHDRAW_CLAIM), row).rowcount != 1:
-                    return False
-                if press is None or press.claim(conn, now):
-                    return True
-                undo = (proposal_id, user_id, p.round_id, since)
-                conn.exec_driver_sql(driver_sql(conn, _WITHDRAW_UNDO), undo)
+    def _withdraw_ahead(
+        self,
+        user_id: int,
+        proposal_id: str,
+        state: tuple[ProposalState, RoundState, int | None],
+        press: PressWrites | None,
+        now: int,
+        request_id: str | None,
+    ) -> Ahead:
+        """A withdrawal decided before the writer on ``state`` (:meth:`_endorse_state`);
+        the caller checks the button."""
+        p, rnd, since = state
+        event = rules.decide_unendorse(rnd, p, endorsed=since is not None, now=now)
+
+        def claim(conn: sa.Connection, now: int) -> bool:
+            row = (proposal_id, user_id, since, p.round_id, rnd.phase, request_id)
+            if conn.exec_driver_sql(driver_sql(conn, _WITHDRAW_CLAIM), row).rowcount != 1:
                 return False
+            if press is None or press.claim(conn, now):
+                return True
+            undo = (proposal_id, user_id, p.round_id, since)
+            conn.exec_driver_sql(driver_sql(conn, _WITHDRAW_UNDO), undo)
+            return False
 
-            return Ahead(
-                plan=self.proposal_plan(p, "resident", user_id, event),
-                claim=claim,
-                writes=lambda conn, now: self._after_toggle(conn, proposal_id, -1, press),
-                valid_until=rnd.rules.deadlines.endorsement_ends,
-                claims_request=True,
-            )
-
-        return self._run(plan, request_id=request_id, ahead=ahead).receipt
+        return Ahead(
+            plan=self.proposal_plan(p, "resident", user_id, event),
+            claim=claim,
+            writes=lambda conn, now: self._after_toggle(conn, proposal_id, -1, press),
+            valid_until=rnd.rules.deadlines.endorsement_ends,
+            claims_request=True,
+        )
 
     # --- reading ------------------------------------------------------------------------------
     def proposal(self, proposal_id: str, *, viewer: int | None = None) -> ProposalCard:

@@ -225,21 +225,28 @@ _ENDORSE_STATE = (
         .where(_r.user_id == sa.bindparam("uid"))
         .scalar_subquery()
         .label("registered"),
-        sa.exists()
+        sa.select(_en.created_at)
         .where(_en.proposal_id == _p.proposal_id, _en.user_id == sa.bindparam("uid"))
-        .label("endorsed"),
+        .scalar_subquery()
+        .label("endorsed_at"),
     )
     .join(t.rounds, _rd.round_id == _p.round_id)
     .where(_p.proposal_id == sa.bindparam("pid"))
 )
 
+EndorseState = tuple[bool, ProposalState, RoundState, int | None]
 
-def endorse_state(
-    conn: Conn, user_id: int, proposal_id: str
-) -> tuple[bool, ProposalState, RoundState, bool] | None:
-    """Return (the person is registered, the proposal, its round, the person endorses it)
-    in one statement, or None when the proposal (or its round) is not found."""
-    row = conn.execute(_ENDORSE_STATE, {"uid": user_id, "pid": proposal_id}).first()
+
+def endorse_state(conn: Conn, user_id: int, proposal_id: str) -> EndorseState | None:
+    """Return (the person is registered, the proposal, its round, since when the person
+    endorses it or None) in one statement, or None when the proposal (or its round) is not
+    found."""
+    return _endorse_state(
+        conn.execute(_ENDORSE_STATE, {"uid": user_id, "pid": proposal_id}).first()
+    )
+
+
+def _endorse_state(row: Any) -> EndorseState | None:
     if row is None:
         return None
     rnd = RoundState(
@@ -249,7 +256,7 @@ def endorse_state(
         groups=_groups(row.r_groups),
         results_published=bool(row.r_published),
     )
-    return bool(row.registered), _proposal_state(row), rnd, bool(row.endorsed)
+    return bool(row.registered), _proposal_state(row), rnd, row.endorsed_at
 
 
 def proposal_states(conn: Conn, round_id: str, *, shortlisted: bool = False) -> list[ProposalState]:
@@ -399,6 +406,23 @@ _CONSUME_BUTTON = (
     )
 )
 _SWEEP_BUTTONS = sa.delete(t.buttons).where(_b.expires_at < sa.bindparam("before"))
+_ENDORSE_STATE_AND_BUTTON = _ENDORSE_STATE.add_columns(
+    _b.token.label("b_token"), _b.user_id.label("b_user_id"), _b.action.label("b_action"),
+    _b.args.label("b_args"), _b.expires_at.label("b_expires_at"), _b.used_at.label("b_used_at"),
+).outerjoin(t.buttons, _b.token == sa.bindparam("token"))  # fmt: skip
+
+
+def endorse_state_and_button(
+    conn: Conn, user_id: int, proposal_id: str, token: str
+) -> tuple[EndorseState | None, ButtonRow | None]:
+    """Return :func:`endorse_state` and the stored row of button ``token`` (None), in one
+    statement; both None when the proposal (or its round) is not found."""
+    params = {"uid": user_id, "pid": proposal_id, "token": token}
+    row = conn.execute(_ENDORSE_STATE_AND_BUTTON, params).first()
+    if row is None or row.b_token is None:
+        return _endorse_state(row), None
+    button = ButtonRow(row.b_user_id, row.b_action, row.b_args, row.b_expires_at, row.b_used_at)
+    return _endorse_state(row), button
 
 
 def button_rows(

@@ -125,3 +125,33 @@ def test_the_same_request_recorded_between_decision_and_claim_returns_its_receip
     again = world.svc.endorse(THIRD, world.pid, request_id="tg:4")  # decided before it committed
     assert (again.index, again.leaf_hash) == (first[0].index, first[0].leaf_hash)
     assert world.svc.proposal(world.pid).endorsements == 2 and endorsements(world, THIRD) == 1
+
+
+@pytest.mark.parametrize("endorsed", [False, True])
+def test_a_press_is_read_in_one_transaction_before_the_writer(world: World, endorsed: bool) -> None:
+    """The request, the proposal with its round, the person's endorsement and the button:
+    one BEGIN and two statements before the writer, then the card read back."""
+    if endorsed:
+        world.svc.endorse(THIRD, world.pid)
+    token = world.svc.issue_button(THIRD, "browse.endorse", {"proposal": world.pid})
+    statements: list[str] = []
+    engine = world.svc._engine  # type: ignore[attr-defined]
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    done = world.svc.toggle_endorsement(
+        THIRD, world.pid, button=token, issue=[("browse.endorse", {})], request_id="tg:9"
+    )
+    event.remove(engine, "before_cursor_execute", seen)
+    before = statements[: statements.index("BEGIN IMMEDIATE")]
+    assert before[0] == "BEGIN" and len(before) == 3 and "pt_button" in before[2]
+    after = statements[statements.index("BEGIN IMMEDIATE") :]
+    assert after.count("BEGIN") == 1  # the card, after the commit
+    assert done.card.endorsed_by_viewer is not endorsed
+    assert done.card.endorsements == (1 if endorsed else 2)
+    with pytest.raises(e.ButtonExpired):  # still single-use
+        world.svc.toggle_endorsement(THIRD, world.pid, button=token, request_id="tg:10")
+    again = world.svc.toggle_endorsement(THIRD, world.pid, button=token, request_id="tg:9")
+    assert again.card.endorsed_by_viewer is not endorsed  # a retry: applied once
