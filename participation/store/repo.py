@@ -405,6 +405,7 @@ _CONSUME_BUTTON = (
         args=sa.bindparam("b_args", type_=_b.args.type),
     )
 )
+_INSERT_BUTTONS = sa.insert(t.buttons)  # built once (executemany over the rows)
 _SWEEP_BUTTONS = sa.delete(t.buttons).where(_b.expires_at < sa.bindparam("before"))
 _ENDORSE_STATE_AND_BUTTON = _ENDORSE_STATE.add_columns(
     _b.token.label("b_token"), _b.user_id.label("b_user_id"), _b.action.label("b_action"),
@@ -439,7 +440,7 @@ def button_rows(
 def insert_buttons(conn: Conn, rows: Sequence[dict[str, Any]]) -> None:
     """Store issued tokens (one multi-row INSERT)."""
     if rows:
-        conn.execute(sa.insert(t.buttons), list(rows))
+        conn.execute(_INSERT_BUTTONS, list(rows))
 
 
 def sweep_buttons(conn: Conn, now: int) -> None:
