@@ -92,6 +92,7 @@ class Unparsable(Exception):
 @dataclass(frozen=True, kw_only=True)
 class WorkerConfig:
     lease_ms: int = 15_000
+    short_balance_s: float = 0.2  # lease round interval while under the fair share
     block_ms: int = 1_000
     batch: int = 16
     max_attempts: int = 5
@@ -151,13 +152,18 @@ class UpdateWorker:
         try:
             await self._ensure_groups()
             while not self._stop.is_set():
+                pause = self.config.lease_ms / 3000
                 try:
-                    await self._balance()
+                    if await self._balance():
+                        # Under our share: another worker is handing partitions back after
+                        # its current entry. Look again soon, or those chats wait a whole
+                        # round (up to lease/3 = 5 s: the p99 tail of a rebalance).
+                        pause = min(pause, self.config.short_balance_s)
                 except redis.RedisError as err:
                     log.warning("lease_round_failed", worker=self.name, error=type(err).__name__)
                     await self._drop_all()
                 try:
-                    await asyncio.wait_for(self._stop.wait(), self.config.lease_ms / 3000)
+                    await asyncio.wait_for(self._stop.wait(), pause)
                 except TimeoutError:
                     pass
         finally:
@@ -197,8 +203,12 @@ class UpdateWorker:
     def _lease(self, partition: int) -> str:
         return self.layout.key(f"lease:updates:{partition}")
 
-    async def _balance(self) -> None:
-        """Heartbeat, renew owned leases, take free ones up to a fair share, hand back surplus."""
+    async def _balance(self) -> bool:
+        """Heartbeat, renew owned leases, take free ones up to a fair share, hand back surplus.
+
+        Return True when this worker holds fewer than its share while a partition is free or
+        another worker holds more than its share (a surplus about to be handed back).
+        """
         now_ms = int(time.time() * 1000)
         alive = self.layout.key("workers:alive")
         pipe = self._redis.pipeline(transaction=False)
@@ -231,6 +241,15 @@ class UpdateWorker:
                     self._consume(partition), name=f"partition-{partition}"
                 )
                 free -= 1
+        if free <= 0 or self._stop.is_set():
+            return False
+        # Under our share with nothing free: worth looking again soon only while another
+        # worker holds more than its share (it hands the surplus back after its current entry).
+        holders = await self._redis.mget([self._lease(p) for p in range(self.layout.partitions)])
+        counts: dict[bytes | None, int] = {}
+        for holder in holders:
+            counts[holder] = counts.get(holder, 0) + 1
+        return None in counts or any(n > share for n in counts.values())
 
     def _scan_order(self) -> list[int]:
         # Start the scan at a per-worker offset so that workers do not all race for 0, 1, 2...
