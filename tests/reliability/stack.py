@@ -129,6 +129,7 @@ class Stack:
         self.rt = Runtime(self.settings)
         self.procs: list[Proc] = []
         self.killed: set[int] = set()  # pids this test killed on purpose
+        self.kill_times: list[tuple[str, float]] = []  # (role, time.time()) of every kill -9
         self.web_url = f"http://127.0.0.1:{self.port}"
 
     # ------------------------------------------------------------------ processes
@@ -176,6 +177,7 @@ class Stack:
 
     def kill9(self, proc: Proc) -> None:
         self.killed.add(proc.pid)
+        self.kill_times.append((proc.role, time.time()))
         proc.popen.send_signal(signal.SIGKILL)
         proc.popen.wait()
 
@@ -341,8 +343,12 @@ class Stack:
 
     def digest_blocks(self) -> list[int]:
         """Return the block number of every digest post in the public channel, in order."""
-        numbers = []
+        return [number for number, _date in self.digest_posts()]
+
+    def digest_posts(self) -> list[tuple[int, int]]:
+        """Return (block number, message date in epoch seconds) of every digest post, in order."""
+        out = []
         for post in self.sandbox.channel_posts(self.settings.public_channel):
             found = re.search(r"/verify\?b=(\d+)", post.get("html") or post.get("text") or "")
-            numbers.append(int(found.group(1)) if found else -1)
-        return numbers
+            out.append((int(found.group(1)) if found else -1, int(post.get("date") or 0)))
+        return out
