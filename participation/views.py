@@ -71,7 +71,7 @@ class ProposalCard:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Toggled:
-    """A 공감 toggled: the card as the person sees it now, and the redrawn card's tokens."""
+    """An endorsement toggled: the card as the person sees it now, and the redrawn card's tokens."""
 
     card: ProposalCard
     tokens: list[str]

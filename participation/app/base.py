@@ -17,15 +17,14 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from typing import Protocol
 
 import sqlalchemy as sa
 
-from ledger.store import WRITE_OPTION
 from ledger.store import driver_sql
+from ledger.store import write_transaction
 from participation.domain.errors import ParticipationError
 from participation.domain.events import JSON
 from participation.domain.events import Event
@@ -151,18 +150,10 @@ class Base:
     def _now(self) -> int:
         return int(self._clock().timestamp())
 
-    @contextlib.contextmanager
-    def _begin(self) -> Iterator[sa.Connection]:
-        """Open a transaction that will write, outside the ledger's writer.
-
-        On SQLite it begins as the writer (BEGIN IMMEDIATE, waiting up to the busy timeout):
-        a deferred transaction that reads and then writes fails at once with "database is
-        locked" when another process committed in between (a WAL snapshot cannot be upgraded).
-        """
-        with self._engine.connect() as conn:
-            conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                yield conn
+    def _begin(self) -> contextlib.AbstractContextManager[sa.Connection]:
+        """Open a transaction that will write, outside the ledger's writer (on SQLite it
+        begins as the writer: see :func:`ledger.store.write_transaction`)."""
+        return write_transaction(self._engine)
 
     def _at(self, when: dt.datetime | None) -> int:
         return self._now() if when is None else int(when.timestamp())

@@ -57,8 +57,7 @@ class PressWrites:
         """Use the button up (raises ButtonExpired if another press did) and store the rows."""
         if self.token is not None:
             repo.consume_button(conn, self.user_id, self.token, now, self.request_id)
-        repo.insert_buttons(conn, self.rows)
-        self.applied = True
+        self.store(conn)
 
     def check(self, conn: sa.Connection, now: int) -> None:
         """Check the button before the writer (raises as :func:`repo.check_button`)."""
@@ -100,7 +99,7 @@ class Decided:
     early: Ahead | Done | None
 
 
-# The writer's part of a 공감 decided before it (see Base._run): each claim re-checks, under
+# The writer's part of an endorsement decided before it (see Base._run): each claim re-checks, under
 # the lock, everything the rule read that can change (registration, the proposal's
 # withdrawn/hidden flags, the round's phase; its rules are frozen once open; the author
 # cannot change), and an undo restores the row if the button was used up in between.
@@ -122,6 +121,11 @@ _WITHDRAW_UNDO = (
     "INSERT INTO pt_endorsement (proposal_id, user_id, round_id, created_at) VALUES (?, ?, ?, ?)"
 )
 _ENDORSEMENTS_ADD = "UPDATE pt_proposal SET endorsements = endorsements + ? WHERE proposal_id = ?"
+
+
+def _count(conn: sa.Connection, proposal_id: str, delta: int) -> None:
+    """Add ``delta`` to the proposal's endorsement count."""
+    conn.exec_driver_sql(driver_sql(conn, _ENDORSEMENTS_ADD), (delta, proposal_id))
 
 
 class Residents(Base):
@@ -492,7 +496,7 @@ class Residents(Base):
         self, conn: sa.Connection, user_id: int, proposal_id: str, *, registered: bool
     ) -> tuple[ProposalState, RoundState, int | None]:
         """Return (the proposal, its round, since when the person endorses it or None), read
-        in one statement, for a 공감 or its withdrawal.
+        in one statement, for an endorsement or its withdrawal.
 
         Raises as the separate look-ups did, in their order: NotRegistered (when
         ``registered`` is required), ProposalNotFound, RoundNotFound.
@@ -548,7 +552,7 @@ class Residents(Base):
     def _endorse_plan(
         self, user_id: int, proposal_id: str, press: PressWrites | None
     ) -> Callable[[sa.Connection, int], Plan]:
-        """A 공감 decided under the lock."""
+        """An endorsement decided under the lock."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             if press is not None:
@@ -561,11 +565,7 @@ class Residents(Base):
                     proposal_id=proposal_id, user_id=user_id, round_id=p.round_id, created_at=now
                 )
             )
-            conn.execute(
-                sa.update(t.proposals)
-                .where(t.proposals.c.proposal_id == proposal_id)
-                .values(endorsements=t.proposals.c.endorsements + 1)
-            )
+            _count(conn, proposal_id, 1)
             return self.proposal_plan(p, "resident", user_id, event)
 
         return plan
@@ -579,7 +579,7 @@ class Residents(Base):
         now: int,
         request_id: str | None,
     ) -> Ahead:
-        """A 공감 decided before the writer on ``state`` (:meth:`_endorse_state`); the
+        """An endorsement decided before the writer on ``state`` (:meth:`_endorse_state`); the
         caller checks the button."""
         p, rnd, since = state
         event = rules.decide_endorse(rnd, p, user_id=user_id, already=since is not None, now=now)
@@ -605,7 +605,7 @@ class Residents(Base):
     def _after_toggle(
         self, conn: sa.Connection, proposal_id: str, delta: int, press: PressWrites | None
     ) -> None:
-        conn.exec_driver_sql(driver_sql(conn, _ENDORSEMENTS_ADD), (delta, proposal_id))
+        _count(conn, proposal_id, delta)
         if press is not None:
             press.store(conn)
 
@@ -649,11 +649,7 @@ class Residents(Base):
                     en.proposal_id == proposal_id, en.user_id == user_id
                 )
             )
-            conn.execute(
-                sa.update(t.proposals)
-                .where(t.proposals.c.proposal_id == proposal_id)
-                .values(endorsements=t.proposals.c.endorsements - 1)
-            )
+            _count(conn, proposal_id, -1)
             return self.proposal_plan(p, "resident", user_id, event)
 
         return plan
