@@ -39,6 +39,7 @@ from bot.router import Incoming
 from bot.router import Router
 from bot.router import person_locale
 from bot.services import BotServices
+from bot.transport import AiohttpRequest
 from i18n.catalog import LOCALES
 from participation.domain import errors as e
 from participation.views import Opened
@@ -88,6 +89,8 @@ def build_application(
         .token(token)
         .base_url(base_url)
         .base_file_url(base_file_url)
+        .request(AiohttpRequest())
+        .get_updates_request(AiohttpRequest(connection_pool_size=1, read_timeout=None))
         .updater(None)
         .job_queue(None)
         .build()

@@ -30,7 +30,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 import structlog
 from telegram import Bot
@@ -39,6 +38,7 @@ from telegram.error import Forbidden
 from telegram.error import NetworkError
 from telegram.error import RetryAfter
 
+from bot import transport
 from i18n.catalog import Catalog
 from ledger.store import write_transaction
 
@@ -57,8 +57,7 @@ def _seconds(value: Any) -> float:
 
 def surely_unsent(err: NetworkError) -> bool:
     """Return whether a failed request certainly never reached Telegram (no connection)."""
-    cause = err.__cause__
-    return isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    return transport.surely_unsent(err)
 
 
 class DeliveryJournal:

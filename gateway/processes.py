@@ -21,6 +21,7 @@ from telegram import Bot
 from telegram import Update
 from telegram.error import TelegramError
 
+from bot.transport import AiohttpRequest
 from gateway.broadcast import DeliveryJournal
 from gateway.broadcast import OutboxSender
 from gateway.clock import Clock
@@ -72,7 +73,10 @@ def install_signals(stopper: Stopper) -> None:
 
 
 async def bot_username(rt: Runtime, base_url: str, base_file_url: str) -> str:
-    async with Bot(rt.settings.telegram_token, base_url=base_url, base_file_url=base_file_url) as b:
+    async with Bot(
+        rt.settings.telegram_token, base_url=base_url, base_file_url=base_file_url,
+        request=AiohttpRequest(), get_updates_request=AiohttpRequest(connection_pool_size=1),
+    ) as b:  # fmt: skip
         return str(b.username)
 
 
@@ -113,7 +117,10 @@ async def clock_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = No
     """Run the clock (and the update feeder) until stopped."""
     s = rt.settings
     base, files = rt.bot_endpoints(sandbox_api)
-    async with Bot(s.telegram_token, base_url=base, base_file_url=files) as bot:
+    async with Bot(
+        s.telegram_token, base_url=base, base_file_url=files,
+        request=AiohttpRequest(), get_updates_request=AiohttpRequest(connection_pool_size=1),
+    ) as bot:  # fmt: skip
         publisher = DigestPublisher(
             rt.ledger, rt.digests(), bot, rt.catalog,
             channel=s.public_channel, base_url=s.public_base_url, locale=s.default_locale,

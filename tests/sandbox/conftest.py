@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 from telegram import Bot
 
+from bot.transport import AiohttpRequest
 from sandbox.server import SandboxServer
 from sandbox.webhook import Backoff
 
@@ -26,10 +27,16 @@ def sandbox() -> Iterator[SandboxServer]:
         server.stop()
 
 
-@pytest_asyncio.fixture
-async def bot(sandbox: SandboxServer) -> AsyncIterator[Bot]:
-    """Yield an initialized PTB ``Bot`` that talks to the sandbox."""
-    async with Bot(TOKEN, base_url=sandbox.api_base_url, base_file_url=sandbox.file_base_url) as b:
+@pytest_asyncio.fixture(params=["httpx", "aiohttp"])
+async def bot(sandbox: SandboxServer, request: pytest.FixtureRequest) -> AsyncIterator[Bot]:
+    """Yield an initialized PTB ``Bot`` that talks to the sandbox, once over PTB's default
+    transport (httpx) and once over the gateway's (bot.transport.AiohttpRequest)."""
+    extra = {}
+    if request.param == "aiohttp":
+        extra = {"request": AiohttpRequest(), "get_updates_request": AiohttpRequest(1)}
+    async with Bot(
+        TOKEN, base_url=sandbox.api_base_url, base_file_url=sandbox.file_base_url, **extra
+    ) as b:
         yield b
 
 
