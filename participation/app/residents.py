@@ -43,7 +43,9 @@ SORTS = ("endorsements", "newest")
 @dataclass(slots=True, kw_only=True)
 class PressWrites:
     """The button writes of a press, made inside the transaction of its effect: use up the
-    pressed single-use button, store the tokens of the card redrawn after it."""
+    pressed single-use button, store the tokens of the card redrawn after it; and the card's
+    columns as the effect's count returned them (so the card needs no read after the commit).
+    """
 
     user_id: int
     token: str | None  # the pressed button (None: nothing to use up)
@@ -52,6 +54,7 @@ class PressWrites:
     applied: bool = False  # False after the call: the command was a retry, nothing written
 
     checked: tuple[dict[str, JSON], int] | None = None  # by `check`: (args, expires_at)
+    counted: repo.Counted | None = None  # by `_count`: the card as the effect left it
 
     def apply(self, conn: sa.Connection, now: int) -> None:
         """Use the button up (raises ButtonExpired if another press did) and store the rows."""
@@ -120,12 +123,15 @@ _WITHDRAW_CLAIM = (
 _WITHDRAW_UNDO = (
     "INSERT INTO pt_endorsement (proposal_id, user_id, round_id, created_at) VALUES (?, ?, ?, ?)"
 )
-_ENDORSEMENTS_ADD = "UPDATE pt_proposal SET endorsements = endorsements + ? WHERE proposal_id = ?"
 
 
-def _count(conn: sa.Connection, proposal_id: str, delta: int) -> None:
-    """Add ``delta`` to the proposal's endorsement count."""
-    conn.exec_driver_sql(driver_sql(conn, _ENDORSEMENTS_ADD), (delta, proposal_id))
+def _count(conn: sa.Connection, proposal_id: str, delta: int, press: PressWrites | None) -> None:
+    """Add ``delta`` to the proposal's endorsement count; a press keeps the card columns the
+    count returns (see :meth:`Residents.toggle_endorsement`)."""
+    if press is None:
+        repo.add_endorsements(conn, proposal_id, delta)
+    else:
+        press.counted = repo.add_endorsements_card(conn, proposal_id, delta)
 
 
 class Residents(Base):
@@ -451,7 +457,10 @@ class Residents(Base):
 
         One read before the writer (the request's outcome, then the proposal, its round, the
         person's endorsement and the button in one statement) decides which of the two it is
-        and decides it early (see Base._run).
+        and decides it early (see Base._run). The card comes from the writer's count (its
+        UPDATE returns the card's columns as the transaction leaves them, what :meth:`proposal`
+        would read after the commit); only a retried request, whose command counted nothing
+        now, reads it after the commit.
         """
         rows = repo.button_rows(user_id, issue, self._now() + ttl_s)
         press = PressWrites(user_id=user_id, token=button, rows=rows, request_id=request_id)
@@ -463,7 +472,9 @@ class Residents(Base):
             with self._begin() as conn:  # are lost with its reply, issue them again
                 repo.insert_buttons(conn, rows)
         tokens = [str(row["token"]) for row in rows]
-        return Toggled(card=self.proposal(proposal_id, viewer=user_id), tokens=tokens)
+        if press.counted is None:  # a retry (or a database that cannot return the columns)
+            return Toggled(card=self.proposal(proposal_id, viewer=user_id), tokens=tokens)
+        return Toggled(card=press.counted.card(user_id, endorsed=not endorsed), tokens=tokens)
 
     def _toggle_ahead(
         self, conn: sa.Connection, user_id: int, proposal_id: str, press: PressWrites
@@ -565,7 +576,7 @@ class Residents(Base):
                     proposal_id=proposal_id, user_id=user_id, round_id=p.round_id, created_at=now
                 )
             )
-            _count(conn, proposal_id, 1)
+            _count(conn, proposal_id, 1, press)
             return self.proposal_plan(p, "resident", user_id, event)
 
         return plan
@@ -605,7 +616,7 @@ class Residents(Base):
     def _after_toggle(
         self, conn: sa.Connection, proposal_id: str, delta: int, press: PressWrites | None
     ) -> None:
-        _count(conn, proposal_id, delta)
+        _count(conn, proposal_id, delta, press)
         if press is not None:
             press.store(conn)
 
@@ -649,7 +660,7 @@ class Residents(Base):
                     en.proposal_id == proposal_id, en.user_id == user_id
                 )
             )
-            _count(conn, proposal_id, -1)
+            _count(conn, proposal_id, -1, press)
             return self.proposal_plan(p, "resident", user_id, event)
 
         return plan

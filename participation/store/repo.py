@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from typing import NamedTuple
 
@@ -22,7 +23,9 @@ from participation.domain.model import PaperTally
 from participation.domain.model import ProposalState
 from participation.domain.model import RoundState
 from participation.domain.round import RoundRules
+from participation.store import driver
 from participation.store import tables as t
+from participation.store.driver import sql
 from participation.views import Conversation
 from participation.views import ProposalCard
 from participation.views import Resident
@@ -363,6 +366,73 @@ def card(conn: Conn, proposal_id: str, viewer: int | None) -> ProposalCard:
     if row is None:
         raise e.ProposalNotFound(proposal=proposal_id)
     return _card(row, viewer)
+
+
+class _CardRow(NamedTuple):
+    """The columns :func:`_card` reads, for a row that is not one of :data:`_CARD`."""
+
+    proposal_id: str
+    round_id: str
+    number: int
+    author_id: int
+    community: str | None
+    category: str
+    region: str
+    budget: int
+    withdrawn: bool
+    hidden: bool
+    hide_reason: str | None
+    shortlisted: bool
+    group_no: int | None
+    endorsements: int
+    selected: bool | None
+    created_at: int
+    content: Any
+    answer_data: Any
+    phase: str
+    published: bool
+    endorsed: bool
+
+
+# --- endorsement counts ------------------------------------------------------------------------
+def add_endorsements(conn: Conn, proposal_id: str, delta: int) -> None:
+    """Add ``delta`` to the proposal's endorsement count."""
+    conn.exec_driver_sql(sql(conn, driver.ADD_ENDORSEMENTS), (delta, proposal_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """The card columns an endorsement count returned, as the driver gave them (decoded by
+    :meth:`card`, after the commit, off the ledger's writer)."""
+
+    row: tuple[Any, ...]
+    dialect: sa.Dialect
+
+    def card(self, viewer: int, *, endorsed: bool) -> ProposalCard:
+        """Return the card as ``viewer`` sees it (``endorsed``: whether the viewer endorses
+        it, which the counted command decided): what :func:`card` would read."""
+        (pid, rid, number, author, community, category, region, budget, withdrawn, hidden,
+         reason, shortlisted, group, count, selected, created, content, answer, phase,
+         published) = self.row  # fmt: skip
+        json_value = driver.codec(self.dialect).json_value
+        row = _CardRow(
+            pid, rid, number, author, community, category, region, budget, bool(withdrawn),
+            bool(hidden), reason, bool(shortlisted), group, count,
+            None if selected is None else bool(selected), created, json_value(content),
+            json_value(answer), phase, bool(published), endorsed,
+        )  # fmt: skip
+        return _card(row, viewer)
+
+
+def add_endorsements_card(conn: Conn, proposal_id: str, delta: int) -> Counted | None:
+    """:func:`add_endorsements`, returning the proposal's card columns as this transaction
+    leaves them; None (nothing returned, the count added) where the database cannot return
+    rows from an UPDATE (SQLite before 3.35): read the card after the commit."""
+    if not conn.dialect.update_returning:
+        add_endorsements(conn, proposal_id, delta)
+        return None
+    row = conn.exec_driver_sql(sql(conn, driver.ADD_ENDORSEMENTS_CARD), (delta, proposal_id))
+    return Counted(tuple(row.one()), conn.dialect)
 
 
 def audience(conn: Conn, proposal_id: str) -> list[int]:
