@@ -47,10 +47,14 @@ def wait_port(port: int, timeout: float = 30.0, proc: Proc | None = None) -> Non
     raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
 
 
+# Settings a run may override from the caller's environment (experiments; reported as given)
+TUNING = ("UPDATE_PARTITIONS", "WORKER_SWITCH_INTERVAL_MS", "WORKER_CONCURRENCY")
+
+
 def base_env(**extra: str) -> dict[str, str]:
     """Return a minimal environment for our child processes plus `extra`."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
-    env = {k: v for k, v in os.environ.items() if k in keep}
+    env = {k: v for k, v in os.environ.items() if k in keep or k in TUNING}
     env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(ROOT), **extra)
     return env
 
