@@ -17,6 +17,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from typing import Protocol
@@ -101,6 +102,13 @@ class Done:
 
     receipt: Receipt
     subject: str
+
+
+def recorded(row: Sequence[Any]) -> Done:
+    """Return the outcome recorded for a request from its pt_request columns ``ledger_index,
+    leaf_hash, subject``."""
+    index, leaf_hash, subject = row
+    return Done(receipt=Receipt(index=index, leaf_hash=bytes.fromhex(leaf_hash)), subject=subject)
 
 
 def new_code(prefix: str) -> str:
@@ -295,12 +303,7 @@ class Base:
             return None
         sql = driver_sql(conn, _REQUEST_SQL)
         row = conn.exec_driver_sql(sql, (request_id,)).first()
-        if row is None:
-            return None
-        index, leaf_hash, subject = row
-        return Done(
-            receipt=Receipt(index=index, leaf_hash=bytes.fromhex(leaf_hash)), subject=subject
-        )
+        return None if row is None else recorded(row)
 
     def _record(
         self, conn: sa.Connection, appender: Appender, p: Plan, request_id: str | None, now: int

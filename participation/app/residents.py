@@ -11,11 +11,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ledger.store import driver_sql
 from participation.app.base import Ahead
 from participation.app.base import Base
 from participation.app.base import Done
 from participation.app.base import Plan
+from participation.app.base import recorded
 from participation.domain import errors as e
 from participation.domain import events as ev
 from participation.domain import rules
@@ -23,6 +23,7 @@ from participation.domain.events import JSON
 from participation.domain.model import ProposalState
 from participation.domain.model import RoundState
 from participation.domain.regions import GYEONGGI
+from participation.store import driver
 from participation.store import repo
 from participation.store import tables as t
 from participation.views import ProposalCard
@@ -100,29 +101,6 @@ class Decided:
     lock)."""
 
     early: Ahead | Done | None
-
-
-# The writer's part of an endorsement decided before it (see Base._run): each claim re-checks, under
-# the lock, everything the rule read that can change (registration, the proposal's
-# withdrawn/hidden flags, the round's phase; its rules are frozen once open; the author
-# cannot change), and an undo restores the row if the button was used up in between.
-_ENDORSE_CLAIM = (
-    "INSERT INTO pt_endorsement (proposal_id, user_id, round_id, created_at) SELECT ?, ?, ?, ?"
-    " WHERE EXISTS (SELECT 1 FROM pt_resident WHERE user_id = ? AND registered_at IS NOT NULL)"
-    " AND EXISTS (SELECT 1 FROM pt_proposal WHERE proposal_id = ? AND withdrawn = ?"
-    " AND hidden = ?) AND EXISTS (SELECT 1 FROM pt_round WHERE round_id = ? AND phase = ?)"
-    " AND NOT EXISTS (SELECT 1 FROM pt_endorsement WHERE proposal_id = ? AND user_id = ?)"
-    " AND NOT EXISTS (SELECT 1 FROM pt_request WHERE request_id = ?)"
-)
-_ENDORSE_UNDO = "DELETE FROM pt_endorsement WHERE proposal_id = ? AND user_id = ?"
-_WITHDRAW_CLAIM = (
-    "DELETE FROM pt_endorsement WHERE proposal_id = ? AND user_id = ? AND created_at = ?"
-    " AND EXISTS (SELECT 1 FROM pt_round WHERE round_id = ? AND phase = ?)"
-    " AND NOT EXISTS (SELECT 1 FROM pt_request WHERE request_id = ?)"
-)
-_WITHDRAW_UNDO = (
-    "INSERT INTO pt_endorsement (proposal_id, user_id, round_id, created_at) VALUES (?, ?, ?, ?)"
-)
 
 
 def _count(conn: sa.Connection, proposal_id: str, delta: int, press: PressWrites | None) -> None:
@@ -455,9 +433,9 @@ class Residents(Base):
         Raises what :meth:`endorse` / :meth:`withdraw_endorsement` raise, and ButtonExpired
         when another press used ``button`` first.
 
-        One read before the writer (the request's outcome, then the proposal, its round, the
-        person's endorsement and the button in one statement) decides which of the two it is
-        and decides it early (see Base._run). The card comes from the writer's count (its
+        One statement before the writer (the request's outcome, the proposal, its round, the
+        person's endorsement and the button) decides which of the two it is and decides it
+        early (see Base._run). The card comes from the writer's count (its
         UPDATE returns the card's columns as the transaction leaves them, what :meth:`proposal`
         would read after the commit); only a retried request, whose command counted nothing
         now, reads it after the commit.
@@ -482,14 +460,15 @@ class Residents(Base):
         """Return the early decision of a press (as Base._decide_ahead) and whether the
         person endorses the proposal (then it is a withdrawal)."""
         request_id = press.request_id
-        stored = self._stored(conn, request_id)
-        if stored is not None:
-            return stored, False
-        button = None
-        if press.token is None:
-            found = repo.endorse_state(conn, user_id, proposal_id)
-        else:
-            found, button = repo.endorse_state_and_button(conn, user_id, proposal_id, press.token)
+        found, button, outcome = repo.press_state(
+            conn, user_id, proposal_id, press.token, request_id
+        )
+        if outcome is not None:
+            return recorded(outcome), False
+        if found is None:  # no such proposal: a recorded outcome still comes first
+            stored = self._stored(conn, request_id)
+            if stored is not None:
+                return stored, False
         endorsed = found is not None and found[3] is not None
         now = self._now()
         try:
@@ -571,11 +550,8 @@ class Residents(Base):
             p, rnd, since = self._endorse_state(conn, user_id, proposal_id, registered=True)
             already = since is not None
             event = rules.decide_endorse(rnd, p, user_id=user_id, already=already, now=now)
-            conn.execute(
-                sa.insert(t.endorsements).values(
-                    proposal_id=proposal_id, user_id=user_id, round_id=p.round_id, created_at=now
-                )
-            )
+            row = (proposal_id, user_id, p.round_id, now)
+            conn.exec_driver_sql(driver.sql(conn, driver.INSERT_ENDORSEMENT), row)
             _count(conn, proposal_id, 1, press)
             return self.proposal_plan(p, "resident", user_id, event)
 
@@ -598,11 +574,12 @@ class Residents(Base):
         def claim(conn: sa.Connection, now: int) -> bool:
             row = (proposal_id, user_id, p.round_id, now, user_id, proposal_id, False, False,
                    p.round_id, rnd.phase, proposal_id, user_id, request_id)  # fmt: skip
-            if conn.exec_driver_sql(driver_sql(conn, _ENDORSE_CLAIM), row).rowcount != 1:
+            if conn.exec_driver_sql(driver.sql(conn, driver.ENDORSE_CLAIM), row).rowcount != 1:
                 return False
             if press is None or press.claim(conn, now):
                 return True
-            conn.exec_driver_sql(driver_sql(conn, _ENDORSE_UNDO), (proposal_id, user_id))
+            undo = (proposal_id, user_id)
+            conn.exec_driver_sql(driver.sql(conn, driver.DELETE_ENDORSEMENT), undo)
             return False
 
         return Ahead(
@@ -654,12 +631,8 @@ class Residents(Base):
                 press.apply(conn, now)
             p, rnd, since = self._endorse_state(conn, user_id, proposal_id, registered=False)
             event = rules.decide_unendorse(rnd, p, endorsed=since is not None, now=now)
-            en = t.endorsements.c
-            conn.execute(
-                sa.delete(t.endorsements).where(
-                    en.proposal_id == proposal_id, en.user_id == user_id
-                )
-            )
+            row = (proposal_id, user_id)
+            conn.exec_driver_sql(driver.sql(conn, driver.DELETE_ENDORSEMENT), row)
             _count(conn, proposal_id, -1, press)
             return self.proposal_plan(p, "resident", user_id, event)
 
@@ -681,12 +654,12 @@ class Residents(Base):
 
         def claim(conn: sa.Connection, now: int) -> bool:
             row = (proposal_id, user_id, since, p.round_id, rnd.phase, request_id)
-            if conn.exec_driver_sql(driver_sql(conn, _WITHDRAW_CLAIM), row).rowcount != 1:
+            if conn.exec_driver_sql(driver.sql(conn, driver.WITHDRAW_CLAIM), row).rowcount != 1:
                 return False
             if press is None or press.claim(conn, now):
                 return True
             undo = (proposal_id, user_id, p.round_id, since)
-            conn.exec_driver_sql(driver_sql(conn, _WITHDRAW_UNDO), undo)
+            conn.exec_driver_sql(driver.sql(conn, driver.INSERT_ENDORSEMENT), undo)
             return False
 
         return Ahead(

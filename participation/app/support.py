@@ -49,6 +49,7 @@ class Support(Base):
         now = self._now()
         try:
             args, replay = repo.check_button(row, user_id, now, request_id)
+            assert row is not None  # check_button raised ButtonUnknown
             if row.action in consume and not replay:
                 with self._begin() as conn:
                     repo.mark_button_used(conn, token, args, now, request_id)

@@ -1,4 +1,4 @@
-"""Plain driver SQL of the hot path: what every 공감 press runs, built once.
+"""Plain driver SQL of the hot path: what every endorsement press runs, built once.
 
 The statements are written with ``?`` marks and sent with ``conn.exec_driver_sql(sql(conn,
 TEXT), params)``: no statement construction, cache key or compilation per call (see
@@ -45,6 +45,75 @@ def codec(dialect: sa.Dialect) -> Codec:
     return Codec(json_param=bind, json_value=result)
 
 
+# --- who sent an update (every update) ----------------------------------------------------------
+# The person's settings (``locale`` NULL: never seen) and stored step; the button variant also
+# the pressed token's row (``token`` NULL: unknown). Parameters: user id[, token].
+_SETTINGS_COLUMNS = (
+    "r.registered_at, r.consent_version, r.locale, r.region, r.notifications, r.subscribed,"
+    " r.blocked"
+)
+RESIDENT = f"SELECT {_SETTINGS_COLUMNS} FROM pt_resident AS r WHERE r.user_id = ?"
+_PERSON_COLUMNS = _SETTINGS_COLUMNS + ", c.step, c.data, c.version"
+_PERSON_FROM = (
+    " FROM (SELECT CAST(? AS BIGINT) AS uid) AS me"
+    " LEFT OUTER JOIN pt_resident AS r ON r.user_id = me.uid"
+    " LEFT OUTER JOIN pt_conversation AS c ON c.user_id = me.uid"
+)
+_BUTTON_COLUMNS = "b.token, b.user_id, b.action, b.args, b.expires_at, b.used_at"
+PERSON = "SELECT " + _PERSON_COLUMNS + _PERSON_FROM
+PERSON_AND_BUTTON = (
+    f"SELECT {_PERSON_COLUMNS}, {_BUTTON_COLUMNS}{_PERSON_FROM}"
+    " LEFT OUTER JOIN pt_button AS b ON b.token = ?"
+)
+
+# --- an endorsement press, read before the writer -------------------------------------------------
+# The proposal (the columns of ProposalState), its round, whether the person is registered and
+# since when they endorse it (NULL: not); for a press also the pressed token's row and the
+# outcome recorded for the request (NULL: none).
+# Parameters: user id, user id[, token, request id], proposal id.
+_ENDORSE_STATE_COLUMNS = (
+    "p.proposal_id, p.round_id, p.author_id, p.community, p.category, p.region, p.budget,"
+    " p.withdrawn, p.hidden, p.shortlisted, p.endorsements,"
+    " d.phase, d.rules, d.groups, d.results_index IS NOT NULL,"
+    " (SELECT registered_at IS NOT NULL FROM pt_resident WHERE user_id = ?),"
+    " (SELECT created_at FROM pt_endorsement AS e"
+    " WHERE e.proposal_id = p.proposal_id AND e.user_id = ?)"
+)
+_ENDORSE_STATE_FROM = " FROM pt_proposal AS p JOIN pt_round AS d ON d.round_id = p.round_id"
+ENDORSE_STATE = (
+    "SELECT " + _ENDORSE_STATE_COLUMNS + _ENDORSE_STATE_FROM + " WHERE p.proposal_id = ?"
+)
+PRESS_STATE = (
+    f"SELECT {_ENDORSE_STATE_COLUMNS}, {_BUTTON_COLUMNS}, q.ledger_index, q.leaf_hash, q.subject"
+    f"{_ENDORSE_STATE_FROM} LEFT OUTER JOIN pt_button AS b ON b.token = ?"
+    " LEFT OUTER JOIN pt_request AS q ON q.request_id = ? WHERE p.proposal_id = ?"
+)
+
+# --- an endorsement press, in the writer ----------------------------------------------------------
+# The writer's part of an endorsement decided before it (see Base._run): each claim re-checks,
+# under the lock, everything the rule read that can change (registration, the proposal's
+# withdrawn/hidden flags, the round's phase; its rules are frozen once open; the author cannot
+# change), and nothing is written when something did. An undo (DELETE_ENDORSEMENT after the
+# endorsement's claim, INSERT_ENDORSEMENT after the withdrawal's) restores the row when the
+# button was used up in between. Decided under the lock, the plans write the same two.
+ENDORSE_CLAIM = (
+    "INSERT INTO pt_endorsement (proposal_id, user_id, round_id, created_at) SELECT ?, ?, ?, ?"
+    " WHERE EXISTS (SELECT 1 FROM pt_resident WHERE user_id = ? AND registered_at IS NOT NULL)"
+    " AND EXISTS (SELECT 1 FROM pt_proposal WHERE proposal_id = ? AND withdrawn = ?"
+    " AND hidden = ?) AND EXISTS (SELECT 1 FROM pt_round WHERE round_id = ? AND phase = ?)"
+    " AND NOT EXISTS (SELECT 1 FROM pt_endorsement WHERE proposal_id = ? AND user_id = ?)"
+    " AND NOT EXISTS (SELECT 1 FROM pt_request WHERE request_id = ?)"
+)
+WITHDRAW_CLAIM = (
+    "DELETE FROM pt_endorsement WHERE proposal_id = ? AND user_id = ? AND created_at = ?"
+    " AND EXISTS (SELECT 1 FROM pt_round WHERE round_id = ? AND phase = ?)"
+    " AND NOT EXISTS (SELECT 1 FROM pt_request WHERE request_id = ?)"
+)
+INSERT_ENDORSEMENT = (
+    "INSERT INTO pt_endorsement (proposal_id, user_id, round_id, created_at) VALUES (?, ?, ?, ?)"
+)
+DELETE_ENDORSEMENT = "DELETE FROM pt_endorsement WHERE proposal_id = ? AND user_id = ?"
+
 # --- endorsement count ----------------------------------------------------------------------------
 ADD_ENDORSEMENTS = "UPDATE pt_proposal SET endorsements = endorsements + ? WHERE proposal_id = ?"
 # The same, returning the card's columns as the transaction leaves them: the proposal row, its
@@ -58,4 +127,13 @@ ADD_ENDORSEMENTS_CARD = ADD_ENDORSEMENTS + (
     " (SELECT phase FROM pt_round WHERE pt_round.round_id = pt_proposal.round_id),"
     " (SELECT results_index IS NOT NULL FROM pt_round"
     " WHERE pt_round.round_id = pt_proposal.round_id)"
+)
+
+# --- buttons (single-use tokens) ------------------------------------------------------------------
+SELECT_BUTTON = "SELECT user_id, action, args, expires_at, used_at FROM pt_button WHERE token = ?"
+# Use a checked button up; no row changed: another request used it first. Parameters: args
+# (JSON), used_at, token.
+CONSUME_BUTTON = "UPDATE pt_button SET args = ?, used_at = ? WHERE token = ? AND used_at IS NULL"
+INSERT_BUTTON = (
+    "INSERT INTO pt_button (token, user_id, action, args, expires_at) VALUES (?, ?, ?, ?, ?)"
 )

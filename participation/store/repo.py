@@ -77,80 +77,65 @@ def next_round_seq(conn: Conn) -> int:
 
 
 # --- residents ---------------------------------------------------------------------------------
-_r = t.residents.c
-_SELECT_RESIDENT = sa.select(t.residents).where(_r.user_id == sa.bindparam("uid"))
+PersonState = tuple[Resident | None, Conversation]
 
 
 def resident(conn: Conn, user_id: int) -> Resident | None:
     """Return a person's registration and settings, or None."""
-    return _resident(conn.execute(_SELECT_RESIDENT, {"uid": user_id}).first())
+    row = conn.exec_driver_sql(sql(conn, driver.RESIDENT), (user_id,)).first()
+    return None if row is None else _settings(user_id, row)
 
 
-def _resident(row: Any) -> Resident | None:
-    if row is None or row.locale is None:  # ``locale`` is NULL only in an outer join's miss
+def _settings(user_id: int, row: Sequence[Any]) -> Resident | None:
+    """A person's settings from the columns of ``driver.RESIDENT`` (None when ``locale`` is
+    NULL: an outer join's miss)."""
+    registered_at, consent_version, locale, region, notifications, subscribed, blocked = row
+    if locale is None:
         return None
     return Resident(
-        user_id=row.user_id,
-        registered=row.registered_at is not None,
-        consent_version=row.consent_version,
-        locale=row.locale,
-        region=row.region,
-        notifications=row.notifications,
-        subscribed=row.subscribed and not row.blocked,
+        user_id=user_id,
+        registered=registered_at is not None,
+        consent_version=consent_version,
+        locale=locale,
+        region=region,
+        notifications=bool(notifications),
+        subscribed=bool(subscribed) and not blocked,
     )
 
 
-def _conversation(row: Any) -> Conversation:
-    if row.version is None:
-        return Conversation(step="", data={}, version=0)
-    return Conversation(step=row.step, data=dict(row.conv_data), version=row.version)
+def _person(user_id: int, row: Sequence[Any], codec: driver.Codec) -> PersonState:
+    """:func:`person` from the columns of ``driver.PERSON``."""
+    step, data, version = row[7:10]
+    if version is None:
+        conversation = Conversation(step="", data={}, version=0)
+    else:
+        conversation = Conversation(step=step, data=dict(codec.json_value(data)), version=version)
+    return _settings(user_id, row[:7]), conversation
 
 
-_c = t.conversations.c
-_ME = sa.select(sa.cast(sa.bindparam("uid"), _r.user_id.type).label("uid")).subquery("me")
-_PERSON = (
-    sa.select(
-        _ME.c.uid.label("user_id"),
-        _r.registered_at,
-        _r.consent_version,
-        _r.locale,
-        _r.region,
-        _r.notifications,
-        _r.subscribed,
-        _r.blocked,
-        _c.step,
-        _c.data.label("conv_data"),
-        _c.version,
-    )
-    .select_from(_ME)
-    .outerjoin(t.residents, _r.user_id == _ME.c.uid)
-    .outerjoin(t.conversations, _c.user_id == _ME.c.uid)
-)
-_PERSON_AND_BUTTON = _PERSON.add_columns(
-    t.buttons.c.token,
-    t.buttons.c.user_id.label("b_user_id"),
-    t.buttons.c.action,
-    t.buttons.c.args,
-    t.buttons.c.expires_at,
-    t.buttons.c.used_at,
-).outerjoin(t.buttons, t.buttons.c.token == sa.bindparam("token"))
+def _button(row: Sequence[Any], codec: driver.Codec) -> ButtonRow | None:
+    """The columns ``token, user_id, action, args, expires_at, used_at`` of an outer-joined
+    pt_button row (None: no such token)."""
+    token, user_id, action, args, expires_at, used_at = row
+    if token is None:
+        return None
+    return ButtonRow(user_id, action, codec.json_value(args), expires_at, used_at)
 
 
-def person(conn: Conn, user_id: int) -> tuple[Resident | None, Conversation]:
+def person(conn: Conn, user_id: int) -> PersonState:
     """Return a person's settings (None if never seen) and conversation state, in one query."""
-    row = conn.execute(_PERSON, {"uid": user_id}).one()
-    return _resident(row), _conversation(row)
+    row = conn.exec_driver_sql(sql(conn, driver.PERSON), (user_id,)).one()
+    return _person(user_id, row, driver.codec(conn.dialect))
 
 
 def person_and_button(
     conn: Conn, user_id: int, token: str
-) -> tuple[Resident | None, Conversation, Any]:
+) -> tuple[Resident | None, Conversation, ButtonRow | None]:
     """Return :func:`person` and the stored row of button ``token`` (None), in one query."""
-    row = conn.execute(_PERSON_AND_BUTTON, {"uid": user_id, "token": token}).one()
-    button = None
-    if row.token is not None:
-        button = ButtonRow(row.b_user_id, row.action, row.args, row.expires_at, row.used_at)
-    return _resident(row), _conversation(row), button
+    found = conn.exec_driver_sql(sql(conn, driver.PERSON_AND_BUTTON), (user_id, token)).one()
+    codec = driver.codec(conn.dialect)
+    resident, conversation = _person(user_id, found, codec)
+    return resident, conversation, _button(found[10:], codec)
 
 
 def upsert_resident(conn: Conn, user_id: int, **values: object) -> None:
@@ -216,27 +201,6 @@ def proposal_state(conn: Conn, proposal_id: str) -> ProposalState:
     return _proposal_state(row)
 
 
-_p, _rd, _en = t.proposals.c, t.rounds.c, t.endorsements.c
-_ENDORSE_STATE = (
-    sa.select(
-        t.proposals,
-        _rd.phase.label("r_phase"),
-        _rd.rules.label("r_rules"),
-        _rd.groups.label("r_groups"),
-        _rd.results_index.is_not(None).label("r_published"),  # set with the results
-        sa.select(_r.registered_at.is_not(None))
-        .where(_r.user_id == sa.bindparam("uid"))
-        .scalar_subquery()
-        .label("registered"),
-        sa.select(_en.created_at)
-        .where(_en.proposal_id == _p.proposal_id, _en.user_id == sa.bindparam("uid"))
-        .scalar_subquery()
-        .label("endorsed_at"),
-    )
-    .join(t.rounds, _rd.round_id == _p.round_id)
-    .where(_p.proposal_id == sa.bindparam("pid"))
-)
-
 EndorseState = tuple[bool, ProposalState, RoundState, int | None]
 
 
@@ -244,22 +208,37 @@ def endorse_state(conn: Conn, user_id: int, proposal_id: str) -> EndorseState | 
     """Return (the person is registered, the proposal, its round, since when the person
     endorses it or None) in one statement, or None when the proposal (or its round) is not
     found."""
-    return _endorse_state(
-        conn.execute(_ENDORSE_STATE, {"uid": user_id, "pid": proposal_id}).first()
+    params = (user_id, user_id, proposal_id)
+    row = conn.exec_driver_sql(sql(conn, driver.ENDORSE_STATE), params).first()
+    return None if row is None else _endorse_state(row, driver.codec(conn.dialect))
+
+
+def _endorse_state(row: Sequence[Any], codec: driver.Codec) -> EndorseState:
+    """:func:`endorse_state` from the columns of ``driver.ENDORSE_STATE``."""
+    (pid, round_id, author_id, community, category, region, budget, withdrawn, hidden,
+     shortlisted, endorsements, phase, rules, groups, published, registered,
+     since) = row[:17]  # fmt: skip
+    p = ProposalState(
+        proposal_id=pid,
+        round_id=round_id,
+        author_id=author_id,
+        community=community,
+        category=category,
+        region=region,
+        budget=budget,
+        withdrawn=bool(withdrawn),
+        hidden=bool(hidden),
+        shortlisted=bool(shortlisted),
+        endorsements=endorsements,
     )
-
-
-def _endorse_state(row: Any) -> EndorseState | None:
-    if row is None:
-        return None
     rnd = RoundState(
-        round_id=row.round_id,
-        phase=row.r_phase,
-        rules=RoundRules.from_payload(row.r_rules),
-        groups=_groups(row.r_groups),
-        results_published=bool(row.r_published),
+        round_id=round_id,
+        phase=phase,
+        rules=RoundRules.from_payload(codec.json_value(rules)),
+        groups=_groups(codec.json_value(groups)),
+        results_published=bool(published),
     )
-    return bool(row.registered), _proposal_state(row), rnd, row.endorsed_at
+    return bool(registered), p, rnd, since
 
 
 def proposal_states(conn: Conn, round_id: str, *, shortlisted: bool = False) -> list[ProposalState]:
@@ -466,34 +445,26 @@ class ButtonRow(NamedTuple):
     used_at: int | None
 
 
-_SELECT_BUTTON = sa.select(t.buttons).where(_b.token == sa.bindparam("token"))
-_CONSUME_BUTTON = (
-    sa.update(t.buttons)
-    .where(_b.token == sa.bindparam("b_token"), _b.used_at.is_(None))
-    .values(
-        used_at=sa.bindparam("b_used_at", type_=_b.used_at.type),
-        args=sa.bindparam("b_args", type_=_b.args.type),
-    )
-)
-_INSERT_BUTTONS = sa.insert(t.buttons)  # built once (executemany over the rows)
 _SWEEP_BUTTONS = sa.delete(t.buttons).where(_b.expires_at < sa.bindparam("before"))
-_ENDORSE_STATE_AND_BUTTON = _ENDORSE_STATE.add_columns(
-    _b.token.label("b_token"), _b.user_id.label("b_user_id"), _b.action.label("b_action"),
-    _b.args.label("b_args"), _b.expires_at.label("b_expires_at"), _b.used_at.label("b_used_at"),
-).outerjoin(t.buttons, _b.token == sa.bindparam("token"))  # fmt: skip
 
 
-def endorse_state_and_button(
-    conn: Conn, user_id: int, proposal_id: str, token: str
-) -> tuple[EndorseState | None, ButtonRow | None]:
-    """Return :func:`endorse_state` and the stored row of button ``token`` (None), in one
-    statement; both None when the proposal (or its round) is not found."""
-    params = {"uid": user_id, "pid": proposal_id, "token": token}
-    row = conn.execute(_ENDORSE_STATE_AND_BUTTON, params).first()
-    if row is None or row.b_token is None:
-        return _endorse_state(row), None
-    button = ButtonRow(row.b_user_id, row.b_action, row.b_args, row.b_expires_at, row.b_used_at)
-    return _endorse_state(row), button
+Recorded = tuple[int, str, str]  # a request's outcome: ledger index, leaf hash (hex), subject
+
+
+def press_state(
+    conn: Conn, user_id: int, proposal_id: str, token: str | None, request_id: str | None
+) -> tuple[EndorseState | None, ButtonRow | None, Recorded | None]:
+    """Return :func:`endorse_state`, the stored row of button ``token`` and the outcome
+    recorded for ``request_id`` (each None if there is none), in one statement; all three
+    None when the proposal (or its round) is not found."""
+    params = (user_id, user_id, token, request_id, proposal_id)
+    row = conn.exec_driver_sql(sql(conn, driver.PRESS_STATE), params).first()
+    if row is None:
+        return None, None, None
+    codec = driver.codec(conn.dialect)
+    index, leaf_hash, subject = row[23:26]
+    recorded = None if index is None else (index, leaf_hash, subject)
+    return _endorse_state(row, codec), _button(row[17:23], codec), recorded
 
 
 def button_rows(
@@ -508,9 +479,14 @@ def button_rows(
 
 
 def insert_buttons(conn: Conn, rows: Sequence[dict[str, Any]]) -> None:
-    """Store issued tokens (one multi-row INSERT)."""
+    """Store issued tokens (one DBAPI executemany)."""
     if rows:
-        conn.execute(_INSERT_BUTTONS, list(rows))
+        json_param = driver.codec(conn.dialect).json_param
+        params = [
+            (r["token"], r["user_id"], r["action"], json_param(r["args"]), r["expires_at"])
+            for r in rows
+        ]
+        conn.exec_driver_sql(sql(conn, driver.INSERT_BUTTON), params)
 
 
 def sweep_buttons(conn: Conn, now: int) -> None:
@@ -519,8 +495,14 @@ def sweep_buttons(conn: Conn, now: int) -> None:
 
 
 def button_row(conn: Conn, token: str) -> Any:
-    """Return the stored row of a token, or None."""
-    return conn.execute(_SELECT_BUTTON, {"token": token}).first()
+    """Return the stored row of a token (a :class:`ButtonRow`), or None."""
+    row = conn.exec_driver_sql(sql(conn, driver.SELECT_BUTTON), (token,)).first()
+    if row is None:
+        return None
+    user_id, action, args, expires_at, used_at = row
+    return ButtonRow(
+        user_id, action, driver.codec(conn.dialect).json_value(args), expires_at, used_at
+    )
 
 
 def check_button(
@@ -550,7 +532,8 @@ def mark_button_used(
     """Mark a checked, unused button used (by ``request_id``).  Raises ButtonExpired if
     another request used it in between."""
     stored = args if request_id is None else {**args, USED_BY: request_id}
-    done = conn.execute(_CONSUME_BUTTON, {"b_token": token, "b_used_at": now, "b_args": stored})
+    params = (driver.codec(conn.dialect).json_param(stored), now, token)
+    done = conn.exec_driver_sql(sql(conn, driver.CONSUME_BUTTON), params)
     if done.rowcount != 1:
         raise e.ButtonExpired()
 

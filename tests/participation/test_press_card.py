@@ -143,3 +143,27 @@ def test_without_update_returning_the_card_is_read_after_the_commit(world: World
     assert not any("RETURNING" in s for s in seen)
     assert done.card == world.svc.proposal(world.pid, viewer=THIRD)
     assert done.card.endorsed_by_viewer and done.card.endorsements == 2
+
+
+def test_an_update_is_opened_with_typed_values(world: World) -> None:
+    """The driver SQL reads what the Core constructs read: booleans, JSON and the button."""
+    svc = world.svc
+    svc.update_settings(THIRD, notifications=False)
+    data = {"draft": {"title": "제목", "n": [1, 2]}, "ok": True}
+    svc.save_conversation(THIRD, "submit.body", data, 0)
+    args = {"proposal": world.pid, "page": 2, "deep": {"x": None}}
+    token = svc.issue_button(THIRD, "browse.endorse", args)
+    opened = svc.open_update(THIRD, token=token, consume={"browse.endorse"}, request_id="tg:7")
+    assert opened.resident == svc.resident(THIRD) and opened.resident is not None
+    assert opened.resident.notifications is False and opened.resident.subscribed is True
+    assert opened.resident.registered is True
+    assert opened.conversation == svc.get_conversation(THIRD)
+    assert opened.conversation.data == data and opened.conversation.version == 1
+    assert opened.button is not None and opened.button.args == args
+    assert opened.refusal is None
+    again = svc.open_update(THIRD, token=token, consume={"browse.endorse"}, request_id="tg:7")
+    assert again.button == opened.button  # used up by this request: it may read it again
+    other = svc.open_update(THIRD, token=token, consume={"browse.endorse"}, request_id="tg:8")
+    assert other.button is None and other.refusal is not None
+    stranger = svc.open_update(99, token=token)
+    assert stranger.resident is None and stranger.conversation.version == 0
