@@ -31,6 +31,7 @@ from ledger.errors import LedgerError
 from ledger.hashing import Hash
 
 WRITE_OPTION = "ledger_write"  # execution option: open this SQLite transaction as a writer
+SINGLE_READ_OPTION = "ledger_single_read"  # execution option: no BEGIN on SQLite (single_read)
 BUSY_TIMEOUT_MS = 60_000
 DEDUP_KEY_MAX = 200
 EntryTuple = tuple[int, int, bytes, bytes, str | None]  # log_id, seq, leaf, leaf_hash, dedup_key
@@ -175,9 +176,28 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+@contextmanager
+def single_read(engine: Engine) -> Iterator[Connection]:
+    """Open a connection for a read that is one statement, so needs no transaction around
+    it: a statement is its own snapshot. No transaction is begun (SQLite: no `BEGIN`;
+    PostgreSQL: autocommit, no `BEGIN` and `ROLLBACK` round trips).
+
+    Only for reads, and two statements through it may see different commits: a caller
+    needing them consistent opens a transaction (`engine.connect()`).
+    """
+    with engine.connect() as conn:
+        if is_sqlite(conn):
+            conn.execution_options(**{SINGLE_READ_OPTION: True})
+        else:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
 def _sqlite_begin(conn: Connection) -> None:
-    immediate = conn.get_execution_options().get(WRITE_OPTION, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    options = conn.get_execution_options()
+    if options.get(SINGLE_READ_OPTION, False):
+        return  # autocommit (isolation_level None): each statement is its own transaction
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
 
 
 def is_sqlite(conn: Connection | Engine) -> bool:

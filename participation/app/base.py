@@ -25,6 +25,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from ledger.store import driver_sql
+from ledger.store import single_read
 from ledger.store import write_transaction
 from participation.domain.errors import ParticipationError
 from participation.domain.events import JSON
@@ -162,6 +163,11 @@ class Base:
         """Open a transaction that will write, outside the ledger's writer (on SQLite it
         begins as the writer: see :func:`ledger.store.write_transaction`)."""
         return write_transaction(self._engine)
+
+    def _read_once(self) -> contextlib.AbstractContextManager[sa.Connection]:
+        """Open a connection for a read of one statement, without a transaction (see
+        :func:`ledger.store.single_read`)."""
+        return single_read(self._engine)
 
     def _at(self, when: dt.datetime | None) -> int:
         return self._now() if when is None else int(when.timestamp())

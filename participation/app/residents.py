@@ -442,7 +442,7 @@ class Residents(Base):
         """
         rows = repo.button_rows(user_id, issue, self._now() + ttl_s)
         press = PressWrites(user_id=user_id, token=button, rows=rows, request_id=request_id)
-        with self._engine.connect() as conn:
+        with self._read_once() as conn:
             early, endorsed = self._toggle_ahead(conn, user_id, proposal_id, press)
         toggle = self.withdraw_endorsement if endorsed else self.endorse
         toggle(user_id, proposal_id, request_id=request_id, press=press, decided=Decided(early))
@@ -458,7 +458,12 @@ class Residents(Base):
         self, conn: sa.Connection, user_id: int, proposal_id: str, press: PressWrites
     ) -> tuple[Ahead | Done | None, bool]:
         """Return the early decision of a press (as Base._decide_ahead) and whether the
-        person endorses the proposal (then it is a withdrawal)."""
+        person endorses the proposal (then it is a withdrawal).
+
+        One statement on ``conn`` (no transaction needed); only when it finds no proposal, or
+        the person not registered, further reads choose the error, and the refused early
+        decision leaves the command to be decided under the lock.
+        """
         request_id = press.request_id
         found, button, outcome = repo.press_state(
             conn, user_id, proposal_id, press.token, request_id

@@ -41,7 +41,7 @@ class Support(Base):
         A token that is unknown, foreign, expired or used is not raised but returned as
         ``refusal``: the caller answers it in the person's language.
         """
-        with self._engine.connect() as conn:
+        with self._read_once() as conn:  # one statement
             if token is None:
                 resident, conversation = repo.person(conn, user_id)
                 return Opened(resident=resident, conversation=conversation)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from sqlalchemy import event
 
 from ledger import Ledger
 from ledger import LedgerKey
+from ledger import store
 from ledger.checkpoint import open_checkpoint
 from ledger.entry import parse_leaf
 from ledger.errors import InvalidKind
@@ -336,3 +338,33 @@ def test_threads_and_processes_keep_a_gap_free_valid_chain(
     assert report.size == 361
     assert log.append("proposal.endorsed", "r:ab", None, {}).index == 361
     assert log.root() == reference.mth(log.entries(0, 1000))
+
+
+def test_a_single_read_begins_no_transaction(log: Ledger) -> None:
+    """`store.single_read`: a statement is its own snapshot, so no BEGIN on SQLite and
+    autocommit on PostgreSQL; a commit in between is seen by the next read."""
+    seen: list[str] = []
+
+    def on_execute(conn: sa.Connection, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    with store.single_read(log.engine) as conn:
+        event.listen(conn, "before_cursor_execute", on_execute)
+        assert store.read_head(conn, log.log_id).size == 0
+        endorse(log, 1)  # committed in between
+        assert store.read_head(conn, log.log_id).size == 1  # no snapshot held
+        assert not in_transaction(conn)
+    assert len(seen) == 2 and all("FROM ledger_logs" in s for s in seen)
+    with log.engine.connect() as conn:  # the pooled connection begins transactions again
+        store.read_head(conn, log.log_id)
+        assert in_transaction(conn)
+
+
+def in_transaction(conn: sa.Connection) -> bool:
+    """Return whether the driver's connection is inside a database transaction."""
+    dbapi: Any = conn.connection.dbapi_connection
+    if store.is_sqlite(conn):
+        return bool(dbapi.in_transaction)
+    from psycopg.pq import TransactionStatus
+
+    return bool(dbapi.info.transaction_status != TransactionStatus.IDLE)
