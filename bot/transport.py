@@ -101,8 +101,11 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
+            # An idle connection is closed by us after 15 s, before the server's own idle
+            # limit (the sandbox's 30 s, nginx's 75 s), so a reused connection is not one the
+            # server is closing at that moment.
             connector = aiohttp.TCPConnector(
-                limit=self._pool_size, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=30
+                limit=self._pool_size, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=15
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
