@@ -69,12 +69,13 @@ PERSON_AND_BUTTON = (
 # --- an endorsement press, read before the writer -------------------------------------------------
 # The proposal (the columns of ProposalState), its round, whether the person is registered and
 # since when they endorse it (NULL: not); for a press also the pressed token's row and the
-# outcome recorded for the request (NULL: none).
+# outcome recorded for the request (NULL: none). The rules come as their JSON text (PostgreSQL
+# keeps a json value's text as written), which ``repo`` parses once per text.
 # Parameters: user id, user id[, token, request id], proposal id.
 _ENDORSE_STATE_COLUMNS = (
     "p.proposal_id, p.round_id, p.author_id, p.community, p.category, p.region, p.budget,"
     " p.withdrawn, p.hidden, p.shortlisted, p.endorsements,"
-    " d.phase, d.rules, d.groups, d.results_index IS NOT NULL,"
+    " d.phase, CAST(d.rules AS TEXT), d.groups, d.results_index IS NOT NULL,"
     " (SELECT registered_at IS NOT NULL FROM pt_resident WHERE user_id = ?),"
     " (SELECT created_at FROM pt_endorsement AS e"
     " WHERE e.proposal_id = p.proposal_id AND e.user_id = ?)"

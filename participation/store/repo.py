@@ -6,6 +6,8 @@ the ledger's write transaction (see ``participation.domain.ports``).
 
 from __future__ import annotations
 
+import functools
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -234,11 +236,19 @@ def _endorse_state(row: Sequence[Any], codec: driver.Codec) -> EndorseState:
     rnd = RoundState(
         round_id=round_id,
         phase=phase,
-        rules=RoundRules.from_payload(codec.json_value(rules)),
+        rules=_round_rules(rules),
         groups=_groups(codec.json_value(groups)),
         results_published=bool(published),
     )
     return bool(registered), p, rnd, since
+
+
+@functools.lru_cache(maxsize=64)
+def _round_rules(text: str) -> RoundRules:
+    """Return a round's rules from their stored JSON text, parsed once per text: a press
+    reads them every time, and they are frozen once the round opens (a pure function of
+    the text, so the memo holds no state of its own)."""
+    return RoundRules.from_payload(json.loads(text))
 
 
 def proposal_states(conn: Conn, round_id: str, *, shortlisted: bool = False) -> list[ProposalState]:
