@@ -435,10 +435,10 @@ class Residents(Base):
 
         One statement before the writer (the request's outcome, the proposal, its round, the
         person's endorsement and the button) decides which of the two it is and decides it
-        early (see Base._run). The card comes from the writer's count (its
-        UPDATE returns the card's columns as the transaction leaves them, what :meth:`proposal`
-        would read after the commit); only a retried request, whose command counted nothing
-        now, reads it after the commit.
+        early (see Base._run). The card comes from the writer's count, whose UPDATE returns
+        the card's columns as the transaction leaves them (what :meth:`proposal` would read
+        after the commit); only a retried request, which counted nothing now, reads it after
+        the commit.
         """
         rows = repo.button_rows(user_id, issue, self._now() + ttl_s)
         press = PressWrites(user_id=user_id, token=button, rows=rows, request_id=request_id)

@@ -5,6 +5,7 @@ read again only for a retried request."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +31,7 @@ ISSUE = [("browse.endorse", {}), ("browse.share", {})]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def world(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[World]:
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
     """A proposal by AUTHOR with a photo and an answer, endorsed by OTHER; THIRD registered."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'ledger.db'}"
