@@ -531,15 +531,30 @@ class Residents(Base):
         ``press``: button writes made in the same transaction (see :meth:`toggle_endorsement`);
         ``decided``: the early decision made by the caller's read (not read again).
         """
+        return self._endorsement(user_id, proposal_id, True, request_id, press, decided)
+
+    def _endorsement(
+        self,
+        user_id: int,
+        proposal_id: str,
+        endorse: bool,
+        request_id: str | None,
+        press: PressWrites | None,
+        decided: Decided | None,
+    ) -> Receipt:
+        """Run an endorsement (``endorse``) or its withdrawal: decided on the caller's read
+        (``decided``), else on a read ahead of the writer, else again under the lock."""
+        decide_ahead = self._endorse_ahead if endorse else self._withdraw_ahead
 
         def ahead(conn: sa.Connection, now: int) -> Ahead:
-            state = self._endorse_state(conn, user_id, proposal_id, registered=True)
-            early = self._endorse_ahead(user_id, proposal_id, state, press, now, request_id)
+            state = self._endorse_state(conn, user_id, proposal_id, registered=endorse)
+            early = decide_ahead(user_id, proposal_id, state, press, now, request_id)
             if press is not None:
                 press.check(conn, now)
             return early
 
-        plan = self._endorse_plan(user_id, proposal_id, press)
+        make_plan = self._endorse_plan if endorse else self._withdraw_plan
+        plan = make_plan(user_id, proposal_id, press)
         if decided is not None:
             return self._run_decided(plan, decided.early, request_id).receipt
         return self._run(plan, request_id=request_id, ahead=ahead).receipt
@@ -613,18 +628,7 @@ class Residents(Base):
     ) -> Receipt:
         """Take back an endorsement until the endorsement phase ends (``press``,
         ``decided``: as :meth:`endorse`)."""
-
-        def ahead(conn: sa.Connection, now: int) -> Ahead:
-            state = self._endorse_state(conn, user_id, proposal_id, registered=False)
-            early = self._withdraw_ahead(user_id, proposal_id, state, press, now, request_id)
-            if press is not None:
-                press.check(conn, now)
-            return early
-
-        plan = self._withdraw_plan(user_id, proposal_id, press)
-        if decided is not None:
-            return self._run_decided(plan, decided.early, request_id).receipt
-        return self._run(plan, request_id=request_id, ahead=ahead).receipt
+        return self._endorsement(user_id, proposal_id, False, request_id, press, decided)
 
     def _withdraw_plan(
         self, user_id: int, proposal_id: str, press: PressWrites | None
