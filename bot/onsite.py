@@ -15,6 +15,7 @@ from telegram import InlineKeyboardMarkup
 from bot.keyboards import Btn
 from bot.keyboards import grid
 from bot.keyboards import inline
+from bot.keyboards import keyboard
 from bot.render import card_text
 from bot.render import short
 from bot.render import title_of
@@ -22,6 +23,7 @@ from bot.router import Ctx
 from bot.router import Router
 from bot.router import int_arg
 from bot.router import str_arg
+from participation.app.reviewday import OnlineBallot
 from participation.app.reviewday import OnsiteBallot
 from participation.domain import errors as e
 from participation.domain.events import JSON
@@ -47,7 +49,7 @@ def register(router: Router) -> None:
     router.action("online.choose", consume=True)(choose_group)
     router.action("online.groups")(online_list)
     router.action("online.list")(online_list)
-    router.action("online.like", consume=True)(toggle_like)
+    router.action("online.like", consume_in_effect=True)(toggle_like)
     router.action("online.card")(online_card)
 
 
@@ -167,7 +169,6 @@ async def online_list(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 async def online_view(ctx: Ctx, round_id: str, *, fresh: bool) -> None:
     ballot = await ctx.call(ctx.svc.online_ballot, ctx.user_id, round_id)
-    rows: list[list[Btn]] = []
     if ballot.groups and ballot.chosen is None:
         rnd = await ctx.call(ctx.svc.round, round_id)
         buttons = [
@@ -181,6 +182,13 @@ async def online_view(ctx: Ctx, round_id: str, *, fresh: bool) -> None:
         text = ctx.t("bot.online.pick_group", cap=ballot.cap)
         await send_or_show(ctx, (text, await inline(ctx, grid(buttons, 3))), fresh=fresh)
         return
+    text, rows = ballot_view(ctx, ballot)
+    await send_or_show(ctx, (text, await inline(ctx, rows)), fresh=fresh)
+
+
+def ballot_view(ctx: Ctx, ballot: OnlineBallot) -> tuple[str, list[list[Btn]]]:
+    """Return the text and button rows of a ballot whose group is chosen (or has none); its
+    action buttons are those of :func:`ballot_buttons`, in order."""
     used = len(ballot.liked & {c.proposal_id for c in ballot.cards})
     head = (
         ctx.t("bot.online.head_group", group=ballot.chosen, used=used, cap=ballot.cap)
@@ -190,11 +198,12 @@ async def online_view(ctx: Ctx, round_id: str, *, fresh: bool) -> None:
     lines = [head]
     if not ballot.cards:
         lines.append(ctx.t("bot.online.nothing"))
+    rows: list[list[Btn]] = []
     for card in ballot.cards:
         liked = card.proposal_id in ballot.liked
         title = short(title_of(ctx, card), LIST_TITLE_MAX)
         lines.append(ctx.t("bot.online.line", number=card.number, title=title))
-        where: dict[str, JSON] = {"r": round_id, "p": card.proposal_id}
+        where: dict[str, JSON] = {"r": ballot.round_id, "p": card.proposal_id}
         key = "bot.online.unlike" if liked else "bot.online.like"
         rows.append(
             [
@@ -202,7 +211,16 @@ async def online_view(ctx: Ctx, round_id: str, *, fresh: bool) -> None:
                 Btn(ctx.t("bot.online.open", number=card.number), "online.card", where),
             ]
         )
-    await send_or_show(ctx, ("\n".join(lines), await inline(ctx, rows)), fresh=fresh)
+    return "\n".join(lines), rows
+
+
+def ballot_buttons(ballot: OnlineBallot) -> list[tuple[str, dict[str, JSON]]]:
+    """The action buttons of :func:`ballot_view` (what a like press issues tokens for)."""
+    return [
+        (action, {"r": ballot.round_id, "p": card.proposal_id})
+        for card in ballot.cards
+        for action in ("online.like", "online.card")
+    ]
 
 
 async def ask_group(ctx: Ctx, args: dict[str, JSON]) -> None:
@@ -225,16 +243,28 @@ async def choose_group(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def toggle_like(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """Like, or take the like back; the list is redrawn with the new count."""
-    round_id, proposal_id = str_arg(args, "r"), str_arg(args, "p")
-    ballot = await ctx.call(ctx.svc.online_ballot, ctx.user_id, round_id)
-    if proposal_id in ballot.liked:
-        await ctx.call(ctx.svc.unlike, ctx.user_id, proposal_id, request_id=ctx.request_id)
-        await ctx.answer(ctx.t("bot.online.unliked"))
-    else:
-        await ctx.call(ctx.svc.like, ctx.user_id, proposal_id, request_id=ctx.request_id)
-        await ctx.answer(ctx.t("bot.online.liked"))
-    await online_view(ctx, round_id, fresh=False)
+    """Like, or take the like back; the list is redrawn with the new count.
+
+    One service call: the toggle, the pressed button used up and the redrawn ballot's tokens
+    issued in the ledger's transaction, and the ballot as it is now.
+    """
+    done = await ctx.call(
+        ctx.svc.toggle_like,
+        ctx.user_id,
+        str_arg(args, "p"),
+        button=ctx.button_token,
+        issue=ballot_buttons,
+        ttl_s=ctx.services.button_ttl_s,
+        request_id=ctx.request_id,
+    )
+    ballot = done.ballot
+    liked = str_arg(args, "p") in ballot.liked
+    await ctx.answer(ctx.t("bot.online.liked" if liked else "bot.online.unliked"))
+    if ballot.groups and ballot.chosen is None:  # cannot follow a like; drawn as ever
+        await online_view(ctx, ballot.round_id, fresh=False)
+        return
+    text, rows = ballot_view(ctx, ballot)
+    await ctx.show(text, keyboard(rows, done.tokens))
 
 
 async def online_card(ctx: Ctx, args: dict[str, JSON]) -> None:

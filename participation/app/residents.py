@@ -95,6 +95,24 @@ class PressWrites:
         self.applied = True
 
 
+def claim_press(
+    conn: sa.Connection,
+    now: int,
+    press: PressWrites | None,
+    claim: tuple[str, Sequence[Any]],
+    undo: tuple[str, Sequence[Any]],
+) -> bool:
+    """Run a press's conditional claim (driver SQL text, parameters), then use its checked
+    button up; False, with the claim undone, when the claim changed no row or the button was
+    used or expired since it was checked (see :class:`participation.app.base.Ahead`)."""
+    if conn.exec_driver_sql(driver.sql(conn, claim[0]), claim[1]).rowcount != 1:
+        return False
+    if press is None or press.claim(conn, now):
+        return True
+    conn.exec_driver_sql(driver.sql(conn, undo[0]), undo[1])
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Decided:
     """An early decision made by the caller (see Base._run_decided; None: decide under the
@@ -594,13 +612,8 @@ class Residents(Base):
         def claim(conn: sa.Connection, now: int) -> bool:
             row = (proposal_id, user_id, p.round_id, now, user_id, proposal_id, False, False,
                    p.round_id, rnd.phase, proposal_id, user_id, request_id)  # fmt: skip
-            if conn.exec_driver_sql(driver.sql(conn, driver.ENDORSE_CLAIM), row).rowcount != 1:
-                return False
-            if press is None or press.claim(conn, now):
-                return True
-            undo = (proposal_id, user_id)
-            conn.exec_driver_sql(driver.sql(conn, driver.DELETE_ENDORSEMENT), undo)
-            return False
+            undo = (driver.DELETE_ENDORSEMENT, (proposal_id, user_id))
+            return claim_press(conn, now, press, (driver.ENDORSE_CLAIM, row), undo)
 
         return Ahead(
             plan=self.proposal_plan(p, "resident", user_id, event),
@@ -663,13 +676,8 @@ class Residents(Base):
 
         def claim(conn: sa.Connection, now: int) -> bool:
             row = (proposal_id, user_id, since, p.round_id, rnd.phase, request_id)
-            if conn.exec_driver_sql(driver.sql(conn, driver.WITHDRAW_CLAIM), row).rowcount != 1:
-                return False
-            if press is None or press.claim(conn, now):
-                return True
-            undo = (proposal_id, user_id, p.round_id, since)
-            conn.exec_driver_sql(driver.sql(conn, driver.INSERT_ENDORSEMENT), undo)
-            return False
+            undo = (driver.INSERT_ENDORSEMENT, (proposal_id, user_id, p.round_id, since))
+            return claim_press(conn, now, press, (driver.WITHDRAW_CLAIM, row), undo)
 
         return Ahead(
             plan=self.proposal_plan(p, "resident", user_id, event),

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
-from participation.app.base import Base
+from participation.app.base import Ahead
+from participation.app.base import Done
 from participation.app.base import Plan
 from participation.app.base import code_hash
 from participation.app.base import new_code
+from participation.app.base import recorded
+from participation.app.residents import PressWrites
+from participation.app.residents import claim_press
+from participation.app.reviewday import OnlineBallot
+from participation.app.reviewday import ReviewDay
 from participation.domain import errors as e
 from participation.domain import events as ev
 from participation.domain import rules
+from participation.domain.events import JSON
+from participation.store import driver
 from participation.store import repo
 from participation.store import tables as t
 from participation.views import JudgeProgress
@@ -22,7 +35,16 @@ from participation.views import JudgeTask
 from participation.views import Receipt
 
 
-class Review(Base):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LikeToggled:
+    """A like toggled: the online ballot as the person sees it now, and its tokens (for the
+    ``issue`` of :meth:`Review.toggle_like`, in order)."""
+
+    ballot: OnlineBallot
+    tokens: list[str]
+
+
+class Review(ReviewDay):
     """Review groups, judges' scores and recusals, on-site and online voting."""
 
     def form_review_groups(self, official_id: int, round_id: str) -> list[list[str]]:
@@ -585,8 +607,16 @@ class Review(Base):
 
     def like(self, user_id: int, proposal_id: str, *, request_id: str | None = None) -> Receipt:
         """Give a like (joayo) to a proposal of the chosen group (at most the round's cap)."""
+        return self._run(self._like_plan(user_id, proposal_id, None), request_id=request_id).receipt
+
+    def _like_plan(
+        self, user_id: int, proposal_id: str, press: PressWrites | None
+    ) -> Callable[[sa.Connection, int], Plan]:
+        """A like decided under the lock (``press``: its button writes, made first)."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
+            if press is not None:
+                press.apply(conn, now)
             self._online_voter(conn, user_id)
             p = repo.proposal_state(conn, proposal_id)
             rnd = repo.round_state(conn, p.round_id)
@@ -606,31 +636,197 @@ class Review(Base):
                 now=now,
             )
             rules.check_one_channel("online", repo.counted_channel(conn, p.round_id, user_id))
-            conn.execute(
-                sa.insert(t.likes).values(
-                    round_id=p.round_id, user_id=user_id, proposal_id=proposal_id
-                )
-            )
+            row = (p.round_id, user_id, proposal_id)
+            conn.exec_driver_sql(driver.sql(conn, driver.INSERT_LIKE), row)
             return self.proposal_plan(p, "resident", user_id, event)
 
-        return self._run(plan, request_id=request_id).receipt
+        return plan
 
     def unlike(self, user_id: int, proposal_id: str, *, request_id: str | None = None) -> Receipt:
         """Take back a like before the review deadline."""
+        plan = self._unlike_plan(user_id, proposal_id, None)
+        return self._run(plan, request_id=request_id).receipt
+
+    def _unlike_plan(
+        self, user_id: int, proposal_id: str, press: PressWrites | None
+    ) -> Callable[[sa.Connection, int], Plan]:
+        """Taking a like back, decided under the lock (``press``: as :meth:`_like_plan`)."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
+            if press is not None:
+                press.apply(conn, now)
             p = repo.proposal_state(conn, proposal_id)
             rnd = repo.round_state(conn, p.round_id)
             liked = repo.exists(
                 conn, t.likes, round_id=p.round_id, user_id=user_id, proposal_id=proposal_id
             )
             event = rules.decide_unlike(rnd, p, liked=liked, now=now)
-            lk = t.likes.c
-            conn.execute(
-                sa.delete(t.likes).where(
-                    lk.round_id == p.round_id, lk.user_id == user_id, lk.proposal_id == proposal_id
-                )
-            )
+            row = (p.round_id, user_id, proposal_id)
+            conn.exec_driver_sql(driver.sql(conn, driver.DELETE_LIKE), row)
             return self.proposal_plan(p, "resident", user_id, event)
 
-        return self._run(plan, request_id=request_id).receipt
+        return plan
+
+    def toggle_like(
+        self,
+        user_id: int,
+        proposal_id: str,
+        *,
+        button: str | None = None,
+        issue: Callable[[OnlineBallot], Sequence[tuple[str, dict[str, JSON]]]] = lambda b: (),
+        ttl_s: int = 3600,
+        request_id: str | None = None,
+    ) -> LikeToggled:
+        """Like a proposal, or take the like back; return the online ballot as it is now.
+
+        ``button`` (the pressed single-use token) is used up and tokens for ``issue(ballot)``
+        (the redrawn ballot's buttons, in order) are stored in the same transaction as the
+        ledger entry. Raises what :meth:`like` / :meth:`unlike` raise, and ButtonExpired when
+        another press used ``button`` first.
+
+        Before the writer, one statement reads the request's outcome, the proposal, its round,
+        the person's registration, enrollment, on-site score and likes, and the button: it
+        decides which of the two it is and decides it early (see Base._run), and the writer
+        runs a conditional claim that re-checks what the rule read. A second statement reads
+        the ballot's cards (for display only, so the two need no transaction around them); the
+        ballot returned is that one with this like toggled. When the claim finds the state
+        changed (or for a retried request) the press is decided again under the lock and the
+        ballot read after the commit.
+        """
+        press = PressWrites(user_id=user_id, token=button, rows=[], request_id=request_id)
+        fast: list[bool] = []  # set by the early decision's writes
+        with self._read_once() as conn:
+            early, ballot = self._toggle_like_ahead(conn, user_id, proposal_id, press, fast)
+        liked = ballot is not None and proposal_id in ballot.liked
+        if ballot is not None:
+            press.rows = repo.button_rows(user_id, issue(ballot), self._now() + ttl_s)
+        make_plan = self._unlike_plan if liked else self._like_plan
+        self._run_decided(make_plan(user_id, proposal_id, press), early, request_id)
+        if ballot is not None and fast:
+            toggled = ballot.liked ^ {proposal_id}
+            ballot = dataclasses.replace(ballot, liked=toggled)
+            return LikeToggled(ballot=ballot, tokens=[str(r["token"]) for r in press.rows])
+        return self._like_redrawn(user_id, proposal_id, press, ballot, issue, ttl_s)
+
+    def _like_redrawn(
+        self,
+        user_id: int,
+        proposal_id: str,
+        press: PressWrites,
+        before: OnlineBallot | None,
+        issue: Callable[[OnlineBallot], Sequence[tuple[str, dict[str, JSON]]]],
+        ttl_s: int,
+    ) -> LikeToggled:
+        """The ballot after a like press decided under the lock (or a retry), read after the
+        commit; its tokens are issued again when none were stored or the cards changed."""
+        round_id = before.round_id if before is not None else self._round_of(proposal_id)
+        ballot = self.online_ballot(user_id, round_id)
+        rows = press.rows
+        same = before is not None and _ids(before) == _ids(ballot)
+        if not (same and press.applied):
+            rows = repo.button_rows(user_id, issue(ballot), self._now() + ttl_s)
+            if rows:
+                with self._begin() as conn:
+                    repo.insert_buttons(conn, rows)
+        return LikeToggled(ballot=ballot, tokens=[str(r["token"]) for r in rows])
+
+    def _round_of(self, proposal_id: str) -> str:
+        with self._engine.connect() as conn:
+            return repo.proposal_state(conn, proposal_id).round_id
+
+    def _toggle_like_ahead(
+        self,
+        conn: sa.Connection,
+        user_id: int,
+        proposal_id: str,
+        press: PressWrites,
+        fast: list[bool],
+    ) -> tuple[Ahead | Done | None, OnlineBallot | None]:
+        """Return the early decision of a like press (as Base._decide_ahead) and the ballot as
+        read before it (None: no such proposal)."""
+        request_id = press.request_id
+        found, button, outcome = repo.like_state(
+            conn, user_id, proposal_id, press.token, request_id
+        )
+        if found is None:  # no such proposal: a recorded outcome still comes first
+            return self._stored(conn, request_id), None
+        p, rnd, liked = found.proposal, found.round, found.liked
+        ballot = self._online_ballot(conn, user_id, rnd, found.enrollment, liked)
+        if outcome is not None:
+            return recorded(outcome), ballot
+        now = self._now()
+        try:
+            if proposal_id in liked:
+                event: ev.Event = rules.decide_unlike(rnd, p, liked=True, now=now)
+                row = (p.round_id, user_id, proposal_id, p.round_id, rnd.phase,
+                       *_same_likes(found, user_id), request_id)  # fmt: skip
+                claim = (driver.unlike_claim(len(liked)), row)
+                undo = (driver.INSERT_LIKE, (p.round_id, user_id, proposal_id))
+            else:
+                event = self._decide_like(found, user_id, now)
+                claim = _like_claim(found, user_id, request_id)
+                undo = (driver.DELETE_LIKE, (p.round_id, user_id, proposal_id))
+            press.check_row(button, now)
+        except e.ParticipationError:
+            return None, ballot
+
+        def writes(conn: sa.Connection, now: int) -> None:
+            press.store(conn)
+            fast.append(True)
+
+        return Ahead(
+            plan=self.proposal_plan(p, "resident", user_id, event),
+            claim=lambda conn, now: claim_press(conn, now, press, claim, undo),
+            writes=writes,
+            valid_until=rnd.rules.deadlines.review_ends,
+            claims_request=True,
+        ), ballot
+
+    @staticmethod
+    def _decide_like(found: repo.LikeState, user_id: int, now: int) -> ev.Event:
+        """decide_like (and the one-channel check) on what the press read before the writer."""
+        if not found.registered:
+            raise e.NotRegistered()
+        enrollment = found.enrollment
+        chosen = enrollment.online_group if enrollment else None
+        real = enrollment if enrollment is None or enrollment.role != "open" else None
+        event = rules.decide_like(
+            found.round,
+            found.proposal,
+            user_id=user_id,
+            enrollment=real,
+            chosen=chosen,
+            liked=False,
+            likes=len(found.liked),
+            now=now,
+        )
+        rules.check_one_channel("online", "onsite" if found.onsite else None)
+        return event
+
+
+def _ids(ballot: OnlineBallot) -> list[str]:
+    return [c.proposal_id for c in ballot.cards]
+
+
+def _like_claim(
+    found: repo.LikeState, user_id: int, request_id: str | None
+) -> tuple[str, tuple[Any, ...]]:
+    """The claim of a like decided before the writer on ``found``: see ``driver.like_claim``."""
+    p, rnd, n = found.proposal, found.round, found.enrollment
+    rid, pid = p.round_id, p.proposal_id
+    row: tuple[Any, ...] = (rid, user_id, pid, user_id, pid, False, False, True,
+                            found.group_no or 0, rid, rnd.phase, rid, user_id,
+                            *_same_likes(found, user_id), request_id, rid, user_id)  # fmt: skip
+    text = driver.like_claim(len(found.liked), n is not None)
+    if n is None:
+        return text, row
+    chosen = -1 if n.online_group is None else n.online_group
+    return text, (*row, n.community, n.role, chosen)
+
+
+def _same_likes(found: repo.LikeState, user_id: int) -> tuple[Any, ...]:
+    """The parameters of ``driver.same_likes`` for the likes in ``found``."""
+    rid, n = found.proposal.round_id, len(found.liked)
+    if not n:
+        return (rid, user_id, 0)
+    return (rid, user_id, n, rid, user_id, *sorted(found.liked), n)

@@ -186,20 +186,26 @@ class ReviewDay(Base):
         with self._engine.connect() as conn:
             rnd = repo.round_state(conn, round_id)
             enrollment = repo.enrollment(conn, round_id, user_id)
-            chosen = enrollment.online_group if enrollment is not None else None
-            grouped = bool(rnd.groups) and rnd.rules.online_one_group
-            cards: list[ProposalCard] = []
-            if chosen is not None or not grouped:
-                query = self._reviewable(rnd, chosen if grouped else None)
-                cards = repo.cards(conn, query, user_id)
-            lk = t.likes.c
-            liked = set(
-                conn.execute(
-                    sa.select(lk.proposal_id).where(lk.round_id == round_id, lk.user_id == user_id)
-                ).scalars()
-            )
+            liked = repo.liked(conn, round_id, user_id)
+            return self._online_ballot(conn, user_id, rnd, enrollment, liked)
+
+    def _online_ballot(
+        self,
+        conn: sa.Connection,
+        user_id: int,
+        rnd: RoundState,
+        enrollment: Enrollment | None,
+        liked: set[str],
+    ) -> OnlineBallot:
+        """:meth:`online_ballot` on the round, enrollment and likes read by the caller."""
+        chosen = enrollment.online_group if enrollment is not None else None
+        grouped = bool(rnd.groups) and rnd.rules.online_one_group
+        cards: list[ProposalCard] = []
+        if chosen is not None or not grouped:
+            query = self._reviewable(rnd, chosen if grouped else None)
+            cards = repo.cards(conn, query, user_id)
         return OnlineBallot(
-            round_id=round_id,
+            round_id=rnd.round_id,
             groups=len(rnd.groups) if grouped else 0,
             chosen=chosen,
             cards=self._not_own(cards, rnd, enrollment),

@@ -72,12 +72,14 @@ PERSON_AND_BUTTON = (
 # outcome recorded for the request (NULL: none). The rules come as their JSON text (PostgreSQL
 # keeps a json value's text as written), which ``repo`` parses once per text.
 # Parameters: user id, user id[, token, request id], proposal id.
-_ENDORSE_STATE_COLUMNS = (
+_PROPOSAL_STATE_COLUMNS = (
     "p.proposal_id, p.round_id, p.author_id, p.community, p.category, p.region, p.budget,"
     " p.withdrawn, p.hidden, p.shortlisted, p.endorsements,"
     " d.phase, CAST(d.rules AS TEXT), d.groups, d.results_index IS NOT NULL,"
-    " (SELECT registered_at IS NOT NULL FROM pt_resident WHERE user_id = ?),"
-    " (SELECT created_at FROM pt_endorsement AS e"
+    " (SELECT registered_at IS NOT NULL FROM pt_resident WHERE user_id = ?)"
+)
+_ENDORSE_STATE_COLUMNS = _PROPOSAL_STATE_COLUMNS + (
+    ", (SELECT created_at FROM pt_endorsement AS e"
     " WHERE e.proposal_id = p.proposal_id AND e.user_id = ?)"
 )
 _ENDORSE_STATE_FROM = " FROM pt_proposal AS p JOIN pt_round AS d ON d.round_id = p.round_id"
@@ -89,6 +91,86 @@ PRESS_STATE = (
     f"{_ENDORSE_STATE_FROM} LEFT OUTER JOIN pt_button AS b ON b.token = ?"
     " LEFT OUTER JOIN pt_request AS q ON q.request_id = ? WHERE p.proposal_id = ?"
 )
+
+# --- an online like press, read before the writer -------------------------------------------------
+# The proposal and its round and registration as for an endorsement, the proposal's review group,
+# the person's enrollment in the round (NULL: none), whether they scored on site in it, the
+# pressed token's row, the request's recorded outcome, and a proposal the person likes in the
+# round: one row per like (at most the round's cap), one with NULL when there is none.
+# Parameters: user id, user id, user id, user id, token, request id, proposal id. LIKED: the
+# proposals the person likes in a round.
+LIKE_STATE = (
+    f"SELECT {_PROPOSAL_STATE_COLUMNS}, p.group_no, n.community, n.role, n.online_group,"
+    " EXISTS (SELECT 1 FROM pt_onsite_score AS o WHERE o.round_id = p.round_id"
+    " AND o.user_id = ?),"
+    f" {_BUTTON_COLUMNS}, q.ledger_index, q.leaf_hash, q.subject, l.proposal_id"
+    f"{_ENDORSE_STATE_FROM}"
+    " LEFT OUTER JOIN pt_enrollment AS n ON n.round_id = p.round_id AND n.user_id = ?"
+    " LEFT OUTER JOIN pt_like AS l ON l.round_id = p.round_id AND l.user_id = ?"
+    " LEFT OUTER JOIN pt_button AS b ON b.token = ?"
+    " LEFT OUTER JOIN pt_request AS q ON q.request_id = ? WHERE p.proposal_id = ?"
+)
+LIKED = "SELECT proposal_id FROM pt_like WHERE round_id = ? AND user_id = ?"
+
+# --- an online like press, in the writer ----------------------------------------------------------
+# As the endorsement's claims: the like's re-checks, under the lock, everything decide_like read
+# that can change: registration, the proposal's flags and review group (groups are formed once,
+# in the review phase), the round's phase, no on-site score, the person's enrollment (community,
+# role, chosen group; -1: none chosen) or its absence, and the person's likes: exactly the ones
+# read (their number was under the cap, this one not among them), so that the ballot read with
+# them is the one the transaction leaves; taking a like back re-checks the phase and the likes.
+# Parameters: round id, user id, proposal id, user id, proposal id, withdrawn, hidden,
+# shortlisted, group no (0: none), round id, phase, round id, user id, then :func:`same_likes`'s,
+# request id[, round id, user id, community, role, chosen group | , round id, user id].
+_LIKE_CLAIM = (
+    "INSERT INTO pt_like (round_id, user_id, proposal_id) SELECT ?, ?, ?"
+    " WHERE EXISTS (SELECT 1 FROM pt_resident WHERE user_id = ? AND registered_at IS NOT NULL)"
+    " AND EXISTS (SELECT 1 FROM pt_proposal WHERE proposal_id = ? AND withdrawn = ?"
+    " AND hidden = ? AND shortlisted = ? AND COALESCE(group_no, 0) = ?)"
+    " AND EXISTS (SELECT 1 FROM pt_round WHERE round_id = ? AND phase = ?)"
+    " AND NOT EXISTS (SELECT 1 FROM pt_onsite_score WHERE round_id = ? AND user_id = ?)"
+)
+_NEW_REQUEST = " AND NOT EXISTS (SELECT 1 FROM pt_request WHERE request_id = ?)"
+_ENROLLED = (
+    " AND EXISTS (SELECT 1 FROM pt_enrollment WHERE round_id = ? AND user_id = ?"
+    " AND community = ? AND role = ? AND COALESCE(online_group, -1) = ?)"
+)
+_UNENROLLED = " AND NOT EXISTS (SELECT 1 FROM pt_enrollment WHERE round_id = ? AND user_id = ?)"
+# Parameters: round id, user id, proposal id, round id, phase, then same_likes's, request id.
+_UNLIKE_CLAIM = (
+    "DELETE FROM pt_like WHERE round_id = ? AND user_id = ? AND proposal_id = ?"
+    " AND EXISTS (SELECT 1 FROM pt_round WHERE round_id = ? AND phase = ?)"
+)
+
+
+def same_likes(likes: int) -> str:
+    """The condition that a person's likes in a round are exactly ``likes`` given ones.
+    Parameters: round id, user id, ``likes``[, round id, user id, the proposal ids, ``likes``]
+    (none of the second part when ``likes`` is 0)."""
+    text = " AND (SELECT COUNT(*) FROM pt_like WHERE round_id = ? AND user_id = ?) = ?"
+    if likes:
+        marks = ", ".join("?" * likes)
+        text += (
+            " AND (SELECT COUNT(*) FROM pt_like WHERE round_id = ? AND user_id = ?"
+            f" AND proposal_id IN ({marks})) = ?"
+        )
+    return text
+
+
+@functools.lru_cache(maxsize=128)
+def like_claim(likes: int, enrolled: bool) -> str:
+    """The claim of a like by a person with ``likes`` likes (enrolled in the round or not)."""
+    return _LIKE_CLAIM + same_likes(likes) + _NEW_REQUEST + (_ENROLLED if enrolled else _UNENROLLED)
+
+
+@functools.lru_cache(maxsize=128)
+def unlike_claim(likes: int) -> str:
+    """The claim of taking a like back by a person with ``likes`` likes (this one among them)."""
+    return _UNLIKE_CLAIM + same_likes(likes) + _NEW_REQUEST
+
+
+INSERT_LIKE = "INSERT INTO pt_like (round_id, user_id, proposal_id) VALUES (?, ?, ?)"
+DELETE_LIKE = "DELETE FROM pt_like WHERE round_id = ? AND user_id = ? AND proposal_id = ?"
 
 # --- an endorsement press, in the writer ----------------------------------------------------------
 # The writer's part of an endorsement decided before it (see Base._run): each claim re-checks,

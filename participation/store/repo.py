@@ -217,9 +217,16 @@ def endorse_state(conn: Conn, user_id: int, proposal_id: str) -> EndorseState | 
 
 def _endorse_state(row: Sequence[Any], codec: driver.Codec) -> EndorseState:
     """:func:`endorse_state` from the columns of ``driver.ENDORSE_STATE``."""
+    registered, p, rnd = _proposal_round(row, codec)
+    return registered, p, rnd, row[16]
+
+
+def _proposal_round(
+    row: Sequence[Any], codec: driver.Codec
+) -> tuple[bool, ProposalState, RoundState]:
+    """(registered, proposal, round) from the first 16 columns of a press's state read."""
     (pid, round_id, author_id, community, category, region, budget, withdrawn, hidden,
-     shortlisted, endorsements, phase, rules, groups, published, registered,
-     since) = row[:17]  # fmt: skip
+     shortlisted, endorsements, phase, rules, groups, published, registered) = row[:16]  # fmt: skip
     p = ProposalState(
         proposal_id=pid,
         round_id=round_id,
@@ -240,7 +247,7 @@ def _endorse_state(row: Sequence[Any], codec: driver.Codec) -> EndorseState:
         groups=_groups(codec.json_value(groups)),
         results_published=bool(published),
     )
-    return bool(registered), p, rnd, since
+    return bool(registered), p, rnd
 
 
 @functools.lru_cache(maxsize=64)
@@ -475,6 +482,49 @@ def press_state(
     index, leaf_hash, subject = row[23:26]
     recorded = None if index is None else (index, leaf_hash, subject)
     return _endorse_state(row, codec), _button(row[17:23], codec), recorded
+
+
+class LikeState(NamedTuple):
+    """What a like press reads before the writer (see ``driver.LIKE_STATE``)."""
+
+    registered: bool
+    proposal: ProposalState
+    round: RoundState
+    group_no: int | None  # the proposal's review group
+    enrollment: Enrollment | None
+    onsite: bool  # the person scored on site in the round
+    liked: set[str]  # the proposals the person likes in the round
+
+
+def like_state(
+    conn: Conn, user_id: int, proposal_id: str, token: str | None, request_id: str | None
+) -> tuple[LikeState | None, ButtonRow | None, Recorded | None]:
+    """As :func:`press_state`, for a like: the :class:`LikeState`, the button's row and the
+    request's recorded outcome in one statement (all three None: no such proposal)."""
+    params = (user_id, user_id, user_id, user_id, token, request_id, proposal_id)
+    rows = conn.exec_driver_sql(sql(conn, driver.LIKE_STATE), params).all()
+    if not rows:
+        return None, None, None
+    row = rows[0]
+    codec = driver.codec(conn.dialect)
+    registered, p, rnd = _proposal_round(row, codec)
+    group_no, community, role, online_group, onsite = row[16:21]
+    enrollment = None
+    if role is not None:
+        enrollment = Enrollment(
+            round_id=p.round_id, community=community, role=role, online_group=online_group
+        )
+    index, leaf_hash, subject = row[27:30]
+    recorded = None if index is None else (index, leaf_hash, subject)
+    liked = {r[30] for r in rows if r[30] is not None}
+    state = LikeState(registered, p, rnd, group_no, enrollment, bool(onsite), liked)
+    return state, _button(row[21:27], codec), recorded
+
+
+def liked(conn: Conn, round_id: str, user_id: int) -> set[str]:
+    """Return the proposals the person likes in the round."""
+    rows = conn.exec_driver_sql(sql(conn, driver.LIKED), (round_id, user_id))
+    return {r[0] for r in rows}
 
 
 def button_rows(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
 
 from ledger import Ledger
 from ledger import LedgerKey
@@ -73,3 +77,38 @@ def service(ledger: Ledger, clock: Clock) -> ParticipationService:
     svc = ParticipationService(ledger, pepper=PEPPER, clock=clock)
     svc.create_tables()
     return svc
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ParticipationService]:
+    """A service on a SQLite file, then on PostgreSQL (integration), with its tables and the
+    first official ``1``; its clock is ``svc._clock`` (a :class:`Clock` at START)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    clock = Clock(START)
+    log = open_ledger(url, clock)
+    try:
+        svc = ParticipationService(log, pepper=PEPPER, clock=clock)
+        svc.create_tables()
+        svc.grant_first_official(1)
+        yield svc
+    finally:
+        log.close()
+
+
+@contextlib.contextmanager
+def statements(svc: ParticipationService) -> Iterator[list[str]]:
+    """Collect the SQL statements the service's engine runs inside the block."""
+    seen: list[str] = []
+    engine: sa.Engine = svc._engine  # type: ignore[attr-defined]
+
+    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)

@@ -4,21 +4,12 @@ read again only for a retried request."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
-import sqlalchemy as sa
-from sqlalchemy import event
 
 from participation.service import ParticipationService
 from participation.views import Toggled
-from tests.participation.conftest import PEPPER
-from tests.participation.conftest import START
-from tests.participation.conftest import Clock
-from tests.participation.conftest import open_ledger
 from tests.participation.conftest import simple_rules
+from tests.participation.conftest import statements
 from tests.participation.test_decided_ahead import before_fast_write
 from tests.participation.test_service_rules import ADMIN
 from tests.participation.test_service_rules import AUTHOR
@@ -30,32 +21,21 @@ from tests.participation.test_service_rules import World
 ISSUE = [("browse.endorse", {}), ("browse.share", {})]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+@pytest.fixture
+def world(any_db: ParticipationService) -> World:
     """A proposal by AUTHOR with a photo and an answer, endorsed by OTHER; THIRD registered."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    clock = Clock(START)
-    log = open_ledger(url, clock)
-    try:
-        svc = ParticipationService(log, pepper=PEPPER, clock=clock)
-        svc.create_tables()
-        svc.grant_first_official(ADMIN)
-        svc.create_round(ADMIN, simple_rules(endorsement_threshold=1), round_id=R)
-        svc.open_round(ADMIN, R)
-        for uid in (AUTHOR, OTHER, THIRD):
-            svc.register(uid, region="suwon", consent_version="v1")
-        card = svc.submit_proposal(
-            AUTHOR, R, title="제목", body="본문", category="community", region="suwon",
-            budget=1_000_000, photo_file_id="photo-1",
-        )  # fmt: skip
-        svc.answer_proposal(ADMIN, card.proposal_id, "답변")
-        svc.endorse(OTHER, card.proposal_id)
-        yield World(svc, clock, card.proposal_id)
-    finally:
-        log.close()
+    svc = any_db
+    svc.create_round(ADMIN, simple_rules(endorsement_threshold=1), round_id=R)
+    svc.open_round(ADMIN, R)
+    for uid in (AUTHOR, OTHER, THIRD):
+        svc.register(uid, region="suwon", consent_version="v1")
+    card = svc.submit_proposal(
+        AUTHOR, R, title="제목", body="본문", category="community", region="suwon",
+        budget=1_000_000, photo_file_id="photo-1",
+    )  # fmt: skip
+    svc.answer_proposal(ADMIN, card.proposal_id, "답변")
+    svc.endorse(OTHER, card.proposal_id)
+    return World(svc, svc._clock, card.proposal_id)  # type: ignore[attr-defined]
 
 
 def press(w: World, user_id: int, request_id: str, *, button: str | None = None) -> Toggled:
@@ -70,17 +50,8 @@ def statements_of(
     w: World, user_id: int, request_id: str, *, button: str | None = None
 ) -> tuple[Toggled, list[str]]:
     """:func:`press`, and the statements it ran."""
-    seen: list[str] = []
-    engine: sa.Engine = w.svc._engine  # type: ignore[attr-defined]
-
-    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    try:
+    with statements(w.svc) as seen:
         return press(w, user_id, request_id, button=button), seen
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
 
 
 def test_the_card_of_a_press_is_the_card_read_after_it(world: World) -> None:
