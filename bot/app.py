@@ -90,7 +90,7 @@ def build_application(
         .base_url(base_url)
         .base_file_url(base_file_url)
         .request(AiohttpRequest())
-        .get_updates_request(AiohttpRequest(connection_pool_size=1, read_timeout=None))
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .updater(None)
         .job_queue(None)
         .build()
