@@ -33,6 +33,7 @@ Figures, each against a baseline measured in this run:
     .venv/bin/python bench/bench_e2e.py --quick          # 600 x 5, 3 short ingress rounds
     .venv/bin/python bench/bench_e2e.py --db postgresql  # a fresh database on :5432
     .venv/bin/python bench/bench_e2e.py --action like    # online review likes instead of 공감
+    .venv/bin/python bench/bench_e2e.py --action onsite  # on-site scores (checked in, 1..5)
 """
 
 from __future__ import annotations
@@ -102,15 +103,26 @@ def log(text: str) -> None:
 ACTIONS = {  # --action: the button residents press, and the phase the round must be in
     "endorse": ("browse.endorse", "endorsement"),
     "like": ("online.like", "review"),
+    "onsite": ("onsite.score", "review"),
 }
+ONSITE_SCALE = 5  # RoundRules' default on-site scale: scores 1..5
 
 
-def button_args(action: str, proposal_id: str) -> dict[str, Any]:
-    return {"proposal": proposal_id} if action == "endorse" else {"r": ROUND, "p": proposal_id}
+def button_args(action: str, proposal_id: str, k: int = 0) -> dict[str, Any]:
+    """The args of the `k`-th proposal's button, as the bot's action expects them."""
+    if action == "endorse":
+        return {"proposal": proposal_id}
+    args: dict[str, Any] = {"r": ROUND, "p": proposal_id}
+    if action == "onsite":  # each proposal scored once: a new score, one ledger entry
+        args["v"] = 1 + k % ONSITE_SCALE
+    return args
 
 
 def domain_setup(svc: Any, users: list[int], proposals: int, action: str = "endorse") -> list[str]:
-    """Open a round with `proposals` proposals in the 공감 (or review) phase; register `users`."""
+    """Open a round with `proposals` proposals in the action's phase; register `users`.
+
+    In review, `like` residents choose a group (if any); for `onsite` an official opens an
+    on-site session for the hall and every resident checks in with its current code."""
     now = int(time.time())
     day = 86_400
     rules = RoundRules(
@@ -133,8 +145,9 @@ def domain_setup(svc: Any, users: list[int], proposals: int, action: str = "endo
         )  # fmt: skip
         ids.append(card.proposal_id)
     svc.advance_round(OFFICIAL, ROUND)  # submission -> endorsement
-    if action == "like":
-        svc.advance_round(OFFICIAL, ROUND)  # endorsement -> review: online likes open
+    if ACTIONS[action][1] == "review":
+        svc.advance_round(OFFICIAL, ROUND)  # endorsement -> review: likes and on-site open
+    session = svc.open_onsite_session(OFFICIAL, ROUND) if action == "onsite" else None
     regions = rules.regions
     groups = len(svc.round(ROUND).groups)
     with ThreadPoolExecutor(16) as pool:
@@ -143,6 +156,8 @@ def domain_setup(svc: Any, users: list[int], proposals: int, action: str = "endo
             svc.register(users[i], region=regions[i % len(regions)], consent_version="2017-02")
             if action == "like" and groups:
                 svc.choose_group(users[i], ROUND, 1 + i % groups)
+            if session is not None:  # the code of the projector's QR now (rotates every 30 s)
+                svc.check_in(users[i], svc.onsite_code(session))
 
         list(pool.map(register, range(len(users))))
     return ids
@@ -155,7 +170,10 @@ def issue_tokens(
     name = ACTIONS[action][0]
 
     def for_user(uid: int) -> list[str]:
-        return [svc.issue_button(uid, name, button_args(action, p)) for p in proposal_ids]
+        return [
+            svc.issue_button(uid, name, button_args(action, p, k))
+            for k, p in enumerate(proposal_ids)
+        ]
 
     with ThreadPoolExecutor(16) as pool:
         return dict(zip(users, pool.map(for_user, users), strict=True))
@@ -250,6 +268,8 @@ def ingress(work: Path, env: dict[str, str], secret: str, bodies: Path, seconds:
                 f"CPU % by worker {split})")  # fmt: skip
         pair["ratio"] = pair["real"] / pair["bare"] if pair["bare"] else 0.0
         pairs.append(pair)
+    if not pairs:  # --ingress-rounds 0: no ingress figures
+        return {"bare": float("nan"), "real": float("nan"), "ratio": float("nan"), "ratios": []}
     return {
         "bare": statistics.median(p["bare"] for p in pairs),
         "real": statistics.median(p["real"] for p in pairs),
@@ -479,7 +499,8 @@ def main() -> None:
         "--action",
         choices=sorted(ACTIONS),
         default="endorse",
-        help="endorse: 공감 toggles in the 공감 phase; like: online review likes",
+        help="endorse: 공감 toggles in the 공감 phase; like: online review likes; onsite: "
+        "on-site scores of checked-in residents",
     )
     parser.add_argument(
         "--db",
@@ -510,7 +531,9 @@ def main() -> None:
     configure("warning")  # the in-process replay of `account()` would log every update
     residents = args.residents or (600 if args.quick else 2_000)
     ingress_seconds = 3.0 if args.quick else 5.0
-    ingress_rounds = args.ingress_rounds or (3 if args.quick else 5)
+    ingress_rounds = args.ingress_rounds
+    if ingress_rounds is None:  # 0 is a choice: no ingress rounds before the end-to-end phases
+        ingress_rounds = 3 if args.quick else 5
     burst_seconds, steady_seconds = (1.2, 10.0) if args.quick else (4.0, 20.0)
 
     work = ROOT / "var" / "bench" / f"e2e-{os.getpid()}"
@@ -560,7 +583,8 @@ def main() -> None:
         if args.only == "account":
             report_account(asyncio.run(account(rt, srv, spare)), len(spare), work)
             return
-        log("ingress at saturation (32 keep-alive connections, closed loop):")
+        if ingress_rounds:
+            log("ingress at saturation (32 keep-alive connections, closed loop):")
         ing = ingress(work, env, settings.webhook_secret, ingress_bodies, ingress_seconds,
                       ingress_rounds)  # fmt: skip
         bare, real = ing["bare"], ing["real"]
@@ -604,7 +628,8 @@ def main() -> None:
             if args.action == "endorse":
                 count = sa.select(sa.func.sum(tables.proposals.c.endorsements))
             else:
-                count = sa.select(sa.func.count()).select_from(tables.likes)
+                rows = tables.likes if args.action == "like" else tables.onsite_scores
+                count = sa.select(sa.func.count()).select_from(rows)
             endorsements = conn.execute(count).scalar() or 0
         with srv.world.lock:
             answered = sum(
@@ -616,19 +641,22 @@ def main() -> None:
             and not a["non_200"] + b["non_200"]
         )
         log("")
-        log(f"ingress (POST /telegram -> Redis stream), medians of {ingress_rounds} "
-            f"alternating rounds:")  # fmt: skip
-        log(f"  bare Flask + gunicorn : {bare:8,.0f} answers/s")
-        log(f"  real ingress          : {real:8,.0f} answers/s; {ing['ratio']:.2f} of bare "
-            f"(median of the rounds' {rounds_text}; target >= {TARGET_INGRESS})")  # fmt: skip
+        if ingress_rounds:
+            log(f"ingress (POST /telegram -> Redis stream), medians of {ingress_rounds} "
+                f"alternating rounds:")  # fmt: skip
+            log(f"  bare Flask + gunicorn : {bare:8,.0f} answers/s")
+            log(f"  real ingress          : {real:8,.0f} answers/s; {ing['ratio']:.2f} of bare "
+                f"(median of the rounds' {rounds_text}; target >= {TARGET_INGRESS})")  # fmt: skip
         for phase in (a, b):
             lag = phase["lag_ms"]
+            of_bare = (
+                f", {phase['capacity'] / bare:.3f} of the bare handler" if ingress_rounds else ""
+            )
             log(f"end to end {phase['name']}: {phase['n']:,} presses offered at "
                 f"{phase['rate']:.0f}/s (generator worst send lag {lag:.0f} ms)")  # fmt: skip
             log(f"  committed             : {phase['committed']:,} actions at "
-                f"{phase['capacity']:,.1f}/s = {phase['capacity'] / phase['rate']:.2f} of offered, "
-                f"{phase['capacity'] / bare:.3f} of the bare handler "
-                f"(target >= {TARGET_RATE:.0f}/s)")  # fmt: skip
+                f"{phase['capacity']:,.1f}/s = {phase['capacity'] / phase['rate']:.2f} of offered"
+                f"{of_bare} (target >= {TARGET_RATE:.0f}/s)")  # fmt: skip
             log(f"  POST -> ledger commit : p50 {phase['p50']:,.0f} ms, p99 {phase['p99']:,.0f} ms "
                 f"(target p99 <= {TARGET_P99_MS:.0f} ms)")  # fmt: skip
             log(
