@@ -41,7 +41,7 @@ def register(router: Router) -> None:
     router.command("onsite")(lambda ctx, args: onsite_menu(ctx))
     router.action("onsite.list")(onsite_list)
     router.action("onsite.card")(onsite_card)
-    router.action("onsite.score", consume=True)(onsite_score)
+    router.action("onsite.score", consume_in_effect=True)(onsite_score)
     router.role("review_open")(review_open)
     router.menu("bot.menu.review", order=25, roles=("review_open",))(online_menu)
     router.command("review")(lambda ctx, args: online_menu(ctx))
@@ -97,8 +97,15 @@ View = tuple[str, InlineKeyboardMarkup | None]
 
 async def onsite_view(ctx: Ctx, ballot: OnsiteBallot) -> View:
     """Return the text and keyboard of the on-site ballot."""
+    text, rows = onsite_rows(ctx, ballot)
+    return text, (await inline(ctx, rows) if rows else None)
+
+
+def onsite_rows(ctx: Ctx, ballot: OnsiteBallot) -> tuple[str, list[list[Btn]]]:
+    """Return the text and button rows of the on-site ballot (no rows: nothing to score); its
+    action buttons are those of :func:`onsite_buttons`, in order."""
     if not ballot.cards:
-        return ctx.t("bot.onsite.nothing"), None
+        return ctx.t("bot.onsite.nothing"), []
     lines = [ctx.t("bot.onsite.head", scored=len(ballot.scores), total=len(ballot.cards))]
     buttons = []
     for card in ballot.cards:
@@ -111,9 +118,19 @@ async def onsite_view(ctx: Ctx, ballot: OnsiteBallot) -> View:
                 score=mine if mine is not None else "-",
             )
         )
-        args: dict[str, JSON] = {"p": card.proposal_id, "r": ballot.round_id}
-        buttons.append(Btn(f"#{card.number}", "onsite.card", args))
-    return "\n".join(lines), await inline(ctx, grid(buttons, 4))
+        action, args = onsite_button(ballot, card.proposal_id)
+        buttons.append(Btn(f"#{card.number}", action, args))
+    return "\n".join(lines), grid(buttons, 4)
+
+
+def onsite_button(ballot: OnsiteBallot, proposal_id: str) -> tuple[str, dict[str, JSON]]:
+    """The action and args of the ballot's button that opens a proposal's card."""
+    return "onsite.card", {"p": proposal_id, "r": ballot.round_id}
+
+
+def onsite_buttons(ballot: OnsiteBallot) -> list[tuple[str, dict[str, JSON]]]:
+    """The action buttons of :func:`onsite_rows` (what a score press issues tokens for)."""
+    return [onsite_button(ballot, card.proposal_id) for card in ballot.cards]
 
 
 async def onsite_card(ctx: Ctx, args: dict[str, JSON]) -> None:
@@ -135,11 +152,25 @@ async def onsite_card(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def onsite_score(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """A score button: record (or change) the on-site score, then back to the list."""
+    """A score button: record (or change) the on-site score, then back to the list.
+
+    One service call: the score, the pressed button used up and the redrawn ballot's tokens
+    issued in the ledger's transaction, and the ballot as it is now.
+    """
     proposal_id, value = str_arg(args, "p"), int_arg(args, "v")
-    await ctx.call(ctx.svc.onsite_score, ctx.user_id, proposal_id, value, request_id=ctx.request_id)
+    done = await ctx.call(
+        ctx.svc.press_onsite_score,
+        ctx.user_id,
+        proposal_id,
+        value,
+        button=ctx.button_token,
+        issue=onsite_buttons,
+        ttl_s=ctx.services.button_ttl_s,
+        request_id=ctx.request_id,
+    )
     await ctx.answer(ctx.t("bot.onsite.scored", score=value))
-    await onsite_list(ctx, args)
+    text, rows = onsite_rows(ctx, done.ballot)
+    await ctx.show(text, keyboard(rows, done.tokens) if rows else None)
 
 
 async def send_or_show(ctx: Ctx, view: View, *, fresh: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import secrets
@@ -22,17 +23,29 @@ from participation.app.base import recorded
 from participation.app.residents import PressWrites
 from participation.app.residents import claim_press
 from participation.app.reviewday import OnlineBallot
+from participation.app.reviewday import OnsiteBallot
 from participation.app.reviewday import ReviewDay
 from participation.domain import errors as e
 from participation.domain import events as ev
 from participation.domain import rules
 from participation.domain.events import JSON
+from participation.domain.model import ProposalState
+from participation.domain.model import RoundState
 from participation.store import driver
 from participation.store import repo
 from participation.store import tables as t
 from participation.views import JudgeProgress
 from participation.views import JudgeTask
 from participation.views import Receipt
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OnsiteScoreGiven:
+    """An on-site score given: the on-site ballot as the person sees it now, and its tokens
+    (for the ``issue`` of :meth:`Review.press_onsite_score`, in order)."""
+
+    ballot: OnsiteBallot
+    tokens: list[str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -411,8 +424,17 @@ class Review(ReviewDay):
         self, user_id: int, proposal_id: str, score: int, *, request_id: str | None = None
     ) -> Receipt:
         """Record (or change) a present person's on-site score of a proposal."""
+        plan = self._onsite_score_plan(user_id, proposal_id, score, None)
+        return self._run(plan, request_id=request_id).receipt
+
+    def _onsite_score_plan(
+        self, user_id: int, proposal_id: str, score: int, press: PressWrites | None
+    ) -> Callable[[sa.Connection, int], Plan]:
+        """An on-site score decided under the lock (``press``: as :meth:`_like_plan`)."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
+            if press is not None:
+                press.apply(conn, now)
             p = repo.proposal_state(conn, proposal_id)
             rnd = repo.round_state(conn, p.round_id)
             enrollment = repo.enrollment(conn, p.round_id, user_id)
@@ -437,14 +459,8 @@ class Review(ReviewDay):
                 score=score,
                 now=now,
             )
-            os_ = t.onsite_scores.c
-            conn.execute(
-                sa.delete(t.onsite_scores).where(
-                    os_.round_id == p.round_id,
-                    os_.user_id == user_id,
-                    os_.proposal_id == proposal_id,
-                )
-            )
+            key = (p.round_id, user_id, proposal_id)
+            conn.exec_driver_sql(driver.sql(conn, driver.DELETE_ONSITE_SCORE), key)
             conn.execute(
                 sa.insert(t.onsite_scores).values(
                     round_id=p.round_id,
@@ -456,7 +472,118 @@ class Review(ReviewDay):
             )
             return self.proposal_plan(p, "resident", user_id, event)
 
-        return self._run(plan, request_id=request_id).receipt
+        return plan
+
+    def press_onsite_score(
+        self,
+        user_id: int,
+        proposal_id: str,
+        score: int,
+        *,
+        button: str | None = None,
+        issue: Callable[[OnsiteBallot], Sequence[tuple[str, dict[str, JSON]]]] = lambda b: (),
+        ttl_s: int = 3600,
+        request_id: str | None = None,
+    ) -> OnsiteScoreGiven:
+        """Record (or change) a present person's on-site score; return the on-site ballot as
+        it is now.
+
+        As :meth:`toggle_like`: ``button`` is used up and tokens for ``issue(ballot)`` stored
+        in the ledger entry's transaction. Raises what :meth:`onsite_score` raises, and
+        ButtonExpired when another press used ``button`` first.
+
+        Before the writer, one statement reads the request's outcome, the proposal, its round,
+        the person's enrollment and their community's group, their present open session,
+        whether they count online, their on-site scores and the button, and decides the score
+        early; the writer runs a conditional claim that re-checks what the rule read (and the
+        score of the proposal as read, none or the one changed). A second statement reads the
+        ballot's cards; the ballot returned is that one with this score. When the claim finds
+        the state changed (or for a retried request) the score is decided again under the lock
+        and the ballot read after the commit.
+        """
+        press = PressWrites(user_id=user_id, token=button, rows=[], request_id=request_id)
+        fast: list[bool] = []  # set by the early decision's writes
+        with self._read_once() as conn:
+            early, ballot = self._onsite_score_ahead(conn, user_id, proposal_id, score, press, fast)
+        if ballot is not None:
+            press.rows = repo.button_rows(user_id, issue(ballot), self._now() + ttl_s)
+        plan = self._onsite_score_plan(user_id, proposal_id, score, press)
+        self._run_decided(plan, early, request_id)
+        if ballot is not None and fast:
+            ballot = dataclasses.replace(ballot, scores={**ballot.scores, proposal_id: score})
+            return OnsiteScoreGiven(ballot=ballot, tokens=[str(r["token"]) for r in press.rows])
+        round_id = ballot.round_id if ballot is not None else self._round_of(proposal_id)
+        after = self.onsite_ballot(user_id, round_id)
+        tokens = self._redrawn_tokens(user_id, press, ballot, after, issue(after), ttl_s)
+        return OnsiteScoreGiven(ballot=after, tokens=tokens)
+
+    def _onsite_score_ahead(
+        self,
+        conn: sa.Connection,
+        user_id: int,
+        proposal_id: str,
+        score: int,
+        press: PressWrites,
+        fast: list[bool],
+    ) -> tuple[Ahead | Done | None, OnsiteBallot | None]:
+        """Return the early decision of an on-site score press (as Base._decide_ahead) and the
+        ballot as read before it (None: no such proposal, or none to show)."""
+        request_id = press.request_id
+        found, button, outcome = repo.onsite_state(
+            conn, user_id, proposal_id, press.token, request_id
+        )
+        if found is None:  # no such proposal: a recorded outcome still comes first
+            return self._stored(conn, request_id), None
+        p, rnd, session, n = found.proposal, found.round, found.session, found.enrollment
+        ballot = None
+        if session is not None:
+            scores = {pid: v for pid, (_, v) in found.scores.items()}
+            with contextlib.suppress(e.NotRepresentative):
+                ballot = self._onsite_ballot(
+                    conn, user_id, rnd, session, n, found.voter_group, scores
+                )
+        if outcome is not None:
+            return recorded(outcome), ballot
+        now = self._now()
+        try:
+            online = found.liked or (n is not None and n.online_group is not None)
+            counted = "onsite" if found.scores else "online" if online else None
+            rules.check_one_channel("onsite", counted)
+            event = rules.decide_onsite_score(
+                rnd, p, session=session, user_id=user_id, enrollment=n,
+                voter_group=found.voter_group, score=score, now=now,
+            )  # fmt: skip
+            press.check_row(button, now)
+        except e.ParticipationError:
+            return None, ballot
+        claim, undo = _onsite_claim(found, event.session, user_id, score, request_id)
+        return self._review_ahead(p, rnd, user_id, event, press, (claim, undo), fast), ballot
+
+    def _review_ahead(
+        self,
+        p: ProposalState,
+        rnd: RoundState,
+        user_id: int,
+        event: ev.Event,
+        press: PressWrites,
+        claim: tuple[tuple[str, Sequence[Any]], tuple[str, Sequence[Any]]],
+        fast: list[bool],
+    ) -> Ahead:
+        """The early decision of a review-day press on ``p``: its claim and undo (driver SQL
+        text, parameters; see :func:`claim_press`), then the press's stored tokens; ``fast``
+        is set when the writer ran it."""
+
+        def writes(conn: sa.Connection, now: int) -> None:
+            press.store(conn)
+            fast.append(True)
+
+        return Ahead(
+            plan=self.proposal_plan(p, "resident", user_id, event),
+            claim=lambda conn, now: claim_press(conn, now, press, *claim),
+            writes=writes,
+            valid_until=rnd.rules.deadlines.review_ends,
+            claims_request=True,
+        )
 
     def enter_paper_tally(
         self,
@@ -718,17 +845,32 @@ class Review(ReviewDay):
         ttl_s: int,
     ) -> LikeToggled:
         """The ballot after a like press decided under the lock (or a retry), read after the
-        commit; its tokens are issued again when none were stored or the cards changed."""
+        commit, with its tokens (see :meth:`_redrawn_tokens`)."""
         round_id = before.round_id if before is not None else self._round_of(proposal_id)
         ballot = self.online_ballot(user_id, round_id)
+        tokens = self._redrawn_tokens(user_id, press, before, ballot, issue(ballot), ttl_s)
+        return LikeToggled(ballot=ballot, tokens=tokens)
+
+    def _redrawn_tokens(
+        self,
+        user_id: int,
+        press: PressWrites,
+        before: OnlineBallot | OnsiteBallot | None,
+        after: OnlineBallot | OnsiteBallot,
+        buttons: Sequence[tuple[str, dict[str, JSON]]],
+        ttl_s: int,
+    ) -> list[str]:
+        """The tokens of a ballot read after a press decided under the lock (or a retry): the
+        ones the press stored, or ``buttons`` (``after``'s) issued again when none were stored
+        or the cards changed since ``before``."""
         rows = press.rows
-        same = before is not None and _ids(before) == _ids(ballot)
+        same = before is not None and _ids(before) == _ids(after)
         if not (same and press.applied):
-            rows = repo.button_rows(user_id, issue(ballot), self._now() + ttl_s)
+            rows = repo.button_rows(user_id, buttons, self._now() + ttl_s)
             if rows:
                 with self._begin() as conn:
                     repo.insert_buttons(conn, rows)
-        return LikeToggled(ballot=ballot, tokens=[str(r["token"]) for r in rows])
+        return [str(r["token"]) for r in rows]
 
     def _round_of(self, proposal_id: str) -> str:
         with self._engine.connect() as conn:
@@ -769,18 +911,7 @@ class Review(ReviewDay):
             press.check_row(button, now)
         except e.ParticipationError:
             return None, ballot
-
-        def writes(conn: sa.Connection, now: int) -> None:
-            press.store(conn)
-            fast.append(True)
-
-        return Ahead(
-            plan=self.proposal_plan(p, "resident", user_id, event),
-            claim=lambda conn, now: claim_press(conn, now, press, claim, undo),
-            writes=writes,
-            valid_until=rnd.rules.deadlines.review_ends,
-            claims_request=True,
-        ), ballot
+        return self._review_ahead(p, rnd, user_id, event, press, (claim, undo), fast), ballot
 
     @staticmethod
     def _decide_like(found: repo.LikeState, user_id: int, now: int) -> ev.Event:
@@ -804,7 +935,7 @@ class Review(ReviewDay):
         return event
 
 
-def _ids(ballot: OnlineBallot) -> list[str]:
+def _ids(ballot: OnlineBallot | OnsiteBallot) -> list[str]:
     return [c.proposal_id for c in ballot.cards]
 
 
@@ -830,3 +961,24 @@ def _same_likes(found: repo.LikeState, user_id: int) -> tuple[Any, ...]:
     if not n:
         return (rid, user_id, 0)
     return (rid, user_id, n, rid, user_id, *sorted(found.liked), n)
+
+
+def _onsite_claim(
+    found: repo.OnsiteState, session_id: str, user_id: int, score: int, request_id: str | None
+) -> tuple[tuple[str, tuple[Any, ...]], tuple[str, tuple[Any, ...]]]:
+    """The claim and its undo of an on-site score decided before the writer on ``found``
+    (into session ``session_id``): see ``driver.onsite_score_claim``."""
+    p, n = found.proposal, found.enrollment
+    rid, pid = p.round_id, p.proposal_id
+    key = (rid, user_id, pid)
+    checks = (pid, p.withdrawn, p.hidden, p.shortlisted, found.group_no or 0, rid,
+              found.round.phase, rid, user_id, session_id, rid, user_id, request_id,
+              rid, user_id)  # fmt: skip
+    enrolled = () if n is None else (n.community, n.role, -1)  # no online group: not counted
+    text = driver.onsite_score_claim(pid in found.scores, n is not None)
+    if pid in found.scores:
+        was = found.scores[pid]
+        row: tuple[Any, ...] = (session_id, score, *key, *was, *checks, *enrolled)
+        return (text, row), (driver.SET_ONSITE_SCORE, (*was, *key))
+    row = (*key, session_id, score, *key, *checks, *enrolled)
+    return (text, row), (driver.DELETE_ONSITE_SCORE, key)

@@ -18,6 +18,7 @@ from participation.app.base import Plan
 from participation.domain import errors as e
 from participation.domain import events as ev
 from participation.domain.model import Enrollment
+from participation.domain.model import OnsiteSession
 from participation.domain.model import RoundState
 from participation.domain.regions import GYEONGGI
 from participation.store import repo
@@ -148,10 +149,8 @@ class ReviewDay(Base):
             if session is None:
                 raise e.NotPresent()
             enrollment = repo.enrollment(conn, round_id, user_id)
-            group = session.group
-            if rnd.rules.peer_scoring:
-                if enrollment is None or enrollment.role != "representative":
-                    raise e.NotRepresentative()
+            own_group = None
+            if rnd.rules.peer_scoring and enrollment is not None:
                 pc = t.proposals.c
                 own_group = conn.execute(
                     sa.select(pc.group_no).where(
@@ -160,9 +159,6 @@ class ReviewDay(Base):
                         pc.withdrawn.is_(False),
                     )
                 ).scalar()
-                if rnd.groups:
-                    group = own_group
-            cards = repo.cards(conn, self._reviewable(rnd, group), user_id)
             os_ = t.onsite_scores.c
             scores = {
                 row.proposal_id: int(row.score)
@@ -172,8 +168,30 @@ class ReviewDay(Base):
                     )
                 )
             }
+            return self._onsite_ballot(conn, user_id, rnd, session, enrollment, own_group, scores)
+
+    def _onsite_ballot(
+        self,
+        conn: sa.Connection,
+        user_id: int,
+        rnd: RoundState,
+        session: OnsiteSession,
+        enrollment: Enrollment | None,
+        own_group: int | None,
+        scores: dict[str, int],
+    ) -> OnsiteBallot:
+        """:meth:`onsite_ballot` on the round, present session, enrollment, the review group
+        of the person's community and their scores, read by the caller.  Raises
+        NotRepresentative."""
+        group = session.group
+        if rnd.rules.peer_scoring:
+            if enrollment is None or enrollment.role != "representative":
+                raise e.NotRepresentative()
+            if rnd.groups:
+                group = own_group
+        cards = repo.cards(conn, self._reviewable(rnd, group), user_id)
         return OnsiteBallot(
-            round_id=round_id,
+            round_id=rnd.round_id,
             session_id=session.session_id,
             group=group,
             scale=rnd.rules.onsite_scale,

@@ -172,6 +172,86 @@ def unlike_claim(likes: int) -> str:
 INSERT_LIKE = "INSERT INTO pt_like (round_id, user_id, proposal_id) VALUES (?, ?, ?)"
 DELETE_LIKE = "DELETE FROM pt_like WHERE round_id = ? AND user_id = ? AND proposal_id = ?"
 
+# --- an on-site score press, read before the writer ----------------------------------------------
+# The proposal and its round as for an endorsement, the proposal's review group, the person's
+# enrollment (NULL: none) and their community's review group (the group of its first proposal
+# not withdrawn), whether they like a proposal of the round, the newest open session of the round
+# they checked in to (NULL: none), the pressed token's row, the request's recorded outcome, and a
+# score the person gave on site in the round: one row per score, one with NULL when there is none.
+# The columns up to the request's are LIKE_STATE's (whether they like one in place of whether
+# they scored on site). Parameters: user id, user id, False, user id, user id, user id, token,
+# request id, proposal id.
+_PRESENT = (
+    "(SELECT ps.session_id FROM pt_onsite_session AS ps JOIN pt_presence AS pr"
+    " ON pr.session_id = ps.session_id WHERE ps.round_id = {round} AND pr.user_id = ?"
+    " AND ps.open ORDER BY pr.at DESC LIMIT 1)"
+)
+ONSITE_STATE = (
+    f"SELECT {_PROPOSAL_STATE_COLUMNS}, p.group_no, n.community, n.role, n.online_group,"
+    " EXISTS (SELECT 1 FROM pt_like AS k WHERE k.round_id = p.round_id AND k.user_id = ?),"
+    f" {_BUTTON_COLUMNS}, q.ledger_index, q.leaf_hash, q.subject,"
+    " o.proposal_id, o.session_id, o.score,"
+    " (SELECT v.group_no FROM pt_proposal AS v WHERE v.round_id = p.round_id"
+    " AND v.community = n.community AND v.withdrawn = ? LIMIT 1),"
+    f" s.session_id, s.group_no{_ENDORSE_STATE_FROM}"
+    " LEFT OUTER JOIN pt_enrollment AS n ON n.round_id = p.round_id AND n.user_id = ?"
+    " LEFT OUTER JOIN pt_onsite_session AS s ON s.session_id = "
+    + _PRESENT.format(round="p.round_id")
+    + " LEFT OUTER JOIN pt_onsite_score AS o ON o.round_id = p.round_id AND o.user_id = ?"
+    " LEFT OUTER JOIN pt_button AS b ON b.token = ?"
+    " LEFT OUTER JOIN pt_request AS q ON q.request_id = ? WHERE p.proposal_id = ?"
+)
+
+# --- an on-site score press, in the writer --------------------------------------------------------
+# As the like's claims: an on-site score re-checks, under the lock, everything
+# decide_onsite_score and the one-channel check read that can change: the proposal's flags and
+# review group (groups are formed once, in the review phase, and then give every shortlisted
+# proposal its group: the voter's community's group cannot change unnoticed either), the round's
+# phase, the newest open session the person checked in to (still open, still theirs), no like
+# and the person's enrollment as read (no online group chosen) or its absence, and the person's
+# score of the proposal: none (a new score) or exactly the one read (a changed score).
+# Parameters: proposal id, withdrawn, hidden, shortlisted, group no (0: none), round id, phase,
+# round id, user id, session id, round id, user id.
+_ONSITE_CHECKS = (
+    " AND EXISTS (SELECT 1 FROM pt_proposal WHERE proposal_id = ? AND withdrawn = ?"
+    " AND hidden = ? AND shortlisted = ? AND COALESCE(group_no, 0) = ?)"
+    " AND EXISTS (SELECT 1 FROM pt_round WHERE round_id = ? AND phase = ?)"
+    f" AND {_PRESENT.format(round='?')} = ?"
+    " AND NOT EXISTS (SELECT 1 FROM pt_like WHERE round_id = ? AND user_id = ?)"
+)
+# Parameters: round id, user id, proposal id, session id, score, round id, user id, proposal
+# id, then _ONSITE_CHECKS's, request id[, round id, user id, community, role, -1 | , round id,
+# user id].
+_ONSITE_SCORE_CLAIM = (
+    "INSERT INTO pt_onsite_score (round_id, user_id, proposal_id, session_id, score)"
+    " SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM pt_onsite_score"
+    " WHERE round_id = ? AND user_id = ? AND proposal_id = ?)"
+)
+# Parameters: session id, score, round id, user id, proposal id, the session id and score read,
+# then as _ONSITE_SCORE_CLAIM's from _ONSITE_CHECKS's on.
+_ONSITE_RESCORE_CLAIM = (
+    "UPDATE pt_onsite_score SET session_id = ?, score = ?"
+    " WHERE round_id = ? AND user_id = ? AND proposal_id = ? AND session_id = ? AND score = ?"
+)
+
+
+@functools.lru_cache(maxsize=8)
+def onsite_score_claim(scored: bool, enrolled: bool) -> str:
+    """The claim of an on-site score (``scored``: changing the one read), by a person enrolled
+    in the round or not."""
+    head = _ONSITE_RESCORE_CLAIM if scored else _ONSITE_SCORE_CLAIM
+    return head + _ONSITE_CHECKS + _NEW_REQUEST + (_ENROLLED if enrolled else _UNENROLLED)
+
+
+# Parameters: session id, score, round id, user id, proposal id.
+SET_ONSITE_SCORE = (
+    "UPDATE pt_onsite_score SET session_id = ?, score = ?"
+    " WHERE round_id = ? AND user_id = ? AND proposal_id = ?"
+)
+DELETE_ONSITE_SCORE = (
+    "DELETE FROM pt_onsite_score WHERE round_id = ? AND user_id = ? AND proposal_id = ?"
+)
+
 # --- an endorsement press, in the writer ----------------------------------------------------------
 # The writer's part of an endorsement decided before it (see Base._run): each claim re-checks,
 # under the lock, everything the rule read that can change (registration, the proposal's

@@ -496,19 +496,31 @@ class LikeState(NamedTuple):
     liked: set[str]  # the proposals the person likes in the round
 
 
-def like_state(
-    conn: Conn, user_id: int, proposal_id: str, token: str | None, request_id: str | None
-) -> tuple[LikeState | None, ButtonRow | None, Recorded | None]:
-    """As :func:`press_state`, for a like: the :class:`LikeState`, the button's row and the
-    request's recorded outcome in one statement (all three None: no such proposal)."""
-    params = (user_id, user_id, user_id, user_id, token, request_id, proposal_id)
-    rows = conn.exec_driver_sql(sql(conn, driver.LIKE_STATE), params).all()
+class _ReviewPress(NamedTuple):
+    """The columns a like's and an on-site score's state reads share (up to the request's)."""
+
+    registered: bool
+    proposal: ProposalState
+    round: RoundState
+    group_no: int | None  # the proposal's review group
+    enrollment: Enrollment | None
+    other_channel: bool  # the person counts in the other channel (scored on site / likes)
+    button: ButtonRow | None
+    recorded: Recorded | None
+
+
+def _review_press(
+    conn: Conn, text: str, params: Sequence[Any]
+) -> tuple[_ReviewPress, Sequence[Any]] | None:
+    """Run a press's state read (``driver.LIKE_STATE`` or ``ONSITE_STATE``): its shared
+    columns and all its rows (None: no such proposal)."""
+    rows = conn.exec_driver_sql(sql(conn, text), params).all()
     if not rows:
-        return None, None, None
+        return None
     row = rows[0]
     codec = driver.codec(conn.dialect)
     registered, p, rnd = _proposal_round(row, codec)
-    group_no, community, role, online_group, onsite = row[16:21]
+    group_no, community, role, online_group, other = row[16:21]
     enrollment = None
     if role is not None:
         enrollment = Enrollment(
@@ -516,9 +528,62 @@ def like_state(
         )
     index, leaf_hash, subject = row[27:30]
     recorded = None if index is None else (index, leaf_hash, subject)
-    liked = {r[30] for r in rows if r[30] is not None}
-    state = LikeState(registered, p, rnd, group_no, enrollment, bool(onsite), liked)
-    return state, _button(row[21:27], codec), recorded
+    button = _button(row[21:27], codec)
+    return _ReviewPress(
+        registered, p, rnd, group_no, enrollment, bool(other), button, recorded
+    ), rows
+
+
+def like_state(
+    conn: Conn, user_id: int, proposal_id: str, token: str | None, request_id: str | None
+) -> tuple[LikeState | None, ButtonRow | None, Recorded | None]:
+    """As :func:`press_state`, for a like: the :class:`LikeState`, the button's row and the
+    request's recorded outcome in one statement (all three None: no such proposal)."""
+    params = (user_id, user_id, user_id, user_id, token, request_id, proposal_id)
+    read = _review_press(conn, driver.LIKE_STATE, params)
+    if read is None:
+        return None, None, None
+    r, rows = read
+    liked = {row[30] for row in rows if row[30] is not None}
+    state = LikeState(
+        r.registered, r.proposal, r.round, r.group_no, r.enrollment, r.other_channel, liked
+    )
+    return state, r.button, r.recorded
+
+
+class OnsiteState(NamedTuple):
+    """What an on-site score press reads before the writer (see ``driver.ONSITE_STATE``)."""
+
+    proposal: ProposalState
+    round: RoundState
+    group_no: int | None  # the proposal's review group
+    enrollment: Enrollment | None
+    voter_group: int | None  # the review group of the person's community
+    liked: bool  # the person likes a proposal of the round
+    session: OnsiteSession | None  # the newest open session the person checked in to
+    scores: dict[str, tuple[str, int]]  # the person's on-site scores: proposal -> session, score
+
+
+def onsite_state(
+    conn: Conn, user_id: int, proposal_id: str, token: str | None, request_id: str | None
+) -> tuple[OnsiteState | None, ButtonRow | None, Recorded | None]:
+    """As :func:`like_state`, for an on-site score: the :class:`OnsiteState`, the button's row
+    and the request's recorded outcome in one statement (all three None: no such proposal)."""
+    params = (user_id, user_id, False, user_id, user_id, user_id, token, request_id, proposal_id)
+    read = _review_press(conn, driver.ONSITE_STATE, params)
+    if read is None:
+        return None, None, None
+    r, rows = read
+    p = r.proposal
+    voter_group, sid, group = rows[0][33:36]
+    session = None
+    if sid is not None:
+        session = OnsiteSession(session_id=sid, round_id=p.round_id, group=group, open=True)
+    scores = {row[30]: (row[31], int(row[32])) for row in rows if row[30] is not None}
+    state = OnsiteState(
+        p, r.round, r.group_no, r.enrollment, voter_group, r.other_channel, session, scores
+    )
+    return state, r.button, r.recorded
 
 
 def liked(conn: Conn, round_id: str, user_id: int) -> set[str]:

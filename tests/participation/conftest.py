@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
+from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,3 +114,76 @@ def statements(svc: ParticipationService) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", on_execute)
+
+
+def review_round(
+    svc: ParticipationService, rules: RoundRules, round_id: str, author: int, *others: int,
+    proposals: int,
+) -> None:  # fmt: skip
+    """Open round ``round_id`` (the first official ``1``), register ``author`` and ``others``,
+    let ``author`` submit ``proposals`` proposals and move the round to its review phase (its
+    clock is ``svc._clock``)."""
+    clock = svc._clock  # type: ignore[attr-defined]
+    svc.create_round(1, rules, round_id=round_id)
+    svc.open_round(1, round_id)
+    for uid in (author, *others):
+        svc.register(uid, region="suwon", consent_version="v1")
+    for i in range(proposals):
+        svc.submit_proposal(
+            author, round_id, title=f"t{i}", body="b", category="community", region="suwon",
+            budget=1_000_000,
+        )  # fmt: skip
+    clock.set(dt.datetime(2017, 2, 12, 9, tzinfo=KST))
+    svc.advance_round(1, round_id)
+    clock.set(dt.datetime(2017, 2, 20, 9, tzinfo=KST))
+    svc.advance_round(1, round_id)
+
+
+def assert_one_read_then_the_claim(seen: list[str], table: str) -> None:
+    """``seen`` (from :func:`statements`) is a press decided before the writer: one statement
+    (reading ``table`` and the request) and the ballot's cards, no BEGIN before the writer,
+    no SAVEPOINT and no SELECT but the log head's in it, nothing after its commit."""
+    start = next(i for i, s in enumerate(seen) if "FROM ledger_logs" in s)  # the writer's first
+    before, writer = seen[:start], seen[start:]
+    if before[-1].startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE (PostgreSQL's is no statement)
+        before.pop()
+    assert len(before) == 2 and table in before[0] and "pt_request" in before[0]
+    assert not any(s.startswith("BEGIN") for s in before)
+    assert not any("SAVEPOINT" in s for s in writer)
+    assert [s for s in writer if s.startswith("SELECT")] == [
+        s for s in writer if "FROM ledger_logs" in s and s.startswith("SELECT")
+    ]
+    assert seen[-1].startswith("UPDATE ledger_logs")  # nothing read after the commit
+
+
+def race(svc: ParticipationService, presses: dict[Any, Callable[[], object]]) -> dict[Any, object]:
+    """Run ``presses`` from one thread each, every one decided before any reaches the writer
+    (they meet at a barrier before the writer's early-decided write); return each one's
+    outcome, its result or its exception. The ledger's write is as it was afterwards."""
+    ledger: Any = svc._ledger  # type: ignore[attr-defined]
+    original = ledger.write
+    all_decided = threading.Barrier(len(presses), timeout=10)
+
+    def write(fn: Any, *, savepoint: bool = True) -> Any:
+        if not savepoint and threading.current_thread().name.startswith("press-"):
+            all_decided.wait()
+        return original(fn, savepoint=savepoint)
+
+    outcomes: dict[Any, object] = {}
+
+    def run(key: Any) -> None:
+        try:
+            outcomes[key] = presses[key]()
+        except Exception as err:  # noqa: BLE001 - the outcome under test
+            outcomes[key] = err
+
+    ledger.write = write
+    try:
+        threads = [threading.Thread(target=run, args=(k,), name=f"press-{k}") for k in presses]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(30)
+    finally:
+        ledger.write = original
+    return outcomes

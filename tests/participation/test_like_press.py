@@ -5,8 +5,6 @@ lock), and the ballot it returns is the one read after it."""
 
 from __future__ import annotations
 
-import datetime as dt
-import threading
 from typing import Any
 
 import pytest
@@ -18,7 +16,9 @@ from participation.domain import errors as e
 from participation.domain.events import JSON
 from participation.service import ParticipationService
 from participation.store import tables as t
-from tests.participation.conftest import KST
+from tests.participation.conftest import assert_one_read_then_the_claim
+from tests.participation.conftest import race
+from tests.participation.conftest import review_round
 from tests.participation.conftest import simple_rules
 from tests.participation.conftest import statements
 from tests.participation.test_decided_ahead import before_fast_write
@@ -38,19 +38,7 @@ def world(any_db: ParticipationService) -> World:
     """A round in review with 4 proposals by AUTHOR, a cap of 2 likes; FAN and HALL
     registered, FAN likes P1."""
     svc, clock = any_db, any_db._clock  # type: ignore[attr-defined]
-    svc.create_round(ADMIN, simple_rules(online_likes_cap=2), round_id=R)
-    svc.open_round(ADMIN, R)
-    for uid in (AUTHOR, FAN, HALL):
-        svc.register(uid, region="suwon", consent_version="v1")
-    for i in range(4):
-        svc.submit_proposal(
-            AUTHOR, R, title=f"t{i}", body="b", category="community", region="suwon",
-            budget=1_000_000,
-        )  # fmt: skip
-    clock.set(dt.datetime(2017, 2, 12, 9, tzinfo=KST))
-    svc.advance_round(ADMIN, R)
-    clock.set(dt.datetime(2017, 2, 20, 9, tzinfo=KST))
-    svc.advance_round(ADMIN, R)
+    review_round(svc, simple_rules(online_likes_cap=2), R, AUTHOR, FAN, HALL, proposals=4)
     svc.like(FAN, P1)
     return World(svc, clock, P1)
 
@@ -76,17 +64,7 @@ def test_a_press_is_one_read_and_the_writers_claim(world: World) -> None:
     token = world.svc.issue_button(FAN, "online.like", {"p": P2})
     with statements(world.svc) as seen:
         done: LikeToggled = press(world, FAN, P2, "tg:1", token)
-    start = next(i for i, s in enumerate(seen) if "FROM ledger_logs" in s)  # the writer's first
-    before, writer = seen[:start], seen[start:]
-    if before[-1].startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE (PostgreSQL's is no statement)
-        before.pop()
-    assert len(before) == 2 and "pt_like" in before[0] and "pt_request" in before[0]
-    assert not any(s.startswith("BEGIN") for s in before)
-    assert not any("SAVEPOINT" in s for s in writer)
-    assert [s for s in writer if s.startswith("SELECT")] == [
-        s for s in writer if "FROM ledger_logs" in s and s.startswith("SELECT")
-    ]
-    assert seen[-1].startswith("UPDATE ledger_logs")  # nothing read after the commit
+    assert_one_read_then_the_claim(seen, "pt_like")
     assert done.ballot == world.svc.online_ballot(FAN, R)
     assert done.ballot.liked == {P1, P2} == likes(world, FAN)
     assert len(done.tokens) == len(done.ballot.cards) == 4
@@ -107,36 +85,16 @@ def test_a_press_is_one_read_and_the_writers_claim(world: World) -> None:
 def test_two_presses_racing_for_the_last_like_one_wins(world: World) -> None:
     """FAN has one like of two; two presses (P2, P3) decide before either writes: exactly
     one is given, the other decided again under the lock and refused with the cap."""
-    ledger: Any = world.svc._ledger  # type: ignore[attr-defined]
-    original = ledger.write
-    both_decided = threading.Barrier(2, timeout=10)
-
-    def write(fn: Any, *, savepoint: bool = True) -> Any:
-        if not savepoint and threading.current_thread().name.startswith("press-"):
-            both_decided.wait()
-        return original(fn, savepoint=savepoint)
-
-    ledger.write = write
     tokens = {pid: world.svc.issue_button(FAN, "online.like", {"p": pid}) for pid in (P2, P3)}
     size = entries(world)
-    outcomes: dict[str, object] = {}
-
-    def run(pid: str) -> None:
-        try:
-            outcomes[pid] = press(world, FAN, pid, f"tg:{pid}", tokens[pid])
-        except Exception as err:  # noqa: BLE001 - the outcome under test
-            outcomes[pid] = err
-
-    threads = [threading.Thread(target=run, args=(p,), name=f"press-{p}") for p in (P2, P3)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(30)
+    outcomes = race(
+        world.svc,
+        {pid: lambda p=pid: press(world, FAN, p, f"tg:{p}", tokens[p]) for pid in (P2, P3)},
+    )
     won = [p for p, o in outcomes.items() if isinstance(o, LikeToggled)]
     refused = [o for o in outcomes.values() if isinstance(o, e.LikeCapReached)]
     assert len(won) == 1 and len(refused) == 1, outcomes
     assert likes(world, FAN) == {P1, won[0]} and entries(world) == size + 1
-    ledger.write = original
     again = press(world, FAN, won[0], f"tg:{won[0]}", tokens[won[0]])  # retried: applied once
     assert again.ballot.liked == {P1, won[0]} and entries(world) == size + 1
 
