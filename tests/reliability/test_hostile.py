@@ -178,6 +178,7 @@ def test_fuzzed_updates_never_reach_an_unhandled_exception(gateway: Gateway):
         elif raw == "bytes":
             status = gateway.post(junk)
         else:
+            statuses[0] = statuses.get(0, 0) + 1  # key 0: well-formed updates posted
             status = gateway.post(update)
             if status == 200:
                 stored.append(update)
@@ -186,8 +187,11 @@ def test_fuzzed_updates_never_reach_an_unhandled_exception(gateway: Gateway):
 
     post()
     gateway.drain()
-    print(f"ingress answers: {statuses}; applied {len(stored)} fuzzed updates")
-    assert len(stored) > 50  # most fuzzed updates are well-formed enough to store
+    posted = statuses.pop(0, 0)
+    print(f"ingress answers: {statuses}; applied {len(stored)} of {posted} fuzzed updates")
+    # most fuzzed updates are well-formed enough to store (a share, not a count: how many of
+    # the examples are JSON updates is itself random; "> 50" failed once at 49 of 100)
+    assert stored and len(stored) >= 0.8 * posted, (len(stored), posted)
     assert gateway.failures() == [], gateway.failures()[:3]
     assert gateway.dead_letters() == 0
 
