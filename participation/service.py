@@ -8,6 +8,7 @@ projection rows in the ledger's write transaction. See ``participation/README.md
 from __future__ import annotations
 
 from participation.app.drafts import Drafts
+from participation.app.judges import Judges
 from participation.app.officials import Officials
 from participation.app.residents import Residents
 from participation.app.review import Review
@@ -19,7 +20,7 @@ from participation.views import Receipt
 from participation.views import Redeemed
 
 
-class ParticipationService(Residents, Officials, Review, Support, Drafts, ReviewDay):
+class ParticipationService(Residents, Officials, Review, Judges, Support, Drafts, ReviewDay):
     """Residents, judges, officials and the bot's support state, over one ledger."""
 
     def redeem_code(self, user_id: int, code: str, *, request_id: str | None = None) -> Redeemed:

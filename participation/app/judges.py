@@ -1,0 +1,267 @@
+"""Judges: invitations, joining, group assignment, scores per criterion, recusals, progress."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+
+from participation.app.base import Base
+from participation.app.base import Plan
+from participation.app.base import code_hash
+from participation.app.base import new_code
+from participation.domain import errors as e
+from participation.domain import events as ev
+from participation.domain import rules
+from participation.store import repo
+from participation.store import tables as t
+from participation.views import JudgeProgress
+from participation.views import JudgeTask
+from participation.views import Receipt
+
+
+class Judges(Base):
+    """The judges of a round: invited, joined, assigned to a review group, scoring."""
+
+    def invite_judge(
+        self, official_id: int, round_id: str, *, group: int | None = None, ttl_s: int = 7 * 86400
+    ) -> str:
+        """Return a single-use judge invite ``j_...`` (for one review group, or all)."""
+        code = new_code("j")
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            repo.require_official(conn, official_id)
+            rnd = repo.round_state(conn, round_id)
+            if rnd.phase == "closed":
+                raise e.RoundFinished(round=round_id)
+            expires = now + ttl_s
+            conn.execute(
+                sa.insert(t.invites).values(
+                    code_hash=code_hash(code),
+                    kind="judge",
+                    round_id=round_id,
+                    role="judge",
+                    group_no=group,
+                    expires_at=expires,
+                    created_by=official_id,
+                )
+            )
+            return Plan(
+                event=ev.JudgeInvited(group=group, expires_at=expires),
+                actor=self.actor("official", round_id, official_id),
+                round_id=round_id,
+            )
+
+        self._run(plan)
+        return code
+
+    def join_as_judge(self, user_id: int, code: str, *, request_id: str | None = None) -> Receipt:
+        """Redeem a judge invite.  Raises CodeUnknown, CodeUsed, InviteExpired, AlreadyJudge."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            found = repo.invite(conn, code_hash(code))
+            if found is None or found.kind != "judge":
+                raise e.CodeUnknown()
+            rules.check_invite(found, now=now)
+            if repo.judge_group(conn, found.round_id, user_id)[0]:
+                raise e.AlreadyJudge()
+            conn.execute(
+                sa.update(t.invites)
+                .where(t.invites.c.code_hash == code_hash(code))
+                .values(used_by=user_id, used_at=now)
+            )
+            pseudonym = self.actor("judge", found.round_id, user_id)
+            conn.execute(
+                sa.insert(t.judges).values(
+                    round_id=found.round_id,
+                    user_id=user_id,
+                    pseudonym=pseudonym,
+                    group_no=found.group,
+                    joined_at=now,
+                )
+            )
+            return Plan(
+                event=ev.JudgeJoined(group=found.group),
+                actor=pseudonym,
+                round_id=found.round_id,
+                subject=found.round_id,
+                user_id=user_id,
+            )
+
+        return self._run(plan, request_id=request_id).receipt
+
+    def assign_judge(
+        self, official_id: int, round_id: str, judge_user_id: int, group: int | None
+    ) -> Receipt:
+        """Assign a judge to a review group (None: every group)."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            repo.require_official(conn, official_id)
+            rnd = repo.round_state(conn, round_id)
+            is_judge, _ = repo.judge_group(conn, round_id, judge_user_id)
+            if not is_judge:
+                raise e.NotJudge()
+            if group is not None and rnd.groups and not 1 <= group <= len(rnd.groups):
+                raise e.WrongGroup(group=group)
+            j = t.judges.c
+            conn.execute(
+                sa.update(t.judges)
+                .where(j.round_id == round_id, j.user_id == judge_user_id)
+                .values(group_no=group)
+            )
+            return Plan(
+                event=ev.JudgeAssigned(
+                    judge=self.actor("judge", round_id, judge_user_id), group=group
+                ),
+                actor=self.actor("official", round_id, official_id),
+                round_id=round_id,
+            )
+
+        return self._run(plan).receipt
+
+    def _judge(self, conn: sa.Connection, round_id: str, user_id: int) -> int | None:
+        is_judge, group = repo.judge_group(conn, round_id, user_id)
+        if not is_judge:
+            raise e.NotJudge()
+        return group
+
+    def score(
+        self,
+        user_id: int,
+        proposal_id: str,
+        scores: Mapping[str, int],
+        *,
+        request_id: str | None = None,
+    ) -> Receipt:
+        """Record (or change, until the deadline) a judge's per-criterion scores."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            p = repo.proposal_state(conn, proposal_id)
+            group = self._judge(conn, p.round_id, user_id)
+            rnd = repo.round_state(conn, p.round_id)
+            recused = repo.exists(
+                conn, t.recusals, round_id=p.round_id, user_id=user_id, proposal_id=proposal_id
+            )
+            event = rules.decide_judge_score(
+                rnd, p, judge_group=group, recused=recused, scores=scores, now=now
+            )
+            js = t.judge_scores.c
+            conn.execute(
+                sa.delete(t.judge_scores).where(
+                    js.round_id == p.round_id, js.user_id == user_id, js.proposal_id == proposal_id
+                )
+            )
+            conn.execute(
+                sa.insert(t.judge_scores).values(
+                    round_id=p.round_id,
+                    user_id=user_id,
+                    proposal_id=proposal_id,
+                    scores=dict(event.scores),
+                    updated_at=now,
+                )
+            )
+            return self.proposal_plan(p, "judge", user_id, event)
+
+        return self._run(plan, request_id=request_id).receipt
+
+    def recuse(self, user_id: int, proposal_id: str, *, request_id: str | None = None) -> Receipt:
+        """Declare a conflict of interest; the judge's scores of the proposal stop counting."""
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            p = repo.proposal_state(conn, proposal_id)
+            group = self._judge(conn, p.round_id, user_id)
+            rnd = repo.round_state(conn, p.round_id)
+            recused = repo.exists(
+                conn, t.recusals, round_id=p.round_id, user_id=user_id, proposal_id=proposal_id
+            )
+            event = rules.decide_recuse(rnd, p, judge_group=group, recused=recused, now=now)
+            conn.execute(
+                sa.insert(t.recusals).values(
+                    round_id=p.round_id, user_id=user_id, proposal_id=proposal_id
+                )
+            )
+            js = t.judge_scores.c
+            conn.execute(
+                sa.delete(t.judge_scores).where(
+                    js.round_id == p.round_id, js.user_id == user_id, js.proposal_id == proposal_id
+                )
+            )
+            return self.proposal_plan(p, "judge", user_id, event)
+
+        return self._run(plan, request_id=request_id).receipt
+
+    def _expected(self, conn: sa.Connection, round_id: str, group: int | None) -> list[str]:
+        p = t.proposals.c
+        q = sa.select(p.proposal_id).where(
+            p.round_id == round_id,
+            p.shortlisted.is_(True),
+            p.withdrawn.is_(False),
+            p.hidden.is_(False),
+        )
+        if group is not None:
+            q = q.where(p.group_no == group)
+        return list(conn.execute(q.order_by(p.number)).scalars())
+
+    def judge_tasks(self, user_id: int, round_id: str) -> list[JudgeTask]:
+        """Return the proposals the judge should score, with their scores so far."""
+        with self._engine.connect() as conn:
+            group = self._judge(conn, round_id, user_id)
+            ids = self._expected(conn, round_id, group)
+            js, rc = t.judge_scores.c, t.recusals.c
+            scored = {
+                r.proposal_id: dict(r.scores)
+                for r in conn.execute(
+                    sa.select(js.proposal_id, js.scores).where(
+                        js.round_id == round_id, js.user_id == user_id
+                    )
+                )
+            }
+            recused = set(
+                conn.execute(
+                    sa.select(rc.proposal_id).where(rc.round_id == round_id, rc.user_id == user_id)
+                ).scalars()
+            )
+            cards = repo.cards(
+                conn, sa.select(t.proposals).where(t.proposals.c.proposal_id.in_(ids)), None
+            )
+        by_id = {c.proposal_id: c for c in cards}
+        return [
+            JudgeTask(card=by_id[pid], scores=scored.get(pid), recused=pid in recused)
+            for pid in ids
+        ]
+
+    def judge_progress(self, round_id: str) -> list[JudgeProgress]:
+        """Return each judge's progress (by pseudonym, never by Telegram id)."""
+        out = []
+        with self._engine.connect() as conn:
+            judges = conn.execute(
+                sa.select(t.judges)
+                .where(t.judges.c.round_id == round_id)
+                .order_by(t.judges.c.pseudonym)
+            ).all()
+            for j in judges:
+                expected = set(self._expected(conn, round_id, j.group_no))
+                scored = repo.count(conn, t.judge_scores, round_id=round_id, user_id=j.user_id)
+                recused = repo.count(conn, t.recusals, round_id=round_id, user_id=j.user_id)
+                out.append(
+                    JudgeProgress(
+                        judge=j.pseudonym,
+                        group=j.group_no,
+                        scored=scored,
+                        recused=recused,
+                        expected=len(expected),
+                    )
+                )
+        return out
+
+    def judges_to_remind(self, round_id: str) -> list[int]:
+        """Return the Telegram ids of judges who still have proposals to score."""
+        out = []
+        with self._engine.connect() as conn:
+            for j in conn.execute(sa.select(t.judges).where(t.judges.c.round_id == round_id)):
+                expected = len(self._expected(conn, round_id, j.group_no))
+                done = repo.count(conn, t.judge_scores, round_id=round_id, user_id=j.user_id)
+                done += repo.count(conn, t.recusals, round_id=round_id, user_id=j.user_id)
+                if done < expected:
+                    out.append(j.user_id)
+        return sorted(out)
