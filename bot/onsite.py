@@ -279,17 +279,18 @@ async def toggle_like(ctx: Ctx, args: dict[str, JSON]) -> None:
     One service call: the toggle, the pressed button used up and the redrawn ballot's tokens
     issued in the ledger's transaction, and the ballot as it is now.
     """
+    proposal_id = str_arg(args, "p")
     done = await ctx.call(
         ctx.svc.toggle_like,
         ctx.user_id,
-        str_arg(args, "p"),
+        proposal_id,
         button=ctx.button_token,
         issue=ballot_buttons,
         ttl_s=ctx.services.button_ttl_s,
         request_id=ctx.request_id,
     )
     ballot = done.ballot
-    liked = str_arg(args, "p") in ballot.liked
+    liked = proposal_id in ballot.liked
     await ctx.answer(ctx.t("bot.online.liked" if liked else "bot.online.unliked"))
     if ballot.groups and ballot.chosen is None:  # cannot follow a like; drawn as ever
         await online_view(ctx, ballot.round_id, fresh=False)

@@ -55,11 +55,6 @@ def _seconds(value: Any) -> float:
     return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
 
 
-def surely_unsent(err: NetworkError) -> bool:
-    """Return whether a failed request certainly never reached Telegram (no connection)."""
-    return transport.surely_unsent(err)
-
-
 class DeliveryJournal:
     """Per-message attempt marks on the participation outbox (`pt_outbox.state`).
 
@@ -295,7 +290,7 @@ class OutboxSender:
                 return "blocked" if "chat not found" in str(err).lower() else "failed"
             except NetworkError as err:
                 log.warning("send_failed", outbox_id=row.id, error=type(err).__name__)
-                if self._journal is None or surely_unsent(err):
+                if self._journal is None or transport.surely_unsent(err):
                     await self._release(row)
                     return "failed"
                 return None  # maybe delivered: left "sending", settled as unsure, never resent

@@ -73,11 +73,16 @@ def install_signals(stopper: Stopper) -> None:
 
 
 async def bot_username(rt: Runtime, base_url: str, base_file_url: str) -> str:
-    async with Bot(
-        rt.settings.telegram_token, base_url=base_url, base_file_url=base_file_url,
-        request=AiohttpRequest(), get_updates_request=AiohttpRequest(connection_pool_size=1),
-    ) as b:  # fmt: skip
+    async with telegram_bot(rt.settings.telegram_token, base_url, base_file_url) as b:
         return str(b.username)
+
+
+def telegram_bot(token: str, base_url: str, base_file_url: str) -> Bot:
+    """A Bot on the gateway's Bot API transport (bot.transport.AiohttpRequest)."""
+    return Bot(
+        token, base_url=base_url, base_file_url=base_file_url, request=AiohttpRequest(),
+        get_updates_request=AiohttpRequest(connection_pool_size=1),
+    )  # fmt: skip
 
 
 def worker_threads(partitions: int) -> int:
@@ -117,10 +122,7 @@ async def clock_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = No
     """Run the clock (and the update feeder) until stopped."""
     s = rt.settings
     base, files = rt.bot_endpoints(sandbox_api)
-    async with Bot(
-        s.telegram_token, base_url=base, base_file_url=files,
-        request=AiohttpRequest(), get_updates_request=AiohttpRequest(connection_pool_size=1),
-    ) as bot:  # fmt: skip
+    async with telegram_bot(s.telegram_token, base, files) as bot:
         publisher = DigestPublisher(
             rt.ledger, rt.digests(), bot, rt.catalog,
             channel=s.public_channel, base_url=s.public_base_url, locale=s.default_locale,
