@@ -363,9 +363,19 @@ class Residents(Base):
         region: str | None = None,
         budget: int | None = None,
         photo_file_id: str | None = None,
+        remove_photo: bool = False,
         request_id: str | None = None,
     ) -> ProposalCard:
-        """Change the author's proposal before the submission deadline (None: unchanged)."""
+        """Change the author's proposal before the submission deadline (None: unchanged).
+
+        ``remove_photo`` takes the photo off (``photo_file_id=None`` alone keeps it).
+
+        Raises:
+            ValueError: both ``photo_file_id`` and ``remove_photo`` were given.
+            What :func:`rules.decide_edit` raises.
+        """
+        if remove_photo and photo_file_id is not None:
+            raise ValueError("give photo_file_id or remove_photo, not both")
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             p = repo.proposal_state(conn, proposal_id)
@@ -377,6 +387,8 @@ class Residents(Base):
             new_title = title if title is not None else str(old.get("title") or "")
             new_body = body if body is not None else str(old.get("body") or "")
             photo = photo_file_id if photo_file_id is not None else old.get("photo")
+            if remove_photo:
+                photo = None
             fields: dict[str, str | int] = {
                 "title": new_title,
                 "body": new_body,
@@ -415,6 +427,21 @@ class Residents(Base):
 
         self._run(plan, request_id=request_id)
         return self.proposal(proposal_id, viewer=user_id)
+
+    def proposal_to_change(self, user_id: int, proposal_id: str) -> ProposalCard:
+        """Return the author's proposal as they see it, if they may still edit or withdraw it
+        now (what the edit and withdraw screens check before they ask anything; the command
+        itself checks again).
+
+        Raises:
+            ProposalNotFound, and what :func:`rules.require_author_open` raises (NotAuthor,
+            ProposalInactive, ProposalIsHidden, PhaseClosed, DeadlinePassed, RoundFinished).
+        """
+        with self._engine.connect() as conn:
+            p = repo.proposal_state(conn, proposal_id)
+            rnd = repo.round_state(conn, p.round_id)
+            rules.require_author_open(rnd, p, user_id, self._now(), "edit")
+            return repo.card(conn, proposal_id, user_id)
 
     def withdraw_proposal(
         self, user_id: int, proposal_id: str, *, request_id: str | None = None

@@ -211,9 +211,18 @@ def decide_submit(
     )
 
 
-def _require_author_open(
+def require_author_open(
     rnd: RoundState, p: ProposalState, user_id: int, now: int, act: str
 ) -> None:
+    """Check the author may still change ``p``: the submission phase, before its deadline,
+    not withdrawn, not hidden (what both an edit and a withdrawal need).
+
+    Raises:
+        RoundFinished, PhaseClosed, DeadlinePassed: as :func:`require_phase`.
+        NotAuthor: ``user_id`` did not write it.
+        ProposalInactive: it was withdrawn.
+        ProposalIsHidden: an official hid it.
+    """
     require_phase(
         rnd, ("submission",), action=act, now=now, deadline=rnd.rules.deadlines.submission_ends
     )
@@ -236,7 +245,7 @@ def decide_edit(
     now: int,
 ) -> ev.ProposalEdited:
     """Accept the author's edit before the submission deadline (``fields`` as in submit)."""
-    _require_author_open(rnd, p, user_id, now, "edit")
+    require_author_open(rnd, p, user_id, now, "edit")
     budget = fields["budget"]
     assert isinstance(budget, int)
     check_proposal_fields(
@@ -261,7 +270,7 @@ def decide_withdraw(
     rnd: RoundState, p: ProposalState, *, user_id: int, now: int
 ) -> ev.ProposalWithdrawn:
     """Accept the author's withdrawal before the submission deadline."""
-    _require_author_open(rnd, p, user_id, now, "withdraw")
+    require_author_open(rnd, p, user_id, now, "withdraw")
     return ev.ProposalWithdrawn(proposal=p.proposal_id)
 
 

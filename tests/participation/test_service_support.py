@@ -81,6 +81,32 @@ def test_has_endorsed_follows_endorse_and_withdraw(service: ParticipationService
     assert not service.has_endorsed(12, pid)
 
 
+def test_an_edit_keeps_replaces_or_removes_the_photo(
+    service: ParticipationService, ledger: Ledger
+) -> None:
+    pid = start(service)
+    card = service.edit_proposal(10, pid, photo_file_id="photo-1")
+    assert card.photo_file_id == "photo-1"
+    card = service.edit_proposal(10, pid, title="놀이터 그늘막")  # None: the photo stays
+    assert (card.title, card.photo_file_id) == ("놀이터 그늘막", "photo-1")
+    size = ledger.size()
+    card = service.edit_proposal(10, pid, remove_photo=True, request_id="tg:5")
+    assert (card.title, card.photo_file_id) == ("놀이터 그늘막", None)
+    last = json.loads(ledger.entries(size, size + 1)[0])["entry"]
+    assert last["kind"] == "proposal.edited" and last["body"]["has_photo"] is False
+    service.edit_proposal(10, pid, remove_photo=True, request_id="tg:5")  # a retry: no entry
+    assert ledger.size() == size + 1
+    with pytest.raises(ValueError):
+        service.edit_proposal(10, pid, photo_file_id="photo-2", remove_photo=True)
+    assert service.proposal(pid).photo_file_id is None
+
+
+def test_the_change_screen_gets_the_authors_card(service: ParticipationService) -> None:
+    pid = start(service)
+    card = service.proposal_to_change(10, pid)
+    assert (card.proposal_id, card.is_author, card.title) == (pid, True, "놀이터")
+
+
 def test_erasure_removes_content_and_keeps_the_ledger_verifiable(
     service: ParticipationService, ledger: Ledger, tmp_path: Path
 ) -> None:
