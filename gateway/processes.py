@@ -33,6 +33,7 @@ from gateway.clock import remind_judges
 from gateway.clock import seal_block
 from gateway.digest import DigestPublisher
 from gateway.wiring import Runtime
+from gateway.wiring import settle_heap
 from gateway.worker import UpdateWorker
 from gateway.worker import WorkerConfig
 from gateway.worker import consumer_name
@@ -112,6 +113,7 @@ async def worker_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = N
         client, rt.layout, application, rt.processed(), name=consumer_name(), config=config
     )
     stopper.add(asyncio.get_running_loop(), worker.stop)
+    settle_heap()
     try:
         await worker.run()
     finally:
@@ -147,6 +149,7 @@ async def clock_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = No
         loop = asyncio.get_running_loop()
         stopper.add(loop, clock.stop)
         stopper.add(loop, feeder.stop)
+        settle_heap()
         await asyncio.gather(clock.run(), feeder.run())
 
 

@@ -154,6 +154,10 @@ def resident_scenario(tmp_path: Path, sandbox: Any, db_url: str, redis_url: str,
         assert len(processed_by(logs, partition)) >= 2, "one chat, handled by two processes"
         texts = [m.get("text") for m in sandbox.messages(uid)]
         assert texts.count(REGISTERED) == 1  # nothing applied twice
+        for path in logs[:2]:  # each worker put its start-up heap out of the collector's reach
+            settled = [json.loads(line) for line in path.read_text().splitlines()
+                       if '"heap_settled"' in line]  # fmt: skip
+            assert len(settled) == 1 and settled[0]["frozen_objects"] > 50_000, path.name
     finally:
         for w in workers:
             if w.poll() is None:
