@@ -1,4 +1,10 @@
-"""My activity: my proposals and endorsements, and receipts that verify against the ledger."""
+"""My activity: my proposals and endorsements, and receipts that verify against the ledger.
+
+A proposal of mine that can still be changed (its round taking proposals, before the
+deadline, not withdrawn or hidden) gets a row of Edit (:func:`bot.submit.edit`) and
+Withdraw (asked once more before it is done). The buttons are only offered from what the cards
+and the round show; the service decides again on every press.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,14 @@ from bot.render import receipt_text
 from bot.render import short
 from bot.render import status_of
 from bot.render import title_of
+from bot.render import when
 from bot.router import Ctx
 from bot.router import Router
+from bot.router import int_arg
+from bot.router import str_arg
 from participation.domain.events import JSON
 from participation.views import ProposalCard
+from participation.views import RoundView
 
 SHOWN = 10  # items per section; older ones stay reachable through the list
 RECEIPTS_SHOWN = 8
@@ -24,7 +34,9 @@ def register(router: Router) -> None:
     router.menu("bot.menu.receipts", order=40)(receipts)
     router.command("receipts")(lambda ctx, args: receipts(ctx))
     router.command("verify")(lambda ctx, args: receipts(ctx))
-    router.action("activity.withdraw", consume=True)(withdraw_proposal)
+    router.action("activity.withdraw")(ask_withdraw)
+    router.action("activity.withdraw_yes", consume=True)(withdraw_proposal)
+    router.action("activity.withdraw_no")(keep_proposal)
 
 
 def line(ctx: Ctx, card: ProposalCard) -> str:
@@ -37,13 +49,31 @@ def line(ctx: Ctx, card: ProposalCard) -> str:
     )
 
 
+def changeable(card: ProposalCard, rnd: RoundView | None, now: int) -> bool:
+    """Return whether to offer Edit/Withdraw for my ``card`` (the service has the last word)."""
+    if card.status != "submitted" or card.hidden or card.title is None or rnd is None:
+        return False
+    deadline = rnd.deadline
+    return rnd.phase == "submission" and (deadline is None or now < deadline)
+
+
 async def activity(ctx: Ctx) -> None:
     """My proposals with their status, and the proposals I endorsed."""
-    mine, endorsed = await ctx.call(
-        lambda: (ctx.svc.my_proposals(ctx.user_id), ctx.svc.my_endorsements(ctx.user_id))
-    )
+    svc, uid = ctx.svc, ctx.user_id
+
+    def load() -> tuple[list[ProposalCard], list[ProposalCard], dict[str, RoundView]]:
+        mine, endorsed = svc.my_proposals(uid), svc.my_endorsements(uid)
+        live = {c.round_id for c in mine[:SHOWN] if c.status == "submitted"}
+        return mine, endorsed, {r: svc.round(r) for r in live}
+
+    mine, endorsed, rounds = await ctx.call(load)
+    now = int(ctx.services.clock().timestamp())
+    open_ = [c for c in mine[:SHOWN] if changeable(c, rounds.get(c.round_id), now)]
     parts = [ctx.t("bot.activity.mine_head", count=len(mine))]
     parts += [line(ctx, c) for c in mine[:SHOWN]] or [ctx.t("bot.activity.mine_none")]
+    deadlines = [d for c in open_ if (d := rounds[c.round_id].deadline) is not None]
+    if deadlines:
+        parts.append(ctx.t("bot.activity.change_until", deadline=when(ctx, min(deadlines))))
     parts += ["", ctx.t("bot.activity.endorsed_head", count=len(endorsed))]
     parts += [line(ctx, c) for c in endorsed[:SHOWN]] or [ctx.t("bot.activity.endorsed_none")]
     buttons = [
@@ -51,14 +81,45 @@ async def activity(ctx: Ctx) -> None:
         for c in [*mine[:SHOWN], *endorsed[:SHOWN]]
     ]
     rows = grid(list({b.args["proposal"]: b for b in buttons}.values()), 5)
+    rows += [change_row(ctx, c) for c in open_]
     await ctx.send("\n".join(parts), await inline(ctx, rows) if rows else None)
 
 
+def change_row(ctx: Ctx, card: ProposalCard) -> list[Btn]:
+    """Return the Edit / Withdraw buttons of one of my proposals."""
+    args: dict[str, JSON] = {"proposal": card.proposal_id}
+    return [
+        Btn(ctx.t("bot.activity.edit", number=card.number), "submit.edit", args),
+        Btn(ctx.t("bot.activity.withdraw", number=card.number), "activity.withdraw", args),
+    ]
+
+
+async def ask_withdraw(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Withdraw: ask once more (a stale press after the deadline or a withdrawal is refused)."""
+    card = await ctx.call(ctx.svc.proposal_to_change, ctx.user_id, str_arg(args, "proposal"))
+    where: dict[str, JSON] = {"proposal": card.proposal_id, "number": card.number}
+    rows = [
+        [
+            Btn(ctx.t("bot.activity.withdraw_yes"), "activity.withdraw_yes", where),
+            Btn(ctx.t("bot.activity.withdraw_no"), "activity.withdraw_no", where),
+        ]
+    ]
+    text = ctx.t(
+        "bot.activity.withdraw_confirm", number=card.number, title=short(title_of(ctx, card), 40)
+    )
+    await ctx.send(text, await inline(ctx, rows))
+
+
 async def withdraw_proposal(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """Withdraw my proposal (before the submission deadline; the service decides)."""
-    proposal_id = str(args.get("proposal") or "")
+    """Confirmed: withdraw my proposal (single-use button, idempotent per update)."""
+    proposal_id = str_arg(args, "proposal")
     await ctx.call(ctx.svc.withdraw_proposal, ctx.user_id, proposal_id, request_id=ctx.request_id)
-    await ctx.reply("bot.activity.withdrawn")
+    await ctx.show(ctx.t("bot.activity.withdrawn", number=int_arg(args, "number")))
+
+
+async def keep_proposal(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Keep it: nothing changes; say so in place of the question."""
+    await ctx.show(ctx.t("bot.activity.withdraw_kept", number=int_arg(args, "number")))
 
 
 async def receipts(ctx: Ctx) -> None:

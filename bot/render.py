@@ -78,10 +78,13 @@ def card_text(ctx: Ctx, card: ProposalCard, *, limit: int = TEXT_MAX) -> str:
 
 
 def preview_text(ctx: Ctx, draft: Mapping[str, JSON], region: str) -> str:
-    """Return the preview of a draft before it is submitted."""
+    """Return the preview of a draft before it is submitted (or, for an edit of a submitted
+    proposal, before the changes are saved)."""
     budget = draft.get("budget")
+    editing = "editing" in draft
     return ctx.t(
-        "bot.submit.preview",
+        "bot.submit.edit_preview" if editing else "bot.submit.preview",
+        number=draft.get("number") or "",
         title=str(draft.get("title") or ""),
         body=str(draft.get("body") or ""),
         category=category_name(ctx, str(draft.get("category") or "")),

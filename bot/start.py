@@ -20,6 +20,7 @@ from bot.router import Incoming
 from bot.router import Router
 from bot.router import int_arg
 from bot.router import str_arg
+from bot.submit import finish_edit
 from participation.domain.events import JSON
 from participation.domain.regions import GYEONGGI
 from participation.views import Redeemed
@@ -182,10 +183,17 @@ async def help_menu(ctx: Ctx) -> None:
 
 
 async def cancel(ctx: Ctx, args: list[str]) -> None:
-    """/cancel at any step: forget the step and the draft, back to the menu."""
-    await ctx.clear()
+    """/cancel at any step: forget the step and the draft, back to the menu.
+
+    During an edit of a submitted proposal, the new proposal's draft kept aside comes back
+    (the person cancelled the edit, not that draft).
+    """
+    kept = await finish_edit(ctx)
     if ctx.registered:
-        await ctx.reply("bot.cancelled", await ctx.menu_markup())
+        text = ctx.t("bot.cancelled")
+        if kept:
+            text += "\n" + ctx.t("bot.submit.aside_kept")
+        await ctx.send(text, await ctx.menu_markup())
     else:
         await ctx.reply("bot.cancelled_unregistered")
 

@@ -3,6 +3,12 @@
 The draft lives in the stored conversation (``data["draft"]``), so it survives a restart and
 a switch to another worker. Every field is checked by the service as soon as it is typed
 (``check_proposal_field``), so a mistake is explained at the step where it was made.
+
+Editing a submitted proposal (Edit, from My activity) runs the same flow: the proposal is loaded
+into the draft with ``draft["editing"] = proposal_id`` and the preview's buttons become
+Save changes / Edit / Cancel editing. A new proposal's unfinished draft is kept aside
+(``data["aside"]``) meanwhile and put back, with no step stored, when the edit is saved or
+cancelled, so the Propose menu button picks it up where it was left.
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ def register(router: Router) -> None:
     router.action("submit.fix")(fix_menu)
     router.action("submit.fix_field", consume=True)(fix_field)
     router.action("submit.cancel", consume=True)(cancel)
+    router.action("submit.edit")(edit)
+    router.action("submit.save_edit", consume=True)(save_edit)
+    router.action("submit.cancel_edit", consume=True)(cancel_edit)
 
 
 def draft_of(ctx: Ctx) -> dict[str, JSON]:
@@ -54,9 +63,16 @@ def draft_of(ctx: Ctx) -> dict[str, JSON]:
     return dict(found) if isinstance(found, dict) else {}
 
 
-async def store(ctx: Ctx, step: str, draft: dict[str, JSON], *, fixing: bool = False) -> None:
-    """Save the draft and the next step."""
-    data = ctx.data
+async def store(
+    ctx: Ctx,
+    step: str,
+    draft: dict[str, JSON],
+    *,
+    fixing: bool = False,
+    data: dict[str, JSON] | None = None,
+) -> None:
+    """Save the draft and the next step (into ``data``, else the stored conversation data)."""
+    data = ctx.data if data is None else data
     data["draft"] = draft
     data["fixing"] = fixing
     await ctx.save(step, data)
@@ -81,6 +97,10 @@ async def begin(ctx: Ctx) -> None:
     if rnd is None:
         return
     draft = draft_of(ctx)
+    if "editing" in draft:  # save or cancel the edit first; the new draft waits aside
+        await ctx.reply("bot.submit.editing_now", number=draft.get("number") or "")
+        await preview(ctx, draft)
+        return
     if draft.get("round") == rnd.round_id and draft.get("title"):
         await ctx.reply("bot.submit.resume")
         await ask(ctx, next_field(draft), draft)
@@ -223,26 +243,31 @@ async def skip_photo(ctx: Ctx, args: dict[str, JSON]) -> None:
     await preview(ctx, draft)
 
 
-async def preview(ctx: Ctx, draft: dict[str, JSON]) -> None:
-    """Show the draft with Submit / Edit / Cancel."""
-    await store(ctx, "submit.preview", draft)
-    region = ctx.resident.region if ctx.resident and ctx.resident.region else ""
-    markup = await inline(
-        ctx,
-        [
-            [Btn(ctx.t("bot.submit.confirm"), "submit.confirm")],
-            [
-                Btn(ctx.t("bot.submit.fix"), "submit.fix"),
-                Btn(ctx.t("bot.submit.cancel"), "submit.cancel"),
-            ],
-        ],
-    )
+async def preview(ctx: Ctx, draft: dict[str, JSON], *, data: dict[str, JSON] | None = None) -> None:
+    """Show the draft with Submit / Edit / Cancel (Save changes / Edit / Cancel editing)."""
+    await store(ctx, "submit.preview", draft, data=data)
+    editing = draft.get("editing")
+    if isinstance(editing, str):
+        confirm = Btn(ctx.t("bot.submit.save_edit"), "submit.save_edit", {"proposal": editing})
+        cancel = Btn(ctx.t("bot.submit.cancel_edit"), "submit.cancel_edit", {"proposal": editing})
+    else:
+        confirm = Btn(ctx.t("bot.submit.confirm"), "submit.confirm")
+        cancel = Btn(ctx.t("bot.submit.cancel"), "submit.cancel")
+    markup = await inline(ctx, [[confirm], [Btn(ctx.t("bot.submit.fix"), "submit.fix"), cancel]])
     photo_id = draft.get("photo")
-    text = preview_text(ctx, draft, region)
+    text = preview_text(ctx, draft, region_of(ctx, draft))
     if isinstance(photo_id, str):
         await ctx.send(text[:1024], markup, photo=photo_id)
     else:
         await ctx.send(text, markup)
+
+
+def region_of(ctx: Ctx, draft: dict[str, JSON]) -> str:
+    """Return the draft's city/county: an edit keeps the proposal's, a new one the person's."""
+    kept = draft.get("region")
+    if isinstance(kept, str) and kept:
+        return kept
+    return ctx.resident.region if ctx.resident and ctx.resident.region else ""
 
 
 async def typed_at_preview(ctx: Ctx, incoming: Incoming) -> None:
@@ -273,6 +298,9 @@ async def fix_field(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 async def cancel(ctx: Ctx, args: dict[str, JSON]) -> None:
     """Cancel: forget the draft."""
+    if "editing" in draft_of(ctx):  # an old preview's button: it would drop the edit too
+        await ctx.answer(ctx.t("bot.button.expired"), alert=True)
+        return
     await ctx.clear()
     await ctx.reply("bot.submit.cancelled", await ctx.menu_markup())
 
@@ -280,10 +308,11 @@ async def cancel(ctx: Ctx, args: dict[str, JSON]) -> None:
 async def confirm(ctx: Ctx, args: dict[str, JSON]) -> None:
     """Submit: submit the draft (idempotent per update), then share link and receipt."""
     draft = draft_of(ctx)
-    if ctx.step != "submit.preview" or next_field(draft) != "preview":
+    editing = "editing" in draft  # an old preview's button must not submit an edit as new
+    if ctx.step != "submit.preview" or next_field(draft) != "preview" or editing:
         await ctx.answer(ctx.t("bot.button.expired"), alert=True)
         return
-    region = ctx.resident.region if ctx.resident and ctx.resident.region else ""
+    region = region_of(ctx, draft)
     budget_won = draft.get("budget")
     photo_id = draft.get("photo")
     card = await ctx.call(
@@ -305,3 +334,94 @@ async def confirm(ctx: Ctx, args: dict[str, JSON]) -> None:
     from bot.browse import show_card
 
     await show_card(ctx, card.proposal_id, fresh=True)
+
+
+# --- editing a submitted proposal ------------------------------------------------------------
+async def edit(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Edit (My activity): load my proposal into the draft and show its preview.
+
+    The service says first whether it may still be changed (a stale press after the deadline
+    or the withdrawal gets its polite refusal). A new proposal's draft is kept aside.
+    """
+    card = await ctx.call(ctx.svc.proposal_to_change, ctx.user_id, str_arg(args, "proposal"))
+    data = ctx.data
+    current = draft_of(ctx)
+    if current and "editing" not in current:
+        data["aside"] = current
+    draft: dict[str, JSON] = {
+        "round": card.round_id,
+        "editing": card.proposal_id,
+        "number": card.number,
+        "region": card.region,
+        "title": card.title or "",
+        "body": card.body or "",
+        "category": card.category,
+        "budget": card.budget,
+        "photo": card.photo_file_id,
+    }
+    await preview(ctx, draft, data=data)
+
+
+def editing_now(ctx: Ctx, args: dict[str, JSON]) -> bool:
+    """Return whether the stored step is the preview of the edit this button belongs to."""
+    proposal_id = str_arg(args, "proposal")
+    draft = draft_of(ctx)
+    return (
+        ctx.step == "submit.preview"
+        and bool(proposal_id)
+        and draft.get("editing") == proposal_id
+        and next_field(draft) == "preview"
+    )
+
+
+async def finish_edit(ctx: Ctx) -> bool:
+    """End an edit: put the new proposal's draft kept aside back (True), else forget all."""
+    aside = ctx.conversation.data.get("aside")
+    if isinstance(aside, dict) and aside:
+        await ctx.save("", {"draft": aside})
+        return True
+    await ctx.clear()
+    return False
+
+
+async def save_edit(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Save changes: edit the proposal (idempotent per update), then show its card."""
+    if not editing_now(ctx, args):
+        await ctx.answer(ctx.t("bot.button.expired"), alert=True)
+        return
+    draft = draft_of(ctx)
+    budget_won, photo_id = draft.get("budget"), draft.get("photo")
+    card = await ctx.call(
+        ctx.svc.edit_proposal,
+        ctx.user_id,
+        str_arg(args, "proposal"),
+        title=str(draft.get("title")),
+        body=str(draft.get("body")),
+        category=str(draft.get("category")),
+        budget=budget_won if isinstance(budget_won, int) else 0,
+        photo_file_id=photo_id if isinstance(photo_id, str) else None,
+        remove_photo=not isinstance(photo_id, str),
+        request_id=ctx.request_id,
+    )
+    kept = await finish_edit(ctx)
+    await ctx.answer(ctx.t("bot.submit.edited_toast"))
+    text = ctx.t("bot.submit.edited", number=card.number)
+    if kept:
+        text += "\n" + ctx.t("bot.submit.aside_kept")
+    await ctx.send(text, await ctx.menu_markup())
+    from bot.browse import show_card
+
+    await show_card(ctx, card.proposal_id, fresh=True)
+
+
+async def cancel_edit(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Cancel editing: the proposal stays as it was; a new proposal's draft comes back."""
+    proposal_id = str_arg(args, "proposal")
+    if not proposal_id or draft_of(ctx).get("editing") != proposal_id:  # saved or replaced
+        await ctx.answer(ctx.t("bot.button.expired"), alert=True)
+        return
+    kept = await finish_edit(ctx)
+    text = ctx.t("bot.submit.edit_cancelled")
+    if kept:
+        text += "\n" + ctx.t("bot.submit.aside_kept")
+    await ctx.send(text, await ctx.menu_markup())

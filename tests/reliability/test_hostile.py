@@ -265,6 +265,10 @@ def test_another_persons_proposal_cannot_be_changed_through_its_id(gateway: Gate
     actions = [
         ("activity.withdraw", {"proposal": proposal}),
         ("activity.withdraw", {"proposal": [proposal]}),
+        ("activity.withdraw_yes", {"proposal": proposal, "number": 1}),
+        ("submit.edit", {"proposal": proposal}),
+        ("submit.save_edit", {"proposal": proposal}),
+        ("submit.cancel_edit", {"proposal": proposal}),
         ("submit.confirm", {"proposal": proposal}),
         ("browse.card", {"proposal": "../" + proposal}),
         ("browse.endorse", {"proposal": "p-does-not-exist"}),
