@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 
 from bot.router import Ctx
@@ -11,9 +12,11 @@ from participation.domain.events import JSON
 from participation.views import ProposalCard
 from participation.views import ReceiptView
 
-CAPTION_MAX = 1024  # Telegram's limit for a photo caption
+CAPTION_MAX = 1024  # Telegram's limit for a photo caption (a proposal's body may hold 1,500)
 TEXT_MAX = 4096
 LIST_TITLE_MAX = 40
+ELLIPSIS = "…"
+ZWJ = "\u200d"
 
 
 def amount(ctx: Ctx, won: int) -> str:
@@ -48,14 +51,99 @@ def status_of(ctx: Ctx, card: ProposalCard) -> str:
 
 
 def short(text: str, limit: int) -> str:
-    """Cut ``text`` to ``limit`` characters with an ellipsis."""
-    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
+    """Return ``text``, or its start with "…" in at most ``limit`` characters.
+
+    The cut falls at a line break in the last quarter of the room, else at a space in its last
+    half (Korean puts spaces between words), so no word is cut in two; a text with neither (a
+    long link) is cut between two grapheme clusters, never inside one (a Hangul syllable written
+    in conjoining jamo, an accent, an emoji with its skin tone or ZWJ sequence, a flag).
+    """
+    if len(text) <= limit:
+        return text
+    if limit < 1:
+        return ""
+    room = limit - 1  # for the ellipsis
+    line = text.rfind("\n", 0, room + 1)
+    if line >= room - room // 4 and text[:line].strip():
+        return text[:line].rstrip() + ELLIPSIS
+    space = max(text.rfind(c, 0, room + 1) for c in (" ", "\t", "\u3000"))
+    if space >= room - room // 2 and text[:space].strip():
+        return text[:space].rstrip() + ELLIPSIS
+    cut = room
+    while cut > 0 and not grapheme_boundary(text, cut):
+        cut -= 1
+    return text[:cut].rstrip() + ELLIPSIS
+
+
+def grapheme_boundary(text: str, i: int) -> bool:
+    """Return whether ``text[:i]`` ends between two grapheme clusters (a conservative subset of
+    UAX #29: it may say no at a real boundary, never yes inside a cluster)."""
+    if i <= 0 or i >= len(text):
+        return True
+    before, at = text[i - 1], text[i]
+    if before == "\r" and at == "\n":  # GB3
+        return False
+    if before == ZWJ or _extends(at):  # GB9, GB9a, GB11
+        return False
+    if _jamo(at) in ("V", "T"):  # GB7, GB8: a vowel or final jamo joins what precedes it
+        return False
+    if _jamo(before) == "L" and (_jamo(at) == "L" or 0xAC00 <= ord(at) <= 0xD7A3):  # GB6
+        return False
+    if _regional(before) and _regional(at):  # GB12, GB13: flags are pairs
+        run = 0
+        while i - 1 - run >= 0 and _regional(text[i - 1 - run]):
+            run += 1
+        return run % 2 == 0
+    return True
+
+
+def _extends(c: str) -> bool:
+    """Marks, ZWJ, variation selectors, emoji modifiers and tags: never the start of a cluster."""
+    cp = ord(c)
+    return (
+        unicodedata.category(c) in ("Mn", "Me", "Mc")
+        or c == ZWJ
+        or 0xFE00 <= cp <= 0xFE0F
+        or 0xE0100 <= cp <= 0xE01EF
+        or 0x1F3FB <= cp <= 0x1F3FF
+        or 0xE0020 <= cp <= 0xE007F
+    )
+
+
+def _jamo(c: str) -> str:
+    """Return the Hangul conjoining jamo type of ``c`` (L, V, T) or ""."""
+    cp = ord(c)
+    if 0x1100 <= cp <= 0x115F or 0xA960 <= cp <= 0xA97C:
+        return "L"
+    if 0x1160 <= cp <= 0x11A7 or 0xD7B0 <= cp <= 0xD7C6:
+        return "V"
+    if 0x11A8 <= cp <= 0x11FF or 0xD7CB <= cp <= 0xD7FB:
+        return "T"
+    return ""
+
+
+def _regional(c: str) -> bool:
+    return 0x1F1E6 <= ord(c) <= 0x1F1FF
+
+
+def fair_shares(room: int, lengths: list[int]) -> list[int]:
+    """Split ``room`` characters between texts of ``lengths``: a short one keeps all of itself,
+    the long ones share what is left evenly."""
+    shares = [0] * len(lengths)
+    left = max(0, room)
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    for k, i in enumerate(order):
+        shares[i] = min(lengths[i], left // (len(lengths) - k))
+        left -= shares[i]
+    return shares
 
 
 def card_text(ctx: Ctx, card: ProposalCard, *, limit: int = TEXT_MAX) -> str:
-    """Return a proposal card: title, field, place, budget, status, endorsement count and the body.
+    """Return a proposal card: title, field, place, budget, status, endorsement count, the body
+    and the official's answer.
 
-    The body is cut to fit ``limit`` (1,024 for a photo caption).
+    When it does not fit ``limit``, the body and the answer are shortened (:func:`short`), each
+    keeping its share of the room (:func:`fair_shares`).
     """
     head = ctx.t(
         "bot.card.head",
@@ -67,13 +155,24 @@ def card_text(ctx: Ctx, card: ProposalCard, *, limit: int = TEXT_MAX) -> str:
         status=status_of(ctx, card),
         endorsements=card.endorsements,
     )
+    body, answer = card.body or "", card.answer or ""
     parts = [head]
-    if card.answer:
-        parts.append(ctx.t("bot.card.answer", answer=card.answer))
-    body = card.body if card.body is not None else ""
-    room = limit - sum(len(p) + 2 for p in parts) - 2
-    if body and room > 20:
-        parts.insert(1, short(body, room))
+    if body:
+        parts.append(body)
+    if answer:
+        parts.append(ctx.t("bot.card.answer", answer=answer))
+    text = "\n\n".join(parts)
+    if len(text) <= limit:
+        return text
+    label = len(ctx.t("bot.card.answer", answer="")) if answer else 0
+    seps = 2 * (1 + bool(answer))  # "\n\n" before the body and the answer
+    room = limit - len(head) - label - seps
+    body_room, answer_room = fair_shares(room, [len(body), len(answer)])
+    parts = [head]
+    if body and body_room > 20:
+        parts.append(short(body, body_room))
+    if answer and answer_room > 20:
+        parts.append(ctx.t("bot.card.answer", answer=short(answer, answer_room)))
     return "\n\n".join(parts)
 
 
