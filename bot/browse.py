@@ -19,11 +19,12 @@ from bot.keyboards import inline
 from bot.keyboards import keyboard
 from bot.keyboards import page_count
 from bot.keyboards import pager
-from bot.render import CAPTION_MAX
 from bot.render import card_text
 from bot.render import category_name
 from bot.render import list_line
+from bot.render import photo_card
 from bot.render import region_name
+from bot.render import send_captioned
 from bot.router import Ctx
 from bot.router import Router
 from bot.router import int_arg
@@ -191,16 +192,24 @@ async def show_card(ctx: Ctx, proposal_id: str, *, fresh: bool) -> None:
 async def draw_card(
     ctx: Ctx, card: ProposalCard, markup: InlineKeyboardMarkup, *, fresh: bool
 ) -> None:
-    """Send (or redraw in place) ``card`` with its keyboard."""
-    if card.photo_file_id is not None:
-        text = card_text(ctx, card, limit=CAPTION_MAX)
-        photo: str | None = card.photo_file_id
-    else:
-        text, photo = card_text(ctx, card), None
+    """Send (or redraw in place) ``card`` with its keyboard.
+
+    A card with a photo whose text is longer than a caption can hold is sent as the photo (a
+    shortened caption saying so, and the buttons), then the whole text as a message of its own;
+    a redraw in place (the endorsement toggle) edits the caption only, the whole text being there.
+    """
+    if card.photo_file_id is None:
+        text = card_text(ctx, card)
+        if fresh:
+            await ctx.send(text, markup)
+        else:
+            await ctx.show(text, markup)
+        return
+    shown = photo_card(ctx, card)
     if fresh:
-        await ctx.send(text, markup, photo=photo)
-    else:
-        await ctx.show(text, markup, photo=photo)
+        await send_captioned(ctx, shown, markup, card.photo_file_id)
+    elif not await ctx.show(shown.caption, markup, photo=card.photo_file_id) and shown.whole:
+        await ctx.send(shown.whole)  # not redrawn but sent anew: the whole text was never there
 
 
 async def open_card(ctx: Ctx, args: dict[str, JSON]) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardMarkup
 
 from bot.router import Ctx
 from i18n.format import format_amount
@@ -138,6 +141,24 @@ def fair_shares(room: int, lengths: list[int]) -> list[int]:
     return shares
 
 
+@dataclass(frozen=True, slots=True)
+class Captioned:
+    """A text to show under a photo: its caption and, when the caption could not hold it all,
+    the whole text, sent as a message of its own right after the photo."""
+
+    caption: str
+    whole: str | None = None
+
+
+async def send_captioned(
+    ctx: Ctx, shown: Captioned, markup: InlineKeyboardMarkup | None, photo: str
+) -> None:
+    """Send ``photo`` with its caption and buttons, then the whole text when it was cut."""
+    await ctx.send(shown.caption, markup, photo=photo)
+    if shown.whole is not None:
+        await ctx.send(shown.whole)
+
+
 def card_text(ctx: Ctx, card: ProposalCard, *, limit: int = TEXT_MAX) -> str:
     """Return a proposal card: title, field, place, budget, status, endorsement count, the body
     and the official's answer.
@@ -145,6 +166,25 @@ def card_text(ctx: Ctx, card: ProposalCard, *, limit: int = TEXT_MAX) -> str:
     When it does not fit ``limit``, the body and the answer are shortened (:func:`short`), each
     keeping its share of the room (:func:`fair_shares`).
     """
+    return _card(ctx, card, limit, notice=False)[0]
+
+
+def photo_card(ctx: Ctx, card: ProposalCard) -> Captioned:
+    """Return the caption of a card with a photo and, when the caption is cut (it ends with a
+    line saying so), the whole title, body and answer to send after the photo."""
+    caption, cut = _card(ctx, card, CAPTION_MAX, notice=True)
+    if not cut:
+        return Captioned(caption)
+    whole = ctx.t(
+        "bot.card.whole", number=card.number, title=title_of(ctx, card), body=card.body or ""
+    )
+    if card.answer:
+        whole += "\n\n" + ctx.t("bot.card.answer", answer=card.answer)
+    return Captioned(caption, short(whole, TEXT_MAX))
+
+
+def _card(ctx: Ctx, card: ProposalCard, limit: int, *, notice: bool) -> tuple[str, bool]:
+    """Return the card's text in ``limit`` characters and whether anything had to be cut."""
     head = ctx.t(
         "bot.card.head",
         number=card.number,
@@ -163,34 +203,52 @@ def card_text(ctx: Ctx, card: ProposalCard, *, limit: int = TEXT_MAX) -> str:
         parts.append(ctx.t("bot.card.answer", answer=answer))
     text = "\n\n".join(parts)
     if len(text) <= limit:
-        return text
+        return text, False
+    tail = [ctx.t("bot.caption.continued")] if notice else []
+    fixed = [head, *tail]
     label = len(ctx.t("bot.card.answer", answer="")) if answer else 0
-    seps = 2 * (1 + bool(answer))  # "\n\n" before the body and the answer
-    room = limit - len(head) - label - seps
+    seps = 2 * (len(fixed) + bool(answer))  # "\n\n" before the body, the answer and the tail
+    room = limit - sum(map(len, fixed)) - label - seps
     body_room, answer_room = fair_shares(room, [len(body), len(answer)])
     parts = [head]
     if body and body_room > 20:
         parts.append(short(body, body_room))
     if answer and answer_room > 20:
         parts.append(ctx.t("bot.card.answer", answer=short(answer, answer_room)))
-    return "\n\n".join(parts)
+    return "\n\n".join(parts + tail), True
 
 
-def preview_text(ctx: Ctx, draft: Mapping[str, JSON], region: str) -> str:
+def preview_text(
+    ctx: Ctx, draft: Mapping[str, JSON], region: str, *, body: str | None = None
+) -> str:
     """Return the preview of a draft before it is submitted (or, for an edit of a submitted
-    proposal, before the changes are saved)."""
+    proposal, before the changes are saved); ``body`` in place of the draft's, when given."""
     budget = draft.get("budget")
     editing = "editing" in draft
     return ctx.t(
         "bot.submit.edit_preview" if editing else "bot.submit.preview",
         number=draft.get("number") or "",
         title=str(draft.get("title") or ""),
-        body=str(draft.get("body") or ""),
+        body=str(draft.get("body") or "") if body is None else body,
         category=category_name(ctx, str(draft.get("category") or "")),
         region=region_name(ctx, region),
         budget=amount(ctx, budget if isinstance(budget, int) else 0),
         photo=ctx.t("bot.submit.photo_yes" if draft.get("photo") else "bot.submit.photo_no"),
     )
+
+
+def photo_preview(ctx: Ctx, draft: Mapping[str, JSON], region: str) -> Captioned:
+    """Return the preview of a draft with a photo as a caption and, when the body had to be cut
+    for it, the whole title and body to send after the photo."""
+    text = preview_text(ctx, draft, region)
+    if len(text) <= CAPTION_MAX:
+        return Captioned(text)
+    body = str(draft.get("body") or "")
+    notice = ctx.t("bot.caption.continued")
+    room = CAPTION_MAX - (len(text) - len(body)) - 2 - len(notice)
+    caption = preview_text(ctx, draft, region, body=short(body, room)) + "\n\n" + notice
+    whole = ctx.t("bot.submit.whole", title=str(draft.get("title") or ""), body=body)
+    return Captioned(short(caption, CAPTION_MAX), short(whole, TEXT_MAX))
 
 
 def list_line(ctx: Ctx, position: int, card: ProposalCard) -> str:

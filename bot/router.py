@@ -144,19 +144,24 @@ class Ctx:
 
     async def show(
         self, text: str, markup: InlineKeyboardMarkup | None = None, *, photo: str | None = None
-    ) -> None:
-        """Replace the pressed message in place (paging, toggles), else send a new one."""
+    ) -> bool:
+        """Replace the pressed message in place (paging, toggles), else send a new one.
+
+        Return True when the message was replaced, False when a new one was sent (no pressed
+        message, or a photo to show where there was none or the other way round).
+        """
         query = self.update.callback_query
         message = query.message if query is not None else None
         if isinstance(message, Message):
             has_photo = bool(message.photo)
             if has_photo and photo is not None:
                 await message.edit_caption(caption=text, reply_markup=markup)
-                return
+                return True
             if not has_photo and photo is None:
                 await message.edit_text(text, reply_markup=markup, disable_web_page_preview=True)
-                return
+                return True
         await self.send(text, markup, photo=photo)
+        return False
 
     async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """Answer the pressed button once (a short toast, or an alert)."""

@@ -20,7 +20,9 @@ from bot.keyboards import grid
 from bot.keyboards import inline
 from bot.render import amount
 from bot.render import category_name
+from bot.render import photo_preview
 from bot.render import preview_text
+from bot.render import send_captioned
 from bot.render import when
 from bot.router import Ctx
 from bot.router import Incoming
@@ -255,11 +257,11 @@ async def preview(ctx: Ctx, draft: dict[str, JSON], *, data: dict[str, JSON] | N
         cancel = Btn(ctx.t("bot.submit.cancel"), "submit.cancel")
     markup = await inline(ctx, [[confirm], [Btn(ctx.t("bot.submit.fix"), "submit.fix"), cancel]])
     photo_id = draft.get("photo")
-    text = preview_text(ctx, draft, region_of(ctx, draft))
-    if isinstance(photo_id, str):
-        await ctx.send(text[:1024], markup, photo=photo_id)
+    region = region_of(ctx, draft)
+    if isinstance(photo_id, str):  # a long body: a shortened caption, then the whole text
+        await send_captioned(ctx, photo_preview(ctx, draft, region), markup, photo_id)
     else:
-        await ctx.send(text, markup)
+        await ctx.send(preview_text(ctx, draft, region), markup)
 
 
 def region_of(ctx: Ctx, draft: dict[str, JSON]) -> str:
