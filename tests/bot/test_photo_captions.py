@@ -242,3 +242,21 @@ async def test_a_long_answer_shares_the_caption_with_the_body(
     assert answer_start - body_start > 300  # the body keeps its share, the answer too
     assert whole["text"].endswith(world.t("bot.card.answer", answer=answer))
     assert BODY in whole["text"]
+
+
+async def test_a_card_that_gained_a_photo_is_sent_anew_with_its_whole_text(
+    world: BotWorld, author: int, reader: int
+) -> None:
+    card = world.svc.submit_proposal(
+        author, ROUND, title=TITLE, body=BODY, category="environment", region="yeoncheon",
+        budget=1_500_000,
+    )  # fmt: skip
+    [text_card] = await open_card(world, reader, card.proposal_id)
+    assert not text_card.get("photo") and text_card["text"].endswith(BODY)  # text: no cut
+    world.svc.edit_proposal(author, card.proposal_id, photo_file_id=photo_id(world))
+    before = len(world.messages(reader))
+    await world.press(reader, text_card, world.t("bot.card.endorse", count=0))
+    photo, whole = world.messages(reader)[before:]  # a text cannot become a photo in place
+    assert photo["photo"] and world.t("bot.card.unendorse", count=1) in labels(photo)
+    assert_cut_at_a_word(photo["caption"], BODY, world.t("bot.caption.continued"))
+    assert whole["text"] == world.t("bot.card.whole", number=1, title=TITLE, body=BODY)
