@@ -10,8 +10,8 @@ from typing import Any
 import redis
 import redis.asyncio as aredis
 
-from gateway.wiring import AsyncRedisRateLimiter
-from gateway.wiring import RedisRateLimiter
+from gateway.ratelimit import AsyncRedisRateLimiter
+from gateway.ratelimit import RedisRateLimiter
 from gateway.wiring import user_ref
 from tests.gateway.support import RedisServer
 from webhook.inbox import StreamLayout

@@ -367,7 +367,7 @@ def test_ten_thousand_messages_from_one_user(tmp_path: Path):
 
     import redis
 
-    from gateway.wiring import RedisRateLimiter
+    from gateway.ratelimit import RedisRateLimiter
     from tests.gateway.support import RedisServer
     from tests.support.e2e_bot import BotWorld
     from webhook.inbox import StreamLayout
