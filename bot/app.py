@@ -45,7 +45,6 @@ from participation.domain import errors as e
 from participation.views import Opened
 
 log = structlog.get_logger("bot.app")
-SLOWED_KEY = "slowed"  # user_data flag: the slow-down notice was already sent
 
 
 class Screen(Protocol):
@@ -164,29 +163,30 @@ async def answer_quietly(query: CallbackQuery, text: str | None = None) -> None:
 
 # --- rate limiting -----------------------------------------------------------------------------
 async def gate(update: Update, context: Context) -> None:
-    """Stop a person who sends too much too fast, with one polite notice per burst."""
+    """Stop a person who sends too much too fast, with one polite notice per burst.
+
+    The limiter decides both (shared by every worker, STYLE R21). A pressed button gets the
+    notice as its toast on every refusal; the first one tells the burst, as a message would.
+    """
     user = update.effective_user
     if user is None or user.is_bot:
         return
     services: BotServices = context.bot_data[SERVICES_KEY]
-    allow = services.rate_limiter.allow
-    if inspect.iscoroutinefunction(allow):  # the gateway's: Redis on the worker's own loop
-        allowed = await allow(user.id)
+    admit = services.rate_limiter.admit
+    if inspect.iscoroutinefunction(admit):  # the gateway's: Redis on the worker's own loop
+        verdict = await admit(user.id)
     else:
-        allowed = await asyncio.to_thread(allow, user.id)
-    if allowed:
-        if context.user_data is not None:
-            context.user_data.pop(SLOWED_KEY, None)
+        verdict = await asyncio.to_thread(admit, user.id)
+    if verdict.allowed:
         return
-    locale = person_locale(None, user.language_code)
-    text = services.catalog.text(locale, "bot.slow_down")
-    if update.callback_query is not None:
-        await answer_quietly(update.callback_query, text)
-    elif context.user_data is not None and not context.user_data.get(SLOWED_KEY):
-        context.user_data[SLOWED_KEY] = True
-        if update.effective_chat is not None and update.effective_chat.type == "private":
-            await context.bot.send_message(update.effective_chat.id, text)
-    log.info("update_throttled", update_id=update.update_id)
+    if update.callback_query is not None or verdict.notify:
+        text = services.catalog.text(person_locale(None, user.language_code), "bot.slow_down")
+        chat = update.effective_chat
+        if update.callback_query is not None:
+            await answer_quietly(update.callback_query, text)
+        elif chat is not None and chat.type == "private":
+            await context.bot.send_message(chat.id, text)
+    log.info("update_throttled", update_id=update.update_id, notified=verdict.notify)
     raise ApplicationHandlerStop
 
 

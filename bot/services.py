@@ -6,6 +6,7 @@ Nothing here is global (STYLE R21): ``build_application`` keeps one ``BotService
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
 from collections.abc import Awaitable
@@ -21,16 +22,46 @@ from participation.service import ParticipationService
 CONSENT_VERSION = "2017-02"  # bump when the privacy notice (bot.privacy.*) changes
 
 
-class RateLimiter(Protocol):
-    """Counts a person's updates; the gateway implements it with Redis.
+class Verdict(enum.Enum):
+    """What the rate limiter decided about one update.
 
-    A synchronous ``allow`` is called from a worker thread (``asyncio.to_thread``), so it may
-    do blocking IO; an ``async def allow`` (the gateway's Redis limiter on the worker's own
-    client) is awaited on the update's event loop, without a thread hop.
+    A *burst* is a run of refused updates: the first refusal of a burst says "tell the
+    person", the following ones stay quiet, and the next allowed update ends the burst. The
+    values are what the gateway's Redis script replies. Ask ``allowed`` or ``notify``: a
+    verdict has no truth value (``if limiter.admit(...)`` would let every refusal through).
     """
 
-    def allow(self, user_id: int) -> bool | Awaitable[bool]:
-        """Count one update of ``user_id``; return False when they are over their limit."""
+    REFUSED = 0  # over the limit; the person was told already in this burst
+    ALLOWED = 1
+    REFUSED_FIRST = 2  # over the limit, first time in this burst: tell the person, once
+
+    def __bool__(self) -> bool:
+        raise TypeError("a Verdict has no truth value: ask .allowed or .notify")
+
+    @property
+    def allowed(self) -> bool:
+        return self is Verdict.ALLOWED
+
+    @property
+    def notify(self) -> bool:
+        """True for the one refusal per burst that earns the slow-down notice."""
+        return self is Verdict.REFUSED_FIRST
+
+
+class RateLimiter(Protocol):
+    """Counts a person's updates and remembers whether this burst was told; the gateway
+    implements it with Redis, shared by every worker process.
+
+    Both decisions are the limiter's state, not a worker's (STYLE R21): with several workers,
+    or after a restart, a person flooding the bot still gets one notice per burst.
+    A synchronous ``admit`` is called from a worker thread (``asyncio.to_thread``), so it may
+    do blocking IO; an ``async def admit`` (the gateway's Redis limiter on the worker's own
+    client) is awaited on the update's event loop, without a thread hop. An implementation
+    that cannot reach its store fails open: ``Verdict.ALLOWED``.
+    """
+
+    def admit(self, user_id: int) -> Verdict | Awaitable[Verdict]:
+        """Count one update of ``user_id`` and return the verdict on it."""
         ...
 
 
@@ -43,7 +74,8 @@ class BlockLookup(Protocol):
 class MemoryRateLimiter:
     """A token bucket per person, in process memory (tests and the single-process run).
 
-    ``burst`` updates at once, then ``rate`` per second. Thread-safe.
+    ``burst`` updates at once, then ``rate`` per second; the first refusal of a burst is
+    ``Verdict.REFUSED_FIRST``. Thread-safe.
     """
 
     def __init__(
@@ -56,22 +88,31 @@ class MemoryRateLimiter:
         if rate <= 0 or burst < 1:
             raise ValueError("rate must be positive and burst at least 1")
         self._rate, self._burst, self._monotonic = rate, float(burst), monotonic
-        self._buckets: dict[int, tuple[float, float]] = {}  # user -> (tokens, at)
+        self._buckets: dict[int, tuple[float, float, bool]] = {}  # user -> (tokens, at, told)
         self._lock = threading.Lock()
 
-    def allow(self, user_id: int) -> bool:
-        """Take one token from the person's bucket; False when it is empty."""
+    def admit(self, user_id: int) -> Verdict:
+        """Take one token from the person's bucket; refuse when it is empty."""
         now = self._monotonic()
         with self._lock:
-            tokens, at = self._buckets.get(user_id, (self._burst, now))
+            tokens, at, told = self._buckets.get(user_id, (self._burst, now, False))
             tokens = min(self._burst, tokens + (now - at) * self._rate)
-            allowed = tokens >= 1.0
-            self._buckets[user_id] = (tokens - 1.0 if allowed else tokens, now)
-            if len(self._buckets) > 100_000:  # forget the idle, keep memory bounded
-                full = [u for u, (n, _) in self._buckets.items() if n >= self._burst - 1]
-                for u in full[: len(full) // 2]:
-                    del self._buckets[u]
-            return allowed
+            if tokens >= 1.0:
+                verdict, tokens, told = Verdict.ALLOWED, tokens - 1.0, False
+            else:
+                verdict = Verdict.REFUSED if told else Verdict.REFUSED_FIRST
+                told = True
+            self._buckets[user_id] = (tokens, now, told)
+            if len(self._buckets) > 100_000:  # keep memory bounded
+                self._forget_full(now)
+            return verdict
+
+    def _forget_full(self, now: float) -> None:
+        """Drop the buckets that are full again by ``now``: as good as no bucket at all."""
+        rate, burst = self._rate, self._burst
+        full = [u for u, (n, at, _) in self._buckets.items() if n + (now - at) * rate >= burst]
+        for u in full:
+            del self._buckets[u]
 
 
 def no_blocks(index: int) -> int | None:

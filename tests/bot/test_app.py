@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
+from telegram import Update
+from telegram.ext import Application
 
 from bot import MemoryRateLimiter
+from bot import RateLimiter
+from bot import build_application
 from bot.router import Ctx
 from bot.router import Router
 from tests.support.e2e_bot import TOKEN
@@ -28,6 +36,90 @@ async def test_too_fast_is_slowed_with_one_polite_notice(tmp_path: Path) -> None
         texts = [text_of(m) for m in world.messages(uid)]
         assert texts.count(world.t("bot.slow_down")) == 1
         assert texts[-1] == world.t("bot.slow_down")
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+async def test_two_workers_send_one_notice_per_burst(tmp_path: Path, store: str) -> None:
+    """A flood handed to two Applications in turn (separate user_data, as two worker
+    processes; one of them restarted halfway) gets one slow-down notice per burst."""
+    now = [1_000_000.0]
+    limiters, close = two_limiters(store, tmp_path, lambda: now[0])
+    try:
+        async with BotWorld(tmp_path) as world:  # its Application only fetches the updates
+            workers = [await worker(world, limiter) for limiter in limiters]
+            uid, slow = world.user(), world.t("bot.slow_down")
+
+            async def send(count: int) -> list[str]:
+                before = len(world.messages(uid))
+                for n in range(count):
+                    world.srv.send_text(uid, f"hello {n}")
+                    await process_next(world, workers[n % 2])
+                return [text_of(m) for m in world.messages(uid)[before:]]
+
+            with structlog.testing.capture_logs() as events:
+                first = await send(4)  # allowed, allowed, notice (worker 0), quiet (worker 1)
+                await workers[0].shutdown()
+                workers[0] = await worker(world, limiters[0])  # worker 0 restarts: no memory
+                first += await send(2)  # still the same burst: quiet on both
+                now[0] += 1.0  # one token back: allowed, and the burst is over
+                second = await send(3)  # allowed, notice, quiet
+            for app in workers:
+                await app.shutdown()
+        throttled = [e["notified"] for e in events if e["event"] == "update_throttled"]
+        assert throttled == [True, False, False, False, True, False]
+        assert first.count(slow) == 1 and first[-1] == slow, first
+        assert second.count(slow) == 1 and second[-1] == slow and len(second) > 1, second
+    finally:
+        await close()
+
+
+def two_limiters(
+    store: str, tmp_path: Path, clock: Callable[[], float]
+) -> tuple[list[RateLimiter], Callable[[], Awaitable[None]]]:
+    """Return two workers' limiters on one store (burst 2, a token a second), and a closer."""
+    if store == "memory":
+        shared = MemoryRateLimiter(rate=1.0, burst=2, monotonic=clock)
+
+        async def nothing() -> None:
+            return None
+
+        return [shared, shared], nothing
+    import redis.asyncio as aredis
+
+    from gateway.ratelimit import AsyncRedisRateLimiter
+    from tests.gateway.support import RedisServer
+    from webhook.inbox import StreamLayout
+
+    server = RedisServer(tmp_path / "redis").start()
+    clients = [aredis.Redis.from_url(server.url) for _ in range(2)]
+    limiters: list[RateLimiter] = [
+        AsyncRedisRateLimiter(c, StreamLayout(1), b"p" * 16, rate=1.0, burst=2, clock=clock)
+        for c in clients
+    ]
+
+    async def close() -> None:
+        for c in clients:
+            await c.aclose()
+        server.kill()
+
+    return limiters, close
+
+
+async def worker(
+    world: BotWorld, limiter: RateLimiter
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """Start another worker's Application on the same sandbox, database and ledger."""
+    services = replace(world.services, rate_limiter=limiter)
+    app = build_application(TOKEN, world.srv.api_base_url, world.srv.file_base_url, services)
+    await app.initialize()
+    return app
+
+
+async def process_next(world: BotWorld, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Take the pending updates from the sandbox and let ``app`` process them."""
+    for update in await world.app.bot.get_updates(offset=world.offset, timeout=0):
+        world.offset = update.update_id + 1
+        await app.process_update(Update.de_json(update.to_dict(), app.bot))
 
 
 async def test_an_unregistered_person_is_led_to_the_privacy_notice(world: BotWorld) -> None:
