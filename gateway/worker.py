@@ -30,6 +30,9 @@ Design (why it is correct):
   partition pauses and retries it with backoff, keeping order; after `max_attempts` failures
   while the database answers, the update goes to the `updates:dead` stream so one poison
   update cannot stall a chat forever (an outage of the database itself never dead-letters).
+  A dead letter is the raw update (names and Telegram ids included), kept for operators to
+  look at for `dead_letter_keep_s` (30 days) and trimmed by age when the next one is added
+  (XADD MINID), not forever.
 """
 
 from __future__ import annotations
@@ -107,6 +110,7 @@ class WorkerConfig:
     max_attempts: int = 5
     backoff_s: float = 0.5
     max_backoff_s: float = 15.0
+    dead_letter_keep_s: int = 30 * 86_400
 
 
 def consumer_name() -> str:
@@ -373,7 +377,7 @@ class UpdateWorker:
             await self._process(data)
         except Unparsable as err:  # ingress checks the shape only; PTB found more wrong
             log.error("update_dead_lettered", reason="unparsable", error=str(err))
-            await self._redis.xadd(self.layout.key("updates:dead"), {"u": raw})
+            await self._dead_letter(raw)
             await self._ack(stream, entry_id, processed=False)
             return
         except RetryLater:
@@ -384,7 +388,7 @@ class UpdateWorker:
             if attempts < self.config.max_attempts:
                 raise
             log.error("update_dead_lettered", attempts=attempts)
-            await self._redis.xadd(self.layout.key("updates:dead"), {"u": raw})
+            await self._dead_letter(raw)
             await self._ack(stream, entry_id, processed=False)
             return
         try:
@@ -418,6 +422,14 @@ class UpdateWorker:
         retry = [f for f in failures if isinstance(f, self._retryable)]
         if retry:
             raise RetryLater(type(retry[0]).__name__)
+
+    async def _dead_letter(self, raw: bytes) -> None:
+        """Keep the raw update in `updates:dead`; entries older than `dead_letter_keep_s` go
+        (exact MINID trimming: dead letters are rare, and a kept update holds personal data)."""
+        oldest_ms = int((time.time() - self.config.dead_letter_keep_s) * 1000)
+        await self._redis.xadd(
+            self.layout.key("updates:dead"), {"u": raw}, minid=f"{oldest_ms}-0", approximate=False
+        )
 
     async def _ack(self, stream: str, entry_id: bytes, *, processed: bool) -> None:
         keys = [stream, self.layout.key(PROCESSED_COUNTER)]

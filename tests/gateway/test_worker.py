@@ -174,6 +174,8 @@ def test_an_update_ptb_cannot_parse_is_dead_lettered_and_the_chat_goes_on(tmp_pa
         bad = updates[1]["update_id"]
         updates[1]["message"]["entities"] = [{"type": "bold"}]  # no offset/length: TypeError
         feed(Inbox(server.client(), layout), updates)
+        # a dead letter from long ago (past dead_letter_keep_s): trimmed when the next one comes
+        server.client().xadd("updates:dead", {"u": b'{"update_id": 1}'}, id="1-0")
         seen: list[tuple[int, str]] = []
         worker = UpdateWorker(aredis.Redis.from_url(server.url), layout,
                               recording_app(seen, lambda _i: None), ProcessedUpdates(engine),
