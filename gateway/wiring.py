@@ -313,7 +313,8 @@ class Runtime:
                     tables.broadcasts.c.id == broadcast_id
                 )
             ).scalar()
-        return None if found is None else int(found)
+        # An official who erased their data is named by a negative tombstone: no chat to tell.
+        return None if found is None or found < 0 else int(found)
 
     def outbox_metrics(self) -> dict[str, float]:
         """Return notices and broadcast messages by delivery state (for /metrics)."""

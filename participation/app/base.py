@@ -34,6 +34,7 @@ from participation.domain.model import ProposalState
 from participation.domain.ports import Appender
 from participation.domain.ports import Clock
 from participation.domain.ports import ReceiptLike
+from participation.store import erasure
 from participation.store import repo
 from participation.store import tables as t
 from participation.views import Receipt
@@ -177,6 +178,21 @@ class Base:
         msg = f"{role}\x00{round_id or ''}\x00{user_id}".encode()
         mac = hmac.new(self._pepper, msg, hashlib.sha256).hexdigest()[:32]
         return f"{ROLE_PREFIX[role]}:{mac}"
+
+    def tombstone(self, user_id: int) -> int:
+        """Return the id that stands for ``user_id`` in the database once they erased their data.
+
+        ``-(HMAC-SHA256(pepper, "erased" || 0x00 || user id)[:8] >> 2) - 1``: negative (Telegram
+        user ids are positive), within 62 bits (a BIGINT), and linkable to the person only with
+        the pepper, which already links the ledger's pseudonyms (see participation.store.erasure).
+        """
+        mac = hmac.new(self._pepper, b"erased\x00" + str(user_id).encode(), hashlib.sha256)
+        return -(int.from_bytes(mac.digest()[:8], "big") >> 2) - 1
+
+    def _reclaim(self, conn: sa.Connection, user_id: int) -> None:
+        """Give a returning person the rows kept under their tombstone (one primary-key lookup
+        when they never erased); call it before reading what they already did."""
+        erasure.unbury(conn, user_id, self.tombstone(user_id))
 
     def proposal_plan(self, p: ProposalState, role: str, user_id: int, event: Event) -> Plan:
         """Return the plan of a person's action on proposal ``p``: their receipt is about it."""
@@ -352,7 +368,8 @@ class Base:
         *,
         broadcast_id: int | None = None,
     ) -> int:
-        """Queue a notification for each person who has notifications on; return how many."""
+        """Queue a notification for each person who has notifications on (never an erased
+        person's tombstone); return how many."""
         if not user_ids:
             return 0
         r = t.residents.c
@@ -375,7 +392,7 @@ class Base:
                 "created_at": now,
             }
             for uid in dict.fromkeys(user_ids)
-            if uid not in muted
+            if uid not in muted and uid > 0  # a tombstone (erased person) has no chat
         ]
         if rows:
             conn.execute(sa.insert(t.outbox), rows)

@@ -59,6 +59,7 @@ class Judges(Base):
         """Redeem a judge invite.  Raises CodeUnknown, CodeUsed, InviteExpired, AlreadyJudge."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
+            self._reclaim(conn, user_id)  # a returning judge's scores are theirs again
             found = repo.invite(conn, code_hash(code))
             if found is None or found.kind != "judge":
                 raise e.CodeUnknown()
@@ -258,7 +259,10 @@ class Judges(Base):
         """Return the Telegram ids of judges who still have proposals to score."""
         out = []
         with self._engine.connect() as conn:
-            for j in conn.execute(sa.select(t.judges).where(t.judges.c.round_id == round_id)):
+            jc = t.judges.c  # an erased judge's tombstone (negative) has no chat
+            for j in conn.execute(
+                sa.select(t.judges).where(jc.round_id == round_id, jc.user_id > 0)
+            ):
                 expected = len(self._expected(conn, round_id, j.group_no))
                 done = repo.count(conn, t.judge_scores, round_id=round_id, user_id=j.user_id)
                 done += repo.count(conn, t.recusals, round_id=round_id, user_id=j.user_id)

@@ -36,6 +36,7 @@ class Officials(Base):
             return repo.official_role(conn, user_id)
 
     def _grant(self, conn: sa.Connection, user_id: int, role: str, via: str, now: int) -> Plan:
+        self._reclaim(conn, user_id)  # an official who erased their data gets their rows back
         if repo.official_role(conn, user_id) is not None:
             raise e.AlreadyOfficial()
         conn.execute(sa.insert(t.officials).values(user_id=user_id, role=role, granted_at=now))
@@ -421,6 +422,7 @@ class Officials(Base):
         holder: list[str] = []
 
         def plan(conn: sa.Connection, now: int) -> Plan:
+            self._reclaim(conn, user_id)  # a returning person's slot counts as theirs
             ec = t.enrollment_codes.c
             row = conn.execute(
                 sa.select(t.enrollment_codes).where(ec.code_hash == code_hash(code))

@@ -24,6 +24,7 @@ from participation.domain.model import ProposalState
 from participation.domain.model import RoundState
 from participation.domain.regions import GYEONGGI
 from participation.store import driver
+from participation.store import erasure
 from participation.store import repo
 from participation.store import tables as t
 from participation.views import ProposalCard
@@ -149,7 +150,12 @@ class Residents(Base):
         regions: tuple[str, ...] = GYEONGGI.codes,
         request_id: str | None = None,
     ) -> Receipt:
-        """Register a resident who consented to the privacy notice and chose a city/county."""
+        """Register a resident who consented to the privacy notice and chose a city/county.
+
+        Someone who erased their data before gets back, in the same transaction, the rows kept
+        under their tombstone (see :meth:`erase_personal_data`): the one-per-person rules see
+        what they did before, as the ledger (same pseudonyms) does.
+        """
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             known = repo.resident(conn, user_id)
@@ -159,6 +165,7 @@ class Residents(Base):
                 consent_version=consent_version,
                 regions=regions,
             )
+            self._reclaim(conn, user_id)  # a returning person's earlier votes are theirs again
             repo.upsert_resident(
                 conn,
                 user_id,
@@ -220,10 +227,21 @@ class Residents(Base):
             )
 
     def erase_personal_data(self, user_id: int) -> int:
-        """Delete a person's personal content and settings; return how many items were erased.
+        """Delete a person's personal content and settings and unlink the Telegram id from
+        everything else; return how many content items were erased.
 
         Proposal texts and photos are deleted but their commitments stay, so the ledger still
         verifies; one ``content.erased`` entry names the commitments (never the person).
+        ``pt_resident``, ``pt_conversation``, ``pt_button``, ``pt_outbox`` and ``pt_receipt``
+        rows are deleted. In every other table naming the person (``pt_proposal.author_id``,
+        ``pt_endorsement``, ``pt_like``, ``pt_onsite_score``, ``pt_presence``,
+        ``pt_enrollment``, ``pt_enrollment_code``, ``pt_judge``, ``pt_judge_score``,
+        ``pt_recusal``, ``pt_official``, ``pt_invite.created_by/used_by``,
+        ``pt_paper_tally.entered_by/confirmed_by``, ``pt_broadcast.created_by``) the id becomes
+        the person's :meth:`tombstone`, kept in ``pt_tombstone``: the counts and results stay
+        as the ledger's recount has them, and registering again gives the rows back, so the
+        one-per-person rules still hold. The gateway's tables name no person. The list and
+        the reasons are in :mod:`participation.store.erasure`.
         """
         erased: list[str] = []
 
@@ -238,8 +256,7 @@ class Residents(Base):
                 .where(c.owner_id == user_id)
                 .values(data=None, salt=None, erased_at=now, owner_id=None)
             )
-            for table in (t.residents, t.conversations, t.buttons, t.outbox, t.receipts):
-                conn.execute(sa.delete(table).where(table.c.user_id == user_id))
+            erasure.bury(conn, user_id, self.tombstone(user_id), now)
             return Plan(
                 event=ev.ContentErased(commitments=tuple(sorted(erased)), reason="owner_request"),
                 actor="s:service",

@@ -152,6 +152,7 @@ class Review(ReviewDay):
         def plan(conn: sa.Connection, now: int) -> Plan:
             state, secret = repo.session(conn, session_id)
             rules.verify_onsite_code(secret, session_id, mac, now)
+            self._reclaim(conn, user_id)  # a returning person's scores count against them
             rnd = repo.round_state(conn, state.round_id)
             event = rules.decide_check_in(rnd, state, now=now)
             pr = t.presences.c

@@ -295,6 +295,16 @@ broadcasts = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
 )
 
+# An erased person's rows name them by a tombstone id (a negative number made with the pepper,
+# see participation.store.erasure); this holds the tombstones in use, so that registering again
+# is one primary-key lookup here, not a scan of the tables that may hold the tombstone.
+tombstones = sa.Table(
+    "pt_tombstone",
+    metadata,
+    sa.Column("tombstone", _uid, primary_key=True, autoincrement=False),
+    sa.Column("erased_at", sa.BigInteger, nullable=False),
+)
+
 
 def create_all(engine: sa.Engine) -> None:
     """Create every ``pt_`` table that does not exist yet (tests and the embedded run)."""
