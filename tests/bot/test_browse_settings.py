@@ -101,12 +101,32 @@ async def test_settings_language_region_notifications_and_erase(world: BotWorld)
     assert resident is not None and resident.region == "gapyeong" and not resident.notifications
     assert resident.locale == "en"
     confirm = await world.press(uid, screen, world.t("bot.settings.erase", "en"))
+    assert text_of(confirm) == world.t("bot.settings.erase_confirm", "en")
+    assert "linked back so nothing counts twice" in text_of(confirm)
     await world.press(uid, confirm, world.t("bot.settings.erase_yes", "en"))
     assert text_of(world.last(uid)) == world.t("bot.settings.erased", "en", count=1)
     assert world.svc.resident(uid) is None
     assert world.svc.proposal(pid).title is None  # content gone, commitment kept
     world.ledger.seal()  # the ledger still verifies after the erasure
     assert world.ledger.checkpoint() is not None
+
+
+async def test_erase_says_votes_stay_coded_and_a_return_links_them_back(world: BotWorld) -> None:
+    author, uid = world.user("작성자"), world.user()
+    await world.register(author)
+    await world.register(uid)
+    [pid] = seed(world, author, 1)
+    world.svc.endorse(uid, pid)
+    screen = await world.text(uid, world.t("bot.menu.settings"))
+    confirm = await world.press(uid, screen, world.t("bot.settings.erase"))
+    assert text_of(confirm) == world.t("bot.settings.erase_confirm")
+    assert "암호화된 표시로 바꿔 집계에 남겨요" in text_of(confirm)
+    assert "이어 붙여요" in text_of(confirm)
+    await world.press(uid, confirm, world.t("bot.settings.erase_yes"))
+    assert text_of(world.last(uid)) == world.t("bot.settings.erased", count=0)
+    assert not world.svc.has_endorsed(uid, pid) and world.svc.proposal(pid).endorsements == 1
+    await world.register(uid)  # back through /start: the endorsement is theirs again
+    assert world.svc.has_endorsed(uid, pid) and world.svc.proposal(pid).endorsements == 1
 
 
 async def test_proposer_and_endorsers_are_notified_in_their_language(world: BotWorld) -> None:
