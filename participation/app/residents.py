@@ -387,9 +387,14 @@ class Residents(Base):
 
         ``remove_photo`` takes the photo off (``photo_file_id=None`` alone keeps it).
 
+        An edit that would leave every field (and the photo) as stored writes nothing and
+        raises :class:`~participation.domain.errors.NothingChanged`; a retried ``request_id``
+        of a real edit still returns its first result (the stored outcome is read first).
+
         Raises:
             ValueError: both ``photo_file_id`` and ``remove_photo`` were given.
             What :func:`rules.decide_edit` raises.
+            NothingChanged: the edit changes nothing.
         """
         if remove_photo and photo_file_id is not None:
             raise ValueError("give photo_file_id or remove_photo, not both")
@@ -423,6 +428,15 @@ class Residents(Base):
                 has_photo=has_photo,
                 now=now,
             )
+            stored: dict[str, JSON] = {
+                "title": old.get("title"),
+                "body": old.get("body"),
+                "category": p.category,
+                "region": p.region,
+                "budget": p.budget,
+            }
+            if fields == stored and photo == old.get("photo"):  # after the rules' refusals
+                raise e.NothingChanged(proposal=proposal_id)  # rolls back: nothing is written
             data: dict[str, JSON] = {"title": new_title, "body": new_body, "photo": photo}
             new_ref, commit = self._store_content(
                 conn, owner=user_id, kind="proposal", data=data, now=now

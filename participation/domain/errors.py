@@ -303,6 +303,13 @@ class AnswerInvalid(InvalidInput):
     key = "participation.error.answer_invalid"
 
 
+class NothingChanged(InvalidInput):
+    """An edit whose fields all equal the stored ones: nothing is written (no entry, no
+    content row, no receipt), so the public ledger records only real changes."""
+
+    key = "participation.error.nothing_changed"
+
+
 # --- codes: invites, enrollment, on-site, buttons ---------------------------------------------
 class CodeUnknown(CodeError):
     key = "participation.error.code_unknown"

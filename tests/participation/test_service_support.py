@@ -6,14 +6,17 @@ import datetime as dt
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from ledger import Ledger
 from ledger.verify import verify_export
 from participation.domain import errors as e
 from participation.domain.round import ttabok_2017
 from participation.service import ParticipationService
+from participation.store import tables as t
 from tests.participation.conftest import KST
 from tests.participation.conftest import Clock
 from tests.participation.conftest import deadlines
@@ -99,6 +102,95 @@ def test_an_edit_keeps_replaces_or_removes_the_photo(
     with pytest.raises(ValueError):
         service.edit_proposal(10, pid, photo_file_id="photo-2", remove_photo=True)
     assert service.proposal(pid).photo_file_id is None
+
+
+def content_rows(svc: ParticipationService) -> int:
+    engine: sa.Engine = svc._engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(t.contents)).scalar_one())
+
+
+def ledger_size(svc: ParticipationService) -> int:
+    return svc._ledger.size()  # type: ignore[attr-defined]
+
+
+def with_photo(svc: ParticipationService) -> str:
+    """A proposal of resident 10 in round R with a photo (``any_db``: official 1 exists)."""
+    svc.create_round(ADMIN, simple_rules(), round_id=R)
+    svc.open_round(ADMIN, R)
+    svc.register(10, region="suwon", consent_version="v1")
+    card = svc.submit_proposal(
+        10, R, title="놀이터", body="b", category="community", region="suwon", budget=500_000,
+        photo_file_id="photo-1",
+    )  # fmt: skip
+    return card.proposal_id
+
+
+SAME = {"title": "놀이터", "body": "b", "category": "community", "region": "suwon",
+        "budget": 500_000}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{}, SAME, {**SAME, "photo_file_id": "photo-1"}, {"budget": 500_000, "title": "놀이터"}],
+    ids=["nothing given", "every field as stored", "the same photo again", "some as stored"],
+)
+def test_an_edit_that_changes_nothing_writes_nothing(
+    any_db: ParticipationService, change: dict[str, Any]
+) -> None:
+    pid = with_photo(any_db)
+    size, rows, receipts = ledger_size(any_db), content_rows(any_db), any_db.my_receipts(10)
+    with pytest.raises(e.NothingChanged) as refused:
+        any_db.edit_proposal(10, pid, request_id="tg:1", **change)
+    assert refused.value.key == "participation.error.nothing_changed"
+    assert (ledger_size(any_db), content_rows(any_db)) == (size, rows)
+    assert any_db.my_receipts(10) == receipts
+    card = any_db.proposal(pid)
+    assert (card.title, card.budget, card.photo_file_id) == ("놀이터", 500_000, "photo-1")
+
+
+def test_a_real_edit_is_written_once_and_its_retry_still_returns_it(
+    any_db: ParticipationService,
+) -> None:
+    pid = with_photo(any_db)
+    size, rows = ledger_size(any_db), content_rows(any_db)
+    card = any_db.edit_proposal(10, pid, **{**SAME, "budget": 600_000}, request_id="tg:2")
+    assert card.budget == 600_000
+    assert (ledger_size(any_db), content_rows(any_db)) == (size + 1, rows + 1)
+    assert any_db.my_receipts(10, limit=1)[0].kind == "proposal.edited"
+    # the retry asks for what is now stored: it gets the first result, not NothingChanged
+    again = any_db.edit_proposal(10, pid, **{**SAME, "budget": 600_000}, request_id="tg:2")
+    assert again.budget == 600_000
+    assert (ledger_size(any_db), content_rows(any_db)) == (size + 1, rows + 1)
+    with pytest.raises(e.NothingChanged):  # a new request with the same values
+        any_db.edit_proposal(10, pid, **{**SAME, "budget": 600_000}, request_id="tg:3")
+    assert ledger_size(any_db) == size + 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"remove_photo": True}, {"photo_file_id": "photo-2"}, {"body": "b "}, {"region": "yongin"}],
+    ids=["photo removed", "another photo", "body", "region"],
+)
+def test_the_same_values_but_one_is_a_real_edit(
+    any_db: ParticipationService, change: dict[str, Any]
+) -> None:
+    pid = with_photo(any_db)
+    size, rows = ledger_size(any_db), content_rows(any_db)
+    any_db.edit_proposal(10, pid, **{**SAME, **change})
+    assert (ledger_size(any_db), content_rows(any_db)) == (size + 1, rows + 1)
+    assert any_db.my_receipts(10, limit=1)[0].kind == "proposal.edited"
+    if change == {"remove_photo": True}:
+        assert any_db.proposal(pid).photo_file_id is None
+
+
+def test_a_refusal_comes_before_nothing_changed(any_db: ParticipationService) -> None:
+    pid = with_photo(any_db)
+    with pytest.raises(e.NotAuthor):
+        any_db.edit_proposal(11, pid, **SAME)
+    any_db.withdraw_proposal(10, pid)
+    with pytest.raises(e.ProposalInactive):
+        any_db.edit_proposal(10, pid, **SAME)
 
 
 def test_the_change_screen_gets_the_authors_card(service: ParticipationService) -> None:
