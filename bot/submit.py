@@ -387,24 +387,35 @@ async def finish_edit(ctx: Ctx) -> bool:
 
 
 async def save_edit(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """Save changes: edit the proposal (idempotent per update), then show its card."""
+    """Save changes: edit the proposal (idempotent per update), then show its card.
+
+    When nothing differs from the stored proposal the service writes nothing (no entry, no
+    receipt); the person is told so and the edit ends as Cancel editing ends it."""
     if not editing_now(ctx, args):
         await ctx.answer(ctx.t("bot.button.expired"), alert=True)
         return
     draft = draft_of(ctx)
     budget_won, photo_id = draft.get("budget"), draft.get("photo")
-    card = await ctx.call(
-        ctx.svc.edit_proposal,
-        ctx.user_id,
-        str_arg(args, "proposal"),
-        title=str(draft.get("title")),
-        body=str(draft.get("body")),
-        category=str(draft.get("category")),
-        budget=budget_won if isinstance(budget_won, int) else 0,
-        photo_file_id=photo_id if isinstance(photo_id, str) else None,
-        remove_photo=not isinstance(photo_id, str),
-        request_id=ctx.request_id,
-    )
+    try:
+        card = await ctx.call(
+            ctx.svc.edit_proposal,
+            ctx.user_id,
+            str_arg(args, "proposal"),
+            title=str(draft.get("title")),
+            body=str(draft.get("body")),
+            category=str(draft.get("category")),
+            budget=budget_won if isinstance(budget_won, int) else 0,
+            photo_file_id=photo_id if isinstance(photo_id, str) else None,
+            remove_photo=not isinstance(photo_id, str),
+            request_id=ctx.request_id,
+        )
+    except e.NothingChanged as err:  # nothing written: the edit ends as a cancel does
+        kept = await finish_edit(ctx)
+        text = ctx.t(err.key, **err.params)
+        if kept:
+            text += "\n" + ctx.t("bot.submit.aside_kept")
+        await ctx.send(text, await ctx.menu_markup())
+        return
     kept = await finish_edit(ctx)
     await ctx.answer(ctx.t("bot.submit.edited_toast"))
     text = ctx.t("bot.submit.edited", number=card.number)

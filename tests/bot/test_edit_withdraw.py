@@ -182,6 +182,57 @@ async def test_cancelling_an_edit_changes_nothing(world: BotWorld, author: int) 
     assert world.svc.get_conversation(author).version == 0
 
 
+async def test_saving_without_a_change_writes_nothing_and_ends_the_edit(
+    world: BotWorld, author: int
+) -> None:
+    pid = await submit(world, author, photo=True)
+    receipts, size = world.svc.my_receipts(author), world.ledger.size()
+    preview = await world.press(author, await activity(world, author), edit_label(world))
+    said = await world.press(author, preview, world.t("bot.submit.save_edit"))
+    assert text_of(said) == world.t("participation.error.nothing_changed")
+    assert text_of(said) == "바뀐 내용이 없어서 그대로 두었어요."
+    assert world.svc.my_receipts(author) == receipts and world.ledger.size() == size
+    assert world.svc.proposal(pid).title == TITLE and world.svc.proposal(pid).photo_file_id
+    assert world.svc.get_conversation(author).version == 0  # the edit is over
+    await world.press(author, preview, world.t("bot.submit.save_edit"))  # an old button
+    assert world.srv.answered_callbacks(author)[-1].get("text") == world.t("bot.button.expired")
+    assert world.ledger.size() == size
+
+
+async def test_a_field_changed_back_saves_nothing_and_the_new_draft_returns(
+    world: BotWorld, author: int
+) -> None:
+    pid = await submit(world, author)
+    await world.text(author, world.t("bot.menu.submit"))
+    await world.text(author, "두 번째 제안")
+    half = world.svc.get_conversation(author)
+    receipts, size = world.svc.my_receipts(author), world.ledger.size()
+    preview = await world.press(author, await activity(world, author), edit_label(world))
+    await fix(world, author, preview, "budget")
+    preview = await world.text(author, "900만원")
+    await fix(world, author, preview, "budget")
+    preview = await world.text(author, "300만원")  # back to what is stored
+    said = await world.press(author, preview, world.t("bot.submit.save_edit"))
+    assert text_of(said) == world.t("participation.error.nothing_changed") + "\n" + world.t(
+        "bot.submit.aside_kept"
+    )
+    assert world.t("bot.submit.edited", number=1) not in [
+        text_of(m) for m in world.messages(author)
+    ]
+    assert world.svc.my_receipts(author) == receipts and world.ledger.size() == size
+    assert world.svc.proposal(pid).budget == 3_000_000
+    kept = world.svc.get_conversation(author)
+    assert kept.step == "" and kept.data == {"draft": half.data["draft"]}
+
+
+async def test_saving_without_a_change_speaks_english(world: BotWorld, author: int) -> None:
+    await submit(world, author)
+    world.svc.update_settings(author, locale="en")
+    preview = await world.press(author, await activity(world, author), "✏️ Edit #1")
+    said = await world.press(author, preview, "✅ Save changes")
+    assert text_of(said) == "Nothing was changed, so your proposal stays as it was."
+
+
 async def test_pressing_propose_while_editing_points_back_at_the_edit(
     world: BotWorld, author: int
 ) -> None:
