@@ -225,15 +225,7 @@ async def toggle_endorsement(ctx: Ctx, args: dict[str, JSON]) -> None:
     """
     proposal_id = str_arg(args, "proposal")
     wanted = [(action, {"proposal": proposal_id}) for action in CARD_ACTIONS]
-    done = await ctx.call(
-        ctx.svc.toggle_endorsement,
-        ctx.user_id,
-        proposal_id,
-        button=ctx.button_token,
-        issue=wanted,
-        ttl_s=ctx.services.button_ttl_s,
-        request_id=ctx.request_id,
-    )
+    done = await ctx.press(ctx.svc.toggle_endorsement, ctx.user_id, proposal_id, issue=wanted)
     card = done.card
     await ctx.answer(
         ctx.t("bot.card.endorsed" if card.endorsed_by_viewer else "bot.card.unendorsed")

@@ -158,15 +158,8 @@ async def onsite_score(ctx: Ctx, args: dict[str, JSON]) -> None:
     issued in the ledger's transaction, and the ballot as it is now.
     """
     proposal_id, value = str_arg(args, "p"), int_arg(args, "v")
-    done = await ctx.call(
-        ctx.svc.press_onsite_score,
-        ctx.user_id,
-        proposal_id,
-        value,
-        button=ctx.button_token,
-        issue=onsite_buttons,
-        ttl_s=ctx.services.button_ttl_s,
-        request_id=ctx.request_id,
+    done = await ctx.press(
+        ctx.svc.press_onsite_score, ctx.user_id, proposal_id, value, issue=onsite_buttons
     )
     await ctx.answer(ctx.t("bot.onsite.scored", score=value))
     text, rows = onsite_rows(ctx, done.ballot)
@@ -280,15 +273,7 @@ async def toggle_like(ctx: Ctx, args: dict[str, JSON]) -> None:
     issued in the ledger's transaction, and the ballot as it is now.
     """
     proposal_id = str_arg(args, "p")
-    done = await ctx.call(
-        ctx.svc.toggle_like,
-        ctx.user_id,
-        proposal_id,
-        button=ctx.button_token,
-        issue=ballot_buttons,
-        ttl_s=ctx.services.button_ttl_s,
-        request_id=ctx.request_id,
-    )
+    done = await ctx.press(ctx.svc.toggle_like, ctx.user_id, proposal_id, issue=ballot_buttons)
     ballot = done.ballot
     liked = proposal_id in ballot.liked
     await ctx.answer(ctx.t("bot.online.liked" if liked else "bot.online.unliked"))

@@ -109,6 +109,19 @@ class Ctx:
         """Run a (synchronous, IO-bound) service method in a worker thread."""
         return await asyncio.to_thread(partial(fn, *args, **kwargs))
 
+    async def press(self, fn: Callable[..., T], /, *args: Any, issue: Any) -> T:
+        """Run a hot button's service call (``consume_in_effect``): it uses the pressed button
+        up and issues ``issue``, the redrawn message's buttons, in its own transaction, once
+        per update (``request_id``)."""
+        return await self.call(
+            fn,
+            *args,
+            button=self.button_token,
+            issue=issue,
+            ttl_s=self.services.button_ttl_s,
+            request_id=self.request_id,
+        )
+
     # --- conversation state ---------------------------------------------------------------------
     async def save(self, step: str, data: dict[str, JSON] | None = None) -> None:
         """Store ``step`` (and ``data``; None keeps the current data) with the version check."""
