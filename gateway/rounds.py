@@ -70,13 +70,14 @@ def say(catalog: Catalog, key: str, *, stream: Any = None, **params: object) -> 
 def first_official(service: Any) -> int | None:
     """Return the Telegram id of the earliest admin official, or None (an official who erased
     their data is named by a negative tombstone and is left out)."""
+    from participation.store import erasure
     from participation.store import tables
 
     o = tables.officials.c
     with service._engine.connect() as conn:
         found = conn.execute(
             sa.select(o.user_id)
-            .where(o.role == "admin", o.user_id > 0)
+            .where(o.role == "admin", erasure.has_chat(o.user_id))
             .order_by(o.granted_at, o.user_id)
         ).first()
     return None if found is None else int(found[0])

@@ -304,7 +304,9 @@ class Runtime:
         return app
 
     def broadcast_owner(self, broadcast_id: int) -> int | None:
-        """Return the Telegram id of the official who started a broadcast."""
+        """Return the Telegram id of the official who started a broadcast (None when there is
+        no one to tell: unknown, or an official who erased their data)."""
+        from participation.store import erasure
         from participation.store import tables
 
         with self.engine.connect() as conn:
@@ -313,8 +315,7 @@ class Runtime:
                     tables.broadcasts.c.id == broadcast_id
                 )
             ).scalar()
-        # An official who erased their data is named by a negative tombstone: no chat to tell.
-        return None if found is None or found < 0 else int(found)
+        return None if found is None or erasure.is_tombstone(found) else int(found)
 
     def outbox_metrics(self) -> dict[str, float]:
         """Return notices and broadcast messages by delivery state (for /metrics)."""

@@ -392,7 +392,7 @@ class Base:
                 "created_at": now,
             }
             for uid in dict.fromkeys(user_ids)
-            if uid not in muted and uid > 0  # a tombstone (erased person) has no chat
+            if uid not in muted and not erasure.is_tombstone(uid)  # erased: no chat
         ]
         if rows:
             conn.execute(sa.insert(t.outbox), rows)

@@ -13,6 +13,9 @@ from participation.app.base import new_code
 from participation.domain import errors as e
 from participation.domain import events as ev
 from participation.domain import rules
+from participation.domain.model import ProposalState
+from participation.domain.model import RoundState
+from participation.store import erasure
 from participation.store import repo
 from participation.store import tables as t
 from participation.views import JudgeProgress
@@ -126,6 +129,19 @@ class Judges(Base):
             raise e.NotJudge()
         return group
 
+    def _judging(
+        self, conn: sa.Connection, user_id: int, proposal_id: str
+    ) -> tuple[ProposalState, RoundState, int | None, bool]:
+        """Return what a judge's score or recusal is decided on: the proposal, its round, the
+        judge's group (NotJudge when they are none) and whether they recused themselves."""
+        p = repo.proposal_state(conn, proposal_id)
+        group = self._judge(conn, p.round_id, user_id)
+        rnd = repo.round_state(conn, p.round_id)
+        recused = repo.exists(
+            conn, t.recusals, round_id=p.round_id, user_id=user_id, proposal_id=proposal_id
+        )
+        return p, rnd, group, recused
+
     def score(
         self,
         user_id: int,
@@ -137,12 +153,7 @@ class Judges(Base):
         """Record (or change, until the deadline) a judge's per-criterion scores."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
-            p = repo.proposal_state(conn, proposal_id)
-            group = self._judge(conn, p.round_id, user_id)
-            rnd = repo.round_state(conn, p.round_id)
-            recused = repo.exists(
-                conn, t.recusals, round_id=p.round_id, user_id=user_id, proposal_id=proposal_id
-            )
+            p, rnd, group, recused = self._judging(conn, user_id, proposal_id)
             event = rules.decide_judge_score(
                 rnd, p, judge_group=group, recused=recused, scores=scores, now=now
             )
@@ -169,12 +180,7 @@ class Judges(Base):
         """Declare a conflict of interest; the judge's scores of the proposal stop counting."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
-            p = repo.proposal_state(conn, proposal_id)
-            group = self._judge(conn, p.round_id, user_id)
-            rnd = repo.round_state(conn, p.round_id)
-            recused = repo.exists(
-                conn, t.recusals, round_id=p.round_id, user_id=user_id, proposal_id=proposal_id
-            )
+            p, rnd, group, recused = self._judging(conn, user_id, proposal_id)
             event = rules.decide_recuse(rnd, p, judge_group=group, recused=recused, now=now)
             conn.execute(
                 sa.insert(t.recusals).values(
@@ -261,7 +267,7 @@ class Judges(Base):
         with self._engine.connect() as conn:
             jc = t.judges.c  # an erased judge's tombstone (negative) has no chat
             for j in conn.execute(
-                sa.select(t.judges).where(jc.round_id == round_id, jc.user_id > 0)
+                sa.select(t.judges).where(jc.round_id == round_id, erasure.has_chat(jc.user_id))
             ):
                 expected = len(self._expected(conn, round_id, j.group_no))
                 done = repo.count(conn, t.judge_scores, round_id=round_id, user_id=j.user_id)

@@ -58,6 +58,17 @@ PERSON_COLUMNS: tuple[sa.Column[int], ...] = (
 _tomb = t.tombstones.c
 
 
+def is_tombstone(user_id: int) -> bool:
+    """Return whether ``user_id`` stands for a person who erased their data (no chat to tell:
+    Telegram user ids are positive, tombstones negative)."""
+    return user_id < 0
+
+
+def has_chat(column: sa.ColumnElement[int]) -> sa.ColumnElement[bool]:
+    """The SQL twin of ``not is_tombstone(column)``: rows naming a person one can message."""
+    return column > 0
+
+
 def bury(conn: sa.Connection, user_id: int, tombstone: int, now: int) -> None:
     """Delete the person's own rows and re-key every other row naming them to ``tombstone``.
 
