@@ -6,6 +6,14 @@ Design (why it is correct):
   `lease:updates:{p}` (SET NX PX, renewed every lease/3, dropped on SIGTERM). Within a
   partition entries are applied strictly one after another, in stream order. Different
   partitions run concurrently, as asyncio tasks.
+  Stream order is Telegram's order, even with 40 webhook connections in parallel: the Bot API
+  server keeps one queue per chat for messages and one per user for button presses, and sends
+  a queue's next update only after the previous one was answered with 200
+  (tdlib/telegram-bot-api, `WebhookActor::send_update` / `drop_event`); ingress answers 200
+  only after the XADD. A message and a button press of the same chat are in two queues there
+  and may arrive in either order; that is Telegram's own order, and the handlers accept both
+  (a press is checked against the state, not against the last message). Polling reads one
+  batch at a time in update_id order.
 - **Sharing.** Live workers announce themselves in a sorted set; each takes at most
   ceil(partitions / live workers) leases and hands back the surplus after its current entry,
   so two workers split the partitions and a chat may move from one to the other.
