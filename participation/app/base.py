@@ -276,6 +276,48 @@ class Base:
         done = self._ledger.write(tx)
         return done
 
+    def _run_many(
+        self,
+        plan: Callable[[sa.Connection, int], list[Plan]],
+        *,
+        request_id: str | None = None,
+    ) -> Done:
+        """Decide and append one entry per plan, all in one transaction: every one or none.
+
+        Requires ``plan`` to return at least one plan. The outcome is the first entry's
+        receipt with, as its subject, how many entries were appended; with a ``request_id``
+        a retry returns that outcome and writes nothing.
+        """
+
+        def tx(conn: sa.Connection, appender: Appender) -> Done:
+            stored = self._stored(conn, request_id)
+            if stored is not None:
+                return stored
+            now = self._now()
+            plans = plan(conn, now)
+            first: Done | None = None
+            for n, p in enumerate(plans):
+                key = request_id if n == 0 else None  # the dedup key marks the first entry
+                r = appender.append(
+                    p.event.kind,
+                    p.actor,
+                    p.round_id,
+                    p.event.to_payload(),
+                    dedup_key=key,
+                    new_key=key is not None,
+                )
+                done = self._recorded(conn, p, r, None, now)
+                first = first or done
+            assert first is not None, "a batch has at least one entry"
+            if request_id is not None:
+                row = (request_id, first.receipt.index, first.receipt.leaf_hash.hex(),
+                       str(len(plans)))  # fmt: skip
+                conn.exec_driver_sql(driver_sql(conn, _REQUEST_INSERT_SQL), row)
+            return Done(receipt=first.receipt, subject=str(len(plans)))
+
+        done: Done = self._ledger.write(tx)
+        return done
+
     def _decide_ahead(
         self, ahead: Callable[[sa.Connection, int], Ahead], request_id: str | None
     ) -> Ahead | Done | None:

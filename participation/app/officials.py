@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,11 +13,13 @@ from participation.app.base import Base
 from participation.app.base import Plan
 from participation.app.base import code_hash
 from participation.app.base import new_code
+from participation.domain import community as cm
 from participation.domain import errors as e
 from participation.domain import events as ev
 from participation.domain import rules
 from participation.domain.events import JSON
 from participation.domain.model import Enrollment
+from participation.domain.model import RoundState
 from participation.domain.round import RoundRules
 from participation.store import repo
 from participation.store import tables as t
@@ -324,35 +327,111 @@ class Officials(Base):
 
     # --- communities and enrollment -----------------------------------------------------------
     def add_community(
-        self, official_id: int, round_id: str, *, community: str, region: str, name: str
+        self,
+        official_id: int,
+        round_id: str,
+        *,
+        region: str,
+        name: str,
+        community: str | None = None,
+        request_id: str | None = None,
     ) -> Receipt:
-        """Add a community to the round (``community``: ASCII code; ``name`` stays off-ledger)."""
-        if not (community.isascii() and community.replace("_", "").isalnum()):
+        """Add a community to the round (its ``name`` stays off-ledger).
+
+        ``community``: its ASCII code, else the next free ``c001``, ``c002``... of the round.
+
+        Raises:
+            NotOfficial, RoundNotFound, RoundFinished (closed round).
+            CommunityNameInvalid, CommunityNameTaken, UnknownRegion.
+            InvalidInput (field ``community``): a code that is not ASCII or is taken.
+        """
+        if community is not None and not cm.is_code(community):
             raise e.InvalidInput(field="community")
 
         def plan(conn: sa.Connection, now: int) -> Plan:
-            repo.require_official(conn, official_id)
-            rnd = repo.round_state(conn, round_id)
-            if region not in rnd.rules.regions:
-                raise e.UnknownRegion(region=region)
-            if repo.exists(conn, t.communities, round_id=round_id, community=community):
+            rnd, names = self._communities_of(conn, official_id, round_id)
+            cm.require_valid(name, region, regions=rnd.rules.regions, taken=names.values())
+            code = community or cm.next_codes(names, 1)[0]
+            if code in names:
                 raise e.InvalidInput(field="community")
-            ref, commit = self._store_content(
-                conn, owner=None, kind="community", data={"name": name}, now=now
-            )
-            conn.execute(
-                sa.insert(t.communities).values(
-                    round_id=round_id, community=community, region=region, content_ref=ref
-                )
-            )
-            return Plan(
-                event=ev.CommunityAdded(community=community, region=region, name_c=commit),
-                actor=self.actor("official", round_id, official_id),
-                round_id=round_id,
-                subject=community,
-            )
+            return self._community_plan(conn, official_id, round_id, code, name, region, now)
 
-        return self._run(plan).receipt
+        return self._run(plan, request_id=request_id).receipt
+
+    def add_communities(
+        self,
+        official_id: int,
+        round_id: str,
+        rows: Sequence[tuple[str, str]],
+        *,
+        request_id: str | None = None,
+    ) -> int:
+        """Add the communities ``rows`` (name, region code) at once; return how many.
+
+        One ``community.added`` entry each, all in one transaction: every one or, when any
+        row has a problem, none. Codes are the round's next ``c001``, ``c002``...
+
+        Raises:
+            NotOfficial, RoundNotFound, RoundFinished (closed round).
+            CommunitiesInvalid: every problem by row (``.problems``), or 0 or over BULK_MAX rows.
+        """
+
+        def plan(conn: sa.Connection, now: int) -> list[Plan]:
+            rnd, names = self._communities_of(conn, official_id, round_id)
+            cm.require_all_valid(rows, regions=rnd.rules.regions, taken=names.values())
+            codes = cm.next_codes(names, len(rows))
+            return [
+                self._community_plan(conn, official_id, round_id, code, name, region, now)
+                for code, (name, region) in zip(codes, rows, strict=True)
+            ]
+
+        return int(self._run_many(plan, request_id=request_id).subject)
+
+    def community_problems(
+        self, round_id: str, rows: Sequence[tuple[str, str | None]]
+    ) -> list[cm.Problem]:
+        """Return what :meth:`add_communities` would refuse in ``rows`` (a region of None is
+        not checked: not chosen yet), by row, without writing anything."""
+        with self._engine.connect() as conn:
+            rnd = repo.round_state(conn, round_id)
+            names = repo.community_names(conn, round_id)
+        return cm.problems(rows, regions=rnd.rules.regions, taken=names.values())
+
+    def _communities_of(
+        self, conn: sa.Connection, official_id: int, round_id: str
+    ) -> tuple[RoundState, dict[str, str]]:
+        """Check the role and that the round is not closed; return it with {code: name}."""
+        repo.require_official(conn, official_id)
+        rnd = repo.round_state(conn, round_id)
+        if rnd.phase == "closed":
+            raise e.RoundFinished(round=round_id)
+        return rnd, repo.community_names(conn, round_id)
+
+    def _community_plan(
+        self,
+        conn: sa.Connection,
+        official_id: int,
+        round_id: str,
+        code: str,
+        name: str,
+        region: str,
+        now: int,
+    ) -> Plan:
+        """Store the community's name and row; return its ``community.added`` plan."""
+        ref, commit = self._store_content(
+            conn, owner=None, kind="community", data={"name": cm.clean_name(name)}, now=now
+        )
+        conn.execute(
+            sa.insert(t.communities).values(
+                round_id=round_id, community=code, region=region, content_ref=ref
+            )
+        )
+        return Plan(
+            event=ev.CommunityAdded(community=code, region=region, name_c=commit),
+            actor=self.actor("official", round_id, official_id),
+            round_id=round_id,
+            subject=code,
+        )
 
     def issue_enrollment_codes(
         self,

@@ -7,7 +7,12 @@ allowed, closed, invalid input, codes), then one class per rule.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from typing import ClassVar
+
+if TYPE_CHECKING:
+    from participation.domain.community import Problem
 
 
 class ParticipationError(Exception):
@@ -301,6 +306,25 @@ class InvalidTally(InvalidInput):
 
 class AnswerInvalid(InvalidInput):
     key = "participation.error.answer_invalid"
+
+
+class CommunityNameInvalid(InvalidInput):
+    key = "participation.error.community_name_invalid"
+
+
+class CommunityNameTaken(InvalidInput):
+    key = "participation.error.community_name_taken"
+
+
+class CommunitiesInvalid(InvalidInput):
+    """A list of communities to add has problems (``.problems``, by row) or is empty or too
+    long (no problems; params ``count``, ``max``): none of them is added."""
+
+    key = "participation.error.communities_invalid"
+
+    def __init__(self, *, problems: Sequence[Problem], count: int, max: int) -> None:
+        super().__init__(count=count, max=max)
+        self.problems: tuple[Problem, ...] = tuple(problems)
 
 
 class NothingChanged(InvalidInput):

@@ -681,6 +681,21 @@ def content_data(conn: Conn, ref: str) -> dict[str, JSON] | None:
     return None if row is None else row.data
 
 
+def community_names(conn: Conn, round_id: str) -> dict[str, str]:
+    """Return the round's communities as {code: name} (one query; "" for a name not stored)."""
+    c, ct = t.communities.c, t.contents.c
+    rows = conn.execute(
+        sa.select(c.community, ct.data)
+        .select_from(t.communities.outerjoin(t.contents, ct.ref == c.content_ref))
+        .where(c.round_id == round_id)
+    ).all()
+    out: dict[str, str] = {}
+    for code, data in rows:
+        name = data.get("name") if isinstance(data, dict) else None
+        out[code] = name if isinstance(name, str) else ""
+    return out
+
+
 # --- codes and sessions ------------------------------------------------------------------------
 def invite(conn: Conn, code_hash: str) -> Invite | None:
     """Return the invite with this code hash, or None."""
