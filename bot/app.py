@@ -35,6 +35,7 @@ from bot.router import ROUTER_KEY
 from bot.router import SERVICES_KEY
 from bot.router import Context
 from bot.router import Ctx
+from bot.router import Document
 from bot.router import Incoming
 from bot.router import Router
 from bot.router import person_locale
@@ -215,15 +216,19 @@ async def on_unknown_command(update: Update, context: Context) -> None:
 
 
 async def on_message(update: Update, context: Context) -> None:
-    """Route text and photos: a menu label first, else the stored step, else the fallback."""
+    """Route text, photos and files: a menu label first, else the stored step, else the fallback."""
     ctx = await make_ctx(update, context)
     message = update.effective_message
     if ctx is None or message is None:
         return
+    sent = message.document
     incoming = Incoming(
         text=message.text,
         photo_file_id=message.photo[-1].file_id if message.photo else None,
         caption=message.caption,
+        document=None
+        if sent is None
+        else Document(sent.file_id, sent.file_name or "", sent.mime_type or "", sent.file_size),
     )
     router = ctx.router
     if ctx.registered and incoming.text is not None:

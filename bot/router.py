@@ -52,12 +52,23 @@ ROUTER_KEY = "router"
 
 
 @dataclass(frozen=True, slots=True)
+class Document:
+    """A file a person sent: its id, and its name, type and size as the client declared them."""
+
+    file_id: str
+    file_name: str = ""
+    mime_type: str = ""
+    file_size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Incoming:
-    """What a person sent while a step was stored: text, or a photo (largest size)."""
+    """What a person sent while a step was stored: text, a photo (largest size) or a file."""
 
     text: str | None = None
     photo_file_id: str | None = None
     caption: str | None = None
+    document: Document | None = None
 
 
 @dataclass(kw_only=True)

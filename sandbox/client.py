@@ -74,6 +74,28 @@ class Client:
             world.add_message(bot, chat, msg)
             return world.message_update(bot, chat, msg)
 
+    def send_document(
+        self,
+        user_id: int,
+        data: bytes,
+        file_name: str,
+        mime_type: str = "application/octet-stream",
+        caption: str | None = None,
+        bot_username: str | None = None,
+    ) -> JSON:
+        """Send a file (any bytes) with its name, type and an optional caption."""
+        world = self.world
+        rec = world.store_file(data, mime_type=mime_type, file_name=file_name, folder="documents")
+        with world.lock:
+            bot, chat = self._open_chat(user_id, bot_username)
+            msg = world.new_message(chat, outgoing=False, sender_id=user_id)
+            msg.document = rec.document()
+            if caption:
+                msg.caption = caption
+                msg.caption_entities = auto_entities(caption)
+            world.add_message(bot, chat, msg)
+            return world.message_update(bot, chat, msg)
+
     def send_contact(
         self,
         user_id: int,

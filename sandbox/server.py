@@ -217,6 +217,17 @@ class SandboxServer:
         """Send a photo with an optional caption."""
         return self.client.send_photo(user_id, jpeg_bytes, caption)
 
+    def send_document(
+        self,
+        user_id: int,
+        data: bytes,
+        file_name: str,
+        mime_type: str = "application/octet-stream",
+        caption: str | None = None,
+    ) -> JSON:
+        """Send a file (a CSV, a PDF...) with its name and type."""
+        return self.client.send_document(user_id, data, file_name, mime_type, caption)
+
     def send_contact(self, user_id: int, phone_number: str | None = None, **kw: Any) -> JSON:
         """Share the user's own contact (as a ``request_contact`` button does) or another."""
         return self.client.send_contact(user_id, phone_number, **kw)

@@ -119,6 +119,20 @@ async def test_deep_link_start_payload_and_photo_and_contact_updates(
     assert contact.message.contact.user_id == uid
 
 
+async def test_a_sent_file_arrives_as_a_document_the_bot_can_download(
+    bot: Bot, sandbox: SandboxServer
+) -> None:
+    uid = int(sandbox.users.create(first_name="민지")["id"])
+    data = "\ufeff햇살마을,수원시\n".encode()
+    sandbox.send_document(uid, data, "list.csv", "text/csv", caption="목록")
+    [update] = await bot.get_updates(timeout=0)
+    doc = update.message.document
+    assert (doc.file_name, doc.mime_type, doc.file_size) == ("list.csv", "text/csv", len(data))
+    assert update.message.caption == "목록"
+    file = await bot.get_file(doc.file_id)
+    assert bytes(await file.download_as_bytearray()) == data
+
+
 async def test_send_message_html_becomes_text_and_utf16_entities(
     bot: Bot, resident: int, sandbox: SandboxServer
 ) -> None:
