@@ -15,6 +15,7 @@ from bot.keyboards import grid
 from bot.keyboards import inline
 from bot.keyboards import page_count
 from bot.keyboards import pager
+from bot.router import DRAFT_STEPS
 from bot.router import Ctx
 from bot.router import Incoming
 from bot.router import Router
@@ -183,16 +184,24 @@ async def help_menu(ctx: Ctx) -> None:
 
 
 async def cancel(ctx: Ctx, args: list[str]) -> None:
-    """/cancel at any step: forget the step and the draft, back to the menu.
+    """/cancel at any step: end what is in progress, back to the menu.
 
-    During an edit of a submitted proposal, the new proposal's draft kept aside comes back
-    (the person cancelled the edit, not that draft).
+    In the proposal flow that forgets the new proposal's draft; during an edit of a submitted
+    proposal it ends the edit, and the new proposal's draft kept aside comes back (the person
+    cancelled the edit, not that draft). Any other flow (an official's notice, a round...)
+    ends alone: the resident's unfinished proposal stays for Propose to pick up.
     """
-    kept = await finish_edit(ctx)
+    if ctx.step.startswith(DRAFT_STEPS):
+        kept = await finish_edit(ctx)
+        note = "bot.submit.aside_kept"
+    else:
+        await ctx.clear()
+        kept = bool(ctx.conversation.data.get("draft"))
+        note = "bot.submit.draft_kept"
     if ctx.registered:
         text = ctx.t("bot.cancelled")
         if kept:
-            text += "\n" + ctx.t("bot.submit.aside_kept")
+            text += "\n" + ctx.t(note)
         await ctx.send(text, await ctx.menu_markup())
     else:
         await ctx.reply("bot.cancelled_unregistered")

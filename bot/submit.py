@@ -9,6 +9,11 @@ into the draft with ``draft["editing"] = proposal_id`` and the preview's buttons
 Save changes / Edit / Cancel editing. A new proposal's unfinished draft is kept aside
 (``data["aside"]``) meanwhile and put back, with no step stored, when the edit is saved or
 cancelled, so the Propose menu button picks it up where it was left.
+
+The draft and the aside outlive any other flow started meanwhile (an official's notice, a
+round...: ``Ctx.save`` carries them over, ``Ctx.clear`` keeps them); only this flow's own
+endings (submitted, cancelled, an edit saved or cancelled) forget them, through
+``Ctx.forget_draft``.
 """
 
 from __future__ import annotations
@@ -303,7 +308,7 @@ async def cancel(ctx: Ctx, args: dict[str, JSON]) -> None:
     if "editing" in draft_of(ctx):  # an old preview's button: it would drop the edit too
         await ctx.answer(ctx.t("bot.button.expired"), alert=True)
         return
-    await ctx.clear()
+    await ctx.forget_draft()
     await ctx.reply("bot.submit.cancelled", await ctx.menu_markup())
 
 
@@ -329,7 +334,7 @@ async def confirm(ctx: Ctx, args: dict[str, JSON]) -> None:
         photo_file_id=photo_id if isinstance(photo_id, str) else None,
         request_id=ctx.request_id,
     )
-    await ctx.clear()
+    await ctx.forget_draft()
     await ctx.answer(ctx.t("bot.submit.done_toast"))
     link = ctx.services.deep_link(f"p_{card.proposal_id}")
     await ctx.reply("bot.submit.done", await ctx.menu_markup(), number=card.number, link=link)
@@ -380,9 +385,9 @@ async def finish_edit(ctx: Ctx) -> bool:
     """End an edit: put the new proposal's draft kept aside back (True), else forget all."""
     aside = ctx.conversation.data.get("aside")
     if isinstance(aside, dict) and aside:
-        await ctx.save("", {"draft": aside})
+        await ctx.forget_draft(restore=aside)
         return True
-    await ctx.clear()
+    await ctx.forget_draft()
     return False
 
 
