@@ -14,6 +14,12 @@ with an optimistic version. A screen module registers its handlers on a :class:`
 - ``@router.role("judge")``: a predicate ``fn(service, user_id) -> bool`` that decides which
   menu items a person sees; ``@router.redeemed("judge")``: what to say after a ``/start``
   code of that kind was redeemed.
+
+A step's data is replaced by the next flow's, except the resident's unfinished proposal
+(``draft``, and ``aside`` during an edit; :data:`KEPT`): :meth:`Ctx.save` carries it over and
+:meth:`Ctx.clear` keeps it, so an official who opens another flow halfway through a proposal
+finds it again under Propose. Only the proposal flow's own endings drop it
+(:meth:`Ctx.forget_draft`).
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 T = TypeVar("T")
 SERVICES_KEY = "services"
 ROUTER_KEY = "router"
+KEPT = ("draft", "aside")  # the resident's unfinished proposal: it outlives every other flow
+DRAFT_STEPS = "submit."  # the steps of the flow that owns them (bot/submit.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,16 +143,51 @@ class Ctx:
 
     # --- conversation state ---------------------------------------------------------------------
     async def save(self, step: str, data: dict[str, JSON] | None = None) -> None:
-        """Store ``step`` (and ``data``; None keeps the current data) with the version check."""
-        new = self.conversation.data if data is None else data
+        """Store ``step`` (and ``data``; None keeps the current data) with the version check.
+
+        The resident's unfinished proposal (:data:`KEPT`: ``draft``, ``aside``) in the current
+        data is carried over unless ``data`` holds its own, so another flow (an official's
+        notice, a round, /start...) that stores fresh data never loses it.
+        """
+        current = self.conversation.data
+        new = current if data is None else {**kept(current), **data}
         self.conversation = await self.call(
             self.svc.save_conversation, self.user_id, step, new, self.conversation.version
         )
 
     async def clear(self) -> None:
-        """Forget the stored step and data."""
+        """End the current flow: forget the stored step and its data, but keep the
+        resident's unfinished proposal (stored with step "" and nothing else, still with the
+        version check); with none, the stored conversation is deleted."""
+        left = kept(self.conversation.data)
+        if left:
+            await self.save("", left)
+            return
         await self.call(self.svc.clear_conversation, self.user_id)
         self.conversation = Conversation(step="", data={}, version=0)
+
+    async def forget_draft(self, *, restore: dict[str, JSON] | None = None) -> None:
+        """Forget the resident's draft and aside (the proposal flow's own endings: submitted,
+        cancelled, an edit saved or cancelled); ``restore``: the draft to keep instead (the
+        new one that waited aside during an edit), with step "".
+
+        At a step of the proposal flow (or none) everything stored goes. An old button of
+        that flow pressed during another flow (an official's notice...) forgets only the
+        draft: the other flow's step and data stay, still with the version check.
+        """
+        data = self.conversation.data
+        own = not self.step or self.step.startswith(DRAFT_STEPS)
+        step = "" if own else self.step
+        new = {} if own else {k: v for k, v in data.items() if k not in KEPT}
+        if restore:
+            new["draft"] = restore
+        if not new and not step:
+            await self.call(self.svc.clear_conversation, self.user_id)
+            self.conversation = Conversation(step="", data={}, version=0)
+            return
+        self.conversation = await self.call(
+            self.svc.save_conversation, self.user_id, step, new, self.conversation.version
+        )
 
     def set_locale(self, locale: str) -> None:
         """Speak ``locale`` for the rest of this update (after a settings change)."""
@@ -351,6 +394,11 @@ class Router:
         labels = [ctx.t(i.key) for i in self.menu_items if i.roles & roles]
         rows = [labels[i : i + 2] for i in range(0, len(labels), 2)]
         return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
+
+
+def kept(data: dict[str, JSON]) -> dict[str, JSON]:
+    """Return the part of conversation ``data`` that outlives other flows (:data:`KEPT`)."""
+    return {key: data[key] for key in KEPT if key in data}
 
 
 def _unique(table: dict[str, Any], name: str) -> None:
