@@ -8,6 +8,8 @@ deliverer, the web chat's event stream and ``wait_for`` in tests. State is in me
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import itertools
 import secrets
@@ -309,13 +311,14 @@ class World:
     def store_file(
         self, data: bytes, *, mime_type: str, file_name: str | None, folder: str
     ) -> FileRec:
-        """Keep ``data`` and return its record with fresh ``file_id`` and ``file_path``."""
+        """Keep ``data`` and return its record with fresh ``file_id`` and ``file_path``; its
+        ``file_unique_id`` is the same for the same bytes (:func:`unique_id`)."""
         with self.lock:
             n = next(self._ids)
             ext = _extension(mime_type, file_name)
             rec = FileRec(
                 file_id=f"SBX{secrets.token_urlsafe(24)}",
-                file_unique_id=f"U{secrets.token_urlsafe(9)}",
+                file_unique_id=unique_id(folder, data),
                 file_path=f"{folder}/file_{n}{ext}",
                 data=data,
                 mime_type=mime_type,
@@ -379,6 +382,18 @@ class World:
         with self.lock:
             file_id = self._paths.get(file_path)
             return self.files.get(file_id) if file_id else None
+
+
+def unique_id(folder: str, data: bytes) -> str:
+    """Return the ``file_unique_id`` of ``data`` kept in ``folder`` (photos, documents).
+
+    Telegram's is "supposed to be the same over time and for different bots" for the same
+    file, while each message that carries the file has a ``file_id`` of its own; so the same
+    bytes sent again get this same id and a new ``file_id``. A photo and a document of the same
+    bytes, or a photo's thumbnail and original, are different files.
+    """
+    digest = hashlib.sha256(folder.encode() + b"\0" + data).digest()
+    return "AQAD" + base64.urlsafe_b64encode(digest[:12]).decode()
 
 
 _EXTENSIONS = {

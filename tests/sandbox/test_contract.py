@@ -119,6 +119,27 @@ async def test_deep_link_start_payload_and_photo_and_contact_updates(
     assert contact.message.contact.user_id == uid
 
 
+async def test_the_same_picture_sent_again_keeps_its_file_unique_id(
+    bot: Bot, sandbox: SandboxServer
+) -> None:
+    """As on Telegram: file_unique_id names the file (the same bytes), file_id the message's
+    copy of it; getFile agrees, and a different picture is a different file."""
+    uid = int(sandbox.users.create(first_name="민지")["id"])
+    for image in (png(600, 600), png(600, 600), png(600, 601)):
+        sandbox.send_photo(uid, image)
+    first, again, other = [u.message.photo for u in await bot.get_updates(timeout=0)]
+    assert first[-1].file_id != again[-1].file_id
+    assert first[-1].file_unique_id == again[-1].file_unique_id
+    assert first[0].file_unique_id == again[0].file_unique_id  # the thumbnail too
+    assert first[0].file_unique_id != first[-1].file_unique_id  # a file of its own
+    assert other[-1].file_unique_id != first[-1].file_unique_id
+    got = await bot.get_file(again[-1].file_id)
+    assert (got.file_id, got.file_unique_id) == (again[-1].file_id, first[-1].file_unique_id)
+    assert bytes(await got.download_as_bytearray()) == png(600, 600)
+    sent = await bot.send_document(uid, png(600, 600), filename="same.png")
+    assert sent.document.file_unique_id != first[-1].file_unique_id  # a document, not a photo
+
+
 async def test_a_sent_file_arrives_as_a_document_the_bot_can_download(
     bot: Bot, sandbox: SandboxServer
 ) -> None:
