@@ -54,6 +54,7 @@ class ProposalCard:
     title: str | None
     body: str | None
     photo_file_id: str | None
+    photo_unique_id: str | None  # Telegram's file_unique_id; None before it was kept, or erased
     category: str
     region: str
     budget: int

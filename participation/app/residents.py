@@ -301,9 +301,16 @@ class Residents(Base):
         region: str,
         budget: int,
         photo_file_id: str | None = None,
+        photo_unique_id: str | None = None,
         request_id: str | None = None,
     ) -> ProposalCard:
-        """Submit a proposal (title <= 60, body <= 1,500 chars, budget <= the round's cap)."""
+        """Submit a proposal (title <= 60, body <= 1,500 chars, budget <= the round's cap).
+
+        ``photo_unique_id`` is Telegram's ``file_unique_id`` of the photo: the same for the
+        same file, where ``photo_file_id`` differs per message; it is kept beside the file id
+        in the content (not in the ledger entry), so a later edit can tell the same picture
+        sent again from another one.
+        """
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             self._require_resident(conn, user_id)
@@ -333,7 +340,7 @@ class Residents(Base):
                 community_proposals=community_count,
                 now=now,
             )
-            data: dict[str, JSON] = {"title": title, "body": body, "photo": photo_file_id}
+            data = content(title, body, photo_file_id, photo_unique_id)
             ref, commit = self._store_content(
                 conn, owner=user_id, kind="proposal", data=data, now=now
             )
@@ -380,24 +387,33 @@ class Residents(Base):
         region: str | None = None,
         budget: int | None = None,
         photo_file_id: str | None = None,
+        photo_unique_id: str | None = None,
         remove_photo: bool = False,
         request_id: str | None = None,
     ) -> ProposalCard:
         """Change the author's proposal before the submission deadline (None: unchanged).
 
         ``remove_photo`` takes the photo off (``photo_file_id=None`` alone keeps it).
+        ``photo_unique_id``: the new photo's Telegram ``file_unique_id`` (see
+        :meth:`submit_proposal`).
 
         An edit that would leave every field (and the photo) as stored writes nothing and
         raises :class:`~participation.domain.errors.NothingChanged`; a retried ``request_id``
         of a real edit still returns its first result (the stored outcome is read first).
+        The photo is the same when both unique ids are known and equal (the same picture
+        sent again comes with a new file id); a proposal stored without one (before unique
+        ids were kept) or an edit without one compares the file ids.
 
         Raises:
-            ValueError: both ``photo_file_id`` and ``remove_photo`` were given.
+            ValueError: both ``photo_file_id`` and ``remove_photo`` were given, or
+                ``photo_unique_id`` without ``photo_file_id``.
             What :func:`rules.decide_edit` raises.
             NothingChanged: the edit changes nothing.
         """
         if remove_photo and photo_file_id is not None:
             raise ValueError("give photo_file_id or remove_photo, not both")
+        if photo_unique_id is not None and photo_file_id is None:
+            raise ValueError("photo_unique_id names the photo_file_id given with it")
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             p = repo.proposal_state(conn, proposal_id)
@@ -408,9 +424,12 @@ class Residents(Base):
             old = repo.content_data(conn, ref) or {}
             new_title = title if title is not None else str(old.get("title") or "")
             new_body = body if body is not None else str(old.get("body") or "")
-            photo = photo_file_id if photo_file_id is not None else old.get("photo")
-            if remove_photo:
-                photo = None
+            old_photo, old_uid = _text(old.get("photo")), _text(old.get("photo_uid"))
+            photo, uid = old_photo, old_uid
+            if photo_file_id is not None:
+                photo, uid = photo_file_id, photo_unique_id
+            elif remove_photo:
+                photo, uid = None, None
             fields: dict[str, str | int] = {
                 "title": new_title,
                 "body": new_body,
@@ -435,9 +454,10 @@ class Residents(Base):
                 "region": p.region,
                 "budget": p.budget,
             }
-            if fields == stored and photo == old.get("photo"):  # after the rules' refusals
+            same_photo = uid == old_uid if uid and old_uid else photo == old_photo
+            if fields == stored and same_photo:  # after the rules' refusals
                 raise e.NothingChanged(proposal=proposal_id)  # rolls back: nothing is written
-            data: dict[str, JSON] = {"title": new_title, "body": new_body, "photo": photo}
+            data = content(new_title, new_body, photo, uid)
             new_ref, commit = self._store_content(
                 conn, owner=user_id, kind="proposal", data=data, now=now
             )
@@ -840,6 +860,16 @@ class Residents(Base):
             )
             for row in rows
         ]
+
+
+def content(title: str, body: str, photo: str | None, photo_uid: str | None) -> dict[str, JSON]:
+    """Return a proposal's content (stored beside the ledger; the entry holds its commitment):
+    the texts, the photo's Telegram file id and its ``file_unique_id`` (None when unknown)."""
+    return {"title": title, "body": body, "photo": photo, "photo_uid": photo_uid}
+
+
+def _text(value: JSON) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def kst(epoch: int) -> dt.datetime:

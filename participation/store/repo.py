@@ -334,6 +334,7 @@ def _card(r: Any, viewer: int | None) -> ProposalCard:
         title=data.get("title"),
         body=data.get("body"),
         photo_file_id=data.get("photo"),
+        photo_unique_id=data.get("photo_uid"),
         category=r.category,
         region=r.region,
         budget=r.budget,

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from ledger import Ledger
 from ledger.verify import verify_export
+from participation.app.base import commitment
 from participation.domain import errors as e
 from participation.domain.round import ttabok_2017
 from participation.service import ParticipationService
@@ -191,6 +192,113 @@ def test_a_refusal_comes_before_nothing_changed(any_db: ParticipationService) ->
     any_db.withdraw_proposal(10, pid)
     with pytest.raises(e.ProposalInactive):
         any_db.edit_proposal(10, pid, **SAME)
+
+
+UID = "AQADsamepicture1"  # Telegram's file_unique_id of the proposal's photo
+
+
+def with_unique_photo(svc: ParticipationService) -> str:
+    """A proposal like :func:`with_photo` whose photo came with its ``file_unique_id``."""
+    svc.create_round(ADMIN, simple_rules(), round_id=R)
+    svc.open_round(ADMIN, R)
+    svc.register(10, region="suwon", consent_version="v1")
+    card = svc.submit_proposal(
+        10, R, title="놀이터", body="b", category="community", region="suwon", budget=500_000,
+        photo_file_id="photo-1", photo_unique_id=UID,
+    )  # fmt: skip
+    assert (card.photo_file_id, card.photo_unique_id) == ("photo-1", UID)
+    return card.proposal_id
+
+
+def last_entry(svc: ParticipationService) -> dict[str, Any]:
+    size = ledger_size(svc)
+    leaf = svc._ledger.entries(size - 1, size)[0]  # type: ignore[attr-defined]
+    entry: dict[str, Any] = json.loads(leaf)["entry"]
+    return entry
+
+
+def content_of(svc: ParticipationService, proposal_id: str) -> Any:
+    """Return the proposal's content row (data, salt, commitment)."""
+    engine: sa.Engine = svc._engine  # type: ignore[attr-defined]
+    ref = t.proposals.c.content_ref
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(t.contents)
+            .join(t.proposals, ref == t.contents.c.ref)
+            .where(t.proposals.c.proposal_id == proposal_id)
+        ).one()
+
+
+@pytest.mark.parametrize("change", [{}, SAME], ids=["only the photo", "every field as stored"])
+def test_the_same_picture_sent_again_changes_nothing(
+    any_db: ParticipationService, change: dict[str, Any]
+) -> None:
+    pid = with_unique_photo(any_db)
+    size, rows, receipts = ledger_size(any_db), content_rows(any_db), any_db.my_receipts(10)
+    with pytest.raises(e.NothingChanged):  # a new message: a new file id, the same file
+        any_db.edit_proposal(
+            10, pid, **change, photo_file_id="photo-1-again", photo_unique_id=UID,
+            request_id="tg:1",
+        )  # fmt: skip
+    assert (ledger_size(any_db), content_rows(any_db)) == (size, rows)
+    assert any_db.my_receipts(10) == receipts
+    card = any_db.proposal(pid)
+    assert (card.photo_file_id, card.photo_unique_id) == ("photo-1", UID)
+
+
+def test_another_picture_is_an_edit_and_its_unique_id_stays_out_of_the_ledger(
+    any_db: ParticipationService,
+) -> None:
+    pid = with_unique_photo(any_db)
+    size, rows = ledger_size(any_db), content_rows(any_db)
+    card = any_db.edit_proposal(
+        10, pid, **SAME, photo_file_id="photo-2", photo_unique_id="AQADotherpicture"
+    )
+    assert (card.photo_file_id, card.photo_unique_id) == ("photo-2", "AQADotherpicture")
+    assert (ledger_size(any_db), content_rows(any_db)) == (size + 1, rows + 1)
+    entry = last_entry(any_db)
+    assert entry["kind"] == "proposal.edited" and entry["body"]["has_photo"] is True
+    assert "AQAD" not in json.dumps(entry) and "photo-2" not in json.dumps(entry)
+    row = content_of(any_db, pid)  # the entry commits to the content, unique id included
+    assert row.data == {"title": "놀이터", "body": "b", "photo": "photo-2",
+                        "photo_uid": "AQADotherpicture"}  # fmt: skip
+    assert commitment(bytes.fromhex(row.salt), row.data) == entry["body"]["content_c"]
+    assert row.commitment == entry["body"]["content_c"]
+    with pytest.raises(e.NothingChanged):  # and now that picture again
+        any_db.edit_proposal(10, pid, photo_file_id="photo-2b", photo_unique_id="AQADotherpicture")
+
+
+def test_a_proposal_stored_without_a_unique_id_compares_file_ids(
+    any_db: ParticipationService,
+) -> None:
+    pid = with_photo(any_db)
+    engine: sa.Engine = any_db._engine  # type: ignore[attr-defined]
+    ref = content_of(any_db, pid).ref
+    with engine.begin() as conn:  # the content as stored before unique ids were kept
+        conn.execute(
+            sa.update(t.contents)
+            .where(t.contents.c.ref == ref)
+            .values(data={"title": "놀이터", "body": "b", "photo": "photo-1"})
+        )
+    assert any_db.proposal(pid).photo_unique_id is None
+    size = ledger_size(any_db)
+    with pytest.raises(e.NothingChanged):  # the stored file id itself: unchanged
+        any_db.edit_proposal(10, pid, **SAME, photo_file_id="photo-1", photo_unique_id=UID)
+    card = any_db.edit_proposal(10, pid, title="놀이터 그늘막")  # the photo stays as it was
+    assert (card.title, card.photo_file_id, card.photo_unique_id) == (
+        "놀이터 그늘막",
+        "photo-1",
+        None,
+    )
+    card = any_db.edit_proposal(10, pid, photo_file_id="photo-1b", photo_unique_id=UID)
+    assert (card.photo_file_id, card.photo_unique_id) == ("photo-1b", UID)  # a new file id
+    assert ledger_size(any_db) == size + 2
+    with pytest.raises(e.NothingChanged):  # from now on the unique id decides
+        any_db.edit_proposal(10, pid, photo_file_id="photo-1c", photo_unique_id=UID)
+    card = any_db.edit_proposal(10, pid, remove_photo=True)
+    assert (card.photo_file_id, card.photo_unique_id) == (None, None)
+    with pytest.raises(ValueError):
+        any_db.edit_proposal(10, pid, photo_unique_id=UID)
 
 
 def test_the_change_screen_gets_the_authors_card(service: ParticipationService) -> None:
