@@ -5,12 +5,13 @@ screens call :func:`require_official`, every change goes through a service metho
 the role itself and writes the ledger entry. The round an official works on rides in the
 buttons' args (``r``), newest open round first, so nothing is remembered between updates.
 The other officials' screens live in ``official_round`` (create, open, advance),
-``official_hall`` (enrollment sheets, on-site sessions, paper tallies) and
-``official_publish`` (results, broadcasts).
+``official_hall`` (enrollment sheets, on-site sessions, paper tallies), ``official_community``
+(adding communities, one or from a file) and ``official_publish`` (results, broadcasts).
 """
 
 from __future__ import annotations
 
+from bot import official_community
 from bot import official_hall
 from bot import official_publish
 from bot import official_round
@@ -52,7 +53,7 @@ MENU: tuple[tuple[str, str], ...] = (
 
 
 def register(router: Router) -> None:
-    """Register the officials' screens (this module and its three siblings)."""
+    """Register the officials' screens (this module and its four siblings)."""
     router.role("official")(lambda svc, user_id: svc.official_role(user_id) is not None)
     router.menu("bot.menu.admin", order=70, roles=("official",))(admin_menu)
     router.command("admin")(lambda ctx, args: admin_menu(ctx))
@@ -68,6 +69,7 @@ def register(router: Router) -> None:
     router.action("admin.hide_yes", consume=True)(hide)
     official_round.register(router)
     official_hall.register(router)
+    official_community.register(router)
     official_publish.register(router)
 
 

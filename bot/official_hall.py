@@ -2,7 +2,8 @@
 
 - Enrollment: per community, issue the codes still within its quota and send them as a PDF of
   QR cards (codes are stored only as hashes, so a sheet is printed when it is issued); the
-  list shows how many were issued and redeemed.
+  list shows how many were issued and redeemed, and leads to adding communities, one or many
+  (``official_community``).
 - On-site sessions: open one (for a review group or the hall), get the projector page link
   (``/onsite/<session>``, served by the web process), close it.
 - Paper tallies: session → proposal number → ballots and points → a photo of the signed
@@ -88,7 +89,16 @@ async def enrollment(ctx: Ctx, args: dict[str, JSON]) -> None:
     ]
     r: dict[str, JSON] = {"r": rnd.round_id}
     buttons = [Btn(c.name, "admin.enroll_pick", {**r, "c": c.community}) for c in shown]
-    rows = [*grid(buttons, 2), pager(page, pages, "admin.enrollment", r), back_row(ctx, rnd)]
+    adding = [
+        Btn(ctx.t("bot.admin.community.add_button"), "admin.community.new", r),
+        Btn(ctx.t("bot.admin.community.bulk_button"), "admin.community.bulk", r),
+    ]
+    rows = [
+        *grid(buttons, 2),
+        pager(page, pages, "admin.enrollment", r),
+        adding,
+        back_row(ctx, rnd),
+    ]
     await ctx.show("\n".join(lines), await inline(ctx, rows))
 
 
