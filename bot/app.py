@@ -221,11 +221,12 @@ async def on_message(update: Update, context: Context) -> None:
     message = update.effective_message
     if ctx is None or message is None:
         return
-    sent = message.document
+    sent, photo = message.document, message.photo[-1] if message.photo else None
     incoming = Incoming(
         text=message.text,
-        photo_file_id=message.photo[-1].file_id if message.photo else None,
+        photo_file_id=photo.file_id if photo else None,
         caption=message.caption,
+        photo_unique_id=photo.file_unique_id if photo else None,
         document=None
         if sent is None
         else Document(sent.file_id, sent.file_name or "", sent.mime_type or "", sent.file_size),

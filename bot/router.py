@@ -76,6 +76,7 @@ class Incoming:
     text: str | None = None
     photo_file_id: str | None = None
     caption: str | None = None
+    photo_unique_id: str | None = None  # the same for the same picture sent again
     document: Document | None = None
 
 

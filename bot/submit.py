@@ -237,6 +237,7 @@ async def photo(ctx: Ctx, incoming: Incoming) -> None:
         return
     draft = draft_of(ctx)
     draft["photo"] = incoming.photo_file_id
+    draft["photo_uid"] = incoming.photo_unique_id  # the same picture sent again keeps it
     await preview(ctx, draft)
 
 
@@ -247,6 +248,7 @@ async def skip_photo(ctx: Ctx, args: dict[str, JSON]) -> None:
         return
     draft = draft_of(ctx)
     draft["photo"] = None
+    draft.pop("photo_uid", None)
     await preview(ctx, draft)
 
 
@@ -267,6 +269,15 @@ async def preview(ctx: Ctx, draft: dict[str, JSON], *, data: dict[str, JSON] | N
         await send_captioned(ctx, photo_preview(ctx, draft, region), markup, photo_id)
     else:
         await ctx.send(preview_text(ctx, draft, region), markup)
+
+
+def photo_of(draft: dict[str, JSON]) -> tuple[str | None, str | None]:
+    """Return the draft's photo: its file id and its file_unique_id (None when unknown: a
+    proposal stored before unique ids were kept), or (None, None) when it has none."""
+    photo, uid = draft.get("photo"), draft.get("photo_uid")
+    if not isinstance(photo, str):
+        return None, None
+    return photo, uid if isinstance(uid, str) else None
 
 
 def region_of(ctx: Ctx, draft: dict[str, JSON]) -> str:
@@ -321,7 +332,7 @@ async def confirm(ctx: Ctx, args: dict[str, JSON]) -> None:
         return
     region = region_of(ctx, draft)
     budget_won = draft.get("budget")
-    photo_id = draft.get("photo")
+    photo_id, photo_uid = photo_of(draft)
     card = await ctx.call(
         ctx.svc.submit_proposal,
         ctx.user_id,
@@ -331,7 +342,8 @@ async def confirm(ctx: Ctx, args: dict[str, JSON]) -> None:
         category=str(draft.get("category")),
         region=region,
         budget=budget_won if isinstance(budget_won, int) else 0,
-        photo_file_id=photo_id if isinstance(photo_id, str) else None,
+        photo_file_id=photo_id,
+        photo_unique_id=photo_uid,
         request_id=ctx.request_id,
     )
     await ctx.forget_draft()
@@ -365,6 +377,7 @@ async def edit(ctx: Ctx, args: dict[str, JSON]) -> None:
         "category": card.category,
         "budget": card.budget,
         "photo": card.photo_file_id,
+        "photo_uid": card.photo_unique_id,
     }
     await preview(ctx, draft, data=data)
 
@@ -400,7 +413,8 @@ async def save_edit(ctx: Ctx, args: dict[str, JSON]) -> None:
         await ctx.answer(ctx.t("bot.button.expired"), alert=True)
         return
     draft = draft_of(ctx)
-    budget_won, photo_id = draft.get("budget"), draft.get("photo")
+    budget_won = draft.get("budget")
+    photo_id, photo_uid = photo_of(draft)
     try:
         card = await ctx.call(
             ctx.svc.edit_proposal,
@@ -410,8 +424,9 @@ async def save_edit(ctx: Ctx, args: dict[str, JSON]) -> None:
             body=str(draft.get("body")),
             category=str(draft.get("category")),
             budget=budget_won if isinstance(budget_won, int) else 0,
-            photo_file_id=photo_id if isinstance(photo_id, str) else None,
-            remove_photo=not isinstance(photo_id, str),
+            photo_file_id=photo_id,
+            photo_unique_id=photo_uid,
+            remove_photo=photo_id is None,
             request_id=ctx.request_id,
         )
     except e.NothingChanged as err:  # nothing written: the edit ends as a cancel does

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import io
 import json
 
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 
 from i18n.format import format_datetime
 from participation.domain.rules import kst_text
+from participation.store import tables as t
 from tests.support.e2e_bot import KST
 from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import BotWorld
 from tests.support.e2e_bot import Msg
+from tests.support.e2e_bot import jpeg
 from tests.support.e2e_bot import labels
 from tests.support.e2e_bot import text_of
 
@@ -403,3 +407,87 @@ async def test_another_resident_cannot_press_my_buttons(world: BotWorld, author:
     # my buttons still work for me
     done = await world.press(author, asked, world.t("bot.activity.withdraw_yes"))
     assert text_of(done) == world.t("bot.activity.withdrawn", number=1)
+
+
+def other_jpeg() -> bytes:
+    """Return another small real JPEG (a different picture from ``jpeg()``)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 60, 40)).save(out, "JPEG")
+    return out.getvalue()
+
+
+async def new_photo(world: BotWorld, author: int, preview: Msg, picture: bytes) -> Msg:
+    """Fix the photo of the edit at ``preview`` by sending ``picture``; return the new preview."""
+    await fix(world, author, preview, "photo")
+    world.srv.send_photo(author, picture)
+    await world.drain()
+    return world.last(author)
+
+
+async def test_the_same_picture_sent_again_saves_nothing(world: BotWorld, author: int) -> None:
+    pid = await submit(world, author, photo=True)
+    stored = world.svc.proposal(pid)
+    assert stored.photo_unique_id is not None
+    receipts, size = world.svc.my_receipts(author), world.ledger.size()
+    preview = await world.press(author, await activity(world, author), edit_label(world))
+    preview = await new_photo(world, author, preview, jpeg())
+    draft = world.svc.get_conversation(author).data["draft"]
+    assert isinstance(draft, dict) and draft["photo"] != stored.photo_file_id  # a new message
+    assert draft["photo_uid"] == stored.photo_unique_id  # the same file
+    said = await world.press(author, preview, world.t("bot.submit.save_edit"))
+    assert text_of(said) == world.t("participation.error.nothing_changed")
+    assert world.svc.my_receipts(author) == receipts and world.ledger.size() == size
+    assert world.svc.proposal(pid).photo_file_id == stored.photo_file_id
+    assert world.svc.get_conversation(author).version == 0  # the edit is over
+
+
+async def test_another_picture_is_saved_as_an_edit(world: BotWorld, author: int) -> None:
+    pid = await submit(world, author, photo=True)
+    stored = world.svc.proposal(pid)
+    preview = await world.press(author, await activity(world, author), edit_label(world))
+    preview = await new_photo(world, author, preview, other_jpeg())
+    await world.press(author, preview, world.t("bot.submit.save_edit"))
+    assert text_of(world.messages(author)[-2]) == world.t("bot.submit.edited", number=1)
+    shown = world.svc.proposal(pid)
+    assert shown.photo_file_id != stored.photo_file_id
+    assert shown.photo_unique_id not in (None, stored.photo_unique_id)
+    assert kinds(world)[-1] == "proposal.edited"
+    card = world.last(author)
+    assert card["photo"] == other_jpeg() and TITLE in text_of(card)
+
+
+async def test_a_proposal_stored_without_a_unique_id_still_edits(
+    world: BotWorld, author: int
+) -> None:
+    pid = await submit(world, author, photo=True)
+    engine: sa.Engine = world.svc._engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:  # its content as stored before unique ids were kept
+        c = t.contents.c
+        ref = sa.select(t.proposals.c.content_ref).where(t.proposals.c.proposal_id == pid)
+        data = conn.execute(sa.select(c.data).where(c.ref == ref.scalar_subquery())).scalar_one()
+        old = {k: v for k, v in data.items() if k != "photo_uid"}
+        conn.execute(sa.update(t.contents).where(c.ref == ref.scalar_subquery()).values(data=old))
+    stored = world.svc.proposal(pid)
+    assert stored.photo_file_id and stored.photo_unique_id is None
+    size = world.ledger.size()
+
+    preview = await world.press(author, await activity(world, author), edit_label(world))
+    said = await world.press(author, preview, world.t("bot.submit.save_edit"))  # untouched
+    assert text_of(said) == world.t("participation.error.nothing_changed")
+    preview = await world.press(author, await activity(world, author), edit_label(world))
+    await fix(world, author, preview, "title")
+    preview = await world.text(author, "그늘막과 의자")
+    await world.press(author, preview, world.t("bot.submit.save_edit"))
+    shown = world.svc.proposal(pid)
+    assert (shown.title, shown.photo_file_id) == ("그늘막과 의자", stored.photo_file_id)
+    assert world.ledger.size() == size + 1
+
+    # the same picture again: with no stored unique id the file ids differ, so it is an edit
+    preview = await world.press(author, await activity(world, author), edit_label(world))
+    preview = await new_photo(world, author, preview, jpeg())
+    await world.press(author, preview, world.t("bot.submit.save_edit"))
+    assert text_of(world.messages(author)[-2]) == world.t("bot.submit.edited", number=1)
+    assert world.svc.proposal(pid).photo_unique_id is not None  # kept from now on
+    assert world.ledger.size() == size + 2
