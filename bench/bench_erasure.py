@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -204,18 +205,15 @@ def bulk_load(engine: sa.Engine, session: str, sizes: dict[str, int]) -> dict[st
     counts = {}
     with engine.begin() as conn:
         for table, (count, columns, select) in rows.items():
-            conn.exec_driver_sql(
-                f"INSERT INTO {table} ({columns}) SELECT {select} FROM {series(count)}"
-            )
+            sql = f"INSERT INTO {table} ({columns}) SELECT {select} FROM {series(count)}"
+            conn.exec_driver_sql(sql.replace("%", "%%") if pg else sql)  # psycopg: %% is %
         # An earlier round, closed: one more round whose rows the erasure may have to visit.
         r = t.rounds.c
         old = conn.execute(sa.select(t.rounds).where(r.round_id == REVIEW)).mappings().one()
         conn.execute(sa.insert(t.rounds).values(dict(old, round_id=PAST, phase="closed", seq=0)))
         for table in rows:
             counts[table] = conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
-    if pg:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE")
+    settle(engine)
     return counts
 
 
@@ -241,13 +239,14 @@ def drop_pg_database(url: str) -> None:
 
 
 class Writer:
-    """Times the ledger writer's transactions (connect, BEGIN, statements, COMMIT) and
-    records the statements it runs while `capture` is set."""
+    """Times the ledger writer's transactions (connect, BEGIN, statements, COMMIT) and its
+    INSERT statements by table, and records the statements it runs while `capture` is set."""
 
     def __init__(self, log: Ledger) -> None:
         commit: Any = log._commit  # a bench may look inside
         run = commit._run
         self.times: list[float] = []
+        self.inserts: dict[str, float] = {}  # table: seconds in INSERTs into it, this call
         self.capture: list[tuple[str, Any]] | None = None
 
         def timed(batch: Any) -> None:
@@ -259,19 +258,34 @@ class Writer:
 
         commit._run = timed
 
-        def on_execute(conn: Any, cursor: Any, statement: str, params: Any, ctx: Any,
-                       many: bool) -> None:  # fmt: skip
-            if self.capture is not None and not many and _in_writer():
+        def before(conn: Any, cursor: Any, statement: str, params: Any, ctx: Any,
+                   many: bool) -> None:  # fmt: skip
+            if not _in_writer():
+                return
+            if self.capture is not None and not many:
                 self.capture.append((statement, params))
+            conn.info["bench_start"] = time.perf_counter()
 
-        event.listen(log.engine, "before_cursor_execute", on_execute)
+        def after(conn: Any, cursor: Any, statement: str, params: Any, ctx: Any,
+                  many: bool) -> None:  # fmt: skip
+            if _in_writer() and (m := INSERT_INTO.match(statement)):
+                took = time.perf_counter() - conn.info.pop("bench_start")
+                self.inserts[m[1]] = self.inserts.get(m[1], 0.0) + took
+
+        event.listen(log.engine, "before_cursor_execute", before)
+        event.listen(log.engine, "after_cursor_execute", after)
 
     def last(self, fn: Callable[[], object]) -> float:
-        """Run `fn` (one write transaction); return its writer time in ms."""
+        """Run `fn` (one write transaction); return its writer time in ms (`inserts` holds
+        its INSERTs' times)."""
         before = len(self.times)
+        self.inserts = {}
         fn()
         assert len(self.times) == before + 1, "expected exactly one write transaction"
         return self.times[-1] * 1000
+
+
+INSERT_INTO = re.compile(r"\s*INSERT INTO (\w+)", re.IGNORECASE)
 
 
 def _in_writer() -> bool:
@@ -321,11 +335,24 @@ def pk_lookups(engine: sa.Engine, count: int, residents: int) -> list[float]:
     return out
 
 
+SCANNED = {  # the table a step of a plan reads whole: EXPLAIN QUERY PLAN, EXPLAIN
+    False: re.compile(r"^SCAN (?!CONSTANT)(\w+)"),
+    True: re.compile(r"Seq Scan on (\w+)"),
+}
+
+
 def explain(engine: sa.Engine, statements: list[tuple[str, Any]]) -> list[str]:
     """Return one line per statement: its plan, marking what scans a table."""
     pg = engine.dialect.name == "postgresql"
     lines = []
+    sizes: dict[str, int] = {}
     with engine.connect() as conn:
+
+        def size_of(table: str) -> str:
+            if table not in sizes and table in t.metadata.tables:
+                sizes[table] = conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
+            return f"{sizes[table]:,} rows" if table in sizes else "?"
+
         for statement, params in statements:
             verb = statement.split(None, 1)[0].upper()
             if verb not in ("SELECT", "UPDATE", "DELETE", "INSERT"):
@@ -333,14 +360,32 @@ def explain(engine: sa.Engine, statements: list[tuple[str, Any]]) -> list[str]:
             prefix = "EXPLAIN (COSTS OFF) " if pg else "EXPLAIN QUERY PLAN "
             rows = conn.exec_driver_sql(prefix + statement, params).all()
             plan = [str(row[0] if pg else row[-1]).strip() for row in rows]
-            scans = [p for p in plan if ("Seq Scan" in p if pg else p.startswith("SCAN "))]
-            mark = "SCAN " if scans else "     "
+            scanned = [m[1] for p in plan if (m := SCANNED[pg].search(p))]
             shape = " ".join(statement.split())
-            lines.append(f"    {mark}{shape[:100]}")
+            lines.append(f"    {'SCAN ' if scanned else '     '}{shape[:100]}")
+            if scanned:
+                lines.append(
+                    f"           scans {', '.join(f'{s} ({size_of(s)})' for s in scanned)}"
+                )
             if plan:
                 lines.append(f"           -> {' | '.join(plan)[:160]}")
         conn.rollback()
     return lines
+
+
+def settle(engine: sa.Engine) -> None:
+    """After bulk writes: SQLite copies the WAL into the database now, not in the commit of
+    whatever transaction comes next (PostgreSQL: ANALYZE, as autovacuum would)."""
+    raw = engine.raw_connection()  # SQLite's is in autocommit (ledger.store.make_engine)
+    try:
+        if engine.dialect.name == "sqlite":
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        else:
+            raw.driver_connection.autocommit = True
+            raw.driver_connection.execute("ANALYZE")
+            raw.driver_connection.autocommit = False
+    finally:
+        raw.close()
 
 
 def med(values: list[float]) -> float:
@@ -355,8 +400,9 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every table's size")
     parser.add_argument("--runs", type=int, default=5, help="erasures (and returns) timed")
-    parser.add_argument("--presses", type=int, default=30, help="presses of each kind per round")
-    parser.add_argument("--rounds", type=int, default=4, help="rounds without/with NEW_INDEXES")
+    parser.add_argument("--presses", type=int, default=40, help="presses of each kind per round")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds without/with NEW_INDEXES")
+    parser.add_argument("--keep", action="store_true", help="keep the database for a look")
     args = parser.parse_args()
     sizes = {k: max(1, int(v * args.scale)) for k, v in SIZES.items()}
     sizes["present"] = min(sizes["present"], sizes["residents"])
@@ -426,9 +472,12 @@ def main() -> None:
         compare_indexes(engine, presses, erase_and_return, args)
     finally:
         ledger.close()
-        if args.db == "postgresql":
+        if args.keep:
+            log(f"kept: {url}")
+        elif args.db == "postgresql":
             drop_pg_database(url)
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def compare_indexes(
@@ -447,17 +496,21 @@ def compare_indexes(
     log(f"without/with {names}: {args.rounds} alternating rounds, {args.presses} presses of "
         f"each kind and 2 erasures + returns per round (writer ms, medians)")  # fmt: skip
     kinds = ("endorse", "like", "onsite")
-    seen: dict[bool, dict[str, list[float]]] = {
-        s: {k: [] for k in (*kinds, "erasure", "return")} for s in (False, True)
-    }
+    figures = (*(f for k in kinds for f in (k, f"{k} INSERT")), "erasure", "return")
+    seen: dict[bool, dict[str, list[float]]] = {s: {k: [] for k in figures} for s in (False, True)}
     for r in range(args.rounds):
         state = r % 2 == 1  # without first: they exist after the set-up
         with engine.begin() as conn:
             for index in indexes:
                 index.create(conn) if state else index.drop(conn)
+        settle(engine)
+        for kind in kinds:  # uncounted: the first presses after the DDL
+            presses.press(kind)
         for _ in range(args.presses):
             for kind in kinds:
                 seen[state][kind].append(presses.press(kind))
+                token_rows = presses.writer.inserts.get("pt_button", float("nan"))
+                seen[state][f"{kind} INSERT"].append(token_rows * 1000)
         for _ in range(2):
             erase, back, _ = erase_and_return()
             seen[state]["erasure"].append(erase)
@@ -466,10 +519,12 @@ def compare_indexes(
         with engine.begin() as conn:
             for index in indexes:
                 index.create(conn)
-    for what in (*kinds, "erasure", "return"):
+    label = {f"{k} INSERT": "  its INSERT of 6 tokens" for k in kinds}
+    label |= {"endorse": "공감 press", "like": "like press", "onsite": "on-site score press"}
+    for what in figures:
         without, with_ = med(seen[False][what]), med(seen[True][what])
-        log(f"  {what:8s} without {without:8.2f} ms   with {with_:8.2f} ms   "
-            f"ratio {with_ / without:5.2f}")  # fmt: skip
+        log(f"  {label.get(what, what):24s} without {without:8.3f} ms   with {with_:8.3f} ms"
+            f"   ratio {with_ / without:5.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":
