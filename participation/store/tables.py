@@ -83,6 +83,7 @@ enrollment_codes = sa.Table(
     sa.Column("slot", sa.Integer, nullable=False),
     sa.Column("user_id", _uid, nullable=True),
     sa.Column("used_at", sa.BigInteger, nullable=True),
+    sa.Index("pt_enrollment_code_user", "user_id"),  # erasure (participation.store.erasure)
 )
 
 enrollments = sa.Table(
@@ -266,6 +267,7 @@ buttons = sa.Table(
     sa.Column("args", sa.JSON, nullable=False),
     sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
     sa.Column("used_at", sa.BigInteger, nullable=True),
+    sa.Index("pt_button_user", "user_id"),  # erasure
 )
 
 outbox = sa.Table(
@@ -282,6 +284,7 @@ outbox = sa.Table(
     sa.Column("claimed_at", sa.BigInteger, nullable=True),
     sa.Column("sent_at", sa.BigInteger, nullable=True),
     sa.Index("pt_outbox_state", "state", "id"),
+    sa.Index("pt_outbox_user", "user_id"),  # erasure; a blocked person's pending notices
 )
 
 broadcasts = sa.Table(
