@@ -20,8 +20,10 @@ ADMIN, CLERK, RESIDENT = 1, 2, 10
 
 
 @pytest.fixture
-def svc(service: ParticipationService) -> ParticipationService:
-    service.grant_first_official(ADMIN)
+def svc(any_db: ParticipationService) -> ParticipationService:
+    """A round open for submissions with an admin (the first official) and a clerk, on
+    SQLite and on PostgreSQL (integration)."""
+    service = any_db
     service.join_as_official(CLERK, service.invite_official(ADMIN, role="clerk"))
     service.create_round(ADMIN, simple_rules(), round_id=R)
     service.open_round(ADMIN, R)
