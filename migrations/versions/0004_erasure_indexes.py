@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-12-08 12:00:00.000000
+Create Date: 2026-12-07 12:30:00.000000
 """
 
 from __future__ import annotations
