@@ -36,19 +36,21 @@ from participation.sheets import qr_png
 from participation.views import Redeemed
 from participation.views import RoundView
 
-MENU: tuple[tuple[str, str], ...] = (
-    ("bot.admin.menu.new_round", "admin.new"),
-    ("bot.admin.menu.phase", "admin.phase"),
-    ("bot.admin.menu.figures", "admin.figures"),
-    ("bot.admin.menu.judges", "admin.invite_judge"),
-    ("bot.admin.menu.officials", "admin.invite_official"),
-    ("bot.admin.menu.hide", "admin.hide"),
-    ("bot.admin.menu.enrollment", "admin.enrollment"),
-    ("bot.admin.menu.onsite", "admin.sessions"),
-    ("bot.admin.menu.paper", "admin.papers"),
-    ("bot.admin.menu.publish", "admin.publish"),
-    ("bot.admin.menu.broadcast", "admin.broadcast"),
-    ("bot.admin.menu.rounds", "admin.rounds"),
+# (label, action, shown to a clerk): a clerk runs the hall (figures, on-site sessions, paper
+# tallies); the rest needs the admin role, which the service checks again when it writes.
+MENU: tuple[tuple[str, str, bool], ...] = (
+    ("bot.admin.menu.new_round", "admin.new", False),
+    ("bot.admin.menu.phase", "admin.phase", False),
+    ("bot.admin.menu.figures", "admin.figures", True),
+    ("bot.admin.menu.judges", "admin.invite_judge", False),
+    ("bot.admin.menu.officials", "admin.invite_official", False),
+    ("bot.admin.menu.hide", "admin.hide", False),
+    ("bot.admin.menu.enrollment", "admin.enrollment", False),
+    ("bot.admin.menu.onsite", "admin.sessions", True),
+    ("bot.admin.menu.paper", "admin.papers", True),
+    ("bot.admin.menu.publish", "admin.publish", False),
+    ("bot.admin.menu.broadcast", "admin.broadcast", False),
+    ("bot.admin.menu.rounds", "admin.rounds", True),
 )
 
 
@@ -85,24 +87,26 @@ async def joined(ctx: Ctx, redeemed: Redeemed) -> None:
 
 async def admin_menu(ctx: Ctx) -> None:
     """/admin and the Admin menu button (officials only)."""
-    await require_official(ctx)
-    await show_menu(ctx, await admin_round(ctx), fresh=True)
+    role = await require_official(ctx)
+    await show_menu(ctx, await admin_round(ctx), fresh=True, role=role)
 
 
 async def menu_button(ctx: Ctx, args: dict[str, JSON]) -> None:
     """◀ Admin menu."""
-    await require_official(ctx)
-    await show_menu(ctx, await admin_round(ctx, args), fresh=False)
+    role = await require_official(ctx)
+    await show_menu(ctx, await admin_round(ctx, args), fresh=False, role=role)
 
 
-async def show_menu(ctx: Ctx, rnd: RoundView | None, *, fresh: bool) -> None:
+async def show_menu(ctx: Ctx, rnd: RoundView | None, *, fresh: bool, role: str) -> None:
+    """The menu of what ``role`` may do in ``rnd``."""
     if rnd is None:
         head = ctx.t("bot.admin.head_none")
     else:
         phase = ctx.t(f"participation.phase.{rnd.phase}")
         head = ctx.t("bot.admin.head", round=rnd.title, phase=phase)
     args: dict[str, JSON] = {"r": rnd.round_id} if rnd is not None else {}
-    buttons = [Btn(ctx.t(key), action, args) for key, action in MENU]
+    admin = role == "admin"
+    buttons = [Btn(ctx.t(key), action, args) for key, action, clerk in MENU if admin or clerk]
     markup = await inline(ctx, grid(buttons, 2))
     if fresh:
         await ctx.send(head, markup)
@@ -175,7 +179,7 @@ async def send_invite(ctx: Ctx, key: str, code: str, **params: object) -> None:
 
 async def invite_judge(ctx: Ctx, args: dict[str, JSON]) -> None:
     """Invite judges: for one review group (when the round has groups) or for all."""
-    rnd = await round_or_say(ctx, args)
+    rnd = await round_or_say(ctx, args, admin=True)
     if rnd is None:
         return
     if "g" not in args and rnd.groups:
@@ -199,7 +203,7 @@ async def invite_judge(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 async def invite_official(ctx: Ctx, args: dict[str, JSON]) -> None:
     """Invite staff: choose the role, then a single-use link valid for a day."""
-    await require_official(ctx)
+    await require_official(ctx, admin=True)
     role = str_arg(args, "role")
     if role not in OFFICIAL_ROLES:
         buttons = [
@@ -218,7 +222,7 @@ async def invite_official(ctx: Ctx, args: dict[str, JSON]) -> None:
 # --- hiding a proposal --------------------------------------------------------------------------
 async def ask_hide_number(ctx: Ctx, args: dict[str, JSON]) -> None:
     """Hide a proposal: which proposal (its number)?"""
-    rnd = await round_or_say(ctx, args)
+    rnd = await round_or_say(ctx, args, admin=True)
     if rnd is None:
         return
     await ctx.save("admin.hide_number", {"r": rnd.round_id})

@@ -14,11 +14,15 @@ from participation.domain.events import JSON
 from participation.views import RoundView
 
 
-async def require_official(ctx: Ctx) -> str:
-    """Return the person's official role.  Raises NotOfficial (checked on every update)."""
+async def require_official(ctx: Ctx, *, admin: bool = False) -> str:
+    """Return the person's official role.  Raises NotOfficial (checked on every update), or
+    AdminOnly for a clerk when ``admin``: an admin-only screen refuses a clerk at its first
+    step, not after they filled it in (the service checks again when it writes)."""
     role = await ctx.call(ctx.svc.official_role, ctx.user_id)
     if role is None:
         raise e.NotOfficial()
+    if admin and role != "admin":
+        raise e.AdminOnly()
     return role
 
 
@@ -31,9 +35,10 @@ async def admin_round(ctx: Ctx, args: dict[str, JSON] | None = None) -> RoundVie
     return next((r for r in rounds if r.phase != "closed"), rounds[0] if rounds else None)
 
 
-async def round_or_say(ctx: Ctx, args: dict[str, JSON]) -> RoundView | None:
-    """Check the role, return the round; with no round at all, say so and return None."""
-    await require_official(ctx)
+async def round_or_say(ctx: Ctx, args: dict[str, JSON], *, admin: bool = False) -> RoundView | None:
+    """Check the role (``admin``: the admin role), return the round; with no round at all,
+    say so and return None."""
+    await require_official(ctx, admin=admin)
     rnd = await admin_round(ctx, args)
     if rnd is None:
         await ctx.reply("bot.admin.no_round")

@@ -95,7 +95,7 @@ async def in_step(ctx: Ctx, args: dict[str, JSON], *steps: str) -> str:
 # --- one community ------------------------------------------------------------------------------
 async def begin(ctx: Ctx, args: dict[str, JSON]) -> None:
     """➕ Add a community: ask its name."""
-    rnd = await round_or_say(ctx, args)
+    rnd = await round_or_say(ctx, args, admin=True)
     if rnd is None:
         return
     await ctx.save(NAME_STEP, {"r": rnd.round_id})
@@ -200,7 +200,7 @@ async def press_a_button(ctx: Ctx, incoming: Incoming) -> None:
 # --- many at once -------------------------------------------------------------------------------
 async def bulk_begin(ctx: Ctx, args: dict[str, JSON]) -> None:
     """📄 Add many at once: ask for the file."""
-    rnd = await round_or_say(ctx, args)
+    rnd = await round_or_say(ctx, args, admin=True)
     if rnd is None:
         return
     await ctx.save(BULK_STEP, {"r": rnd.round_id})

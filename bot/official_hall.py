@@ -64,7 +64,7 @@ def group_name(ctx: Ctx, group: int | None) -> str:
 # --- enrollment sheets --------------------------------------------------------------------------
 async def enrollment(ctx: Ctx, args: dict[str, JSON]) -> None:
     """Registration codes: communities with codes issued / redeemed, paged."""
-    rnd = await round_or_say(ctx, args)
+    rnd = await round_or_say(ctx, args, admin=True)
     if rnd is None:
         return
     found = await ctx.call(ctx.svc.communities, rnd.round_id)
@@ -104,7 +104,7 @@ async def enrollment(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 async def enroll_pick(ctx: Ctx, args: dict[str, JSON]) -> None:
     """A community: which sheet (voters' or the representative's)?"""
-    rnd = await round_or_say(ctx, args)
+    rnd = await round_or_say(ctx, args, admin=True)
     if rnd is None:
         return
     where: dict[str, JSON] = {"r": rnd.round_id, "c": str_arg(args, "c")}
@@ -121,7 +121,7 @@ async def enroll_pick(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 async def enroll_issue(ctx: Ctx, args: dict[str, JSON]) -> None:
     """Issue the codes left in the quota and send the PDF of QR cards."""
-    rnd = await round_or_say(ctx, args)
+    rnd = await round_or_say(ctx, args, admin=True)
     if rnd is None:
         return
     community, role = str_arg(args, "c"), str_arg(args, "role")

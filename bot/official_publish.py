@@ -64,7 +64,7 @@ def register(router: Router) -> None:
 # --- results ------------------------------------------------------------------------------------
 async def ask_publish(ctx: Ctx, args: dict[str, JSON]) -> None:
     """Announce results: final; ask first."""
-    rnd = await round_or_say(ctx, args)
+    rnd = await round_or_say(ctx, args, admin=True)
     if rnd is None:
         return
     r: dict[str, JSON] = {"r": rnd.round_id}
@@ -138,7 +138,7 @@ async def send_results(ctx: Ctx, round_id: str, results: Results) -> None:
 # --- broadcast ----------------------------------------------------------------------------------
 async def compose(ctx: Ctx, args: dict[str, JSON]) -> None:
     """Send a notice: ask for the text."""
-    await require_official(ctx)
+    await require_official(ctx, admin=True)
     await ctx.save("admin.bc.text", {})
     await ctx.reply("bot.admin.bc_ask", max=BROADCAST_MAX)
 

@@ -73,7 +73,7 @@ async def store(ctx: Ctx, step: str, new: dict[str, JSON]) -> None:
 
 async def begin(ctx: Ctx, args: dict[str, JSON]) -> None:
     """New round: ask the title (or point to the TOML way)."""
-    await require_official(ctx)
+    await require_official(ctx, admin=True)
     await store(ctx, "admin.new.title", {})
     await ctx.reply("bot.admin.new.ask_title")
 
@@ -309,7 +309,7 @@ async def create(ctx: Ctx, args: dict[str, JSON]) -> None:
 # --- phases -----------------------------------------------------------------------------------
 async def phase_menu(ctx: Ctx, args: dict[str, JSON]) -> None:
     """Advance phase: where the round is, and a confirmation to move it on."""
-    rnd = await round_or_say(ctx, args)
+    rnd = await round_or_say(ctx, args, admin=True)
     if rnd is None:
         return
     target = NEXT_PHASE.get(rnd.phase)

@@ -88,6 +88,12 @@ class NotOfficial(NotAllowed):
     key = "participation.error.not_official"
 
 
+class AdminOnly(NotOfficial):
+    """An official without the admin role (a clerk) asked for what only admins may do."""
+
+    key = "participation.error.admin_only"
+
+
 class OfficialExists(NotAllowed):
     key = "participation.error.official_exists"
 

@@ -169,10 +169,13 @@ def official_role(conn: Conn, user_id: int) -> str | None:
 
 
 def require_official(conn: Conn, user_id: int, *, admin: bool = True) -> str:
-    """Return the role.  Raises NotOfficial (also for a clerk where ``admin`` is needed)."""
+    """Return the role.  Raises NotOfficial, or AdminOnly for a clerk where ``admin`` is
+    needed."""
     role = official_role(conn, user_id)
-    if role is None or (admin and role != "admin"):
+    if role is None:
         raise e.NotOfficial()
+    if admin and role != "admin":
+        raise e.AdminOnly()
     return role
 
 

@@ -4,7 +4,9 @@ defaults, opened and advanced with confirmations, invitations, figures and hidin
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
+from participation.store import tables as t
 from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import BotWorld
 from tests.support.e2e_bot import labels
@@ -14,6 +16,13 @@ from tests.support.review_day import official
 from tests.support.review_day import resident
 from tests.support.review_day import submit
 from tests.support.review_day import to_review
+
+
+def set_role(world: BotWorld, uid: int, role: str) -> None:
+    """Change an official's role in place (no service does it; an admin may be made clerk)."""
+    with world.svc._engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(sa.update(t.officials).where(t.officials.c.user_id == uid).values(role=role))
+
 
 pytestmark = pytest.mark.asyncio
 
@@ -116,12 +125,28 @@ async def test_invitations_figures_and_hiding(world: BotWorld) -> None:
     card = world.svc.proposal(ids[1])
     assert card.hidden and card.hide_reason == "spam"
 
-    # a clerk may not hide: the service checks the role on every update
+    # a clerk's menu holds the hall's screens only; an admin screen refuses a clerk at its
+    # first step (a button issued while they were admin), and the service checks the role on
+    # every write (a hiding started by an admin who became clerk halfway is refused at the end)
     clerk = await official(world, "집계", role="clerk")
+    clerk_menu = await world.text(clerk, "/admin")
+    assert labels(clerk_menu) == [
+        world.t(k)
+        for k in ("bot.admin.menu.figures", "bot.admin.menu.onsite", "bot.admin.menu.paper",
+                  "bot.admin.menu.rounds")
+    ]  # fmt: skip
+    assert world.t("bot.admin.menu.hide") in labels(menu)  # an admin's menu has them all
+    set_role(world, clerk, "admin")
+    admin_menu = await world.text(clerk, "/admin")
+    set_role(world, clerk, "clerk")
+    refused = await world.press(clerk, admin_menu, world.t("bot.admin.menu.hide"))
+    assert text_of(refused) == world.t("participation.error.admin_only")
+    set_role(world, clerk, "admin")
     await world.press(clerk, await world.text(clerk, "/admin"), world.t("bot.admin.menu.hide"))
     reasons = await world.text(clerk, "3")
     confirm = await world.press(clerk, reasons, world.t("participation.reason.abuse"))
+    set_role(world, clerk, "clerk")
     refused = await world.press(clerk, confirm, world.t("bot.admin.hide_yes"))
-    assert text_of(refused) == world.t("participation.error.not_official")
+    assert text_of(refused) == world.t("participation.error.admin_only")
     assert not world.svc.proposal(ids[2]).hidden
     to_review(world)

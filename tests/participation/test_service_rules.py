@@ -148,7 +148,7 @@ CASES: list[tuple[str, Callable[[World], object], type[e.ParticipationError]]] =
     ("endorse hidden", lambda w: (w.svc.hide_proposal(ADMIN, w.pid, "spam"), w.svc.endorse(THIRD, w.pid)), e.ProposalIsHidden),
     ("hide with unknown reason", lambda w: w.svc.hide_proposal(ADMIN, w.pid, "dislike"), e.UnknownReason),
     ("hide by a resident", lambda w: w.svc.hide_proposal(OTHER, w.pid, "spam"), e.NotOfficial),
-    ("clerk cannot administer", lambda w: w.svc.advance_round(CLERK, R), e.NotOfficial),
+    ("clerk cannot administer", lambda w: w.svc.advance_round(CLERK, R), e.AdminOnly),
     ("submit after deadline", lambda w: (w.clock.set(dt.datetime(2017, 2, 10, 18, tzinfo=KST)), submit(w)), e.DeadlinePassed),
     ("edit in a closed phase", lambda w: (w.svc.advance_round(ADMIN, R), w.svc.edit_proposal(AUTHOR, w.pid, title="x")), e.PhaseClosed),
     ("edit after withdrawal", lambda w: (w.svc.withdraw_proposal(AUTHOR, w.pid), w.svc.edit_proposal(AUTHOR, w.pid, title="x")), e.ProposalInactive),
