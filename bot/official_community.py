@@ -38,6 +38,7 @@ from bot.router import str_arg
 from bot.start import REGION_COLUMNS
 from bot.start import REGIONS_PER_PAGE
 from i18n.catalog import LOCALES
+from i18n.catalog import Catalog
 from participation.domain import community as cm
 from participation.domain import errors as e
 from participation.domain.events import JSON
@@ -50,7 +51,7 @@ NAME_STEP, REGION_STEP, CONFIRM_STEP = (
 )
 BULK_STEP = "admin.community.bulk"
 FILE_MAX_BYTES = 200 * 1024
-FILE_SUFFIXES = (".csv", ".txt")
+FILE_SUFFIXES = (".csv", ".tsv", ".txt")
 PROBLEMS_SHOWN = 20
 QUOTED_MAX = 20  # characters of a line's text quoted back in a problem
 FORMAT = "format"  # a line that is not two fields (the domain's codes are in cm)
@@ -231,7 +232,8 @@ async def bulk_file(ctx: Ctx, incoming: Incoming) -> None:
     if text is None:
         return
     rnd = await ctx.call(ctx.svc.round, str_arg(ctx.conversation.data, "r"))
-    sheet = parse(text, region_lookup(ctx, rnd.rules.regions))
+    catalog = ctx.services.catalog
+    sheet = parse(text, region_lookup(catalog, rnd.rules.regions), header_words(catalog))
     if not sheet.lines:
         await ctx.reply("bot.admin.community.bulk_empty")
         return
@@ -281,15 +283,36 @@ def squash(text: str) -> str:
     return "".join(text.split()).casefold()
 
 
-def region_lookup(ctx: Ctx, codes: tuple[str, ...]) -> dict[str, str]:
-    """Return {squashed name or code: code} for the round's regions, names in every language."""
-    catalog = ctx.services.catalog
+def region_lookup(catalog: Catalog, codes: tuple[str, ...]) -> dict[str, str]:
+    """Return {squashed name or code: code} for the round's regions, names in every language,
+    also without their 시/군 ending (each locale's ``bot.admin.community.region_suffixes``)
+    when that short name belongs to one region only and is no other region's name."""
     out: dict[str, str] = {}
+    short: dict[str, set[str]] = {}
     for code in codes:
-        names = [catalog.text(locale, f"participation.region.{code}") for locale in LOCALES]
-        for label in (code, *names):
-            out[squash(label)] = code
+        out[squash(code)] = code
+        for locale in LOCALES:
+            name = catalog.text(locale, f"participation.region.{code}")
+            out[squash(name)] = code
+            for suffix in words(catalog.text(locale, "bot.admin.community.region_suffixes")):
+                stem = squash(name[: -len(suffix)]) if name.endswith(suffix) else ""
+                if stem:
+                    short.setdefault(stem, set()).add(code)
+    for stem, owners in short.items():
+        if len(owners) == 1 and stem not in out:
+            out[stem] = owners.pop()
     return out
+
+
+def header_words(catalog: Catalog) -> frozenset[str]:
+    """Return the squashed words a header line's region column may hold, in every language."""
+    key = "bot.admin.community.region_headers"
+    return frozenset(squash(w) for locale in LOCALES for w in words(catalog.text(locale, key)))
+
+
+def words(listed: str) -> list[str]:
+    """Return the non-blank items of a catalog list (``a,b,c``)."""
+    return [w.strip() for w in listed.split(",") if w.strip()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,14 +350,23 @@ class Sheet:
         return sorted(every, key=lambda f: f.line)
 
 
-def parse(text: str, regions: dict[str, str]) -> Sheet:
-    """Split ``text`` into ``name,region`` lines (CSV quoting allowed; blank lines skipped)."""
+def parse(text: str, regions: dict[str, str], headers: frozenset[str] = frozenset()) -> Sheet:
+    """Split ``text`` into ``name,region`` lines (CSV quoting allowed; blank lines skipped).
+
+    Fields are split at tabs instead when the first line has a tab and no comma (a sheet
+    copied out of a spreadsheet). A first line whose region column is one of ``headers``
+    (``name,region``, as spreadsheets export) is a header, not a community.
+    """
     sheet = Sheet()
-    reader = csv.reader(io.StringIO(text))
+    first = next((x for x in text.splitlines() if x.strip()), "")
+    tabs = "\t" in first and "," not in first
+    reader = csv.reader(io.StringIO(text), delimiter="\t" if tabs else ",")
     for fields in reader:
         if not any(f.strip() for f in fields):
             continue
         line = reader.line_num
+        if not sheet.lines and len(fields) == 2 and squash(fields[1]) in headers:
+            continue  # the header line
         sheet.lines.append(line)
         if len(sheet.lines) > cm.BULK_MAX:
             continue  # counted only: the file is refused as too long

@@ -172,6 +172,32 @@ async def test_many_from_a_csv_with_bom_and_korean_region_names(world: BotWorld)
     assert world.svc.get_conversation(boss).step == ""
 
 
+async def test_a_spreadsheet_export_with_a_header_tabs_and_short_region_names(
+    world: BotWorld,
+) -> None:
+    boss = await official(world)
+    asked = await enrollment(world, boss)
+    await world.press(boss, asked, world.t("bot.admin.community.bulk_button"))
+    # copied out of a spreadsheet: a header line, tabs, region names without their ending
+    sheet = "공동체 이름\t시·군\n햇살마을\t수원\n달빛마을\t연천\nSunny Town\tSuwon\n"
+    await send_file(world, boss, sheet.encode(), "list.tsv", "text/tab-separated-values")
+    assert text_of(world.messages(boss)[-2]) == world.t("bot.admin.community.bulk_added", count=3)
+    found = [(c.name, c.region) for c in world.svc.communities(ROUND)]
+    assert found == [("햇살마을", "suwon"), ("달빛마을", "yeoncheon"), ("Sunny Town", "suwon")]
+
+    # a header is only a first line whose region column is a header word; elsewhere such a
+    # line is a community with an unknown region, reported by its line, and nothing is added
+    await world.press(
+        boss, await enrollment(world, boss), world.t("bot.admin.community.bulk_button")
+    )
+    report = await send_file(world, boss, "별빛마을,수원시\n이름,지역\n".encode())
+    assert text_of(report).split("\n") == [
+        world.t("bot.admin.community.bulk_problems", count=1),
+        world.t("bot.admin.community.problem.region_unknown", line=2, region="지역"),
+    ]
+    assert len(world.svc.communities(ROUND)) == 3
+
+
 async def test_a_file_with_bad_lines_is_reported_by_line_and_adds_nothing(
     world: BotWorld,
 ) -> None:
