@@ -61,6 +61,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 import httpx  # noqa: E402
 import redis  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from support.pgdb import create_pg_database  # noqa: E402
+from support.pgdb import drop_pg_database  # noqa: E402
 from support.procs import BIN  # noqa: E402
 from support.procs import Proc  # noqa: E402
 from support.procs import RedisServer  # noqa: E402
@@ -309,29 +311,6 @@ def committed(engine: sa.Engine) -> dict[int, float]:
     return out
 
 
-PG_ADMIN_URL = os.environ.get(
-    "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def create_pg_database() -> str:
-    """Create a fresh database on the shared PostgreSQL; return its URL."""
-    name = f"bench_e2e_{os.getpid()}_{int(time.time())}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_pg_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 async def account(rt: Runtime, srv: SandboxServer, presses: list[dict[str, Any]]) -> dict:
     """Replay presses one at a time through the worker's own `_apply` (the handler and its
     bookkeeping, on a stream of its own); count SQL, commits, Bot API and Redis calls."""
@@ -538,7 +517,8 @@ def main() -> None:
 
     work = ROOT / "var" / "bench" / f"e2e-{os.getpid()}"
     work.mkdir(parents=True)
-    db_url = f"sqlite:///{work / 'e2e.db'}" if args.db == "sqlite" else create_pg_database()
+    sqlite_url = f"sqlite:///{work / 'e2e.db'}"
+    db_url = sqlite_url if args.db == "sqlite" else create_pg_database("bench_e2e")
     redis_server = RedisServer(work / "redis").start()
     srv = SandboxServer("127.0.0.1", 0, personas=False).start()
     srv.world.limits = Limits(

@@ -52,6 +52,10 @@ from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from support.pgdb import create_pg_database  # noqa: E402
+from support.pgdb import drop_pg_database  # noqa: E402
 
 from ledger import Ledger  # noqa: E402
 from ledger import LedgerKey  # noqa: E402
@@ -82,9 +86,6 @@ SIZES = {
     "present": 2_000,  # each scores all 10 proposals on site
     "enrollments": 10_000,
 }
-PG_ADMIN_URL = os.environ.get(
-    "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 def log(text: str) -> None:
@@ -215,24 +216,6 @@ def bulk_load(engine: sa.Engine, session: str, sizes: dict[str, int]) -> dict[st
             counts[table] = conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
     settle(engine)
     return counts
-
-
-def create_pg_database() -> str:
-    """Create a fresh database on the shared PostgreSQL; return its URL."""
-    name = f"bench_erasure_{os.getpid()}_{int(time.time())}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_pg_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 # ------------------------------------------------------------------------------ measuring
@@ -409,7 +392,8 @@ def main() -> None:
     sizes["enrollments"] = min(sizes["enrollments"], sizes["residents"])
     work = ROOT / "var" / "bench" / f"erasure-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
-    url = create_pg_database() if args.db == "postgresql" else f"sqlite:///{work / 'bench.db'}"
+    sqlite_url = f"sqlite:///{work / 'bench.db'}"
+    url = create_pg_database("bench_erasure") if args.db == "postgresql" else sqlite_url
     key = LedgerKey.from_seed("bench-erasure", bytes(32))
     ledger = Ledger.open(url, key, "bench.example/erasure", kinds=KINDS)
     try:
