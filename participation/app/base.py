@@ -113,6 +113,19 @@ def recorded(row: Sequence[Any]) -> Done:
     return Done(receipt=Receipt(index=index, leaf_hash=bytes.fromhex(leaf_hash)), subject=subject)
 
 
+def append_plan(appender: Appender, p: Plan, key: str | None) -> ReceiptLike:
+    """Append the plan's event, deduplicated by ``key`` (the request id), which the caller
+    found unused: no pt_request row, so no entry has it either."""
+    return appender.append(
+        p.event.kind,
+        p.actor,
+        p.round_id,
+        p.event.to_payload(),
+        dedup_key=key,
+        new_key=key is not None,
+    )
+
+
 def new_code(prefix: str) -> str:
     """Return ``<prefix>_<16 base32 chars>`` (80 random bits), a Telegram deep-link payload."""
     raw = base64.b32encode(secrets.token_bytes(10)).decode().lower()
@@ -298,14 +311,7 @@ class Base:
             first: Done | None = None
             for n, p in enumerate(plans):
                 key = request_id if n == 0 else None  # the dedup key marks the first entry
-                r = appender.append(
-                    p.event.kind,
-                    p.actor,
-                    p.round_id,
-                    p.event.to_payload(),
-                    dedup_key=key,
-                    new_key=key is not None,
-                )
+                r = append_plan(appender, p, key)
                 done = self._recorded(conn, p, r, None, now)
                 first = first or done
             assert first is not None, "a batch has at least one entry"
@@ -347,14 +353,7 @@ class Base:
             raise _StateChanged()
         # No database write yet: the writer undoes this append if we raise. With no pt_request
         # row (looked up above, or re-checked by the claim) no entry has the key either.
-        r = appender.append(
-            p.event.kind,
-            p.actor,
-            p.round_id,
-            p.event.to_payload(),
-            dedup_key=request_id,
-            new_key=request_id is not None,
-        )
+        r = append_plan(appender, p, request_id)
         if not early.claim(conn, now):
             raise _StateChanged()
         if early.writes is not None:
@@ -374,14 +373,7 @@ class Base:
     ) -> Done:
         """Append the plan's event and record the receipt and the request (under the lock,
         with no row for ``request_id``)."""
-        r = appender.append(
-            p.event.kind,
-            p.actor,
-            p.round_id,
-            p.event.to_payload(),
-            dedup_key=request_id,
-            new_key=request_id is not None,  # no pt_request row: no entry with that key
-        )
+        r = append_plan(appender, p, request_id)
         return self._recorded(conn, p, r, request_id, now)
 
     def _recorded(
