@@ -140,6 +140,22 @@ def send_photo(user_id: int) -> tuple[Response, int]:
     return jsonify({"ok": True}), 200
 
 
+@bp.post("/api/chat/<int:user_id>/document")
+def send_document(user_id: int) -> tuple[Response, int]:
+    """Send an uploaded file (a CSV, a PDF...) with its name, type and an optional caption."""
+    upload = request.files.get("document")
+    if upload is None:
+        abort(400)
+    caption = request.form.get("caption") or None
+    name = upload.filename or "file"
+    mime = upload.mimetype or "application/octet-stream"
+    try:
+        _services().client.send_document(user_id, upload.read(), name, mime, caption)
+    except (KeyError, ValueError) as err:
+        return _refused(err)
+    return jsonify({"ok": True}), 200
+
+
 @bp.post("/api/chat/<int:user_id>/contact")
 def send_contact(user_id: int) -> tuple[Response, int]:
     """Share the persona's own phone number (a ``request_contact`` button)."""

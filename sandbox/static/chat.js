@@ -317,14 +317,16 @@
     $("start").addEventListener("click", () => sendText("/start"));
     $("add-persona").addEventListener("click", addPersona);
     $("photo-input").addEventListener("change", async (event) => {
+      // A picture goes as a photo (Telegram's "send as photo"); any other file as a document.
       const file = event.target.files[0];
       if (!file) return;
+      const photo = file.type.startsWith("image/");
       const form = new FormData();
-      form.append("photo", file);
+      form.append(photo ? "photo" : "document", file);
       const caption = $("text").value.trim();
       if (caption) { form.append("caption", caption); $("text").value = ""; }
       event.target.value = "";
-      await api("chat/" + state.user + "/photo", form);
+      await api("chat/" + state.user + (photo ? "/photo" : "/document"), form);
     });
     for (const tab of document.querySelectorAll(".tab")) {
       tab.addEventListener("click", () => setTab(tab.dataset.tab));

@@ -16,6 +16,7 @@ from tests.sandbox.tinybot import ASK_TITLE
 from tests.sandbox.tinybot import CONSENT
 from tests.sandbox.tinybot import THANKS
 from tests.sandbox.tinybot import TinyBot
+from tests.support.e2e_bot import jpeg
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -58,6 +59,17 @@ def scan_the_officials_qr_code(page: Page) -> None:
     expect(page.locator("#chat .msg").filter(has_text="(s_42)")).to_be_visible()
 
 
+def attach_a_file_and_a_photo(page: Page) -> None:
+    """The 📎 input sends a picture as a photo and any other file as a document."""
+    csv = {"name": "list.csv", "mimeType": "text/csv", "buffer": "햇살마을,수원시\n".encode()}
+    page.locator("#photo-input").set_input_files(files=[csv])
+    expect(page.locator("#chat .msg .document").filter(has_text="list.csv")).to_be_visible()
+    page.locator("#photo-input").set_input_files(
+        files=[{"name": "p.jpg", "mimeType": "image/jpeg", "buffer": jpeg()}]
+    )
+    expect(page.locator("#chat .msg.me img")).to_have_count(1)
+
+
 def test_resident_taps_through_start_consent_and_first_action(sandbox: SandboxServer) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     with (
@@ -73,6 +85,7 @@ def test_resident_taps_through_start_consent_and_first_action(sandbox: SandboxSe
             page.screenshot(path=str(ARTIFACTS / "sandbox-web-chat.png"), full_page=True)
             scan_the_officials_qr_code(page)
             page.screenshot(path=str(ARTIFACTS / "sandbox-qr-scanned.png"), full_page=True)
+            attach_a_file_and_a_photo(page)
         finally:
             browser.close()
     texts = [m["text"] for m in sandbox.messages(RESIDENT_ID)]
@@ -80,3 +93,6 @@ def test_resident_taps_through_start_consent_and_first_action(sandbox: SandboxSe
     assert sandbox.answered_callbacks(RESIDENT_ID)[0]["data"] == "consent:yes"
     scanned = sandbox.messages(RESIDENT_ID, incoming=True)
     assert any(m["text"] == "/start s_42" and m["deep_link"] == "s_42" for m in scanned)
+    documents = [m["document"] for m in scanned if m.get("document")]
+    assert [(d["file_name"], d["mime_type"]) for d in documents] == [("list.csv", "text/csv")]
+    assert [m for m in scanned if m.get("photo")]  # the picture went as a photo
