@@ -1,9 +1,17 @@
 """The residents' Telegram bot: ``build_application`` and what it needs (``BotServices``)."""
 
 from bot.app import build_application
+from bot.app import tell_not_handled
 from bot.services import BotServices
 from bot.services import MemoryRateLimiter
 from bot.services import RateLimiter
 from bot.services import Verdict
 
-__all__ = ["BotServices", "MemoryRateLimiter", "RateLimiter", "Verdict", "build_application"]
+__all__ = [
+    "BotServices",
+    "MemoryRateLimiter",
+    "RateLimiter",
+    "Verdict",
+    "build_application",
+    "tell_not_handled",
+]

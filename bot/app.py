@@ -16,6 +16,7 @@ from typing import Any
 from typing import Protocol
 
 import structlog
+from telegram import Bot
 from telegram import CallbackQuery
 from telegram import ChatMemberUpdated
 from telegram import Update
@@ -325,9 +326,57 @@ async def on_error(update: object, context: Context) -> None:
         except TelegramError:
             pass  # already answered by the handler that failed
     try:
-        resident = await asyncio.to_thread(services.participation.resident, user.id)
-        text = services.catalog.text(person_locale(resident, user.language_code), key, **params)
         if chat is not None and chat.type == "private":
-            await context.bot.send_message(chat.id, text)
+            await apologise(context.bot, services, chat.id, user.id, user.language_code, key,
+                            **params)  # fmt: skip
     except Exception as again:  # the database may be what failed: never fail in here
         log.warning("error_reply_failed", update_id=update.update_id, error=type(again).__name__)
+
+
+async def apologise(
+    bot: Bot,
+    services: BotServices,
+    chat_id: int,
+    user_id: int | None,
+    language_code: str | None,
+    key: str,
+    /,
+    **params: object,
+) -> None:
+    """Send catalog text ``key`` to ``chat_id`` in the person's language: the one they saved,
+    else their client's (``language_code``), else Korean. When the saved one cannot be read
+    (the database may be what failed), the client's is used. Raises what sending raises."""
+    resident = None
+    if user_id is not None:
+        try:
+            resident = await asyncio.to_thread(services.participation.resident, user_id)
+        except Exception as err:
+            log.warning("apology_locale_unread", error=type(err).__name__)
+    text = services.catalog.text(person_locale(resident, language_code), key, **params)
+    await bot.send_message(chat_id, text)
+
+
+async def tell_not_handled(
+    application: Application[Any, Any, Any, Any, Any, Any],
+    *,
+    chat_id: int,
+    user_id: int | None,
+    language_code: str | None,
+    callback_query_id: str | None,
+) -> None:
+    """Tell a person that their update could not be handled now, was kept for the operators
+    and may be tried again a little later (``bot.error.dead_letter``); a pressed button's
+    query is answered first, so its spinner stops (best effort: it may be too old).
+
+    The runtime calls it when it gives up on an update (gateway.worker's dead letters), from
+    the raw update's fields: PTB may not have been able to parse it. Raises what sending
+    raises.
+    """
+    services: BotServices = application.bot_data[SERVICES_KEY]
+    if callback_query_id is not None:
+        try:
+            await application.bot.answer_callback_query(callback_query_id)
+        except TelegramError:
+            pass  # answered already, or too old
+    await apologise(application.bot, services, chat_id, user_id, language_code,
+                    "bot.error.dead_letter")  # fmt: skip
