@@ -12,6 +12,7 @@ import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import redis
@@ -21,6 +22,7 @@ from telegram import Bot
 from telegram import Update
 from telegram.error import TelegramError
 
+from bot import tell_not_handled
 from bot.transport import AiohttpRequest
 from gateway.broadcast import DeliveryJournal
 from gateway.broadcast import OutboxSender
@@ -110,8 +112,9 @@ async def worker_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = N
     application = rt.bot_application(base, files, username, client)
     config = WorkerConfig(lease_ms=rt.settings.worker_lease_ms)
     worker = UpdateWorker(
-        client, rt.layout, application, rt.processed(), name=consumer_name(), config=config
-    )
+        client, rt.layout, application, rt.processed(), name=consumer_name(), config=config,
+        notify_dead=partial(tell_not_handled, application),
+    )  # fmt: skip
     stopper.add(asyncio.get_running_loop(), worker.stop)
     settle_heap()
     try:

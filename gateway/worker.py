@@ -38,9 +38,20 @@ Design (why it is correct):
   partition pauses and retries it with backoff, keeping order; after `max_attempts` failures
   while the database answers, the update goes to the `updates:dead` stream so one poison
   update cannot stall a chat forever (an outage of the database itself never dead-letters).
-  A dead letter is the raw update (names and Telegram ids included), kept for operators to
-  look at for `dead_letter_keep_s` (30 days) and trimmed by age when the next one is added
-  (XADD MINID), not forever.
+  A dead letter is the raw update (field `u`, names and Telegram ids included) and why it died
+  (field `r`: `unparsable:<error type>` or `attempts:<n>:<error type>`, never a message
+  text), kept for operators (`python -m gateway deadletters`, gateway/deadletters.py) for
+  `dead_letter_keep_s` (30 days) and trimmed by age when the next one is added (XADD MINID),
+  not forever. Moving it there and acknowledging it is one script (DEAD): a crash leaves the
+  update in the partition or in `updates:dead`, never in both or neither.
+- **Telling the person.** While an update is retried the person hears nothing: the worker's
+  error handler runs before the bot's and stops it (ApplicationHandlerStop) for a retryable
+  error, so no attempt that will be retried sends an apology. Once the update is
+  dead-lettered, `notify_dead` (the bot's `tell_not_handled`) answers a pressed button and
+  sends one polite message in the person's language, to a private chat or a person's own
+  chat only (`person_to_tell`), within `notice_timeout_s`; its failure is logged by type and
+  never stops the partition. After a crash between the move and the message, nobody is told
+  (at most once).
 """
 
 from __future__ import annotations
@@ -54,8 +65,10 @@ import socket
 import time
 from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from typing import Protocol
 from typing import cast
 
 import redis
@@ -63,6 +76,7 @@ import redis.asyncio as aredis
 import structlog
 from telegram import Update
 from telegram.ext import Application
+from telegram.ext import ApplicationHandlerStop
 
 from gateway import lease
 from gateway.store import ProcessedUpdates
@@ -70,6 +84,7 @@ from participation.domain.errors import ParticipationError
 from webhook.inbox import GROUP
 from webhook.inbox import PROCESSED_COUNTER
 from webhook.inbox import StreamLayout
+from webhook.inbox import chat_id_of
 
 log = structlog.get_logger("gateway.worker")
 
@@ -81,6 +96,16 @@ redis.call('XDEL', KEYS[1], ARGV[2])
 if ARGV[3] == '1' then redis.call('INCR', KEYS[2]) end
 return 1
 """
+
+# Dead-lettering, atomically: the raw update and its reason go to the dead stream (entries
+# older than ARGV[5] ms trimmed, exactly), and the entry leaves its partition (XACK, XDEL).
+DEAD = """
+redis.call('XADD', KEYS[2], 'MINID', ARGV[5], '*', 'u', ARGV[3], 'r', ARGV[4])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return 1
+"""
+DEAD_STREAM = "updates:dead"
 
 _failures: contextvars.ContextVar[list[BaseException]] = contextvars.ContextVar("failures")
 
@@ -119,6 +144,61 @@ class WorkerConfig:
     backoff_s: float = 0.5
     max_backoff_s: float = 15.0
     dead_letter_keep_s: int = 30 * 86_400
+    notice_timeout_s: float = 3.0  # telling the person of a dead letter holds the partition
+
+
+@dataclass(frozen=True, kw_only=True)
+class Person:
+    """Whom to tell that an update was dead-lettered: ids and a language, nothing they wrote."""
+
+    chat_id: int
+    user_id: int | None
+    language_code: str | None
+    callback_query_id: str | None
+
+
+class DeadLetterNotice(Protocol):
+    """Tell a person their update was not handled (bot.tell_not_handled, bound to the app)."""
+
+    def __call__(
+        self,
+        *,
+        chat_id: int,
+        user_id: int | None,
+        language_code: str | None,
+        callback_query_id: str | None,
+    ) -> Awaitable[None]: ...
+
+
+def person_to_tell(update: Mapping[str, Any]) -> Person | None:
+    """Return whom to tell that the raw `update` was dead-lettered, or None.
+
+    The update's chat (webhook.inbox.chat_id_of, as ingress partitions it) when that is a
+    private chat; for an update without a chat (an inline query, a press on an inline
+    message), the sender's own private chat when the sender is a person and not a bot.
+    Groups, channels and updates from no one are told nothing.
+    """
+    chat_id = chat_id_of(update)
+    body = next((v for k, v in update.items() if k != "update_id" and isinstance(v, dict)), None)
+    if chat_id is None or body is None:
+        return None
+    sender = body.get("from") if isinstance(body.get("from"), dict) else {}
+    chat = body.get("chat")
+    if not isinstance(chat, dict) and isinstance(body.get("message"), dict):
+        chat = body["message"].get("chat")
+    if isinstance(chat, dict):
+        if chat.get("type") != "private":
+            return None
+    elif sender.get("is_bot") is not False or sender.get("id") != chat_id:
+        return None
+    user_id, language = sender.get("id"), sender.get("language_code")
+    query_id = body.get("id") if "callback_query" in update else None
+    return Person(
+        chat_id=chat_id,
+        user_id=user_id if isinstance(user_id, int) else None,
+        language_code=language if isinstance(language, str) else None,
+        callback_query_id=str(query_id) if isinstance(query_id, (str, int)) else None,
+    )
 
 
 def consumer_name() -> str:
@@ -139,6 +219,7 @@ class UpdateWorker:
         name: str | None = None,
         config: WorkerConfig | None = None,
         retryable: tuple[type[BaseException], ...] | None = None,
+        notify_dead: DeadLetterNotice | None = None,
     ) -> None:
         self._redis = client
         self.client = client  # the caller owns it (and closes it)
@@ -158,6 +239,8 @@ class UpdateWorker:
         self._renew = client.register_script(lease.RENEW)
         self._release = client.register_script(lease.RELEASE)
         self._ack_script = client.register_script(ACK)
+        self._dead_script = client.register_script(DEAD)
+        self._notify_dead = notify_dead
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -168,7 +251,12 @@ class UpdateWorker:
     async def run(self) -> None:
         """Run until stop(): keep leases, consume owned partitions, then drain."""
         _check_blocking(self.application)
-        self.application.add_error_handler(_note_failure)
+        # first, so that it can stop the bot's own error handler from apologising for an
+        # attempt that will be retried
+        others = dict(self.application.error_handlers)
+        self.application.error_handlers.clear()
+        self.application.add_error_handler(self._note_failure)
+        self.application.error_handlers.update(others)
         await self.application.initialize()
         log.info("worker_started", worker=self.name, partitions=self.layout.partitions)
         try:
@@ -190,7 +278,7 @@ class UpdateWorker:
                     pass
         finally:
             await self._drain()
-            self.application.remove_error_handler(_note_failure)
+            self.application.remove_error_handler(self._note_failure)
             await self.application.shutdown()
             log.info("worker_stopped", worker=self.name)
 
@@ -384,20 +472,17 @@ class UpdateWorker:
         try:
             await self._process(data)
         except Unparsable as err:  # ingress checks the shape only; PTB found more wrong
-            log.error("update_dead_lettered", reason="unparsable", error=str(err))
-            await self._dead_letter(raw)
-            await self._ack(stream, entry_id, processed=False)
+            await self._dead_letter(stream, entry_id, raw, f"unparsable:{err}", data)
             return
-        except RetryLater:
+        except RetryLater as err:
             attempts = self._attempts.get(entry_id, 0) + 1
             if not await self._database_answers():
                 attempts = min(attempts, self.config.max_attempts - 1)  # an outage, not poison
             self._attempts[entry_id] = attempts
             if attempts < self.config.max_attempts:
                 raise
-            log.error("update_dead_lettered", attempts=attempts)
-            await self._dead_letter(raw)
-            await self._ack(stream, entry_id, processed=False)
+            await self._dead_letter(stream, entry_id, raw, f"attempts:{attempts}:{err}", data)
+            self._attempts.pop(entry_id, None)
             return
         try:
             await self._ack(stream, entry_id, processed=True)
@@ -431,30 +516,64 @@ class UpdateWorker:
         if retry:
             raise RetryLater(type(retry[0]).__name__)
 
-    async def _dead_letter(self, raw: bytes) -> None:
-        """Keep the raw update in `updates:dead`; entries older than `dead_letter_keep_s` go
-        (exact MINID trimming: dead letters are rare, and a kept update holds personal data)."""
+    async def _dead_letter(
+        self, stream: str, entry_id: bytes, raw: bytes, reason: str, data: Mapping[str, Any]
+    ) -> None:
+        """Move the entry to `updates:dead` with `reason` and acknowledge it (one script), then
+        tell the person. Entries older than `dead_letter_keep_s` go (exact MINID trimming: dead
+        letters are rare, and a kept update holds personal data)."""
+        log.error("update_dead_lettered", reason=reason)
         oldest_ms = int((time.time() - self.config.dead_letter_keep_s) * 1000)
-        await self._redis.xadd(
-            self.layout.key("updates:dead"), {"u": raw}, minid=f"{oldest_ms}-0", approximate=False
+        await self._dead_script(
+            keys=[stream, self.layout.key(DEAD_STREAM)],
+            args=[GROUP, entry_id, raw, reason, f"{oldest_ms}-0"],
         )
+        await self._tell(data)
+
+    async def _tell(self, data: Mapping[str, Any]) -> None:
+        """Tell the person of a dead letter; never raises, waits `notice_timeout_s` at most."""
+        person = person_to_tell(data)
+        if self._notify_dead is None or person is None:
+            log.info("dead_letter_untold", reason="no notice" if person else "no private chat")
+            return
+        try:
+            await asyncio.wait_for(
+                self._notify_dead(
+                    chat_id=person.chat_id,
+                    user_id=person.user_id,
+                    language_code=person.language_code,
+                    callback_query_id=person.callback_query_id,
+                ),
+                self.config.notice_timeout_s,
+            )
+        except Exception as err:  # type only: a message may quote the person
+            log.warning("dead_letter_notice_failed", error=type(err).__name__)
+            return
+        log.info("dead_letter_told")
 
     async def _ack(self, stream: str, entry_id: bytes, *, processed: bool) -> None:
         keys = [stream, self.layout.key(PROCESSED_COUNTER)]
         await self._ack_script(keys=keys, args=[GROUP, entry_id, 1 if processed else 0])
 
+    async def _note_failure(self, update: object, context: Any) -> None:
+        """Error handler (the first): remember the handler's exception for the ack decision.
 
-async def _note_failure(update: object, context: Any) -> None:
-    """Error handler: remember the handler's exception for the worker deciding on the ack."""
-    failures = _failures.get(None)
-    error = context.error
-    if failures is not None and error is not None:
+        A retryable one ends the update here (ApplicationHandlerStop): the bot's own error
+        handler would apologise, and the update is tried again (or dead-lettered, and then
+        the person is told once).
+        """
+        failures = _failures.get(None)
+        error = context.error
+        if failures is None or error is None:
+            return
         failures.append(error)
         if isinstance(error, ParticipationError):  # a rule the bot explained to the person
             log.info("handler_refused", error=type(error).__name__)
             return
         # Type and traceback only: exception messages may quote what a person typed.
         log.error("handler_failed", error=type(error).__name__, exc_info=error)
+        if isinstance(error, self._retryable):
+            raise ApplicationHandlerStop
 
 
 def _check_blocking(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
