@@ -7,6 +7,7 @@
 - `migrate`: apply the Alembic migrations to DATABASE_URL
 - `round create|list|advance`, `official grant`, `onsite url`: operators' commands
   (gateway/rounds.py)
+- `deadletters list|replay|drop`: the updates the workers gave up on (gateway/deadletters.py)
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
-OPERATOR_COMMANDS = ("round", "official", "onsite")  # gateway/rounds.py
+# operators' commands: gateway/rounds.py, and gateway/deadletters.py for `deadletters`
+OPERATOR_COMMANDS = ("round", "official", "onsite", "deadletters")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m gateway",
         description=__doc__.split("\n")[0],
         epilog="operators: python -m gateway round create FILE|list|advance ROUND, "
-        "official grant --user-id N, onsite url SESSION --bot NAME (each with --help)",
+        "official grant --user-id N, onsite url SESSION --bot NAME, "
+        "deadletters list|replay|drop (each with --help)",
     )
     parser.add_argument("role", choices=["web", "worker", "clock", "run", "migrate"])
     args = parser.parse_args(argv)
@@ -125,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def operate(argv: list[str]) -> int:
-    """`round create|list|advance`, `official grant`, `onsite url` (see gateway/rounds.py)."""
+    """`round create|list|advance`, `official grant`, `onsite url` (see gateway/rounds.py);
+    `deadletters list|replay|drop` (gateway/deadletters.py)."""
+    from gateway import deadletters
     from gateway import rounds
     from gateway.wiring import Runtime
 
@@ -133,6 +138,8 @@ def operate(argv: list[str]) -> int:
     configure(settings.log_level)
     runtime = Runtime(settings)
     try:
+        if argv[0] == "deadletters":
+            return deadletters.main(argv, runtime)
         return rounds.main(argv, runtime)
     finally:
         runtime.close()

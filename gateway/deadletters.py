@@ -1,0 +1,254 @@
+"""Operators' commands for dead letters: the updates the workers gave up on.
+
+```
+python -m gateway deadletters list [--raw ID]
+python -m gateway deadletters replay ID... | --all
+python -m gateway deadletters drop ID... | --all
+```
+A dead letter is an entry of the `updates:dead` stream (gateway/worker.py): field `u` the
+raw update as Telegram sent it, field `r` why it died (`unparsable:TypeError`,
+`attempts:5:OperationalError`; entries written before the field existed have none). Entries
+are trimmed 30 days after they were written.
+
+- `list` prints one line per dead letter: its stream id, when it died (KST), the update_id,
+  the update's kind (message, callback_query, ...) and the reason, and nothing else: no name,
+  no Telegram id, no text, since the list is read on shared terminals and pasted in tickets.
+  `list --raw ID` prints that entry's raw JSON (personal data!) after a warning line.
+- `replay` puts each update back at the end of its chat's partition stream (the partition
+  ingress would choose now: `StreamLayout.partition_of(chat_id_of(update))`), where a worker
+  applies it again, and removes it from the dead stream. Both happen in one Lua script per
+  entry (REPLAY), so a crash leaves it in the dead stream or in its partition, never in both
+  or neither. Replaying is safe even for an update that half-applied before it died (the
+  service committed, then something after it failed): the bot passes `tg:<update_id>` as
+  the `request_id` of every state-changing call, and the service stores a request's outcome
+  in the transaction of its ledger entry, so applying the update again returns the first
+  outcome and writes nothing; only its reply is sent again. An update replayed twice is
+  still applied once. It comes after the chat's later updates; the handlers check a press
+  against the current state, so an outdated one is refused politely, not applied blindly.
+- `drop` deletes entries for good and says how many.
+
+Output is Korean, then English. Exit status 0 when every ID was found, 1 when one was not
+(each is named), 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterator
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+
+from gateway.rounds import say
+from gateway.worker import DEAD_STREAM
+from i18n.catalog import LOCALES
+from i18n.catalog import Catalog
+from i18n.format import to_kst
+from webhook.inbox import StreamLayout
+from webhook.inbox import chat_id_of
+from webhook.inbox import ensure_groups
+
+# Move one dead letter back to a partition: KEYS[1] the dead stream, KEYS[2] the partition
+# stream, ARGV[1] the entry's id. Returns the new entry's id, or false when the entry is gone.
+REPLAY = """
+local found = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #found == 0 then return false end
+local fields = found[1][2]
+for i = 1, #fields, 2 do
+  if fields[i] == 'u' then
+    local id = redis.call('XADD', KEYS[2], '*', 'u', fields[i + 1])
+    redis.call('XDEL', KEYS[1], ARGV[1])
+    return id
+  end
+end
+return false
+"""
+STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
+KIND = re.compile(r"[a-z_]{1,40}")
+REASON = re.compile(r"[A-Za-z0-9_:.]{1,80}")
+
+Entry = tuple[str, dict[bytes, bytes]]
+
+
+def parser() -> argparse.ArgumentParser:
+    """Return the parser of `deadletters list|replay|drop`."""
+    top = argparse.ArgumentParser(prog="python -m gateway")
+    groups = top.add_subparsers(dest="group", required=True)
+    dead = groups.add_parser("deadletters", help="updates the workers gave up on")
+    verbs = dead.add_subparsers(dest="verb", required=True)
+    show = verbs.add_parser("list", help="one line per dead letter, without personal data")
+    show.add_argument("--raw", metavar="ID", help="print this entry's raw update (personal data)")
+    for verb, what in (("replay", "apply again"), ("drop", "delete")):
+        cmd = verbs.add_parser(verb, help=f"{what} the given dead letters (or --all)")
+        cmd.add_argument("ids", nargs="*", metavar="ID")
+        cmd.add_argument("--all", action="store_true", help="every dead letter")
+    return top
+
+
+class DeadLetters:
+    """The `updates:dead` stream of one deployment (its layout's prefix)."""
+
+    def __init__(self, client: redis.Redis, layout: StreamLayout) -> None:
+        self.client, self.layout = client, layout
+        self.key = layout.key(DEAD_STREAM)
+        self._replay = client.register_script(REPLAY)
+
+    def entries(self) -> Iterator[Entry]:
+        """Yield every entry, oldest first, a hundred per read."""
+        start = "-"
+        while batch := self.client.xrange(self.key, start, "+", count=100):
+            for entry_id, fields in batch:
+                yield _text(entry_id), fields
+            start = "(" + _text(batch[-1][0])
+
+    def get(self, entry_id: str) -> dict[bytes, bytes] | None:
+        """Return the fields of one entry, or None (unknown, or not a stream id)."""
+        if not STREAM_ID.fullmatch(entry_id):
+            return None
+        found = self.client.xrange(self.key, entry_id, entry_id)
+        return dict(found[0][1]) if found else None
+
+    def replay(self, entry_id: str, fields: dict[bytes, bytes]) -> int | None:
+        """Move the entry to its chat's partition; return the partition, or None when the
+        entry went meanwhile. Raises ValueError when its `u` is not an update."""
+        update = _update(fields)
+        if update is None:
+            raise ValueError("not an update")
+        partition = self.layout.partition_of(chat_id_of(update))
+        moved = self._replay(keys=[self.key, self.layout.stream(partition)], args=[entry_id])
+        return None if moved is None else partition
+
+    def drop(self, entry_id: str) -> bool:
+        """Delete one entry; return whether it was there."""
+        return (
+            STREAM_ID.fullmatch(entry_id) is not None and self.client.xdel(self.key, entry_id) == 1
+        )
+
+    def drop_all(self) -> int:
+        """Delete every entry (one XTRIM); return how many."""
+        return int(self.client.xtrim(self.key, maxlen=0, approximate=False))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _update(fields: dict[bytes, bytes]) -> dict[str, Any] | None:
+    """Return the raw update of an entry as a dict with an int update_id, or None."""
+    try:
+        update = json.loads(fields[b"u"])
+    except (KeyError, ValueError):
+        return None
+    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        return None
+    return update
+
+
+def summary(entry_id: str, fields: dict[bytes, bytes]) -> dict[str, str]:
+    """Return what `list` shows of an entry: id, KST time, update_id, kind, reason. Nothing the
+    person wrote or is named by; a kind or reason of an unexpected shape shows as '?'."""
+    ms = int(entry_id.split("-")[0])
+    when = to_kst(ms // 1000).strftime("%Y-%m-%d %H:%M:%S KST")
+    update = _update(fields)
+    if update is None:
+        update_id, kind = "?", "?"
+    else:
+        update_id = str(update["update_id"])
+        kinds = [k for k, v in update.items() if k != "update_id" and isinstance(v, dict)]
+        kind = kinds[0] if kinds and KIND.fullmatch(kinds[0]) else "?"
+    reason = _text(fields[b"r"]) if b"r" in fields else "-"
+    if reason != "-" and not REASON.fullmatch(reason):
+        reason = "?"
+    return {"id": entry_id, "when": when, "update_id": update_id, "kind": kind, "reason": reason}
+
+
+def list_entries(catalog: Catalog, dead: DeadLetters) -> int:
+    """Print one line per dead letter (Korean, then English) and the count."""
+    rows = [summary(entry_id, fields) for entry_id, fields in dead.entries()]
+    if not rows:
+        say(catalog, "gateway.deadletters.none")
+        return 0
+    for locale in LOCALES:
+        for row in rows:
+            print(catalog.text(locale, "gateway.deadletters.row", **row))
+        print(catalog.text(locale, "gateway.deadletters.count", count=len(rows)))
+    return 0
+
+
+def show_raw(catalog: Catalog, dead: DeadLetters, entry_id: str) -> int:
+    """Print one entry's raw update after the personal-data warning (on stderr)."""
+    fields = dead.get(entry_id)
+    if fields is None:
+        say(catalog, "gateway.deadletters.not_found", stream=sys.stderr, id=entry_id)
+        return 1
+    say(catalog, "gateway.deadletters.raw_warning", stream=sys.stderr)
+    print(_text(fields.get(b"u", b"")))
+    return 0
+
+
+def chosen(dead: DeadLetters, args: argparse.Namespace) -> list[str]:
+    """Return the ids a replay or drop names: the given ones, or with --all every entry's."""
+    if args.all == bool(args.ids):
+        parser().error(f"deadletters {args.verb}: give IDs or --all (one of them)")
+    return [entry_id for entry_id, _f in dead.entries()] if args.all else list(args.ids)
+
+
+def replay(catalog: Catalog, dead: DeadLetters, ids: list[str]) -> int:
+    """Replay each entry; name those not found or not replayable; return the exit status."""
+    ensure_groups(dead.client, dead.layout)  # a partition read by no worker yet
+    status = done = 0
+    for entry_id in ids:
+        fields = dead.get(entry_id)
+        try:
+            partition = None if fields is None else dead.replay(entry_id, fields)
+        except ValueError:
+            say(catalog, "gateway.deadletters.unreadable", stream=sys.stderr, id=entry_id)
+            status = 1
+            continue
+        if fields is None or partition is None:
+            say(catalog, "gateway.deadletters.not_found", stream=sys.stderr, id=entry_id)
+            status = 1
+            continue
+        done += 1
+        update_id = summary(entry_id, fields)["update_id"]
+        say(catalog, "gateway.deadletters.replayed", id=entry_id, update_id=update_id,
+            partition=partition)  # fmt: skip
+    say(catalog, "gateway.deadletters.replayed_total", count=done)
+    return status
+
+
+def drop(catalog: Catalog, dead: DeadLetters, args: argparse.Namespace) -> int:
+    """Delete the given entries (or all); name those not found; return the exit status."""
+    if args.all and not args.ids:
+        say(catalog, "gateway.deadletters.dropped", count=dead.drop_all())
+        return 0
+    status = done = 0
+    for entry_id in chosen(dead, args):
+        if dead.drop(entry_id):
+            done += 1
+        else:
+            say(catalog, "gateway.deadletters.not_found", stream=sys.stderr, id=entry_id)
+            status = 1
+    say(catalog, "gateway.deadletters.dropped", count=done)
+    return status
+
+
+def run(args: argparse.Namespace, runtime: Any) -> int:
+    """Execute one parsed command against `runtime` (gateway.wiring.Runtime); return status."""
+    catalog, dead = runtime.catalog, DeadLetters(runtime.redis, runtime.layout)
+    if args.verb == "list":
+        return (
+            list_entries(catalog, dead) if args.raw is None else show_raw(catalog, dead, args.raw)
+        )
+    if args.verb == "replay":
+        return replay(catalog, dead, chosen(dead, args))
+    return drop(catalog, dead, args)
+
+
+def main(argv: Sequence[str], runtime: Any) -> int:
+    """Parse `argv` (starting with deadletters) and run it."""
+    return run(parser().parse_args(list(argv)), runtime)
