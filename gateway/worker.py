@@ -459,8 +459,12 @@ class UpdateWorker:
         if raw is None:
             await self._ack(stream, entry_id, processed=False)
             return
-        data = json.loads(raw)
-        update_id = int(data["update_id"])
+        try:
+            data = json.loads(raw)
+            update_id = int(data["update_id"])
+        except (ValueError, TypeError, KeyError) as err:  # not what ingress stores: poison
+            await self._dead_letter(stream, entry_id, raw, f"unparsable:{type(err).__name__}", {})
+            return
         structlog.contextvars.bind_contextvars(
             update_id=update_id, partition=partition, worker=self.name
         )

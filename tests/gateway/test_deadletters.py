@@ -287,6 +287,16 @@ async def test_unparsable_updates_are_dead_with_a_reason_and_told_only_with_a_ch
             assert [p["chat_id"] for p in gw.told] == [uid]  # the poll had no one to tell
             new = [m.get("text") for m in world.messages(uid)[seen:]]
             assert new == [world.t("bot.error.dead_letter")]
+            # a stream entry that is not what ingress stores (not JSON, no update_id) is
+            # dead-lettered as well instead of failing the partition on every read
+            stream = gw.layout.stream(0)
+            gw.client.xadd(stream, {"u": b"{not json"})
+            gw.client.xadd(stream, {"u": b'{"message": {}}'})
+            await gw.work(lambda: gw.dead.client.xlen(gw.dead.key) == 4)
+            reasons = sorted(f[b"r"] for _i, f in gw.dead.entries())
+            assert reasons.count(b"unparsable:JSONDecodeError") == 1
+            assert reasons.count(b"unparsable:KeyError") == 1
+            assert len(gw.told) == 1  # nobody to tell for those
             gw.inbox.close()
             gw.client.close()
     finally:
