@@ -36,8 +36,9 @@ run: $(VENV)/.installed  ## start everything on embedded defaults (sandbox when 
 	$(PY) -m gateway migrate
 	$(PY) -m gateway run
 
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed var/.system-deps  ## the whole suite (integration tests too where services answer)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-all: test  ## same as test; integration tests run whenever PostgreSQL/Redis answer
 
