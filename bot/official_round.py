@@ -318,12 +318,12 @@ async def phase_menu(ctx: Ctx, args: dict[str, JSON]) -> None:
     if target is None:
         text = ctx.t("bot.admin.phase_last", round=rnd.title, phase=now_phase)
     else:
-        deadline = when(ctx, rnd.deadline) if rnd.deadline else "-"
+        key = "bot.admin.phase_confirm" if rnd.deadline else "bot.admin.phase_confirm_open"
         text = ctx.t(
-            "bot.admin.phase_confirm",
+            key,
             round=rnd.title,
             phase=now_phase,
-            deadline=deadline,
+            deadline=when(ctx, rnd.deadline) if rnd.deadline else "",
             target=ctx.t(f"participation.phase.{target}"),
         )
         rows.append(

@@ -4,19 +4,39 @@ Catalog files live in ``i18n/locales/<locale>/LC_MESSAGES/<domain>.po``; each pa
 one domain (``participation.po``, ``bot.po``, ``sandbox.po``, ``webhook.po``, ``gateway.po``)
 so that their message ids never collide in one file. Message ids are stable dotted keys and
 placeholders use Python's named format, ``%(title)s``, which Babel checks as python-format.
+
+A Korean particle after a placeholder is written as a marker, ``'%(round)s'(은)는``,
+``%(reason)s(으)로``, ``%(session)s(을)를``, ``(이)가``, ``(과)와``; :meth:`Catalog.text`
+replaces it with the particle that follows the filled-in text (:func:`i18n.format.particle`:
+``'주민 공모'는``, ``'주민제안'은``, ``중복으로``, ``서울로``), where a literal particle would
+be wrong for every other value.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from babel.messages.pofile import read_po
 
+from i18n.format import particle
+
 DEFAULT_LOCALE = "ko"
 LOCALES: tuple[str, ...] = ("ko", "en")
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+
+# A particle marker in a template, and the pair of :data:`i18n.format.PARTICLES` it stands for.
+_MARKER = re.compile(r"\((은|이|을|과|으)\)(는|가|를|와|로)")
+_PAIR = {"은": "은/는", "이": "이/가", "을": "을/를", "과": "과/와", "으": "으로/로"}
+
+
+def attach_particles(text: str) -> str:
+    """Replace every particle marker (``(은)는``...) by the particle the text before it takes."""
+    if "(" not in text:
+        return text
+    return _MARKER.sub(lambda m: particle(text[: m.start()], _PAIR[m.group(1)]), text)
 
 
 def locale_for(language_code: str | None, saved: str | None = None) -> str:
@@ -77,6 +97,6 @@ class Catalog:
         if not params:
             return template
         try:
-            return template % params
+            return attach_particles(template % params)
         except (KeyError, ValueError, TypeError):
             return template

@@ -91,3 +91,35 @@ def test_make_i18n_command_passes():
         [sys.executable, "-m", "i18n", "check"], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("주민 공모", "'주민 공모'는 지금"),  # ends in a vowel
+        ("주민제안", "'주민제안'은 지금"),  # ends in a final consonant
+        ("2027 공모 2", "'2027 공모 2'는 지금"),  # 이: a vowel
+        ("Round 7", "'Round 7'은 지금"),  # 칠: a final consonant
+        ("🌱", "'🌱'은(는) 지금"),  # unreadable: both forms, as Korean forms show them
+    ],
+)
+def test_a_particle_after_a_placeholder_follows_the_value(title: str, expected: str) -> None:
+    from i18n.catalog import Catalog
+
+    catalog = Catalog.load()
+    text = catalog.text(
+        "ko", "bot.admin.phase_confirm_open", round=title, phase="준비", target="제안 접수"
+    )
+    assert text.startswith(expected)
+    assert "(은)는" not in catalog.text("ko", "bot.judge.no_tasks", round=title, phase="심사")
+
+
+def test_every_particle_marker_kind_is_attached() -> None:
+    from i18n.catalog import attach_particles
+
+    assert attach_particles("사유 '중복'(으)로, '광고'(으)로, '서울'(으)로") == (
+        "사유 '중복'으로, '광고'로, '서울'로"
+    )
+    assert attach_particles("세션 s_42 (1조)(을)를 열었어요") == "세션 s_42 (1조)를 열었어요"
+    assert attach_particles("A안(이)가, B(과)와 C(을)를") == "A안이, B와 C를"
+    assert attach_particles("(은)는 앞에 아무것도 없어요") == "은(는) 앞에 아무것도 없어요"
