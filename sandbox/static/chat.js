@@ -18,7 +18,8 @@
     if (text !== undefined && text !== null) node.textContent = text;
     return node;
   };
-  const state = { user: null, personas: [], bot: "", tab: "chat", seenToasts: new Set(), lastCount: -1 };
+  const state = { user: null, personas: [], bot: "", tab: "chat", seenToasts: new Set(), lastCount: -1,
+    qr: new Map(), stickToBottom: true };
   const clock = new Intl.DateTimeFormat("ko-KR", { timeZone: "Asia/Seoul", hour: "2-digit", minute: "2-digit" });
 
   async function api(path, body) {
@@ -153,12 +154,28 @@
       const img = el("img");
       img.src = msg.photo_url;
       img.alt = msg.caption || "";
+      img.addEventListener("load", keepAtBottom);  // its height arrives after the scroll
       box.append(img);
       if (!mine && !post) {
+        // "Scan this QR code" only under a picture that holds one (decoded once per picture).
         const scan = el("button", "scan-btn", t("chat.scan_this"));
         scan.type = "button";
+        scan.hidden = state.qr.get(msg.photo_url) !== true;
         scan.addEventListener("click", () => scanImage(msg.photo_url));
         box.append(scan);
+        if (!state.qr.has(msg.photo_url)) {
+          state.qr.set(msg.photo_url, null);
+          decode(msg.photo_url).catch(() => null).then((data) => {
+            state.qr.set(msg.photo_url, Boolean(data));
+            if (data) {
+              for (const b of document.querySelectorAll(".scan-btn")) {
+                if (b.dataset.url === msg.photo_url) b.hidden = false;
+              }
+              keepAtBottom();
+            }
+          });
+        }
+        scan.dataset.url = msg.photo_url;
       }
     }
     if (msg.document) {
@@ -181,6 +198,11 @@
     return box;
   }
 
+  function keepAtBottom() {
+    // A picture that loaded, or a keyboard that grew, must not hide the newest message.
+    if (state.stickToBottom) $("chat").scrollTop = $("chat").scrollHeight;
+  }
+
   function renderChat(data) {
     const list = $("chat");
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
@@ -188,7 +210,7 @@
     list.replaceChildren();
     if (!visible.length) list.append(el("div", "empty", t("chat.empty")));
     for (const msg of visible) list.append(bubble(msg, false));
-    if (atBottom || visible.length !== state.lastCount) list.scrollTop = list.scrollHeight;
+    state.stickToBottom = atBottom || visible.length !== state.lastCount;
     state.lastCount = visible.length;
     $("bot-name").textContent = data.bot.first_name;
     $("blocked").hidden = !data.blocked;
@@ -197,6 +219,7 @@
     $("start").hidden = visible.length > 0 && !data.blocked;
     $("composer").hidden = !$("start").hidden;
     renderReplyKeyboard(data.reply_keyboard);
+    keepAtBottom();
     for (const answer of data.toasts || []) {
       if (state.seenToasts.has(answer.id)) continue;
       state.seenToasts.add(answer.id);

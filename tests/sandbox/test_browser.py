@@ -52,6 +52,7 @@ def scan_the_officials_qr_code(page: Page) -> None:
     page.locator("#text").fill("/qr")
     page.locator("#send").click()
     expect(page.locator("#chat .msg img")).to_be_visible()
+    expect(page.locator("#chat .scan-btn")).to_be_visible()  # the picture holds a QR code
     page.locator(f'.chip[data-user-id="{RESIDENT_ID}"]').click()
     page.locator("#menu-button").click()
     page.get_by_role("menuitem", name="QR 코드 스캔").click()
@@ -68,6 +69,23 @@ def attach_a_file_and_a_photo(page: Page) -> None:
         files=[{"name": "p.jpg", "mimeType": "image/jpeg", "buffer": jpeg()}]
     )
     expect(page.locator("#chat .msg.me img")).to_have_count(1)
+    # a phone-sized window shows the whole menu keyboard and the composer, and the newest
+    # message once its picture has loaded
+    fits = page.evaluate(
+        """() => {
+          const k = document.getElementById("reply-keyboard");
+          const c = document.getElementById("composer");
+          const chat = document.getElementById("chat");
+          return [k.scrollHeight - k.clientHeight, c.getBoundingClientRect().bottom - innerHeight,
+                  chat.scrollHeight - chat.scrollTop - chat.clientHeight];
+        }"""
+    )
+    assert fits[0] <= 1 and fits[1] <= 1 and fits[2] <= 2, fits
+    # the bot sends it back: a picture with no QR code gets no "scan this QR code" button
+    expect(page.locator("#chat .msg:not(.me) img")).to_have_count(1)
+    page.wait_for_timeout(500)  # the picture was decoded
+    expect(page.locator("#chat .scan-btn")).to_have_count(1)
+    expect(page.locator("#chat .scan-btn")).to_be_hidden()
 
 
 def test_resident_taps_through_start_consent_and_first_action(sandbox: SandboxServer) -> None:

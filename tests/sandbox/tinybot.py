@@ -72,6 +72,13 @@ async def show_qr(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_photo(buffer.getvalue(), caption="현장 QR 코드")
 
 
+async def echo_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send a person's photo back: a bot picture that holds no QR code."""
+    message = update.effective_message
+    assert message is not None and message.photo
+    await message.reply_photo(message.photo[-1].file_id)
+
+
 class TinyBot:
     """Run the tiny bot against ``api_base_url`` while the ``with`` block lasts."""
 
@@ -87,6 +94,7 @@ class TinyBot:
         self.app.add_handler(CommandHandler("qr", show_qr))
         self.app.add_handler(CallbackQueryHandler(consent, pattern=r"^consent:"))
         self.app.add_handler(MessageHandler(filters.Regex(r"^제안하기$"), propose))
+        self.app.add_handler(MessageHandler(filters.PHOTO, echo_photo))
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
