@@ -271,7 +271,8 @@ def kind_name(ctx: Ctx, kind: str) -> str:
 
 
 def receipt_text(ctx: Ctx, receipt: ReceiptView, block: int | None) -> str:
-    """Return one receipt: what, when, the ledger index, the leaf hash and its block."""
+    """Return one receipt: what (and which proposal, by its number: the subject is otherwise an
+    internal id), when, the ledger index, the leaf hash and its block."""
     sealed = (
         ctx.t("bot.receipts.block", block=block)
         if block is not None
@@ -280,7 +281,7 @@ def receipt_text(ctx: Ctx, receipt: ReceiptView, block: int | None) -> str:
     return ctx.t(
         "bot.receipts.item",
         kind=kind_name(ctx, receipt.kind),
-        subject=receipt.subject,
+        subject=f" #{receipt.proposal_number}" if receipt.proposal_number is not None else "",
         when=when(ctx, receipt.created_at),
         index=receipt.index,
         leaf=receipt.leaf_hash,

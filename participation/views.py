@@ -98,6 +98,7 @@ class ReceiptView:
     round_id: str
     subject: str
     created_at: int
+    proposal_number: int | None = None  # when the subject is a proposal: its number in the round
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -841,10 +841,11 @@ class Residents(Base):
 
     def my_receipts(self, user_id: int, *, limit: int = 20) -> list[ReceiptView]:
         """Return the person's receipts, newest first (block: ``ledger.block_of(index)``)."""
-        r = t.receipts.c
+        r, p = t.receipts.c, t.proposals.c
         with self._engine.connect() as conn:
             rows = conn.execute(
-                sa.select(t.receipts)
+                sa.select(t.receipts, p.number)
+                .outerjoin(t.proposals, p.proposal_id == r.subject)
                 .where(r.user_id == user_id)
                 .order_by(r.ledger_index.desc())
                 .limit(limit)
@@ -857,6 +858,7 @@ class Residents(Base):
                 round_id=row.round_id,
                 subject=row.subject,
                 created_at=row.created_at,
+                proposal_number=row.number,
             )
             for row in rows
         ]

@@ -94,6 +94,11 @@ async def test_two_residents_submit_endorse_withdraw_and_verify_receipts(world: 
         receipts = await world.text(uid, world.t("bot.menu.receipts"))
         assert verify_receipts(world, receipts) == expected
         assert world.t("bot.receipts.block", block=1) in text_of(receipts)
+        # each receipt names its proposal by number, never by its internal id
+        assert proposal.proposal_id not in text_of(receipts)
+        assert "registration" not in text_of(receipts)
+    lines = [x for x in text_of(receipts).split("\n") if x.startswith("• ")]
+    assert [x.endswith(f" #{proposal.number}") for x in lines] == [True, True, False]
 
 
 async def test_a_stale_or_double_tapped_button_does_nothing_twice(world: BotWorld) -> None:
