@@ -17,6 +17,7 @@ from flask import render_template
 from flask import request
 
 from i18n.catalog import LOCALES
+from participation.domain.events import KINDS
 from webhook.app import deps
 
 bp = Blueprint("verify", __name__, template_folder="templates")  # script: the app's /static
@@ -29,13 +30,21 @@ PAGE_KEYS = (
     "step_consistency", "step_entry", "not_sealed", "no_previous", "error_fetch",
     "error_input", "hash_mismatch", "sig_invalid", "proof_invalid", "found_entry",
     "block_summary", "no_webcrypto", "lang_switch", "footer", "ok", "failed", "skipped",
+    "entry_time",
 )  # fmt: skip
 
 
 def page_texts(locale: str) -> dict[str, str]:
-    """Return the page's texts in `locale`."""
+    """Return the page's texts in `locale`, and (``kind.<kind>``) what each entry kind means
+    to a person, the names the bot's receipts use: the script reports a found entry as
+    "공감 (proposal.endorsed)" and its time in KST, not as the entry's raw kind and UTC time."""
     catalog = deps().catalog
-    return {key: catalog.text(locale, f"webhook.verify.{key}") for key in PAGE_KEYS}
+    texts = {key: catalog.text(locale, f"webhook.verify.{key}") for key in PAGE_KEYS}
+    for kind in sorted(KINDS):
+        key = "bot.kind." + kind.replace(".", "_")
+        if catalog.has(key, locale):
+            texts[f"kind.{kind}"] = catalog.text(locale, key)
+    return texts
 
 
 @bp.get("/verify")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 import redis
 from werkzeug.serving import make_server
 
+from i18n.format import KST
 from ledger import Ledger
 from ledger import LedgerKey
 from tests.webhook.conftest import make_app
@@ -27,7 +30,8 @@ def site(rclient: redis.Redis, tmp_path: Path) -> Iterator[tuple[str, Ledger, li
     receipts = []
     for block in range(3):
         for n in range(3 + 2 * block):
-            receipts.append(log.append("test.noted", "r:ab", "round-1", {"n": n, "b": block}))
+            kind = "proposal.endorsed" if (block, n) == (2, 1) else "test.noted"  # entry 9
+            receipts.append(log.append(kind, "r:ab", "round-1", {"n": n, "b": block}))
         log.seal()
     receipts.append(log.append("test.noted", "r:ab", None, {"n": 0}))  # not sealed yet
     server = make_server("127.0.0.1", 0, make_app(rclient, log), threaded=True)
@@ -71,6 +75,13 @@ def test_receipt_link_verifies_with_every_check(site, page):
          "step_previous", "step_consistency"], "ok",
     )  # fmt: skip
     assert "확인됐어요" in page.inner_text("#verdict")
+    # the entry is named as the bot's receipts name it, at its time in KST
+    [leaf] = log.entries(receipt.index, receipt.index + 1)
+    at = dt.datetime.fromisoformat(json.loads(leaf)["entry"]["ts"]).astimezone(KST)
+    found = page.inner_text("#result")
+    assert "공감 (proposal.endorsed" in found, found
+    assert f"{at.year}년 {at.month}월 {at.day}일" in found and f"{at.minute:02d}" in found, found
+    assert "Z)" not in found, found
 
 
 @pytest.mark.browser

@@ -245,7 +245,19 @@
     if (!vk) throw new Error(`entry signed by unknown key ${leaf.key}`);
     if (!(await ed25519(vk.key, unb64(leaf.sig), entryBytes))) throw new Error(fmt("sig_invalid"));
     const e = leaf.entry;
-    return fmt("found_entry", { seq: e.seq, kind: e.kind, ts: e.ts });
+    const kind = T["kind." + e.kind] ? `${T["kind." + e.kind]} (${e.kind})` : e.kind;
+    return fmt("found_entry", { seq: e.seq, kind, ts: kstTime(e.ts) });
+  }
+
+  // An entry's time (RFC 3339 UTC) as people here read it: in KST, in the page's language.
+  function kstTime(ts) {
+    const when = new Date(ts);
+    if (Number.isNaN(when.getTime())) return ts;
+    const date = new Intl.DateTimeFormat(document.documentElement.lang === "en" ? "en-US" : "ko-KR", {
+      timeZone: "Asia/Seoul", year: "numeric", month: "long", day: "numeric", weekday: "short",
+      hour: "numeric", minute: "2-digit", second: "2-digit",
+    }).format(when);
+    return fmt("entry_time", { date });
   }
 
   // ---------------------------------------------------------------- page
