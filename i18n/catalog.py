@@ -10,6 +10,9 @@ A Korean particle after a placeholder is written as a marker, ``'%(round)s'(은)
 replaces it with the particle that follows the filled-in text (:func:`i18n.format.particle`:
 ``'주민 공모'는``, ``'주민제안'은``, ``중복으로``, ``서울로``), where a literal particle would
 be wrong for every other value.
+
+An English noun after a number is written ``{total:proposal|proposals}``: the first form when
+the parameter ``total`` is 1 (``1,000`` and ``"1"`` are read as numbers), the second otherwise.
 """
 
 from __future__ import annotations
@@ -30,6 +33,21 @@ LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 # A particle marker in a template, and the pair of :data:`i18n.format.PARTICLES` it stands for.
 _MARKER = re.compile(r"\((은|이|을|과|으)\)(는|가|를|와|로)")
 _PAIR = {"은": "은/는", "이": "이/가", "을": "을/를", "과": "과/와", "으": "으로/로"}
+
+
+_PLURAL = re.compile(r"\{(\w+):([^|{}]*)\|([^{}]*)\}")
+
+
+def choose_plurals(template: str, params: Mapping[str, object]) -> str:
+    """Replace every ``{name:one|other}`` by ``one`` when ``params[name]`` is 1, else ``other``."""
+    if "{" not in template:
+        return template
+
+    def form(m: re.Match[str]) -> str:
+        value = str(params.get(m.group(1), "")).replace(",", "").strip()
+        return m.group(2) if value in ("1", "-1") else m.group(3)
+
+    return _PLURAL.sub(form, template)
 
 
 def attach_particles(text: str) -> str:
@@ -97,6 +115,6 @@ class Catalog:
         if not params:
             return template
         try:
-            return attach_particles(template % params)
+            return attach_particles(choose_plurals(template, params) % params)
         except (KeyError, ValueError, TypeError):
             return template

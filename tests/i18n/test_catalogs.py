@@ -123,3 +123,36 @@ def test_every_particle_marker_kind_is_attached() -> None:
     assert attach_particles("세션 s_42 (1조)(을)를 열었어요") == "세션 s_42 (1조)를 열었어요"
     assert attach_particles("A안(이)가, B(과)와 C(을)를") == "A안이, B와 C를"
     assert attach_particles("(은)는 앞에 아무것도 없어요") == "은(는) 앞에 아무것도 없어요"
+
+
+def test_an_english_noun_after_a_number_agrees_with_it() -> None:
+    from i18n.catalog import Catalog
+    from i18n.catalog import choose_plurals
+
+    catalog = Catalog.load()
+    head = "bot.browse.head"
+    assert catalog.text("en", head, round="R", total=1) == "🔎 R — 1 proposal"
+    assert catalog.text("en", head, round="R", total=0) == "🔎 R — 0 proposals"
+    assert catalog.text("en", head, round="R", total="1,000") == "🔎 R — 1,000 proposals"
+    assert catalog.text("ko", head, round="R", total=1) == "🔎 R — 제안 1건"
+    assert choose_plurals("{n:is|are} {m:x|y}", {"n": "1", "m": 2}) == "is y"
+    assert choose_plurals("no marker {here}", {}) == "no marker {here}"
+
+
+def test_no_english_count_is_followed_by_a_fixed_plural() -> None:
+    """A count parameter followed by a plain plural noun reads '1 proposals' when it is 1."""
+    import glob
+
+    from babel.messages.pofile import read_po
+
+    counts = re.compile(
+        r"%\((count|total|endorsements|likes|ballots|points|communities|size|cap|"
+        r"onsite_scores|online_voters)\)s ([a-z]+s)\b"
+    )
+    found = []
+    for path in glob.glob(str(LOCALES_DIR / "en" / "LC_MESSAGES" / "*.po")):
+        with open(path, "rb") as handle:
+            for message in read_po(handle):
+                text = message.string if isinstance(message.string, str) else ""
+                found += [f"{message.id}: {m.group(0)}" for m in counts.finditer(text)]
+    assert found == []
