@@ -172,7 +172,7 @@
       const block = blocks.current;
       if (!block) {
         report("step_checkpoint_sig", "skipped", fmt("not_sealed"));
-        return { ok: false, summary: fmt("not_sealed") };
+        return { ok: false, pending: true, summary: fmt("not_sealed") };  // not a failure: too early
       }
       const cp = await run("step_checkpoint_sig", async () => {
         const opened = await openNote(block.checkpoint, vkeys);
@@ -308,9 +308,10 @@
     } catch (err) {
       outcome = { ok: false, summary: `${fmt("error_fetch")}: ${err.message}` };
     }
-    result.className = outcome.ok ? "ok" : "bad";
-    result.dataset.outcome = outcome.ok ? "ok" : "bad";
-    verdict.textContent = fmt(outcome.ok ? "result_ok" : "result_bad");
+    const state = outcome.ok ? "ok" : outcome.pending ? "pending" : "bad";
+    result.className = state;
+    result.dataset.outcome = state;
+    verdict.textContent = fmt(`result_${state}`);
     summary.textContent = outcome.summary;
   }
 
