@@ -38,7 +38,7 @@ run: $(VENV)/.installed  ## start everything on embedded defaults (sandbox when 
 
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed var/.system-deps  ## the whole suite (integration tests too where services answer)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile  # a file runs in order in one process
 
 test-all: test  ## same as test; integration tests run whenever PostgreSQL/Redis answer
 

@@ -27,16 +27,6 @@ PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put every ``slow`` test in one xdist group: ``make test`` runs the suite in two
-    processes (``-n 2 --dist loadgroup``), and a slow test (a stack of processes under load,
-    kill -9 at random points, a browser) is then never run beside another slow one on the
-    machine's two cores, only beside the quick tests of the other process."""
-    for item in items:
-        if item.get_closest_marker("slow") is not None:
-            item.add_marker(pytest.mark.xdist_group("slow"))
-
-
 def _answers(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1.0):
