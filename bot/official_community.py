@@ -285,7 +285,7 @@ def squash(text: str) -> str:
 
 def region_lookup(catalog: Catalog, codes: tuple[str, ...]) -> dict[str, str]:
     """Return {squashed name or code: code} for the round's regions, names in every language,
-    also without their 시/군 ending (each locale's ``bot.admin.community.region_suffixes``)
+    also without their city/county ending (each locale's ``bot.admin.community.region_suffixes``)
     when that short name belongs to one region only and is no other region's name."""
     out: dict[str, str] = {}
     short: dict[str, set[str]] = {}

@@ -37,7 +37,8 @@ PAGE_KEYS = (
 def page_texts(locale: str) -> dict[str, str]:
     """Return the page's texts in `locale`, and (``kind.<kind>``) what each entry kind means
     to a person, the names the bot's receipts use: the script reports a found entry as
-    "공감 (proposal.endorsed)" and its time in KST, not as the entry's raw kind and UTC time."""
+    "<the kind's name> (proposal.endorsed)" and its time in KST, not as the entry's raw
+    kind and UTC time."""
     catalog = deps().catalog
     texts = {key: catalog.text(locale, f"webhook.verify.{key}") for key in PAGE_KEYS}
     for kind in sorted(KINDS):
