@@ -200,3 +200,31 @@ def test_a_lying_server_is_caught(
         server.shutdown()
         thread.join()
         log.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    ("query", "step", "said"),
+    [
+        # an index beyond the ledger, with and without the receipt's block
+        ("i=99&h={h}", "step_leaf", "장부에 99번 항목이 없어요"),
+        ("i=99&h={h}&b=3", "step_leaf", "장부에 99번 항목이 없어요"),
+        ("lang=en&i=99&h={h}", "step_leaf", "The ledger has no entry 99"),
+        # an entry that exists, but not in the block the receipt names
+        ("i=4&h={h}&b=3", "step_inclusion", "4번 항목은 블록 3번(항목 8~14번)에 들어 있지 않아요"),
+        ("lang=en&i=4&h={h}&b=3", "step_inclusion", "Entry 4 is not in block 3 (entries 8-14)"),
+        # a block that was never sealed is not "waiting to be sealed"
+        ("b=99", "step_checkpoint_sig", "블록 99번은 없어요"),
+        ("lang=en&b=99", "step_checkpoint_sig", "There is no block 99"),
+    ],
+)
+def test_a_receipt_that_names_what_does_not_exist_says_what(site, page, query, step, said):
+    url, _log, receipts = site
+    page.goto(f"{url}/verify?" + query.format(h=receipts[4].leaf_hash.hex()))
+    result, steps = outcome(page)
+    assert result == "bad", page.inner_text("#result")
+    assert steps.get(step) == "failed", steps  # the step that failed, not the key's
+    assert list(steps.values()).count("failed") == 1, steps
+    summary = page.inner_text("#summary")
+    assert said in summary, summary
+    assert "proof does not verify" not in summary and "증명이 맞지 않아요" not in summary

@@ -211,26 +211,45 @@
       });
       return { ok: true, summary: entrySummary ? `${entrySummary} ${summary}` : summary };
     } catch (err) {
+      if (err instanceof Failure) {  // a receipt naming what does not exist: say just that
+        report(err.step, "failed", err.message);
+        return { ok: false, summary: err.message };
+      }
       report(step, "failed", err.message);
       return { ok: false, summary: `${fmt(step)}: ${err.message}` };
     }
   }
 
+  // Find the receipt's block and the one before it. What does not exist is named as such: an
+  // entry beyond the ledger, an entry outside the block the receipt names, a block never sealed.
   async function findBlocks(receipt) {
     let number = receipt.block;
     if (number === null) {
       const found = (await get(`/ledger/blocks?index=${receipt.index}`)).blocks;
-      if (!found.length) return { current: null, previous: null };
+      if (!found.length) {
+        await entryExists(receipt.index);
+        return { current: null, previous: null };
+      }
       number = found[0].number;
     }
     const start = Math.max(1, number - 1);
     const page = (await get(`/ledger/blocks?start=${start}&limit=2`)).blocks;
     const current = page.find((b) => b.number === number) || null;
     const previous = page.find((b) => b.number === number - 1) || null;
-    if (current && receipt.index !== null && !(current.start <= receipt.index && receipt.index < current.end)) {
-      throw new Failure("step_checkpoint_sig", fmt("proof_invalid"));
+    if (!current) throw new Failure("step_checkpoint_sig", fmt("no_such_block", { block: number }));
+    if (receipt.index !== null && !(current.start <= receipt.index && receipt.index < current.end)) {
+      await entryExists(receipt.index);
+      throw new Failure("step_inclusion", fmt("not_in_block", {
+        index: receipt.index, block: number, start: current.start, end: current.end - 1,
+      }));
     }
     return { current, previous };
+  }
+
+  // Raise a Failure when the ledger has no entry `index` (the entries API answers 404).
+  async function entryExists(index) {
+    const response = await fetch(`/ledger/entries?start=${index}&end=${index + 1}`);
+    if (response.status === 404) throw new Failure("step_leaf", fmt("no_such_entry", { index }));
   }
 
   // The leaf is canonical JSON {"entry":{...},"key":"name+hash","sig":"base64"}; the entry's
