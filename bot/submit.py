@@ -134,9 +134,9 @@ async def ask(ctx: Ctx, field: str, draft: dict[str, JSON], *, fixing: bool = Fa
         return
     await store(ctx, f"submit.{field}", draft, fixing=fixing)
     if field == "title":
-        await ctx.reply("bot.submit.ask_title", max=TITLE_MAX)
+        await ctx.reply("bot.submit.ask_title", max=f"{TITLE_MAX:,}")
     elif field == "body":
-        await ctx.reply("bot.submit.ask_body", max=BODY_MAX)
+        await ctx.reply("bot.submit.ask_body", max=f"{BODY_MAX:,}")
     elif field == "category":
         await ctx.send(ctx.t("bot.submit.ask_category"), await category_keyboard(ctx))
     elif field == "budget":

@@ -151,11 +151,11 @@ def check_proposal_fields(
     if not title.strip():
         raise e.TitleEmpty()
     if len(title) > TITLE_MAX:
-        raise e.TitleTooLong(max=TITLE_MAX, length=len(title))
+        raise e.TitleTooLong(max=f"{TITLE_MAX:,}", length=f"{len(title):,}")
     if not body.strip():
         raise e.BodyEmpty()
     if len(body) > BODY_MAX:
-        raise e.BodyTooLong(max=BODY_MAX, length=len(body))
+        raise e.BodyTooLong(max=f"{BODY_MAX:,}", length=f"{len(body):,}")
     if category not in rules.categories:
         raise e.UnknownCategory(category=category)
     if region not in rules.regions:

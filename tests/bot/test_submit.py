@@ -70,7 +70,8 @@ async def test_wrong_input_gets_a_friendly_correction(world: BotWorld, resident:
     )
     await world.text(resident, TITLE)
     over = await world.text(resident, "나" * 1501)
-    assert world.t("participation.error.body_too_long", max=1500, length=1501) in text_of(over)
+    too_long_body = world.t("participation.error.body_too_long", max="1,500", length="1,501")
+    assert too_long_body in text_of(over)
     await world.text(resident, BODY)
     typed = await world.text(resident, "복지")  # typed instead of pressing a 분야 button
     assert text_of(typed) == world.t("bot.submit.press_category")
@@ -140,3 +141,19 @@ async def test_submission_closed_is_explained(world: BotWorld, resident: int) ->
     assert text_of(reply) == world.t(
         "bot.submit.closed", phase=world.t("participation.phase.endorsement")
     )
+
+
+@pytest.mark.parametrize("locale", ["ko", "en"])
+async def test_lengths_over_a_thousand_are_written_with_a_comma(
+    world: BotWorld, locale: str
+) -> None:
+    uid = world.user("Alex" if locale == "en" else "박서연", language_code=locale)
+    await world.register(uid, "성남시" if locale == "ko" else "Seongnam-si", locale=locale)
+    await world.text(uid, world.t("bot.menu.submit", locale))
+    asked = await world.text(uid, TITLE)
+    assert "1,500" in text_of(asked) and "1500" not in text_of(asked)
+    over = await world.text(uid, "😀" * 4096)
+    assert "1,500" in text_of(over) and "4,096" in text_of(over)
+    assert "1500" not in text_of(over) and "4096" not in text_of(over)
+    assert world.svc.get_conversation(uid).step == "submit.body"
+
