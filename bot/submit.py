@@ -232,8 +232,11 @@ async def budget(ctx: Ctx, incoming: Incoming) -> None:
 async def photo(ctx: Ctx, incoming: Incoming) -> None:
     """The optional photo step."""
     if incoming.photo_file_id is None:
+        # A picture sent "as a file" arrives as a document, which the card cannot show as a photo.
+        sent = incoming.document
+        key = "photo_as_file" if sent and sent.mime_type.startswith("image/") else "need_photo"
         skip = [[Btn(ctx.t("bot.submit.skip_photo"), "submit.skip_photo")]]
-        await ctx.send(ctx.t("bot.submit.need_photo"), await inline(ctx, skip))
+        await ctx.send(ctx.t(f"bot.submit.{key}"), await inline(ctx, skip))
         return
     draft = draft_of(ctx)
     draft["photo"] = incoming.photo_file_id

@@ -10,6 +10,8 @@ import pytest_asyncio
 from bot import build_application
 from tests.support.e2e_bot import TOKEN
 from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import jpeg
+from tests.support.e2e_bot import labels
 from tests.support.e2e_bot import text_of
 
 pytestmark = pytest.mark.asyncio
@@ -157,3 +159,26 @@ async def test_lengths_over_a_thousand_are_written_with_a_comma(
     assert "1500" not in text_of(over) and "4096" not in text_of(over)
     assert world.svc.get_conversation(uid).step == "submit.body"
 
+
+@pytest.mark.parametrize("mime", ["image/jpeg", "image/png"])
+async def test_a_picture_sent_as_a_file_is_asked_again_as_a_photo(
+    world: BotWorld, resident: int, mime: str
+) -> None:
+    await to_step(world, resident, "photo")
+    world.srv.send_document(resident, jpeg(), "garden." + mime.split("/")[1], mime)
+    await world.drain()
+    reply = world.last(resident)
+    assert text_of(reply) == world.t("bot.submit.photo_as_file")
+    assert world.t("bot.submit.skip_photo") in labels(reply)
+    assert world.svc.get_conversation(resident).step == "submit.photo"
+    preview = await world.photo(resident)  # sent again as a photo, it is taken
+    assert world.t("bot.submit.photo_yes") in text_of(preview)
+
+
+async def test_another_file_in_the_photo_step_still_asks_for_a_photo(
+    world: BotWorld, resident: int
+) -> None:
+    await to_step(world, resident, "photo")
+    world.srv.send_document(resident, b"%PDF-1.4", "plan.pdf", "application/pdf")
+    await world.drain()
+    assert text_of(world.last(resident)) == world.t("bot.submit.need_photo")
