@@ -31,6 +31,10 @@ class ParticipationService(Residents, Officials, Review, Judges, Support, Drafts
         """
         code = code.strip()
         prefix = code[:2]
+        # The bot redeems a code a new person opened right after registering them, in the
+        # same update: a request id of its own keeps the registration's stored outcome from
+        # standing in for the redemption, and stays stable when the update is replayed.
+        request_id = None if request_id is None else f"{request_id}:code"
         if prefix == "o_":
             self.join_as_official(user_id, code, request_id=request_id)
             return Redeemed(

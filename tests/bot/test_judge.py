@@ -198,3 +198,20 @@ async def test_a_judge_invited_before_the_review_is_told_when_it_starts(world: B
     judge, first = await join(world)
     phase = world.t("participation.phase.submission")
     assert text_of(first) == world.t("bot.judge.no_tasks", round="2017 따복공동체", phase=phase)
+
+
+async def test_a_judge_who_opens_the_invite_before_registering_becomes_a_judge(
+    world: BotWorld,
+) -> None:
+    """The invite link is the judge's first contact: consent and region come first, and the
+    invite is redeemed in the same update as the registration (it used to reuse that update's
+    request id, so the service handed back the registration's receipt and no judge joined)."""
+    judge = world.user("새 심사위원")
+    code = world.svc.invite_judge(OFFICIAL, ROUND)
+    await world.deep_link(judge, world.services.deep_link(code))
+    agree = world.t("bot.privacy.agree")
+    regions = await world.press(judge, world.with_button(judge, agree), agree)
+    await world.press(judge, regions, "수원시")
+    assert world.svc.judge_round(judge) == ROUND
+    said = [text_of(m) for m in world.messages(judge)]
+    assert world.t("participation.error.not_judge") not in said
