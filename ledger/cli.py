@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
         help="an older checkpoint you hold (repeatable); must be a prefix of this log",
     )  # fmt: skip
     verify.add_argument("--processes", type=int, help="worker processes (default: all cores)")
+    verify.add_argument(
+        "--out", type=Path,
+        help="with --url: keep the verified download here as an export directory "
+        "(for python -m participation tally)",
+    )  # fmt: skip
     verify.set_defaults(run=_verify, parser=verify)
     return parser
 
@@ -79,9 +84,16 @@ def _verify(args: argparse.Namespace) -> int:
     vkey = args.vkey
     if vkey is not None and Path(vkey).is_file():
         vkey = Path(vkey).read_text(encoding="utf-8")
-    older = [path.read_text(encoding="utf-8") for path in args.checkpoint]
+    # A checkpoint copied from a channel post has lost its final newline (Telegram trims
+    # messages) and may carry blank lines or indentation around it: the note is the text
+    # between them, and ends with exactly one newline.
+    older = [path.read_text(encoding="utf-8").strip() + "\n" for path in args.checkpoint]
+    if args.out is not None and args.url is None:
+        args.parser.error("--out keeps what --url downloads; an export directory is already one")
     if args.url is not None:
-        report = verify_url(args.url, vkey=vkey, processes=args.processes)
+        report = verify_url(
+            args.url, vkey=vkey, checkpoints=older, processes=args.processes, out=args.out
+        )
     else:
         report = verify_export(
             args.directory, vkey=vkey, checkpoints=older, processes=args.processes
@@ -91,4 +103,6 @@ def _verify(args: argparse.Namespace) -> int:
         f"{len(report.checkpoint_sizes)} checkpoint size(s) consistent "
         f"({', '.join(map(str, report.checkpoint_sizes))}), keys: {', '.join(report.key_ids)}"
     )
+    if args.out is not None:
+        print(f"export written to {args.out}")
     return 0

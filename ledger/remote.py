@@ -10,12 +10,14 @@ inclusion proof for the first and last entry of each block. A server that answer
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +37,21 @@ MAX_WAIT_S = 60.0
 _sleep: Callable[[float], None] = time.sleep  # tests count the waits instead
 
 
-def verify_url(base: str, *, vkey: str | None = None, processes: int | None = None) -> Report:
+def verify_url(
+    base: str,
+    *,
+    vkey: str | None = None,
+    checkpoints: Sequence[str] = (),
+    processes: int | None = None,
+    out: Path | None = None,
+) -> Report:
     """Download the log at `base` (e.g. http://host:8080) and verify it completely.
 
     `vkey` is the verifier key you trust; by default the first key the server lists.
+    `checkpoints` are texts of older checkpoints you hold (e.g. from the public channel): the
+    served log must extend each of them. `out`, when given, receives the verified download as
+    an export directory (entries.jsonl, checkpoint, checkpoints/N.txt, vkey), the input of
+    `python -m participation tally`; nothing is written there unless everything verified.
 
     Raises:
         VerificationFailed: anything that does not verify, or a server that misbehaves.
@@ -65,10 +78,17 @@ def verify_url(base: str, *, vkey: str | None = None, processes: int | None = No
                 start += min(len(leaves), size - start)
         (folder / "checkpoint").write_text(note, encoding="utf-8")
         (folder / "vkey").write_text(served_vkey.splitlines()[0] + "\n", encoding="utf-8")
-        older = [str(b["checkpoint"]) for b in blocks if int(b["end"]) <= size]
+        (folder / "checkpoints").mkdir()
+        sealed = [b for b in blocks if int(b["end"]) <= size]
+        for block in sealed:
+            name = f"{int(block['number'])}.txt"
+            (folder / "checkpoints" / name).write_text(str(block["checkpoint"]), encoding="utf-8")
+        older = [str(b["checkpoint"]) for b in sealed] + list(checkpoints)
         report = verify_export(folder, vkey=vkey, checkpoints=older, processes=processes)
         leaves_file = (folder / "entries.jsonl").read_bytes().split(b"\n")
-    _check_proofs(base, blocks, size, leaves_file)
+        _check_proofs(base, blocks, size, leaves_file)
+        if out is not None:
+            shutil.copytree(folder, out, dirs_exist_ok=True)
     return report
 
 

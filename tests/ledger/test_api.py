@@ -9,12 +9,14 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs
 from urllib.parse import urlparse
 
 import pytest
 
 from ledger import Ledger
+from ledger import LedgerKey
 from ledger import api
 from ledger import remote
 from ledger.cli import main
@@ -26,6 +28,7 @@ from ledger.proof import verify_consistency
 from ledger.proof import verify_inclusion
 from ledger.remote import verify_url
 from ledger.verify import VerificationFailed
+from ledger.verify import verify_export
 
 
 def serve(
@@ -199,3 +202,39 @@ def test_verify_url_gives_up_on_a_server_that_never_lets_it_in(
 )  # fmt: skip
 def test_retry_delay(header: str | None, attempt: int, expected: float) -> None:
     assert remote.retry_delay(header, attempt) == expected
+
+
+def test_verify_url_checks_the_older_checkpoints_you_hold(
+    filled: Ledger, base: str, key: LedgerKey, tmp_path: Path
+) -> None:
+    held = tmp_path / "held.txt"  # e.g. copied from the public channel
+    first = filled.blocks()[0].checkpoint_text
+    held.write_text(first, encoding="utf-8")
+    assert main(["verify", "--url", base, "--checkpoint", str(held)]) == 0
+    # copied from a Telegram post: no final newline (Telegram trims it), maybe indented
+    held.write_text("  " + first.strip() + "\n\n", encoding="utf-8")
+    assert main(["verify", "--url", base, "--checkpoint", str(held)]) == 0
+    held.write_text(first.strip(), encoding="utf-8")
+    assert main(["verify", "--url", base, "--checkpoint", str(held)]) == 0
+    # a checkpoint for another history signed by the same key: the served log is not its
+    # extension, and --url must say so as a directory verify does (it was silently ignored)
+    other = Ledger.open(f"sqlite:///{tmp_path / 'fork.db'}", key, filled.origin)
+    for i in range(5):
+        other.append("proposal.endorsed", "r:cd", "r1", {"fork": i})
+    forked = other.seal()
+    other.close()
+    assert forked is not None
+    held.write_text(forked.text, encoding="utf-8")
+    assert main(["verify", "--url", base, "--checkpoint", str(held)]) == 1
+
+
+def test_verify_url_keeps_the_verified_export_for_a_tally(
+    base: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "export"
+    assert main(["verify", "--url", base, "--out", str(out)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["checkpoint", "checkpoints", "entries.jsonl", "vkey"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["1.txt", "2.txt", "3.txt"]
+    assert verify_export(out).size == 11  # what python -m participation tally reads
+    assert str(out) in capsys.readouterr().out
