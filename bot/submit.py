@@ -336,19 +336,25 @@ async def confirm(ctx: Ctx, args: dict[str, JSON]) -> None:
     region = region_of(ctx, draft)
     budget_won = draft.get("budget")
     photo_id, photo_uid = photo_of(draft)
-    card = await ctx.call(
-        ctx.svc.submit_proposal,
-        ctx.user_id,
-        str(draft.get("round")),
-        title=str(draft.get("title")),
-        body=str(draft.get("body")),
-        category=str(draft.get("category")),
-        region=region,
-        budget=budget_won if isinstance(budget_won, int) else 0,
-        photo_file_id=photo_id,
-        photo_unique_id=photo_uid,
-        request_id=ctx.request_id,
-    )
+    try:
+        card = await ctx.call(
+            ctx.svc.submit_proposal,
+            ctx.user_id,
+            str(draft.get("round")),
+            title=str(draft.get("title")),
+            body=str(draft.get("body")),
+            category=str(draft.get("category")),
+            region=region,
+            budget=budget_won if isinstance(budget_won, int) else 0,
+            photo_file_id=photo_id,
+            photo_unique_id=photo_uid,
+            request_id=ctx.request_id,
+        )
+    except e.PhaseClosed as err:  # submission closed while the draft was being written
+        await ctx.forget_draft()
+        phase = ctx.t(f"participation.phase.{err.params.get('phase')}")
+        await ctx.reply("bot.submit.closed", await ctx.menu_markup(), phase=phase)
+        return
     await ctx.forget_draft()
     await ctx.answer(ctx.t("bot.submit.done_toast"))
     link = ctx.services.deep_link(f"p_{card.proposal_id}")

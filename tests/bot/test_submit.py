@@ -8,6 +8,8 @@ import pytest
 import pytest_asyncio
 
 from bot import build_application
+from tests.support.e2e_bot import OFFICIAL
+from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import TOKEN
 from tests.support.e2e_bot import BotWorld
 from tests.support.e2e_bot import jpeg
@@ -182,3 +184,19 @@ async def test_another_file_in_the_photo_step_still_asks_for_a_photo(
     world.srv.send_document(resident, b"%PDF-1.4", "plan.pdf", "application/pdf")
     await world.drain()
     assert text_of(world.last(resident)) == world.t("bot.submit.need_photo")
+
+
+async def test_a_draft_finished_after_submission_closed_is_told_why_and_ends(
+    world: BotWorld, resident: int
+) -> None:
+    await to_step(world, resident, "preview")
+    preview = world.last(resident)
+    world.svc.advance_round(OFFICIAL, ROUND)  # an official moves on while the preview waits
+    reply = await world.press(resident, preview, world.t("bot.submit.confirm"))
+    closed = world.t("bot.submit.closed", phase=world.t("participation.phase.endorsement"))
+    assert text_of(reply) == closed
+    assert world.svc.my_proposals(resident) == []
+    assert not world.svc.get_conversation(resident).step  # no dead end at the preview
+    assert world.srv.answered_callbacks(resident)[-1]["message_id"] == preview["message_id"]
+    again = await world.text(resident, world.t("bot.menu.submit"))
+    assert text_of(again) == closed
