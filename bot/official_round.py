@@ -225,6 +225,9 @@ async def typed_deadlines(ctx: Ctx, incoming: Incoming) -> None:
     if len(ends) != 3 or not ends[0] <= ends[1] <= ends[2]:
         await ctx.reply("bot.admin.new.deadlines_invalid")
         return
+    if ends[0] <= ctx.services.clock().timestamp():
+        await ctx.reply("bot.admin.new.deadlines_past")
+        return
     await preview(ctx, dict(zip(("submission", "endorsement", "review"), ends, strict=True)))
 
 

@@ -247,6 +247,12 @@ class RulesFrozen(Closed):
     key = "participation.error.rules_frozen"
 
 
+class OpenedTooLate(Closed):
+    """A draft is opened after its submission deadline (param ``deadline``, KST)."""
+
+    key = "participation.error.open_too_late"
+
+
 class RoundFinished(Closed):
     key = "participation.error.round_finished"
 

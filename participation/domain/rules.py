@@ -79,13 +79,14 @@ def decide_open(rnd: RoundState, *, now: int) -> ev.RoundOpened:
 
     Raises:
         RulesFrozen: the round is already open.
-        InvalidRules: the rules are inconsistent, or the submission deadline has passed.
+        InvalidRules: the rules are inconsistent.
+        OpenedTooLate: the submission deadline has passed.
     """
     if rnd.phase != "draft":
         raise e.RulesFrozen(round=rnd.round_id)
     rnd.rules.validate()
     if now >= rnd.rules.deadlines.submission_ends:
-        raise e.InvalidRules(problems="submission deadline is in the past")
+        raise e.OpenedTooLate(deadline=kst_text(rnd.rules.deadlines.submission_ends))
     return ev.RoundOpened(rules=rnd.rules.to_payload())
 
 

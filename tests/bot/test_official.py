@@ -150,3 +150,31 @@ async def test_invitations_figures_and_hiding(world: BotWorld) -> None:
     assert text_of(refused) == world.t("participation.error.admin_only")
     assert not world.svc.proposal(ids[2]).hidden
     to_review(world)
+
+
+async def test_deadlines_in_the_past_are_refused_and_a_late_draft_says_why(
+    world: BotWorld,
+) -> None:
+    """Typed deadlines that have passed are refused at once (they used to be accepted, and
+    opening the round then failed with 'submission deadline is in the past', in English); a
+    draft whose submission deadline passed before it was opened says so in Korean."""
+    boss = await official(world)
+    await world.press(boss, await world.text(boss, "/admin"), world.t("bot.admin.menu.new_round"))
+    budget = await world.press(
+        boss, await world.text(boss, "지난 공모"), world.t("bot.admin.new.next")
+    )
+    weights = await world.press(boss, budget, "100,000,000")
+    await world.press(boss, weights, "50")
+    past = await world.text(boss, "2016-03-01 18:00\n2016-03-08 18:00\n2016-03-15 18:00")
+    assert text_of(past) == world.t("bot.admin.new.deadlines_past")
+    assert not any(r.title == "지난 공모" for r in world.svc.rounds())
+    preview = await world.text(boss, "2017-03-01 18:00\n2017-03-08 18:00\n2017-03-15 18:00")
+    await world.press(boss, preview, world.t("bot.admin.new.create"))
+
+    world.clock.advance(days=40)  # the draft waits past its submission deadline
+    menu = await world.text(boss, "/admin")
+    confirm = await world.press(boss, menu, world.t("bot.admin.menu.phase"))
+    refused = await world.press(boss, confirm, world.t("bot.admin.phase_yes"))
+    deadline = "2017-03-01 18:00"
+    assert text_of(refused) == world.t("participation.error.open_too_late", deadline=deadline)
+    assert "past" not in text_of(refused)
