@@ -130,7 +130,9 @@ async def choose_round(ctx: Ctx, args: dict[str, JSON]) -> None:
         )
         for r in rounds[:20]
     ]
-    await ctx.show(ctx.t("bot.admin.pick_round"), await inline(ctx, grid(buttons, 1)))
+    head = ctx.t("bot.admin.pick_round" if rounds else "bot.admin.no_round")
+    rows = [*grid(buttons, 1), back_row(ctx, None)]
+    await ctx.show(head, await inline(ctx, rows))
 
 
 # --- live figures -------------------------------------------------------------------------------

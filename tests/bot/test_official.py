@@ -178,3 +178,18 @@ async def test_deadlines_in_the_past_are_refused_and_a_late_draft_says_why(
     deadline = "2017-03-01 18:00"
     assert text_of(refused) == world.t("participation.error.open_too_late", deadline=deadline)
     assert "past" not in text_of(refused)
+
+
+async def test_other_rounds_with_none_yet_says_so_and_leads_back(world: BotWorld) -> None:
+    """'Other rounds' on a fresh install (no round at all) said 'something went wrong': its
+    keyboard was empty, which Telegram refuses. It now says there is no round yet, and the
+    list always ends with the way back to the admin menu."""
+    boss = await official(world)
+    menu = await world.text(boss, "/admin")
+    listed = await world.press(boss, menu, world.t("bot.admin.menu.rounds"))
+    assert labels(listed)[-1] == world.t("bot.admin.back")
+    world.svc.rounds = lambda: []  # type: ignore[method-assign]
+    menu = await world.text(boss, "/admin")
+    empty = await world.press(boss, menu, world.t("bot.admin.menu.rounds"))
+    assert text_of(empty) == world.t("bot.admin.no_round")
+    assert labels(empty) == [world.t("bot.admin.back")]
