@@ -20,7 +20,9 @@
   };
   const state = { user: null, personas: [], bot: "", tab: "chat", seenToasts: new Set(), lastCount: -1,
     qr: new Map(), stickToBottom: true };
-  const clock = new Intl.DateTimeFormat("ko-KR", { timeZone: "Asia/Seoul", hour: "2-digit", minute: "2-digit" });
+  // Times are KST, written the way the page's language writes them (오후 3:05, 3:05 PM).
+  const clock = new Intl.DateTimeFormat(document.documentElement.lang === "en" ? "en-US" : "ko-KR",
+    { timeZone: "Asia/Seoul", hour: "2-digit", minute: "2-digit" });
 
   async function api(path, body) {
     const options = body === undefined ? {} : {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,28 @@ def test_resident_taps_through_start_consent_and_first_action(sandbox: SandboxSe
     documents = [m["document"] for m in scanned if m.get("document")]
     assert [(d["file_name"], d["mime_type"]) for d in documents] == [("list.csv", "text/csv")]
     assert [m for m in scanned if m.get("photo")]  # the picture went as a photo
+
+
+@pytest.mark.parametrize(
+    ("lang", "looks_like"), [("en", r"\d{1,2}:\d{2}\s?[AP]M"), ("ko", "오[전후]")]
+)
+def test_message_times_follow_the_page_language(
+    sandbox: SandboxServer, lang: str, looks_like: str
+) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(f"{sandbox.url}/sandbox?lang={lang}")
+            page.locator(f'.chip[data-user-id="{RESIDENT_ID}"]').click()
+            sandbox.send_text(RESIDENT_ID, "hello")
+            meta = page.locator("#chat .msg .meta").first
+            expect(meta).to_have_text(re.compile(looks_like))
+            if lang == "en":
+                assert not re.search(
+                    "[\uac00-\ud7a3]", meta.inner_text()
+                )  # no 오후 on an English page
+        finally:
+            browser.close()
