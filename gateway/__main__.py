@@ -136,7 +136,8 @@ def operate(argv: list[str]) -> int:
 
     settings = _settings()
     configure(settings.log_level)
-    runtime = Runtime(settings)
+    migrate(settings.database_url)  # as `run` does: the tables an operator's command creates
+    runtime = Runtime(settings)  # must be Alembic's, or a later migrate finds them and fails
     try:
         if argv[0] == "deadletters":
             return deadletters.main(argv, runtime)

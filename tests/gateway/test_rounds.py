@@ -121,3 +121,17 @@ def test_python_m_gateway_round_create_from_a_file(tmp_path):
     made = gateway("round", "create", str(rules), "--id", "gg2017")
     assert made.returncode == 0, made.stderr
     assert "공모를 만들었습니다: gg2017" in made.stdout and "Round created: gg2017" in made.stdout
+
+
+def test_an_operator_command_on_a_fresh_database_leaves_it_migratable(tmp_path, monkeypatch):
+    """README's first step, `official grant`, may come before `migrate` or `run`: it used to
+    create the tables without Alembic's stamp, and then migrate (and run) failed with
+    'table ledger_logs already exists'."""
+    from gateway.__main__ import main
+
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+    for name in ("DATABASE_URL", "REDIS_URL", "TELEGRAM_BOT_TOKEN", "LEDGER_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["official", "grant", "--user-id", "7000000201"]) == 0
+    assert main(["migrate"]) == 0
+    assert main(["round", "list"]) == 0
