@@ -69,6 +69,7 @@ def register(router: Router) -> None:
     router.step("admin.hide_number")(hide_number)
     router.action("admin.hide_reason")(hide_reason)
     router.action("admin.hide_yes", consume=True)(hide)
+    router.action("admin.restore_yes", consume=True)(restore)
     official_round.register(router)
     official_hall.register(router)
     official_community.register(router)
@@ -242,6 +243,15 @@ async def hide_number(ctx: Ctx, incoming: Incoming) -> None:
     proposal_id = await ctx.call(ctx.svc.proposal_by_number, round_id, int(text))
     card = await ctx.call(ctx.svc.proposal, proposal_id)
     await ctx.clear()
+    back = back_row(ctx, await admin_round(ctx, {"r": round_id}))
+    if card.hidden:
+        why = ctx.t(f"participation.reason.{card.hide_reason}") if card.hide_reason else "-"
+        rows = [[Btn(ctx.t("bot.admin.restore_yes"), "admin.restore_yes", {"p": proposal_id})]]
+        text = (
+            card_text(ctx, card, limit=2000) + "\n\n" + ctx.t("bot.admin.restore_ask", reason=why)
+        )
+        await ctx.send(text, await inline(ctx, [*rows, back]))
+        return
     buttons = [
         Btn(
             ctx.t(f"participation.reason.{code}"),
@@ -250,7 +260,7 @@ async def hide_number(ctx: Ctx, incoming: Incoming) -> None:
         )
         for code in REASON_CODES
     ]
-    rows = [*grid(buttons, 2), back_row(ctx, await admin_round(ctx, {"r": round_id}))]
+    rows = [*grid(buttons, 2), back]
     text = card_text(ctx, card, limit=2000) + "\n\n" + ctx.t("bot.admin.hide_reason")
     await ctx.send(text, await inline(ctx, rows))
 
@@ -273,3 +283,12 @@ async def hide(ctx: Ctx, args: dict[str, JSON]) -> None:
         ctx.svc.hide_proposal, ctx.user_id, proposal_id, reason, request_id=ctx.request_id
     )
     await ctx.show(ctx.t("bot.admin.hidden", reason=ctx.t(f"participation.reason.{reason}")))
+
+
+async def restore(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Confirmed: show a hidden proposal again (a ledger entry; the author is notified)."""
+    await require_official(ctx, admin=True)
+    await ctx.call(
+        ctx.svc.restore_proposal, ctx.user_id, str_arg(args, "p"), request_id=ctx.request_id
+    )
+    await ctx.show(ctx.t("bot.admin.restored"))

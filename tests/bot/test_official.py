@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from participation.store import tables as t
+from tests.support.e2e_bot import OFFICIAL
 from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import BotWorld
 from tests.support.e2e_bot import labels
@@ -193,3 +194,19 @@ async def test_other_rounds_with_none_yet_says_so_and_leads_back(world: BotWorld
     empty = await world.press(boss, menu, world.t("bot.admin.menu.rounds"))
     assert text_of(empty) == world.t("bot.admin.no_round")
     assert labels(empty) == [world.t("bot.admin.back")]
+
+
+async def test_a_hidden_proposal_can_be_shown_again(world: BotWorld) -> None:
+    """The hiding confirmation says a hiding can be lifted later, but no screen did it: the
+    number of a hidden proposal now offers to show it again, and the author is told."""
+    boss = await official(world)
+    author = resident(world, "제안자")
+    pid = submit(world, author, 1)[0]
+    world.svc.hide_proposal(OFFICIAL, pid, "spam")
+    await world.press(boss, await world.text(boss, "/admin"), world.t("bot.admin.menu.hide"))
+    ask = await world.text(boss, "1")
+    reason = world.t("participation.reason.spam")
+    assert text_of(ask).endswith(world.t("bot.admin.restore_ask", reason=reason))
+    done = await world.press(boss, ask, world.t("bot.admin.restore_yes"))
+    assert text_of(done) == world.t("bot.admin.restored")
+    assert not world.svc.proposal(pid).hidden
