@@ -86,7 +86,7 @@ def test_rounds_need_an_official(runtime, tmp_path, capsys):
     [
         ("title = ", 2, "규칙 파일을 읽을 수 없습니다"),
         (rules_toml().replace("judges = 50", "judges = 60"), 1, "sum to 100"),
-        (rules_toml(days_from_now=-30), 1, "past"),
+        (rules_toml(days_from_now=-30), 1, "has passed"),
     ],
     ids=["not TOML", "weights", "deadline passed"],
 )
