@@ -118,3 +118,42 @@ async def test_a_stale_or_double_tapped_button_does_nothing_twice(world: BotWorl
     assert world.svc.proposal(card.proposal_id).endorsements == 1
     answers = world.srv.answered_callbacks(fan)
     assert any(a.get("text") == world.t("bot.button.expired") for a in answers)
+
+
+@pytest.mark.parametrize("locale", ["ko", "en"])
+async def test_a_double_tap_is_told_the_button_was_used_not_that_time_ran_out(
+    world: BotWorld, locale: str
+) -> None:
+    """The second tap of a double tap on 제출 or 공감 is answered with a text that is true of
+    it: the button was used already (or is out of date), not 'expired with time'."""
+    author = world.user("Alex" if locale == "en" else "민지", language_code=locale)
+    fan = world.user("Sam" if locale == "en" else "팬", language_code=locale)
+    region = "Suwon-si" if locale == "en" else "수원시"
+    await world.register(author, region, locale)
+    await world.register(fan, region, locale)
+    await world.text(author, world.t("bot.menu.submit", locale))
+    await world.text(author, "마을 공동 텃밭 만들기")
+    await world.text(author, "빈 땅에 주민이 함께 가꾸는 텃밭을 만들어요.")
+    await world.press(author, world.last(author), world.t("participation.category.culture", locale))
+    await world.text(author, "1,500,000")
+    skip = world.t("bot.submit.skip_photo", locale)
+    preview = await world.press(author, world.last(author), skip)
+    submit = world.data_of(preview, world.t("bot.submit.confirm", locale))
+    world.srv.press(author, preview["message_id"], submit)
+    world.srv.press(author, preview["message_id"], submit)  # the double tap
+    await world.drain()
+    (card,) = world.svc.my_proposals(author)
+    shown = await world.deep_link(
+        fan, f"https://t.me/{world.srv.bot_username}?start=p_{card.proposal_id}"
+    )
+    tap = world.data_of(shown, world.t("bot.card.endorse", locale, count=0))
+    world.srv.press(fan, shown["message_id"], tap)
+    world.srv.press(fan, shown["message_id"], tap)
+    await world.drain()
+    assert world.svc.proposal(card.proposal_id).endorsements == 1
+    stale = world.t("bot.button.expired", locale)
+    for uid in (author, fan):
+        assert stale in [a.get("text") for a in world.srv.answered_callbacks(uid)]
+    used = {"ko": "이미 누른", "en": "already used"}[locale]
+    assert used in stale
+    assert "시간이 지나" not in stale and "expired" not in stale
