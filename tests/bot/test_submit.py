@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from bot import build_application
+from i18n.format import parse_amount
 from tests.support.e2e_bot import OFFICIAL
 from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import TOKEN
@@ -17,6 +19,7 @@ from tests.support.e2e_bot import labels
 from tests.support.e2e_bot import text_of
 
 pytestmark = pytest.mark.asyncio
+HANGUL = re.compile("[\uac00-\ud7a3]")
 TITLE, BODY = "어르신 쉼터 그늘막", "버스 정류장 옆에 그늘막을 세워 주세요."
 
 
@@ -200,3 +203,26 @@ async def test_a_draft_finished_after_submission_closed_is_told_why_and_ends(
     assert world.srv.answered_callbacks(resident)[-1]["message_id"] == preview["message_id"]
     again = await world.text(resident, world.t("bot.menu.submit"))
     assert text_of(again) == closed
+
+
+async def test_the_english_budget_examples_are_english_and_accepted(world: BotWorld) -> None:
+    """The English budget prompt and its correction give examples without Hangul (they said
+    '1,500,000 or 150만원'), and each example is read as the amount it shows."""
+    uid = world.user("Alex", language_code="en")
+    await world.register(uid, "Seongnam-si", locale="en")
+    await world.text(uid, world.t("bot.menu.submit", "en"))
+    await world.text(uid, TITLE)
+    await world.text(uid, BODY)
+    asked = await world.press(uid, world.last(uid), world.t("participation.category.welfare", "en"))
+    unreadable = await world.text(uid, "a lot")
+    assert text_of(unreadable) == world.t("bot.submit.budget_unreadable", "en")
+    for said in (text_of(asked), text_of(unreadable)):
+        assert not HANGUL.search(said), said
+        (line,) = [x for x in said.split("\n") if x.startswith("Example: ")]
+        examples = line.removeprefix("Example: ").split(" or ")
+        assert len(examples) == 2 and {parse_amount(x) for x in examples} == {1_500_000}
+    read = await world.text(uid, examples[-1])
+    assert world.t("bot.submit.budget_read", "en", budget="₩1,500,000") in [
+        text_of(m) for m in world.messages(uid)[-2:]
+    ]
+    assert text_of(read) == world.t("bot.submit.ask_photo", "en")
