@@ -17,12 +17,15 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from gateway.logging import configure
 from gateway.settings import ConfigError
 from gateway.settings import Settings
+from gateway.startup import StartupFailed
+from gateway.startup import check_database
 
 ROOT = Path(__file__).resolve().parent.parent
 log = structlog.get_logger("gateway")
@@ -63,14 +66,44 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
+def _say(failure: StartupFailed) -> int:
+    """Print why the process cannot start, in Korean and English; return the exit status."""
+    from i18n.catalog import Catalog
+
+    catalog = Catalog.load()
+    for locale in ("ko", "en"):
+        print(catalog.text(locale, failure.key, **failure.params), file=sys.stderr)
+    return 1
+
+
+def preflight(runtime: Any) -> None:
+    """Check that Redis answers.
+
+    Raises:
+        StartupFailed: what cannot be reached, as a catalog key.
+    """
+    from gateway import startup
+
+    s = runtime.settings
+    startup.check_redis(runtime.redis, s.redis_url or "redis (embedded)")
+
+
 # operators' commands: gateway/rounds.py, and gateway/deadletters.py for `deadletters`
 OPERATOR_COMMANDS = ("round", "official", "onsite", "deadletters")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in OPERATOR_COMMANDS:
-        return operate(argv)
+    try:
+        if argv and argv[0] in OPERATOR_COMMANDS:
+            return operate(argv)
+        return serve(argv)
+    except StartupFailed as failure:
+        return _say(failure)
+
+
+def serve(argv: list[str]) -> int:
+    """Run one of the roles web, worker, clock, run, or migrate."""
     parser = argparse.ArgumentParser(
         prog="python -m gateway",
         description=__doc__.split("\n")[0],
@@ -82,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = _settings()
     configure(settings.log_level)
+    check_database(settings.database_url)
     if args.role == "migrate":
         from i18n.catalog import Catalog
 
@@ -94,6 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.wiring import Runtime
 
     runtime = Runtime(settings)
+    try:
+        if args.role == "run":
+            migrate(settings.database_url)
+        preflight(runtime)
+    except BaseException:
+        runtime.close()
+        raise
     if args.role in ("worker", "run"):  # the processes whose threads run update workers
         sys.setswitchinterval(settings.worker_switch_interval_ms / 1000)
     stopper = processes.Stopper()
@@ -120,7 +161,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from gateway.run import run_all
 
-            migrate(settings.database_url)
             run_all(runtime, stopper)
     finally:
         runtime.close()
@@ -136,6 +176,7 @@ def operate(argv: list[str]) -> int:
 
     settings = _settings()
     configure(settings.log_level)
+    check_database(settings.database_url)
     migrate(settings.database_url)  # as `run` does: the tables an operator's command creates
     runtime = Runtime(settings)  # must be Alembic's, or a later migrate finds them and fails
     try:
