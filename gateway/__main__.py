@@ -76,16 +76,20 @@ def _say(failure: StartupFailed) -> int:
     return 1
 
 
-def preflight(runtime: Any) -> None:
-    """Check that Redis answers.
+def preflight(runtime: Any, *, telegram: bool) -> None:
+    """Check Redis and (with `telegram`, not in the sandbox) the Bot API.
 
     Raises:
         StartupFailed: what cannot be reached, as a catalog key.
     """
+    from gateway import processes
     from gateway import startup
 
     s = runtime.settings
     startup.check_redis(runtime.redis, s.redis_url or "redis (embedded)")
+    if telegram and not s.sandbox:
+        base, files = runtime.bot_endpoints()
+        startup.check_bot_api(lambda: processes.bot_username(runtime, base, files), base)
 
 
 # operators' commands: gateway/rounds.py, and gateway/deadletters.py for `deadletters`
@@ -131,7 +135,7 @@ def serve(argv: list[str]) -> int:
     try:
         if args.role == "run":
             migrate(settings.database_url)
-        preflight(runtime)
+        preflight(runtime, telegram=args.role != "web")
     except BaseException:
         runtime.close()
         raise

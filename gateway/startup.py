@@ -7,11 +7,17 @@ the bot token never appears (the Bot API address is shown without it).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from collections.abc import Coroutine
+from typing import Any
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
 import redis
 import sqlalchemy as sa
+from telegram.error import InvalidToken
+from telegram.error import TelegramError
 
 
 class StartupFailed(Exception):
@@ -74,3 +80,16 @@ def check_redis(client: redis.Redis, url: str) -> None:
         raise StartupFailed(
             "gateway.start.redis_unreachable", url=mask_url(url), reason=_reason(err, url)
         ) from None
+
+
+def check_bot_api(get_me: Callable[[], Coroutine[Any, Any, object]], base_url: str) -> None:
+    """Await `get_me()` once; raise StartupFailed when the Bot API refuses or cannot be reached.
+
+    `base_url` is the Bot API address without the token (PTB appends the token to it).
+    """
+    try:
+        asyncio.run(get_me())
+    except InvalidToken:
+        raise StartupFailed("gateway.start.token_refused") from None
+    except TelegramError:
+        raise StartupFailed("gateway.start.telegram_unreachable", url=base_url) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -52,3 +53,22 @@ def test_an_unreachable_redis_is_named_without_its_password(tmp_path):
     assert_plain(done, "Redis에 연결할 수 없습니다", "Cannot connect to Redis",
                  url.replace("s3cretpw", "***"))  # fmt: skip
     assert "s3cretpw" not in done.stdout + done.stderr
+
+
+def test_an_unreachable_bot_api_is_told_plainly_without_the_token(tmp_path):
+    """With a well-formed token and Telegram out of reach, `run` printed its 'started' banner,
+    then a role_crashed log with stack frames. TELEGRAM_API_BASE_URL points at a closed port,
+    so the test never calls api.telegram.org."""
+    from ledger import LedgerKey
+
+    key = tmp_path / "ledger.key"
+    LedgerKey.generate("ttabok.gg.go.kr").to_file(key)
+    token = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789"
+    base = f"http://127.0.0.1:{closed_port()}/bot"
+    done = gateway(tmp_path, "run", TELEGRAM_BOT_TOKEN=token, LEDGER_KEY_FILE=str(key),
+                   PSEUDONYM_PEPPER=base64.b64encode(b"p" * 32).decode(),
+                   TELEGRAM_API_BASE_URL=base, PORT=str(closed_port()))  # fmt: skip
+    assert_plain(done, "텔레그램 Bot API", "Cannot reach the Telegram Bot API", base)
+    out = done.stdout + done.stderr
+    assert "ABCdefGHI" not in out and "게이트웨이가 시작되었습니다" not in out
+    assert "gateway started" not in out
