@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from gateway.settings import ConfigError
 from gateway.settings import Settings
 from gateway.startup import StartupFailed
 from gateway.startup import check_database
+from gateway.startup import check_ledger_key
 
 ROOT = Path(__file__).resolve().parent.parent
 log = structlog.get_logger("gateway")
@@ -76,17 +78,31 @@ def _say(failure: StartupFailed) -> int:
     return 1
 
 
+def key_ids(settings: Settings) -> tuple[str, str]:
+    """Return the key id of LEDGER_KEY_FILE and the key id that signs the ledger now."""
+    from gateway.wiring import load_or_create_key
+    from ledger import Ledger
+
+    reader = Ledger.open_reader(settings.database_url, settings.ledger_origin)
+    try:
+        current = reader.vkeys()[-1]
+    finally:
+        reader.close()
+    return load_or_create_key(settings).key_id, "+".join(current.split("+")[:2])
+
+
 def preflight(runtime: Any, *, telegram: bool) -> None:
-    """Check Redis and (with `telegram`, not in the sandbox) the Bot API.
+    """Check Redis, the ledger key and (with `telegram`, not in the sandbox) the Bot API.
 
     Raises:
-        StartupFailed: what cannot be reached, as a catalog key.
+        StartupFailed: what cannot be reached or does not match, as a catalog key.
     """
     from gateway import processes
     from gateway import startup
 
     s = runtime.settings
     startup.check_redis(runtime.redis, s.redis_url or "redis (embedded)")
+    check_ledger_key(lambda: runtime.ledger, str(s.ledger_key_file), partial(key_ids, s))
     if telegram and not s.sandbox:
         base, files = runtime.bot_endpoints()
         startup.check_bot_api(lambda: processes.bot_username(runtime, base, files), base)
@@ -184,6 +200,9 @@ def operate(argv: list[str]) -> int:
     migrate(settings.database_url)  # as `run` does: the tables an operator's command creates
     runtime = Runtime(settings)  # must be Alembic's, or a later migrate finds them and fails
     try:
+        check_ledger_key(
+            lambda: runtime.ledger, str(settings.ledger_key_file), partial(key_ids, settings)
+        )
         if argv[0] == "deadletters":
             return deadletters.main(argv, runtime)
         return rounds.main(argv, runtime)

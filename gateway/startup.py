@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from telegram.error import InvalidToken
 from telegram.error import TelegramError
 
+from ledger.errors import KeyMismatch
+
 
 class StartupFailed(Exception):
     """A process cannot start; `key` names the catalog text, `params` fill it."""
@@ -79,6 +81,22 @@ def check_redis(client: redis.Redis, url: str) -> None:
     except redis.RedisError as err:
         raise StartupFailed(
             "gateway.start.redis_unreachable", url=mask_url(url), reason=_reason(err, url)
+        ) from None
+
+
+def check_ledger_key(
+    open_ledger: Callable[[], object], key_file: str, key_ids: Callable[[], tuple[str, str]]
+) -> None:
+    """Call `open_ledger()`; raise StartupFailed when the key file does not sign this ledger.
+
+    `key_ids()` returns the key id of the file and the ledger's current key id, for the text.
+    """
+    try:
+        open_ledger()
+    except KeyMismatch:
+        key, current = key_ids()
+        raise StartupFailed(
+            "gateway.start.key_mismatch", path=key_file, key=key, current=current
         ) from None
 
 

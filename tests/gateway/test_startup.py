@@ -72,3 +72,16 @@ def test_an_unreachable_bot_api_is_told_plainly_without_the_token(tmp_path):
     out = done.stdout + done.stderr
     assert "ABCdefGHI" not in out and "게이트웨이가 시작되었습니다" not in out
     assert "gateway started" not in out
+
+
+@pytest.mark.parametrize("argv", [["round", "list"], ["run"]])
+def test_a_key_file_that_does_not_sign_the_ledger_says_what_to_do(tmp_path, argv):
+    from ledger import LedgerKey
+
+    assert gateway(tmp_path, "official", "grant", "--user-id", "7000000201").returncode == 0
+    other = tmp_path / "other.key"
+    LedgerKey.generate("elsewhere").to_file(other)
+    done = gateway(tmp_path, *argv, LEDGER_KEY_FILE=str(other), PORT=str(closed_port()))
+    assert_plain(done, "이 장부에 서명하는 키가 아닙니다", "LEDGER_KEY_FILE",
+                 "not the key that signs this ledger", "Operations: Keys",
+                 LedgerKey.from_file(other).key_id)  # fmt: skip
