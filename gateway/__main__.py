@@ -112,6 +112,18 @@ def preflight(runtime: Any, *, telegram: bool) -> None:
 OPERATOR_COMMANDS = ("round", "official", "onsite", "deadletters")
 
 
+# each role's own --help (the top-level help lists them)
+ROLES = {
+    "web": "the Flask app on werkzeug: Telegram ingress, public ledger API, /verify "
+    "(production: gunicorn gateway.wsgi:app, see Procfile)",
+    "worker": "one update worker (run several; SIGTERM drains)",
+    "clock": "the scheduler and update feeder (a second copy stays idle)",
+    "run": "everything in one process on embedded defaults (the sandbox Bot API when "
+    "TELEGRAM_BOT_TOKEN is unset); migrates the database first",
+    "migrate": "apply the Alembic migrations to DATABASE_URL",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -131,7 +143,9 @@ def serve(argv: list[str]) -> int:
         "official grant --user-id N, onsite url SESSION --bot NAME, "
         "deadletters list|replay|drop (each with --help)",
     )
-    parser.add_argument("role", choices=["web", "worker", "clock", "run", "migrate"])
+    roles = parser.add_subparsers(dest="role", required=True, metavar="ROLE")
+    for role, text in ROLES.items():
+        roles.add_parser(role, help=text, description=text)
     args = parser.parse_args(argv)
     settings = _settings()
     configure(settings.log_level)
