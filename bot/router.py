@@ -231,6 +231,19 @@ class Ctx:
         await self.send(text, markup, photo=photo)
         return False
 
+    async def drop_buttons(self) -> None:
+        """Take the inline keyboard off the pressed message (a preview once it was submitted
+        or cancelled), so that its buttons do not stay there only to answer 'already used'.
+        A message Telegram no longer lets us edit (too old, deleted) is left as it is."""
+        query = self.update.callback_query
+        message = query.message if query is not None else None
+        if not isinstance(message, Message) or message.reply_markup is None:
+            return
+        try:
+            await message.edit_reply_markup(None)
+        except BadRequest:
+            return
+
     async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """Answer the pressed button once (a short toast, or an alert)."""
         query = self.update.callback_query

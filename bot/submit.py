@@ -323,6 +323,7 @@ async def cancel(ctx: Ctx, args: dict[str, JSON]) -> None:
         await ctx.answer(ctx.t("bot.button.expired"), alert=True)
         return
     await ctx.forget_draft()
+    await ctx.drop_buttons()
     await ctx.reply("bot.submit.cancelled", await ctx.menu_markup())
 
 
@@ -352,11 +353,13 @@ async def confirm(ctx: Ctx, args: dict[str, JSON]) -> None:
         )
     except e.PhaseClosed as err:  # submission closed while the draft was being written
         await ctx.forget_draft()
+        await ctx.drop_buttons()
         phase = ctx.t(f"participation.phase.{err.params.get('phase')}")
         await ctx.reply("bot.submit.closed", await ctx.menu_markup(), phase=phase)
         return
     await ctx.forget_draft()
     await ctx.answer(ctx.t("bot.submit.done_toast"))
+    await ctx.drop_buttons()
     link = ctx.services.deep_link(f"p_{card.proposal_id}")
     await ctx.reply("bot.submit.done", await ctx.menu_markup(), number=card.number, link=link)
     from bot.browse import show_card
@@ -440,6 +443,7 @@ async def save_edit(ctx: Ctx, args: dict[str, JSON]) -> None:
         )
     except e.NothingChanged as err:  # nothing written: the edit ends as a cancel does
         kept = await finish_edit(ctx)
+        await ctx.drop_buttons()
         text = ctx.t(err.key, **err.params)
         if kept:
             text += "\n" + ctx.t("bot.submit.aside_kept")
@@ -447,6 +451,7 @@ async def save_edit(ctx: Ctx, args: dict[str, JSON]) -> None:
         return
     kept = await finish_edit(ctx)
     await ctx.answer(ctx.t("bot.submit.edited_toast"))
+    await ctx.drop_buttons()
     text = ctx.t("bot.submit.edited", number=card.number)
     if kept:
         text += "\n" + ctx.t("bot.submit.aside_kept")
@@ -463,6 +468,7 @@ async def cancel_edit(ctx: Ctx, args: dict[str, JSON]) -> None:
         await ctx.answer(ctx.t("bot.button.expired"), alert=True)
         return
     kept = await finish_edit(ctx)
+    await ctx.drop_buttons()
     text = ctx.t("bot.submit.edit_cancelled")
     if kept:
         text += "\n" + ctx.t("bot.submit.aside_kept")

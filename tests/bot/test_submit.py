@@ -226,3 +226,44 @@ async def test_the_english_budget_examples_are_english_and_accepted(world: BotWo
         text_of(m) for m in world.messages(uid)[-2:]
     ]
     assert text_of(read) == world.t("bot.submit.ask_photo", "en")
+
+
+def keyboard_of(world: BotWorld, uid: int, message_id: int) -> list[str]:
+    """Return the inline buttons the message ``message_id`` shows now."""
+    (now,) = [m for m in world.messages(uid) if m["message_id"] == message_id]
+    return labels(now)
+
+
+@pytest.mark.parametrize("ending", ["confirm", "cancel"])
+@pytest.mark.parametrize("with_photo", [False, True], ids=["text", "photo"])
+async def test_a_submitted_or_cancelled_preview_loses_its_buttons(
+    world: BotWorld, resident: int, ending: str, with_photo: bool
+) -> None:
+    """제출 and 취소 end the preview: its 제출/고치기/취소 buttons go, where they stayed
+    only to answer that they could not be used any more."""
+    await to_step(world, resident, "photo")
+    if with_photo:
+        preview = await world.photo(resident)
+    else:
+        preview = await world.press(
+            resident, world.last(resident), world.t("bot.submit.skip_photo")
+        )
+    assert world.t("bot.submit.fix") in labels(preview)
+    await world.press(resident, preview, world.t(f"bot.submit.{ending}"))
+    assert len(world.svc.my_proposals(resident)) == (ending == "confirm")
+    assert keyboard_of(world, resident, preview["message_id"]) == []
+
+
+@pytest.mark.parametrize("ending", ["save_edit", "cancel_edit"])
+async def test_an_edits_preview_loses_its_buttons_once_saved_or_cancelled(
+    world: BotWorld, resident: int, ending: str
+) -> None:
+    await to_step(world, resident, "preview")
+    await world.press(resident, world.last(resident), world.t("bot.submit.confirm"))
+    mine = await world.text(resident, world.t("bot.menu.activity"))
+    preview = await world.press(resident, mine, world.t("bot.activity.edit", number=1))
+    which = await world.press(resident, preview, world.t("bot.submit.fix"))
+    await world.press(resident, which, world.t("bot.submit.field.title"))
+    preview = await world.text(resident, "정류장 그늘막")
+    await world.press(resident, preview, world.t(f"bot.submit.{ending}"))
+    assert keyboard_of(world, resident, preview["message_id"]) == []
