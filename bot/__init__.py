@@ -1,6 +1,7 @@
 """The residents' Telegram bot: ``build_application`` and what it needs (``BotServices``)."""
 
 from bot.app import build_application
+from bot.app import tell_delayed
 from bot.app import tell_not_handled
 from bot.services import BotServices
 from bot.services import MemoryRateLimiter
@@ -13,5 +14,6 @@ __all__ = [
     "RateLimiter",
     "Verdict",
     "build_application",
+    "tell_delayed",
     "tell_not_handled",
 ]

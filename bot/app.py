@@ -380,3 +380,29 @@ async def tell_not_handled(
             pass  # answered already, or too old
     await apologise(application.bot, services, chat_id, user_id, language_code,
                     "bot.error.dead_letter")  # fmt: skip
+
+
+async def tell_delayed(
+    application: Application[Any, Any, Any, Any, Any, Any],
+    *,
+    chat_id: int,
+    user_id: int | None,
+    language_code: str | None,
+    callback_query_id: str | None,
+) -> None:
+    """Tell a person that their update is kept and waits for the database to come back.
+
+    A pressed button gets a toast (``bot.error.delayed_press``), which also stops its
+    spinner; anything else a message (``bot.error.delayed``). The runtime calls it once for
+    the update at the head of a chat's partition when the database stops answering (gateway
+    .worker); the update is applied when it answers again, and the handler's own answer to
+    the query then fails quietly (answered already). Raises what sending raises.
+    """
+    services: BotServices = application.bot_data[SERVICES_KEY]
+    if callback_query_id is None:
+        await apologise(application.bot, services, chat_id, user_id, language_code,
+                        "bot.error.delayed")  # fmt: skip
+        return
+    # The database is down: the saved language cannot be read, the client's is used.
+    text = services.catalog.text(person_locale(None, language_code), "bot.error.delayed_press")
+    await application.bot.answer_callback_query(callback_query_id, text)

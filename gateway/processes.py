@@ -22,6 +22,7 @@ from telegram import Bot
 from telegram import Update
 from telegram.error import TelegramError
 
+from bot import tell_delayed
 from bot import tell_not_handled
 from bot.transport import AiohttpRequest
 from gateway.broadcast import DeliveryJournal
@@ -114,6 +115,7 @@ async def worker_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = N
     worker = UpdateWorker(
         client, rt.layout, application, rt.processed(), name=consumer_name(), config=config,
         notify_dead=partial(tell_not_handled, application),
+        notify_delayed=partial(tell_delayed, application),
     )  # fmt: skip
     stopper.add(asyncio.get_running_loop(), worker.stop)
     settle_heap()

@@ -44,9 +44,15 @@ Design (why it is correct):
   `dead_letter_keep_s` (30 days) and trimmed by age when the next one is added (XADD MINID),
   not forever. Moving it there and acknowledging it is one script (DEAD): a crash leaves the
   update in the partition or in `updates:dead`, never in both or neither.
-- **Telling the person.** While an update is retried the person hears nothing: the worker's
+- **Telling the person.** No attempt that will be retried sends an apology: the worker's
   error handler runs before the bot's and stops it (ApplicationHandlerStop) for a retryable
-  error, so no attempt that will be retried sends an apology. Once the update is
+  error. When the database itself stops answering, the update at the head of the chat's
+  partition waits for it (its chat's later updates wait behind it), and its sender is told
+  so once when it has waited `delay_notice_s` (a blip that the retry outlives tells nobody):
+  `notify_delayed` (the bot's `tell_delayed`) answers a pressed button with a toast, which
+  also stops its spinner, or sends a message that what they sent is kept and will be
+  handled. The update is applied when the database answers; the handler's own answer to the
+  press then fails quietly (answered already). Once an update is
   dead-lettered, `notify_dead` (the bot's `tell_not_handled`) answers a pressed button and
   sends one polite message in the person's language, to a private chat or a person's own
   chat only (`person_to_tell`), within `notice_timeout_s`; its failure is logged by type and
@@ -145,6 +151,7 @@ class WorkerConfig:
     max_backoff_s: float = 15.0
     dead_letter_keep_s: int = 30 * 86_400
     notice_timeout_s: float = 3.0  # telling the person of a dead letter holds the partition
+    delay_notice_s: float = 2.0  # an update held this long by a database outage: tell once
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,8 +164,9 @@ class Person:
     callback_query_id: str | None
 
 
-class DeadLetterNotice(Protocol):
-    """Tell a person their update was not handled (bot.tell_not_handled, bound to the app)."""
+class PersonNotice(Protocol):
+    """Tell a person about their update: not handled (bot.tell_not_handled) or delayed by an
+    outage (bot.tell_delayed), bound to the app."""
 
     def __call__(
         self,
@@ -219,7 +227,8 @@ class UpdateWorker:
         name: str | None = None,
         config: WorkerConfig | None = None,
         retryable: tuple[type[BaseException], ...] | None = None,
-        notify_dead: DeadLetterNotice | None = None,
+        notify_dead: PersonNotice | None = None,
+        notify_delayed: PersonNotice | None = None,
     ) -> None:
         self._redis = client
         self.client = client  # the caller owns it (and closes it)
@@ -241,6 +250,10 @@ class UpdateWorker:
         self._ack_script = client.register_script(ACK)
         self._dead_script = client.register_script(DEAD)
         self._notify_dead = notify_dead
+        self._notify_delayed = notify_delayed
+        # entry id -> (partition, the notice's task): scheduled once per entry, cancelled
+        # when the entry is settled before it fires
+        self._delay_notices: dict[bytes, tuple[int, asyncio.Task[None]]] = {}
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -398,6 +411,7 @@ class UpdateWorker:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.config.max_backoff_s)
         finally:
+            self._drop_notices(partition)  # its entries are another worker's now
             try:
                 await self._release(keys=[self._lease(partition)], args=[self.name])
             except redis.RedisError:
@@ -471,6 +485,7 @@ class UpdateWorker:
         if replayed and await asyncio.to_thread(self._processed.contains, update_id):
             log.info("update_redelivered_skipped")
             await self._ack(stream, entry_id, processed=True)  # its ack had failed
+            self._settled(entry_id)
             return
         started = time.perf_counter()
         try:
@@ -482,11 +497,13 @@ class UpdateWorker:
             attempts = self._attempts.get(entry_id, 0) + 1
             if not await self._database_answers():
                 attempts = min(attempts, self.config.max_attempts - 1)  # an outage, not poison
+                self._tell_if_still_waiting(partition, entry_id, data)
             self._attempts[entry_id] = attempts
             if attempts < self.config.max_attempts:
                 raise
             await self._dead_letter(stream, entry_id, raw, f"attempts:{attempts}:{err}", data)
             self._attempts.pop(entry_id, None)
+            self._settled(entry_id)
             return
         try:
             await self._ack(stream, entry_id, processed=True)
@@ -495,7 +512,33 @@ class UpdateWorker:
             await asyncio.to_thread(self._processed.add, update_id)
             raise
         self._attempts.pop(entry_id, None)
+        self._settled(entry_id)
         log.info("update_processed", ms=round((time.perf_counter() - started) * 1000, 1))
+
+    def _tell_if_still_waiting(
+        self, partition: int, entry_id: bytes, data: Mapping[str, Any]
+    ) -> None:
+        """Schedule the delay notice of an entry held by an outage (once per entry)."""
+        if self._notify_delayed is None or entry_id in self._delay_notices:
+            return
+        task = asyncio.create_task(self._tell_later(data), name=f"delay-notice-{partition}")
+        self._delay_notices[entry_id] = (partition, task)
+
+    async def _tell_later(self, data: Mapping[str, Any]) -> None:
+        await asyncio.sleep(self.config.delay_notice_s)
+        await self._tell(data, self._notify_delayed, "delay")
+
+    def _settled(self, entry_id: bytes) -> None:
+        """Forget the delay notice of a settled entry; one not sent yet never is."""
+        found = self._delay_notices.pop(entry_id, None)
+        if found is not None:
+            found[1].cancel()
+
+    def _drop_notices(self, partition: int) -> None:
+        """Forget the delay notices of a partition this worker leaves."""
+        for entry_id, (owner, _task) in list(self._delay_notices.items()):
+            if owner == partition:
+                self._settled(entry_id)
 
     async def _database_answers(self) -> bool:
         """Return whether the database answers now (a failing update is then to blame)."""
@@ -532,17 +575,18 @@ class UpdateWorker:
             keys=[stream, self.layout.key(DEAD_STREAM)],
             args=[GROUP, entry_id, raw, reason, f"{oldest_ms}-0"],
         )
-        await self._tell(data)
+        await self._tell(data, self._notify_dead, "dead_letter")
 
-    async def _tell(self, data: Mapping[str, Any]) -> None:
-        """Tell the person of a dead letter; never raises, waits `notice_timeout_s` at most."""
+    async def _tell(self, data: Mapping[str, Any], notice: PersonNotice | None, what: str) -> None:
+        """Tell the update's sender with `notice` (`what`: the logs' name for it); never
+        raises, waits `notice_timeout_s` at most."""
         person = person_to_tell(data)
-        if self._notify_dead is None or person is None:
-            log.info("dead_letter_untold", reason="no notice" if person else "no private chat")
+        if notice is None or person is None:
+            log.info(f"{what}_untold", reason="no notice" if person else "no private chat")
             return
         try:
             await asyncio.wait_for(
-                self._notify_dead(
+                notice(
                     chat_id=person.chat_id,
                     user_id=person.user_id,
                     language_code=person.language_code,
@@ -551,9 +595,9 @@ class UpdateWorker:
                 self.config.notice_timeout_s,
             )
         except Exception as err:  # type only: a message may quote the person
-            log.warning("dead_letter_notice_failed", error=type(err).__name__)
+            log.warning(f"{what}_notice_failed", error=type(err).__name__)
             return
-        log.info("dead_letter_told")
+        log.info(f"{what}_told")
 
     async def _ack(self, stream: str, entry_id: bytes, *, processed: bool) -> None:
         keys = [stream, self.layout.key(PROCESSED_COUNTER)]

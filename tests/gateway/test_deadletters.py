@@ -27,6 +27,7 @@ import redis.asyncio as aredis
 import structlog.testing
 from sqlalchemy.exc import OperationalError
 
+from bot import tell_delayed
 from bot import tell_not_handled
 from gateway import deadletters
 from gateway import store
@@ -75,12 +76,17 @@ class Gateway:
         self.inbox = Inbox(self.client, self.layout)
         self.dead = deadletters.DeadLetters(self.client, self.layout)
         self.told: list[dict[str, Any]] = []
+        self.delayed: list[dict[str, Any]] = []
         self.logs: list[dict[str, Any]] = []
         store.metadata.create_all(world.ledger.engine)
 
     async def tell(self, **person: Any) -> None:
         self.told.append(person)
         await tell_not_handled(self.world.app, **person)
+
+    async def tell_delayed(self, **person: Any) -> None:
+        self.delayed.append(person)
+        await tell_delayed(self.world.app, **person)
 
     async def fetch(self) -> int:
         """Move the sandbox's pending updates into the inbox (as the feeder does)."""
@@ -95,7 +101,8 @@ class Gateway:
         client = aredis.Redis.from_url(self.url)
         worker = UpdateWorker(client, self.layout, self.world.app,
                               ProcessedUpdates(self.world.ledger.engine), name="w",
-                              config=FAST, notify_dead=self.tell)  # fmt: skip
+                              config=FAST, notify_dead=self.tell,
+                              notify_delayed=self.tell_delayed)  # fmt: skip
         # captured, not rendered: the dev renderer takes a second per logged traceback
         with structlog.testing.capture_logs() as logs:
             task = asyncio.create_task(worker.run())
@@ -250,6 +257,144 @@ async def test_a_press_that_fails_before_its_answer_is_answered_with_the_notice(
         assert fields[b"r"] == b"attempts:5:OperationalError"
         gw.inbox.close()
         gw.client.close()
+
+
+class Outage:
+    """The database down until `end()`: the service's entry call and the worker's own check
+    (ProcessedUpdates) fail as a dropped connection does; `attempts` counts the calls."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, world: BotWorld) -> None:
+        self.down, self.attempts = True, 0
+        real_open, real_contains = world.svc.open_update, ProcessedUpdates.contains
+
+        def open_update(*args: Any, **kwargs: Any) -> Any:
+            if self.down:
+                self.attempts += 1
+                raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+            return real_open(*args, **kwargs)
+
+        def contains(processed: ProcessedUpdates, update_id: int) -> bool:
+            if self.down:
+                raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+            return real_contains(processed, update_id)
+
+        monkeypatch.setattr(world.svc, "open_update", open_update)
+        monkeypatch.setattr(ProcessedUpdates, "contains", contains)
+
+    def end_when(self, told: list[Any]) -> None:
+        """End the outage once someone was told (the retries go on meanwhile)."""
+        if self.down and told:
+            self.down = False
+
+
+@pytest.mark.asyncio
+async def test_a_database_outage_tells_the_presser_once_and_the_press_counts_after_it(
+    tmp_path: Path, target: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, prefix = target
+    async with BotWorld(tmp_path) as world:
+        gw = Gateway(world, url, prefix)
+        author, fan = world.user("김순자"), world.user("Jane Fanning", language_code="en")
+        await world.register(author)
+        await world.register(fan, "Suwon-si", "en")
+        card = world.svc.submit_proposal(
+            author, ROUND, title="마을 텃밭", body="b", category="culture", region="suwon",
+            budget=10_000,
+        )  # fmt: skip
+        shown = await world.deep_link(
+            fan, f"https://t.me/{world.srv.bot_username}?start=p_{card.proposal_id}"
+        )
+        size, seen = ledger_size(world), len(world.messages(fan))
+        answered = len(world.srv.answered_callbacks(fan))
+        outage = Outage(monkeypatch, world)
+        world.srv.press(fan, shown["message_id"], world.data_of(shown, world.t(
+            "bot.card.endorse", "en", count=0)))  # fmt: skip
+        assert await gw.fetch() == 1
+
+        def done() -> bool:
+            outage.end_when(gw.delayed)
+            return world.svc.proposal(card.proposal_id).endorsements == 1 and gw.backlog() == 0
+
+        await gw.work(done)
+        events = [e["event"] for e in gw.logs]
+        # retried all along (an outage never dead-letters), the notice sent after 2 s
+        assert events.count("partition_paused") > FAST.max_attempts
+        assert len(gw.delayed) == 1 and gw.delayed[0]["callback_query_id"] is not None
+        # the toast came first and stopped the spinner; the handler's own answer then failed
+        # quietly; the card shows the endorsement; no apology, no dead letter
+        toasts = world.srv.answered_callbacks(fan)[answered:]
+        assert [q["text"] for q in toasts] == [world.t("bot.error.delayed_press", "en")]
+        assert [m.get("text") for m in world.messages(fan)[seen:]] == []
+        assert world.t("bot.card.unendorse", "en", count=1) in repr(world.messages(fan))
+        assert list(gw.dead.entries()) == [] and gw.told == []
+        assert ledger_size(world) == size + 1
+        assert events.count("delay_told") == 1
+        logged = repr([{k: v for k, v in e.items() if k != "exc_info"} for e in gw.logs])
+        assert "Jane" not in logged and str(fan) not in logged
+        gw.inbox.close()
+        gw.client.close()
+
+
+@pytest.mark.asyncio
+async def test_a_message_sent_during_an_outage_is_answered_that_it_waits_then_handled(
+    tmp_path: Path, target: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, prefix = target
+    async with BotWorld(tmp_path) as world:
+        gw = Gateway(world, url, prefix)
+        uid = world.user("민지")
+        await world.register(uid)
+        seen = len(world.messages(uid))
+        outage = Outage(monkeypatch, world)
+        world.srv.send_text(uid, world.t("bot.menu.help"))
+        assert await gw.fetch() == 1
+
+        def done() -> bool:
+            outage.end_when(gw.delayed)
+            return not outage.down and gw.backlog() == 0 and len(world.messages(uid)) > seen + 1
+
+        await gw.work(done)
+        texts = [m.get("text") for m in world.messages(uid)[seen:]]
+        assert texts[0] == world.t("bot.error.delayed")
+        assert len(texts) == 2 and texts[1] not in (
+            world.t("bot.error.generic"), world.t("bot.error.dead_letter"))  # fmt: skip
+        assert len(gw.delayed) == 1 and gw.delayed[0]["callback_query_id"] is None
+        assert list(gw.dead.entries()) == []
+        gw.inbox.close()
+        gw.client.close()
+
+
+@pytest.mark.asyncio
+async def test_a_blip_shorter_than_the_notice_delay_tells_nobody(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = RedisServer(tmp_path / "r").start()
+    try:
+        async with BotWorld(tmp_path) as world:
+            gw = Gateway(world, server.url, "")
+            uid = world.user("민지")
+            await world.register(uid)
+            seen = len(world.messages(uid))
+            outage = Outage(monkeypatch, world)
+            world.srv.send_text(uid, world.t("bot.menu.help"))
+            assert await gw.fetch() == 1
+            started = time.monotonic()
+
+            def done() -> bool:  # the database is back 0.3 s after the first failure
+                if outage.attempts and time.monotonic() - started > 0.3:
+                    outage.down = False
+                handled = gw.backlog() == 0 and len(world.messages(uid)) > seen
+                # and the worker runs on past the moment a notice left behind would fire
+                return handled and time.monotonic() - started > FAST.delay_notice_s + 0.5
+
+            await gw.work(done)
+            assert gw.delayed == [] and outage.attempts == 1
+            assert len(world.messages(uid)) == seen + 1
+            assert world.messages(uid)[-1].get("text") != world.t("bot.error.delayed")
+            gw.inbox.close()
+            gw.client.close()
+    finally:
+        server.kill()
 
 
 def _i(entry_id: bytes | str) -> str:
