@@ -144,7 +144,10 @@ class BotServices:
         """Return ``https://t.me/<bot>?start=<payload>``."""
         return f"https://t.me/{self.bot_username}?start={payload}"
 
-    def verify_url(self, index: int, leaf_hash: str, block: int | None) -> str:
-        """Return the public ``/verify`` link for one receipt."""
+    def verify_url(
+        self, index: int, leaf_hash: str, block: int | None, locale: str | None = None
+    ) -> str:
+        """Return the public ``/verify`` link for one receipt, in the reader's ``locale``."""
         url = f"{self.public_base_url.rstrip('/')}/verify?i={index}&h={leaf_hash}"
-        return url if block is None else f"{url}&b={block}"
+        url = url if block is None else f"{url}&b={block}"
+        return url if locale is None else f"{url}&lang={locale}"

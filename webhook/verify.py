@@ -1,9 +1,10 @@
 """`/verify`: a page that checks a receipt or a block in the browser, with WebCrypto.
 
 The page is static HTML + JS (no build step). Its texts come from the `webhook` catalog,
-rendered here (Korean by default, `?lang=en`), and are handed to the script as JSON so that
-results are reported in the reader's language too. The script fetches the checkpoint, the
-key and the proofs from `/ledger/...` and verifies them itself; the server is not trusted.
+rendered here (`?lang=en`, else the browser's Accept-Language, else Korean), and are handed
+to the script as JSON so that results are reported in the reader's language too. The script
+fetches the checkpoint, the key and the proofs from `/ledger/...` and verifies them itself;
+the server is not trusted.
 """
 
 from __future__ import annotations
@@ -50,9 +51,11 @@ def page_texts(locale: str) -> dict[str, str]:
 
 @bp.get("/verify")
 def verify_page() -> Response:
-    """Render the verification page in the requested language."""
+    """Render the verification page in the requested language: `?lang=`, else the browser's
+    Accept-Language, else the instance's default."""
     lang = request.args.get("lang", "")
-    locale = lang if lang in LOCALES else deps().default_locale
+    default = deps().default_locale
+    locale = lang if lang in LOCALES else request.accept_languages.best_match(LOCALES, default)
     texts = page_texts(locale)
     other = "en" if locale == "ko" else "ko"
     html = render_template(
@@ -65,6 +68,7 @@ def verify_page() -> Response:
     )
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "public, max-age=300"
+    response.vary.add("Accept-Language")  # a cache must not serve one reader's language to all
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'"
     )

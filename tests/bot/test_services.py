@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC
+from datetime import datetime
 
 import pytest
 
+from bot import BotServices
 from bot import MemoryRateLimiter
 from bot import Verdict
 
@@ -78,3 +81,18 @@ def test_memory_rate_limiter_forgets_only_full_buckets() -> None:
 def test_memory_rate_limiter_rejects_nonsense(rate: float, burst: int) -> None:
     with pytest.raises(ValueError):
         MemoryRateLimiter(rate=rate, burst=burst)
+
+
+def test_a_receipt_link_carries_the_readers_language() -> None:
+    """verify_url never added `lang`, so an English resident landed on the Korean page."""
+    services = BotServices(
+        participation=None,  # type: ignore[arg-type]
+        catalog=None,  # type: ignore[arg-type]
+        bot_username="b",
+        public_base_url="https://v.example/",
+        rate_limiter=MemoryRateLimiter(),
+        clock=lambda: datetime.now(UTC),
+    )
+    assert services.verify_url(4, "ab", 2, "en") == "https://v.example/verify?i=4&h=ab&b=2&lang=en"
+    assert services.verify_url(4, "ab", None, "ko") == "https://v.example/verify?i=4&h=ab&lang=ko"
+    assert services.verify_url(4, "ab", None) == "https://v.example/verify?i=4&h=ab"

@@ -49,7 +49,7 @@ def page() -> Iterator[Any]:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser.new_page()
+        yield browser.new_page(locale="ko-KR")  # the page follows Accept-Language
         browser.close()
 
 
@@ -228,3 +228,17 @@ def test_a_receipt_that_names_what_does_not_exist_says_what(site, page, query, s
     summary = page.inner_text("#summary")
     assert said in summary, summary
     assert "proof does not verify" not in summary and "증명이 맞지 않아요" not in summary
+
+
+@pytest.mark.parametrize(
+    ("header", "lang"),
+    [("en-US,en;q=0.9", "en"), ("ko-KR,ko;q=0.9,en;q=0.8", "ko"), ("fr", "ko"), ("", "ko")],
+)
+def test_without_lang_the_page_follows_accept_language(rclient: redis.Redis, header, lang):
+    """An English reader who followed a link without `lang` got the Korean page."""
+    client = make_app(rclient).test_client()
+    response = client.get("/verify?i=3&h=ab", headers={"Accept-Language": header} if header else {})
+    assert f'<html lang="{lang}">' in response.get_data(as_text=True)
+    assert "Accept-Language" in response.headers.get("Vary", "")
+    asked = client.get("/verify?lang=ko", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="ko">' in asked  # ?lang= wins
