@@ -55,6 +55,7 @@ def register(router: Router) -> None:
     router.step("submit.preview")(typed_at_preview)
     router.action("submit.category", consume=True)(category)
     router.action("submit.skip_photo", consume=True)(skip_photo)
+    router.action("submit.keep_photo", consume=True)(keep_photo)
     router.action("submit.confirm", consume=True)(confirm)
     router.action("submit.fix")(fix_menu)
     router.action("submit.fix_field", consume=True)(fix_field)
@@ -143,8 +144,7 @@ async def ask(ctx: Ctx, field: str, draft: dict[str, JSON], *, fixing: bool = Fa
         rnd = await ctx.call(ctx.svc.round, str(draft.get("round") or ""))
         await ctx.reply("bot.submit.ask_budget", max=amount(ctx, rnd.rules.max_request))
     else:
-        skip = [[Btn(ctx.t("bot.submit.skip_photo"), "submit.skip_photo")]]
-        await ctx.send(ctx.t("bot.submit.ask_photo"), await inline(ctx, skip))
+        await ctx.send(ctx.t(photo_key(draft, "ask_photo")), await photo_buttons(ctx, draft))
 
 
 async def category_keyboard(ctx: Ctx) -> InlineKeyboardMarkup:
@@ -235,8 +235,8 @@ async def photo(ctx: Ctx, incoming: Incoming) -> None:
         # A picture sent "as a file" arrives as a document, which the card cannot show as a photo.
         sent = incoming.document
         key = "photo_as_file" if sent and sent.mime_type.startswith("image/") else "need_photo"
-        skip = [[Btn(ctx.t("bot.submit.skip_photo"), "submit.skip_photo")]]
-        await ctx.send(ctx.t(f"bot.submit.{key}"), await inline(ctx, skip))
+        draft = draft_of(ctx)
+        await ctx.send(ctx.t(photo_key(draft, key)), await photo_buttons(ctx, draft))
         return
     draft = draft_of(ctx)
     draft["photo"] = incoming.photo_file_id
@@ -244,8 +244,36 @@ async def photo(ctx: Ctx, incoming: Incoming) -> None:
     await preview(ctx, draft)
 
 
+def photo_key(draft: dict[str, JSON], key: str) -> str:
+    """Return the photo step's text ``key``, in its own wording when the draft has a photo
+    already (fixing the photo field, or editing a proposal that has one): there the choice
+    is to keep that photo or remove it, not to go on without one."""
+    return (
+        f"bot.submit.{key}_change" if isinstance(draft.get("photo"), str) else f"bot.submit.{key}"
+    )
+
+
+async def photo_buttons(ctx: Ctx, draft: dict[str, JSON]) -> InlineKeyboardMarkup:
+    """Return the photo step's buttons: 'Continue without a photo', or, when the draft has a
+    photo already, 'Keep the current photo' and 'Remove the photo'."""
+    if not isinstance(draft.get("photo"), str):
+        return await inline(ctx, [[Btn(ctx.t("bot.submit.skip_photo"), "submit.skip_photo")]])
+    keep = Btn(ctx.t("bot.submit.keep_photo"), "submit.keep_photo")
+    remove = Btn(ctx.t("bot.submit.remove_photo"), "submit.skip_photo")
+    return await inline(ctx, [[keep], [remove]])
+
+
+async def keep_photo(ctx: Ctx, args: dict[str, JSON]) -> None:
+    """Keep the photo the draft has: back to the preview unchanged."""
+    draft = draft_of(ctx)
+    if ctx.step != "submit.photo" or not isinstance(draft.get("photo"), str):
+        await ctx.answer(ctx.t("bot.button.expired"), alert=True)
+        return
+    await preview(ctx, draft)
+
+
 async def skip_photo(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """No photo."""
+    """No photo (or, when the draft had one, remove it)."""
     if ctx.step != "submit.photo":
         await ctx.answer(ctx.t("bot.button.expired"), alert=True)
         return

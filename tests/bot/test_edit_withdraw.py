@@ -127,7 +127,7 @@ async def test_an_edit_can_take_the_photo_off(world: BotWorld, author: int) -> N
     preview = await world.press(author, await activity(world, author), edit_label(world))
     assert preview["photo"]  # the preview shows the proposal's photo
     asked = await fix(world, author, preview, "photo")
-    preview = await world.press(author, asked, world.t("bot.submit.skip_photo"))
+    preview = await world.press(author, asked, world.t("bot.submit.remove_photo"))
     assert not preview.get("photo")
     assert world.t("bot.submit.photo_no") in text_of(preview)
     card = await world.press(author, preview, world.t("bot.submit.save_edit"))
@@ -490,3 +490,48 @@ async def test_a_proposal_stored_without_a_unique_id_still_edits(
     assert text_of(world.messages(author)[-2]) == world.t("bot.submit.edited", number=1)
     assert world.svc.proposal(pid).photo_unique_id is not None  # kept from now on
     assert world.ledger.size() == size + 2
+
+
+@pytest.mark.parametrize("locale", ["ko", "en"])
+async def test_the_photo_step_of_an_edit_asks_to_keep_or_remove_the_photo(
+    world: BotWorld, locale: str
+) -> None:
+    """Fixing the photo of a proposal that has one offers 'keep it' and 'remove it'; the
+    step's '5/5 ... continue without a photo' removed it silently."""
+    author = world.user("Alex" if locale == "en" else "박서연", language_code=locale)
+    await world.register(author, "Seongnam-si" if locale == "en" else "성남시", locale)
+    await world.text(author, world.t("bot.menu.submit", locale))
+    await world.text(author, TITLE)
+    await world.text(author, BODY)
+    await world.press(author, world.last(author), world.t("participation.category.welfare", locale))
+    await world.text(author, "3,000,000")
+    preview = await world.photo(author)
+    await world.press(author, preview, world.t("bot.submit.confirm", locale))
+    pid = world.svc.my_proposals(author)[0].proposal_id
+    photo = world.svc.proposal(pid).photo_file_id
+    assert photo
+    keep, remove = (world.t(f"bot.submit.{k}_photo", locale) for k in ("keep", "remove"))
+
+    async def photo_step() -> Msg:
+        mine = await world.text(author, world.t("bot.menu.activity", locale))
+        preview = await world.press(author, mine, world.t("bot.activity.edit", locale, number=1))
+        which = await world.press(author, preview, world.t("bot.submit.fix", locale))
+        return await world.press(author, which, world.t("bot.submit.field.photo", locale))
+
+    asked = await photo_step()
+    assert text_of(asked) == world.t("bot.submit.ask_photo_change", locale)
+    assert labels(asked) == [keep, remove]
+    typed = await world.text(author, "사진은 그대로요")
+    assert text_of(typed) == world.t("bot.submit.need_photo_change", locale)
+    assert labels(typed) == [keep, remove]
+    kept = await world.press(author, typed, keep)
+    assert kept.get("photo")  # the preview still shows the photo
+    said = await world.press(author, kept, world.t("bot.submit.save_edit", locale))
+    assert text_of(said) == world.t("participation.error.nothing_changed", locale)
+    assert world.svc.proposal(pid).photo_file_id == photo
+
+    asked = await photo_step()
+    removed = await world.press(author, asked, remove)
+    assert not removed.get("photo")
+    await world.press(author, removed, world.t("bot.submit.save_edit", locale))
+    assert world.svc.proposal(pid).photo_file_id is None
