@@ -242,3 +242,40 @@ def test_without_lang_the_page_follows_accept_language(rclient: redis.Redis, hea
     assert "Accept-Language" in response.headers.get("Vary", "")
     asked = client.get("/verify?lang=ko", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert '<html lang="ko">' in asked  # ?lang= wins
+
+
+@pytest.mark.browser
+def test_an_unsealed_entry_says_not_sealed_once(site, page):
+    url, _log, receipts = site
+    last = receipts[-1]
+    page.goto(f"{url}/verify?i={last.index}&h={last.leaf_hash.hex()}")
+    result, steps = outcome(page)
+    assert result == "pending" and steps["step_checkpoint_sig"] == "skipped"
+    assert page.inner_text("#result").count("봉인되지 않았어요") == 1, page.inner_text("#result")
+
+
+@pytest.mark.browser
+def test_bad_input_shows_no_empty_what_was_checked_heading(site, page):
+    url, _log, receipts = site
+    page.goto(f"{url}/verify?i={receipts[1].index}&h={receipts[1].leaf_hash.hex()}")
+    outcome(page)
+    assert page.is_visible("#checked") and page.is_visible("#steps")
+    page.fill("#h", "not-a-hash")
+    page.click("#check")
+    page.wait_for_selector("#result[data-outcome=bad]")
+    assert page.is_visible("#verdict") and not page.is_visible("#checked")
+    assert page.inner_text("#summary") == ""  # nothing left from the previous check
+
+
+@pytest.mark.browser
+def test_the_page_loads_without_a_missing_favicon(site, page):
+    url, _log, receipts = site
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
+    page.on("console", lambda m: missing.append(m.text) if m.type == "error" else None)
+    page.goto(f"{url}/verify?i={receipts[0].index}&h={receipts[0].leaf_hash.hex()}")
+    outcome(page)
+    page.wait_for_timeout(300)
+    icon = page.get_attribute("link[rel=icon]", "href")
+    assert icon and page.request.get(url + icon).status == 200
+    assert missing == []

@@ -171,7 +171,7 @@
       const blocks = await findBlocks(receipt);
       const block = blocks.current;
       if (!block) {
-        report("step_checkpoint_sig", "skipped", fmt("not_sealed"));
+        report("step_checkpoint_sig", "skipped");  // the summary says why, once
         return { ok: false, pending: true, summary: fmt("not_sealed") };  // not a failure: too early
       }
       const cp = await run("step_checkpoint_sig", async () => {
@@ -297,16 +297,23 @@
   async function onSubmit(event) {
     if (event) event.preventDefault();
     const steps = document.getElementById("steps");
+    const heading = document.getElementById("checked");
     steps.replaceChildren();
+    heading.hidden = steps.hidden = true;  // shown with the first step: no empty heading
     result.hidden = false;
     result.className = "";
+    delete result.dataset.outcome;
     const verdict = document.getElementById("verdict");
     const summary = document.getElementById("summary");
+    summary.textContent = "";
     if (!subtle) { verdict.textContent = fmt("no_webcrypto"); return; }
     const receipt = readReceipt();
-    if (!receipt) { verdict.textContent = fmt("error_input"); result.className = "bad"; return; }
+    if (!receipt) {
+      verdict.textContent = fmt("error_input");
+      result.className = result.dataset.outcome = "bad";
+      return;
+    }
     verdict.textContent = fmt("checking");
-    summary.textContent = "";
     const report = (step, state, detail) => {
       const li = document.createElement("li");
       li.className = state;
@@ -320,6 +327,7 @@
         li.appendChild(span);
       }
       steps.appendChild(li);
+      heading.hidden = steps.hidden = false;
     };
     let outcome;
     try {
