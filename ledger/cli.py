@@ -87,7 +87,10 @@ def _verify(args: argparse.Namespace) -> int:
     # A checkpoint copied from a channel post has lost its final newline (Telegram trims
     # messages) and may carry blank lines or indentation around it: the note is the text
     # between them, and ends with exactly one newline.
-    older = [path.read_text(encoding="utf-8").strip() + "\n" for path in args.checkpoint]
+    older = {  # a failure names the file
+        f"the checkpoint in {path}": path.read_text(encoding="utf-8").strip() + "\n"
+        for path in args.checkpoint
+    }
     if args.out is not None and args.url is None:
         args.parser.error("--out keeps what --url downloads; an export directory is already one")
     if args.url is not None:

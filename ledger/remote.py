@@ -17,6 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from ledger.proof import verify_consistency
 from ledger.proof import verify_inclusion
 from ledger.verify import Report
 from ledger.verify import VerificationFailed
+from ledger.verify import named_checkpoints
 from ledger.verify import verify_export
 
 TIMEOUT_S = 30.0
@@ -41,17 +43,18 @@ def verify_url(
     base: str,
     *,
     vkey: str | None = None,
-    checkpoints: Sequence[str] = (),
+    checkpoints: Sequence[str] | Mapping[str, str] = (),
     processes: int | None = None,
     out: Path | None = None,
 ) -> Report:
     """Download the log at `base` (e.g. http://host:8080) and verify it completely.
 
     `vkey` is the verifier key you trust; by default the first key the server lists.
-    `checkpoints` are texts of older checkpoints you hold (e.g. from the public channel): the
-    served log must extend each of them. `out`, when given, receives the verified download as
-    an export directory (entries.jsonl, checkpoint, checkpoints/N.txt, vkey), the input of
-    `python -m participation tally`; nothing is written there unless everything verified.
+    `checkpoints` are texts of older checkpoints you hold (e.g. from the public channel), or
+    a mapping from where each came from to its text: the served log must extend each of them.
+    `out`, when given, receives the verified download as an export directory (entries.jsonl,
+    checkpoint, checkpoints/N.txt, vkey), the input of `python -m participation tally`;
+    nothing is written there unless everything verified.
 
     Raises:
         VerificationFailed: anything that does not verify, or a server that misbehaves.
@@ -83,7 +86,9 @@ def verify_url(
         for block in sealed:
             name = f"{int(block['number'])}.txt"
             (folder / "checkpoints" / name).write_text(str(block["checkpoint"]), encoding="utf-8")
-        older = [str(b["checkpoint"]) for b in sealed] + list(checkpoints)
+        older = {f"the server's checkpoint of block {int(b['number'])}": str(b["checkpoint"])
+                 for b in sealed}  # fmt: skip
+        older.update(named_checkpoints(checkpoints))
         report = verify_export(folder, vkey=vkey, checkpoints=older, processes=processes)
         leaves_file = (folder / "entries.jsonl").read_bytes().split(b"\n")
         _check_proofs(base, blocks, size, leaves_file)

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Iterator
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,13 +71,14 @@ def verify_export(
     directory: str | Path,
     *,
     vkey: str | None = None,
-    checkpoints: Sequence[str] = (),
+    checkpoints: Sequence[str] | Mapping[str, str] = (),
     processes: int | None = None,
 ) -> Report:
     """Verify the export in `directory`; return a Report or raise VerificationFailed.
 
     `vkey` overrides the directory's `vkey` file (pass the key you trust, obtained out of
-    band); `checkpoints` are texts of older checkpoints the caller holds.
+    band); `checkpoints` are texts of older checkpoints the caller holds, or a mapping from
+    where each came from (e.g. its file) to its text: a failure names it.
     """
     root_dir = Path(directory)
     trusted = vkey if vkey is not None else _read(root_dir / "vkey")
@@ -89,11 +91,11 @@ def verify_export(
         schedule = _key_schedule(data, first_key)
         chunks = _check_lines(path, data, schedule, processes or os.cpu_count() or 1)
     hashes = _join(chunks)
-    notes = [_read(root_dir / "checkpoint")]
+    notes = [("the checkpoint", _read(root_dir / "checkpoint"))]
     folder = root_dir / "checkpoints"
     if folder.is_dir():
-        notes += [_read(p) for p in sorted(folder.glob("*.txt"))]
-    notes += list(checkpoints)
+        notes += [(f"checkpoints/{p.name}", _read(p)) for p in sorted(folder.glob("*.txt"))]
+    notes += named_checkpoints(checkpoints)
     sizes, root = _check_checkpoints(notes, hashes, schedule)
     key_ids = tuple(Verifier.from_vkey(v).key_id for _, v in schedule)
     return Report(len(hashes) // HASH_SIZE, root, sizes, key_ids)
@@ -250,20 +252,27 @@ def _join(chunks: list[_Chunk]) -> bytes:
     return b"".join(chunk.hashes for chunk in chunks)
 
 
+def named_checkpoints(checkpoints: Sequence[str] | Mapping[str, str]) -> list[tuple[str, str]]:
+    """Return (name, text) for checkpoints held by the caller, named by where they came from
+    (a mapping's keys) or, for bare texts, "held checkpoint N" from 1 in the order given."""
+    if isinstance(checkpoints, Mapping):
+        return [(str(name), text) for name, text in checkpoints.items()]
+    return [(f"held checkpoint {n}", text) for n, text in enumerate(checkpoints, 1)]
+
+
 def _check_checkpoints(
-    notes: list[str], hashes: bytes, schedule: Schedule
+    notes: list[tuple[str, str]], hashes: bytes, schedule: Schedule
 ) -> tuple[tuple[int, ...], Hash]:
     size = len(hashes) // HASH_SIZE
     since = [s for s, _ in schedule]
     opened: list[Checkpoint] = []
-    for number, text in enumerate(notes):
+    for what, text in notes:
         try:
             # A checkpoint of size n is signed by the key that would sign entry n.
             sizes = _claimed_size(text)
             verifier = Verifier.from_vkey(schedule[bisect.bisect_right(since, sizes) - 1][1])
             opened.append(open_checkpoint(text, verifier))
         except LedgerError as err:
-            what = "the checkpoint" if number == 0 else f"checkpoint #{number}"
             raise VerificationFailed(f"{what} does not verify: {err}") from err
     newest = opened[0]
     if any(cp.origin != newest.origin for cp in opened):

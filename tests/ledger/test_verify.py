@@ -242,3 +242,24 @@ def test_a_broken_prev_at_a_chunk_boundary_is_caught(
     (tmp_path / "entries.jsonl").write_bytes(b"\n".join(lines))
     err = failure(tmp_path)
     assert err.index == index and "prev" in str(err)
+
+
+def test_cli_names_the_held_checkpoint_file_that_does_not_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said 'checkpoint #9 does not verify', counting the export's own checkpoints first."""
+    key = LedgerKey.from_seed(ORIGIN, SEED)
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    with Ledger.open(url, key, ORIGIN) as log:
+        for _ in range(3):
+            fill(log, 2)
+            log.seal()
+        good = log.checkpoint()
+    assert good is not None
+    assert main(["export", "--db", url, "--out", str(tmp_path / "out")]) == 0
+    held = tmp_path / "from-channel.txt"
+    held.write_text(good.text.replace(good.text.split("\n")[2], "A" * 43 + "="), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "out"), "--checkpoint", str(held)]) == 1
+    err = capsys.readouterr().err
+    assert f"the checkpoint in {held} does not verify" in err and "#" not in err, err
