@@ -133,7 +133,7 @@ async def receipts(ctx: Ctx) -> None:
     buttons = []
     for view, block in zip(views, blocks, strict=True):
         parts.append(receipt_text(ctx, view, block))
-        url = ctx.services.verify_url(view.index, view.leaf_hash, block)
+        url = ctx.services.verify_url(view.index, view.leaf_hash, block, ctx.locale)
         buttons.append(Btn(ctx.t("bot.receipts.verify", index=view.index), url=url))
     parts.append(ctx.t("bot.receipts.how"))
     await ctx.send("\n\n".join(parts), await inline(ctx, grid(buttons, 2)))

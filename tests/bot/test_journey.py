@@ -43,8 +43,9 @@ async def submit_with_photo(world: BotWorld, uid: int) -> str:
     return link
 
 
-def verify_receipts(world: BotWorld, message: dict[str, object]) -> int:
-    """Check every /verify link of a receipts message against the signed checkpoint."""
+def verify_receipts(world: BotWorld, message: dict[str, object], locale: str = "ko") -> int:
+    """Check every /verify link of a receipts message against the signed checkpoint, and
+    that it opens the page in the reader's `locale`."""
     checkpoint = world.ledger.checkpoint()
     assert checkpoint is not None
     opened = open_checkpoint(checkpoint.text, Verifier.from_vkey(world.ledger.vkeys()[0]))
@@ -57,6 +58,7 @@ def verify_receipts(world: BotWorld, message: dict[str, object]) -> int:
         assert hash_leaf(world.ledger.entries(index, index + 1)[0]) == leaf
         block = world.ledger.block_of(index)
         assert block is not None and query["b"] == [str(block.number)]
+        assert query["lang"] == [locale]
         path = world.ledger.inclusion_proof(index, opened.size)
         verify_inclusion(leaf, index, opened.size, path, opened.root)
     return len(urls)
@@ -99,6 +101,17 @@ async def test_two_residents_submit_endorse_withdraw_and_verify_receipts(world: 
         assert "registration" not in text_of(receipts)
     lines = [x for x in text_of(receipts).split("\n") if x.startswith("• ")]
     assert [x.endswith(f" #{proposal.number}") for x in lines] == [True, True, False]
+
+
+async def test_an_english_residents_receipts_open_the_english_verify_page(
+    world: BotWorld,
+) -> None:
+    """The links had no `lang`: an English resident landed on the Korean page."""
+    uid = world.user("Jane", language_code="en")
+    await world.register(uid, "Suwon-si", "en")
+    world.ledger.seal()
+    receipts = await world.text(uid, world.t("bot.menu.receipts", "en"))
+    assert verify_receipts(world, receipts, "en") == 1
 
 
 async def test_a_stale_or_double_tapped_button_does_nothing_twice(world: BotWorld) -> None:
