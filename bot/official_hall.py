@@ -361,7 +361,15 @@ async def paper_counts(ctx: Ctx, incoming: Incoming) -> None:
         await ctx.reply("bot.admin.paper_counts_invalid")
         return
     data = ctx.data
-    data["ballots"], data["points"] = numbers
+    ballots, points = numbers
+    rnd: RoundView = await ctx.call(ctx.svc.round, str(data.get("r")))
+    scale = rnd.rules.onsite_scale
+    if not ballots <= points <= ballots * scale:  # the service's range, told before the photo
+        await ctx.reply(
+            "bot.admin.paper_counts_range", ballots=ballots, min=ballots, max=ballots * scale
+        )
+        return
+    data["ballots"], data["points"] = ballots, points
     await ctx.save("admin.paper.photo", data)
     await ctx.reply("bot.admin.paper_ask_photo")
 

@@ -131,3 +131,32 @@ async def test_paper_tally_with_sheet_hash_second_official_and_correction(world:
         t for t in world.svc.paper_tallies(ROUND, first) if t.tally_id == new.tally_id
     ).confirmed
     assert world.svc.review_figures(ROUND)["papers_confirmed"] == 1
+
+
+@pytest.mark.parametrize("counts", ["10 100", "10 5"])
+async def test_paper_points_out_of_range_are_refused_before_the_photo(
+    world: BotWorld, counts: str
+) -> None:
+    """Points must lie between the ballots and scale x ballots. They were taken, the photo was
+    asked, and then every photo was refused by the service with the step unchanged, so the
+    official could only send photos that failed again or start over with /cancel."""
+    boss = await official(world)
+    submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.paper"))
+    pick = await world.press(boss, current(world, boss, menu), world.t("bot.admin.paper_new"))
+    await world.press(boss, current(world, boss, pick), session)
+    await world.text(boss, "1")
+    refused = await world.text(boss, counts)
+    ballots = int(counts.split()[0])
+    assert text_of(refused) == world.t(
+        "bot.admin.paper_counts_range", ballots=ballots, min=ballots, max=ballots * 5
+    )
+    assert world.svc.get_conversation(boss).step == "admin.paper.counts"
+    await world.text(boss, "10 42")
+    assert text_of(world.last(boss)) == world.t("bot.admin.paper_ask_photo")
+    await world.photo(boss)
+    [tally] = world.svc.paper_tallies(ROUND, boss)
+    assert (tally.ballots, tally.points) == (10, 42)
