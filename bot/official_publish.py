@@ -43,6 +43,7 @@ from participation.domain import errors as e
 from participation.domain.events import JSON
 from participation.domain.regions import GYEONGGI
 from participation.tally import Results
+from participation.views import RoundView
 
 REGIONS_PER_PAGE = 16
 PublishHook = Callable[[int, str, bool], Awaitable[dict[str, Any]]]
@@ -63,33 +64,62 @@ def register(router: Router) -> None:
 
 # --- results ------------------------------------------------------------------------------------
 async def ask_publish(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """Announce results: final; ask first."""
+    """Announce results: final; ask first, naming the paper tallies still unconfirmed (they
+    are left out of the results). Once published, say so and offer the files again."""
     rnd = await round_or_say(ctx, args, admin=True)
     if rnd is None:
+        return
+    if await ctx.call(ctx.svc.results, rnd.round_id) is not None:
+        await show_published(ctx, rnd)
         return
     r: dict[str, JSON] = {"r": rnd.round_id}
     rows = [
         [Btn(ctx.t("bot.admin.publish_yes"), "admin.publish_yes", r)],
         [Btn(ctx.t("bot.admin.publish_announce"), "admin.publish_yes", {**r, "announce": True})],
-        back_row(ctx, rnd),
     ]
     phase = ctx.t(f"participation.phase.{rnd.phase}")
     text = ctx.t("bot.admin.publish_confirm", round=rnd.title, phase=phase)
+    tallies = await ctx.call(ctx.svc.paper_tallies, rnd.round_id, ctx.user_id)
+    pending = sum(not p.confirmed and not p.superseded for p in tallies)
+    if pending:
+        text += "\n\n" + ctx.t("bot.admin.publish_papers_pending", count=pending)
+        rows.append([Btn(ctx.t("bot.admin.menu.paper"), "admin.papers", r)])
+    rows.append(back_row(ctx, rnd))
     await ctx.show(text, await inline(ctx, rows))
 
 
+async def show_published(ctx: Ctx, rnd: RoundView) -> None:
+    """The results are out: say so (no second publication), offer the files again."""
+    again: dict[str, JSON] = {"r": rnd.round_id, "again": True}
+    rows = [
+        [Btn(ctx.t("bot.admin.publish_files_again"), "admin.publish_yes", again)],
+        back_row(ctx, rnd),
+    ]
+    await ctx.show(ctx.t("bot.admin.publish_already", round=rnd.title), await inline(ctx, rows))
+
+
 async def publish(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """Confirmed: publish (a ledger entry), then the table, the chart and the files."""
+    """Confirmed: publish (a ledger entry), then the table, the chart and the files.
+
+    A confirmation pressed once the results are out (its other button, a second screen)
+    publishes nothing again: it is told so; 'files again' sends the files."""
     await require_official(ctx)
     round_id = str_arg(args, "r")
+    again = args.get("again") is True
+    if not again and await ctx.call(ctx.svc.results, round_id) is not None:
+        await ctx.answer(ctx.t("participation.error.results_published"))
+        await show_published(ctx, await ctx.call(ctx.svc.round, round_id))
+        return
     await ctx.answer(ctx.t("bot.admin.publishing"))
+    await ctx.drop_buttons()
     announce = args.get("announce") is True
     hook = ctx.services.extra.get("publish_results")
     if callable(hook):
         publish_hook: PublishHook = hook
         summary = await publish_hook(ctx.user_id, round_id, announce)
+        key = "bot.admin.published_files_again" if again else "bot.admin.published_channel"
         text = ctx.t(
-            "bot.admin.published_channel",
+            key,
             selected=summary.get("selected", "-"),
             block=summary.get("block", "-"),
             verify_url=summary.get("verify_url", ""),
@@ -100,13 +130,16 @@ async def publish(ctx: Ctx, args: dict[str, JSON]) -> None:
             text += "\n" + ctx.t("bot.admin.published_announced")
         await ctx.send(text)
         return
-    payload = await ctx.call(ctx.svc.publish_results, ctx.user_id, round_id)
-    await send_results(ctx, round_id, Results.from_payload(payload))
+    if again:
+        payload = await ctx.call(ctx.svc.results, round_id)
+    else:
+        payload = await ctx.call(ctx.svc.publish_results, ctx.user_id, round_id)
+    await send_results(ctx, round_id, Results.from_payload(payload), again=again)
     if announce:
         await ctx.reply("bot.admin.published_not_announced")
 
 
-async def send_results(ctx: Ctx, round_id: str, results: Results) -> None:
+async def send_results(ctx: Ctx, round_id: str, results: Results, *, again: bool = False) -> None:
     """Send the ranked table (split to fit), the chart and the CSV/XLSX to the official."""
     page = await ctx.call(ctx.svc.proposals, round_id, include_hidden=True, limit=100_000)
     titles = {c.proposal_id: c.title or "" for c in page.items}
@@ -114,7 +147,8 @@ async def send_results(ctx: Ctx, round_id: str, results: Results) -> None:
 
     texts, locale = ctx.services.catalog, ctx.locale
     table = report.text_table(results, texts, locale)
-    await ctx.send(ctx.t("bot.admin.published", count=len(results.selected)))
+    key = "bot.admin.published_again" if again else "bot.admin.published"
+    await ctx.send(ctx.t(key, count=len(results.selected)))
     chunk = ""
     for line in table.splitlines():
         if chunk and len(chunk) + len(line) + 1 > TEXT_MAX:

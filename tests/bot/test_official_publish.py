@@ -11,6 +11,7 @@ from gateway.broadcast import OutboxSender
 from tests.support.e2e_bot import OFFICIAL
 from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import labels
 from tests.support.e2e_bot import text_of
 from tests.support.review_day import current
 from tests.support.review_day import official
@@ -126,3 +127,71 @@ async def test_a_cancelled_broadcast_sends_nothing(world: BotWorld) -> None:
     assert text_of(cancelled) == world.t("bot.admin.bc_cancelled")
     assert last_entry(world)["kind"] != "broadcast.queued"
     assert world.svc.claim_outbox(10) == []
+
+
+async def test_the_other_button_of_a_used_confirmation_publishes_nothing_again(
+    world: BotWorld,
+) -> None:
+    """Both buttons of the confirmation publish; after one, the other answered 'published'
+    again with a second table and second files, as if the results had gone out twice."""
+    boss = await official(world)
+    await to_results(world)
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.publish"))
+    ask = current(world, boss, menu)
+    first = world.data_of(ask, world.t("bot.admin.publish_yes"))
+    other = world.data_of(ask, world.t("bot.admin.publish_announce"))
+    world.srv.press(boss, ask["message_id"], first)
+    world.srv.press(boss, ask["message_id"], other)  # a quick second tap, before the edit
+    await world.drain()
+    count = len(world.svc.results(ROUND)["selected"])  # type: ignore[index]
+    published = world.t("bot.admin.published", count=count)
+    assert [text_of(m) for m in world.messages(boss)].count(published) == 1
+    assert last_entry(world)["kind"] == "results.published"
+    assert sum(bool(m.get("document")) for m in world.messages(boss)) == 2
+    title = world.svc.round(ROUND).title
+    assert text_of(current(world, boss, ask)) == world.t("bot.admin.publish_already", round=title)
+    toast = world.srv.answered_callbacks(boss)[-1]["text"]
+    assert toast == world.t("participation.error.results_published")
+
+
+async def test_publish_after_publication_says_so_and_sends_the_files_again(
+    world: BotWorld,
+) -> None:
+    """The menu's 결과 발표 asked 'publish the results?' again once they were out."""
+    boss = await official(world)
+    await to_results(world)
+    world.svc.publish_results(OFFICIAL, ROUND)
+    size = world.ledger.size()
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.publish"))
+    shown = current(world, boss, menu)
+    title = world.svc.round(ROUND).title
+    assert text_of(shown) == world.t("bot.admin.publish_already", round=title)
+    assert world.t("bot.admin.publish_yes") not in labels(shown)
+    before = len(world.messages(boss))
+    await world.press(boss, shown, world.t("bot.admin.publish_files_again"))
+    sent = world.messages(boss)[before:]
+    count = len(world.svc.results(ROUND)["selected"])  # type: ignore[index]
+    assert text_of(sent[0]) == world.t("bot.admin.published_again", count=count)
+    names = [m["document"]["file_name"] for m in sent if m.get("document")]
+    assert names == [f"results-{ROUND}.csv", f"results-{ROUND}.xlsx"]
+    assert world.ledger.size() == size
+
+
+async def test_the_confirmation_names_the_paper_tallies_left_unconfirmed(world: BotWorld) -> None:
+    """It said only 'check that every paper tally is confirmed', though it knew one was not:
+    an unconfirmed tally is silently left out of the results."""
+    boss = await official(world)
+    ids = submit(world, resident(world, "제안자"), 2)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    world.svc.enter_paper_tally(
+        OFFICIAL, session, ids[0], ballots=8, points=30, sheet_sha256="a" * 64
+    )
+    world.svc.advance_round(OFFICIAL, ROUND)
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.publish"))
+    ask = current(world, boss, menu)
+    assert world.t("bot.admin.publish_papers_pending", count=1) in text_of(ask)
+    assert world.t("bot.admin.menu.paper") in labels(ask)
