@@ -50,3 +50,15 @@ def test_every_key_the_bot_uses_has_a_text(catalog: Catalog, key: str, locale: s
 def test_every_receipt_kind_has_a_name(catalog: Catalog, kind: str) -> None:
     key = "bot.kind." + kind.replace(".", "_")
     assert catalog.has(key, "ko") and catalog.has(key, "en")
+
+
+def notice_keys() -> list[str]:
+    return sorted(k for k in Catalog.load().messages["ko"] if k.startswith("participation.notice."))
+
+
+@pytest.mark.parametrize("key", notice_keys())
+def test_notices_to_residents_speak_haeyo(catalog: Catalog, key: str) -> None:
+    """Residents are spoken to in 해요체. The selection notice, sent to a proposal's author and
+    its endorsers, said '축하합니다. ... 선정되었습니다.' in the officials' 합쇼체."""
+    text = catalog.messages["ko"][key]
+    assert not re.search(r"[니습]다[.!]?(\s|$)", text), text
