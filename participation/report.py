@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO
 from typing import Any
 
+from participation.domain.rules import kst_text
 from participation.sheets import Texts as Texts
 from participation.sheets import korean_font
 from participation.tally import JUDGE_SCORE_MAX
@@ -167,11 +168,57 @@ def write_xlsx(
     for line in explanation(results, texts, locale):
         rules.append([line])
     rules.append([])
-    for key, value in results.rules.to_payload().items():
-        rules.append([key, value if isinstance(value, str | int) else repr(value)])
+    rules.append([texts.text(locale, f"report.rule.head.{h}") for h in ("label", "value", "key")])
+    for cell in rules[rules.max_row]:
+        cell.font = Font(bold=True)
+    for label, value, key in rule_rows(results.rules.to_payload(), texts, locale):
+        rules.append([label, value, key])
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1000:
+            rules.cell(row=rules.max_row, column=2).number_format = "#,##0"
     rules.column_dimensions["A"].width = 28
     rules.column_dimensions["B"].width = 60
+    rules.column_dimensions["C"].width = 28
     book.save(out)
+
+
+NAMED_LISTS = {"categories": "category", "regions": "region", "criteria": "criterion"}
+NAMED_VALUES = frozenset({"selection", "eligibility"})
+
+
+def rule_rows(payload: Mapping[str, Any], texts: Texts, locale: str) -> list[tuple[str, Any, str]]:
+    """Return the round's rules as (label, value, key) rows for people: labels and values in
+    ``locale`` (deadlines in KST, codes as names, yes/no), numbers kept as numbers, and the
+    ledger's own key beside each so that the rules can be matched to the ledger entry."""
+    out: list[tuple[str, Any, str]] = []
+
+    def label(key: str) -> str:
+        return name_of(texts, locale, f"report.rule.{key}", key)
+
+    for key, value in payload.items():
+        if key == "deadlines" and isinstance(value, Mapping):
+            for name, epoch in value.items():
+                when = texts.text(locale, "report.rule.kst", time=kst_text(int(epoch)))
+                out.append((label(f"{key}.{name}"), when, f"{key}.{name}"))
+        elif isinstance(value, Mapping):
+            if not value:
+                out.append((label(key), texts.text(locale, "report.rule.empty"), key))
+            for name, number in value.items():
+                out.append((label(f"{key}.{name}"), number, f"{key}.{name}"))
+        elif key in NAMED_LISTS and isinstance(value, list):
+            domain = NAMED_LISTS[key]
+            names = [name_of(texts, locale, f"participation.{domain}.{c}", str(c)) for c in value]
+            out.append((label(key), ", ".join(names), key))
+        elif isinstance(value, bool):
+            out.append((label(key), texts.text(locale, f"report.rule.{str(value).lower()}"), key))
+        elif value is None:
+            out.append((label(key), texts.text(locale, "report.rule.none"), key))
+        elif key in NAMED_VALUES:
+            out.append(
+                (label(key), name_of(texts, locale, f"report.rule.{key}.{value}", str(value)), key)
+            )
+        else:
+            out.append((label(key), value if isinstance(value, str | int) else str(value), key))
+    return out
 
 
 def render_chart(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import warnings
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ from PIL import Image
 
 from i18n import Catalog
 from participation import report
+from participation.domain.rules import kst_text
 from participation.sheets import FontMissing
 from participation.tally import tally
 from tests.participation.tally_ledger import LedgerBuilder
@@ -66,9 +68,34 @@ def test_xlsx_round_trips_through_openpyxl(results, tmp_path):
     assert budget_cell.number_format == "#,##0"
     rules_text = [row[0] for row in book["규칙"].iter_rows(values_only=True) if row[0]]
     assert any("(50×J + 30×O + 20×N)" in str(line) for line in rules_text)
-    assert ("budget_cap", 10_000_000) in [
-        (row[0], row[1]) for row in book["규칙"].iter_rows(values_only=True)
+    assert ("예산 한도(원)", 10_000_000, "budget_cap") in [
+        tuple(row[:3]) for row in book["규칙"].iter_rows(values_only=True)
     ]
+
+
+@pytest.mark.parametrize("locale", ["ko", "en"])
+def test_xlsx_rules_sheet_reads_as_text_for_people(results, tmp_path, locale):
+    """The rules sheet listed the ledger payload as it is: English keys, Unix times for the
+    deadlines, Python reprs of lists and dicts ("{'judges': 50, ...}"), 'None' and False."""
+    path = tmp_path / "results.xlsx"
+    report.write_xlsx(results, path, CATALOG, locale, TITLES)
+    sheet = load_workbook(path)[{"ko": "규칙", "en": "Rules"}[locale]]
+    rows = {row[2]: row for row in sheet.iter_rows(values_only=True) if row[2]}
+    r = results.rules
+    when = CATALOG.text(locale, "report.rule.kst", time=kst_text(r.deadlines.review_ends))
+    assert rows["deadlines.review_ends"][1] == when
+    assert "KST" in when or "한국 시간" in when
+    assert rows["weights.judges"][1] == r.weights.judges
+    assert rows["budget_cap"][1] == r.budget_cap
+    assert CATALOG.text(locale, "participation.region.suwon") in rows["regions"][1]
+    assert rows["own_exclusion"][1] == CATALOG.text(
+        locale, f"report.rule.{str(r.own_exclusion).lower()}"
+    )
+    for label, value, _key in rows.values():
+        text = f"{label} {value}"
+        assert not any(mark in text for mark in ("{", "[", "None", "True", "False", "_"))
+        if locale == "ko":
+            assert not re.search(r"[A-Za-z]{3,}", str(label)), label
 
 
 def test_chart_renders_korean_without_missing_glyphs(results, tmp_path):
