@@ -60,7 +60,7 @@ def results_file(round_id: str, fmt: str) -> Response:
         out = io.BytesIO()
         report.write_xlsx(results, out, d.catalog, locale, titles)
         data = out.getvalue()
-    response = Response(data, mimetype=MEDIA[fmt])
+    response = Response(data, content_type=MEDIA[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{round_id}.{fmt}"'
     response.headers["Cache-Control"] = "public, max-age=300"  # published results never change
     response.headers["X-Content-Type-Options"] = "nosniff"

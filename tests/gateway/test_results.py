@@ -236,6 +236,8 @@ def test_published_results_are_public_files_equal_to_the_tally(world):
     results = Results.from_payload(world["svc"].results(ROUND))
     csv = web.get(f"/results/{ROUND}.csv")
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    # one charset parameter: it was "text/csv; charset=utf-8; charset=utf-8"
+    assert csv.headers["Content-Type"] == "text/csv; charset=utf-8"
     lines = csv.get_data().decode("utf-8-sig").splitlines()
     assert len(lines) == 1 + len(results.rows)
     assert [line.split(",")[1] for line in lines[1:]] == list(results.ranking)
