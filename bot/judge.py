@@ -41,6 +41,7 @@ def register(router: Router) -> None:
     router.command("judge")(lambda ctx, args: tasks_menu(ctx))
     router.redeemed("judge")(joined)
     router.action("judge.card")(open_card)
+    router.action("judge.open")(lambda ctx, args: tasks_menu(ctx))  # the review-began notice
     router.action("judge.criterion")(criterion_help)
     router.action("judge.score", consume=True)(score)
     router.action("judge.skip")(skip)

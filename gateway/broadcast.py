@@ -33,6 +33,8 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from telegram import Bot
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest
 from telegram.error import Forbidden
 from telegram.error import NetworkError
@@ -49,6 +51,10 @@ CLAIMED_STALE_S = 30  # a claimed row nobody started sending for this long goes 
 UNSURE_AFTER_S = 60  # a row "sending" for this long belonged to a dead sender: never resent
 CATCH_UP_S = 0.2  # a late sender may send this many seconds' worth of slots back to back
 WINDOW_S = 1.02  # per_second sends per this window: 1 s plus a margin for network jitter
+# Notices that carry one button: key -> (label key, the bot's action). The token is issued at
+# delivery, for the person the row is for; it lasts as long as a review may (30 days).
+NOTICE_BUTTONS = {"participation.notice.judging_open": ("bot.menu.judge", "judge.open")}
+NOTICE_BUTTON_TTL_S = 30 * 86400
 
 
 def _seconds(value: Any) -> float:
@@ -266,9 +272,22 @@ class OutboxSender:
         if self._journal is not None:
             await asyncio.to_thread(self._journal.release, row.id)
 
+    async def _markup(self, row: Any) -> InlineKeyboardMarkup | None:
+        """The button of a notice in NOTICE_BUTTONS (None for every other row)."""
+        button = NOTICE_BUTTONS.get(row.key)
+        if button is None:
+            return None
+        label, action = button
+        token = await asyncio.to_thread(
+            self._service.issue_button, row.user_id, action, {}, NOTICE_BUTTON_TTL_S
+        )
+        text = self._catalog.text(row.locale, label)
+        return InlineKeyboardMarkup([[InlineKeyboardButton(text, callback_data=token)]])
+
     async def _deliver(self, row: Any) -> str | None:
         """Send one row; return its final state, or None when it must not be finished here."""
         text = self._catalog.text(row.locale, row.key, **dict(row.params))
+        markup = await self._markup(row)
         for _attempt in range(5):
             await self._pace(row.user_id)
             if not await self._begin(row):
@@ -276,7 +295,10 @@ class OutboxSender:
                 return None
             await self._window()
             try:
-                await self._bot.send_message(row.user_id, text)
+                if markup is None:
+                    await self._bot.send_message(row.user_id, text)
+                else:
+                    await self._bot.send_message(row.user_id, text, reply_markup=markup)
                 return "sent"
             except RetryAfter as err:
                 pause = _seconds(err.retry_after)

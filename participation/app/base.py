@@ -401,19 +401,19 @@ class Base:
         now: int,
         *,
         broadcast_id: int | None = None,
+        duty: bool = False,
     ) -> int:
         """Queue a notification for each person who has notifications on (never an erased
-        person's tombstone); return how many."""
+        person's tombstone); return how many. ``duty``: a task of the person's role (a judge
+        told that the review began), sent with notifications off too, as reminders are."""
         if not user_ids:
             return 0
         r = t.residents.c
+        off = (
+            r.blocked.is_(True) if duty else sa.or_(r.notifications.is_(False), r.blocked.is_(True))
+        )
         muted = set(
-            conn.execute(
-                sa.select(r.user_id).where(
-                    r.user_id.in_(user_ids),
-                    sa.or_(r.notifications.is_(False), r.blocked.is_(True)),
-                )
-            ).scalars()
+            conn.execute(sa.select(r.user_id).where(r.user_id.in_(user_ids), off)).scalars()
         )
         rows = [
             {

@@ -21,12 +21,17 @@ from participation.domain.events import JSON
 from participation.domain.model import Enrollment
 from participation.domain.model import RoundState
 from participation.domain.round import RoundRules
+from participation.store import erasure
 from participation.store import repo
 from participation.store import tables as t
 from participation.views import Receipt
 from participation.views import RoundView
 
 TallyFn = Callable[[list[bytes]], Any]
+
+
+class _NotDue(Exception):
+    """The round's phase is no longer past its deadline (another clock moved it)."""
 
 
 class Officials(Base):
@@ -211,6 +216,17 @@ class Officials(Base):
                     self._notify_audience(
                         conn, pid, "participation.notice.in_review", {"proposal": pid}, now
                     )
+                # In the transaction of the phase change: queued once, whoever advanced it;
+                # the outbox sender adds the button that opens the judge's first card.
+                jc = t.judges.c
+                judges = conn.execute(
+                    sa.select(jc.user_id)
+                    .where(jc.round_id == round_id, erasure.has_chat(jc.user_id))
+                    .order_by(jc.user_id)
+                ).scalars()
+                params: dict[str, JSON] = {"round": rnd.rules.title}
+                key = "participation.notice.judging_open"
+                self._notify(conn, list(judges), key, params, now, duty=True)
             return Plan(event=event, actor=actor(), round_id=round_id, subject=event.to_phase)
 
         return plan
@@ -240,7 +256,22 @@ class Officials(Base):
             target = rules.due_phase(state, self._now())
             if target is None:
                 continue
-            done = self._run(self._advance_plan(view.round_id, lambda: "s:scheduler"))
+            rid = view.round_id
+            inner = self._advance_plan(rid, lambda: "s:scheduler")
+
+            def plan(
+                conn: sa.Connection, now: int, rid: str = rid, inner: Callable[..., Plan] = inner
+            ) -> Plan:
+                # Decided again under the writer's lock: a second clock (or an official's
+                # press) that moved the round meanwhile must not move it one phase further.
+                if rules.due_phase(repo.round_state(conn, rid), now) is None:
+                    raise _NotDue()
+                return inner(conn, now)
+
+            try:
+                done = self._run(plan)
+            except _NotDue:
+                continue
             moved.append((view.round_id, done.subject))
         return moved
 

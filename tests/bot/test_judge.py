@@ -7,7 +7,9 @@ import copy
 import datetime as dt
 
 import pytest
+from telegram.error import NetworkError
 
+from gateway.broadcast import OutboxSender
 from tests.support.e2e_bot import KST
 from tests.support.e2e_bot import OFFICIAL
 from tests.support.e2e_bot import ROUND
@@ -215,3 +217,83 @@ async def test_a_judge_who_opens_the_invite_before_registering_becomes_a_judge(
     assert world.svc.judge_round(judge) == ROUND
     said = [text_of(m) for m in world.messages(judge)]
     assert world.t("participation.error.not_judge") not in said
+
+
+async def test_judges_are_told_once_when_the_review_begins_with_a_button_to_start(
+    world: BotWorld,
+) -> None:
+    """The waiting text promises to show the proposals when the review begins: each judge of
+    the round gets one message then (in their language), whose button opens the first card,
+    queued with the phase change, so a retried advance or a second clock sends nothing more."""
+    author = resident(world)
+    submit(world, author, 2)
+    judge, _first = await join(world)
+    english = resident(world, "Judge", locale="en")
+    code = world.svc.invite_judge(OFFICIAL, ROUND)
+    await world.deep_link(english, world.services.deep_link(code))
+    world.svc.advance_round(OFFICIAL, ROUND, request_id="tg:1")
+    world.svc.advance_round(OFFICIAL, ROUND, request_id="tg:2")
+    world.svc.advance_round(OFFICIAL, ROUND, request_id="tg:2")  # the press, redelivered
+    assert world.svc.round(ROUND).phase == "review"
+    world.clock.advance(days=17)  # past the endorsement deadline: nothing more is due
+    assert world.svc.advance_due_rounds() == []
+
+    sender = OutboxSender(world.svc, world.app.bot, world.catalog, per_chat_interval=0.0)
+    await sender.drain(budget_s=10)
+    await sender.drain(budget_s=10)
+    told = world.t("participation.notice.judging_open", round="2017 따복공동체")
+    assert [text_of(m) for m in world.messages(judge)].count(told) == 1
+    notice = world.last(judge)
+    assert text_of(notice) == told
+    assert labels(notice) == [world.t("bot.menu.judge")]
+    told_en = world.t("participation.notice.judging_open", "en", round="2017 따복공동체")
+    assert text_of(world.last(english)) == told_en
+    assert labels(world.last(english)) == [world.t("bot.menu.judge", "en")]
+    assert all(text_of(m) != told for m in world.messages(author))
+
+    card = await world.press(judge, notice, world.t("bot.menu.judge"))
+    assert labels(card)[0] == world.t("participation.criterion.necessity")  # the first card
+
+
+async def test_the_review_notice_survives_a_failed_send(world: BotWorld) -> None:
+    """A send that fails (no connection) leaves the notice to the next drain."""
+    judge, _first = await join(world)
+    to_review(world)
+
+    class FlakyBot:
+        """The sandbox bot whose first send fails before reaching it."""
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        async def send_message(self, *args: object, **kwargs: object) -> object:
+            self.calls += 1
+            if self.calls == 1:
+                raise NetworkError("connection refused")
+            return await world.app.bot.send_message(*args, **kwargs)  # type: ignore[arg-type]
+
+    sender = OutboxSender(world.svc, FlakyBot(), world.catalog, per_chat_interval=0.0)  # type: ignore[arg-type]
+    await sender.drain(budget_s=10)
+    await sender.drain(budget_s=10)
+    told = world.t("participation.notice.judging_open", round="2017 따복공동체")
+    assert [text_of(m) for m in world.messages(judge)].count(told) == 1
+
+
+async def test_a_stale_clock_does_not_move_a_round_that_another_moved(world: BotWorld) -> None:
+    """Two clocks both see the endorsement deadline passed; the one that comes second must
+    not move the round on from review (nor queue the judges' notice again)."""
+    await join(world)
+    world.svc.advance_round(OFFICIAL, ROUND)  # endorsement
+    world.clock.advance(days=17)  # past the endorsement deadline, before the review deadline
+    real = world.svc._run
+    raced = {"done": False}
+
+    def run_after_the_other_clock(*args: object, **kwargs: object) -> object:
+        if not raced["done"]:
+            raced["done"] = True
+            real(*args, **kwargs)  # the other clock moves it first
+        return real(*args, **kwargs)
+
+    world.svc._run = run_after_the_other_clock  # type: ignore[method-assign]
+    world.svc.advance_due_rounds()
+    assert world.svc.round(ROUND).phase == "review"
