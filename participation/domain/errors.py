@@ -239,6 +239,13 @@ class PhaseClosed(Closed):
     key = "participation.error.phase_closed"
 
 
+class ReviewOver(PhaseClosed):
+    """A score, recusal, on-site score or like once the review phase has ended (param
+    ``action``): what was saved counts, nothing more can be added or changed."""
+
+    key = "participation.error.review_over"
+
+
 class DeadlinePassed(Closed):
     key = "participation.error.deadline_passed"
 

@@ -385,6 +385,8 @@ def check_invite(invite: Invite | None, *, now: int) -> Invite:
 
 
 def _require_reviewable(rnd: RoundState, p: ProposalState, now: int, action: str) -> None:
+    if rnd.phase == "results":
+        raise e.ReviewOver(phase=rnd.phase, action=action)
     require_phase(
         rnd, ("review",), action=action, now=now, deadline=rnd.rules.deadlines.review_ends
     )
