@@ -117,6 +117,31 @@ async def test_broadcast_to_one_region_is_previewed_confirmed_and_delivered(
     assert sum(text_of(m) == framed for m in world.messages(boss)) == 2  # preview + delivery
 
 
+async def test_the_broadcast_progress_speaks_as_the_admin_screens(world: BotWorld) -> None:
+    """The official's progress message calls it a 공지 in 합쇼체, as the broadcast screens do
+    (it said 안내 in 해요체: 안내를 다 보냈어요)."""
+    boss = await official(world)
+    await world.register(world.user("수원"), "수원시")
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.broadcast"))
+    audience = await world.text(boss, "2월 23일 킨텍스에서 심사가 열립니다.")
+    confirm = await world.press(boss, audience, world.t("bot.admin.bc_all"))
+    await world.press(boss, confirm, world.t("bot.admin.bc_send", count="2"))
+    sender = OutboxSender(
+        world.svc, world.app.bot, world.catalog, per_chat_interval=0.0, official_of=lambda b: boss
+    )
+    await sender.drain(budget_s=10)
+    done = text_of(world.last(boss))
+    figures = {"total": "2", "sent": "2", "blocked": "0", "failed": "0"}
+    assert done == world.t("gateway.broadcast.done", **figures)
+    assert done.startswith("공지") and "안내" not in done and "어요" not in done
+    assert done.split(":")[1].strip().split(".")[0].endswith("습니다")
+    for key in ("gateway.broadcast.progress", "gateway.broadcast.done_unsure"):
+        text = world.t(key, unsure="1", **figures)
+        assert text.startswith("공지") and "안내" not in text and "어요" not in text
+        assert "announcement" in world.t(key, "en", unsure="1", **figures)
+
+
 async def test_a_cancelled_broadcast_sends_nothing(world: BotWorld) -> None:
     boss = await official(world)
     menu = await world.text(boss, "/admin")
