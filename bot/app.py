@@ -38,6 +38,7 @@ from bot.router import Context
 from bot.router import Ctx
 from bot.router import Document
 from bot.router import Incoming
+from bot.router import MenuItem
 from bot.router import Router
 from bot.router import person_locale
 from bot.services import BotServices
@@ -236,6 +237,7 @@ async def on_message(update: Update, context: Context) -> None:
     if ctx.registered and incoming.text is not None:
         item = router.menu_for_text(incoming.text, lambda key: labels(ctx.services, key))
         if item is not None:
+            await leave_flow(ctx, item)
             await item.fn(ctx)
             return
     step = router.steps.get(ctx.step)
@@ -246,6 +248,20 @@ async def on_message(update: Update, context: Context) -> None:
         await onboard(ctx)
     elif router.fallback is not None:
         await router.fallback(ctx)
+
+
+async def leave_flow(ctx: Ctx, item: MenuItem) -> None:
+    """A main-menu button starts something else: the flow whose step is stored ends first
+    (its next text must not be taken as, say, a proposal's title), unless it is the flow the
+    button continues; the person is told what was kept (the unfinished proposal)."""
+    router = ctx.router
+    if not ctx.step or router.leaving is None:
+        return
+    if item.continues and ctx.step.startswith(item.continues):
+        return
+    note = await router.leaving(ctx)
+    if note:
+        await ctx.send(note)
 
 
 async def on_callback(update: Update, context: Context) -> None:

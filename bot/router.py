@@ -294,6 +294,7 @@ class MenuItem:
     fn: MenuFn
     roles: frozenset[str]
     order: int
+    continues: str = ""  # the step prefix of the flow this item picks up itself ("submit.")
 
 
 @dataclass
@@ -311,6 +312,9 @@ class Router:
     consumed_before: frozenset[str] = frozenset()  # actions whose button is used up first
     onboarding: MenuFn | None = None  # what an unregistered person gets instead
     fallback: MenuFn | None = None  # text with no step and no menu match
+    # What a main-menu button does first while another flow's step is stored: end that
+    # flow and return a note for the person (None: nothing to say).
+    leaving: Callable[[Ctx], Awaitable[str | None]] | None = None
 
     def step(self, name: str, *, public: bool = False) -> Callable[[StepFn], StepFn]:
         """Register what input means while step ``name`` is stored."""
@@ -364,14 +368,18 @@ class Router:
         return add
 
     def menu(
-        self, key: str, *, order: int, roles: tuple[str, ...] = ("resident",)
+        self, key: str, *, order: int, roles: tuple[str, ...] = ("resident",), continues: str = ""
     ) -> Callable[[MenuFn], MenuFn]:
-        """Register a main-menu button labelled by catalog ``key``, shown to ``roles``."""
+        """Register a main-menu button labelled by catalog ``key``, shown to ``roles``.
+
+        Pressed while a step is stored, the button first ends that flow (:attr:`leaving`),
+        unless the step starts with ``continues``: the flow the button picks up itself.
+        """
 
         def add(fn: MenuFn) -> MenuFn:
             if any(item.key == key for item in self.menu_items):
                 raise ValueError(f"menu item {key!r} registered twice")
-            self.menu_items.append(MenuItem(key, fn, frozenset(roles), order))
+            self.menu_items.append(MenuItem(key, fn, frozenset(roles), order, continues))
             self.menu_items.sort(key=lambda item: item.order)
             return fn
 

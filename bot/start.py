@@ -22,6 +22,7 @@ from bot.router import Router
 from bot.router import int_arg
 from bot.router import str_arg
 from bot.submit import finish_edit
+from bot.submit import kept_note
 from participation.domain.events import JSON
 from participation.domain.regions import GYEONGGI
 from participation.views import Redeemed
@@ -44,20 +45,57 @@ def register(router: Router) -> None:
     router.redeemed("enrollment")(enrolled)  # judge, official, onsite: their modules (or joined)
     router.onboarding = onboard
     router.fallback = not_understood
+    router.leaving = leave_flow
 
 
 async def start(ctx: Ctx, args: list[str]) -> None:
-    """Welcome; register first if needed, then act on the deep-link payload."""
+    """Welcome; register first if needed, then act on the deep-link payload.
+
+    /start ends the flow in progress, as a main-menu button does: the next text is not taken
+    as, say, a proposal's title. The unfinished proposal stays and the person is told so.
+    Someone who agreed to the privacy notice already is asked for their city/county again.
+    """
     payload = args[0] if args else ""
     if not ctx.registered:
+        if ctx.step == "start.region" and ctx.data.get("consent"):
+            await region_again(ctx, payload)
+            return
         await ctx.save("start.consent", {"pending": payload})
         await ctx.reply("bot.start.welcome")
         await privacy_notice(ctx)
         return
     if payload:
+        note = await leave_flow(ctx)
+        if note:
+            await ctx.send(note)
         await handle_payload(ctx, payload)
         return
-    await ctx.reply("bot.start.welcome_back", await ctx.menu_markup())
+    if ctx.step:
+        await ctx.clear()
+    text = ctx.t("bot.start.welcome_back")
+    note = kept_note(ctx)
+    await ctx.send(text + "\n" + note if note else text, await ctx.menu_markup())
+
+
+async def leave_flow(ctx: Ctx) -> str | None:
+    """End the flow whose step is stored (the unfinished proposal stays); return the note
+    that the proposal is kept when it was the proposal flow, else None."""
+    if not ctx.step:
+        return None
+    drafting = ctx.step.startswith(DRAFT_STEPS)
+    await ctx.clear()
+    return kept_note(ctx) if drafting else None
+
+
+async def region_again(ctx: Ctx, payload: str) -> None:
+    """/start after agreeing: the consent stays, the city/county is asked again (a new
+    deep link replaces the one that waited)."""
+    data = ctx.data
+    if payload:
+        data["pending"] = payload
+    await ctx.save("start.region", data)
+    await ctx.reply("bot.start.welcome")
+    await ctx.send(ctx.t("bot.start.choose_region"), await region_keyboard(ctx, 0, "start"))
 
 
 async def onboard(ctx: Ctx) -> None:

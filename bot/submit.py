@@ -29,6 +29,7 @@ from bot.render import photo_preview
 from bot.render import preview_text
 from bot.render import send_captioned
 from bot.render import when
+from bot.router import DRAFT_STEPS
 from bot.router import Ctx
 from bot.router import Incoming
 from bot.router import Router
@@ -45,7 +46,7 @@ FIELDS = ("title", "body", "category", "budget", "photo")
 
 def register(router: Router) -> None:
     """Register the submission screens."""
-    router.menu("bot.menu.submit", order=10)(begin)
+    router.menu("bot.menu.submit", order=10, continues=DRAFT_STEPS)(begin)
     router.command("propose")(lambda ctx, args: begin(ctx))
     router.step("submit.title")(title)
     router.step("submit.body")(body)
@@ -118,6 +119,15 @@ async def begin(ctx: Ctx) -> None:
         "bot.submit.intro", round=rnd.title, deadline=when(ctx, deadline) if deadline else "-"
     )
     await ask(ctx, "title", {"round": rnd.round_id})
+
+
+def kept_note(ctx: Ctx) -> str | None:
+    """Return what to tell someone who left the proposal flow: their unfinished proposal (or
+    their edit of a submitted one) is kept and Propose continues it; None when there is none."""
+    draft = draft_of(ctx)
+    if "editing" in draft:
+        return ctx.t("bot.submit.edit_kept", number=draft.get("number") or "")
+    return ctx.t("bot.submit.draft_kept") if draft.get("title") else None
 
 
 def next_field(draft: dict[str, JSON]) -> str:

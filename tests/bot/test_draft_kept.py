@@ -246,3 +246,90 @@ async def test_a_paper_tally_keeps_the_draft_too(world: BotWorld) -> None:
     assert len(world.svc.paper_tallies(ROUND, boss)) == 1
     kept = world.svc.get_conversation(boss)
     assert (kept.step, kept.data) == ("", {"draft": draft})
+
+
+async def at_body(world: BotWorld) -> tuple[int, dict[str, JSON]]:
+    """A resident who typed a title: the body step waits; return them and their draft."""
+    uid = world.user("민지")
+    await world.register(uid)
+    await world.text(uid, world.t("bot.menu.submit"))
+    await world.text(uid, TITLE)
+    stored = world.svc.get_conversation(uid)
+    assert stored.step == "submit.body"
+    draft = stored.data["draft"]
+    assert isinstance(draft, dict)
+    return uid, draft
+
+
+@pytest.mark.parametrize("how", ["/start", "browse", "help"])
+async def test_start_or_a_menu_button_leaves_the_proposal_and_says_it_is_kept(
+    world: BotWorld, how: str
+) -> None:
+    """/start answered 'welcome back' and the flow went on: the next text became the body
+    (or, at the title step, the title). Now the flow ends, the draft stays and they are told."""
+    uid, draft = await at_body(world)
+    kept = world.t("bot.submit.draft_kept")
+    if how == "/start":
+        reply = await world.text(uid, "/start")
+        assert text_of(reply) == world.t("bot.start.welcome_back") + "\n" + kept
+        assert reply["reply_markup"]["keyboard"]  # the main menu
+    else:
+        count = len(world.messages(uid))
+        await world.text(uid, world.t(f"bot.menu.{how}"))
+        assert text_of(world.messages(uid)[count]) == kept  # then the screen asked for
+    stored = world.svc.get_conversation(uid)
+    assert (stored.step, stored.data) == ("", {"draft": draft})
+    await world.text(uid, "이건 본문이 아니에요")
+    assert said(world, uid, 1) == [world.t("bot.not_understood")]
+    assert world.svc.get_conversation(uid).data == {"draft": draft}
+    await world.text(uid, world.t("bot.menu.submit"))
+    assert said(world, uid, 2) == [
+        world.t("bot.submit.resume"),
+        world.t("bot.submit.ask_body", max="1,500"),
+    ]
+
+
+async def test_start_at_the_title_step_takes_no_title_afterwards(world: BotWorld) -> None:
+    uid = world.user("민지")
+    await world.register(uid)
+    await world.text(uid, world.t("bot.menu.submit"))
+    reply = await world.text(uid, "/start")
+    assert text_of(reply) == world.t("bot.start.welcome_back")  # nothing written: nothing kept
+    await world.text(uid, "경로당 앞 횡단보도")
+    assert said(world, uid, 1) == [world.t("bot.not_understood")]
+    assert world.svc.get_conversation(uid).step == ""
+
+
+async def test_start_during_an_edit_keeps_the_edit_and_says_so(world: BotWorld) -> None:
+    uid, _ = await at_body(world)
+    await world.text(uid, "/cancel")
+    submit(world, uid, 1)
+    mine = await world.text(uid, world.t("bot.menu.activity"))
+    preview = await world.press(uid, mine, world.t("bot.activity.edit", number=1))
+    which = await world.press(uid, preview, world.t("bot.submit.fix"))
+    await world.press(uid, which, world.t("bot.submit.field.title"))
+    editing = world.svc.get_conversation(uid).data["draft"]
+    reply = await world.text(uid, "/start")
+    assert text_of(reply) == world.t("bot.start.welcome_back") + "\n" + world.t(
+        "bot.submit.edit_kept", number=1
+    )
+    stored = world.svc.get_conversation(uid)
+    assert (stored.step, stored.data) == ("", {"draft": editing})
+    await world.text(uid, "새 제목이 아니에요")
+    assert said(world, uid, 1) == [world.t("bot.not_understood")]
+    await world.text(uid, world.t("bot.menu.submit"))
+    assert said(world, uid, 2)[0] == world.t("bot.submit.editing_now", number=1)
+
+
+async def test_start_at_the_region_step_asks_the_region_again(world: BotWorld) -> None:
+    """After agreeing, /start asked for the consent again; now it asks the region again."""
+    uid = world.user("민지")
+    await world.text(uid, "/start")
+    agree = world.t("bot.privacy.agree")
+    await world.press(uid, world.with_button(uid, agree), agree)
+    regions = await world.text(uid, "/start")
+    assert text_of(regions) == world.t("bot.start.choose_region")
+    assert world.svc.get_conversation(uid).step == "start.region"
+    await world.press(uid, regions, "수원시")
+    resident = world.svc.resident(uid)
+    assert resident is not None and resident.registered and resident.region == "suwon"

@@ -62,7 +62,7 @@ async def test_a_photo_or_sticker_where_a_button_is_expected_is_pointed_at_the_b
     await world.feed(sticker(world, uid))
     assert text_of(world.last(uid)) == region
     assert world.svc.get_conversation(uid).step == "start.region"
-    await world.register(uid, "Suwon-si" if locale == "en" else "수원시", locale)
+    await world.press(uid, world.last(uid), "Suwon-si" if locale == "en" else "수원시")
     await world.text(uid, world.t("bot.menu.submit", locale))
     await world.text(uid, "마을 공동 텃밭 만들기")
     await world.text(uid, "빈 땅에 주민이 함께 가꾸는 텃밭을 만들어요.")
