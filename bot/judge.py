@@ -204,6 +204,11 @@ def scores_text(ctx: Ctx, rnd: RoundView, scores: Mapping[str, int]) -> str:
     )
 
 
+def review_over(rnd: RoundView) -> bool:
+    """Whether the review phase has ended: the cards are then read-only."""
+    return rnd.phase in ("results", "closed")
+
+
 def state_text(ctx: Ctx, rnd: RoundView, task: JudgeTask, draft: Mapping[str, int]) -> str:
     deadline = when(ctx, rnd.rules.deadlines.review_ends)
     if task.recused:
@@ -211,7 +216,11 @@ def state_text(ctx: Ctx, rnd: RoundView, task: JudgeTask, draft: Mapping[str, in
     if task.scores is not None:
         total = sum(task.scores.values())
         top = 5 * len(rnd.rules.criteria)
+        if review_over(rnd):
+            return ctx.t("bot.judge.state.over_scored", sum=total, max=top)
         return ctx.t("bot.judge.state.scored", sum=total, max=top, deadline=deadline)
+    if review_over(rnd):
+        return ctx.t("bot.judge.state.over_missing")
     if draft:
         return ctx.t("bot.judge.state.partial", given=len(draft), count=len(rnd.rules.criteria))
     return ctx.t("bot.judge.state.open", deadline=deadline)
@@ -243,7 +252,8 @@ async def show(
     ]
     where: dict[str, JSON] = {"p": task.card.proposal_id, "i": i}
     rows: list[list[Btn]] = []
-    if not task.recused:
+    over = review_over(rnd)  # after the review: no score or recusal buttons, only browsing
+    if not task.recused and not over:
         carried: dict[str, JSON] = {k: v for k, v in draft.items()}
         for c in rnd.rules.criteria:
             label = ctx.t(f"participation.criterion.{c}")
@@ -260,7 +270,7 @@ async def show(
             Btn(ctx.t("bot.judge.next"), "judge.card", {"i": (i + 1) % n}),
         ]
     )
-    if not task.recused:
+    if not task.recused and not over:
         rows.append([Btn(ctx.t("bot.judge.recuse"), "judge.recuse", where)])
     rows.append([Btn(ctx.t("bot.judge.summary"), "judge.summary")])
     markup = await inline(ctx, rows)
@@ -304,9 +314,11 @@ async def send_summary(ctx: Ctx, rnd: RoundView, tasks: list[JudgeTask]) -> None
                     max=top,
                 )
             )
-    lines.append(
-        ctx.t("bot.judge.summary_foot", deadline=when(ctx, rnd.rules.deadlines.review_ends))
-    )
+    if review_over(rnd):
+        lines.append(ctx.t("bot.judge.summary_foot_over"))
+    else:
+        deadline = when(ctx, rnd.rules.deadlines.review_ends)
+        lines.append(ctx.t("bot.judge.summary_foot", deadline=deadline))
     chunks: list[str] = []
     for line in lines:
         if chunks and len(chunks[-1]) + len(line) + 1 <= TEXT_MAX:

@@ -7,6 +7,7 @@ import pytest
 from tests.support.e2e_bot import OFFICIAL
 from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import labels
 from tests.support.e2e_bot import text_of
 from tests.support.review_day import resident
 from tests.support.review_day import submit
@@ -48,3 +49,32 @@ async def test_a_score_pressed_after_the_review_is_told_the_review_is_over(
     ]
     assert told in shown
     assert world.ledger.size() == size
+
+
+async def test_after_the_review_the_cards_are_read_only_and_say_the_scores_count(
+    world: BotWorld,
+) -> None:
+    """After the review the 심사하기 menu opened the same card with its 1-5 buttons and
+    '마감 전까지 언제든 바꿀 수 있어요', past that deadline; every press then failed."""
+    submit(world, resident(world, "제안자"), 2)
+    to_review(world)
+    judge = world.user("심사위원")
+    await world.register(judge, "수원시")
+    code = world.svc.invite_judge(OFFICIAL, ROUND)
+    card = await world.deep_link(judge, world.services.deep_link(code))
+    for i in range(4):
+        row = card["reply_markup"]["inline_keyboard"][i]
+        world.srv.press(judge, card["message_id"], value(row, "4"))
+        await world.drain()
+        card = next(m for m in world.messages(judge) if m["message_id"] == card["message_id"])
+    world.svc.advance_round(OFFICIAL, ROUND)  # review -> results
+
+    shown = await world.text(judge, world.t("bot.menu.judge"))  # the unscored #2 first
+    assert world.t("bot.judge.state.over_missing") in text_of(shown)
+    necessity = world.t("participation.criterion.necessity")
+    assert necessity not in labels(shown) and world.t("bot.judge.recuse") not in labels(shown)
+    scored = await world.press(judge, shown, world.t("bot.judge.next"))
+    assert world.t("bot.judge.state.over_scored", sum=16, max=20) in text_of(scored)
+    assert necessity not in labels(scored) and world.t("bot.judge.recuse") not in labels(scored)
+    summary = await world.press(judge, scored, world.t("bot.judge.summary"))
+    assert world.t("bot.judge.summary_foot_over") in text_of(summary)
