@@ -31,6 +31,9 @@ from bot.router import Incoming
 from bot.router import Router
 from bot.router import int_arg
 from bot.router import str_arg
+from i18n.format import format_datetime
+from i18n.format import format_time
+from participation.app.reviewday import SessionView
 from participation.domain.events import JSON
 from participation.domain.rules import ENROLLMENT_ROLES
 from participation.sheets import enrollment_sheet_pdf
@@ -59,6 +62,17 @@ def register(router: Router) -> None:
 
 def group_name(ctx: Ctx, group: int | None) -> str:
     return ctx.t("bot.admin.group", group=group) if group else ctx.t("bot.admin.all_groups")
+
+
+def session_name(ctx: Ctx, session: SessionView) -> str:
+    """A session as people know it: when it started (KST) and its group, never its id."""
+    started = format_datetime(session.opened_at, ctx.locale)
+    return ctx.t("bot.admin.session_name", opened=started, group=group_name(ctx, session.group))
+
+
+async def find_session(ctx: Ctx, round_id: str, session_id: str) -> SessionView | None:
+    found = await ctx.call(ctx.svc.onsite_sessions, round_id)
+    return next((s for s in found if s.session_id == session_id), None)
 
 
 # --- enrollment sheets --------------------------------------------------------------------------
@@ -180,8 +194,7 @@ async def sessions(ctx: Ctx, args: dict[str, JSON]) -> None:
         lines.append(
             ctx.t(
                 "bot.admin.session_line",
-                session=s.session_id,
-                group=group_name(ctx, s.group),
+                session=session_name(ctx, s),
                 checkins=s.checkins,
                 state=state,
             )
@@ -191,7 +204,10 @@ async def sessions(ctx: Ctx, args: dict[str, JSON]) -> None:
             rows.append(
                 [
                     Btn(
-                        ctx.t("bot.admin.session_close", session=s.session_id),
+                        ctx.t(
+                            "bot.admin.session_close",
+                            session=format_time(s.opened_at, ctx.locale),
+                        ),
                         "admin.session_close",
                         {**r, "s": s.session_id},
                     )
@@ -222,10 +238,10 @@ async def session_new(ctx: Ctx, args: dict[str, JSON]) -> None:
     group = int_arg(args, "g") or None
     session_id = await ctx.call(ctx.svc.open_onsite_session, ctx.user_id, rnd.round_id, group=group)
     rows = [back_row(ctx, rnd)]
+    opened = await find_session(ctx, rnd.round_id, session_id)
     text = ctx.t(
         "bot.admin.session_opened",
-        session=session_id,
-        group=group_name(ctx, group),
+        session=session_name(ctx, opened) if opened is not None else group_name(ctx, group),
         url=projector_url(ctx, session_id),
     )
     await ctx.show(text, await inline(ctx, rows))
@@ -238,8 +254,10 @@ async def session_close(ctx: Ctx, args: dict[str, JSON]) -> None:
         [Btn(ctx.t("bot.admin.session_close_yes"), "admin.session_close_yes", args)],
         [Btn(ctx.t("bot.admin.cancel"), "admin.sessions", {"r": str_arg(args, "r")})],
     ]
+    found = await find_session(ctx, str_arg(args, "r"), str_arg(args, "s"))
+    name = session_name(ctx, found) if found is not None else ""
     await ctx.show(
-        ctx.t("bot.admin.session_close_confirm", session=str_arg(args, "s")),
+        ctx.t("bot.admin.session_close_confirm", session=name),
         await inline(ctx, rows),
     )
 
@@ -314,9 +332,7 @@ async def paper_new(ctx: Ctx, args: dict[str, JSON]) -> None:
             return
         buttons = [
             Btn(
-                ctx.t(
-                    "bot.admin.session_button", session=s.session_id, group=group_name(ctx, s.group)
-                ),
+                session_name(ctx, s),
                 "admin.paper_new",
                 {**r, "s": s.session_id},
             )

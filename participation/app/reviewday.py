@@ -72,6 +72,7 @@ class SessionView:
     group: int | None
     open: bool
     checkins: int
+    opened_at: int  # UTC epoch seconds: people know a session by when it started
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -326,14 +327,26 @@ class ReviewDay(Base):
         s, pr = t.sessions.c, t.presences.c
         with self._engine.connect() as conn:
             rows = conn.execute(
-                sa.select(s.session_id, s.group_no, s.open, sa.func.count(pr.user_id).label("n"))
+                sa.select(
+                    s.session_id,
+                    s.group_no,
+                    s.open,
+                    s.opened_at,
+                    sa.func.count(pr.user_id).label("n"),
+                )
                 .select_from(t.sessions.outerjoin(t.presences, pr.session_id == s.session_id))
                 .where(s.round_id == round_id)
                 .group_by(s.session_id, s.group_no, s.open, s.opened_at)
                 .order_by(s.opened_at.desc(), s.session_id)
             ).all()
         return [
-            SessionView(session_id=r.session_id, group=r.group_no, open=bool(r.open), checkins=r.n)
+            SessionView(
+                session_id=r.session_id,
+                group=r.group_no,
+                open=bool(r.open),
+                checkins=r.n,
+                opened_at=int(r.opened_at),
+            )
             for r in rows
         ]
 

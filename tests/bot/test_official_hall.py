@@ -62,6 +62,14 @@ async def test_sessions_open_with_a_projector_link_and_close_after_a_confirmatio
     opened = await world.press(boss, current(world, boss, menu), world.t("bot.admin.session_new"))
     [session] = world.svc.onsite_sessions(ROUND)
     assert session.open and f"{PUBLIC_URL}/onsite/{session.session_id}" in text_of(opened)
+    # named by when it started (KST) and its group, not by its id ('현장 세션 1b54d85c')
+    started = world.t(
+        "bot.admin.session_name",
+        opened="2017년 2월 1일 (수) 오전 9:00",
+        group=world.t("bot.admin.all_groups"),
+    )
+    said = text_of(opened).replace(f"{PUBLIC_URL}/onsite/{session.session_id}", "")
+    assert started in said and session.session_id not in said
 
     # with the gateway's signer wired in, the link is the signed one
     world.services.extra["onsite_url"] = lambda sid: f"{PUBLIC_URL}/onsite/{sid}?k=signed"
@@ -71,8 +79,11 @@ async def test_sessions_open_with_a_projector_link_and_close_after_a_confirmatio
     )
     listing = current(world, boss, opened)
     assert f"/onsite/{session.session_id}?k=signed" in text_of(listing)
-    close = world.t("bot.admin.session_close", session=session.session_id)
+    assert text_of(listing).count(session.session_id) == 1  # in the projector link only
+    close = world.t("bot.admin.session_close", session="오전 9:00")
     ask = await world.press(boss, listing, close)
+    assert started in text_of(current(world, boss, ask))
+    assert session.session_id not in text_of(current(world, boss, ask))
     assert world.svc.onsite_sessions(ROUND)[0].open
     await world.press(boss, current(world, boss, ask), world.t("bot.admin.session_close_yes"))
     assert not world.svc.onsite_sessions(ROUND)[0].open
@@ -88,7 +99,8 @@ async def test_paper_tally_with_sheet_hash_second_official_and_correction(world:
     await world.press(first, menu, world.t("bot.admin.menu.paper"))
     papers = current(world, first, menu)
     pick = await world.press(first, papers, world.t("bot.admin.paper_new"))
-    await world.press(first, current(world, first, pick), session)
+    assert all(session not in label for label in labels(current(world, first, pick)))
+    await world.press(first, current(world, first, pick), "오전 9:00")
     assert text_of(world.last(first)) == world.t("bot.admin.paper_ask_number")
     await world.text(first, "2")
     assert text_of(await world.text(first, "열둘")) == world.t("bot.admin.paper_counts_invalid")
@@ -143,11 +155,11 @@ async def test_paper_points_out_of_range_are_refused_before_the_photo(
     boss = await official(world)
     submit(world, resident(world, "제안자"), 1)
     to_review(world)
-    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    world.svc.open_onsite_session(OFFICIAL, ROUND)
     menu = await world.text(boss, "/admin")
     await world.press(boss, menu, world.t("bot.admin.menu.paper"))
     pick = await world.press(boss, current(world, boss, menu), world.t("bot.admin.paper_new"))
-    await world.press(boss, current(world, boss, pick), session)
+    await world.press(boss, current(world, boss, pick), "오전 9:00")
     await world.text(boss, "1")
     refused = await world.text(boss, counts)
     ballots = int(counts.split()[0])
