@@ -37,7 +37,11 @@ from participation.domain.rules import NEXT_PHASE
 KST = dt.timezone(dt.timedelta(hours=9))
 WEIGHT_PRESETS: tuple[tuple[int, int, int], ...] = ((50, 30, 20), (40, 30, 30), (60, 20, 20))
 DEFAULT_WEEKS = (2, 1, 1)  # submission, endorsement, review: weeks each, ending 18:00 KST
-DATETIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})")
+# Year first, then month and day, with one separator throughout (2026-12-21, 2026.12.21,
+# 2026. 12. 21., 2026/12/21); day-first or two-digit years stay refused as ambiguous.
+DATETIME = re.compile(
+    r"(?<!\d)(\d{4})\s*([-./])\s*(\d{1,2})\s*\2\s*(\d{1,2})\.?(?:\s+|T)(\d{1,2}):(\d{2})(?!\d)"
+)
 DEFAULT_RULES = RoundRules(  # the defaults offered at each step
     title="x", deadlines=Deadlines(submission_ends=0, endorsement_ends=0, review_ends=0)
 )
@@ -146,7 +150,7 @@ async def budget(ctx: Ctx, incoming: Incoming) -> None:
         await ctx.reply("bot.admin.new.budget_invalid")
         return
     if won <= 0:
-        await ctx.reply("bot.admin.new.budget_invalid")
+        await ctx.reply("bot.admin.new.budget_zero")  # read, but no budget
         return
     await ask_weights(ctx, won)
 
@@ -219,7 +223,7 @@ async def typed_deadlines(ctx: Ctx, incoming: Incoming) -> None:
     """Three KST date-times ``YYYY-MM-DD HH:MM``, in phase order."""
     found = DATETIME.findall(incoming.text or "")
     try:
-        ends = [int(kst(*map(int, f)).timestamp()) for f in found]
+        ends = [int(kst(*map(int, (y, mo, d, h, mi))).timestamp()) for y, _, mo, d, h, mi in found]
     except ValueError:
         ends = []
     if len(ends) != 3 or not ends[0] <= ends[1] <= ends[2]:

@@ -55,13 +55,18 @@ async def test_a_round_is_created_step_by_step_then_opened_and_advanced(world: B
     budget = await world.press(boss, cats, world.t("bot.admin.new.next"))
     assert text_of(budget) == world.t("bot.admin.new.ask_budget")
     assert text_of(await world.text(boss, "얼마")) == world.t("bot.admin.new.budget_invalid")
+    zero = text_of(await world.text(boss, "0"))  # read, but it is no budget
+    assert zero == world.t("bot.admin.new.budget_zero") and "0원보다" in zero
     weights = await world.text(boss, "5억")
     assert text_of(await world.text(boss, "50 30")) == world.t("bot.admin.new.weights_invalid")
     deadlines = await world.text(boss, "40 30 30")
     assert weights != deadlines
     bad = await world.text(boss, "2018-03-01 18:00\n2018-02-01 18:00\n2018-03-10 18:00")
     assert text_of(bad) == world.t("bot.admin.new.deadlines_invalid")
-    preview = await world.text(boss, "2018-03-01 18:00\n2018-03-08 18:00\n2018-03-15 18:00")
+    day_first = await world.text(boss, "01.03.2018 18:00\n08.03.2018 18:00\n15.03.2018 18:00")
+    assert text_of(day_first) == world.t("bot.admin.new.deadlines_invalid")  # ambiguous
+    assert "2026.12.21 18:00" in text_of(day_first)  # the message shows the forms it takes
+    preview = await world.text(boss, "2018.03.01 18:00\n2018/3/8 18:00\n2018. 3. 15. 18:00")
     assert "500,000,000원" in text_of(preview) and "2018 마을 공모" in text_of(preview)
     created = await world.press(boss, preview, world.t("bot.admin.new.create"))
     rnd = next(r for r in world.svc.rounds() if r.title == "2018 마을 공모")
