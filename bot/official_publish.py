@@ -91,10 +91,11 @@ async def ask_publish(ctx: Ctx, args: dict[str, JSON]) -> None:
 async def show_published(ctx: Ctx, rnd: RoundView) -> None:
     """The results are out: say so (no second publication), offer the files again."""
     again: dict[str, JSON] = {"r": rnd.round_id, "again": True}
-    rows = [
-        [Btn(ctx.t("bot.admin.publish_files_again"), "admin.publish_yes", again)],
-        back_row(ctx, rnd),
-    ]
+    rows = [[Btn(ctx.t("bot.admin.publish_files_again"), "admin.publish_yes", again)]]
+    if callable(ctx.services.extra.get("publish_results")):  # the gateway announces, once
+        tell = {**again, "announce": True}
+        rows.append([Btn(ctx.t("bot.admin.announce_results"), "admin.publish_yes", tell)])
+    rows.append(back_row(ctx, rnd))
     await ctx.show(ctx.t("bot.admin.publish_already", round=rnd.title), await inline(ctx, rows))
 
 
@@ -127,7 +128,8 @@ async def publish(ctx: Ctx, args: dict[str, JSON]) -> None:
             xlsx_url=summary.get("xlsx_url", ""),
         )
         if summary.get("broadcast") is not None:
-            text += "\n" + ctx.t("bot.admin.published_announced")
+            told = "bot.admin.announced_once" if again else "bot.admin.published_announced"
+            text += "\n" + ctx.t(told)
         await ctx.send(text)
         return
     if again:

@@ -220,3 +220,27 @@ async def test_the_confirmation_names_the_paper_tallies_left_unconfirmed(world: 
     ask = current(world, boss, menu)
     assert world.t("bot.admin.publish_papers_pending", count=1) in text_of(ask)
     assert world.t("bot.admin.menu.paper") in labels(ask)
+
+
+async def test_results_published_without_announcing_can_be_announced_later(
+    world: BotWorld,
+) -> None:
+    """Published with 결과 발표 alone, the residents can still be told from the screen that
+    says the results are out (the gateway queues the announcement once per round)."""
+    boss = await official(world)
+    await to_results(world)
+    world.svc.publish_results(OFFICIAL, ROUND)
+    calls: list[tuple[int, str, bool]] = []
+
+    async def hook(official_id: int, round_id: str, announce: bool) -> dict[str, Any]:
+        calls.append((official_id, round_id, announce))
+        return {"selected": 2, "block": 7, "verify_url": "https://v", "csv_url": "https://c",
+                "xlsx_url": "https://x", "broadcast": 1 if announce else None}  # fmt: skip
+
+    world.services.extra["publish_results"] = hook
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.publish"))
+    shown = current(world, boss, menu)
+    done = await world.press(boss, shown, world.t("bot.admin.announce_results"))
+    assert calls == [(boss, ROUND, True)]
+    assert text_of(done).endswith("\n" + world.t("bot.admin.announced_once"))
