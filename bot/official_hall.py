@@ -283,6 +283,9 @@ async def papers(ctx: Ctx, args: dict[str, JSON]) -> None:
         lines.append(ctx.t("bot.admin.papers_none"))
     r: dict[str, JSON] = {"r": rnd.round_id}
     rows: list[list[Btn]] = [[Btn(ctx.t("bot.admin.paper_new"), "admin.paper_new", r)]]
+    closed = await ctx.call(ctx.svc.results, rnd.round_id) is not None
+    if closed:  # published: nothing can be entered, confirmed or corrected any more
+        rows = []
     for p in live[-PAPERS_SHOWN:]:
         state = "confirmed" if p.confirmed else ("mine" if p.mine else "pending")
         lines.append(
@@ -297,6 +300,8 @@ async def papers(ctx: Ctx, args: dict[str, JSON]) -> None:
             )
         )
         row = []
+        if closed:
+            continue
         if not p.confirmed and not p.mine:
             row.append(
                 Btn(
@@ -315,6 +320,8 @@ async def papers(ctx: Ctx, args: dict[str, JSON]) -> None:
             )
         if row:
             rows.append(row)
+    if closed:
+        lines.append(ctx.t("bot.admin.papers_closed"))
     rows.append(back_row(ctx, rnd))
     await ctx.show("\n".join(lines), await inline(ctx, rows))
 

@@ -172,3 +172,24 @@ async def test_paper_points_out_of_range_are_refused_before_the_photo(
     await world.photo(boss)
     [tally] = world.svc.paper_tallies(ROUND, boss)
     assert (tally.ballots, tally.points) == (10, 42)
+
+
+async def test_paper_tallies_after_publication_are_closed_and_say_so(world: BotWorld) -> None:
+    """Once the results were published, the screen still offered to enter, confirm and
+    correct tallies, and every button answered only 'The results are already published'.
+    Its English head also said '1 paper tallies'."""
+    boss = await official(world)
+    clerk = await official(world, "집계", "clerk")
+    ids = submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    world.svc.enter_paper_tally(boss, session, ids[0], ballots=8, points=30, sheet_sha256="b" * 64)
+    world.svc.advance_round(OFFICIAL, ROUND)
+    world.svc.publish_results(OFFICIAL, ROUND)
+    menu = await world.text(clerk, "/admin")
+    await world.press(clerk, menu, world.t("bot.admin.menu.paper"))
+    shown = current(world, clerk, menu)
+    assert world.t("bot.admin.papers_closed") in text_of(shown)
+    assert labels(shown) == [world.t("bot.admin.back")]
+    head = world.t("bot.admin.papers_head", "en", count=1, pending=1)
+    assert "1 paper tally " in head and "tallies" not in head.split("\n")[0]
