@@ -97,3 +97,28 @@ def test_the_qr_code_follows_the_rotating_code_without_a_reload(site):
         assert "초 뒤에 새 코드로 바뀌어요" in countdown
         assert errors == []
         browser.close()
+
+
+@pytest.mark.browser
+def test_the_projector_page_and_its_404_load_without_a_missing_favicon(site):
+    """Chromium asks for /favicon.ico when a page names no icon: a 404 in the console."""
+    from playwright.sync_api import sync_playwright
+
+    base, svc, _clock = site
+    session = svc.open_onsite_session(1, "gg2017")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for url in (onsite_url(base, KEY, session, BOT), f"{base}/onsite/{session}?bot={BOT}&k=x"):
+            page = browser.new_page()
+            failed: list[str] = []
+            page.on("response", lambda r, f=failed: f.append(r.url) if r.status >= 400 else None)
+            page.on("console", lambda m, f=failed: f.append(m.text) if m.type == "error" else None)
+            page.goto(url)
+            page.wait_for_timeout(500)
+            icon = page.get_attribute("link[rel=icon]", "href")
+            assert icon and page.request.get(base + icon).status == 200
+            # the 404 page answers 404 itself; nothing else may fail
+            assert [u for u in failed if "/onsite/" not in u and "404" not in u] == []
+            assert not any("favicon" in u for u in failed)
+            page.close()
+        browser.close()
