@@ -279,3 +279,17 @@ def test_the_page_loads_without_a_missing_favicon(site, page):
     icon = page.get_attribute("link[rel=icon]", "href")
     assert icon and page.request.get(url + icon).status == 200
     assert missing == []
+
+
+@pytest.mark.browser
+def test_on_a_phone_the_result_fits_the_screen(site, page):
+    """The summary ends with the 64-digit root hash, one unbreakable word: it must wrap."""
+    url, log, receipts = site
+    page.set_viewport_size({"width": 390, "height": 844})
+    receipt = receipts[9]
+    page.goto(f"{url}/verify?i={receipt.index}&h={receipt.leaf_hash.hex()}")
+    assert outcome(page)[0] == "ok"
+    assert log.block_of(receipt.index).root.hex() in page.inner_text("#summary")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    box = page.query_selector("#summary").bounding_box()
+    assert box["x"] + box["width"] <= 390
