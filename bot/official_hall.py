@@ -288,6 +288,8 @@ async def papers(ctx: Ctx, args: dict[str, JSON]) -> None:
         rows = []
     for p in live[-PAPERS_SHOWN:]:
         state = "confirmed" if p.confirmed else ("mine" if p.mine else "pending")
+        if closed and not p.confirmed:
+            state = "left_out"  # published without it
         lines.append(
             ctx.t(
                 "bot.admin.paper_line",

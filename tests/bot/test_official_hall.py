@@ -191,5 +191,7 @@ async def test_paper_tallies_after_publication_are_closed_and_say_so(world: BotW
     shown = current(world, clerk, menu)
     assert world.t("bot.admin.papers_closed") in text_of(shown)
     assert labels(shown) == [world.t("bot.admin.back")]
+    assert world.t("bot.admin.paper_state.left_out") in text_of(shown)
+    assert world.t("bot.admin.paper_state.pending") not in text_of(shown)
     head = world.t("bot.admin.papers_head", "en", count=1, pending=1)
     assert "1 paper tally " in head and "tallies" not in head.split("\n")[0]
