@@ -5,6 +5,7 @@ screens call :func:`require_official`, every change goes through a service metho
 the role itself and writes the ledger entry. The round an official works on rides in the
 buttons' args (``r``), newest open round first, so nothing is remembered between updates.
 The other officials' screens live in ``official_round`` (create, open, advance),
+``official_judges`` (the panel, judge invitations, review group assignment),
 ``official_hall`` (enrollment sheets, on-site sessions, paper tallies), ``official_community``
 (adding communities, one or from a file) and ``official_publish`` (results, broadcasts).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from bot import official_community
 from bot import official_hall
+from bot import official_judges
 from bot import official_publish
 from bot import official_round
 from bot.keyboards import Btn
@@ -22,17 +24,15 @@ from bot.official_base import admin_round
 from bot.official_base import back_row
 from bot.official_base import require_official
 from bot.official_base import round_or_say
-from bot.official_base import send_png
+from bot.official_base import send_invite
 from bot.render import card_text
 from bot.router import Ctx
 from bot.router import Incoming
 from bot.router import Router
-from bot.router import int_arg
 from bot.router import str_arg
 from participation.domain.events import JSON
 from participation.domain.round import REASON_CODES
 from participation.domain.rules import OFFICIAL_ROLES
-from participation.sheets import qr_png
 from participation.views import Redeemed
 from participation.views import RoundView
 
@@ -42,7 +42,7 @@ MENU: tuple[tuple[str, str, bool], ...] = (
     ("bot.admin.menu.new_round", "admin.new", False),
     ("bot.admin.menu.phase", "admin.phase", False),
     ("bot.admin.menu.figures", "admin.figures", True),
-    ("bot.admin.menu.judges", "admin.invite_judge", False),
+    ("bot.admin.menu.judges", "admin.judges", False),
     ("bot.admin.menu.officials", "admin.invite_official", False),
     ("bot.admin.menu.hide", "admin.hide", False),
     ("bot.admin.menu.enrollment", "admin.enrollment", False),
@@ -55,7 +55,7 @@ MENU: tuple[tuple[str, str, bool], ...] = (
 
 
 def register(router: Router) -> None:
-    """Register the officials' screens (this module and its four siblings)."""
+    """Register the officials' screens (this module and its five siblings)."""
     router.role("official")(lambda svc, user_id: svc.official_role(user_id) is not None)
     router.menu("bot.menu.admin", order=70, roles=("official",))(admin_menu)
     router.command("admin")(lambda ctx, args: admin_menu(ctx))
@@ -63,7 +63,6 @@ def register(router: Router) -> None:
     router.action("admin.menu")(menu_button)
     router.action("admin.rounds")(choose_round)
     router.action("admin.figures")(figures)
-    router.action("admin.invite_judge")(invite_judge)
     router.action("admin.invite_official")(invite_official)
     router.action("admin.hide")(ask_hide_number)
     router.step("admin.hide_number")(hide_number)
@@ -73,6 +72,7 @@ def register(router: Router) -> None:
     official_round.register(router)
     official_hall.register(router)
     official_community.register(router)
+    official_judges.register(router)
     official_publish.register(router)
 
 
@@ -172,38 +172,7 @@ async def figures(ctx: Ctx, args: dict[str, JSON]) -> None:
     await ctx.show("\n".join(lines), await inline(ctx, rows))
 
 
-# --- invitations --------------------------------------------------------------------------------
-async def send_invite(ctx: Ctx, key: str, code: str, **params: object) -> None:
-    """Send an invitation: the deep link in text and as a QR code to show or forward."""
-    link = ctx.services.deep_link(code)
-    await ctx.send(ctx.t(key, link=link, **params))
-    await send_png(ctx, qr_png(link), ctx.t("bot.admin.invite_qr"), "invite.png")
-
-
-async def invite_judge(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """Invite judges: for one review group (when the round has groups) or for all."""
-    rnd = await round_or_say(ctx, args, admin=True)
-    if rnd is None:
-        return
-    if "g" not in args and rnd.groups:
-        buttons = [
-            Btn(ctx.t("bot.admin.all_groups"), "admin.invite_judge", {"r": rnd.round_id, "g": 0})
-        ]
-        buttons += [
-            Btn(
-                ctx.t("bot.admin.group", group=g), "admin.invite_judge", {"r": rnd.round_id, "g": g}
-            )
-            for g in range(1, len(rnd.groups) + 1)
-        ]
-        rows = [*grid(buttons, 4), back_row(ctx, rnd)]
-        await ctx.show(ctx.t("bot.admin.judge_group"), await inline(ctx, rows))
-        return
-    group = int_arg(args, "g") or None
-    code = await ctx.call(ctx.svc.invite_judge, ctx.user_id, rnd.round_id, group=group)
-    where = ctx.t("bot.admin.group", group=group) if group else ctx.t("bot.admin.all_groups")
-    await send_invite(ctx, "bot.admin.judge_invite", code, round=rnd.title, group=where)
-
-
+# --- invitations (judges: official_judges) ---------------------------------------------------
 async def invite_official(ctx: Ctx, args: dict[str, JSON]) -> None:
     """Invite staff: choose the role, then a single-use link valid for a day."""
     await require_official(ctx, admin=True)

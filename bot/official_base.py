@@ -11,6 +11,7 @@ from bot.router import Ctx
 from bot.router import str_arg
 from participation.domain import errors as e
 from participation.domain.events import JSON
+from participation.sheets import qr_png
 from participation.views import RoundView
 
 
@@ -61,3 +62,10 @@ async def send_file(ctx: Ctx, data: bytes, name: str, caption: str) -> None:
     await ctx.context.bot.send_document(
         ctx.chat_id, InputFile(io.BytesIO(data), filename=name), caption=caption
     )
+
+
+async def send_invite(ctx: Ctx, key: str, code: str, **params: object) -> None:
+    """Send an invitation: the deep link in text and as a QR code to show or forward."""
+    link = ctx.services.deep_link(code)
+    await ctx.send(ctx.t(key, link=link, **params))
+    await send_png(ctx, qr_png(link), ctx.t("bot.admin.invite_qr"), "invite.png")

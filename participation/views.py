@@ -159,9 +159,11 @@ class JudgeProgress:
 
     judge: str
     group: int | None
-    scored: int
-    recused: int
+    scored: int  # of the proposals the judge has now (their group's)
+    recused: int  # likewise
     expected: int
+    joined_at: int = 0  # epoch seconds
+    scored_groups: dict[int, int] = field(default_factory=dict)  # review group (0: none) -> scores
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -248,7 +248,8 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
         for j in range(5):
             judge = world.user(f"심사위원{j}")
             await world.register(judge, "수원시")
-            await world.admin(OFFICIAL, "judges")  # the link as text, then as a QR photo
+            panel = await world.admin(OFFICIAL, "judges")
+            await world.press(OFFICIAL, panel, world.t("bot.admin.judges.invite"))  # link + QR
             shown = " ".join(text_of(m) for m in world.messages(OFFICIAL)[-3:])
             link = re.findall(r"https://t\.me/\S+start=j_\S+", shown)
             assert link, shown

@@ -37,6 +37,7 @@ class Judges(Base):
             rnd = repo.round_state(conn, round_id)
             if rnd.phase == "closed":
                 raise e.RoundFinished(round=round_id)
+            rules.check_group(rnd, group)
             expires = now + ttl_s
             conn.execute(
                 sa.insert(t.invites).values(
@@ -95,33 +96,43 @@ class Judges(Base):
         return self._run(plan, request_id=request_id).receipt
 
     def assign_judge(
-        self, official_id: int, round_id: str, judge_user_id: int, group: int | None
+        self,
+        official_id: int,
+        round_id: str,
+        judge: str,
+        group: int | None,
+        *,
+        request_id: str | None = None,
     ) -> Receipt:
-        """Assign a judge to a review group (None: every group)."""
+        """Move a judge (by pseudonym, as :meth:`judge_progress` names them) to review group
+        ``group`` (None: every group).  Admins only.  Scores and recusals already given stay
+        and count; the judge then sees and scores only the new group's proposals.
+
+        Raises AdminOnly, NotJudge, AssignmentClosed, NoSuchGroup, NothingChanged.
+        """
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             repo.require_official(conn, official_id)
             rnd = repo.round_state(conn, round_id)
-            is_judge, _ = repo.judge_group(conn, round_id, judge_user_id)
-            if not is_judge:
-                raise e.NotJudge()
-            if group is not None and rnd.groups and not 1 <= group <= len(rnd.groups):
-                raise e.WrongGroup(group=group)
             j = t.judges.c
+            found = conn.execute(
+                sa.select(j.group_no).where(j.round_id == round_id, j.pseudonym == judge)
+            ).first()
+            if found is None:
+                raise e.NotJudge()
+            event = rules.decide_assign_judge(rnd, judge=judge, current=found.group_no, group=group)
             conn.execute(
                 sa.update(t.judges)
-                .where(j.round_id == round_id, j.user_id == judge_user_id)
+                .where(j.round_id == round_id, j.pseudonym == judge)
                 .values(group_no=group)
             )
             return Plan(
-                event=ev.JudgeAssigned(
-                    judge=self.actor("judge", round_id, judge_user_id), group=group
-                ),
+                event=event,
                 actor=self.actor("official", round_id, official_id),
                 round_id=round_id,
             )
 
-        return self._run(plan).receipt
+        return self._run(plan, request_id=request_id).receipt
 
     def _judge(self, conn: sa.Connection, round_id: str, user_id: int) -> int | None:
         is_judge, group = repo.judge_group(conn, round_id, user_id)
@@ -238,27 +249,54 @@ class Judges(Base):
         ]
 
     def judge_progress(self, round_id: str) -> list[JudgeProgress]:
-        """Return each judge's progress (by pseudonym, never by Telegram id)."""
+        """Return each judge's progress (by pseudonym, never by Telegram id), in the order
+        they joined: scores and recusals of the proposals the judge has now (a judge moved
+        to another group keeps the earlier ones, counted in ``scored_groups``)."""
         out = []
         with self._engine.connect() as conn:
+            jc = t.judges.c
             judges = conn.execute(
                 sa.select(t.judges)
-                .where(t.judges.c.round_id == round_id)
-                .order_by(t.judges.c.pseudonym)
+                .where(jc.round_id == round_id)
+                .order_by(jc.joined_at, jc.pseudonym)
             ).all()
             for j in judges:
                 expected = set(self._expected(conn, round_id, j.group_no))
-                scored = repo.count(conn, t.judge_scores, round_id=round_id, user_id=j.user_id)
-                recused = repo.count(conn, t.recusals, round_id=round_id, user_id=j.user_id)
+                scored = self._scored_groups(conn, round_id, j.user_id, expected)
                 out.append(
                     JudgeProgress(
                         judge=j.pseudonym,
                         group=j.group_no,
-                        scored=scored,
-                        recused=recused,
+                        scored=scored.pop(-1, 0),
+                        recused=len(expected & self._recused(conn, round_id, j.user_id)),
                         expected=len(expected),
+                        joined_at=j.joined_at,
+                        scored_groups=scored,
                     )
                 )
+        return out
+
+    def _recused(self, conn: sa.Connection, round_id: str, user_id: int) -> set[str]:
+        rc = t.recusals.c
+        q = sa.select(rc.proposal_id).where(rc.round_id == round_id, rc.user_id == user_id)
+        return set(conn.execute(q).scalars())
+
+    def _scored_groups(
+        self, conn: sa.Connection, round_id: str, user_id: int, expected: set[str]
+    ) -> dict[int, int]:
+        """Count the judge's scores by the proposal's review group (0: none); key -1 counts
+        those of ``expected``."""
+        js, p = t.judge_scores.c, t.proposals.c
+        rows = conn.execute(
+            sa.select(js.proposal_id, p.group_no)
+            .join(t.proposals, p.proposal_id == js.proposal_id)
+            .where(js.round_id == round_id, js.user_id == user_id)
+        ).all()
+        out: dict[int, int] = {}
+        for row in rows:
+            out[row.group_no or 0] = out.get(row.group_no or 0, 0) + 1
+            if row.proposal_id in expected:
+                out[-1] = out.get(-1, 0) + 1
         return out
 
     def judges_to_remind(self, round_id: str) -> list[int]:
@@ -269,9 +307,9 @@ class Judges(Base):
             for j in conn.execute(
                 sa.select(t.judges).where(jc.round_id == round_id, erasure.has_chat(jc.user_id))
             ):
-                expected = len(self._expected(conn, round_id, j.group_no))
-                done = repo.count(conn, t.judge_scores, round_id=round_id, user_id=j.user_id)
-                done += repo.count(conn, t.recusals, round_id=round_id, user_id=j.user_id)
-                if done < expected:
+                expected = set(self._expected(conn, round_id, j.group_no))
+                done = self._scored_groups(conn, round_id, j.user_id, expected).get(-1, 0)
+                done += len(expected & self._recused(conn, round_id, j.user_id))
+                if done < len(expected):
                     out.append(j.user_id)
         return sorted(out)

@@ -264,6 +264,13 @@ class RoundFinished(Closed):
     key = "participation.error.round_finished"
 
 
+class AssignmentClosed(Closed):
+    """A judge's review group changed once the review is over (results, closed): the scores
+    are final, so who judged which group is too."""
+
+    key = "participation.error.assignment_closed"
+
+
 # --- invalid input -----------------------------------------------------------------------------
 class TitleTooLong(InvalidInput):
     key = "participation.error.title_too_long"
@@ -344,6 +351,18 @@ class CommunitiesInvalid(InvalidInput):
     def __init__(self, *, problems: Sequence[Problem], count: int, max: int) -> None:
         super().__init__(count=count, max=max)
         self.problems: tuple[Problem, ...] = tuple(problems)
+
+
+class NoSuchGroup(InvalidInput):
+    """A review group the round does not have (param ``group``; ``count`` groups formed)."""
+
+    key = "participation.error.no_such_group"
+
+
+class JudgeInGroup(InvalidInput):
+    """A judge moved to the review group they are in already: nothing is written."""
+
+    key = "participation.error.judge_in_group"
 
 
 class NothingChanged(InvalidInput):

@@ -369,6 +369,30 @@ def decide_form_groups(rnd: RoundState, shortlisted: Sequence[ProposalState]) ->
     return ev.ReviewGrouped(groups=split_groups(shortlisted, rnd.rules.review_group_size))
 
 
+def check_group(rnd: RoundState, group: int | None) -> None:
+    """Raise NoSuchGroup unless ``group`` is None (every group) or one the round formed."""
+    if group is not None and not 1 <= group <= len(rnd.groups):
+        raise e.NoSuchGroup(group=group, count=len(rnd.groups))
+
+
+def decide_assign_judge(
+    rnd: RoundState, *, judge: str, current: int | None, group: int | None
+) -> ev.JudgeAssigned:
+    """Move a judge (pseudonym) to review group ``group`` (None: every group).
+
+    The judge's scores and recusals stay as they are and count (the tally does not look at
+    groups for judges); from then on the judge sees, and can score or change, only the
+    proposals of the new group.  Raises AssignmentClosed once the review is over,
+    NoSuchGroup, JudgeInGroup when the judge is in that group already.
+    """
+    if rnd.phase in ("results", "closed"):
+        raise e.AssignmentClosed(phase=rnd.phase)
+    check_group(rnd, group)
+    if group == current:
+        raise e.JudgeInGroup()
+    return ev.JudgeAssigned(judge=judge, group=group)
+
+
 def check_invite(invite: Invite | None, *, now: int) -> Invite:
     """Return the invite if it can be used now.
 

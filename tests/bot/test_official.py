@@ -108,7 +108,8 @@ async def test_invitations_figures_and_hiding(world: BotWorld) -> None:
     author = resident(world, "제안자")
     ids = submit(world, author, 3)
     menu = await world.text(boss, "/admin")
-    await world.press(boss, menu, world.t("bot.admin.menu.judges"))
+    judges = await world.press(boss, menu, world.t("bot.admin.menu.judges"))
+    await world.press(boss, judges, world.t("bot.admin.judges.invite"))
     qr = world.last(boss)
     assert qr["photo"] and text_of(qr) == world.t("bot.admin.invite_qr")
     invite = world.messages(boss)[-2]
@@ -118,6 +119,7 @@ async def test_invitations_figures_and_hiding(world: BotWorld) -> None:
     await world.deep_link(judge, link)
     assert world.svc.judge_round(judge) == ROUND
 
+    menu = await world.text(boss, "/admin")  # the judges screen replaced the menu in place
     await world.press(boss, menu, world.t("bot.admin.menu.figures"))
     figures = current(world, boss, menu)
     assert "제안 3건" in text_of(figures) and "심사위원 1" in text_of(figures)
