@@ -89,6 +89,7 @@ async def test_a_judge_is_moved_to_a_group_and_back_once_per_tap(world: BotWorld
     pick = await world.press(boss, screen, world.t("bot.admin.judges.assign"))
     choose = await world.press(boss, pick, "심사위원 1 · 전체 조")
     assert labels(choose)[:2] == ["1조", "2조"] and "전체 조" not in labels(choose)
+    assert text_of(choose).startswith("심사위원 1은 지금 전체 조입니다.")  # the particle fits
     confirm = await world.press(boss, choose, "2조")
     text = text_of(confirm)
     assert text.startswith("심사위원 1의 조를 전체 조에서 2조로 바꾸시겠습니까?")
