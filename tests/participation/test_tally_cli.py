@@ -147,4 +147,4 @@ def test_a_garbled_export_line_exits_1(tmp_path, capsys, line):
         handle.write(line + b"\n")
     assert main(["tally", str(folder)], CATALOG) == 1
     err = capsys.readouterr().err
-    assert "원장 항목" in err and "%(" not in err
+    assert "장부 항목" in err and "%(" not in err
