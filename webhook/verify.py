@@ -31,7 +31,8 @@ PAGE_KEYS = (
     "step_consistency", "step_entry", "not_sealed", "no_previous", "error_fetch",
     "error_input", "hash_mismatch", "sig_invalid", "proof_invalid", "found_entry",
     "block_summary", "no_webcrypto", "lang_switch", "footer", "ok", "failed", "skipped",
-    "entry_time", "result_pending", "no_such_entry", "not_in_block", "no_such_block",
+    "entry_time", "result_pending", "result_unavailable", "no_such_entry", "not_in_block",
+    "no_such_block",
 )  # fmt: skip
 
 

@@ -293,3 +293,29 @@ def test_on_a_phone_the_result_fits_the_screen(site, page):
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     box = page.query_selector("#summary").bounding_box()
     assert box["x"] + box["width"] <= 390
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("down", ["unreachable", "503"])
+@pytest.mark.parametrize(
+    ("lang", "said", "foreign"),
+    [("", "지금은 확인할 수 없어요", "Failed"), ("&lang=en", "Cannot check right now", "확인")],
+)
+def test_a_ledger_server_that_cannot_be_reached_is_not_called_a_mismatch(
+    site, page, down, lang, said, foreign
+):
+    """Down or overloaded is not 'the receipt and the ledger do not match', and it is said
+    in the page's language, with no browser error text (Failed to fetch) or HTTP code."""
+    url, _log, receipts = site
+    if down == "unreachable":
+        page.route("**/ledger/**", lambda route: route.abort())
+    else:
+        page.route("**/ledger/**", lambda route: route.fulfill(status=503, body="busy"))
+    page.goto(f"{url}/verify?i={receipts[9].index}&h={receipts[9].leaf_hash.hex()}{lang}")
+    result, steps = outcome(page)
+    text = page.inner_text("#result")
+    assert result == "unavailable", text
+    assert said in page.inner_text("#verdict")
+    assert "failed" not in steps.values()
+    for word in ("일치하지", "do not match", "HTTP", "503", "Failed to fetch", foreign):
+        assert word not in text

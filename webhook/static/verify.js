@@ -140,8 +140,23 @@
 
   // ---------------------------------------------------------------- fetching
 
+  // The ledger server could not answer (down, unreachable, overloaded): nothing was checked,
+  // so this is neither a pass nor a mismatch. The page says so in its own language.
+  class Unavailable extends Error {}
+
+  async function reach(path, options) {
+    let response;
+    try {
+      response = await fetch(path, options);
+    } catch (_) {
+      throw new Unavailable("network");  // the browser's text (Failed to fetch) is not shown
+    }
+    if (response.status >= 500 || response.status === 429) throw new Unavailable(String(response.status));
+    return response;
+  }
+
   async function get(path, asText) {
-    const response = await fetch(path, { headers: { Accept: asText ? "text/plain" : "application/json" } });
+    const response = await reach(path, { headers: { Accept: asText ? "text/plain" : "application/json" } });
     if (!response.ok) {
       let detail = `HTTP ${response.status}`;
       try { detail += `: ${(await response.json()).message}`; } catch (_) { /* not JSON */ }
@@ -211,6 +226,7 @@
       });
       return { ok: true, summary: entrySummary ? `${entrySummary} ${summary}` : summary };
     } catch (err) {
+      if (err instanceof Unavailable) return { ok: false, unavailable: true, summary: fmt("error_fetch") };
       if (err instanceof Failure) {  // a receipt naming what does not exist: say just that
         report(err.step, "failed", err.message);
         return { ok: false, summary: err.message };
@@ -248,7 +264,7 @@
 
   // Raise a Failure when the ledger has no entry `index` (the entries API answers 404).
   async function entryExists(index) {
-    const response = await fetch(`/ledger/entries?start=${index}&end=${index + 1}`);
+    const response = await reach(`/ledger/entries?start=${index}&end=${index + 1}`);
     if (response.status === 404) throw new Failure("step_leaf", fmt("no_such_entry", { index }));
   }
 
@@ -333,9 +349,9 @@
     try {
       outcome = await check(receipt, report);
     } catch (err) {
-      outcome = { ok: false, summary: `${fmt("error_fetch")}: ${err.message}` };
+      outcome = { ok: false, unavailable: true, summary: fmt("error_fetch") };
     }
-    const state = outcome.ok ? "ok" : outcome.pending ? "pending" : "bad";
+    const state = outcome.ok ? "ok" : outcome.pending ? "pending" : outcome.unavailable ? "unavailable" : "bad";
     result.className = state;
     result.dataset.outcome = state;
     verdict.textContent = fmt(`result_${state}`);
