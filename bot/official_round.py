@@ -324,6 +324,10 @@ async def phase_menu(ctx: Ctx, args: dict[str, JSON]) -> None:
     rows: list[list[Btn]] = []
     if target is None:
         text = ctx.t("bot.admin.phase_last", round=rnd.title, phase=now_phase)
+    elif rnd.phase == "results" and not rnd.results_published:
+        # The service refuses the move (ResultsNotPublished): say so before any press.
+        text = ctx.t("participation.error.results_unpublished", round=rnd.title)
+        rows.append([Btn(ctx.t("bot.admin.menu.publish"), "admin.publish", {"r": rnd.round_id})])
     else:
         key = "bot.admin.phase_confirm" if rnd.deadline else "bot.admin.phase_confirm_open"
         text = ctx.t(

@@ -224,6 +224,12 @@ class ResultsAlreadyPublished(NotAllowed):
     key = "participation.error.results_published"
 
 
+class ResultsNotPublished(NotAllowed):
+    """Closing a round whose results were never published: they could not be published after."""
+
+    key = "participation.error.results_unpublished"
+
+
 class EnrollmentNotUsed(NotAllowed):
     key = "participation.error.enrollment_not_used"
 

@@ -105,14 +105,20 @@ def decide_advance(
 ) -> ev.RoundAdvanced:
     """Move the round to its next phase; entering review fixes the shortlist.
 
+    A round leaves the results phase only once its results are published: publishing needs
+    that phase, so closing first would leave the round without results for good.
+
     Raises:
         RulesFrozen: a draft round opens with :func:`decide_open`, not here.
         RoundFinished: the round is closed.
+        ResultsNotPublished: closing a round whose results are not published.
     """
     if rnd.phase == "draft":
         raise e.PhaseClosed(phase=rnd.phase, action="advance")
     if rnd.phase == "closed":
         raise e.RoundFinished(round=rnd.round_id)
+    if rnd.phase == "results" and not rnd.results_published:
+        raise e.ResultsNotPublished(round=rnd.rules.title)
     to = NEXT_PHASE[rnd.phase]
     listed = shortlist(proposals, rnd.rules.endorsement_threshold) if to == "review" else ()
     return ev.RoundAdvanced(from_phase=rnd.phase, to_phase=to, shortlisted=listed)

@@ -244,3 +244,20 @@ async def test_results_published_without_announcing_can_be_announced_later(
     done = await world.press(boss, shown, world.t("bot.admin.announce_results"))
     assert calls == [(boss, ROUND, True)]
     assert text_of(done).endswith("\n" + world.t("bot.admin.announced_once"))
+
+
+async def test_the_phase_screen_asks_to_publish_before_closing(world: BotWorld) -> None:
+    boss = await official(world)
+    await to_results(world)
+    menu = await world.text(boss, "/admin")
+    shown = await world.press(boss, menu, world.t("bot.admin.menu.phase"))
+    title = world.svc.round(ROUND).title
+    assert text_of(shown) == world.t("participation.error.results_unpublished", round=title)
+    assert world.t("bot.admin.phase_yes") not in labels(shown)
+    ask = await world.press(boss, shown, world.t("bot.admin.menu.publish"))
+    await world.press(boss, ask, world.t("bot.admin.publish_yes"))
+    assert world.svc.results(ROUND) is not None
+    menu = await world.text(boss, "/admin")
+    confirm = await world.press(boss, menu, world.t("bot.admin.menu.phase"))
+    await world.press(boss, confirm, world.t("bot.admin.phase_yes"))
+    assert world.svc.round(ROUND).phase == "closed"

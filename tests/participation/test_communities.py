@@ -123,6 +123,8 @@ def test_only_admins_add_and_never_to_a_closed_round(svc: ParticipationService) 
         with pytest.raises(e.NotOfficial):
             svc.add_communities(who, R, [("햇살마을", "suwon")])
     while svc.round(R).phase != "closed":
+        if svc.round(R).phase == "results":
+            svc.publish_results(ADMIN, R)  # a round closes only with its results published
         svc.advance_round(ADMIN, R)
     with pytest.raises(e.RoundFinished):
         svc.add_community(ADMIN, R, region="suwon", name="햇살마을")

@@ -180,6 +180,7 @@ CASES: list[tuple[str, Callable[[World], object], type[e.ParticipationError]]] =
     ("like twice", in_review(lambda w: (w.svc.like(THIRD, w.pid), w.svc.like(THIRD, w.pid))), e.AlreadyLiked),
     ("enrollment needed", lambda w: w.svc.redeem_code(OTHER, "e_nosuchcode000000"), e.CodeUnknown),
     ("publish before results", in_review(lambda w: w.svc.publish_results(ADMIN, R)), e.PhaseClosed),
+    ("close before publishing", in_review(lambda w: (w.svc.advance_round(ADMIN, R), w.svc.advance_round(ADMIN, R))), e.ResultsNotPublished),
 ]  # fmt: skip
 
 
@@ -191,6 +192,20 @@ def test_rule_is_refused_with_its_error(
         action(world)
     assert type(caught.value) is error
     assert caught.value.key.startswith("participation.error.")
+
+
+def test_a_round_closes_only_after_its_results_are_published(world: World) -> None:
+    world.to_review()
+    world.svc.advance_round(ADMIN, R)  # -> results
+    size = world.svc._ledger.size()  # type: ignore[attr-defined]
+    with pytest.raises(e.ResultsNotPublished) as refused:
+        world.svc.advance_round(ADMIN, R, request_id="close")
+    assert refused.value.params == {"round": world.svc.round(R).title}
+    assert world.svc._ledger.size() == size  # type: ignore[attr-defined]
+    assert world.svc.round(R).phase == "results"
+    world.svc.publish_results(ADMIN, R)
+    world.svc.advance_round(ADMIN, R, request_id="close again")
+    assert world.svc.round(R).phase == "closed" and world.svc.results(R) is not None
 
 
 def test_refused_command_writes_no_entry_and_no_row(world: World) -> None:
