@@ -312,14 +312,16 @@ def _draw_bars(
         + (f" {titles[row.proposal]}" if row.proposal in titles else "")
         for row in rows
     ]
-    axes.set_yticks(positions, labels=labels, fontproperties=small)
+    # Titles are what residents typed: '$' is a dollar sign, not matplotlib's math (a
+    # title like '$\\frac{a}{$' stopped the chart, and so the publication, with an error).
+    axes.set_yticks(positions, labels=labels, fontproperties=small, parse_math=False)
     axes.set_xlim(0, 112)
     axes.set_xlabel(texts.text(locale, "report.chart.xlabel"), fontproperties=font)
     title = texts.text(locale, "report.chart.title", title=results.rules.title)
     if len(rows) < len(results.rows):
         top = texts.text(locale, "report.chart.top", shown=len(rows), total=len(results.rows))
         title = f"{title}\n{top}"
-    axes.set_title(title, fontproperties=font)
+    axes.set_title(title, fontproperties=font, parse_math=False)
     axes.legend(loc="lower right", prop=small)
     caption = texts.text(
         locale,
@@ -336,6 +338,7 @@ def _draw_bars(
         textcoords="offset points",
         fontproperties=small,
         va="top",
+        parse_math=False,
     )
 
 

@@ -143,6 +143,16 @@ def test_chart_renders_korean_without_missing_glyphs(results, tmp_path):
     assert any(rgb == (0x1F, 0x5F, 0xA8) for _count, rgb in colors)  # the judges' bars
 
 
+def test_dollar_signs_in_titles_are_text_not_matplotlib_math(results, tmp_path):
+    """A resident's title like '$\\frac{a}{$' made matplotlib parse math and raise, so the
+    chart, and with it the publication, failed; '$100과 $200' came out as math italics."""
+    titles = {"r1-1": "예산 $100과 $200 사이", "r1-2": r"$\frac{a}{$", "r1-3": "a_b^c $x^{2$"}
+    path = tmp_path / "chart.png"
+    report.render_chart(results, path, CATALOG, "ko", titles)
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+
+
 def test_the_glyph_check_fails_with_a_font_lacking_hangul(results, tmp_path):
     latin_only = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
     with pytest.warns(UserWarning, match="missing from font"):
