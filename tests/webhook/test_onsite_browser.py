@@ -122,3 +122,41 @@ def test_the_projector_page_and_its_404_load_without_a_missing_favicon(site):
             assert not any("favicon" in u for u in failed)
             page.close()
         browser.close()
+
+
+def _luminance(css: str) -> float:
+    """Relative luminance (WCAG 2) of a computed `rgb(r, g, b)` colour."""
+    parts = [int(x) for x in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
+    lin = [c / 255 / 12.92 if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in parts]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+@pytest.mark.browser
+def test_every_text_on_the_projector_is_large_and_contrasted_enough_for_the_back_row(site):
+    """Projected at 1920x1080 and read from across a hall: every text at least 20 px and
+    4.5:1 against its background (a projector washes colours out)."""
+    from playwright.sync_api import sync_playwright
+
+    base, svc, _clock = site
+    session = svc.open_onsite_session(1, "gg2017")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        page.goto(onsite_url(base, KEY, session, BOT))
+        found = page.evaluate(
+            """() => Array.from(document.querySelectorAll("h1, p, span")).filter(
+                 (el) => el.offsetParent !== null && el.textContent.trim()).map((el) => {
+                 const style = getComputedStyle(el);
+                 let back = el, bg = "rgba(0, 0, 0, 0)";
+                 while (back && (bg === "rgba(0, 0, 0, 0)" || bg === "transparent")) {
+                   bg = getComputedStyle(back).backgroundColor; back = back.parentElement;
+                 }
+                 return [el.className || el.tagName, parseFloat(style.fontSize), style.color, bg];
+               })"""
+        )
+        browser.close()
+    assert len(found) >= 6
+    for name, size, color, background in found:
+        fg, bg = sorted((_luminance(color), _luminance(background)))
+        assert size >= 20, (name, size)
+        assert (bg + 0.05) / (fg + 0.05) >= 4.5, (name, color, background)
