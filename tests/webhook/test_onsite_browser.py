@@ -160,3 +160,28 @@ def test_every_text_on_the_projector_is_large_and_contrasted_enough_for_the_back
         fg, bg = sorted((_luminance(color), _luminance(background)))
         assert size >= 20, (name, size)
         assert (bg + 0.05) / (fg + 0.05) >= 4.5, (name, color, background)
+
+
+@pytest.mark.browser
+@pytest.mark.slow  # one failed poll and one good one, ~10 s
+def test_while_the_server_is_away_no_countdown_promises_a_new_code(site):
+    """Offline, the dimmed code stays with the notice, but no '8초 뒤에 새 코드로 바뀌어요'
+    counting down to a code that cannot come; back online, the countdown returns."""
+    from playwright.sync_api import sync_playwright
+
+    base, svc, _clock = site
+    session = svc.open_onsite_session(1, "gg2017")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(onsite_url(base, KEY, session, BOT))
+        assert page.is_visible("#countdown")
+        page.route("**/code?**", lambda route: route.abort())
+        wait_until(page, lambda: page.is_visible("#status"))
+        assert "stale" in (page.get_attribute("#qr", "class") or "")
+        assert not page.is_visible("#countdown")
+        page.unroute("**/code?**")
+        wait_until(page, lambda: not page.is_visible("#status"))
+        assert page.is_visible("#countdown")
+        assert "초 뒤에 새 코드로 바뀌어요" in (page.text_content("#countdown") or "")
+        browser.close()

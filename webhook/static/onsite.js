@@ -28,6 +28,7 @@
     qr.classList.remove("stale");
     seconds = state.expires_in;
     countdown.textContent = fill(nextTpl, "seconds", seconds);
+    countdown.hidden = false;
     checked.textContent = fill(checkedTpl, "count", state.checked_in.toLocaleString());
     status.hidden = true;
   }
@@ -41,6 +42,7 @@
       .then(show)
       .catch(function () {
         qr.classList.add("stale"); // never leave an expired code up as if it were valid
+        countdown.hidden = true; // and promise no new code until the server answers again
         status.textContent = offline;
         status.hidden = false;
       });
