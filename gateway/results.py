@@ -12,8 +12,9 @@
    `<pre>` messages under 4,096 characters), the chart PNG, and a footer with the entry index,
    the sealing block number, a `/verify` link, the CSV/XLSX links
    (`GET /results/<round>.csv|.xlsx`) and how to recount;
-4. optionally queue the residents' announcement (`service.send_broadcast`, idempotent through
-   its request id);
+4. optionally queue the residents' announcement (`service.announce_results`: a catalog key
+   and params per outbox row, so each resident reads it in their own language; idempotent
+   through its request id);
 5. send the CSV and XLSX to the official (every call: asking again gets the files again).
 
 Each channel message is a recorded part (`gateway_results_posts`): marked "posting" before
@@ -269,14 +270,12 @@ class ResultsPublisher:
                 await asyncio.sleep(_seconds(err.retry_after))
 
     def _announce(self, official_id: int, results: Results) -> int:
-        text = self.t(
-            "gateway.results.announce",
-            title=results.rules.title,
-            count=f"{len(results.selected):,}",
-            channel=self.channel,
-        )
         request_id = f"results:{results.round}:announce"
-        return int(self._svc.send_broadcast(official_id, text, request_id=request_id))
+        return int(
+            self._svc.announce_results(
+                official_id, results.round, channel=self.channel, request_id=request_id
+            )
+        )
 
     async def _send_files(
         self, official_id: int, results: Results, titles: Mapping[str, str]

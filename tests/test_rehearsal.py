@@ -336,15 +336,18 @@ async def test_the_review_day_rehearsal(tmp_path: Path) -> None:
         with pytest.raises(Crash):
             await send_all(world, DyingBot, after=25)
         await send_all(world, Bot)
-        announce = world.t(
-            "gateway.results.announce",
-            title=svc.round(round_id).title,
-            count=f"{len(published['selected']):,}",
-            channel=CHANNEL,
-        )
-        texts = [world.t("participation.notice.broadcast", text=t)
-                 for t in (announce, "오늘 심사에 함께해 주셔서 고맙습니다.")]  # fmt: skip
         for uid in subscribers:
+            locale = svc.resident(uid).locale  # type: ignore[union-attr]
+            announce = world.catalog.text(
+                locale,
+                "participation.notice.results",
+                title=svc.round(round_id).title,
+                count=f"{len(published['selected']):,}",
+                channel=CHANNEL,
+            )  # each resident reads the announcement in their own language
+            thanks = "오늘 심사에 함께해 주셔서 고맙습니다."
+            notice = world.catalog.text(locale, "participation.notice.broadcast", text=thanks)
+            texts = [announce, notice]
             got = [text_of(m) for m in srv.messages(uid)[before[uid] :]]
             assert [got.count(t) for t in texts] == [1, 1], uid
         stats = srv.stats()

@@ -4,7 +4,9 @@ Judges, on-site residents, online voters and officials see what the rules let th
 the on-site ballot is exactly the proposals ``onsite_score`` would accept, the online ballot
 the ones ``like`` would accept, so a screen never offers a button that can only be refused.
 ``send_broadcast`` is the official's announcement as a ledger entry (``broadcast.queued``)
-with its outbox rows in the same transaction.
+with its outbox rows in the same transaction; ``announce_results`` is the same for the
+results announcement, whose rows hold a catalog key and params so that each resident reads
+it in their own language.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from participation.app.base import Base
 from participation.app.base import Plan
 from participation.domain import errors as e
 from participation.domain import events as ev
+from participation.domain.events import JSON
 from participation.domain.model import Enrollment
 from participation.domain.model import OnsiteSession
 from participation.domain.model import RoundState
@@ -26,6 +29,7 @@ from participation.store import tables as t
 from participation.views import ProposalCard
 
 BROADCAST_KEY = "participation.notice.broadcast"  # params: text
+RESULTS_KEY = "participation.notice.results"  # params: title, count, channel
 BROADCAST_MAX = 3500  # leaves room for the frame within Telegram's 4,096 characters
 
 
@@ -421,6 +425,53 @@ class ReviewDay(Base):
             return Plan(
                 event=ev.BroadcastQueued(
                     broadcast=bid, region=region, recipients=recipients, text_c=commit
+                ),
+                actor=self.actor("official", None, official_id),
+                round_id=ev.GLOBAL_ROUND,
+                subject=str(bid),
+            )
+
+        return int(self._run(plan, request_id=request_id).subject)
+
+    def announce_results(
+        self, official_id: int, round_id: str, *, channel: str, request_id: str | None = None
+    ) -> int:
+        """Queue "the results of the round are out" for every subscriber; return the broadcast id.
+
+        Each outbox row holds ``RESULTS_KEY`` with the round's title, the number of selected
+        proposals and ``channel`` (where the results are posted), rendered in the reader's
+        language when it is sent. The ``broadcast.queued`` entry commits to that key and those
+        params. Retried with the same ``request_id``: nothing new.
+
+        Raises:
+            NotOfficial, RoundNotFound, PhaseClosed (results not published).
+        """
+
+        def plan(conn: sa.Connection, now: int) -> Plan:
+            repo.require_official(conn, official_id)
+            rnd = repo.round_state(conn, round_id)
+            payload = conn.execute(
+                sa.select(t.rounds.c.results).where(t.rounds.c.round_id == round_id)
+            ).scalar()
+            if not isinstance(payload, dict):
+                raise e.PhaseClosed(phase=rnd.phase, action="announce")
+            selected = payload.get("selected")
+            count = len(selected) if isinstance(selected, list) else 0
+            params: dict[str, JSON] = {
+                "title": rnd.rules.title,
+                "count": f"{count:,}",
+                "channel": channel,
+            }
+            data: dict[str, JSON] = {"key": RESULTS_KEY, "params": params}
+            _ref, commit = self._store_content(
+                conn, owner=None, kind="broadcast", data=data, now=now
+            )
+            bid, recipients = self._queue_broadcast(  # type: ignore[attr-defined]
+                conn, official_id, RESULTS_KEY, params, None, now
+            )
+            return Plan(
+                event=ev.BroadcastQueued(
+                    broadcast=bid, region=None, recipients=recipients, text_c=commit
                 ),
                 actor=self.actor("official", None, official_id),
                 round_id=ev.GLOBAL_ROUND,

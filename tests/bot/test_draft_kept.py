@@ -234,10 +234,15 @@ async def test_a_paper_tally_keeps_the_draft_too(world: BotWorld) -> None:
     draft = await half_written(world, boss)
     submit(world, resident(world, "제안자"), 1)
     to_review(world)
-    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    world.svc.open_onsite_session(OFFICIAL, ROUND)
     menu = await world.text(boss, "/admin")
     await world.press(boss, menu, world.t("bot.admin.menu.paper"))
     pick = await world.press(boss, current(world, boss, menu), world.t("bot.admin.paper_new"))
+    session = world.t(  # sessions are named by when they started and their group (aedee0d)
+        "bot.admin.session_name",
+        opened="2017년 2월 1일 (수) 오전 9:00",
+        group=world.t("bot.admin.all_groups"),
+    )
     await world.press(boss, current(world, boss, pick), session)
     await world.text(boss, "1")
     await world.text(boss, "12 47")

@@ -28,7 +28,7 @@ from participation.service import ParticipationService
 from participation.store import tables
 
 OFFICIAL = 7_100_000_001
-KEY = "gateway.results.announce"
+KEY = "participation.notice.results"
 PARAMS = {"title": "2017 따복공동체", "count": 3, "channel": "@gg_ledger"}
 
 

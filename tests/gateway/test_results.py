@@ -10,6 +10,7 @@ import pytest
 from telegram import Bot
 
 from gateway import store
+from gateway.broadcast import OutboxSender
 from gateway.results import CHUNK_BUDGET
 from gateway.results import MESSAGE_LIMIT
 from gateway.results import ResultsPublisher
@@ -194,6 +195,35 @@ def test_the_official_gets_csv_and_xlsx_each_time(world, sandbox):
     assert names == [f"{ROUND}.csv", f"{ROUND}.xlsx"]
     csv = next(d for d in docs if d["document"]["file_name"].endswith(".csv"))
     assert csv["document_bytes"].startswith("\ufeff".encode())
+
+
+async def drain(sandbox: Any, svc: ParticipationService) -> None:
+    async with Bot(SANDBOX_TOKEN, base_url=sandbox.api_base_url) as bot:
+        await OutboxSender(svc, bot, Catalog.load(), per_second=200).drain(budget_s=20)
+
+
+def test_each_resident_reads_the_announcement_in_their_own_language(world, sandbox):
+    svc, catalog = world["svc"], Catalog.load()
+    readers = {7_300_000_001: "ko", 7_300_000_002: "en"}
+    for uid, locale in readers.items():
+        sandbox.users.create(f"resident{uid}", user_id=uid)
+        sandbox.send_text(uid, "/start")
+        svc.register(uid, region="suwon", consent_version="v1", locale=locale)
+        svc.update_settings(uid, subscribed=True)
+    asyncio.run(publish(world, sandbox, announce=True))
+    asyncio.run(drain(sandbox, svc))
+    asyncio.run(publish(world, sandbox, announce=True))  # asked again: nothing new to send
+    asyncio.run(drain(sandbox, svc))
+    count = f"{len(svc.results(ROUND)['selected']):,}"
+    title = svc.round(ROUND).title
+    for uid, locale in readers.items():
+        got = [m.get("text") for m in sandbox.messages(uid)]
+        assert got == [
+            catalog.text(
+                locale, "participation.notice.results", title=title, count=count, channel=CHANNEL
+            )
+        ]
+    assert "The results of" in got[0] and "Gyeonggi" in got[0]  # the English one, framed
 
 
 def test_the_announcement_is_queued_once_however_often_asked(world, sandbox):
