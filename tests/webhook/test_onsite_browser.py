@@ -185,3 +185,27 @@ def test_while_the_server_is_away_no_countdown_promises_a_new_code(site):
         assert page.is_visible("#countdown")
         assert "초 뒤에 새 코드로 바뀌어요" in (page.text_content("#countdown") or "")
         browser.close()
+
+
+@pytest.mark.browser
+def test_the_check_in_count_is_written_as_the_page_writes_numbers(site):
+    """The count is 1,234,567 (as the server writes it) whatever the projector PC's locale."""
+    from playwright.sync_api import sync_playwright
+
+    base, svc, _clock = site
+    session = svc.open_onsite_session(1, "gg2017")
+
+    def many(route: Any) -> None:
+        state = route.fetch().json()
+        route.fulfill(json={**state, "checked_in": 1234567}, headers={"Cache-Control": "no-store"})
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for locale, lang in (("de-DE", ""), ("fr-FR", "&lang=en")):
+            page = browser.new_page(locale=locale)
+            page.route("**/code?**", many)
+            page.goto(onsite_url(base, KEY, session, BOT) + lang)
+            wait_until(page, lambda pg=page: "567" in (pg.text_content("#checked") or ""))
+            assert "1,234,567" in (page.text_content("#checked") or ""), locale
+            page.close()
+        browser.close()

@@ -14,6 +14,8 @@
   var seconds = parseInt(countdown.getAttribute("data-seconds"), 10) || 30;
   var code = null;
   var sinceCount = 0;
+  // 1,234 as the server writes it, not in the projector PC's locale (1.234 in German)
+  var numbers = document.documentElement.lang === "en" ? "en-US" : "ko-KR";
 
   function fill(template, name, value) {
     return template.split("%(" + name + ")s").join(String(value));
@@ -29,7 +31,7 @@
     seconds = state.expires_in;
     countdown.textContent = fill(nextTpl, "seconds", seconds);
     countdown.hidden = false;
-    checked.textContent = fill(checkedTpl, "count", state.checked_in.toLocaleString());
+    checked.textContent = fill(checkedTpl, "count", state.checked_in.toLocaleString(numbers));
     status.hidden = true;
   }
 
