@@ -47,6 +47,7 @@ from participation.views import RoundView
 
 REGIONS_PER_PAGE = 16
 PublishHook = Callable[[int, str, bool], Awaitable[dict[str, Any]]]
+FilesHook = Callable[[int, str], Awaitable[None]]
 
 
 def register(router: Router) -> None:
@@ -131,6 +132,10 @@ async def publish(ctx: Ctx, args: dict[str, JSON]) -> None:
             told = "bot.admin.announced_once" if again else "bot.admin.published_announced"
             text += "\n" + ctx.t(told)
         await ctx.send(text)
+        files = ctx.services.extra.get("send_result_files")
+        if callable(files):  # after the confirmation: the official reads that first
+            send_files: FilesHook = files
+            await send_files(ctx.user_id, round_id)
         return
     if again:
         payload = await ctx.call(ctx.svc.results, round_id)

@@ -15,7 +15,9 @@
 4. optionally queue the residents' announcement (`service.announce_results`: a catalog key
    and params per outbox row, so each resident reads it in their own language; idempotent
    through its request id);
-5. send the CSV and XLSX to the official (every call: asking again gets the files again).
+5. send the CSV and XLSX to the official (every call: asking again gets the files again);
+   the bot's hooks (`bot_hooks`) leave this step to `send_files`, which the bot calls after
+   its "published" message, so the official reads the confirmation before the files.
 
 Each channel message is a recorded part (`gateway_results_posts`): marked "posting" before
 the send and "posted" after, so a retry or a restart after a crash posts only what is
@@ -277,6 +279,15 @@ class ResultsPublisher:
             )
         )
 
+    async def send_files(self, official_id: int, round_id: str) -> None:
+        """Send the CSV and XLSX of the published results of `round_id` to the official."""
+        payload = await asyncio.to_thread(self._svc.results, round_id)
+        if payload is None:
+            raise e.PhaseClosed(phase="results", action="files")
+        results = Results.from_payload(payload)
+        titles = await asyncio.to_thread(self._titles, results)
+        await self._send_files(official_id, results, titles)
+
     async def _send_files(
         self, official_id: int, results: Results, titles: Mapping[str, str]
     ) -> None:
@@ -307,8 +318,7 @@ class ResultsPublisher:
 def install(runtime: Any, services: Any, bot: Bot) -> None:
     """Give the bot's screens the review-day collaborators (`BotServices.extra`).
 
-    - `extra["publish_results"]`: `async (official_id, round_id, announce=False) -> dict`
-      (see `ResultsPublisher.publish`);
+    - `extra["publish_results"]` and `extra["send_result_files"]`: see `bot_hooks`;
     - `extra["onsite_url"]`: `(session_id) -> str`, the signed `/onsite/<session>` link for
       the projector (see `webhook.onsite`).
     """
@@ -322,13 +332,25 @@ def install(runtime: Any, services: Any, bot: Bot) -> None:
     )  # fmt: skip  # digests: the clock posts them (two posters could post one block twice)
     key = view_key(s.pseudonym_pepper)
 
-    async def publish_results(
-        official_id: int, round_id: str, announce: bool = False
-    ) -> dict[str, Any]:
-        return await publisher.publish(official_id, round_id, announce=announce)
-
     def url_of(session_id: str) -> str:
         return onsite_url(s.public_base_url, key, session_id, services.bot_username)
 
-    services.extra["publish_results"] = publish_results
+    services.extra.update(bot_hooks(publisher))
     services.extra["onsite_url"] = url_of
+
+
+def bot_hooks(publisher: ResultsPublisher) -> dict[str, Any]:
+    """The bot's publication hooks (`BotServices.extra`).
+
+    - `publish_results`: `async (official_id, round_id, announce=False) -> dict`, everything
+      but the files (see `ResultsPublisher.publish`);
+    - `send_result_files`: `async (official_id, round_id) -> None`, the CSV and XLSX, which
+      the bot sends after its "published" message, so the official reads that first.
+    """
+
+    async def publish_results(
+        official_id: int, round_id: str, announce: bool = False
+    ) -> dict[str, Any]:
+        return await publisher.publish(official_id, round_id, announce=announce, send_files=False)
+
+    return {"publish_results": publish_results, "send_result_files": publisher.send_files}

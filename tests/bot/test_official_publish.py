@@ -261,3 +261,28 @@ async def test_the_phase_screen_asks_to_publish_before_closing(world: BotWorld) 
     confirm = await world.press(boss, menu, world.t("bot.admin.menu.phase"))
     await world.press(boss, confirm, world.t("bot.admin.phase_yes"))
     assert world.svc.round(ROUND).phase == "closed"
+
+
+async def test_with_the_gateway_the_confirmation_comes_before_the_files(world: BotWorld) -> None:
+    from gateway import store
+    from gateway.results import ResultsPublisher
+    from gateway.results import bot_hooks
+
+    boss = await official(world)
+    await to_results(world)
+    store.metadata.create_all(world.ledger.engine)
+    publisher = ResultsPublisher(
+        world.svc, world.ledger, world.app.bot, world.catalog,
+        store.ResultsPosts(world.ledger.engine), channel="@gg_ledger", base_url="https://t.example",
+    )  # fmt: skip
+    world.services.extra.update(bot_hooks(publisher))
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.publish"))
+    before = len(world.messages(boss))
+    await world.press(boss, current(world, boss, menu), world.t("bot.admin.publish_yes"))
+    sent = world.messages(boss)[before:]
+    kinds = ["file" if m.get("document") else text_of(m).split("\n")[0] for m in sent]
+    head = world.t("bot.admin.published_channel", selected=0, block=0, verify_url="",
+                   csv_url="", xlsx_url="").split("\n")[0][:8]  # fmt: skip
+    assert [k == "file" for k in kinds] == [False, True, True], kinds
+    assert kinds[0].startswith(head)
