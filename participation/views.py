@@ -45,7 +45,8 @@ class ProposalCard:
     """A proposal as shown to one viewer.
 
     ``status``: "submitted" (collecting endorsements), "withdrawn", "review" (shortlisted),
-    "not_shortlisted", "selected", "not_selected". Title and body are None once erased.
+    "not_shortlisted", "counting" (reviewed, results not published yet), "selected",
+    "not_selected". Title and body are None once erased.
     """
 
     proposal_id: str

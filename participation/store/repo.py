@@ -291,6 +291,8 @@ def _status(row: Any, phase: str, published: bool) -> str:
         return "withdrawn"
     if published and row.selected is not None:
         return "selected" if row.selected else "not_selected"
+    if phase in ("results", "closed") and row.shortlisted:
+        return "counting"  # reviewed, results not published yet
     if phase in ("review", "results", "closed"):
         return "review" if row.shortlisted else "not_shortlisted"
     return "submitted"

@@ -351,6 +351,9 @@ def test_review_transition_notifies_author_and_endorsers(
     assert sorted(m.user_id for m in got) == [10, 12]
     assert {m.key for m in got} == {"participation.notice.in_review"}
     assert service.proposal(pid).status == "review"
+    # the review is over and the results are not out: the card said '심사 중' until published
+    service.advance_round(ADMIN, R)
+    assert service.proposal(pid).status == "counting"
 
 
 def test_conversation_state_is_optimistic(service: ParticipationService) -> None:
