@@ -75,7 +75,8 @@ def onsite_url(base_url: str, key: bytes, session_id: str, bot_username: str) ->
 def _session(session_id: str) -> dict[str, Any] | None:
     """Return the open session `session_id` as {round, title, group, checkins} or None.
 
-    None as well when the request's token is not the session's (same answer as unknown).
+    None as well when the request's token is not the session's (same answer as unknown), and
+    once its round has left the review phase (the service refuses check-ins then).
     """
     d = deps()
     bot = request.args.get("bot", "")
@@ -88,6 +89,8 @@ def _session(session_id: str) -> dict[str, Any] | None:
         return None
     svc = d.participation
     for view in svc.rounds():
+        if view.phase != "review":  # check-ins are refused after it: no code to hand out
+            continue
         for found in svc.onsite_sessions(view.round_id):
             if found.session_id == session_id and found.open:
                 return {

@@ -129,3 +129,14 @@ def test_english_page_keeps_korean_out_and_links_are_per_bot(web, svc):
 def test_without_a_service_the_page_is_not_found(rclient: Any):
     web = make_app(rclient).test_client()
     assert web.get(f"/onsite/abcd1234?bot={BOT}&k={'A' * 22}").status_code == 404
+
+
+def test_after_the_review_the_session_is_no_longer_projected(web, svc):
+    """Check-ins are refused once the round has moved on: no QR code inviting them."""
+    session = svc.open_onsite_session(OFFICIAL, "gg2017")
+    url = path_of(onsite_url("http://x", KEY, session, BOT))
+    assert web.get(url).status_code == 200
+    svc.advance_round(OFFICIAL, "gg2017")  # -> results
+    assert web.get(url).status_code == 404
+    code_url = url.replace("?", "/code?")
+    assert web.get(code_url).status_code == 404
