@@ -209,3 +209,25 @@ def test_the_check_in_count_is_written_as_the_page_writes_numbers(site):
             assert "1,234,567" in (page.text_content("#checked") or ""), locale
             page.close()
         browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow  # one poll, ~5 s
+def test_a_session_closed_while_projected_says_so_instead_of_reconnecting(site):
+    """The official closes the session (or the review ends): the screen must not keep a code
+    up with '다시 연결하는 중이에요' as if the network were down."""
+    from playwright.sync_api import sync_playwright
+
+    base, svc, _clock = site
+    session = svc.open_onsite_session(1, "gg2017")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(onsite_url(base, KEY, session, BOT))
+        svc.close_onsite_session(1, session)
+        wait_until(page, lambda: page.is_visible("#status"))
+        said = page.text_content("#status") or ""
+        assert "열려 있는 현장 세션이 아니에요" in said
+        assert "연결" not in said
+        assert not page.is_visible("#qr") and not page.is_visible("#countdown")
+        browser.close()

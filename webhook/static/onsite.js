@@ -7,6 +7,7 @@
   var nextTpl = body.getAttribute("data-next");
   var checkedTpl = body.getAttribute("data-checked");
   var offline = body.getAttribute("data-offline");
+  var closed = body.getAttribute("data-closed");
   var qr = document.getElementById("qr");
   var countdown = document.getElementById("countdown");
   var checked = document.getElementById("checked");
@@ -28,6 +29,7 @@
       qr.setAttribute("data-code", state.code);
     }
     qr.classList.remove("stale");
+    qr.hidden = false;
     seconds = state.expires_in;
     countdown.textContent = fill(nextTpl, "seconds", seconds);
     countdown.hidden = false;
@@ -42,10 +44,13 @@
         return r.json();
       })
       .then(show)
-      .catch(function () {
+      .catch(function (err) {
         qr.classList.add("stale"); // never leave an expired code up as if it were valid
         countdown.hidden = true; // and promise no new code until the server answers again
-        status.textContent = offline;
+        // 404: the session was closed (or the review ended), not a network problem
+        var gone = err && err.message === "404";
+        qr.hidden = gone;
+        status.textContent = gone ? closed : offline;
         status.hidden = false;
       });
   }
