@@ -140,3 +140,15 @@ def test_after_the_review_the_session_is_no_longer_projected(web, svc):
     assert web.get(url).status_code == 404
     code_url = url.replace("?", "/code?")
     assert web.get(code_url).status_code == 404
+
+
+def test_the_english_lines_of_the_korean_pages_are_marked_english(web, svc):
+    """A screen reader reads each line in its own language: the English lines under the
+    Korean ones carry lang="en" (the page itself is lang="ko")."""
+    session = svc.open_onsite_session(OFFICIAL, "gg2017")
+    page = web.get(path_of(onsite_url("https://x.example", KEY, session, BOT))).get_data(True)
+    missing = web.get(f"/onsite/{session}?bot={BOT}&k=wrong").get_data(as_text=True)
+    for body in (page, missing):
+        assert '<html lang="ko">' in body
+        tags = re.findall(r'<[a-z]+ class="en"[^>]*>', body)
+        assert tags and all('lang="en"' in tag for tag in tags), tags
