@@ -206,7 +206,7 @@ async def hide_number(ctx: Ctx, incoming: Incoming) -> None:
     await require_official(ctx)
     round_id = str(ctx.conversation.data.get("r") or "")
     text = (incoming.text or "").strip().lstrip("#")
-    if not text.isdigit():
+    if not text.isdecimal():  # isdigit() takes superscripts, which int() refuses
         await ctx.reply("bot.admin.number_needed")
         return
     proposal_id = await ctx.call(ctx.svc.proposal_by_number, round_id, int(text))

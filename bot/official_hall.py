@@ -368,7 +368,7 @@ async def paper_number(ctx: Ctx, incoming: Incoming) -> None:
     await require_official(ctx)
     data = ctx.data
     text = (incoming.text or "").strip().lstrip("#")
-    if not text.isdigit():
+    if not text.isdecimal():  # isdigit() takes superscripts, which int() refuses
         await ctx.reply("bot.admin.number_needed")
         return
     rnd: RoundView = await ctx.call(ctx.svc.round, str(data.get("r")))

@@ -31,6 +31,7 @@ from participation.views import ProposalCard
 BROADCAST_KEY = "participation.notice.broadcast"  # params: text
 RESULTS_KEY = "participation.notice.results"  # params: title, count, channel
 BROADCAST_MAX = 3500  # leaves room for the frame within Telegram's 4,096 characters
+NUMBER_MAX = 2**31 - 1  # proposal numbers fit a 32-bit column; a larger one names none
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,7 +113,10 @@ class ReviewDay(Base):
         return found
 
     def proposal_by_number(self, round_id: str, number: int, *, viewer: int | None = None) -> str:
-        """Return the id of proposal ``number`` of the round.  Raises ProposalNotFound."""
+        """Return the id of proposal ``number`` of the round.  Raises ProposalNotFound (also
+        for a number no proposal can have, which the database's integers would refuse)."""
+        if not 0 < number <= NUMBER_MAX:
+            raise e.ProposalNotFound(proposal=f"{round_id}-{number}")
         p = t.proposals.c
         with self._engine.connect() as conn:
             found: str | None = conn.execute(
