@@ -181,15 +181,18 @@ async def compose(ctx: Ctx, args: dict[str, JSON]) -> None:
     """Send a notice: ask for the text."""
     await require_official(ctx, admin=True)
     await ctx.save("admin.bc.text", {})
-    await ctx.reply("bot.admin.bc_ask", max=BROADCAST_MAX)
+    await ctx.reply("bot.admin.bc_ask", max=f"{BROADCAST_MAX:,}")
 
 
 async def broadcast_text(ctx: Ctx, incoming: Incoming) -> None:
     """The text; then the audience."""
     await require_official(ctx)
     text = (incoming.text or "").strip()
-    if not text or len(text) > BROADCAST_MAX:
-        await ctx.reply("bot.admin.bc_invalid", max=BROADCAST_MAX)
+    if len(text) > BROADCAST_MAX:
+        await ctx.reply("bot.admin.bc_too_long", length=f"{len(text):,}", max=f"{BROADCAST_MAX:,}")
+        return
+    if not text:
+        await ctx.reply("bot.admin.bc_invalid", max=f"{BROADCAST_MAX:,}")
         return
     await ctx.save("admin.bc.audience", {"text": text})
     rows = [

@@ -47,3 +47,30 @@ async def test_a_huge_or_odd_proposal_number_is_not_found_not_an_error(
     asked = await world.text(boss, "1")
     assert text_of(asked) == world.t("bot.admin.paper_ask_counts", number=1, scale=5)
     assert pid
+
+
+async def test_a_notice_over_the_limit_says_how_long_it_is_and_counts_agree(
+    world: BotWorld,
+) -> None:
+    """A 5,000-character notice (or a sticker) is refused with its length and the limit
+    written 3,500; the step stays, and the English preview counts '1 person', not
+    '1 people'."""
+    from tests.bot.test_official_english import english_official
+
+    boss = await english_official(world)
+    en = lambda key, **p: world.t(key, "en", **p)  # noqa: E731
+    await world.press(boss, await world.text(boss, "/admin"), en("bot.admin.menu.broadcast"))
+    assert text_of(world.last(boss)) == en("bot.admin.bc_ask", max="3,500")
+    assert "3,500 characters" in text_of(world.last(boss))
+    said = text_of(await world.text(boss, "x" * 5000))
+    assert said == en("bot.admin.bc_too_long", length="5,000", max="3,500")
+    assert "5,000" in said and "3,500" in said
+    world.srv.send_contact(boss)  # not text at all
+    await world.drain()
+    assert text_of(world.last(boss)) == en("bot.admin.bc_invalid", max="3,500")
+    audience = await world.text(boss, "<b>Tea & cake</b> at $5, =HALL")
+    await world.press(boss, audience, en("bot.admin.bc_all"))
+    head = text_of(world.messages(boss)[-3])
+    assert head.startswith("To: all subscribers (1 person)")
+    shown = text_of(world.messages(boss)[-2])
+    assert shown.endswith("<b>Tea & cake</b> at $5, =HALL")  # as typed, not as markup

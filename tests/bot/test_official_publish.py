@@ -89,7 +89,7 @@ async def test_broadcast_to_one_region_is_previewed_confirmed_and_delivered(
     await world.register(yeoncheon, "연천군")
     menu = await world.text(boss, "/admin")
     await world.press(boss, menu, world.t("bot.admin.menu.broadcast"))
-    assert text_of(world.last(boss)) == world.t("bot.admin.bc_ask", max=3500)
+    assert text_of(world.last(boss)) == world.t("bot.admin.bc_ask", max="3,500")
     audience = await world.text(boss, "2월 23일 킨텍스에서 심사가 열립니다.")
     regions = await world.press(boss, audience, world.t("bot.admin.bc_by_region"))
     await world.press(boss, regions, world.t("participation.region.suwon"))
