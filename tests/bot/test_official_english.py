@@ -66,3 +66,21 @@ async def test_every_admin_screen_speaks_english(world: BotWorld) -> None:
                 await world.press(boss, screen, label)
     assert korean_in(world, boss) == []
     assert "Results phase" in text_of(world.with_button(boss, en("bot.admin.back")))
+
+
+async def test_english_counts_agree_with_their_nouns(world: BotWorld) -> None:
+    """'1 correction(s) needed' and 'split into 1 review groups': the English catalog chose
+    no form by the count."""
+    from tests.bot.test_official_community import enrollment
+    from tests.bot.test_official_community import send_file
+
+    boss = await english_official(world)
+    listing = await enrollment(world, boss, "en")
+    await world.press(boss, listing, world.t("bot.admin.community.bulk_button", "en"))
+    report = text_of(await send_file(world, boss, b"Moon Village,Busan\n"))
+    assert report.startswith("1 correction is needed, so nothing was added.")
+    report = text_of(await send_file(world, boss, b"Moon Village,Busan\nSun,Seoul\n"))
+    assert report.startswith("2 corrections are needed, so nothing was added.")
+    one = world.t("bot.admin.groups_formed", "en", count=1)
+    assert one == "The shortlist was split into 1 review group."
+    assert world.t("bot.admin.groups_formed", "en", count=3).endswith("into 3 review groups.")
