@@ -230,4 +230,5 @@ def test_a_session_closed_while_projected_says_so_instead_of_reconnecting(site):
         assert "열려 있는 현장 세션이 아니에요" in said
         assert "연결" not in said
         assert not page.is_visible("#qr") and not page.is_visible("#countdown")
+        assert not page.is_visible(".scan") and not page.is_visible("footer")  # no 'scan it'
         browser.close()

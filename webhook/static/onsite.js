@@ -29,7 +29,7 @@
       qr.setAttribute("data-code", state.code);
     }
     qr.classList.remove("stale");
-    qr.hidden = false;
+    body.classList.remove("closed");
     seconds = state.expires_in;
     countdown.textContent = fill(nextTpl, "seconds", seconds);
     countdown.hidden = false;
@@ -49,7 +49,7 @@
         countdown.hidden = true; // and promise no new code until the server answers again
         // 404: the session was closed (or the review ended), not a network problem
         var gone = err && err.message === "404";
-        qr.hidden = gone;
+        body.classList.toggle("closed", gone); // no code, no "scan the code": just the notice
         status.textContent = gone ? closed : offline;
         status.hidden = false;
       });
