@@ -68,7 +68,7 @@ def test_recount_of_a_published_round_from_the_service_matches(
     )
     out = capsys.readouterr().out
     assert status == 0, out
-    assert "공표된 결과와 같습니다" in out
+    assert "발표된 결과와 같습니다" in out
     published = service.results(ROUND)
     assert published is not None
     for proposal in published["ranking"]:
@@ -99,7 +99,7 @@ def test_a_digest_that_differs_from_the_recount_exits_2(tmp_path, capsys):
     b = four_proposals()
     publish(b, digest="0" * 64)
     assert main(["tally", str(export(tmp_path / "x", b))], CATALOG) == 2
-    assert "공표된 결과와 다릅니다" in capsys.readouterr().out
+    assert "발표된 결과와 다릅니다" in capsys.readouterr().out
 
 
 def test_entries_after_the_publication_do_not_change_the_recount(tmp_path, capsys):
