@@ -420,20 +420,8 @@ class ReviewDay(Base):
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             repo.require_official(conn, official_id)
-            _ref, commit = self._store_content(
-                conn, owner=None, kind="broadcast", data={"text": text}, now=now
-            )
-            bid, recipients = self._queue_broadcast(  # type: ignore[attr-defined]
-                conn, official_id, BROADCAST_KEY, {"text": text}, region, now
-            )
-            return Plan(
-                event=ev.BroadcastQueued(
-                    broadcast=bid, region=region, recipients=recipients, text_c=commit
-                ),
-                actor=self.actor("official", None, official_id),
-                round_id=ev.GLOBAL_ROUND,
-                subject=str(bid),
-            )
+            params: dict[str, JSON] = {"text": text}
+            return self._broadcast_plan(conn, official_id, BROADCAST_KEY, params, region, now)
 
         return int(self._run(plan, request_id=request_id).subject)
 
@@ -466,20 +454,32 @@ class ReviewDay(Base):
                 "count": f"{count:,}",
                 "channel": channel,
             }
-            data: dict[str, JSON] = {"key": RESULTS_KEY, "params": params}
-            _ref, commit = self._store_content(
-                conn, owner=None, kind="broadcast", data=data, now=now
-            )
-            bid, recipients = self._queue_broadcast(  # type: ignore[attr-defined]
-                conn, official_id, RESULTS_KEY, params, None, now
-            )
-            return Plan(
-                event=ev.BroadcastQueued(
-                    broadcast=bid, region=None, recipients=recipients, text_c=commit
-                ),
-                actor=self.actor("official", None, official_id),
-                round_id=ev.GLOBAL_ROUND,
-                subject=str(bid),
-            )
+            return self._broadcast_plan(conn, official_id, RESULTS_KEY, params, None, now)
 
         return int(self._run(plan, request_id=request_id).subject)
+
+    def _broadcast_plan(
+        self,
+        conn: sa.Connection,
+        official_id: int,
+        key: str,
+        params: dict[str, JSON],
+        region: str | None,
+        now: int,
+    ) -> Plan:
+        """Queue ``key`` with ``params`` for the subscribers (of ``region``) and return the
+        ``broadcast.queued`` plan, whose entry commits to the content stored beside it: the
+        official's text, or the catalog key and its params."""
+        data: dict[str, JSON] = params if key == BROADCAST_KEY else {"key": key, "params": params}
+        _ref, commit = self._store_content(conn, owner=None, kind="broadcast", data=data, now=now)
+        bid, recipients = self._queue_broadcast(  # type: ignore[attr-defined]
+            conn, official_id, key, params, region, now
+        )
+        return Plan(
+            event=ev.BroadcastQueued(
+                broadcast=bid, region=region, recipients=recipients, text_c=commit
+            ),
+            actor=self.actor("official", None, official_id),
+            round_id=ev.GLOBAL_ROUND,
+            subject=str(bid),
+        )
