@@ -141,6 +141,21 @@ def ledger_size(world: BotWorld) -> int:
     return int(world.ledger.size())
 
 
+async def an_english_fan_shown_a_card(world: BotWorld) -> tuple[int, Any, dict[str, Any]]:
+    """Return an English-speaking resident, another's proposal and its card shown to them."""
+    author, fan = world.user("김순자"), world.user("Jane Fanning", language_code="en")
+    await world.register(author)
+    await world.register(fan, "Suwon-si", "en")
+    card = world.svc.submit_proposal(
+        author, ROUND, title="마을 텃밭", body="b", category="culture", region="suwon",
+        budget=10_000,
+    )  # fmt: skip
+    shown = await world.deep_link(
+        fan, f"https://t.me/{world.srv.bot_username}?start=p_{card.proposal_id}"
+    )
+    return fan, card, shown
+
+
 @pytest.mark.asyncio
 async def test_a_poison_press_is_told_once_listed_without_personal_data_and_replayed_once(
     tmp_path: Path, target: tuple[str, str], monkeypatch: pytest.MonkeyPatch, capsys: Any
@@ -148,16 +163,7 @@ async def test_a_poison_press_is_told_once_listed_without_personal_data_and_repl
     url, prefix = target
     async with BotWorld(tmp_path) as world:
         gw = Gateway(world, url, prefix)
-        author, fan = world.user("김순자"), world.user("Jane Fanning", language_code="en")
-        await world.register(author)
-        await world.register(fan, "Suwon-si", "en")
-        card = world.svc.submit_proposal(
-            author, ROUND, title="마을 텃밭", body="b", category="culture", region="suwon",
-            budget=10_000,
-        )  # fmt: skip
-        shown = await world.deep_link(
-            fan, f"https://t.me/{world.srv.bot_username}?start=p_{card.proposal_id}"
-        )
+        fan, card, shown = await an_english_fan_shown_a_card(world)
         endorse = world.t("bot.card.endorse", "en", count=0)
         size, seen = ledger_size(world), len(world.messages(fan))
         answered = len(world.srv.answered_callbacks(fan))
@@ -294,16 +300,7 @@ async def test_a_database_outage_tells_the_presser_once_and_the_press_counts_aft
     url, prefix = target
     async with BotWorld(tmp_path) as world:
         gw = Gateway(world, url, prefix)
-        author, fan = world.user("김순자"), world.user("Jane Fanning", language_code="en")
-        await world.register(author)
-        await world.register(fan, "Suwon-si", "en")
-        card = world.svc.submit_proposal(
-            author, ROUND, title="마을 텃밭", body="b", category="culture", region="suwon",
-            budget=10_000,
-        )  # fmt: skip
-        shown = await world.deep_link(
-            fan, f"https://t.me/{world.srv.bot_username}?start=p_{card.proposal_id}"
-        )
+        fan, card, shown = await an_english_fan_shown_a_card(world)
         size, seen = ledger_size(world), len(world.messages(fan))
         answered = len(world.srv.answered_callbacks(fan))
         outage = Outage(monkeypatch, world)
