@@ -2,9 +2,9 @@
 
 A command is a ``plan(conn, now) -> Plan`` function: it loads state on the ledger's write
 connection, calls one pure ``decide_*`` rule, writes the projection rows and returns the event.
-:meth:`Base._run` appends that event as exactly one ledger entry in the same transaction and
-records the person's receipt; with a ``request_id`` a retried command returns the first
-receipt and writes nothing.
+:meth:`Base._run` appends that event as one ledger entry (then those of the plan's ``then``,
+which follow from it) in the same transaction and records the person's receipt; with a
+``request_id`` a retried command returns the first receipt and writes nothing.
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ class Plan:
     subject: str = ""  # the proposal, session, tally ... the receipt is about
     user_id: int | None = None  # whose receipt it is (None: no receipt row)
     after: Callable[[Receipt], None] | None = None  # projection writes needing the index
+    # Entries that follow from this one, appended right after it in the same transaction
+    # (no receipt or request of their own): the on-site sessions a phase change closes.
+    then: tuple[Plan, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -313,6 +316,7 @@ class Base:
                 key = request_id if n == 0 else None  # the dedup key marks the first entry
                 r = append_plan(appender, p, key)
                 done = self._recorded(conn, p, r, None, now)
+                self._follow(conn, appender, p, now)
                 first = first or done
             assert first is not None, "a batch has at least one entry"
             if request_id is not None:
@@ -358,7 +362,9 @@ class Base:
             raise _StateChanged()
         if early.writes is not None:
             early.writes(conn, now)
-        return self._recorded(conn, p, r, request_id, now)
+        done = self._recorded(conn, p, r, request_id, now)
+        self._follow(conn, appender, p, now)
+        return done
 
     def _stored(self, conn: sa.Connection, request_id: str | None) -> Done | None:
         """Return the outcome recorded for ``request_id``, or None."""
@@ -374,7 +380,14 @@ class Base:
         """Append the plan's event and record the receipt and the request (under the lock,
         with no row for ``request_id``)."""
         r = append_plan(appender, p, request_id)
-        return self._recorded(conn, p, r, request_id, now)
+        done = self._recorded(conn, p, r, request_id, now)
+        self._follow(conn, appender, p, now)
+        return done
+
+    def _follow(self, conn: sa.Connection, appender: Appender, p: Plan, now: int) -> None:
+        """Append the entries that follow from ``p`` (its ``then``), after ``p``'s own."""
+        for q in p.then:
+            self._recorded(conn, q, append_plan(appender, q, None), None, now)
 
     def _recorded(
         self, conn: sa.Connection, p: Plan, r: ReceiptLike, request_id: str | None, now: int

@@ -227,9 +227,38 @@ class Officials(Base):
                 params: dict[str, JSON] = {"round": rnd.rules.title}
                 key = "participation.notice.judging_open"
                 self._notify(conn, list(judges), key, params, now, duty=True)
-            return Plan(event=event, actor=actor(), round_id=round_id, subject=event.to_phase)
+            who = actor()
+            closed: tuple[Plan, ...] = ()
+            if rnd.phase == "review":
+                closed = tuple(
+                    Plan(
+                        event=ev.OnsiteClosed(session=sid),
+                        actor=who,
+                        round_id=round_id,
+                        subject=sid,
+                    )
+                    for sid in self._close_open_sessions(conn, round_id)
+                )
+            return Plan(
+                event=event, actor=who, round_id=round_id, subject=event.to_phase, then=closed
+            )
 
         return plan
+
+    def _close_open_sessions(self, conn: sa.Connection, round_id: str) -> list[str]:
+        """Close the round's open on-site sessions (it leaves the review); return their ids
+        in the order they were opened, each to get the ``onsite.closed`` entry that
+        :meth:`close_onsite_session` writes."""
+        s = t.sessions.c
+        open_ = sa.and_(s.round_id == round_id, s.open.is_(True))
+        ids = list(
+            conn.execute(
+                sa.select(s.session_id).where(open_).order_by(s.opened_at, s.session_id)
+            ).scalars()
+        )
+        if ids:
+            conn.execute(sa.update(t.sessions).where(open_).values(open=False))
+        return ids
 
     def advance_round(
         self, official_id: int, round_id: str, *, request_id: str | None = None

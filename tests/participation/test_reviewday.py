@@ -168,3 +168,28 @@ def test_a_broadcast_is_refused_when(
         svc.send_broadcast(who, text, region=region)
     assert svc._ledger.size() == size  # type: ignore[attr-defined]
     assert [r for r in svc.claim_outbox(50) if r.broadcast_id is not None] == []
+
+
+@pytest.mark.parametrize("by", ["official", "clock"])
+def test_leaving_the_review_closes_its_open_sessions(
+    svc: ParticipationService, clock: Clock, by: str
+) -> None:
+    left_open = check_in(svc, HALL)
+    closed = svc.open_onsite_session(ADMIN, R)
+    svc.close_onsite_session(ADMIN, closed)
+    ledger = svc._ledger  # type: ignore[attr-defined]
+    size = ledger.size()
+    if by == "official":
+        receipt = svc.advance_round(ADMIN, R)
+        assert receipt.index == size  # the receipt is the phase change's
+    else:
+        clock.set(dt.datetime(2017, 2, 23, 18, 1, tzinfo=KST))
+        assert svc.advance_due_rounds() == [(R, "results")]
+    assert [v.open for v in svc.onsite_sessions(R)] == [False, False]
+    with pytest.raises(e.Closed):
+        svc.onsite_code(left_open)
+    added = [json.loads(leaf)["entry"] for leaf in ledger.entries(size, ledger.size())]
+    assert [x["kind"] for x in added] == ["round.advanced", "onsite.closed"]
+    advanced, closing = added
+    assert closing["body"]["session"] == left_open  # the closed one is not closed twice
+    assert closing["actor"] == advanced["actor"] and closing["round"] == R
