@@ -26,7 +26,8 @@ bp = Blueprint("verify", __name__, template_folder="templates")  # script: the a
 # Every text of the page and of the script, by key (catalog keys are "webhook.verify.<key>").
 PAGE_KEYS = (
     "title", "intro", "receipt_label", "receipt_hint", "index_label", "hash_label",
-    "block_label", "check_button", "checking", "result_ok", "result_bad", "what_checked",
+    "block_label", "check_button", "checking", "result_ok", "result_block_ok", "result_bad",
+    "what_checked",
     "step_vkey", "step_checkpoint_sig", "step_leaf", "step_inclusion", "step_previous",
     "step_consistency", "step_entry", "not_sealed", "no_previous", "error_fetch",
     "error_input", "hash_mismatch", "sig_invalid", "proof_invalid", "found_entry",

@@ -115,6 +115,19 @@ def test_block_number_alone_checks_signature_and_consistency(site, page):
     assert result == "ok", page.inner_text("#result")
     assert steps == {"step_vkey": "ok", "step_checkpoint_sig": "ok", "step_previous": "ok",
                      "step_consistency": "ok"}  # fmt: skip
+    # no receipt was given, so the verdict speaks of the block, not of a receipt
+    verdict = page.inner_text("#verdict")
+    assert "checkpoint" in verdict and "receipt" not in verdict.lower(), verdict
+
+
+@pytest.mark.browser
+def test_the_digest_link_says_the_block_is_signed_not_that_a_receipt_matches(site, page):
+    url, _log, _receipts = site
+    page.goto(f"{url}/verify?b=3")  # the channel digest's link: a block number, no receipt
+    result, _steps = outcome(page)
+    assert result == "ok", page.inner_text("#result")
+    verdict = page.inner_text("#verdict")
+    assert "체크포인트" in verdict and "영수증" not in verdict, verdict
 
 
 @pytest.mark.browser

@@ -354,7 +354,9 @@
     const state = outcome.ok ? "ok" : outcome.pending ? "pending" : outcome.unavailable ? "unavailable" : "bad";
     result.className = state;
     result.dataset.outcome = state;
-    verdict.textContent = fmt(`result_${state}`);
+    // a block number alone (the channel digest's link) has no receipt to match: say what was checked
+    const said = state === "ok" && receipt.index === null ? "result_block_ok" : `result_${state}`;
+    verdict.textContent = fmt(said);
     summary.textContent = outcome.summary;
   }
 
