@@ -140,6 +140,11 @@ def test_after_the_review_the_session_is_no_longer_projected(web, svc):
     assert web.get(url).status_code == 404
     code_url = url.replace("?", "/code?")
     assert web.get(code_url).status_code == 404
+    # the 404 page cannot say which case it is (it tells nothing about sessions), so its hint
+    # must be true for a round past review too: no promise that the bot can reopen it
+    for lang, said in (("ko", "심사 단계"), ("en", "still in review")):
+        hint = web.get(url + f"&lang={lang}").get_data(as_text=True)
+        assert said in hint, hint
 
 
 def test_the_english_lines_of_the_korean_pages_are_marked_english(web, svc):
