@@ -65,9 +65,11 @@ def group_name(ctx: Ctx, group: int | None) -> str:
 
 
 def session_name(ctx: Ctx, session: SessionView) -> str:
-    """A session as people know it: when it started (KST) and its group, never its id."""
+    """A session as people know it: its number in the round, when it started (KST) and its
+    group, never its id."""
     started = format_datetime(session.opened_at, ctx.locale)
-    return ctx.t("bot.admin.session_name", opened=started, group=group_name(ctx, session.group))
+    group = group_name(ctx, session.group)
+    return ctx.t("bot.admin.session_name", number=session.number, opened=started, group=group)
 
 
 async def find_session(ctx: Ctx, round_id: str, session_id: str) -> SessionView | None:
@@ -206,6 +208,7 @@ async def sessions(ctx: Ctx, args: dict[str, JSON]) -> None:
                     Btn(
                         ctx.t(
                             "bot.admin.session_close",
+                            number=s.number,
                             session=format_time(s.opened_at, ctx.locale),
                         ),
                         "admin.session_close",

@@ -95,6 +95,12 @@ class Review(ReviewDay):
             rules.require_phase(rnd, ("review",), action="open_session", now=now, deadline=None)
             if group is not None and not 1 <= group <= len(rnd.groups):
                 raise e.WrongGroup(group=group)
+            s = t.sessions.c
+            number = conn.execute(  # under the writer's lock: no two get the same number
+                sa.select(sa.func.coalesce(sa.func.max(s.number), 0) + 1).where(
+                    s.round_id == round_id
+                )
+            ).scalar_one()
             conn.execute(
                 sa.insert(t.sessions).values(
                     session_id=session_id,
@@ -103,6 +109,7 @@ class Review(ReviewDay):
                     secret=secrets.token_hex(32),
                     open=True,
                     opened_at=now,
+                    number=number,
                 )
             )
             return Plan(

@@ -78,6 +78,8 @@ class SessionView:
     open: bool
     checkins: int
     opened_at: int  # UTC epoch seconds: people know a session by when it started
+    number: int = 0  # 1, 2, ... in the order the round's sessions were opened: two opened
+    # in the same minute for the same group are told apart without showing an id
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -340,12 +342,13 @@ class ReviewDay(Base):
                     s.group_no,
                     s.open,
                     s.opened_at,
+                    s.number,
                     sa.func.count(pr.user_id).label("n"),
                 )
                 .select_from(t.sessions.outerjoin(t.presences, pr.session_id == s.session_id))
                 .where(s.round_id == round_id)
-                .group_by(s.session_id, s.group_no, s.open, s.opened_at)
-                .order_by(s.opened_at.desc(), s.session_id)
+                .group_by(s.session_id, s.group_no, s.open, s.opened_at, s.number)
+                .order_by(s.opened_at.desc(), s.number.desc(), s.session_id)
             ).all()
         return [
             SessionView(
@@ -354,6 +357,7 @@ class ReviewDay(Base):
                 open=bool(r.open),
                 checkins=r.n,
                 opened_at=int(r.opened_at),
+                number=r.number or 0,
             )
             for r in rows
         ]

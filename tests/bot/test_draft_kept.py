@@ -240,6 +240,7 @@ async def test_a_paper_tally_keeps_the_draft_too(world: BotWorld) -> None:
     pick = await world.press(boss, current(world, boss, menu), world.t("bot.admin.paper_new"))
     session = world.t(  # sessions are named by when they started and their group (aedee0d)
         "bot.admin.session_name",
+        number=1,
         opened="2017년 2월 1일 (수) 오전 9:00",
         group=world.t("bot.admin.all_groups"),
     )

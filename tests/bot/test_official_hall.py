@@ -62,9 +62,10 @@ async def test_sessions_open_with_a_projector_link_and_close_after_a_confirmatio
     opened = await world.press(boss, current(world, boss, menu), world.t("bot.admin.session_new"))
     [session] = world.svc.onsite_sessions(ROUND)
     assert session.open and f"{PUBLIC_URL}/onsite/{session.session_id}" in text_of(opened)
-    # named by when it started (KST) and its group, not by its id ('현장 세션 1b54d85c')
+    # named by its number, when it started (KST) and its group, not by its id ('1b54d85c')
     started = world.t(
         "bot.admin.session_name",
+        number=1,
         opened="2017년 2월 1일 (수) 오전 9:00",
         group=world.t("bot.admin.all_groups"),
     )
@@ -80,13 +81,57 @@ async def test_sessions_open_with_a_projector_link_and_close_after_a_confirmatio
     listing = current(world, boss, opened)
     assert f"/onsite/{session.session_id}?k=signed" in text_of(listing)
     assert text_of(listing).count(session.session_id) == 1  # in the projector link only
-    close = world.t("bot.admin.session_close", session="오전 9:00")
+    close = world.t("bot.admin.session_close", number=1, session="오전 9:00")
     ask = await world.press(boss, listing, close)
     assert started in text_of(current(world, boss, ask))
     assert session.session_id not in text_of(current(world, boss, ask))
     assert world.svc.onsite_sessions(ROUND)[0].open
     await world.press(boss, current(world, boss, ask), world.t("bot.admin.session_close_yes"))
     assert not world.svc.onsite_sessions(ROUND)[0].open
+
+
+async def test_two_sessions_opened_in_the_same_minute_have_distinct_names(
+    world: BotWorld,
+) -> None:
+    boss = await official(world)
+    submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.onsite"))
+    first = await world.press(boss, current(world, boss, menu), world.t("bot.admin.session_new"))
+    listing = await world.press(boss, first, world.t("bot.admin.back"))
+    await world.press(boss, current(world, boss, first), world.t("bot.admin.menu.onsite"))
+    second = await world.press(boss, current(world, boss, first), world.t("bot.admin.session_new"))
+    newest, oldest = world.svc.onsite_sessions(ROUND)
+    assert newest.opened_at == oldest.opened_at  # the same minute (the same second, even)
+    name = {
+        n: world.t(
+            "bot.admin.session_name",
+            number=n,
+            opened="2017년 2월 1일 (수) 오전 9:00",
+            group=world.t("bot.admin.all_groups"),
+        )
+        for n in (1, 2)
+    }
+    assert name[2] in text_of(second) and name[1] not in text_of(second)
+    await world.press(boss, current(world, boss, second), world.t("bot.admin.back"))
+    listing = await world.press(
+        boss, current(world, boss, second), world.t("bot.admin.menu.onsite")
+    )
+    listing = current(world, boss, second)
+    assert name[1] in text_of(listing) and name[2] in text_of(listing)
+    closers = [b for b in labels(listing) if b.startswith("⏹")]
+    assert len(set(closers)) == 2
+    for sid in (newest.session_id, oldest.session_id):
+        assert sid not in "".join(closers)
+    ask = await world.press(boss, listing, closers[1])
+    assert name[1] in text_of(current(world, boss, ask))  # the list shows the newest first
+
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.paper"))
+    pick = await world.press(boss, current(world, boss, menu), world.t("bot.admin.paper_new"))
+    sessions = [b for b in labels(current(world, boss, pick)) if "오전 9:00" in b]
+    assert sorted(sessions) == sorted(name.values())
 
 
 async def test_paper_tally_with_sheet_hash_second_official_and_correction(world: BotWorld) -> None:
