@@ -37,6 +37,7 @@ from bot.router import Incoming
 from bot.router import Router
 from bot.router import int_arg
 from bot.router import str_arg
+from i18n.format import format_datetime
 from participation.app.reviewday import BROADCAST_KEY
 from participation.app.reviewday import BROADCAST_MAX
 from participation.domain import errors as e
@@ -74,6 +75,16 @@ async def ask_publish(ctx: Ctx, args: dict[str, JSON]) -> None:
         await show_published(ctx, rnd)
         return
     r: dict[str, JSON] = {"r": rnd.round_id}
+    if rnd.phase != "results":  # the service refuses any other phase: say so before a press
+        text = ctx.t(
+            "bot.admin.publish_not_yet",
+            round=rnd.title,
+            phase=ctx.t(f"participation.phase.{rnd.phase}"),
+            review_ends=format_datetime(rnd.rules.deadlines.review_ends, ctx.locale),
+        )
+        rows = [[Btn(ctx.t("bot.admin.menu.phase"), "admin.phase", r)], back_row(ctx, rnd)]
+        await ctx.show(text, await inline(ctx, rows))
+        return
     rows = [
         [Btn(ctx.t("bot.admin.publish_yes"), "admin.publish_yes", r)],
         [Btn(ctx.t("bot.admin.publish_announce"), "admin.publish_yes", {**r, "announce": True})],

@@ -286,3 +286,23 @@ async def test_with_the_gateway_the_confirmation_comes_before_the_files(world: B
                    csv_url="", xlsx_url="").split("\n")[0][:8]  # fmt: skip
     assert [k == "file" for k in kinds] == [False, True, True], kinds
     assert kinds[0].startswith(head)
+
+
+async def test_before_the_results_phase_the_screen_says_when_results_can_be_published(
+    world: BotWorld,
+) -> None:
+    boss = await official(world)
+    submit(world, resident(world, "제안자"), 1)  # the round takes submissions
+    menu = await world.text(boss, "/admin")
+    shown = await world.press(boss, menu, world.t("bot.admin.menu.publish"))
+    shown = current(world, boss, menu)
+    assert text_of(shown) == world.t(
+        "bot.admin.publish_not_yet",
+        round=world.svc.round(ROUND).title,
+        phase=world.t("participation.phase.submission"),
+        review_ends="2017년 2월 23일 (목) 오후 6:00",
+    )
+    assert world.t("bot.admin.publish_yes") not in labels(shown)
+    assert world.t("bot.admin.publish_announce") not in labels(shown)
+    assert world.t("bot.admin.menu.phase") in labels(shown)  # where the round is moved on
+    assert world.svc.results(ROUND) is None
