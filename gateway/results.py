@@ -61,6 +61,17 @@ def _seconds(value: Any) -> float:
     return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
 
 
+def results_index(engine: sa.Engine, round_id: str) -> int | None:
+    """Return the ledger index of the `results.published` entry of `round_id`, or None
+    (unknown round, or results not published); the web page's /verify link uses it too."""
+    from participation.store import tables
+
+    r = tables.rounds.c
+    with engine.connect() as conn:
+        found = conn.execute(sa.select(r.results_index).where(r.round_id == round_id)).scalar()
+    return None if found is None else int(found)
+
+
 def pack(lines: list[str], budget: int = CHUNK_BUDGET) -> list[list[str]]:
     """Split `lines` into consecutive groups whose joined length stays within `budget`."""
     groups: list[list[str]] = [[]]
@@ -145,14 +156,10 @@ class ResultsPublisher:
     # ------------------------------------------------------------------ steps
 
     def _results_index(self, round_id: str) -> int:
-        from participation.store import tables
-
-        r = tables.rounds.c
-        with self._ledger.engine.connect() as conn:
-            found = conn.execute(sa.select(r.results_index).where(r.round_id == round_id)).scalar()
+        found = results_index(self._ledger.engine, round_id)
         if found is None:
             raise e.RoundNotFound(round=round_id)
-        return int(found)
+        return found
 
     def _sealing_block(self, index: int) -> int:
         block = self._ledger.block_of(index)

@@ -237,6 +237,8 @@ class Runtime:
         return check
 
     def webhook_deps(self) -> WebhookDeps:
+        from gateway.results import results_index  # the results page's /verify link
+
         return WebhookDeps(
             webhook_secret=self.settings.webhook_secret,
             inbox=self.inbox(),
@@ -256,6 +258,7 @@ class Runtime:
             trusted_proxies=int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
             participation=self.service,
             onsite_key=view_key(self.settings.pseudonym_pepper),
+            results_entry=lambda round_id: results_index(self.ledger.engine, round_id),
         )
 
     # ------------------------------------------------------------------ Telegram

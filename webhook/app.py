@@ -47,6 +47,9 @@ class WebhookDeps:
     # projector page and the results files, and the key that signs projector links
     participation: Any = None
     onsite_key: bytes = field(default=b"", repr=False)
+    # round id -> ledger index of its `results.published` entry, or None: the results page's
+    # /verify link (the gateway reads it beside the round)
+    results_entry: Callable[[str], int | None] | None = None
 
 
 def deps() -> WebhookDeps:

@@ -6,6 +6,12 @@ same one `python -m participation tally` recomputes from an export, with the pro
 titles (personal content beside the ledger: an erased title is left empty). Unknown rounds
 and rounds without published results answer 404: a short page in the reader's language for a
 browser (?lang=, else Accept-Language), the JSON error shape for programs.
+
+`GET /results/<round>` is the same data as a web page, for a reader of the public channel
+(Korean by default; ?lang=, else Accept-Language): the formula in words
+(`report.explanation`, the text of the XLSX rules sheet), the ranked table with the files'
+columns (`report.row_values`), the totals, the file links, a /verify link of the
+`results.published` entry (found through `WebhookDeps.results_entry`) and how to recount.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from flask import render_template
 from flask import request
 
 from i18n.catalog import LOCALES
+from ledger.hashing import hash_leaf
 from participation import report
 from participation.domain.errors import ParticipationError
 from participation.tally import Results
@@ -32,28 +39,110 @@ MEDIA = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+# the page's table: the files' columns a reader compares (names of report.COLUMNS)
+PAGE_COLUMNS = ("rank", "proposal", "title", "budget", "judges", "onsite", "online", "combined",
+                "decision")  # fmt: skip
+PAGE_KEYS = ("formula_heading", "table_heading", "totals_heading", "files_heading",
+             "verify_link", "recount_heading", "recount")  # fmt: skip
 
 
-@bp.get("/results/<round_id>.<fmt>")
-def results_file(round_id: str, fmt: str) -> Response:
-    """Return the published results of `round_id` as CSV (UTF-8 with BOM) or XLSX."""
+def _published(round_id: str) -> tuple[Results, dict[str, str]] | None:
+    """Return the published results of `round_id` and its proposals' titles, or None."""
     d = deps()
-    if fmt not in MEDIA or not ROUND_ID.match(round_id) or d.participation is None:
-        return _missing()
-    lang = request.args.get("lang", "")
-    locale = lang if lang in LOCALES else d.default_locale
+    if not ROUND_ID.match(round_id) or d.participation is None:
+        return None
     try:
         payload = d.participation.results(round_id)
     except ParticipationError:
         payload = None
     if payload is None:
-        return _missing()
+        return None
     results = Results.from_payload(payload)
     titles = {}
     for row in results.rows:
         card = d.participation.proposal(row.proposal)
         if card.title:
             titles[row.proposal] = str(card.title)
+    return results, titles
+
+
+def _locale() -> str:
+    """Return the reader's language: ?lang=, else Accept-Language, else the default."""
+    lang = request.args.get("lang", "")
+    default = deps().default_locale
+    return lang if lang in LOCALES else request.accept_languages.best_match(LOCALES, default)
+
+
+@bp.get("/results/<round_id>")
+def results_page(round_id: str) -> Response:
+    """Render the published results of `round_id` as a page, exactly as published."""
+    found = _published(round_id)
+    if found is None:
+        return _missing()
+    results, titles = found
+    catalog, locale = deps().catalog, _locale()
+    picked = [report.COLUMNS.index(column) for column in PAGE_COLUMNS]
+    heads = report.headers(catalog, locale)
+    rows = []
+    for row in results.rows:
+        values = report.row_values(row, catalog, locale, titles)
+        cells = {column: str(values[i]) for column, i in zip(PAGE_COLUMNS, picked, strict=True)}
+        cells["budget"] = report.money(catalog, locale, row.budget)
+        rows.append({"selected": row.selected, "cells": cells})
+    t = {key: catalog.text(locale, f"webhook.results.{key}") for key in PAGE_KEYS}
+    t["title"] = catalog.text(locale, "webhook.results.page_title", title=results.rules.title)
+    t["totals"] = catalog.text(
+        locale,
+        "webhook.results.totals",
+        count=f"{len(results.selected):,}",
+        amount=report.money(catalog, locale, results.selected_budget),
+        cap=report.money(catalog, locale, results.rules.budget_cap),
+    )
+    t["lang_switch"] = catalog.text(locale, "webhook.verify.lang_switch")
+    html = render_template(
+        "results.html",
+        locale=locale,
+        other="en" if locale == "ko" else "ko",
+        t=t,
+        formula=report.explanation(results, catalog, locale),
+        heads=dict(zip(PAGE_COLUMNS, (heads[i] for i in picked), strict=True)),
+        rows=rows,
+        round_id=round_id,
+        verify_url=_verify_url(round_id),
+    )
+    response = Response(html, mimetype="text/html")
+    response.headers["Cache-Control"] = "public, max-age=300"  # published results never change
+    response.vary.add("Accept-Language")  # a cache must not serve one reader's language to all
+    response.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'self'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _verify_url(round_id: str) -> str | None:
+    """Return the /verify link of the round's `results.published` entry, as the channel's
+    footer gives it; None when no lookup is wired or the ledger lacks the entry."""
+    d = deps()
+    index = d.results_entry(round_id) if d.results_entry is not None else None
+    if index is None or d.ledger is None:
+        return None
+    leaves = d.ledger.entries(index, index + 1)
+    if not leaves:
+        return None
+    url = f"/verify?i={index}&h={hash_leaf(leaves[0]).hex()}"
+    block = d.ledger.block_of(index)
+    return url if block is None else f"{url}&b={block.number}"
+
+
+@bp.get("/results/<round_id>.<fmt>")
+def results_file(round_id: str, fmt: str) -> Response:
+    """Return the published results of `round_id` as CSV (UTF-8 with BOM) or XLSX."""
+    d = deps()
+    found = _published(round_id) if fmt in MEDIA else None
+    if found is None:
+        return _missing()
+    results, titles = found
+    lang = request.args.get("lang", "")
+    locale = lang if lang in LOCALES else d.default_locale
     if fmt == "csv":
         text = io.StringIO()
         report.write_csv(results, text, d.catalog, locale, titles)
@@ -74,11 +163,7 @@ def _missing() -> Response:
     to the public channel and opened by people), the JSON error shape for programs."""
     if request.accept_mimetypes.best_match(["application/json", "text/html"]) != "text/html":
         abort(404, description="no published results for this round")
-    d = deps()
-    lang = request.args.get("lang", "")
-    locale = (
-        lang if lang in LOCALES else request.accept_languages.best_match(LOCALES, d.default_locale)
-    )
+    d, locale = deps(), _locale()
     texts = {
         key: d.catalog.text(locale, f"webhook.results.{key}")
         for key in ("not_found", "not_found_hint")
