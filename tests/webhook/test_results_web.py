@@ -138,3 +138,19 @@ def test_on_a_phone_the_table_scrolls_inside_its_box_not_the_page(site, phone):
     )
     assert box[0] > box[1] and box[2] == "auto", box  # wider than the screen, scrolls in place
     assert phone.inner_text("h1") == "small province 2017 결과"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("path", ["/verify", f"/results/{ROUND}"])
+def test_keyboard_focus_is_clearly_visible(site, phone, path):
+    """Tabbing shows a thick solid ring, not Chromium's faint default (outline-style auto)."""
+    phone.goto(site + path)
+    seen = []
+    for _ in range(4):
+        phone.keyboard.press("Tab")
+        seen.append(phone.evaluate(
+            "(() => { const s = getComputedStyle(document.activeElement);"
+            " return [document.activeElement.tagName, s.outlineStyle,"
+            " parseFloat(s.outlineWidth)]; })()"
+        ))  # fmt: skip
+    assert all(style == "solid" and width >= 3 for _tag, style, width in seen), seen
