@@ -179,8 +179,10 @@ class ResultsPublisher:
         return out
 
     def links(self, round_id: str, index: int, leaf_hash: str, block: int) -> dict[str, str]:
-        """Return the public links of a publication: /verify of its entry, CSV and XLSX."""
+        """Return the public links of a publication: /verify of its entry, the results page,
+        CSV and XLSX."""
         return {
+            "page_url": f"{self._base}/results/{round_id}",
             "verify_url": f"{self._base}/verify?i={index}&h={leaf_hash}&b={block}",
             "csv_url": f"{self._base}/results/{round_id}.csv",
             "xlsx_url": f"{self._base}/results/{round_id}.xlsx",
@@ -232,6 +234,7 @@ class ResultsPublisher:
         footer = [
             self.t("gateway.results.sealed", index=f"{index:,}", block=f"{block:,}"),
             self.t("gateway.results.verify", url=esc(links["verify_url"], quote=True)),
+            self.t("gateway.results.page", url=esc(links["page_url"], quote=True)),
             self.t(
                 "gateway.results.files",
                 csv=esc(links["csv_url"], quote=True),

@@ -186,6 +186,7 @@ def test_posts_are_html_under_telegram_limits_with_every_part(world, sandbox):
     footer = posts[-1]["html"]
     assert f"{summary['block']:,}" in footer and "/verify?i=" in footer
     assert f"{BASE}/results/{ROUND}.csv" in footer
+    assert f'href="{BASE}/results/{ROUND}"' in footer  # the results page, for readers
 
 
 def test_the_official_gets_csv_and_xlsx_each_time(world, sandbox):
