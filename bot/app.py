@@ -38,7 +38,6 @@ from bot.router import Context
 from bot.router import Ctx
 from bot.router import Document
 from bot.router import Incoming
-from bot.router import MenuItem
 from bot.router import Router
 from bot.router import person_locale
 from bot.services import BotServices
@@ -207,6 +206,9 @@ async def on_command(update: Update, context: Context) -> None:
     if not ctx.registered and name not in ctx.router.public_commands:
         await onboard(ctx)
         return
+    flow = ctx.router.command_flows.get(name, "")
+    if ctx.registered and flow is not None:
+        await leave_flow(ctx, flow)
     await fn(ctx, list(context.args or []))
 
 
@@ -237,7 +239,7 @@ async def on_message(update: Update, context: Context) -> None:
     if ctx.registered and incoming.text is not None:
         item = router.menu_for_text(incoming.text, lambda key: labels(ctx.services, key))
         if item is not None:
-            await leave_flow(ctx, item)
+            await leave_flow(ctx, item.continues)
             await item.fn(ctx)
             return
     step = router.steps.get(ctx.step)
@@ -250,14 +252,15 @@ async def on_message(update: Update, context: Context) -> None:
         await router.fallback(ctx)
 
 
-async def leave_flow(ctx: Ctx, item: MenuItem) -> None:
-    """A main-menu button starts something else: the flow whose step is stored ends first
-    (its next text must not be taken as, say, a proposal's title), unless it is the flow the
-    button continues; the person is told what was kept (the unfinished proposal)."""
+async def leave_flow(ctx: Ctx, continues: str) -> None:
+    """A main-menu button or a command starts something else: the flow whose step is stored
+    ends first (its next text must not be taken as, say, a proposal's title), unless it is
+    the flow the button or command continues (its step starts with ``continues``); the person
+    is told what was kept (the unfinished proposal)."""
     router = ctx.router
     if not ctx.step or router.leaving is None:
         return
-    if item.continues and ctx.step.startswith(item.continues):
+    if continues and ctx.step.startswith(continues):
         return
     note = await router.leaving(ctx)
     if note:

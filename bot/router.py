@@ -4,7 +4,8 @@ Several worker processes handle one person's updates, so the conversation (curre
 and its ``data``: the draft, the list being browsed...) is kept by the participation service,
 with an optimistic version. A screen module registers its handlers on a :class:`Router`:
 
-- ``@router.command("help")``: a slash command, ``fn(ctx, args)``;
+- ``@router.command("help")``: a slash command, ``fn(ctx, args)``; like a menu button it
+  first ends the flow whose step is stored (see :meth:`Router.command`);
 - ``@router.menu("bot.menu.browse")``: a main-menu (reply keyboard) label, ``fn(ctx)``;
 - ``@router.step("submit.title")``: what a text or photo means while that step is stored,
   ``fn(ctx, incoming)``;
@@ -306,6 +307,10 @@ class Router:
     actions: dict[str, Action] = field(default_factory=dict)
     commands: dict[str, CommandFn] = field(default_factory=dict)
     public_commands: set[str] = field(default_factory=set)
+    # What a command does with the flow whose step is stored: the step prefix of the flow it
+    # picks up itself (/propose: "submit."), or None when it handles the flow itself (/start,
+    # /cancel); a command not listed ends the flow first, as a main-menu button does.
+    command_flows: dict[str, str | None] = field(default_factory=dict)
     menu_items: list[MenuItem] = field(default_factory=list)
     roles: dict[str, RoleFn] = field(default_factory=dict)
     redeemers: dict[str, RedeemedFn] = field(default_factory=dict)
@@ -355,14 +360,25 @@ class Router:
 
         return add
 
-    def command(self, name: str, *, public: bool = False) -> Callable[[CommandFn], CommandFn]:
-        """Register ``/name``; ``public`` commands work before registration."""
+    def command(
+        self, name: str, *, public: bool = False, continues: str = "", own_flow: bool = False
+    ) -> Callable[[CommandFn], CommandFn]:
+        """Register ``/name``; ``public`` commands work before registration.
+
+        Sent while a step is stored, the command first ends that flow (:attr:`leaving`), as a
+        main-menu button does, unless the step starts with ``continues`` (the flow the
+        command picks up itself) or ``own_flow`` (the command decides, as /cancel does).
+        """
 
         def add(fn: CommandFn) -> CommandFn:
             _unique(self.commands, name)
             self.commands[name] = fn
             if public:
                 self.public_commands.add(name)
+            if own_flow:
+                self.command_flows[name] = None
+            elif continues:
+                self.command_flows[name] = continues
             return fn
 
         return add

@@ -33,9 +33,9 @@ CODE_PREFIXES = ("e_", "j_", "o_", "s_")
 
 def register(router: Router) -> None:
     """Register the start, help and cancel screens."""
-    router.command("start", public=True)(start)
+    router.command("start", public=True, own_flow=True)(start)
     router.command("help", public=True)(help_command)
-    router.command("cancel", public=True)(cancel)
+    router.command("cancel", public=True, own_flow=True)(cancel)
     router.menu("bot.menu.help", order=50)(help_menu)
     router.action("start.consent", consume=True, public=True)(consent)
     router.action("start.regions", public=True)(region_page)

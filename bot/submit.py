@@ -47,7 +47,7 @@ FIELDS = ("title", "body", "category", "budget", "photo")
 def register(router: Router) -> None:
     """Register the submission screens."""
     router.menu("bot.menu.submit", order=10, continues=DRAFT_STEPS)(begin)
-    router.command("propose")(lambda ctx, args: begin(ctx))
+    router.command("propose", continues=DRAFT_STEPS)(lambda ctx, args: begin(ctx))
     router.step("submit.title")(title)
     router.step("submit.body")(body)
     router.step("submit.category")(typed_category)

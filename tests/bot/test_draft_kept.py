@@ -339,3 +339,40 @@ async def test_start_at_the_region_step_asks_the_region_again(world: BotWorld) -
     await world.press(uid, regions, "수원시")
     resident = world.svc.resident(uid)
     assert resident is not None and resident.registered and resident.region == "suwon"
+
+
+@pytest.mark.parametrize("command", ["/help", "/admin", "/receipts"])
+async def test_a_command_that_opens_another_screen_leaves_the_proposal_and_says_it_is_kept(
+    world: BotWorld, command: str
+) -> None:
+    """/help, /admin ... answered with their screen and left the step stored: the next text
+    became the proposal's body. Now they end the flow as a menu button does."""
+    boss = await official(world)
+    await world.text(boss, world.t("bot.menu.submit"))
+    await world.text(boss, TITLE)
+    stored = world.svc.get_conversation(boss)
+    assert stored.step == "submit.body"
+    draft = stored.data["draft"]
+    count = len(world.messages(boss))
+    await world.text(boss, command)
+    shown = world.messages(boss)[count:]
+    assert text_of(shown[0]) == world.t("bot.submit.draft_kept") and len(shown) > 1
+    stored = world.svc.get_conversation(boss)
+    assert (stored.step, stored.data) == ("", {"draft": draft})
+    await world.text(boss, "이건 본문이 아니에요")
+    assert said(world, boss, 1) == [world.t("bot.not_understood")]
+    await world.text(boss, "/propose")  # the proposal's own command picks it up
+    assert said(world, boss, 2) == [
+        world.t("bot.submit.resume"),
+        world.t("bot.submit.ask_body", max="1,500"),
+    ]
+
+
+async def test_propose_at_the_body_step_goes_on_with_the_proposal(world: BotWorld) -> None:
+    uid, draft = await at_body(world)
+    count = len(world.messages(uid))
+    await world.text(uid, "/propose")
+    assert world.t("bot.submit.draft_kept") not in [text_of(m) for m in world.messages(uid)[count:]]
+    assert world.svc.get_conversation(uid).step == "submit.body"
+    await world.text(uid, BODY)
+    assert world.svc.get_conversation(uid).data["draft"]["body"] == BODY  # type: ignore[index]
