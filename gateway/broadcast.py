@@ -53,7 +53,11 @@ CATCH_UP_S = 0.2  # a late sender may send this many seconds' worth of slots bac
 WINDOW_S = 1.02  # per_second sends per this window: 1 s plus a margin for network jitter
 # Notices that carry one button: key -> (label key, the bot's action). The token is issued at
 # delivery, for the person the row is for; it lasts as long as a review may (30 days).
-NOTICE_BUTTONS = {"participation.notice.judging_open": ("bot.menu.judge", "judge.open")}
+NOTICE_BUTTONS = {
+    "participation.notice.judging_open": ("bot.menu.judge", "judge.open"),
+    "participation.notice.judge_assigned": ("bot.menu.judge", "judge.open"),
+    "participation.notice.judge_assigned_all": ("bot.menu.judge", "judge.open"),
+}
 NOTICE_BUTTON_TTL_S = 30 * 86400
 
 

@@ -13,6 +13,7 @@ from participation.app.base import new_code
 from participation.domain import errors as e
 from participation.domain import events as ev
 from participation.domain import rules
+from participation.domain.events import JSON
 from participation.domain.model import ProposalState
 from participation.domain.model import RoundState
 from participation.store import erasure
@@ -116,7 +117,7 @@ class Judges(Base):
             rnd = repo.round_state(conn, round_id)
             j = t.judges.c
             found = conn.execute(
-                sa.select(j.group_no).where(j.round_id == round_id, j.pseudonym == judge)
+                sa.select(j.group_no, j.user_id).where(j.round_id == round_id, j.pseudonym == judge)
             ).first()
             if found is None:
                 raise e.NotJudge()
@@ -126,6 +127,15 @@ class Judges(Base):
                 .where(j.round_id == round_id, j.pseudonym == judge)
                 .values(group_no=group)
             )
+            # In the move's transaction: a retried press queues nothing more; the outbox
+            # sender adds the button that opens the judge's first card (NOTICE_BUTTONS).
+            count = len(self._expected(conn, round_id, group))
+            params: dict[str, JSON] = {"round": rnd.rules.title, "count": count}
+            key = "participation.notice.judge_assigned_all"
+            if group is not None:
+                params["group"] = group
+                key = "participation.notice.judge_assigned"
+            self._notify(conn, [found.user_id], key, params, now, duty=True)
             return Plan(
                 event=event,
                 actor=self.actor("official", round_id, official_id),

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from gateway.broadcast import OutboxSender
 from participation.domain import errors as e
 from tests.bot.test_official import set_role
 from tests.support.e2e_bot import OFFICIAL
@@ -211,3 +212,58 @@ async def test_no_move_once_the_review_is_over(world: BotWorld) -> None:
         world.svc.assign_judge(OFFICIAL, GROUPED, pseudonym, 2)
     boss = await official(world)
     assert world.t("bot.admin.judges.assign") not in labels(await judges_screen(world, boss))
+
+
+async def test_a_moved_judge_is_told_once_which_group_with_a_button_to_start(
+    world: BotWorld,
+) -> None:
+    """A judge moved to another group hears it once, in their language: the group, how many
+    proposals it has, and a button that opens its first card. The notice is queued with the
+    move, so a double tap or a redelivered press queues nothing more."""
+    grouped_round(world, count=5)
+    boss = await official(world)
+    judge = await join(world, "심사위원")
+    english = resident(world, "Judge", locale="en")
+    code = world.svc.invite_judge(OFFICIAL, GROUPED)
+    await world.deep_link(english, world.services.deep_link(code))
+    groups = form_groups(world)
+    assert [len(g) for g in groups] == [2, 2, 1]
+
+    pick = await world.press(boss, await judges_screen(world, boss), "조 배정")
+    confirm = await world.press(boss, await world.press(boss, pick, "심사위원 1"), "2조")
+    yes = world.data_of(confirm, world.t("bot.admin.assign.yes"))
+    tap = world.srv.press(boss, confirm["message_id"], yes)
+    world.srv.press(boss, confirm["message_id"], yes)  # the double tap
+    await world.drain()
+    await world.feed(tap)  # a redelivery of the first tap to another worker
+    assert group_of(world, 1) == 2
+    english_judge = world.svc.judge_progress(GROUPED)[1].judge
+    world.svc.assign_judge(OFFICIAL, GROUPED, english_judge, 3, request_id="tg:9")
+    world.svc.assign_judge(OFFICIAL, GROUPED, english_judge, 3, request_id="tg:9")  # retried
+
+    sender = OutboxSender(world.svc, world.app.bot, world.catalog, per_chat_interval=0.0)
+    await sender.drain(budget_s=10)
+    await sender.drain(budget_s=10)
+    told = world.t("participation.notice.judge_assigned", round="조 공모", group=2, count=2)
+    assert "2조" in told and "2건" in told
+    assert [text_of(m) for m in world.messages(judge)].count(told) == 1
+    notice = world.last(judge)
+    assert text_of(notice) == told and labels(notice) == [world.t("bot.menu.judge")]
+    told_en = world.t(
+        "participation.notice.judge_assigned", "en", round="조 공모", group=3, count=1
+    )
+    assert "group 3" in told_en and "1 proposal" in told_en
+    assert [text_of(m) for m in world.messages(english)].count(told_en) == 1
+    assert labels(world.last(english)) == [world.t("bot.menu.judge", "en")]
+
+    card = await world.press(judge, notice, world.t("bot.menu.judge"))
+    assert text_of(card).startswith("🧑‍⚖️ 심사 1/2 · ")
+    first = world.svc.proposal(groups[1][0]).title
+    assert first in text_of(card)
+
+    # back to every group: the notice says so, with the round's whole count
+    world.svc.assign_judge(OFFICIAL, GROUPED, english_judge, None)
+    await sender.drain(budget_s=10)
+    told_all = world.t("participation.notice.judge_assigned_all", "en", round="조 공모", count=5)
+    assert text_of(world.last(english)) == told_all
+    assert labels(world.last(english)) == [world.t("bot.menu.judge", "en")]
