@@ -1,6 +1,7 @@
 """`/onsite/<session>`: the projector page of an on-site session (KINTEX, 23 Feb 2017).
 
-Large, for a projector: the round's title, the review group, a QR code of
+Large, for a projector: the round's title with the session's number (webhook.onsite.session,
+as the officials' bot screens name sessions), the review group, a QR code of
 `https://t.me/<bot>?start=<code>` where `code = service.onsite_code(session)` (it rotates
 every 30 s and is accepted for 60 s), a countdown to the next code and the check-in count.
 The page never reloads: its script polls `/onsite/<session>/code` (JSON) at each rotation
@@ -41,7 +42,7 @@ ROTATION_S = 30  # participation.domain.rules.ONSITE_STEP_S
 BOT_NAME = re.compile(r"^[A-Za-z0-9_]{3,64}$")
 SESSION_ID = re.compile(r"^[0-9a-f]{4,32}$")
 PAGE_KEYS = (
-    "title", "group", "group_all", "scan", "scan_en", "next_code", "checked_in", "hint",
+    "title", "session", "group", "group_all", "scan", "scan_en", "next_code", "checked_in", "hint",
     "hint_en", "offline", "not_found", "not_found_en", "not_found_hint",
 )  # fmt: skip
 SECURITY_HEADERS = {
@@ -73,7 +74,8 @@ def onsite_url(base_url: str, key: bytes, session_id: str, bot_username: str) ->
 
 
 def _session(session_id: str) -> dict[str, Any] | None:
-    """Return the open session `session_id` as {round, title, group, checkins} or None.
+    """Return the open session `session_id` as {round, title, group, checkins, number, bot}
+    or None.
 
     None as well when the request's token is not the session's (same answer as unknown), and
     once its round has left the review phase (the service refuses check-ins then).
@@ -98,6 +100,7 @@ def _session(session_id: str) -> dict[str, Any] | None:
                     "title": view.title,
                     "group": found.group,
                     "checkins": found.checkins,
+                    "number": found.number,  # 'session 2', as the officials' screens say
                     "bot": bot,
                 }
     return None
@@ -133,7 +136,7 @@ def onsite_page(session_id: str) -> Response:
     if found is None or state is None:
         html = render_template("onsite_missing.html", locale=locale, t=_texts(locale))
         return _headers(Response(html, status=404, mimetype="text/html"))
-    params = {"title": found["title"], "group": found["group"] or "",
+    params = {"title": found["title"], "group": found["group"] or "", "number": found["number"],
               "count": f"{state['checked_in']:,}", "seconds": state["expires_in"]}  # fmt: skip
     texts = _texts(locale, **params)
     html = render_template(
@@ -142,6 +145,7 @@ def onsite_page(session_id: str) -> Response:
         t=texts,
         title=found["title"],
         group=texts["group"] if found["group"] else texts["group_all"],
+        session=texts["session"] if found["number"] else "",
         state=state,
         raw={key: _raw(locale, key) for key in ("next_code", "checked_in")},
         code_url=f"/onsite/{session_id}/code?"

@@ -157,3 +157,16 @@ def test_the_english_lines_of_the_korean_pages_are_marked_english(web, svc):
         assert '<html lang="ko">' in body
         tags = re.findall(r'<[a-z]+ class="en"[^>]*>', body)
         assert tags and all('lang="en"' in tag for tag in tags), tags
+
+
+def test_the_header_names_the_session_by_its_number_as_the_officials_screens_do(web, svc):
+    """The bot names sessions '세션 2 · ...' (df5b094); the projector's header says the same
+    number next to the round's title, so the official can tell which session is on the wall."""
+    svc.open_onsite_session(OFFICIAL, "gg2017")
+    second = svc.open_onsite_session(OFFICIAL, "gg2017")
+    link = path_of(onsite_url("https://x.example", KEY, second, BOT))
+    for lang, said in (("ko", "세션 2"), ("en", "Session 2")):
+        body = web.get(link + f"&lang={lang}").get_data(as_text=True)
+        header = re.search(r"<header>(.*?)</header>", body, re.S)[1]
+        assert "2017 따복공동체" in header and said in header, header
+        assert "세션 1" not in header and "Session 1" not in header
