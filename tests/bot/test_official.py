@@ -217,3 +217,27 @@ async def test_a_hidden_proposal_can_be_shown_again(world: BotWorld) -> None:
     done = await world.press(boss, ask, world.t("bot.admin.restore_yes"))
     assert text_of(done) == world.t("bot.admin.restored")
     assert not world.svc.proposal(pid).hidden
+
+
+@pytest.mark.parametrize(
+    ("locale", "region", "said"),
+    [("ko", "수원시", ("원화로", "3,100,000,000원")), ("en", "Suwon-si", ("won", "3,100,000,000"))],
+)
+async def test_a_budget_in_dollars_is_refused_saying_amounts_are_in_won(
+    world: BotWorld, locale: str, region: str, said: tuple[str, str]
+) -> None:
+    """An official who types '$1,500,000' learns that amounts are in won, with an example,
+    and the next answer in won goes on to the weights."""
+    boss = world.user("Officer", language_code=locale)
+    await world.register(boss, region, locale)
+    await world.deep_link(boss, world.services.deep_link(world.svc.invite_official(OFFICIAL)))
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.new_round", locale))
+    cats = await world.text(boss, "2018 Village Round")
+    await world.press(boss, cats, world.t("bot.admin.new.next", locale))
+    refused = text_of(await world.text(boss, "$1,500,000"))
+    assert refused == world.t("bot.admin.new.budget_invalid", locale)
+    unit, example = said
+    assert unit in refused and example in refused, refused
+    weights = await world.text(boss, "1,500,000원")
+    assert text_of(weights) == world.t("bot.admin.new.ask_weights", locale)
