@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 
 from ledger.store import entries
 from tests.reliability.gateway_in_process import Gateway
+from tests.reliability.stack import OFFICIAL
+from tests.reliability.stack import ROUND
 from tests.reliability.stack import SEED
 
 BOT_ID = 7_000_000_001  # the sandbox bot's own id (from its token)
@@ -292,6 +294,14 @@ def test_a_judges_buttons_pressed_by_a_resident_do_nothing(gateway: Gateway):
     gw, svc = gateway, gateway.rt.service
     resident = POOL[0]
     proposal = gw.proposal  # type: ignore[attr-defined]
+    # a judge and review groups, so that a forged move names a real judge and group
+    judge = gw.person(8_300_001)
+    svc.join_as_judge(judge, svc.invite_judge(OFFICIAL, ROUND))
+    svc.advance_round(OFFICIAL, ROUND)
+    svc.advance_round(OFFICIAL, ROUND)
+    svc.form_review_groups(OFFICIAL, ROUND)
+    (pseudonym,) = [j.judge for j in svc.judge_progress(ROUND)]
+    move = {"r": ROUND, "j": pseudonym, "from": 0, "g": 1}
     size = ledger_size(gw)
     judge_actions = [
         ("judge.score", {"p": proposal, "i": 0, "c": "feasibility", "v": 5}),
@@ -302,6 +312,12 @@ def test_a_judges_buttons_pressed_by_a_resident_do_nothing(gateway: Gateway):
         ("admin.invite_official", {}),
         ("admin.invite_judge", {"round": "rel2017"}),
         ("admin.session_new", {"round": "rel2017"}),
+        # the judges screen and group assignment (da6d166): every step, and the move itself
+        ("admin.judges", {"r": ROUND}),
+        ("admin.assign", {"r": ROUND}),
+        ("admin.assign_group", {"r": ROUND, "j": pseudonym}),
+        ("admin.assign_confirm", move),
+        ("admin.assign_yes", move),
     ]
     for action, args in judge_actions:
         # a token issued to the resident naming a judge's or official's action (as if forged)
@@ -313,6 +329,7 @@ def test_a_judges_buttons_pressed_by_a_resident_do_nothing(gateway: Gateway):
     assert ledger_size(gw) == size
     assert svc.proposal(proposal).hidden is False
     assert svc.official_role(resident) is None
+    assert [j.group for j in svc.judge_progress(ROUND)] == [None]  # not moved
     answered = gw.sandbox.answered_callbacks(resident)
     assert len(answered) >= len(judge_actions), answered
     assert gw.failures() == [], gw.failures()[:3]
