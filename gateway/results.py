@@ -7,7 +7,8 @@
    `DigestPublisher`, `publish` posts it first itself: only where no clock runs beside it,
    since two posters could post one digest twice);
 3. post to PUBLIC_CHANNEL, in formal Korean (hapsyo-che) and HTML (every value escaped): an
-   introduction with the selected proposals, the ranked table with every component
+   introduction with the selected proposals (by rank, "#<number>" as on their cards, and
+   title), the ranked table with every component
    (`participation.report.text_table`, the very table `python -m participation tally` prints, in
    `<pre>` messages under 4,096 characters), the chart PNG, and a footer with the entry index,
    the sealing block number, a `/verify` link, the CSV/XLSX links
@@ -216,8 +217,8 @@ class ResultsPublisher:
                 self.t(
                     "gateway.results.selected_item",
                     rank=row.rank,
+                    number=esc(report.number_text(row)),
                     title=esc(titles.get(row.proposal, "")),
-                    proposal=esc(row.proposal),
                 )
                 for row in results.rows
                 if row.selected

@@ -6,6 +6,11 @@ region names from ``participation.category.<code>`` / ``participation.region.<co
 catalog has them (else the code). Proposal titles are personal content kept beside the ledger:
 pass them as ``titles`` when you have them; a recount from an export has none.
 
+* Proposals are named as residents know them, "#3" (``Row.number``, the n of the id
+  ``"<round>-<n>"``): the text table and the chart by that number alone; the CSV and XLSX
+  keep the id column (second, as before, for whatever matches rows by id) and add the number
+  beside it ("#3" as text in the CSV; a number shown as "#3" in the XLSX, so it sorts).
+  The number is presentation only: the results payload, and so its digest, has no such field.
 * CSV: UTF-8 with a byte-order mark (so spreadsheet programs read Korean right), one header
   row, components as the 2-decimal values of the tally.
 * Formulas: titles are what residents typed, and officials open these files in spreadsheet
@@ -40,7 +45,7 @@ from participation.tally import Row
 from participation.tally import shown
 
 COLUMNS: tuple[str, ...] = (
-    "rank", "proposal", "title", "category", "region", "community", "group", "budget",
+    "rank", "proposal", "number", "title", "category", "region", "community", "group", "budget",
     "endorsements", "judges", "judges_counted", "judges_recused", "onsite", "onsite_scores",
     "paper_ballots", "online", "online_likes", "online_voters", "combined", "decision", "channel",
 )  # fmt: skip
@@ -65,6 +70,11 @@ def headers(texts: Texts, locale: str) -> list[str]:
     return [texts.text(locale, f"report.col.{column}") for column in COLUMNS]
 
 
+def number_text(row: Row) -> str:
+    """Return how residents know the row's proposal: ``#3`` (its id when it has no number)."""
+    return f"#{row.number}" if row.number is not None else row.proposal
+
+
 def row_values(
     row: Row, texts: Texts, locale: str, titles: Mapping[str, str] | None = None
 ) -> list[Any]:
@@ -72,6 +82,7 @@ def row_values(
     value: dict[str, Any] = {
         "rank": row.rank,
         "proposal": row.proposal,
+        "number": number_text(row),
         "title": (titles or {}).get(row.proposal, ""),
         "category": name_of(texts, locale, f"participation.category.{row.category}", row.category),
         "region": name_of(texts, locale, f"participation.region.{row.region}", row.region),
@@ -179,16 +190,20 @@ def write_xlsx(
     sheet.append(headers(texts, locale))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
+    number_column = COLUMNS.index("number") + 1
     for row in results.rows:
         append_text(sheet, row_values(row, texts, locale, titles))
+        if row.number is not None:  # a number that sorts as one, shown as "#3"
+            cell = sheet.cell(row=sheet.max_row, column=number_column)
+            cell.value, cell.data_type, cell.number_format = row.number, "n", '"#"0'
     for index, column in enumerate(COLUMNS, start=1):
         letter = sheet.cell(row=1, column=index).column_letter
         fmt = "0.00" if column in DECIMAL_COLUMNS else "#,##0" if column == "budget" else None
         if fmt:
             for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
                 cell.number_format = fmt
-        sheet.column_dimensions[letter].width = 14 if column != "title" else 30
-    sheet.freeze_panes = "C2"
+        sheet.column_dimensions[letter].width = {"title": 30, "number": 8}.get(column, 14)
+    sheet.freeze_panes = "D2"  # rank, id and number stay in view
     rules = book.create_sheet(texts.text(locale, "report.sheet_name.rules"))
     for line in explanation(results, texts, locale):
         append_text(rules, [line])
@@ -308,7 +323,7 @@ def _draw_bars(
         note = f"{shown(row.combined)}" + (f"  {selected_word}" if row.selected else "")
         axes.text(end + 0.8, y, note, va="center", fontproperties=small)
     labels = [
-        f"{row.rank}. {row.proposal}"
+        f"{row.rank}. {number_text(row)}"
         + (f" {titles[row.proposal]}" if row.proposal in titles else "")
         for row in rows
     ]
@@ -350,7 +365,7 @@ def chart_png(results: Results, texts: Texts, locale: str = "ko", **options: Any
 
 
 TEXT_COLUMNS: tuple[str, ...] = (
-    "rank", "proposal", "budget", "endorsements", "judges", "onsite", "online", "combined",
+    "rank", "number", "budget", "endorsements", "judges", "onsite", "online", "combined",
     "decision",
 )  # fmt: skip
 
@@ -374,7 +389,7 @@ def text_table(results: Results, texts: Texts, locale: str = "ko") -> str:
             values["decision"] = f"{values['decision']} ({channel})"
         body.append([str(values[c]) for c in TEXT_COLUMNS])
     widths = [max(_width(line[i]) for line in [head, *body]) for i in range(len(head))]
-    left_aligned = {"proposal", "decision"}
+    left_aligned = {"decision"}
 
     def fmt(cells: list[str]) -> str:
         out = []

@@ -90,6 +90,17 @@ class Row:
     decision: str  # selected | over_budget | count_full | quota_full | no_votes
     channel: str | None  # how it was selected: "combined" | "judges" | "onsite" | "online"
 
+    @property
+    def number(self) -> int | None:
+        """Return the proposal's number in its round, the n of its id ``"<round>-<n>"``: what
+        residents know it by ("#3" on every card and receipt); None for an id of another shape.
+
+        Read from the id, not stored: the payload (and so the published digest) stays as
+        it was, and a row rebuilt from a published payload has its number too.
+        """
+        _head, dash, tail = self.proposal.rpartition("-")
+        return int(tail) if dash and tail.isascii() and tail.isdigit() else None
+
     def component(self, channel: str) -> Fraction:
         """Return the component of ``channel`` ("judges", "onsite", "online" or "combined")."""
         value: Fraction = getattr(self, channel)

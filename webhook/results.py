@@ -39,8 +39,9 @@ MEDIA = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-# the page's table: the files' columns a reader compares (names of report.COLUMNS)
-PAGE_COLUMNS = ("rank", "proposal", "title", "budget", "judges", "onsite", "online", "combined",
+# the page's table: the files' columns a reader compares (names of report.COLUMNS); the
+# proposal by its number ("#3", as on its card), not its id
+PAGE_COLUMNS = ("rank", "number", "title", "budget", "judges", "onsite", "online", "combined",
                 "decision")  # fmt: skip
 PAGE_KEYS = ("formula_heading", "table_heading", "totals_heading", "files_heading",
              "verify_link", "recount_heading", "recount")  # fmt: skip

@@ -50,7 +50,9 @@ async def test_publish_without_the_gateway_sends_table_chart_and_files(world: Bo
     assert text_of(sent[0]) == world.t(
         "bot.admin.published", count=len(world.svc.results(ROUND)["selected"])
     )  # type: ignore[index]  # noqa: E501
-    assert any("gg2017-1" in text_of(m) for m in sent)
+    # the table names proposals as residents know them ("#1"), not by id ("gg2017-1")
+    assert any(" #1 " in text_of(m) for m in sent)
+    assert not any("gg2017-1" in text_of(m) for m in sent)
     assert any(m["photo"] for m in sent)
     names = [m["document"]["file_name"] for m in sent if m.get("document")]
     assert names == [f"results-{ROUND}.csv", f"results-{ROUND}.xlsx"]

@@ -183,6 +183,18 @@ def test_posts_are_html_under_telegram_limits_with_every_part(world, sandbox):
     (photo,) = [p for p in posts if p.get("photo")]
     assert photo["photo"][:8] == b"\x89PNG\r\n\x1a\n"
     assert pre_lines(posts) == world["table"]
+    # residents know proposals by number ("#3", on their cards): the table and the list of
+    # selected proposals name them so, not by the ledger's id ("small2017-3")
+    results = Results.from_payload(world["svc"].results(ROUND))
+    assert [line.split()[1] for line in world["table"][2:]] == [
+        f"#{row.number}" for row in results.rows
+    ]
+    intro = posts[0]["text"]
+    for row in results.rows:
+        if row.selected:
+            assert f"{row.rank}위 #{row.number} " in intro
+    texts = [post.get("text") or "" for post in posts]
+    assert not any(proposal in text for text in texts for proposal in results.ranking)
     footer = posts[-1]["html"]
     assert f"{summary['block']:,}" in footer and "/verify?i=" in footer
     assert f"{BASE}/results/{ROUND}.csv" in footer

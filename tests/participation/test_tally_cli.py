@@ -71,8 +71,10 @@ def test_recount_of_a_published_round_from_the_service_matches(
     assert "발표된 결과와 같습니다" in out
     published = service.results(ROUND)
     assert published is not None
-    for proposal in published["ranking"]:
-        assert proposal in out
+    # the proposals as residents know them, "#3", in the published order
+    table = out.split("\n\n")[1].splitlines()[2:]
+    numbers = ["#" + proposal.rsplit("-", 1)[1] for proposal in published["ranking"]]
+    assert [line.split()[1] for line in table] == numbers
     assert len((tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()) == 1 + len(
         published["ranking"]
     )
@@ -112,7 +114,8 @@ def test_entries_after_the_publication_do_not_change_the_recount(tmp_path, capsy
 def test_unpublished_round_prints_provisional_results(tmp_path, capsys):
     assert main(["tally", str(export(tmp_path / "x", four_proposals()))], CATALOG) == 0
     out = capsys.readouterr().out
-    assert "잠정 결과" in out and "r1-1" in out
+    assert "잠정 결과" in out
+    assert ["1", "#1"] in [line.split()[:2] for line in out.splitlines()]  # rank 1, number 1
 
 
 def test_missing_export_exits_1(tmp_path, capsys):

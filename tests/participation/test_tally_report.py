@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 import warnings
@@ -18,6 +19,7 @@ from i18n import Catalog
 from participation import report
 from participation.domain.rules import kst_text
 from participation.sheets import FontMissing
+from participation.tally import Results
 from participation.tally import tally
 from tests.participation.tally_ledger import LedgerBuilder
 from tests.participation.tally_ledger import rules
@@ -25,6 +27,7 @@ from tests.participation.test_tally import four_proposals
 
 CATALOG = Catalog.load()
 TITLES = {"r1-1": "행복마을 텃밭 가꾸기", "r1-2": "골목 벽화"}
+DIGEST_BEFORE_NUMBERS = "974e72d6381b1454e3c5934294fd0a5f77973afe6b3d8d4c4714cec9514e0d45"
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +44,11 @@ def test_csv_has_translated_headers_and_one_line_per_ranked_proposal(results, tm
     lines = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert lines[0] == report.headers(CATALOG, locale)
     assert lines[0][0] == {"ko": "순위", "en": "Rank"}[locale]
-    assert [line[1] for line in lines[1:]] == list(results.ranking)
+    assert [line[1] for line in lines[1:]] == list(results.ranking)  # the id stays second
     first = dict(zip(report.COLUMNS, lines[1], strict=True))
+    # residents know a proposal as "#1" (its card, its receipt): that column is beside the id
+    assert lines[0][2] == {"ko": "번호", "en": "No."}[locale]
+    assert [line[2] for line in lines[1:]] == ["#" + p.rsplit("-", 1)[1] for p in results.ranking]
     assert (first["combined"], first["judges"], first["budget"]) == ("76.50", "90.00", "4000000")
     assert first["title"] == "행복마을 텃밭 가꾸기"
     assert first["decision"] == {"ko": "선정", "en": "Selected"}[locale]
@@ -62,10 +68,15 @@ def test_xlsx_round_trips_through_openpyxl(results, tmp_path):
         for column, got, want in zip(report.COLUMNS, written, expected, strict=True):
             if isinstance(want, Decimal):
                 assert Decimal(str(got)) == want, column
+            elif column == "number":  # a number, so it sorts; shown as "#1"
+                assert got == row.number and want == f"#{row.number}"
             else:
                 assert (got if got is not None else "") == want, column
     budget_cell = sheet.cell(row=2, column=report.COLUMNS.index("budget") + 1)
     assert budget_cell.number_format == "#,##0"
+    number_cell = sheet.cell(row=2, column=report.COLUMNS.index("number") + 1)
+    assert number_cell.number_format == '"#"0' and number_cell.data_type == "n"
+    assert table[0][1:3] == ["제안 ID", "번호"]
     rules_text = [row[0] for row in book["규칙"].iter_rows(values_only=True) if row[0]]
     assert any("(50×J + 30×O + 20×N)" in str(line) for line in rules_text)
     assert ("예산 한도(원)", 10_000_000, "budget_cap") in [
@@ -159,6 +170,38 @@ def test_the_glyph_check_fails_with_a_font_lacking_hangul(results, tmp_path):
         report.render_chart(results, tmp_path / "tofu.png", CATALOG, "ko", font=latin_only)
 
 
+def test_chart_labels_name_proposals_by_their_number(results):
+    """The chart named proposals by id ("r1-1"); residents know them as "#1"."""
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+
+    from participation.sheets import korean_font
+
+    axes = Figure().add_subplot()
+    font = FontProperties(fname=str(korean_font()))
+    report._draw_bars(axes, results, results.rows, CATALOG, "ko", TITLES, font)
+    labels = [label.get_text() for label in axes.get_yticklabels()]
+    assert labels[0] == f"1. #{results.rows[0].number} {TITLES[results.rows[0].proposal]}"
+    assert labels == [
+        f"{row.rank}. #{row.number}" + (f" {t}" if (t := TITLES.get(row.proposal)) else "")
+        for row in results.rows
+    ]
+
+
+def test_the_number_is_read_from_the_id_and_is_not_in_the_published_payload(results):
+    """The number is for people; what results.published hashes is unchanged by it."""
+    payload = results.to_payload()
+    assert all("number" not in row for row in payload["rows"])
+    assert [row.number for row in Results.from_payload(payload).rows] == [
+        int(p.rsplit("-", 1)[1]) for p in results.ranking
+    ]
+    # the digest of this round as published before rows had a number
+    assert results.sha256() == DIGEST_BEFORE_NUMBERS
+    odd = dataclasses.replace(results.rows[0], proposal="legacy")
+    assert odd.number is None and report.number_text(odd) == "legacy"
+    assert dataclasses.replace(results.rows[0], proposal="gg-2026-12").number == 12
+
+
 def test_chart_of_many_proposals_shows_the_top_rows(tmp_path):
     b = LedgerBuilder()
     b.open(rules(budget_cap=100_000_000))
@@ -186,7 +229,10 @@ def test_text_table_aligns_korean_columns(results):
     widths = {report._width(line) for line in lines[2:]}
     assert len(lines) == 2 + len(results.rows)
     # every data row ends at a column boundary: the decision column is the only ragged one
-    assert all(line.split()[1].startswith("r1-") for line in lines[2:])
+    # proposals as residents know them ("#1"), not by the ledger's id ("r1-1")
+    assert lines[0].split()[1] == "번호"
+    assert [line.split()[1] for line in lines[2:]] == [f"#{row.number}" for row in results.rows]
+    assert "r1-" not in text
     assert max(widths) <= report._width(lines[1])
     assert "76.50" in lines[2] and "예산 부족으로 건너뜀" in text
 

@@ -63,8 +63,11 @@ def test_the_page_shows_the_results_as_published(world, web):
     body = body_of(page)
     assert "small province 2017 결과" in body
     # the ranked table, in the published order, with the published numbers
-    ids = re.findall(r'<td class="proposal">([^<]+)</td>', body)
-    assert ids == list(results.ranking)
+    # proposals by the number residents know ("#7", on their cards), not the id "small2017-7"
+    numbers = re.findall(r'<td class="number">([^<]+)</td>', body)
+    assert numbers == ["#" + proposal.rsplit("-", 1)[1] for proposal in results.ranking]
+    assert '<th scope="col" class="number">번호</th>' in body
+    assert results.ranking[0] not in body
     for row in results.rows:
         assert f"{row.budget:,}원" in body
         assert shown(row.component("combined")) in body
