@@ -34,12 +34,14 @@ from functools import partial
 from typing import Any
 from typing import TypeVar
 
+import structlog
 from telegram import InlineKeyboardMarkup
 from telegram import Message
 from telegram import ReplyKeyboardMarkup
 from telegram import ReplyKeyboardRemove
 from telegram import Update
 from telegram.error import BadRequest
+from telegram.error import TelegramError
 from telegram.ext import CallbackContext
 from telegram.ext import ExtBot
 
@@ -50,6 +52,8 @@ from participation.service import ParticipationService
 from participation.views import Conversation
 from participation.views import Redeemed
 from participation.views import Resident
+
+log = structlog.get_logger(__name__)
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
@@ -235,15 +239,17 @@ class Ctx:
     async def drop_buttons(self) -> None:
         """Take the inline keyboard off the pressed message (a preview once it was submitted
         or cancelled), so that its buttons do not stay there only to answer 'already used'.
-        A message Telegram no longer lets us edit (too old, deleted) is left as it is."""
+        Best effort: a message Telegram no longer lets us edit (too old, deleted), or a
+        network failure, leaves it as it is; what the person did is done and they must still
+        be told so (a failure here ended in the generic apology after a submission)."""
         query = self.update.callback_query
         message = query.message if query is not None else None
         if not isinstance(message, Message) or message.reply_markup is None:
             return
         try:
             await message.edit_reply_markup(None)
-        except BadRequest:
-            return
+        except TelegramError as err:
+            log.info("buttons_left", error=type(err).__name__)
 
     async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """Answer the pressed button once (a short toast, or an alert)."""

@@ -254,6 +254,28 @@ async def test_a_submitted_or_cancelled_preview_loses_its_buttons(
     assert keyboard_of(world, resident, preview["message_id"]) == []
 
 
+async def test_a_preview_whose_buttons_cannot_be_taken_off_still_says_it_was_submitted(
+    world: BotWorld, resident: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taking the buttons off is cosmetic: a network error there (after the proposal was
+    submitted) ended in the generic apology, and the 'submitted' message was lost."""
+    from telegram import Message
+    from telegram.error import TimedOut
+
+    async def fails(*args: object, **kwargs: object) -> None:
+        raise TimedOut()
+
+    await to_step(world, resident, "preview")
+    monkeypatch.setattr(Message, "edit_reply_markup", fails)
+    await world.press(resident, world.last(resident), world.t("bot.submit.confirm"))
+    assert len(world.svc.my_proposals(resident)) == 1
+    said = [text_of(m) for m in world.messages(resident)[-3:]]
+    assert world.t("bot.error.generic") not in said
+    [mine] = world.svc.my_proposals(resident)
+    link = f"https://t.me/{world.srv.bot_username}?start=p_{mine.proposal_id}"
+    assert any(link in s for s in said), said  # the 'submitted' message, with its share link
+
+
 @pytest.mark.parametrize("ending", ["save_edit", "cancel_edit"])
 async def test_an_edits_preview_loses_its_buttons_once_saved_or_cancelled(
     world: BotWorld, resident: int, ending: str
