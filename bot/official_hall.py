@@ -36,6 +36,7 @@ from i18n.format import format_time
 from participation.app.reviewday import SessionView
 from participation.domain.events import JSON
 from participation.domain.rules import ENROLLMENT_ROLES
+from participation.domain.rules import MAX_PAPER_BALLOTS
 from participation.sheets import enrollment_sheet_pdf
 from participation.views import RoundView
 
@@ -392,6 +393,9 @@ async def paper_counts(ctx: Ctx, incoming: Incoming) -> None:
     ballots, points = numbers
     rnd: RoundView = await ctx.call(ctx.svc.round, str(data.get("r")))
     scale = rnd.rules.onsite_scale
+    if ballots > MAX_PAPER_BALLOTS:  # the service's cap, told before the photo
+        await ctx.reply("bot.admin.paper_counts_too_many", max=f"{MAX_PAPER_BALLOTS:,}")
+        return
     if not ballots <= points <= ballots * scale:  # the service's range, told before the photo
         await ctx.reply(
             "bot.admin.paper_counts_range", ballots=ballots, min=ballots, max=ballots * scale

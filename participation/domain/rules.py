@@ -579,6 +579,11 @@ def _exclude_own(
         raise e.OwnProposal(proposal=p.proposal_id)
 
 
+# Paper ballots of one proposal in one hall session: far above any hall, and far below the
+# 32-bit columns that hold them (a larger count failed in the database, not as a rule).
+MAX_PAPER_BALLOTS = 100_000
+
+
 def decide_paper_enter(
     rnd: RoundState,
     session: OnsiteSession,
@@ -602,7 +607,7 @@ def decide_paper_enter(
     if not p.shortlisted:
         raise e.NotInReview(proposal=p.proposal_id)
     scale = rnd.rules.onsite_scale
-    if ballots < 0 or not ballots <= points <= ballots * scale:
+    if not 0 <= ballots <= MAX_PAPER_BALLOTS or not ballots <= points <= ballots * scale:
         raise e.InvalidTally(ballots=ballots, points=points, scale=scale)
     if not _SHA256_HEX.fullmatch(sheet_sha256):
         raise e.InvalidTally(ballots=ballots, points=points, scale=scale)

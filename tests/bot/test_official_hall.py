@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from participation.domain.errors import InvalidTally
 from tests.support.e2e_bot import OFFICIAL
 from tests.support.e2e_bot import PUBLIC_URL
 from tests.support.e2e_bot import ROUND
@@ -217,6 +218,30 @@ async def test_paper_points_out_of_range_are_refused_before_the_photo(
     await world.photo(boss)
     [tally] = world.svc.paper_tallies(ROUND, boss)
     assert (tally.ballots, tally.points) == (10, 42)
+
+
+async def test_paper_counts_too_large_for_the_database_are_refused_before_the_photo(
+    world: BotWorld,
+) -> None:
+    """'3000000000 3000000000' passed the range check, then the 32-bit columns refused it
+    (on PostgreSQL) as a database error: 'something went wrong' after every photo."""
+    boss = await official(world)
+    ids = submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.paper"))
+    pick = await world.press(boss, current(world, boss, menu), world.t("bot.admin.paper_new"))
+    await world.press(boss, current(world, boss, pick), "오전 9:00")
+    await world.text(boss, "1")
+    refused = await world.text(boss, "3000000000 3000000000")
+    assert text_of(refused) == world.t("bot.admin.paper_counts_too_many", max="100,000")
+    assert world.svc.get_conversation(boss).step == "admin.paper.counts"
+    with pytest.raises(InvalidTally):  # the service's own rule, whoever calls it
+        world.svc.enter_paper_tally(
+            boss, session, ids[0], ballots=100_001, points=100_001, sheet_sha256="b" * 64
+        )
+    assert world.svc.paper_tallies(ROUND, boss) == []
 
 
 async def test_paper_tallies_after_publication_are_closed_and_say_so(world: BotWorld) -> None:
