@@ -10,6 +10,7 @@ inclusion proof for the first and last entry of each block. A server that answer
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -36,6 +37,7 @@ TIMEOUT_S = 30.0
 RETRY_STATUSES = frozenset({429, 503})
 MAX_RETRIES = 8
 MAX_WAIT_S = 60.0
+_CHECKPOINT_FILE = re.compile(r"[0-9]+\.txt")  # an export's checkpoints/N.txt
 _sleep: Callable[[float], None] = time.sleep  # tests count the waits instead
 
 
@@ -54,7 +56,10 @@ def verify_url(
     a mapping from where each came from to its text: the served log must extend each of them.
     `out`, when given, receives the verified download as an export directory (entries.jsonl,
     checkpoint, checkpoints/N.txt, vkey), the input of `python -m participation tally`;
-    nothing is written there unless everything verified.
+    nothing is written there unless everything verified. A folder that already holds an
+    export has its checkpoints/N.txt replaced by the served ones (an older export, perhaps
+    of another server, would otherwise leave checkpoints that no longer verify); other files
+    there are left alone.
 
     Raises:
         VerificationFailed: anything that does not verify, or a server that misbehaves.
@@ -93,6 +98,11 @@ def verify_url(
         leaves_file = (folder / "entries.jsonl").read_bytes().split(b"\n")
         _check_proofs(base, blocks, size, leaves_file)
         if out is not None:
+            stale = out / "checkpoints"
+            if stale.is_dir():
+                for old in stale.iterdir():
+                    if old.is_file() and _CHECKPOINT_FILE.fullmatch(old.name):
+                        old.unlink()
             shutil.copytree(folder, out, dirs_exist_ok=True)
     return report
 

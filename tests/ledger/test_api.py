@@ -238,3 +238,19 @@ def test_verify_url_keeps_the_verified_export_for_a_tally(
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["1.txt", "2.txt", "3.txt"]
     assert verify_export(out).size == 11  # what python -m participation tally reads
     assert str(out) in capsys.readouterr().out
+
+
+def test_verify_url_into_an_older_export_replaces_its_checkpoints(
+    base: str, tmp_path: Path
+) -> None:
+    """An older export in the folder (here of another server: a checkpoint 9 this log never
+    sealed) kept its checkpoints/9.txt beside the new ones, and the folder no longer
+    verified."""
+    out = tmp_path / "export"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "checkpoints" / "9.txt").write_text("another server's checkpoint\n", "utf-8")
+    (out / "notes.md").write_text("mine", "utf-8")
+    assert main(["verify", "--url", base, "--out", str(out)]) == 0
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["1.txt", "2.txt", "3.txt"]
+    assert verify_export(out).size == 11
+    assert (out / "notes.md").read_text("utf-8") == "mine"  # not ours: left alone
