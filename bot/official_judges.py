@@ -191,19 +191,22 @@ async def assign(ctx: Ctx, args: dict[str, JSON]) -> None:
     rnd, n, judge = found
     group = int_arg(args, "g") or None
     rows = [judges_row(ctx, rnd), back_row(ctx, rnd)]
-    # another official moved them meanwhile (being in the new group already is this very
-    # request redelivered, which the service answers with its first outcome, or the same move)
-    if (judge.group or 0) not in (int_arg(args, "from"), group or 0):
-        text = ctx.t("bot.admin.assign.moved", n=n, group=group_name(ctx, judge.group))
+    try:  # the group the official saw is checked under the writer's lock; this very request
+        # redelivered gets its first outcome from the service, not the refusal
+        await ctx.call(
+            ctx.svc.assign_judge,
+            ctx.user_id,
+            rnd.round_id,
+            judge.judge,
+            group,
+            from_group=int_arg(args, "from") or None,
+            request_id=ctx.request_id,
+        )
+    except e.JudgeMoved as moved:  # another official moved them meanwhile
+        now = moved.params.get("group")
+        where = group_name(ctx, now if isinstance(now, int) else None)
+        text = ctx.t("bot.admin.assign.moved", n=n, group=where)
         await ctx.show(text, await inline(ctx, rows))
         return
-    await ctx.call(
-        ctx.svc.assign_judge,
-        ctx.user_id,
-        rnd.round_id,
-        judge.judge,
-        group,
-        request_id=ctx.request_id,
-    )
     text = ctx.t("bot.admin.assign.done", n=n, group=group_name(ctx, group))
     await ctx.show(text, await inline(ctx, rows))

@@ -103,13 +103,19 @@ class Judges(Base):
         judge: str,
         group: int | None,
         *,
+        from_group: int | None | rules.AnyGroup = rules.ANY_GROUP,
         request_id: str | None = None,
     ) -> Receipt:
         """Move a judge (by pseudonym, as :meth:`judge_progress` names them) to review group
         ``group`` (None: every group).  Admins only.  Scores and recusals already given stay
         and count; the judge then sees and scores only the new group's proposals.
 
-        Raises AdminOnly, NotJudge, AssignmentClosed, NoSuchGroup, NothingChanged.
+        ``from_group`` is the group the official saw the judge in (None: every group); it is
+        checked under the writer's lock, so of two officials moving the same judge from the
+        same screen one moves them and the other is refused (JudgeMoved, naming the group
+        now).  A ``request_id`` already done returns its first receipt, whatever the group.
+
+        Raises AdminOnly, NotJudge, AssignmentClosed, JudgeMoved, NoSuchGroup, JudgeInGroup.
         """
 
         def plan(conn: sa.Connection, now: int) -> Plan:
@@ -121,7 +127,9 @@ class Judges(Base):
             ).first()
             if found is None:
                 raise e.NotJudge()
-            event = rules.decide_assign_judge(rnd, judge=judge, current=found.group_no, group=group)
+            event = rules.decide_assign_judge(
+                rnd, judge=judge, current=found.group_no, group=group, expected=from_group
+            )
             conn.execute(
                 sa.update(t.judges)
                 .where(j.round_id == round_id, j.pseudonym == judge)

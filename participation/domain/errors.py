@@ -208,6 +208,20 @@ class NotLiked(NotAllowed):
     key = "participation.error.not_liked"
 
 
+class JudgeMoved(NotAllowed):
+    """A judge's move whose official saw them in another group than the one they are in now:
+    another official moved them meanwhile (param ``group``, the judge's group now); nothing is
+    written."""
+
+    key = "participation.error.judge_moved"
+
+
+class JudgeMovedToAll(JudgeMoved):
+    """As :class:`JudgeMoved`, the judge being in every group now (no params)."""
+
+    key = "participation.error.judge_moved_all"
+
+
 class SameOfficial(NotAllowed):
     key = "participation.error.same_official"
 

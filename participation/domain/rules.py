@@ -6,12 +6,14 @@ Pure functions (no IO, no clock): ``now`` is UTC epoch seconds passed in by the 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import hashlib
 import hmac
 import math
 import re
 from collections.abc import Mapping
 from collections.abc import Sequence
+from typing import Final
 
 from participation.domain import errors as e
 from participation.domain import events as ev
@@ -381,18 +383,36 @@ def check_group(rnd: RoundState, group: int | None) -> None:
         raise e.NoSuchGroup(group=group, count=len(rnd.groups))
 
 
+class AnyGroup(enum.Enum):
+    """The type of :data:`ANY_GROUP`."""
+
+    ANY = "any"
+
+
+ANY_GROUP: Final = AnyGroup.ANY  # a judge's move that names no group they are expected in
+
+
 def decide_assign_judge(
-    rnd: RoundState, *, judge: str, current: int | None, group: int | None
+    rnd: RoundState,
+    *,
+    judge: str,
+    current: int | None,
+    group: int | None,
+    expected: int | None | AnyGroup = ANY_GROUP,
 ) -> ev.JudgeAssigned:
-    """Move a judge (pseudonym) to review group ``group`` (None: every group).
+    """Move a judge (pseudonym) from review group ``expected`` (the one the official saw;
+    ANY_GROUP: whichever) to ``group`` (None: every group).
 
     The judge's scores and recusals stay as they are and count (the tally does not look at
     groups for judges); from then on the judge sees, and can score or change, only the
     proposals of the new group.  Raises AssignmentClosed once the review is over,
-    NoSuchGroup, JudgeInGroup when the judge is in that group already.
+    JudgeMoved (JudgeMovedToAll) when the judge is no longer in ``expected``, NoSuchGroup,
+    JudgeInGroup when the judge is in that group already.
     """
     if rnd.phase in ("results", "closed"):
         raise e.AssignmentClosed(phase=rnd.phase)
+    if expected is not ANY_GROUP and expected != current:
+        raise e.JudgeMovedToAll() if current is None else e.JudgeMoved(group=current)
     check_group(rnd, group)
     if group == current:
         raise e.JudgeInGroup()

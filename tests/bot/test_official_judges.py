@@ -8,9 +8,11 @@ import dataclasses
 import json
 
 import pytest
+import sqlalchemy as sa
 
 from gateway.broadcast import OutboxSender
 from participation.domain import errors as e
+from participation.store import tables as t
 from tests.bot.test_official import set_role
 from tests.support.e2e_bot import OFFICIAL
 from tests.support.e2e_bot import BotWorld
@@ -150,6 +152,44 @@ async def test_a_move_confirmed_after_another_officials_move_changes_nothing(
     done = await world.press(boss, confirm, world.t("bot.admin.assign.yes"))
     assert text_of(done) == world.t("bot.admin.assign.moved", n=1, group="1조")
     assert group_of(world, 1) == 1 and len(assigned(world)) == 1
+
+
+async def test_a_move_landing_while_the_yes_is_handled_is_refused_and_told_once(
+    world: BotWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two officials confirm moves of the same judge at the same moment: the other one's
+    move lands after this press read the judge's group (the bot's view is stale), so only
+    the service's check under the writer's lock can refuse it."""
+    grouped_round(world)
+    boss = await official(world)
+    judge = await join(world, "심사위원")
+    form_groups(world)
+    pick = await world.press(boss, await judges_screen(world, boss), "조 배정")
+    confirm = await world.press(boss, await world.press(boss, pick, "심사위원 1"), "2조")
+    pseudonym = world.svc.judge_progress(GROUPED)[0].judge
+    read = world.svc.judge_progress
+
+    def read_then_the_other_move(round_id: str) -> object:
+        panel = read(round_id)
+        monkeypatch.setattr(world.svc, "judge_progress", read)
+        world.svc.assign_judge(OFFICIAL, GROUPED, pseudonym, 1, request_id="other")
+        return panel
+
+    monkeypatch.setattr(world.svc, "judge_progress", read_then_the_other_move)
+    done = await world.press(boss, confirm, world.t("bot.admin.assign.yes"))
+    assert text_of(done) == world.t("bot.admin.assign.moved", n=1, group="1조")
+    assert group_of(world, 1) == 1 and len(assigned(world)) == 1
+    with world.svc._engine.connect() as conn:  # type: ignore[attr-defined]
+        told = (
+            conn.execute(
+                sa.select(t.outbox.c.key).where(
+                    t.outbox.c.user_id == judge, t.outbox.c.key.like("%judge_assigned%")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert told == ["participation.notice.judge_assigned"]  # once, for the move that won
 
 
 async def test_a_clerk_cannot_assign_judges(world: BotWorld) -> None:
