@@ -234,6 +234,15 @@ def press_token(gw: Gateway, uid: int, token: str) -> dict[str, Any]:
     return gw.sandbox.press(uid, gw.bot_message(uid, token), token)
 
 
+def drain_unthrottled(gw: Gateway) -> None:
+    """Apply what was posted, then refill every person's rate-limit bucket (a burst of 8,
+    then 1/s): a test sending more than that at once has the rest refused with 'slow down'
+    before any handler runs, and a refused forged press proves nothing."""
+    gw.drain()
+    for key in gw.rt.redis.scan_iter(match="*ratelimit:user:*"):
+        gw.rt.redis.delete(key)
+
+
 def test_forged_replayed_and_foreign_buttons_change_nothing(gateway: Gateway):
     gw, svc = gateway, gateway.rt.service
     alice, bob = POOL[0], POOL[2]
@@ -308,10 +317,15 @@ def test_a_judges_buttons_pressed_by_a_resident_do_nothing(gateway: Gateway):
         ("judge.recuse_yes", {"p": proposal, "i": 0}),
         ("judge.card", {"p": proposal, "i": 0}),
         ("judge.summary", {}),
+        # the args the handlers read (bot/official*.py): the round as "r", the choice made
+        # on the step before ("role", "g"), so each forged press is the one that writes
         ("admin.hide_yes", {"p": proposal, "why": "spam"}),
-        ("admin.invite_official", {}),
-        ("admin.invite_judge", {"round": "rel2017"}),
-        ("admin.session_new", {"round": "rel2017"}),
+        ("admin.invite_official", {"r": ROUND}),
+        ("admin.invite_official", {"r": ROUND, "role": "admin"}),
+        ("admin.invite_judge", {"r": ROUND}),
+        ("admin.invite_judge", {"r": ROUND, "g": 1}),
+        ("admin.session_new", {"r": ROUND}),
+        ("admin.session_new", {"r": ROUND, "g": 1}),
         # the judges screen and group assignment (da6d166): every step, and the move itself
         ("admin.judges", {"r": ROUND}),
         ("admin.assign", {"r": ROUND}),
@@ -323,9 +337,12 @@ def test_a_judges_buttons_pressed_by_a_resident_do_nothing(gateway: Gateway):
         # a token issued to the resident naming a judge's or official's action (as if forged)
         token = svc.issue_button(resident, action, args)
         assert gw.post(press_token(gw, resident, token)) == 200
+        drain_unthrottled(gw)
     for text in ("/judge", "/admin"):
         assert gw.post(gw.sandbox.send_text(resident, text)) == 200
-    gw.drain()
+        drain_unthrottled(gw)
+    # every press reached its handler (none was only told to slow down)
+    assert [x for x in gw.events if x.get("event") == "update_throttled"] == []
     assert ledger_size(gw) == size
     assert svc.proposal(proposal).hidden is False
     assert svc.official_role(resident) is None
