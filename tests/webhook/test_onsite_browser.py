@@ -12,6 +12,7 @@ import pytest
 import redis
 from werkzeug.serving import make_server
 
+from participation.domain.rules import ONSITE_STEP_S
 from participation.service import ParticipationService
 from tests.participation.conftest import PEPPER
 from tests.participation.conftest import START
@@ -77,6 +78,10 @@ def test_the_qr_code_follows_the_rotating_code_without_a_reload(site):
 
     base, svc, clock = site
     session = svc.open_onsite_session(1, "gg2017")
+    # Start 1 s into a 30 s window, so loading the page cannot straddle a rotation (CI once
+    # read the page's code in one window and the service's in the next).
+    into = clock().timestamp() % ONSITE_STEP_S
+    clock.offset += dt.timedelta(seconds=ONSITE_STEP_S - into + 1)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page()
@@ -86,7 +91,7 @@ def test_the_qr_code_follows_the_rotating_code_without_a_reload(site):
         page.evaluate("window.stillHere = true")
         first = page.get_attribute("#qr", "data-code")
         assert first == svc.onsite_code(session)
-        clock.offset += dt.timedelta(seconds=31)  # the service moves to the next 30 s window
+        clock.offset += dt.timedelta(seconds=ONSITE_STEP_S)  # the service moves to the next window
         wait_until(page, lambda: page.get_attribute("#qr", "data-code") != first)
         assert page.get_attribute("#qr", "data-code") == svc.onsite_code(session)
         assert page.evaluate("window.stillHere") is True  # changed in place, no reload
