@@ -35,7 +35,12 @@ KEY = view_key(b"onsite-test-pepper-0123")
 def svc(tmp_path: Path) -> Iterator[ParticipationService]:
     clock = Clock(START)
     log = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", clock)
-    service = ParticipationService(log, pepper=PEPPER, clock=lambda: dt.datetime.now(dt.UTC))
+    # real time, shifted to 1 s into a 30 s window: a test's reads cannot straddle a rotation
+    into = dt.datetime.now(dt.UTC).timestamp() % rules.ONSITE_STEP_S
+    shift = dt.timedelta(seconds=rules.ONSITE_STEP_S - into + 1)
+    service = ParticipationService(
+        log, pepper=PEPPER, clock=lambda: dt.datetime.now(dt.UTC) + shift
+    )
     service.create_tables()
     service.grant_first_official(OFFICIAL)
     now = int(dt.datetime.now(dt.UTC).timestamp())
