@@ -15,6 +15,7 @@ from collections.abc import Callable
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
+from sandbox.methods import MAX_TEXT
 from sandbox.model import JSON
 from sandbox.model import BotRec
 from sandbox.model import CallbackRec
@@ -23,6 +24,7 @@ from sandbox.model import chat_api
 from sandbox.model import message_api
 from sandbox.model import message_view
 from sandbox.text import auto_entities
+from sandbox.text import split_like_an_app
 from sandbox.world import World
 
 START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -44,19 +46,27 @@ class Client:
         *,
         deep_link: str | None = None,
     ) -> JSON:
-        """Send ``text`` from the user to the bot; return the queued update."""
+        """Send ``text`` from the user to the bot; return the queued update.
+
+        A text over 4,096 characters goes as several messages, one right after the other, as
+        Telegram's apps send it (:func:`split_like_an_app`); the first part's update is
+        returned, the others are queued after it.
+        """
         if not text.strip():
             raise ValueError("a Telegram message cannot be empty")
         world = self.world
         with world.lock:
             bot, chat = self._open_chat(user_id, bot_username)
-            msg = world.new_message(chat, outgoing=False, sender_id=user_id)
-            msg.text = text
-            msg.entities = auto_entities(text)
-            msg.deep_link = deep_link
             self._consume_keyboard(chat, text)
-            world.add_message(bot, chat, msg)
-            return world.message_update(bot, chat, msg)
+            updates = []
+            for part in split_like_an_app(text, MAX_TEXT):
+                msg = world.new_message(chat, outgoing=False, sender_id=user_id)
+                msg.text = part
+                msg.entities = auto_entities(part)
+                msg.deep_link = deep_link if not updates else None
+                world.add_message(bot, chat, msg)
+                updates.append(world.message_update(bot, chat, msg))
+            return updates[0]
 
     def send_photo(
         self, user_id: int, data: bytes, caption: str | None = None, bot_username: str | None = None

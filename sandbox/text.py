@@ -44,6 +44,23 @@ class EntityParseError(ValueError):
     """Markup that Telegram refuses; the message is Telegram's own wording."""
 
 
+def split_like_an_app(text: str, limit: int) -> list[str]:
+    """Return the messages a Telegram app sends for ``text``: one message holds at most
+    ``limit`` characters, so the app cuts a longer text into several, sent one right after
+    the other. Each cut is at the last line break, else the last space, in the second half
+    of the limit (that character is dropped), else at the limit itself."""
+    parts: list[str] = []
+    while len(text) > limit:
+        window = text[:limit]
+        cut = window.rfind("\n")
+        if cut < limit // 2:
+            cut = max(window.rfind(" "), window.rfind("\t"))
+        part, text = (window, text[limit:]) if cut < limit // 2 else (text[:cut], text[cut + 1 :])
+        parts.append(part)
+    parts.append(text)
+    return [part for part in parts if part.strip()]
+
+
 def utf16_len(text: str) -> int:
     """Return the length of ``text`` in UTF-16 code units, the unit of entity offsets."""
     return len(text.encode("utf-16-le")) // 2

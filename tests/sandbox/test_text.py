@@ -15,6 +15,7 @@ from sandbox.text import auto_entities
 from sandbox.text import parse_html
 from sandbox.text import parse_markdown_v2
 from sandbox.text import render_html
+from sandbox.text import split_like_an_app
 from sandbox.text import utf16_len
 
 
@@ -138,3 +139,26 @@ def test_parse_deep_link(link: str, expected: tuple[str, str | None]) -> None:
 def test_parse_deep_link_refuses_what_telegram_would_not_pass_on(link: str) -> None:
     with pytest.raises(ValueError):
         parse_deep_link(link)
+
+
+@given(st.text(alphabet=st.sampled_from("ab 가\n😀"), max_size=300), st.integers(8, 40))
+def test_an_app_splits_a_long_text_into_parts_within_the_limit_losing_only_the_cuts(
+    text: str, limit: int
+) -> None:
+    """Telegram's apps send a text over the limit as several messages; each part fits, and
+    the parts are the text in order, less the line break or space dropped at each cut (and
+    a part that would be blank, which an app does not send)."""
+    parts = split_like_an_app(text, limit)
+    assert all(0 < len(part) <= limit and part.strip() for part in parts)
+    joined = "".join(parts)
+    assert [c for c in joined if not c.isspace()] == [c for c in text if not c.isspace()]
+    rest = iter(text)
+    assert all(char in rest for char in joined)  # a subsequence, in order
+    if len(text) <= limit and text.strip():
+        assert parts == [text]
+
+
+def test_an_app_cuts_at_a_line_break_else_a_space_in_the_limits_second_half() -> None:
+    assert split_like_an_app("aaaa\nbbbb cccc", 12) == ["aaaa\nbbbb", "cccc"]
+    assert split_like_an_app("aaaaaaa\nbb cccc", 12) == ["aaaaaaa", "bb cccc"]
+    assert split_like_an_app("a\nbbbbbbbbbbbbbbbb", 12) == ["a\nbbbbbbbbbb", "bbbbbb"]
