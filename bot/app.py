@@ -236,6 +236,9 @@ async def on_message(update: Update, context: Context) -> None:
         else Document(sent.file_id, sent.file_name or "", sent.mime_type or "", sent.file_size),
     )
     router = ctx.router
+    if await ctx.rest_of_refused():
+        await ctx.reply("bot.error.rest_of_long")
+        return
     if ctx.registered and incoming.text is not None:
         item = router.menu_for_text(incoming.text, lambda key: labels(ctx.services, key))
         if item is not None:

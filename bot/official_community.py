@@ -118,6 +118,8 @@ async def name(ctx: Ctx, incoming: Incoming) -> None:
         return
     if problems:
         await ctx.reply("participation.error.community_name_invalid", max=cm.NAME_MAX)
+        if len(cleaned) > cm.NAME_MAX:
+            await ctx.refused_long()
         return
     await ctx.save(REGION_STEP, {"r": round_id, "name": cleaned})
     rnd = await ctx.call(ctx.svc.round, round_id)

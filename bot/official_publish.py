@@ -201,6 +201,7 @@ async def broadcast_text(ctx: Ctx, incoming: Incoming) -> None:
     text = (incoming.text or "").strip()
     if len(text) > BROADCAST_MAX:
         await ctx.reply("bot.admin.bc_too_long", length=f"{len(text):,}", max=f"{BROADCAST_MAX:,}")
+        await ctx.refused_long()
         return
     if not text:
         await ctx.reply("bot.admin.bc_invalid", max=f"{BROADCAST_MAX:,}")

@@ -87,6 +87,8 @@ async def title(ctx: Ctx, incoming: Incoming) -> None:
     text = (incoming.text or "").strip()
     if not 1 <= len(text) <= 100:
         await ctx.reply("bot.admin.new.title_invalid")
+        if text:
+            await ctx.refused_long()
         return
     await store(
         ctx, "admin.new.categories", {"title": text, "categories": list(DEFAULT_CATEGORIES)}

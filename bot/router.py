@@ -62,6 +62,10 @@ SERVICES_KEY = "services"
 ROUTER_KEY = "router"
 KEPT = ("draft", "aside")  # the resident's unfinished proposal: it outlives every other flow
 DRAFT_STEPS = "submit."  # the steps of the flow that owns them (bot/submit.py)
+CUT = "cut"  # the message id and date of a text refused as too long (Ctx.refused_long)
+CUT_FIRST_MIN = 2048  # an app cuts a long text in the second half of 4,096 characters
+CUT_GAP_S = 2  # ...and sends the next part within seconds of the first
+CUT_IDS = 2  # ...at most this many message ids on (a reply of ours may come in between)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +164,39 @@ class Ctx:
         self.conversation = await self.call(
             self.svc.save_conversation, self.user_id, step, new, self.conversation.version
         )
+
+    async def refused_long(self) -> None:
+        """Remember that the text just sent was refused as too long.
+
+        A Telegram app sends a text over 4,096 characters as several messages, one right
+        after the other: the parts after the refused first one must not be taken as the
+        step's answer (the end of a resident's long text as their proposal's body), see
+        :meth:`rest_of_refused`. The stored step stays; its data carries the marker, which
+        the next save of the flow replaces.
+        """
+        message = self.update.effective_message
+        if message is None or not self.step or len(message.text or "") < CUT_FIRST_MIN:
+            return  # too short to be the first part of a split text
+        mark = {"m": message.message_id, "t": int(message.date.timestamp())}
+        await self.save(self.step, {**self.conversation.data, CUT: mark})
+
+    async def rest_of_refused(self) -> bool:
+        """Return whether this text is the next part of a text refused as too long (sent by
+        the app within seconds, a few message ids on); if so the marker moves to it, for a
+        third part."""
+        message = self.update.effective_message
+        mark = self.conversation.data.get(CUT)
+        if message is None or message.text is None or not isinstance(mark, dict):
+            return False
+        first, sent = mark.get("m"), mark.get("t")
+        if not isinstance(first, int) or not isinstance(sent, int):
+            return False
+        if not first < message.message_id <= first + CUT_IDS:
+            return False
+        if not 0 <= message.date.timestamp() - sent <= CUT_GAP_S:
+            return False
+        await self.refused_long()
+        return True
 
     async def clear(self) -> None:
         """End the current flow: forget the stored step and its data, but keep the

@@ -182,6 +182,8 @@ async def text_field(ctx: Ctx, incoming: Incoming, field: str) -> None:
         await ctx.call(ctx.svc.check_proposal_field, str(draft.get("round")), field, value)
     except e.InvalidInput as err:
         await ctx.send(ctx.t(err.key, **err.params) + "\n" + ctx.t("bot.submit.try_again"))
+        if isinstance(err, e.TitleTooLong | e.BodyTooLong):
+            await ctx.refused_long()
         return
     draft[field] = value
     await advance(ctx, draft)

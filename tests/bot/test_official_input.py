@@ -52,7 +52,7 @@ async def test_a_huge_or_odd_proposal_number_is_not_found_not_an_error(
 async def test_a_notice_over_the_limit_says_how_long_it_is_and_counts_agree(
     world: BotWorld,
 ) -> None:
-    """A 5,000-character notice (or a sticker) is refused with its length and the limit
+    """A 4,000-character notice (or a sticker) is refused with its length and the limit
     written 3,500; the step stays, and the English preview counts '1 person', not
     '1 people'."""
     from tests.bot.test_official_english import english_official
@@ -62,9 +62,9 @@ async def test_a_notice_over_the_limit_says_how_long_it_is_and_counts_agree(
     await world.press(boss, await world.text(boss, "/admin"), en("bot.admin.menu.broadcast"))
     assert text_of(world.last(boss)) == en("bot.admin.bc_ask", max="3,500")
     assert "3,500 characters" in text_of(world.last(boss))
-    said = text_of(await world.text(boss, "x" * 5000))
-    assert said == en("bot.admin.bc_too_long", length="5,000", max="3,500")
-    assert "5,000" in said and "3,500" in said
+    said = text_of(await world.text(boss, "x" * 4000))
+    assert said == en("bot.admin.bc_too_long", length="4,000", max="3,500")
+    assert "4,000" in said and "3,500" in said
     world.srv.send_contact(boss)  # not text at all
     await world.drain()
     assert text_of(world.last(boss)) == en("bot.admin.bc_invalid", max="3,500")
@@ -74,3 +74,32 @@ async def test_a_notice_over_the_limit_says_how_long_it_is_and_counts_agree(
     assert head.startswith("To: all subscribers (1 person)")
     shown = text_of(world.messages(boss)[-2])
     assert shown.endswith("<b>Tea & cake</b> at $5, =HALL")  # as typed, not as markup
+
+
+async def test_a_notice_telegram_split_in_three_is_refused_whole_not_taken_from_its_end(
+    world: BotWorld,
+) -> None:
+    """Telegram's apps send a text over 4,096 characters as several messages. The first
+    part of a 9,089-character notice is refused as too long; the parts after it (4,039 and
+    1,009 characters, cut at line breaks) were then taken as the notice: the last 1,009
+    characters would go out to every subscriber. Each part after the first is now refused
+    as the rest of that text, the step stays, and the next notice is taken."""
+    boss = await official(world)
+    await world.press(boss, await world.text(boss, "/admin"), world.t("bot.admin.menu.broadcast"))
+    before = len(world.messages(boss))
+    world.srv.send_text(boss, "\n".join(["공지 문장입니다. " * 10] * 90))  # 9,089 characters
+    await world.drain()
+    parts = [m for m in world.srv.messages(boss, incoming=True) if not m["outgoing"]]
+    assert [len(m["text"]) for m in parts[-3:]] == [4039, 4039, 1009]  # cut at line breaks
+    said = [text_of(m) for m in world.messages(boss)[before:]]
+    assert said == [
+        world.t("bot.admin.bc_too_long", length="4,038", max="3,500"),
+        world.t("bot.error.rest_of_long"),
+        world.t("bot.error.rest_of_long"),
+    ]
+    assert world.svc.get_conversation(boss).step == "admin.bc.text"
+    audience = await world.text(boss, "내일 오전 10시에 현장 심사를 시작합니다.")
+    assert text_of(audience) == world.t("bot.admin.bc_audience")
+    assert (
+        world.svc.get_conversation(boss).data["text"] == "내일 오전 10시에 현장 심사를 시작합니다."
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -289,3 +290,44 @@ async def test_an_edits_preview_loses_its_buttons_once_saved_or_cancelled(
     preview = await world.text(resident, "정류장 그늘막")
     await world.press(resident, preview, world.t(f"bot.submit.{ending}"))
     assert keyboard_of(world, resident, preview["message_id"]) == []
+
+
+@pytest.mark.parametrize("field", ["title", "body"])
+async def test_the_rest_of_a_text_telegram_split_is_not_taken_as_the_next_answer(
+    world: BotWorld, resident: int, field: str
+) -> None:
+    """A resident pastes a 5,360-character text as the title or the body. Telegram's app
+    sends it as two messages (4,095 and 1,264 characters): the first is refused as
+    too long, and the second was then taken as the whole title or body (the body became
+    the end of the text, or the end failed the title's check with a second, confusing
+    length). The second part is now told it is the rest of that text and not taken; the
+    step stays, and the next text is the answer."""
+    await to_step(world, resident, field)
+    before = len(world.messages(resident))
+    world.srv.send_text(resident, "마을 공원에 그늘막을 설치해 주세요 " * 268)  # 5,360 characters
+    await world.drain()
+    said = [text_of(m) for m in world.messages(resident)[before:]]
+    assert len(said) == 2 and "4,095" in said[0]
+    assert said[1] == world.t("bot.error.rest_of_long")
+    stored = world.svc.get_conversation(resident)
+    assert stored.step == f"submit.{field}"
+    assert field not in stored.data["draft"]
+    await world.text(resident, TITLE if field == "title" else BODY)
+    stored = world.svc.get_conversation(resident)
+    assert stored.step == ("submit.body" if field == "title" else "submit.category")
+    assert stored.data["draft"][field] == (TITLE if field == "title" else BODY)
+
+
+@pytest.mark.slow  # waits 3 s, as a person does before answering again
+async def test_a_new_text_seconds_after_a_long_one_was_refused_is_the_answer(
+    world: BotWorld, resident: int
+) -> None:
+    """The rest of a split text comes within seconds of the first part; a text the
+    resident sends after reading the refusal is their new answer, even right after it."""
+    await to_step(world, resident, "body")
+    refused = await world.text(resident, "가" * 3000)
+    assert "1,500" in text_of(refused) and "3,000" in text_of(refused)
+    time.sleep(3.1)
+    await world.text(resident, BODY)
+    stored = world.svc.get_conversation(resident)
+    assert stored.step == "submit.category" and stored.data["draft"]["body"] == BODY
