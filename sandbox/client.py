@@ -68,6 +68,28 @@ class Client:
                 updates.append(world.message_update(bot, chat, msg))
             return updates[0]
 
+    def edit_text(
+        self, user_id: int, message_id: int, text: str, bot_username: str | None = None
+    ) -> JSON:
+        """Edit the user's own text message ``message_id``, as a person may long after
+        sending it; return the queued ``edited_message`` update.
+
+        Raises:
+            ValueError: no such text message of the user's, or an empty or too long text.
+        """
+        if not text.strip() or len(text) > MAX_TEXT:
+            raise ValueError("an edited message holds 1-4,096 characters")
+        world = self.world
+        with world.lock:
+            bot = world.bot(bot_username)
+            chat = bot.chats.get(user_id)
+            msg = world.find_message(chat, message_id) if chat else None
+            if chat is None or msg is None or msg.outgoing or msg.text is None:
+                raise ValueError(f"the user has no text message {message_id} in chat {user_id}")
+            msg.text, msg.entities = text, auto_entities(text)
+            msg.edit_date = int(time.time())
+            return world.enqueue(bot, "edited_message", message_api(msg, chat, bot, world.users))
+
     def send_photo(
         self, user_id: int, data: bytes, caption: str | None = None, bot_username: str | None = None
     ) -> JSON:

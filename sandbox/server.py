@@ -213,6 +213,10 @@ class SandboxServer:
         """Send a text (commands get ``bot_command`` entities); return the queued update."""
         return self.client.send_text(user_id, text, bot_username)
 
+    def edit_text(self, user_id: int, message_id: int, text: str) -> JSON:
+        """Edit the user's own text message; return the queued ``edited_message`` update."""
+        return self.client.edit_text(user_id, message_id, text)
+
     def send_photo(self, user_id: int, jpeg_bytes: bytes, caption: str | None = None) -> JSON:
         """Send a photo with an optional caption."""
         return self.client.send_photo(user_id, jpeg_bytes, caption)
