@@ -101,6 +101,7 @@ def build_application(
     private = filters.ChatType.PRIVATE
     app.add_handler(TypeHandler(Update, gate), group=-1)
     app.add_handler(ChatMemberHandler(on_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(MessageHandler(private & filters.UpdateType.EDITED, on_edited))  # first
     if router.commands:
         app.add_handler(CommandHandler(list(router.commands), on_command, filters=private))
     app.add_handler(MessageHandler(private & filters.COMMAND, on_unknown_command))
@@ -210,6 +211,15 @@ async def on_command(update: Update, context: Context) -> None:
     if ctx.registered and flow is not None:
         await leave_flow(ctx, flow)
     await fn(ctx, list(context.args or []))
+
+
+async def on_edited(update: Update, context: Context) -> None:
+    """A person edited a message they sent: Telegram sends the new text as an update of its
+    own, which must not be taken as the current step's answer (an edited title as the body)
+    or run again (an edited command). Nothing changes; the person is told so."""
+    ctx = await make_ctx(update, context)
+    if ctx is not None:
+        await ctx.reply("bot.error.edit_not_applied")
 
 
 async def on_unknown_command(update: Update, context: Context) -> None:

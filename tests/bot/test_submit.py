@@ -331,3 +331,38 @@ async def test_a_new_text_seconds_after_a_long_one_was_refused_is_the_answer(
     await world.text(resident, BODY)
     stored = world.svc.get_conversation(resident)
     assert stored.step == "submit.category" and stored.data["draft"]["body"] == BODY
+
+
+async def test_an_edited_message_is_not_taken_as_the_next_answer(
+    world: BotWorld, resident: int
+) -> None:
+    """A resident who fixes a typo in the title they sent, while the bot asks for the body,
+    edits that message; Telegram sends the edit as an update of its own, and it was taken
+    as the body (the edited title became the body). An edit now changes nothing and is
+    told so, with where a proposal can be changed."""
+    await to_step(world, resident, "body")
+    sent = [m for m in world.srv.messages(resident, incoming=True) if not m["outgoing"]]
+    title = next(m for m in reversed(sent) if m["text"] == TITLE)
+    before = len(world.messages(resident))
+    world.srv.edit_text(resident, title["message_id"], TITLE + " (고침)")
+    await world.drain()
+    said = [text_of(m) for m in world.messages(resident)[before:]]
+    assert said == [world.t("bot.error.edit_not_applied")]
+    stored = world.svc.get_conversation(resident)
+    assert stored.step == "submit.body"
+    assert stored.data["draft"]["title"] == TITLE and "body" not in stored.data["draft"]
+    await world.text(resident, BODY)
+    assert world.svc.get_conversation(resident).data["draft"]["body"] == BODY
+
+
+async def test_an_edited_command_does_not_run_again(world: BotWorld, resident: int) -> None:
+    """An edited /propose would open the flow a second time; it is told, not run."""
+    await world.text(resident, "/help")
+    sent = [m for m in world.srv.messages(resident, incoming=True) if not m["outgoing"]]
+    before = len(world.messages(resident))
+    world.srv.edit_text(resident, sent[-1]["message_id"], "/propose")
+    await world.drain()
+    assert [text_of(m) for m in world.messages(resident)[before:]] == [
+        world.t("bot.error.edit_not_applied")
+    ]
+    assert world.svc.get_conversation(resident).step == ""
