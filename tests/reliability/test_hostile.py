@@ -314,8 +314,12 @@ def test_a_judges_buttons_pressed_by_a_resident_do_nothing(gateway: Gateway):
     (pseudonym,) = [j.judge for j in svc.judge_progress(ROUND)]
     move = {"r": ROUND, "j": pseudonym, "from": 0, "g": 1}
     size = ledger_size(gw)
+    # the last criterion's button, carrying the others' scores ("d"): the press that saves
+    *earlier, last = svc.round(ROUND).rules.criteria
+    scored = {"p": proposal, "i": 0, "c": last, "v": 5, "d": dict.fromkeys(earlier, 4)}
     judge_actions = [
         ("judge.score", {"p": proposal, "i": 0, "c": "feasibility", "v": 5}),
+        ("judge.score", scored),
         ("judge.recuse_yes", {"p": proposal, "i": 0}),
         ("judge.card", {"p": proposal, "i": 0}),
         ("judge.summary", {}),
