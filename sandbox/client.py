@@ -12,6 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from collections.abc import Sequence
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
@@ -26,9 +27,12 @@ from sandbox.model import message_view
 from sandbox.text import auto_entities
 from sandbox.text import split_like_an_app
 from sandbox.world import World
+from sandbox.world import extension_of
+from sandbox.world import picture_type
 
 START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 Predicate = Callable[[JSON], bool]
+ALBUM_MIN, ALBUM_MAX = 2, 10  # what one album (media group) holds in Telegram
 
 
 class Client:
@@ -105,6 +109,57 @@ class Client:
                 msg.caption_entities = auto_entities(caption)
             world.add_message(bot, chat, msg)
             return world.message_update(bot, chat, msg)
+
+    def send_album(
+        self,
+        user_id: int,
+        pictures: Sequence[bytes],
+        caption: str | None = None,
+        bot_username: str | None = None,
+        *,
+        as_files: bool = False,
+    ) -> list[JSON]:
+        """Send several pictures at once, as a person who picks them in a Telegram app does;
+        return the queued updates, one per picture.
+
+        Telegram delivers an album as one message each, right after the other (consecutive
+        ids, one date), all with the same ``media_group_id``; the caption, if any, is on the
+        first. ``as_files``: sent "as files" (uncompressed), each a document of its image
+        type named like a gallery's file, as the apps group those too.
+
+        Raises:
+            ValueError: not 2-10 pictures (what one album holds).
+            ApiError: 400 IMAGE_PROCESS_FAILED, a picture sent as a photo that is no image.
+        """
+        if not ALBUM_MIN <= len(pictures) <= ALBUM_MAX:
+            raise ValueError(f"an album holds {ALBUM_MIN}-{ALBUM_MAX} pictures")
+        world = self.world
+        media: list[tuple[list[JSON] | None, JSON | None]] = []
+        for n, data in enumerate(pictures, 1):
+            if as_files:
+                mime = picture_type(data)
+                name = f"IMG_{n:04d}{extension_of(mime)}"
+                rec = world.store_file(data, mime_type=mime, file_name=name, folder="documents")
+                media.append((None, rec.document()))
+            else:
+                media.append((world.store_photo(data), None))
+        group = str(secrets.randbits(62))
+        with world.lock:
+            bot, chat = self._open_chat(user_id, bot_username)
+            updates: list[JSON] = []
+            date: int | None = None
+            for sizes, document in media:
+                msg = world.new_message(chat, outgoing=False, sender_id=user_id)
+                date = msg.date if date is None else date
+                msg.date = date  # sent together: the first one's date
+                msg.media_group_id = group
+                msg.photo, msg.document = sizes, document
+                if caption and not updates:
+                    msg.caption = caption
+                    msg.caption_entities = auto_entities(caption)
+                world.add_message(bot, chat, msg)
+                updates.append(world.message_update(bot, chat, msg))
+            return updates
 
     def send_document(
         self,

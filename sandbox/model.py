@@ -98,6 +98,7 @@ class MessageRec:
     photo: list[JSON] | None = None
     document: JSON | None = None
     contact: JSON | None = None
+    media_group_id: str | None = None  # shared by the messages of one album
     reply_markup: JSON | None = None  # inline keyboards only: what Message.reply_markup carries
     keyboard: JSON | None = None  # a reply keyboard / remove / force_reply sent with the message
     parse_mode: str | None = None
@@ -225,7 +226,8 @@ def message_api(msg: MessageRec, chat: ChatRec, bot: BotRec, users: dict[int, Us
         out["from"] = bot.to_api()
     elif msg.sender_id is not None and msg.sender_id in users:
         out["from"] = users[msg.sender_id].to_api()
-    for key in ("text", "caption", "photo", "document", "contact", "reply_markup", "edit_date"):
+    keys = ("text", "caption", "photo", "document", "contact", "media_group_id", "reply_markup")
+    for key in (*keys, "edit_date"):
         value = getattr(msg, key)
         if value is not None:
             out[key] = value
@@ -267,6 +269,7 @@ def message_view(msg: MessageRec, files: dict[str, FileRec]) -> JSON:
         "document": msg.document,
         "document_bytes": doc_rec.data if doc_rec else None,
         "contact": msg.contact,
+        "media_group_id": msg.media_group_id,
         "edited": msg.edit_date is not None,
         "deleted": msg.deleted,
         "pinned_message_id": msg.pinned_message_id,

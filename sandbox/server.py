@@ -221,6 +221,18 @@ class SandboxServer:
         """Send a photo with an optional caption."""
         return self.client.send_photo(user_id, jpeg_bytes, caption)
 
+    def send_album(
+        self,
+        user_id: int,
+        pictures: list[bytes],
+        caption: str | None = None,
+        *,
+        as_files: bool = False,
+    ) -> list[JSON]:
+        """Send 2-10 pictures at once, as an album: one ``message`` update each, sharing a
+        ``media_group_id``, the caption on the first (``as_files``: documents)."""
+        return self.client.send_album(user_id, pictures, caption, as_files=as_files)
+
     def send_document(
         self,
         user_id: int,

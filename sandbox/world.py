@@ -407,6 +407,23 @@ _EXTENSIONS = {
 }
 
 
+def picture_type(data: bytes) -> str:
+    """Return the MIME type of an image's bytes (``application/octet-stream`` if not one)."""
+    from PIL import Image
+    from PIL import UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return Image.MIME.get(image.format or "", "application/octet-stream")
+    except (UnidentifiedImageError, OSError, ValueError):
+        return "application/octet-stream"
+
+
+def extension_of(mime_type: str) -> str:
+    """Return the usual file name ending of ``mime_type`` ("" when unknown)."""
+    return _EXTENSIONS.get(mime_type, "")
+
+
 def _extension(mime_type: str, file_name: str | None) -> str:
     if file_name and "." in file_name:
         suffix = "." + file_name.rsplit(".", 1)[1]

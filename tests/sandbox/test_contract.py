@@ -154,6 +154,56 @@ async def test_a_sent_file_arrives_as_a_document_the_bot_can_download(
     assert bytes(await file.download_as_bytearray()) == data
 
 
+async def test_an_album_arrives_as_one_message_per_picture_sharing_a_media_group(
+    bot: Bot, sandbox: SandboxServer
+) -> None:
+    """As from a Telegram app: three photos picked at once are three updates in a row,
+    consecutive message ids, one date, one media_group_id; the caption on the first only.
+    A second album has a group of its own, and a photo sent alone has none."""
+    uid = int(sandbox.users.create(first_name="민지")["id"])
+    pictures = [png(40, 30), png(41, 30), png(42, 30)]
+    queued = sandbox.send_album(uid, pictures, caption="공원 사진 세 장")
+    sandbox.send_album(uid, pictures[:2])
+    sandbox.send_photo(uid, png())
+    updates = await bot.get_updates(timeout=0)
+    assert [u.update_id for u in updates[:3]] == [u["update_id"] for u in queued]
+    first, other, alone = updates[:3], updates[3:5], updates[5]
+    messages = [u.message for u in first]
+    assert [m.message_id for m in messages] == [messages[0].message_id + i for i in range(3)]
+    assert {m.date for m in messages} == {messages[0].date}
+    assert len({m.media_group_id for m in messages}) == 1 and messages[0].media_group_id
+    assert [m.caption for m in messages] == ["공원 사진 세 장", None, None]
+    assert [m.photo[-1].width for m in messages] == [40, 41, 42]
+    assert {u.message.media_group_id for u in other} != {messages[0].media_group_id}
+    assert len({u.message.media_group_id for u in other}) == 1
+    assert alone.message.media_group_id is None and alone.message.photo
+    got = await bot.get_file(messages[1].photo[-1].file_id)
+    assert bytes(await got.download_as_bytearray()) == pictures[1]
+    shown = [m for m in sandbox.messages(uid, incoming=True) if m["media_group_id"]]
+    assert len(shown) == 5
+
+
+async def test_an_album_sent_as_files_is_a_media_group_of_image_documents(
+    bot: Bot, sandbox: SandboxServer
+) -> None:
+    uid = int(sandbox.users.create(first_name="민지")["id"])
+    sandbox.send_album(uid, [png(), png(50, 50)], as_files=True)
+    one, two = [u.message for u in await bot.get_updates(timeout=0)]
+    assert one.media_group_id == two.media_group_id is not None
+    assert not one.photo and not two.photo
+    assert (one.document.mime_type, one.document.file_name) == ("image/png", "IMG_0001.png")
+    file = await bot.get_file(two.document.file_id)
+    assert bytes(await file.download_as_bytearray()) == png(50, 50)
+
+
+@pytest.mark.parametrize("count", [0, 1, 11])
+async def test_an_album_holds_two_to_ten_pictures(sandbox: SandboxServer, count: int) -> None:
+    uid = int(sandbox.users.create(first_name="민지")["id"])
+    with pytest.raises(ValueError, match="2-10"):
+        sandbox.send_album(uid, [png()] * count)
+    assert sandbox.messages(uid, incoming=True) == []
+
+
 async def test_send_message_html_becomes_text_and_utf16_entities(
     bot: Bot, resident: int, sandbox: SandboxServer
 ) -> None:
