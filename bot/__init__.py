@@ -1,5 +1,6 @@
 """The residents' Telegram bot: ``build_application`` and what it needs (``BotServices``)."""
 
+from bot.app import UPDATE_KINDS
 from bot.app import build_application
 from bot.app import tell_delayed
 from bot.app import tell_not_handled
@@ -9,6 +10,7 @@ from bot.services import RateLimiter
 from bot.services import Verdict
 
 __all__ = [
+    "UPDATE_KINDS",
     "BotServices",
     "MemoryRateLimiter",
     "RateLimiter",

@@ -20,6 +20,7 @@ from telegram import Bot
 from telegram import CallbackQuery
 from telegram import ChatMemberUpdated
 from telegram import Update
+from telegram.constants import UpdateType
 from telegram.error import BadRequest
 from telegram.error import Forbidden
 from telegram.error import TelegramError
@@ -47,6 +48,17 @@ from participation.domain import errors as e
 from participation.views import Opened
 
 log = structlog.get_logger("bot.app")
+
+# The kinds of update the handlers of build_application take, for setWebhook's and
+# getUpdates' allowed_updates: Telegram then sends no other kind (a person's reaction to a
+# message, the public channel's member changes, reaction counts and other admins' posts).
+# A kind added here needs a handler below, and a handler of a new kind needs it here.
+UPDATE_KINDS: tuple[str, ...] = (
+    UpdateType.MESSAGE,
+    UpdateType.EDITED_MESSAGE,
+    UpdateType.CALLBACK_QUERY,
+    UpdateType.MY_CHAT_MEMBER,
+)
 
 
 class Screen(Protocol):

@@ -19,9 +19,9 @@ import redis
 import redis.asyncio as aredis
 import structlog
 from telegram import Bot
-from telegram import Update
 from telegram.error import TelegramError
 
+from bot import UPDATE_KINDS
 from bot import tell_delayed
 from bot import tell_not_handled
 from bot.transport import AiohttpRequest
@@ -164,6 +164,8 @@ class Feeder:
     With a webhook URL (or the sandbox, which delivers to our `/telegram`) it calls
     setWebhook with the secret once; otherwise the lease holder long-polls getUpdates and
     appends each update with `Inbox.put_once`, advancing the offset only once it is stored.
+    Both name the kinds the bot handles (`bot.UPDATE_KINDS`) as allowed_updates, which
+    Telegram keeps until changed: an earlier deployment's list is replaced on start.
     """
 
     def __init__(self, rt: Runtime, bot: Bot, leadership: Leadership) -> None:
@@ -189,7 +191,7 @@ class Feeder:
                 if url is not None:
                     await self._bot.set_webhook(
                         url, secret_token=self._rt.settings.webhook_secret,
-                        allowed_updates=Update.ALL_TYPES, max_connections=40,
+                        allowed_updates=list(UPDATE_KINDS), max_connections=40,
                     )  # fmt: skip
                     log.info("webhook_set")
                     return
@@ -211,7 +213,7 @@ class Feeder:
         offset = int(await asyncio.to_thread(self._rt.redis.get, key) or 0)
         # One long poll per lease renewal (poll 20 s < lease 30 s): never two pollers at once.
         updates = await self._bot.get_updates(
-            offset=offset, timeout=20, allowed_updates=Update.ALL_TYPES
+            offset=offset, timeout=20, allowed_updates=list(UPDATE_KINDS)
         )
         for update in updates:
             await asyncio.to_thread(inbox.put_once, update.to_dict())
