@@ -125,24 +125,52 @@ class Client:
         Telegram delivers an album as one message each, right after the other (consecutive
         ids, one date), all with the same ``media_group_id``; the caption, if any, is on the
         first. ``as_files``: sent "as files" (uncompressed), each a document of its image
-        type named like a gallery's file, as the apps group those too.
+        type named like a gallery's file (:meth:`send_files`).
 
         Raises:
             ValueError: not 2-10 pictures (what one album holds).
             ApiError: 400 IMAGE_PROCESS_FAILED, a picture sent as a photo that is no image.
         """
-        if not ALBUM_MIN <= len(pictures) <= ALBUM_MAX:
-            raise ValueError(f"an album holds {ALBUM_MIN}-{ALBUM_MAX} pictures")
-        world = self.world
-        media: list[tuple[list[JSON] | None, JSON | None]] = []
-        for n, data in enumerate(pictures, 1):
-            if as_files:
+        if as_files:
+            named = []
+            for n, data in enumerate(pictures, 1):
                 mime = picture_type(data)
-                name = f"IMG_{n:04d}{extension_of(mime)}"
-                rec = world.store_file(data, mime_type=mime, file_name=name, folder="documents")
-                media.append((None, rec.document()))
-            else:
-                media.append((world.store_photo(data), None))
+                named.append((data, f"IMG_{n:04d}{extension_of(mime)}", mime))
+            return self.send_files(user_id, named, caption, bot_username)
+        _check_album(len(pictures))
+        photos = [self.world.store_photo(data) for data in pictures]
+        return self._send_album(user_id, [(p, None) for p in photos], caption, bot_username)
+
+    def send_files(
+        self,
+        user_id: int,
+        files: Sequence[tuple[bytes, str, str]],
+        caption: str | None = None,
+        bot_username: str | None = None,
+    ) -> list[JSON]:
+        """Send several files (``(bytes, file name, MIME type)``) at once, as an album of
+        documents: what Telegram's apps send for files picked together (grouped by default).
+
+        Raises:
+            ValueError: not 2-10 files (what one album holds).
+        """
+        _check_album(len(files))
+        world = self.world
+        documents = [
+            world.store_file(data, mime_type=mime, file_name=name, folder="documents").document()
+            for data, name, mime in files
+        ]
+        return self._send_album(user_id, [(None, d) for d in documents], caption, bot_username)
+
+    def _send_album(
+        self,
+        user_id: int,
+        media: list[tuple[list[JSON] | None, JSON | None]],
+        caption: str | None,
+        bot_username: str | None,
+    ) -> list[JSON]:
+        """Queue one message per ``(photo sizes, document)``, sharing a new media_group_id."""
+        world = self.world
         group = str(secrets.randbits(62))
         with world.lock:
             bot, chat = self._open_chat(user_id, bot_username)
@@ -427,6 +455,11 @@ def parse_deep_link(link: str) -> tuple[str, str | None]:
     if payload is not None and not START_PAYLOAD.fullmatch(payload):
         raise ValueError(f"start payload must be 1-64 of A-Z a-z 0-9 _ -: {payload!r}")
     return username, payload
+
+
+def _check_album(count: int) -> None:
+    if not ALBUM_MIN <= count <= ALBUM_MAX:
+        raise ValueError(f"an album holds {ALBUM_MIN}-{ALBUM_MAX} photos or files, not {count}")
 
 
 def _existing_chat(bot: BotRec, chat_id: int | str) -> ChatRec | None:

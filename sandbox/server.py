@@ -233,6 +233,12 @@ class SandboxServer:
         ``media_group_id``, the caption on the first (``as_files``: documents)."""
         return self.client.send_album(user_id, pictures, caption, as_files=as_files)
 
+    def send_files(
+        self, user_id: int, files: list[tuple[bytes, str, str]], caption: str | None = None
+    ) -> list[JSON]:
+        """Send 2-10 files (``(bytes, file name, MIME type)``) at once, as an album."""
+        return self.client.send_files(user_id, files, caption)
+
     def send_document(
         self,
         user_id: int,

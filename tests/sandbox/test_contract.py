@@ -196,11 +196,27 @@ async def test_an_album_sent_as_files_is_a_media_group_of_image_documents(
     assert bytes(await file.download_as_bytearray()) == png(50, 50)
 
 
+async def test_files_picked_together_arrive_as_an_album_of_documents(
+    bot: Bot, sandbox: SandboxServer
+) -> None:
+    uid = int(sandbox.users.create(first_name="민지")["id"])
+    one, two = b"\xef\xbb\xbf\xed\x96\x87,suwon\n", b"b,yeoncheon\n"
+    sandbox.send_files(uid, [(one, "a.csv", "text/csv"), (two, "b.txt", "text/plain")], "목록")
+    first, second = [u.message for u in await bot.get_updates(timeout=0)]
+    assert first.media_group_id == second.media_group_id is not None
+    assert (first.caption, second.caption) == ("목록", None)
+    assert (first.document.file_name, second.document.mime_type) == ("a.csv", "text/plain")
+    file = await bot.get_file(second.document.file_id)
+    assert bytes(await file.download_as_bytearray()) == two
+
+
 @pytest.mark.parametrize("count", [0, 1, 11])
 async def test_an_album_holds_two_to_ten_pictures(sandbox: SandboxServer, count: int) -> None:
     uid = int(sandbox.users.create(first_name="민지")["id"])
     with pytest.raises(ValueError, match="2-10"):
         sandbox.send_album(uid, [png()] * count)
+    with pytest.raises(ValueError, match="2-10"):
+        sandbox.send_files(uid, [(b"x", "x.txt", "text/plain")] * count)
     assert sandbox.messages(uid, incoming=True) == []
 
 
