@@ -19,6 +19,7 @@ import structlog
 from telegram import Bot
 from telegram import CallbackQuery
 from telegram import ChatMemberUpdated
+from telegram import Message
 from telegram import Update
 from telegram.constants import UpdateType
 from telegram.error import BadRequest
@@ -242,11 +243,26 @@ async def on_unknown_command(update: Update, context: Context) -> None:
 
 
 async def on_message(update: Update, context: Context) -> None:
-    """Route text, photos and files: a menu label first, else the stored step, else the fallback."""
+    """Route text, photos and files: a menu label first, else the stored step, else the fallback.
+
+    An album (several photos or files picked at once, one message each) is answered once: its
+    first message is routed, the others are not taken by the step stored after it, nor
+    answered one by one (:meth:`Ctx.rest_of_album`).
+    """
     ctx = await make_ctx(update, context)
     message = update.effective_message
-    if ctx is None or message is None:
+    if ctx is None or message is None or await ctx.rest_of_album():
         return
+    try:
+        await route_message(ctx, message)
+    except e.ParticipationError:
+        await ctx.mark_album()  # refused: the album's other messages must not be refused each
+        raise
+    await ctx.mark_album()
+
+
+async def route_message(ctx: Ctx, message: Message) -> None:
+    """Take one message: a menu label, else the stored step's, else the fallback."""
     sent, photo = message.document, message.photo[-1] if message.photo else None
     incoming = Incoming(
         text=message.text,

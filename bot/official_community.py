@@ -230,6 +230,7 @@ async def bulk_file(ctx: Ctx, incoming: Incoming) -> None:
     if not readable(doc):
         await ctx.reply("bot.admin.community.bulk_wrong_type")
         return
+    ctx.tell_album("bot.admin.community.bulk_album")  # several sent at once: this one is read
     text = await download_text(ctx, doc)
     if text is None:
         return

@@ -425,6 +425,7 @@ async def paper_photo(ctx: Ctx, incoming: Incoming) -> None:
         sheet_sha256=sha,
         corrects=str_arg(data, "c") or None,
     )
+    ctx.tell_album("bot.admin.paper_album")  # several sent at once: the first is the sheet
     await ctx.clear()
     rows = [[Btn(ctx.t("bot.admin.menu.paper"), "admin.papers", {"r": str_arg(data, "r")})]]
     text = ctx.t(

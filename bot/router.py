@@ -66,6 +66,7 @@ CUT = "cut"  # the message id and date of a text refused as too long (Ctx.refuse
 CUT_FIRST_MIN = 2048  # an app cuts a long text in the second half of 4,096 characters
 CUT_GAP_S = 2  # ...and sends the next part within seconds of the first
 CUT_IDS = 2  # ...at most this many message ids on (a reply of ours may come in between)
+ALBUM = "album"  # the media_group_id of an album whose first message was answered (Ctx.mark_album)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,7 @@ class Ctx:
     conversation: Conversation
     button_token: str | None = None  # the pressed button's token (callback queries)
     answered: bool = False
+    album_note: str | None = None  # what the rest of this message's album is told (tell_album)
 
     @property
     def svc(self) -> ParticipationService:
@@ -196,6 +198,46 @@ class Ctx:
         if not 0 <= message.date.timestamp() - sent <= CUT_GAP_S:
             return False
         await self.refused_long()
+        return True
+
+    def tell_album(self, key: str) -> None:
+        """Have the other messages of this message's album told catalog text ``key``, once.
+
+        A Telegram app sends several photos or files picked at once as an album: one message
+        each, right after the other, sharing a ``media_group_id``. Only the first reaches
+        the step (:meth:`rest_of_album`). A step that takes that one photo or file calls
+        this, so that the others are told what became of them (only the first was kept).
+        Without it they are dropped quietly, which is right when the first got a
+        correction: the same one again for each would add nothing.
+        """
+        self.album_note = key
+
+    async def mark_album(self) -> None:
+        """Remember, after the first message of an album was answered, that its album was:
+        its other messages are not the answer to the step stored now (:meth:`rest_of_album`).
+        The marker goes into whatever the step stored; the next flow's fresh data drops it."""
+        message = self.update.effective_message
+        group = message.media_group_id if message is not None else None
+        if group is None:
+            return
+        mark: dict[str, JSON] = {"g": group}
+        if self.album_note is not None:
+            mark["note"] = self.album_note
+        await self.save(self.step, {**self.conversation.data, ALBUM: mark})
+
+    async def rest_of_album(self) -> bool:
+        """Return whether this message belongs to an album whose first message was answered
+        already: it is neither taken by the stored step nor answered on its own. The first
+        of them tells the note the step left (:meth:`tell_album`), once for the album."""
+        message = self.update.effective_message
+        group = message.media_group_id if message is not None else None
+        if group is None or not album_answered(self.conversation, group):
+            return False
+        mark = self.conversation.data[ALBUM]
+        note = mark.get("note") if isinstance(mark, dict) else None
+        if isinstance(note, str):
+            await self.save(self.step, {**self.conversation.data, ALBUM: {"g": group}})
+            await self.reply(note)
         return True
 
     async def clear(self) -> None:
@@ -475,6 +517,13 @@ class Router:
         labels = [ctx.t(i.key) for i in self.menu_items if i.roles & roles]
         rows = [labels[i : i + 2] for i in range(0, len(labels), 2)]
         return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
+
+
+def album_answered(conversation: Conversation, media_group_id: str | None) -> bool:
+    """Return whether the album ``media_group_id`` had its first message answered already
+    (:meth:`Ctx.mark_album`); False for a message of no album."""
+    mark = conversation.data.get(ALBUM)
+    return media_group_id is not None and isinstance(mark, dict) and mark.get("g") == media_group_id
 
 
 def kept(data: dict[str, JSON]) -> dict[str, JSON]:

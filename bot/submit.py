@@ -253,6 +253,7 @@ async def photo(ctx: Ctx, incoming: Incoming) -> None:
     draft = draft_of(ctx)
     draft["photo"] = incoming.photo_file_id
     draft["photo_uid"] = incoming.photo_unique_id  # the same picture sent again keeps it
+    ctx.tell_album("bot.submit.album_first_photo")  # several sent at once: the first is kept
     await preview(ctx, draft)
 
 

@@ -134,6 +134,23 @@ async def test_an_unregistered_person_is_led_to_the_privacy_notice(world: BotWor
     assert world.svc.resident(uid) is None
 
 
+async def test_an_album_before_registration_gets_the_privacy_notice_once(
+    world: BotWorld,
+) -> None:
+    """Photos picked together arrive as one message each: a newcomer's album got the
+    welcome and the privacy notice, then 'press a button' and the notice again for every
+    other photo. Now it gets what one photo gets."""
+    one, uid = world.user("하나"), world.user()
+    await world.photo(one)
+    single = [text_of(m) for m in world.messages(one)]
+    answer = await world.album(uid, 4)
+    assert [text_of(m) for m in answer] == single
+    assert single[-1] == world.t("bot.privacy.notice")
+    agree = world.t("bot.privacy.agree")
+    await world.press(uid, world.with_button(uid, agree), agree)
+    assert world.svc.get_conversation(uid).step == "start.region"
+
+
 async def test_an_english_client_gets_english(world: BotWorld) -> None:
     uid = world.user("Alex", language_code="en")
     await world.text(uid, "/start")

@@ -304,3 +304,33 @@ async def test_a_resident_cannot_use_the_officials_buttons(world: BotWorld) -> N
     assert world.svc.communities(ROUND) == [] and added_entries(world) == []
     await world.press(boss, listing, world.t("bot.admin.community.add_button"))  # still works
     assert world.svc.get_conversation(boss).step == "admin.community.name"
+
+
+async def test_two_files_sent_together_read_the_first_and_say_so(world: BotWorld) -> None:
+    """Telegram's apps send two files picked together as an album. The first file was read
+    and added, and the second got 'How can I help?' as if not understood; had the first
+    needed corrections, the second was read as a new answer right after its report. Now
+    the first is read, and one note says the other was not and how to send it."""
+    boss = await official(world)
+    listing = await enrollment(world, boss)
+    await world.press(boss, listing, world.t("bot.admin.community.bulk_button"))
+    before = len(world.messages(boss))
+    files = [("햇살마을,수원시\n".encode(), "a.csv", "text/csv")]
+    files.append(("달빛마을,연천군\n".encode(), "b.csv", "text/csv"))
+    world.srv.send_files(boss, files)
+    await world.drain()
+    said = [text_of(m) for m in world.messages(boss)[before:]]
+    assert said[0] == world.t("bot.admin.community.bulk_added", count=1)
+    assert said[-1] == world.t("bot.admin.community.bulk_album")
+    assert len(said) == 3  # added, the enrollment screen, the note
+    assert [c.name for c in world.svc.communities(ROUND)] == ["햇살마을"]
+
+
+async def test_an_album_at_the_name_step_is_asked_for_the_name_once(world: BotWorld) -> None:
+    boss = await official(world)
+    await world.press(
+        boss, await enrollment(world, boss), world.t("bot.admin.community.add_button")
+    )
+    answer = await world.album(boss, 3, caption="햇살마을")
+    assert [text_of(m) for m in answer] == [world.t("bot.admin.community.need_text")]
+    assert world.svc.get_conversation(boss).step == "admin.community.name"

@@ -15,6 +15,7 @@ from tests.support.e2e_bot import PUBLIC_URL
 from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import BotWorld
 from tests.support.e2e_bot import jpeg
+from tests.support.e2e_bot import jpegs
 from tests.support.e2e_bot import labels
 from tests.support.e2e_bot import text_of
 from tests.support.review_day import current
@@ -265,3 +266,53 @@ async def test_paper_tallies_after_publication_are_closed_and_say_so(world: BotW
     assert world.t("bot.admin.paper_state.pending") not in text_of(shown)
     head = world.t("bot.admin.papers_head", "en", count=1, pending=1)
     assert "1 paper tally " in head and "tallies" not in head.split("\n")[0]
+
+
+async def to_paper_step(world: BotWorld, boss: int, step: str) -> None:
+    """/admin → paper tallies → new → the session, then up to ``step``."""
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.paper"))
+    pick = await world.press(boss, current(world, boss, menu), world.t("bot.admin.paper_new"))
+    await world.press(boss, current(world, boss, pick), "오전 9:00")
+    if step in ("counts", "photo"):
+        await world.text(boss, "1")
+    if step == "photo":
+        await world.text(boss, "10 42")
+    assert world.svc.get_conversation(boss).step == f"admin.paper.{step}"
+
+
+async def test_an_album_of_tally_photos_enters_one_tally_and_says_so_once(
+    world: BotWorld,
+) -> None:
+    """An official who sent three photos of the sheet at once got the tally entered with
+    the first, then 'How can I help? Choose from the menu' for each of the others, as if
+    they were not understood. Now one tally, with the first photo's SHA-256, and one note
+    that the others were not recorded."""
+    boss = await official(world)
+    submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    world.svc.open_onsite_session(OFFICIAL, ROUND)
+    await to_paper_step(world, boss, "photo")
+    photos = jpegs(3)
+    answer = await world.album(boss, 3)
+    [tally] = world.svc.paper_tallies(ROUND, boss)
+    sha = hashlib.sha256(photos[0]).hexdigest()
+    assert [sha in text_of(m) for m in answer] == [True, False]
+    assert text_of(answer[1]) == world.t("bot.admin.paper_album")
+    assert (tally.ballots, tally.points) == (10, 42)
+    assert world.svc.get_conversation(boss).step == ""
+
+
+@pytest.mark.parametrize("step", ["number", "counts"])
+async def test_an_album_at_a_paper_number_step_is_corrected_once(
+    world: BotWorld, step: str
+) -> None:
+    boss = await official(world)
+    submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    world.svc.open_onsite_session(OFFICIAL, ROUND)
+    await to_paper_step(world, boss, step)
+    answer = await world.album(boss, 3)
+    key = "bot.admin.number_needed" if step == "number" else "bot.admin.paper_counts_invalid"
+    assert [text_of(m) for m in answer] == [world.t(key)]
+    assert world.svc.get_conversation(boss).step == f"admin.paper.{step}"

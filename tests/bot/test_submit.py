@@ -16,6 +16,7 @@ from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import TOKEN
 from tests.support.e2e_bot import BotWorld
 from tests.support.e2e_bot import jpeg
+from tests.support.e2e_bot import jpegs
 from tests.support.e2e_bot import labels
 from tests.support.e2e_bot import text_of
 
@@ -366,3 +367,62 @@ async def test_an_edited_command_does_not_run_again(world: BotWorld, resident: i
         world.t("bot.error.edit_not_applied")
     ]
     assert world.svc.get_conversation(resident).step == ""
+
+
+def said(messages: list[dict[str, object]]) -> list[str]:
+    return [text_of(m) for m in messages]
+
+
+@pytest.mark.parametrize("fixing", [False, True])
+async def test_an_album_at_the_photo_step_keeps_its_first_photo_and_says_so_once(
+    world: BotWorld, resident: int, fixing: bool
+) -> None:
+    """A resident picks three photos at once in the app: Telegram sends three messages. The
+    first was taken and each of the other two got 'press a button below' and the whole
+    preview again (three previews for one action). Now the first photo is the proposal's,
+    the preview comes once, and one note says that only the first was kept (also when
+    changing the photo from the preview, where the step offers to keep or remove one)."""
+    await to_step(world, resident, "photo")
+    if fixing:
+        preview = await world.photo(resident)
+        await world.press(resident, preview, world.t("bot.submit.fix"))
+        await world.press(resident, world.last(resident), world.t("bot.submit.field.photo"))
+        assert world.t("bot.submit.keep_photo") in labels(world.last(resident))
+    before = len(world.messages(resident))
+    sent = world.srv.send_album(resident, jpegs(3), caption="정류장 사진")
+    await world.drain()
+    answer = world.messages(resident)[before:]
+    assert len(answer) == 2
+    assert world.t("bot.submit.confirm") in labels(answer[0])
+    assert text_of(answer[1]) == world.t("bot.submit.album_first_photo")
+    stored = world.svc.get_conversation(resident)
+    first = sent[0]["message"]["photo"][-1]  # the first photo's largest size
+    assert stored.step == "submit.preview"
+    assert stored.data["draft"]["photo_uid"] == first["file_unique_id"]
+    await world.press(resident, answer[0], world.t("bot.submit.confirm"))
+    [card] = world.svc.my_proposals(resident)
+    assert card.photo_unique_id == first["file_unique_id"]
+
+
+@pytest.mark.parametrize("step", ["title", "body", "category", "budget", "preview", "idle"])
+async def test_an_album_where_no_photo_is_asked_is_answered_once(
+    world: BotWorld, resident: int, step: str
+) -> None:
+    """Three photos sent at once while the bot asks for the title (or the body, the field,
+    the budget, a press on the preview, or nothing) got the same correction three times.
+    Now the album gets what one photo gets, once; the step and the draft stay."""
+    if step != "idle":
+        await to_step(world, resident, step)
+    stored = world.svc.get_conversation(resident)
+    before = len(world.messages(resident))
+    await world.photo(resident)
+    single = said(world.messages(resident)[before:])
+    assert single
+    answer = said(await world.album(resident, 3, caption=TITLE))
+    assert answer == single
+    after = world.svc.get_conversation(resident)
+    assert after.step == stored.step
+    assert after.data.get("draft") == stored.data.get("draft")
+    if step == "title":  # and the next text is the title
+        await world.text(resident, TITLE)
+        assert world.svc.get_conversation(resident).data["draft"]["title"] == TITLE

@@ -68,6 +68,18 @@ def jpeg() -> bytes:
     return out.getvalue()
 
 
+def jpegs(count: int) -> list[bytes]:
+    """Return ``count`` different small JPEGs (photos a person picks together, an album)."""
+    from PIL import Image
+
+    found = []
+    for n in range(count):
+        out = io.BytesIO()
+        Image.new("RGB", (64, 48), (40 + 20 * n, 160, 90)).save(out, "JPEG")
+        found.append(out.getvalue())
+    return found
+
+
 class BotWorld:
     """Sandbox + ledger + service + the bot; every action runs the bot until it is idle."""
 
@@ -147,6 +159,13 @@ class BotWorld:
         self.srv.send_photo(uid, jpeg(), caption)
         await self.drain()
         return self.last(uid)
+
+    async def album(self, uid: int, count: int = 3, caption: str | None = None) -> list[Msg]:
+        """Send ``count`` photos at once, as an album; return what the bot said to it."""
+        before = len(self.messages(uid))
+        self.srv.send_album(uid, jpegs(count), caption)
+        await self.drain()
+        return self.messages(uid)[before:]
 
     async def press(self, uid: int, message: Msg, label: str) -> Msg:
         """Tap the inline button whose label contains ``label``."""
