@@ -41,6 +41,7 @@ from bot.router import Ctx
 from bot.router import Document
 from bot.router import Incoming
 from bot.router import Router
+from bot.router import album_answered
 from bot.router import person_locale
 from bot.services import BotServices
 from bot.transport import AiohttpRequest
@@ -183,11 +184,15 @@ async def gate(update: Update, context: Context) -> None:
 
     The limiter decides both (shared by every worker, STYLE R21). A pressed button gets the
     notice as its toast on every refusal; the first one tells the burst, as a message would.
+    An album (up to ten photos picked at once, one message each) counts once: its first
+    message; the others pass once that one was answered (:func:`rest_of_answered_album`).
     """
     user = update.effective_user
     if user is None or user.is_bot:
         return
     services: BotServices = context.bot_data[SERVICES_KEY]
+    if await rest_of_answered_album(update, services, user.id):
+        return
     admit = services.rate_limiter.admit
     if inspect.iscoroutinefunction(admit):  # the gateway's: Redis on the worker's own loop
         verdict = await admit(user.id)
@@ -204,6 +209,17 @@ async def gate(update: Update, context: Context) -> None:
             await context.bot.send_message(chat.id, text)
     log.info("update_throttled", update_id=update.update_id, notified=verdict.notify)
     raise ApplicationHandlerStop
+
+
+async def rest_of_answered_album(update: Update, services: BotServices, user_id: int) -> bool:
+    """Return whether ``update`` is a message of an album whose first message was admitted
+    and answered (:meth:`Ctx.mark_album`). Only album messages cost this look-up; the answer
+    comes from Telegram's ``media_group_id``, which a person cannot choose."""
+    message = update.message
+    if message is None or message.media_group_id is None:
+        return False
+    conversation = await asyncio.to_thread(services.participation.get_conversation, user_id)
+    return album_answered(conversation, message.media_group_id)
 
 
 # --- dispatch ----------------------------------------------------------------------------------

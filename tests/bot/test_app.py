@@ -16,11 +16,14 @@ from telegram.ext import Application
 
 from bot import MemoryRateLimiter
 from bot import RateLimiter
+from bot import Verdict
 from bot import build_application
 from bot.router import Ctx
 from bot.router import Router
+from tests.bot.test_submit import to_step
 from tests.support.e2e_bot import TOKEN
 from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import jpegs
 from tests.support.e2e_bot import text_of
 
 pytestmark = pytest.mark.asyncio
@@ -36,6 +39,51 @@ async def test_too_fast_is_slowed_with_one_polite_notice(tmp_path: Path) -> None
         texts = [text_of(m) for m in world.messages(uid)]
         assert texts.count(world.t("bot.slow_down")) == 1
         assert texts[-1] == world.t("bot.slow_down")
+
+
+class LimitLater:
+    """Lets everything through until ``limit`` is set: the setup of a test is not throttled."""
+
+    def __init__(self) -> None:
+        self.limit: MemoryRateLimiter | None = None
+
+    def admit(self, user_id: int) -> Verdict:
+        return Verdict.ALLOWED if self.limit is None else self.limit.admit(user_id)
+
+
+async def test_an_album_of_ten_photos_counts_once_against_the_rate_limit(
+    tmp_path: Path,
+) -> None:
+    """Telegram lets a person send ten photos picked at once, as ten messages. With the
+    production bucket (8 at once, then 1 a second) the ninth and tenth were refused and the
+    resident was told 'please slow down' for one action. An album now counts once: its
+    other messages pass the limiter (they are neither taken nor answered one by one)."""
+    limiter = LimitLater()
+    async with BotWorld(tmp_path, limiter=limiter) as world:
+        uid = world.user()
+        await world.register(uid, "성남시")
+        await to_step(world, uid, "photo")
+        limiter.limit = MemoryRateLimiter(rate=1.0, burst=8)
+        answer = [text_of(m) for m in await world.album(uid, 10)]
+        assert world.t("bot.slow_down") not in answer
+        assert answer[-1] == world.t("bot.submit.album_first_photo") and len(answer) == 2
+        assert text_of(await world.text(uid, "/cancel")) == world.t("bot.cancelled")
+
+
+async def test_albums_sent_too_fast_are_still_slowed_one_token_each(tmp_path: Path) -> None:
+    """Each album's first message takes a token: nine albums in a row at the same instant
+    are eight answers and one notice."""
+    limiter = LimitLater()
+    async with BotWorld(tmp_path, limiter=limiter) as world:
+        uid = world.user()
+        await world.register(uid, "성남시")
+        limiter.limit = MemoryRateLimiter(rate=0.001, burst=8)
+        before = len(world.messages(uid))
+        for _ in range(9):
+            world.srv.send_album(uid, jpegs(2))
+        await world.drain()
+        texts = [text_of(m) for m in world.messages(uid)[before:]]
+        assert texts == [world.t("bot.not_understood")] * 8 + [world.t("bot.slow_down")]
 
 
 @pytest.mark.parametrize("store", ["memory", "redis"])
