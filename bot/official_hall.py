@@ -42,6 +42,7 @@ from participation.views import RoundView
 
 COMMUNITIES_PER_PAGE = 10
 PAPERS_SHOWN = 30
+MAX_DOWNLOAD = 20 * 1024 * 1024  # the largest file the Bot API lets a bot download (getFile)
 
 
 def register(router: Router) -> None:
@@ -406,13 +407,27 @@ async def paper_counts(ctx: Ctx, incoming: Incoming) -> None:
     await ctx.reply("bot.admin.paper_ask_photo")
 
 
+def sheet_file(incoming: Incoming) -> str | None:
+    """Return the file id of the tally sheet's picture: a photo, or a picture sent "as a
+    file" (its own bytes, as the official keeps them; a photo is Telegram's recompressed
+    copy); None for anything else."""
+    sent = incoming.document
+    if incoming.photo_file_id is None and sent is not None and sent.mime_type.startswith("image/"):
+        return sent.file_id
+    return incoming.photo_file_id
+
+
 async def paper_photo(ctx: Ctx, incoming: Incoming) -> None:
     """The photo of the signed sheet: hash the downloaded bytes, enter the tally."""
     await require_official(ctx)
-    if incoming.photo_file_id is None:
+    file_id, sent = sheet_file(incoming), incoming.document
+    if file_id is None:
         await ctx.reply("bot.admin.paper_photo_needed")
         return
-    file = await ctx.context.bot.get_file(incoming.photo_file_id)
+    if sent is not None and (sent.file_size or 0) > MAX_DOWNLOAD:  # getFile would refuse it
+        await ctx.reply("bot.admin.paper_file_too_big", mb=MAX_DOWNLOAD // (1024 * 1024))
+        return
+    file = await ctx.context.bot.get_file(file_id)
     sha = hashlib.sha256(bytes(await file.download_as_bytearray())).hexdigest()
     data = ctx.data
     tally_id = await ctx.call(

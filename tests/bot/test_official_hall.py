@@ -316,3 +316,33 @@ async def test_an_album_at_a_paper_number_step_is_corrected_once(
     key = "bot.admin.number_needed" if step == "number" else "bot.admin.paper_counts_invalid"
     assert [text_of(m) for m in answer] == [world.t(key)]
     assert world.svc.get_conversation(boss).step == f"admin.paper.{step}"
+
+
+async def test_a_tally_sheet_sent_as_a_file_is_entered_with_that_files_hash(
+    world: BotWorld,
+) -> None:
+    """An official who sent the sheet's picture 'as a file' (uncompressed) was told only
+    'Please send the photo of the tally sheet', though they had. The picture is taken, and
+    the SHA-256 is the file's own, the same as the copy the official keeps (a photo's is
+    that of Telegram's recompressed copy). Another kind of file is still asked again, and
+    a picture over the Bot API's 20 MB download limit is asked as a photo instead."""
+    boss = await official(world)
+    submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    world.svc.open_onsite_session(OFFICIAL, ROUND)
+    await to_paper_step(world, boss, "photo")
+    world.srv.send_document(boss, b"%PDF-1.4", "sheet.pdf", "application/pdf")
+    await world.drain()
+    assert text_of(world.last(boss)) == world.t("bot.admin.paper_photo_needed")
+    world.srv.send_document(boss, b"\xff\xd8" + b"0" * (20 * 1024 * 1024), "big.jpg", "image/jpeg")
+    await world.drain()
+    assert text_of(world.last(boss)) == world.t("bot.admin.paper_file_too_big", mb=20)
+    assert world.svc.get_conversation(boss).step == "admin.paper.photo"
+    picture = jpegs(2)[1]
+    world.srv.send_document(boss, picture, "IMG_0042.JPG", "image/jpeg")
+    await world.drain()
+    [tally] = world.svc.paper_tallies(ROUND, boss)
+    sha = hashlib.sha256(picture).hexdigest()
+    assert sha in text_of(world.last(boss)) and (tally.ballots, tally.points) == (10, 42)
+    body = json.loads(world.ledger.entries(world.ledger.size() - 1, world.ledger.size())[0])
+    assert body["entry"]["body"]["sheet_sha256"] == sha
