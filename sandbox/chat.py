@@ -22,6 +22,7 @@ from flask import render_template
 from flask import request
 
 from i18n import locale_for
+from sandbox.errors import ApiError
 from sandbox.model import JSON
 from sandbox.personas import ROLES
 
@@ -136,6 +137,29 @@ def send_photo(user_id: int) -> tuple[Response, int]:
     except (KeyError, ValueError) as err:
         return _refused(err)
     except Exception as err:  # noqa: BLE001 - an unreadable image answers like Telegram's 400
+        return _refused(err)
+    return jsonify({"ok": True}), 200
+
+
+@bp.post("/api/chat/<int:user_id>/album")
+def send_album(user_id: int) -> tuple[Response, int]:
+    """Send 2-10 uploads picked together as an album: pictures as photos (``photo`` fields)
+    or files as documents (``document`` fields), an optional caption on the first."""
+    photos, documents = request.files.getlist("photo"), request.files.getlist("document")
+    if bool(photos) == bool(documents):
+        abort(400)
+    caption = request.form.get("caption") or None
+    client = _services().client
+    try:
+        if photos:
+            client.send_album(user_id, [p.read() for p in photos], caption)
+        else:
+            files = [
+                (d.read(), d.filename or "file", d.mimetype or "application/octet-stream")
+                for d in documents
+            ]
+            client.send_files(user_id, files, caption)
+    except (KeyError, ValueError, ApiError) as err:  # an unreadable image: Telegram's 400
         return _refused(err)
     return jsonify({"ok": True}), 200
 

@@ -342,16 +342,21 @@
     $("start").addEventListener("click", () => sendText("/start"));
     $("add-persona").addEventListener("click", addPersona);
     $("photo-input").addEventListener("change", async (event) => {
-      // A picture goes as a photo (Telegram's "send as photo"); any other file as a document.
-      const file = event.target.files[0];
-      if (!file) return;
-      const photo = file.type.startsWith("image/");
-      const form = new FormData();
-      form.append(photo ? "photo" : "document", file);
-      const caption = $("text").value.trim();
-      if (caption) { form.append("caption", caption); $("text").value = ""; }
+      // Pictures go as photos (Telegram's "send as photo"), any other file as a document;
+      // several picked together go as albums of up to ten, as Telegram's apps send them.
+      const files = [...event.target.files];
       event.target.value = "";
-      await api("chat/" + state.user + (photo ? "/photo" : "/document"), form);
+      if (!files.length) return;
+      const field = files.every((f) => f.type.startsWith("image/")) ? "photo" : "document";
+      const caption = $("text").value.trim();
+      if (caption) $("text").value = "";
+      for (let i = 0; i < files.length; i += 10) {
+        const chunk = files.slice(i, i + 10);
+        const form = new FormData();
+        for (const file of chunk) form.append(field, file);
+        if (caption && i === 0) form.append("caption", caption);
+        await api("chat/" + state.user + (chunk.length > 1 ? "/album" : "/" + field), form);
+      }
     });
     for (const tab of document.querySelectorAll(".tab")) {
       tab.addEventListener("click", () => setTab(tab.dataset.tab));

@@ -18,6 +18,7 @@ from tests.sandbox.tinybot import CONSENT
 from tests.sandbox.tinybot import THANKS
 from tests.sandbox.tinybot import TinyBot
 from tests.support.e2e_bot import jpeg
+from tests.support.e2e_bot import jpegs
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -89,6 +90,17 @@ def attach_a_file_and_a_photo(page: Page) -> None:
     expect(page.locator("#chat .scan-btn")).to_be_hidden()
 
 
+def pick_two_pictures(page: Page) -> None:
+    """Pictures picked together in the 📎 input go as one album, as from Telegram's apps."""
+    pictures = [
+        {"name": f"p{n}.jpg", "mimeType": "image/jpeg", "buffer": data}
+        for n, data in enumerate(jpegs(2))
+    ]
+    page.locator("#photo-input").set_input_files(files=pictures)
+    expect(page.locator("#chat .msg.me img")).to_have_count(3)
+    expect(page.locator("#chat .msg:not(.me) img")).to_have_count(3)  # each echoed
+
+
 def test_resident_taps_through_start_consent_and_first_action(sandbox: SandboxServer) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     with (
@@ -105,6 +117,7 @@ def test_resident_taps_through_start_consent_and_first_action(sandbox: SandboxSe
             scan_the_officials_qr_code(page)
             page.screenshot(path=str(ARTIFACTS / "sandbox-qr-scanned.png"), full_page=True)
             attach_a_file_and_a_photo(page)
+            pick_two_pictures(page)
         finally:
             browser.close()
     texts = [m["text"] for m in sandbox.messages(RESIDENT_ID)]
@@ -114,7 +127,9 @@ def test_resident_taps_through_start_consent_and_first_action(sandbox: SandboxSe
     assert any(m["text"] == "/start s_42" and m["deep_link"] == "s_42" for m in scanned)
     documents = [m["document"] for m in scanned if m.get("document")]
     assert [(d["file_name"], d["mime_type"]) for d in documents] == [("list.csv", "text/csv")]
-    assert [m for m in scanned if m.get("photo")]  # the picture went as a photo
+    photos = [m for m in scanned if m.get("photo") and not m["outgoing"]]  # went as photos
+    assert len(photos) == 3 and photos[0]["media_group_id"] is None  # the one sent alone
+    assert photos[1]["media_group_id"] == photos[2]["media_group_id"] is not None
 
 
 @pytest.mark.parametrize(

@@ -69,6 +69,30 @@ def test_text_photo_contact_and_link_reach_the_bot_as_updates(
     assert web.get(state["messages"][1]["photo_url"]).status_code == 200
 
 
+def test_pictures_or_files_picked_together_go_as_an_album(
+    web: FlaskClient, server: SandboxServer
+) -> None:
+    uid = PRESETS[0][3]
+
+    def jpeg(shade: int) -> io.BytesIO:
+        buffer = io.BytesIO()
+        Image.new("RGB", (8, 8), (shade, 0, 0)).save(buffer, format="JPEG")
+        return io.BytesIO(buffer.getvalue())
+
+    photos = {"photo": [(jpeg(n), f"p{n}.jpg") for n in range(3)], "caption": "세 장"}
+    assert web.post(f"/sandbox/api/chat/{uid}/album", data=photos).status_code == 200
+    files = {"document": [(io.BytesIO(b"a,suwon\n"), "a.csv"), (io.BytesIO(b"b"), "b.txt")]}
+    assert web.post(f"/sandbox/api/chat/{uid}/album", data=files).status_code == 200
+    one = {"photo": [(jpeg(1), "p.jpg")]}
+    assert web.post(f"/sandbox/api/chat/{uid}/album", data=one).status_code == 400
+    assert web.post(f"/sandbox/api/chat/{uid}/album", data={}).status_code == 400
+    sent = [u["message"] for u in server.world.bot_for_token(TOKEN).updates]
+    groups = [m["media_group_id"] for m in sent]
+    assert len(sent) == 5 and len(set(groups[:3])) == 1 and len(set(groups[3:])) == 1
+    assert [m.get("caption") for m in sent[:3]] == ["세 장", None, None]
+    assert [m["document"]["file_name"] for m in sent[3:]] == ["a.csv", "b.txt"]
+
+
 def test_bad_link_and_missing_button_answer_400(web: FlaskClient) -> None:
     uid = PRESETS[0][3]
     bad = web.post(f"/sandbox/api/chat/{uid}/link", json={"link": "https://example.org"})
