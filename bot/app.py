@@ -21,6 +21,7 @@ from telegram import CallbackQuery
 from telegram import ChatMemberUpdated
 from telegram import Message
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.constants import UpdateType
 from telegram.error import BadRequest
 from telegram.error import Forbidden
@@ -50,6 +51,7 @@ from participation.domain import errors as e
 from participation.views import Opened
 
 log = structlog.get_logger("bot.app")
+GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
 
 # The kinds of update the handlers of build_application take, for setWebhook's and
 # getUpdates' allowed_updates: Telegram then sends no other kind (a person's reaction to a
@@ -115,6 +117,7 @@ def build_application(
     private = filters.ChatType.PRIVATE
     app.add_handler(TypeHandler(Update, gate), group=-1)
     app.add_handler(ChatMemberHandler(on_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(MessageHandler(filters.ChatType.GROUPS & ~filters.StatusUpdate.ALL, on_group))
     app.add_handler(MessageHandler(private & filters.UpdateType.EDITED, on_edited))  # first
     if router.commands:
         app.add_handler(CommandHandler(list(router.commands), on_command, filters=private))
@@ -364,9 +367,16 @@ async def onboard(ctx: Ctx) -> None:
 
 
 async def on_member(update: Update, context: Context) -> None:
-    """Note when a person blocks the bot (stop notifying) or comes back."""
+    """Note when a person blocks the bot (stop notifying) or comes back; leave a group the
+    bot was added to (:func:`on_group`). Channels (the public one) are left alone."""
     change: ChatMemberUpdated | None = update.my_chat_member
-    if change is None or change.chat.type != "private":
+    if change is None:
+        return
+    if change.chat.type in GROUP_TYPES:
+        if change.new_chat_member.status not in ("left", "kicked"):
+            await on_group(update, context)
+        return
+    if change.chat.type != "private":
         return
     services: BotServices = context.bot_data[SERVICES_KEY]
     svc, user_id = services.participation, change.from_user.id
@@ -375,6 +385,33 @@ async def on_member(update: Update, context: Context) -> None:
         await asyncio.to_thread(svc.mark_blocked, user_id)
     elif status == "member" and await asyncio.to_thread(svc.resident, user_id) is not None:
         await asyncio.to_thread(svc.update_settings, user_id, subscribed=True)
+
+
+async def on_group(update: Update, context: Context) -> None:
+    """The bot is in a group or supergroup: it was just added, or someone writes to it there
+    (it was added before it left groups). It serves each person in their private chat
+    (proposals, receipts, judging) and answers nothing in front of a group: it says so once,
+    in the language of whoever added it or wrote, with the link to its private chat, and
+    leaves. Best effort: a group may let no one but admins write (the notice is then
+    skipped), and a refusal there is no person blocking the bot."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None:
+        return
+    services: BotServices = context.bot_data[SERVICES_KEY]
+    locale = person_locale(None, user.language_code if user is not None else None)
+    link = f"https://t.me/{services.bot_username}"
+    try:
+        await context.bot.send_message(
+            chat.id, services.catalog.text(locale, "bot.group.private_only", link=link)
+        )
+    except TelegramError as err:
+        log.info("group_notice_failed", update_id=update.update_id, error=type(err).__name__)
+    try:
+        await context.bot.leave_chat(chat.id)
+    except TelegramError as err:  # tried again with the group's next update
+        log.warning("group_leave_failed", update_id=update.update_id, error=type(err).__name__)
+        return
+    log.info("group_left", update_id=update.update_id, chat_type=chat.type)
 
 
 # --- errors ------------------------------------------------------------------------------------

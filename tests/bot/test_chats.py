@@ -1,0 +1,195 @@
+"""Chats other than a person's private chat with the bot, as Telegram delivers them: the bot
+added to a group or a supergroup, commands written there, other admins' posts in the public
+channel; and a person who blocks the bot and comes back.
+
+The sandbox has private chats and channels only; the group side of Telegram is played here
+(``into_group``, ``group_text`` and a stand-in for leaveChat), on the sandbox's own world.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+
+from sandbox.errors import forbidden
+from sandbox.model import ChatRec
+from sandbox.model import message_api
+from tests.support.e2e_bot import OFFICIAL
+from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import text_of
+
+pytestmark = pytest.mark.asyncio
+
+GROUP = -4_000_000_123
+SUPERGROUP = -1_000_222_333_444
+
+
+@pytest.fixture
+def left(world: BotWorld) -> Iterator[list[int]]:
+    """The chats the bot left (leaveChat, which the sandbox does not know, played here)."""
+    chats: list[int] = []
+
+    def leave_chat(_world: Any, _bot: Any, p: Any) -> object:
+        chats.append(int(p.chat_id()))
+        return True
+
+    methods = world.srv.app.extensions["sandbox"].methods
+    methods["leavechat"] = leave_chat
+    yield chats
+    methods.pop("leavechat", None)
+
+
+def bot_member(world: BotWorld, status: str) -> dict[str, Any]:
+    return {"status": status, "user": world.srv.world.bot().to_api()}
+
+
+def into_group(world: BotWorld, adder: int, chat_id: int, kind: str = "group") -> None:
+    """``adder`` adds the bot to a new group (Telegram sends my_chat_member, left -> member)."""
+    w = world.srv.world
+    with w.lock:
+        bot = w.bot()
+        bot.chats[chat_id] = ChatRec(id=chat_id, type=kind, title="연천 주민 모임")
+        payload = {
+            "chat": {"id": chat_id, "type": kind, "title": "연천 주민 모임"},
+            "from": w.user(adder).to_api(),
+            "date": int(time.time()),
+            "old_chat_member": bot_member(world, "left"),
+            "new_chat_member": bot_member(world, "member"),
+        }
+        w.enqueue(bot, "my_chat_member", payload)
+
+
+def group_text(world: BotWorld, uid: int, chat_id: int, text: str, kind: str = "group") -> None:
+    """``uid`` writes ``text`` in a group the bot is in (since before: no my_chat_member)."""
+    w = world.srv.world
+    with w.lock:
+        bot = w.bot()
+        chat = bot.chats.setdefault(chat_id, ChatRec(id=chat_id, type=kind, title="모임"))
+        msg = w.new_message(chat, outgoing=False, sender_id=uid)
+        msg.text = text
+        if text.startswith("/"):
+            msg.entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        w.add_message(bot, chat, msg)
+        w.enqueue(bot, "message", message_api(msg, chat, bot, w.users))
+
+
+def notice(world: BotWorld, locale: str = "ko") -> str:
+    return world.t("bot.group.private_only", locale, link=f"https://t.me/{world.srv.bot_username}")
+
+
+@pytest.mark.parametrize("kind, chat_id", [("group", GROUP), ("supergroup", SUPERGROUP)])
+@pytest.mark.parametrize("locale", ["ko", "en"])
+async def test_added_to_a_group_the_bot_says_it_works_in_private_chats_and_leaves(
+    world: BotWorld, left: list[int], kind: str, chat_id: int, locale: str
+) -> None:
+    uid = world.user(language_code=locale)
+    await world.register(uid, "Suwon-si" if locale == "en" else "수원시", locale)
+    before = len(world.messages(uid))
+    into_group(world, uid, chat_id, kind)
+    with structlog.testing.capture_logs() as logs:
+        await world.drain()
+    assert [text_of(m) for m in world.messages(chat_id)] == [notice(world, locale)]
+    assert left == [chat_id]
+    assert len(world.messages(uid)) == before  # nothing in the adder's private chat
+    assert not [e for e in logs if e["log_level"] in ("error", "warning")], logs
+
+
+async def test_a_command_in_a_group_the_bot_was_in_before_gets_no_personal_answer(
+    world: BotWorld, left: list[int]
+) -> None:
+    """A registered resident types /my (their proposals and receipts) in a group the bot was
+    added to before it left groups: the group sees the notice only, and the bot leaves."""
+    uid = world.user()
+    await world.register(uid)
+    before = len(world.messages(uid))
+    group_text(world, uid, GROUP, f"/my@{world.srv.bot_username}")
+    await world.drain()
+    assert [text_of(m) for m in world.messages(GROUP)] == [notice(world)]
+    assert left == [GROUP]
+    assert len(world.messages(uid)) == before
+
+
+async def test_a_group_the_bot_may_not_write_in_is_left_and_no_one_is_marked_blocked(
+    world: BotWorld, left: list[int]
+) -> None:
+    """Telegram refuses the notice (the group lets no one but admins write): the bot still
+    leaves, and the person who added it still gets their notices (a 403 of a group is not
+    the person blocking the bot)."""
+    uid = world.user()
+    await world.register(uid)
+    methods = world.srv.app.extensions["sandbox"].methods
+    send = methods["sendmessage"]
+
+    def refuse_in_group(w: Any, bot: Any, p: Any) -> object:
+        if p.chat_id() == GROUP:
+            raise forbidden("bot is not a member of the group chat")
+        return send(w, bot, p)
+
+    methods["sendmessage"] = refuse_in_group
+    try:
+        into_group(world, uid, GROUP)
+        await world.drain()
+    finally:
+        methods["sendmessage"] = send
+    assert left == [GROUP]
+    resident = world.svc.resident(uid)
+    assert resident is not None and resident.subscribed
+
+
+async def test_other_admins_posts_in_the_public_channel_get_no_reply(
+    world: BotWorld, left: list[int]
+) -> None:
+    """The bot is an admin of the channel it posts the ledger's digests to: another admin's
+    post, its edit and the bot's own promotion there cause no reply, no error, no leaving."""
+    w = world.srv.world
+    with w.lock:
+        bot = w.bot()
+        channel = w.chat_for_bot(bot, "@gg_ledger")
+        msg = w.new_message(channel, outgoing=False, sender_id=None)
+        msg.text = "오늘 공개된 블록을 확인해 주세요"
+        w.add_message(bot, channel, msg)
+        post = message_api(msg, channel, bot, w.users)
+        admin = w.create_user("관리자").to_api()
+        promoted = {
+            "chat": post["chat"], "from": admin, "date": int(time.time()),
+            "old_chat_member": bot_member(world, "member"),
+            "new_chat_member": {**bot_member(world, "administrator"), "can_be_edited": False,
+                                "is_anonymous": False, "can_manage_chat": True,
+                                "can_delete_messages": True, "can_manage_video_chats": False,
+                                "can_restrict_members": True, "can_promote_members": False,
+                                "can_change_info": True, "can_invite_users": True,
+                                "can_post_stories": False, "can_edit_stories": False,
+                                "can_delete_stories": False, "can_post_messages": True},
+        }  # fmt: skip
+        w.enqueue(bot, "my_chat_member", promoted)
+    for kind, value in [("channel_post", post), ("edited_channel_post", {**post, "edit_date": 2})]:
+        await world.feed({"update_id": 1, kind: value})  # not asked for (UPDATE_KINDS): fed
+    with structlog.testing.capture_logs() as logs:
+        await world.drain()
+    assert world.srv.channel_posts("@gg_ledger") == []
+    assert left == []
+    assert not [e for e in logs if e["log_level"] in ("error", "warning")], logs
+
+
+async def test_a_person_who_unblocks_the_bot_gets_broadcasts_again(world: BotWorld) -> None:
+    uid = world.user()
+    await world.register(uid)
+    waiting = world.svc.enqueue_broadcast(OFFICIAL, "bot.slow_down", {})
+    world.srv.block_bot(uid)
+    await world.drain()
+    assert world.svc.broadcast_progress(waiting) == {"blocked": 1, "total": 1}
+    assert (
+        world.svc.broadcast_progress(world.svc.enqueue_broadcast(OFFICIAL, "x", {}))["total"] == 0
+    )
+    world.srv.block_bot(uid, blocked=False)
+    await world.drain()
+    resident = world.svc.resident(uid)
+    assert resident is not None and resident.subscribed
+    assert world.svc.broadcast_progress(world.svc.enqueue_broadcast(OFFICIAL, "x", {})) == {
+        "pending": 1,
+        "total": 1,
+    }
