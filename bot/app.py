@@ -189,9 +189,11 @@ async def gate(update: Update, context: Context) -> None:
     notice as its toast on every refusal; the first one tells the burst, as a message would.
     An album (up to ten photos picked at once, one message each) counts once: its first
     message; the others pass once that one was answered (:func:`rest_of_answered_album`).
+    The bot's own membership changes (my_chat_member: a person blocks or unblocks it, it is
+    added to a group) pass uncounted: nobody floods them, and one dropped is lost for good.
     """
     user = update.effective_user
-    if user is None or user.is_bot:
+    if user is None or user.is_bot or update.my_chat_member is not None:
         return
     services: BotServices = context.bot_data[SERVICES_KEY]
     if await rest_of_answered_album(update, services, user.id):

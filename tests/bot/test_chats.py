@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
 
+from bot import MemoryRateLimiter
 from sandbox.errors import forbidden
 from sandbox.model import ChatRec
 from sandbox.model import message_api
@@ -193,3 +195,41 @@ async def test_a_person_who_unblocks_the_bot_gets_broadcasts_again(world: BotWor
         "pending": 1,
         "total": 1,
     }
+
+
+async def test_blocking_and_unblocking_right_after_a_flood_are_both_recorded(
+    tmp_path: Path,
+) -> None:
+    """The rate limiter stops a flood of texts and presses, but a block or an unblock is not
+    something a person floods, and one that is dropped is lost: an unblock dropped kept the
+    person marked as having blocked the bot, without notices or broadcasts, for good."""
+    clock = Ticks()
+    async with BotWorld(
+        tmp_path, limiter=MemoryRateLimiter(rate=1.0, burst=3, monotonic=clock)
+    ) as world:
+        uid = world.user()
+        await world.register(uid)
+        clock.step = 0.0  # from here on the bucket does not refill
+        for n in range(4):
+            world.srv.send_text(uid, f"여보세요 {n}")
+        await world.drain()
+        assert text_of(world.last(uid)) == world.t("bot.slow_down")
+        world.srv.block_bot(uid)
+        await world.drain()
+        resident = world.svc.resident(uid)
+        assert resident is not None and not resident.subscribed
+        world.srv.block_bot(uid, blocked=False)
+        await world.drain()
+        resident = world.svc.resident(uid)
+        assert resident is not None and resident.subscribed
+
+
+class Ticks:
+    """A monotonic clock that moves ``step`` seconds each time it is read."""
+
+    def __init__(self) -> None:
+        self.now, self.step = 0.0, 60.0
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
