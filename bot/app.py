@@ -122,7 +122,10 @@ def build_application(
     if router.commands:
         app.add_handler(CommandHandler(list(router.commands), on_command, filters=private))
     app.add_handler(MessageHandler(private & filters.COMMAND, on_unknown_command))
-    app.add_handler(MessageHandler(private & ~filters.COMMAND, on_message))
+    # A service message (the person pinned a message, set a wallpaper or an auto-delete
+    # timer in their chat with the bot) is nothing they sent: no handler takes it.
+    people_sent = ~filters.COMMAND & ~filters.StatusUpdate.ALL
+    app.add_handler(MessageHandler(private & people_sent, on_message))
     app.add_handler(CallbackQueryHandler(on_callback))
     app.add_error_handler(on_error)
     return app

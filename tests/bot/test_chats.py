@@ -1,6 +1,7 @@
 """Chats other than a person's private chat with the bot, as Telegram delivers them: the bot
 added to a group or a supergroup, commands written there, other admins' posts in the public
-channel; and a person who blocks the bot and comes back.
+channel; a person who blocks the bot and comes back; what a person does to their chat with
+the bot (pins, wallpapers), which Telegram sends as messages.
 
 The sandbox has private chats and channels only; the group side of Telegram is played here
 (``into_group``, ``group_text`` and a stand-in for leaveChat), on the sandbox's own world.
@@ -233,3 +234,43 @@ class Ticks:
     def __call__(self) -> float:
         self.now += self.step
         return self.now
+
+
+def service_message(world: BotWorld, uid: int, **what: object) -> None:
+    """Telegram tells the bot of something done in the person's chat with it (a pin, a new
+    wallpaper, an auto-delete timer): a message from the person with no text of theirs."""
+    w = world.srv.world
+    with w.lock:
+        bot = w.bot()
+        chat = w.private_chat(bot, uid)
+        msg = w.new_message(chat, outgoing=False, sender_id=uid)
+        payload = {**message_api(msg, chat, bot, w.users), **what}
+        w.enqueue(bot, "message", payload)
+
+
+async def test_what_a_person_does_to_their_chat_is_not_taken_as_a_message(
+    world: BotWorld,
+) -> None:
+    """Pinning the bot's message, setting a wallpaper or an auto-delete timer reaches the bot
+    as a service message: it is not an answer to the step (the title stays asked, not
+    corrected) and gets no 'How can I help?'."""
+    uid = world.user()
+    await world.register(uid)
+    asked = await world.text(uid, "/propose")
+    w = world.srv.world
+    with w.lock:
+        bot = w.bot()
+        chat = w.private_chat(bot, uid)
+        pinned = message_api(chat.messages[asked["message_id"]], chat, bot, w.users)
+    before = len(world.messages(uid))
+    wallpaper = {"type": {"type": "fill", "dark_theme_dimming": 0,
+                          "fill": {"type": "solid", "color": 0xFFFFFF}}}  # fmt: skip
+    service_message(world, uid, pinned_message=pinned)
+    service_message(world, uid, chat_background_set=wallpaper)
+    service_message(
+        world, uid, message_auto_delete_timer_changed={"message_auto_delete_time": 86400}
+    )
+    await world.drain()
+    assert [m["text"] for m in world.messages(uid)[before:]] == []
+    await world.text(uid, "마을 도서관 주말 개방")
+    assert world.svc.get_conversation(uid).step != "submit.title"  # the title was taken
