@@ -298,8 +298,9 @@ async def route_message(ctx: Ctx, message: Message) -> None:
         else Document(sent.file_id, sent.file_name or "", sent.mime_type or "", sent.file_size),
     )
     router = ctx.router
-    if await ctx.rest_of_refused():
-        await ctx.reply("bot.error.rest_of_long")
+    rest = await ctx.rest_of_refused()
+    if rest is not None:
+        await ctx.reply(rest)
         return
     if ctx.registered and incoming.text is not None:
         item = router.menu_for_text(incoming.text, lambda key: labels(ctx.services, key))

@@ -206,7 +206,8 @@ async def broadcast_text(ctx: Ctx, incoming: Incoming) -> None:
     if not text:
         await ctx.reply("bot.admin.bc_invalid", max=f"{BROADCAST_MAX:,}")
         return
-    await ctx.save("admin.bc.audience", {"text": text})
+    # Up to 3,500 characters may be the first part of a longer notice the app split.
+    await ctx.save("admin.bc.audience", {"text": text, **ctx.cut_mark(back="admin.bc.text")})
     rows = [
         [Btn(ctx.t("bot.admin.bc_all"), "admin.bc.all")],
         [Btn(ctx.t("bot.admin.bc_by_region"), "admin.bc.regions", {"page": 0})],

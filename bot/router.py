@@ -182,23 +182,40 @@ class Ctx:
         mark = {"m": message.message_id, "t": int(message.date.timestamp())}
         await self.save(self.step, {**self.conversation.data, CUT: mark})
 
-    async def rest_of_refused(self) -> bool:
-        """Return whether this text is the next part of a text refused as too long (sent by
-        the app within seconds, a few message ids on); if so the marker moves to it, for a
-        third part."""
+    def cut_mark(self, *, back: str) -> dict[str, JSON]:
+        """Return the marker to store with a text just taken (under a limit between 2,048
+        and 4,096 characters) that may be only the first part of a longer text Telegram's app
+        split: if the rest follows, step ``back`` is stored again, without the text, and the
+        person told so (:meth:`rest_of_refused`). Empty for a text too short to be cut."""
+        message = self.update.effective_message
+        if message is None or len(message.text or "") < CUT_FIRST_MIN:
+            return {}
+        sent = int(message.date.timestamp())
+        return {CUT: {"m": message.message_id, "t": sent, "back": back}}
+
+    async def rest_of_refused(self) -> str | None:
+        """Return the catalog key to answer this text with when it is the next part of a
+        long text (sent by the app within seconds, a few message ids on) whose first part was
+        refused, or taken (:meth:`cut_mark`: its step is stored again); None for any other
+        text. The marker moves to this part, for a third part."""
         message = self.update.effective_message
         mark = self.conversation.data.get(CUT)
         if message is None or message.text is None or not isinstance(mark, dict):
-            return False
+            return None
         first, sent = mark.get("m"), mark.get("t")
         if not isinstance(first, int) or not isinstance(sent, int):
-            return False
+            return None
         if not first < message.message_id <= first + CUT_IDS:
-            return False
+            return None
         if not 0 <= message.date.timestamp() - sent <= CUT_GAP_S:
-            return False
+            return None
+        key = "bot.error.rest_of_long"
+        back = mark.get("back")
+        if isinstance(back, str) and back:  # the part taken was not the whole text
+            await self.save(back, {})
+            key = "bot.error.rest_of_taken"
         await self.refused_long()
-        return True
+        return key
 
     def tell_album(self, key: str) -> None:
         """Have the other messages of this message's album told catalog text ``key``, once.

@@ -103,3 +103,33 @@ async def test_a_notice_telegram_split_in_three_is_refused_whole_not_taken_from_
     assert (
         world.svc.get_conversation(boss).data["text"] == "내일 오전 10시에 현장 심사를 시작합니다."
     )
+
+
+async def test_a_notice_whose_first_part_fits_is_not_sent_without_its_rest(
+    world: BotWorld,
+) -> None:
+    """A 4,501-character notice with a paragraph break after 3,000 characters: Telegram's
+    app cuts it there, and the first part (3,000 characters) fits the 3,500 limit. It was
+    taken as the whole notice (the audience question came) and the last 1,500 characters
+    got 'How can I help?': a press on 'All' would have sent two thirds of the notice to
+    every subscriber. When the rest follows, the notice is now refused whole: the step
+    asks for the text again and the audience buttons no longer send anything."""
+    boss = await official(world)
+    await world.press(boss, await world.text(boss, "/admin"), world.t("bot.admin.menu.broadcast"))
+    before = len(world.messages(boss))
+    world.srv.send_text(boss, "가" * 3000 + "\n" + "나" * 1500)
+    await world.drain()
+    parts = [m for m in world.srv.messages(boss, incoming=True) if not m["outgoing"]]
+    assert [len(m["text"]) for m in parts[-2:]] == [3000, 1500]  # cut at the line break
+    answer = world.messages(boss)[before:]
+    assert [text_of(m) for m in answer] == [
+        world.t("bot.admin.bc_audience"),
+        world.t("bot.error.rest_of_taken"),
+    ]
+    stored = world.svc.get_conversation(boss)
+    assert stored.step == "admin.bc.text" and "text" not in stored.data
+    await world.press(boss, answer[0], world.t("bot.admin.bc_all"))
+    assert text_of(world.last(boss)) == world.t("participation.error.button_expired")
+    assert world.svc.get_conversation(boss).step == "admin.bc.text"
+    audience = await world.text(boss, "내일 오전 10시에 현장 심사를 시작합니다.")
+    assert text_of(audience) == world.t("bot.admin.bc_audience")
