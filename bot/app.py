@@ -298,16 +298,16 @@ async def route_message(ctx: Ctx, message: Message) -> None:
         else Document(sent.file_id, sent.file_name or "", sent.mime_type or "", sent.file_size),
     )
     router = ctx.router
-    rest = await ctx.rest_of_refused()
-    if rest is not None:
-        await ctx.reply(rest)
-        return
     if ctx.registered and incoming.text is not None:
         item = router.menu_for_text(incoming.text, lambda key: labels(ctx.services, key))
         if item is not None:
             await leave_flow(ctx, item.continues)
             await item.fn(ctx)
             return
+    rest = await ctx.rest_of_refused()  # after the menu: a label is no part of a long text
+    if rest is not None:
+        await ctx.reply(rest)
+        return
     step = router.steps.get(ctx.step)
     if step is not None and (ctx.registered or ctx.step in router.public_steps):
         await step(ctx, incoming)

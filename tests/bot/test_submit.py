@@ -426,3 +426,21 @@ async def test_an_album_where_no_photo_is_asked_is_answered_once(
     if step == "title":  # and the next text is the title
         await world.text(resident, TITLE)
         assert world.svc.get_conversation(resident).data["draft"]["title"] == TITLE
+
+
+async def test_a_menu_button_right_after_a_refused_long_text_is_not_its_rest(
+    world: BotWorld, resident: int
+) -> None:
+    """A resident who pasted a 3,000-character body and, seeing it refused, taps 'My
+    activity' in the menu within a second or two sent the next message id but one (the
+    refusal came in between): it was taken as the rest of a text Telegram split and
+    answered as such, and the menu did nothing. A menu label is no part of a long text."""
+    await to_step(world, resident, "body")
+    refused = await world.text(resident, "가" * 3000)
+    assert "1,500" in text_of(refused)
+    before = len(world.messages(resident))
+    await world.text(resident, world.t("bot.menu.activity"))
+    said = [text_of(m) for m in world.messages(resident)[before:]]
+    assert world.t("bot.error.rest_of_long") not in said
+    assert said and said[-1] != world.t("bot.error.rest_of_long")
+    assert world.svc.get_conversation(resident).step != "submit.body"
