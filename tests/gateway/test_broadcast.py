@@ -94,7 +94,7 @@ def test_outbox_is_delivered_within_limits_honoring_retry_after(sandbox):
         texts = [m["text"] for m in sandbox.messages(user)]
         assert texts.count(Catalog.load().text("ko", "gateway.run.stop")) == 2
         first, second = stats["per_chat"][user][-2:]
-        assert second - first >= 0.95  # one message per second per chat
+        assert second - first >= 1.0 - 0.25  # one a second per chat, less receipt jitter
     stamps = sorted(t for chat in users for t in stats["per_chat"][chat][-2:])
     # 30 a second: the sender spaces any 31 sends WINDOW_S (1.02 s) apart before each request;
     # the sandbox stamps them on receipt, after the HTTP round trip, whose delay varies under
