@@ -227,7 +227,7 @@ async def rest_of_answered_album(update: Update, services: BotServices, user_id:
     if message is None or message.media_group_id is None:
         return False
     conversation = await asyncio.to_thread(services.participation.get_conversation, user_id)
-    return album_answered(conversation, message.media_group_id)
+    return album_answered(conversation, message.media_group_id, message.message_id)
 
 
 # --- dispatch ----------------------------------------------------------------------------------

@@ -67,6 +67,7 @@ CUT_FIRST_MIN = 2048  # an app cuts a long text in the second half of 4,096 char
 CUT_GAP_S = 2  # ...and sends the next part within seconds of the first
 CUT_IDS = 2  # ...at most this many message ids on (a reply of ours may come in between)
 ALBUM = "album"  # the media_group_id of an album whose first message was answered (Ctx.mark_album)
+ALBUM_MAX = 10  # what one album holds: its other messages are the next ids after the first
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +238,7 @@ class Ctx:
         group = message.media_group_id if message is not None else None
         if group is None:
             return
-        mark: dict[str, JSON] = {"g": group}
+        mark: dict[str, JSON] = {"g": group, "m": message.message_id}
         if self.album_note is not None:
             mark["note"] = self.album_note
         await self.save(self.step, {**self.conversation.data, ALBUM: mark})
@@ -248,12 +249,13 @@ class Ctx:
         of them tells the note the step left (:meth:`tell_album`), once for the album."""
         message = self.update.effective_message
         group = message.media_group_id if message is not None else None
-        if group is None or not album_answered(self.conversation, group):
+        if message is None or not album_answered(self.conversation, group, message.message_id):
             return False
         mark = self.conversation.data[ALBUM]
         note = mark.get("note") if isinstance(mark, dict) else None
-        if isinstance(note, str):
-            await self.save(self.step, {**self.conversation.data, ALBUM: {"g": group}})
+        if isinstance(mark, dict) and isinstance(note, str):
+            told = {key: value for key, value in mark.items() if key != "note"}
+            await self.save(self.step, {**self.conversation.data, ALBUM: told})
             await self.reply(note)
         return True
 
@@ -536,11 +538,17 @@ class Router:
         return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
 
 
-def album_answered(conversation: Conversation, media_group_id: str | None) -> bool:
-    """Return whether the album ``media_group_id`` had its first message answered already
-    (:meth:`Ctx.mark_album`); False for a message of no album."""
+def album_answered(conversation: Conversation, media_group_id: str | None, message_id: int) -> bool:
+    """Return whether message ``message_id`` of album ``media_group_id`` is one of the rest
+    of an album whose first message was answered already (:meth:`Ctx.mark_album`): the same
+    media_group_id and one of the next ids an album can hold. False for a message of no
+    album, and for one reusing an answered album's id later (it is not let past the rate
+    limiter, nor dropped, as the rest of that album)."""
     mark = conversation.data.get(ALBUM)
-    return media_group_id is not None and isinstance(mark, dict) and mark.get("g") == media_group_id
+    if media_group_id is None or not isinstance(mark, dict) or mark.get("g") != media_group_id:
+        return False
+    first = mark.get("m")
+    return isinstance(first, int) and first < message_id < first + ALBUM_MAX
 
 
 def kept(data: dict[str, JSON]) -> dict[str, JSON]:

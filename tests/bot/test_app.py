@@ -86,6 +86,29 @@ async def test_albums_sent_too_fast_are_still_slowed_one_token_each(tmp_path: Pa
         assert texts == [world.t("bot.not_understood")] * 8 + [world.t("bot.slow_down")]
 
 
+async def test_an_answered_albums_id_reused_later_is_not_let_past_the_rate_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rest of an answered album passes the limiter uncounted; a message that only
+    carries the same media_group_id later (a client reusing it) must not: beyond the ids
+    one album can hold it is a new album, which takes a token and gets its answer. Before,
+    three more albums under one reused id passed the limiter and were dropped unanswered."""
+    import sandbox.client
+
+    monkeypatch.setattr(sandbox.client.secrets, "randbits", lambda bits: 42)  # one group id
+    limiter = LimitLater()
+    async with BotWorld(tmp_path, limiter=limiter) as world:
+        uid = world.user()
+        await world.register(uid, "성남시")
+        limiter.limit = MemoryRateLimiter(rate=0.001, burst=3)
+        before = len(world.messages(uid))
+        updates = [world.srv.send_album(uid, jpegs(10)) for _ in range(4)]
+        assert {u["message"]["media_group_id"] for album in updates for u in album} == {"42"}
+        await world.drain()
+        texts = [text_of(m) for m in world.messages(uid)[before:]]
+        assert texts == [world.t("bot.not_understood")] * 3 + [world.t("bot.slow_down")]
+
+
 @pytest.mark.parametrize("store", ["memory", "redis"])
 async def test_two_workers_send_one_notice_per_burst(tmp_path: Path, store: str) -> None:
     """A flood handed to two Applications in turn (separate user_data, as two worker
