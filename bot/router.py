@@ -177,22 +177,23 @@ class Ctx:
         :meth:`rest_of_refused`. The stored step stays; its data carries the marker, which
         the next save of the flow replaces.
         """
-        message = self.update.effective_message
-        if message is None or not self.step or len(message.text or "") < CUT_FIRST_MIN:
-            return  # too short to be the first part of a split text
-        mark = {"m": message.message_id, "t": int(message.date.timestamp())}
-        await self.save(self.step, {**self.conversation.data, CUT: mark})
+        mark = self.cut_mark()
+        if mark and self.step:
+            await self.save(self.step, {**self.conversation.data, **mark})
 
-    def cut_mark(self, *, back: str) -> dict[str, JSON]:
-        """Return the marker to store with a text just taken (under a limit between 2,048
-        and 4,096 characters) that may be only the first part of a longer text Telegram's app
-        split: if the rest follows, step ``back`` is stored again, without the text, and the
-        person told so (:meth:`rest_of_refused`). Empty for a text too short to be cut."""
+    def cut_mark(self, *, back: str = "") -> dict[str, JSON]:
+        """Return the marker to store with a text that may be only the first part of a
+        longer text Telegram's app split (:meth:`rest_of_refused`): one refused as too long
+        (:meth:`refused_long`), or one taken under a limit between 2,048 and 4,096
+        characters, whose step ``back`` is then stored again, without the text, if the rest
+        follows, and the person told so. Empty for a text too short to be cut."""
         message = self.update.effective_message
         if message is None or len(message.text or "") < CUT_FIRST_MIN:
             return {}
-        sent = int(message.date.timestamp())
-        return {CUT: {"m": message.message_id, "t": sent, "back": back}}
+        mark: dict[str, JSON] = {"m": message.message_id, "t": int(message.date.timestamp())}
+        if back:
+            mark["back"] = back
+        return {CUT: mark}
 
     async def rest_of_refused(self) -> str | None:
         """Return the catalog key to answer this text with when it is the next part of a
