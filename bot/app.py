@@ -296,6 +296,7 @@ async def route_message(ctx: Ctx, message: Message) -> None:
         document=None
         if sent is None
         else Document(sent.file_id, sent.file_name or "", sent.mime_type or "", sent.file_size),
+        album=message.media_group_id is not None,
     )
     router = ctx.router
     if ctx.registered and incoming.text is not None:

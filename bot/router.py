@@ -89,6 +89,7 @@ class Incoming:
     caption: str | None = None
     photo_unique_id: str | None = None  # the same for the same picture sent again
     document: Document | None = None
+    album: bool = False  # the first of several sent at once (Ctx.rest_of_album: the others)
 
 
 @dataclass(kw_only=True)

@@ -242,11 +242,21 @@ async def budget(ctx: Ctx, incoming: Incoming) -> None:
 
 
 async def photo(ctx: Ctx, incoming: Incoming) -> None:
-    """The optional photo step."""
+    """The optional photo step.
+
+    An album (several picked at once) reaches the step as its first item only: a photo is
+    taken (and the others told so), anything else is no photo. An album led by a video or a
+    file is then told that none of it was taken, in one answer: the photos after it are
+    dropped (:meth:`Ctx.rest_of_album`), and the step cannot wait to see whether one comes.
+    """
     if incoming.photo_file_id is None:
         # A picture sent "as a file" arrives as a document, which the card cannot show as a photo.
         sent = incoming.document
-        key = "photo_as_file" if sent and sent.mime_type.startswith("image/") else "need_photo"
+        key = "need_photo"
+        if sent and sent.mime_type.startswith("image/"):
+            key = "photo_as_file"
+        elif incoming.album:
+            key = "album_no_photo"
         draft = draft_of(ctx)
         await ctx.send(ctx.t(photo_key(draft, key)), await photo_buttons(ctx, draft))
         return

@@ -17,6 +17,11 @@ NOT_TEXT = {"bot.app"}  # the logger's name
 DYNAMIC = [
     *(f"bot.submit.need_text_{f}" for f in ("title", "body", "budget")),
     *(f"bot.submit.field.{f}" for f in ("title", "body", "category", "budget", "photo")),
+    *(
+        f"bot.submit.{k}{change}"  # submit.photo_key
+        for k in ("ask_photo", "need_photo", "photo_as_file", "album_no_photo")
+        for change in ("", "_change")
+    ),
     *(f"bot.browse.sort.{s}" for s in ("endorsements", "newest")),
     *(f"bot.browse.sort_to.{s}" for s in ("endorsements", "newest")),
     *(f"bot.settings.{k}.{loc}" for k in ("language_name", "switch_to") for loc in ("ko", "en")),
