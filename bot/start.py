@@ -60,7 +60,7 @@ async def start(ctx: Ctx, args: list[str]) -> None:
         if ctx.step == "start.region" and ctx.data.get("consent"):
             await region_again(ctx, payload)
             return
-        await ctx.save("start.consent", {"pending": payload})
+        await ctx.save("start.consent", {"pending": payload, "pending_at": sent_at(ctx)})
         await ctx.reply("bot.start.welcome")
         await privacy_notice(ctx)
         return
@@ -68,7 +68,7 @@ async def start(ctx: Ctx, args: list[str]) -> None:
         note = await leave_flow(ctx)
         if note:
             await ctx.send(note)
-        await handle_payload(ctx, payload)
+        await handle_payload(ctx, payload, sent_at(ctx))
         return
     if ctx.step:
         await ctx.clear()
@@ -92,7 +92,7 @@ async def region_again(ctx: Ctx, payload: str) -> None:
     deep link replaces the one that waited)."""
     data = ctx.data
     if payload:
-        data["pending"] = payload
+        data["pending"], data["pending_at"] = payload, sent_at(ctx)
     await ctx.save("start.region", data)
     await ctx.reply("bot.start.welcome")
     await ctx.send(ctx.t("bot.start.choose_region"), await region_keyboard(ctx, 0, "start"))
@@ -167,15 +167,27 @@ async def choose_region(ctx: Ctx, args: dict[str, JSON]) -> None:
     )
     ctx.resident = await ctx.call(ctx.svc.resident, ctx.user_id)
     pending = str(data.get("pending") or "")
+    pending_at = data.get("pending_at")
     await ctx.clear()
     await ctx.show(ctx.t("bot.start.region_chosen", region=ctx.t(f"participation.region.{region}")))
     await ctx.reply("bot.start.registered", await ctx.menu_markup())
     if pending:
-        await handle_payload(ctx, pending)
+        await handle_payload(ctx, pending, pending_at if isinstance(pending_at, int) else None)
 
 
-async def handle_payload(ctx: Ctx, payload: str) -> None:
-    """Open a shared proposal, or redeem a code from a QR sheet or an invitation."""
+def sent_at(ctx: Ctx) -> int | None:
+    """Return when the person sent this message, as Telegram stamped it (epoch seconds)."""
+    message = ctx.update.effective_message
+    return int(message.date.timestamp()) if message is not None else None
+
+
+async def handle_payload(ctx: Ctx, payload: str, scanned_at: int | None = None) -> None:
+    """Open a shared proposal, or redeem a code from a QR sheet or an invitation.
+
+    ``scanned_at``: when the person opened the link (the /start message's date); an on-site
+    code is checked at that moment, so a check-in that waited in the queue, or while a
+    newcomer agreed and chose a city, still counts (``rules.scan_time``).
+    """
     if payload.startswith("p_"):
         from bot.browse import show_card
 
@@ -183,7 +195,11 @@ async def handle_payload(ctx: Ctx, payload: str) -> None:
         return
     if payload.startswith(CODE_PREFIXES):
         redeemed = await ctx.call(
-            ctx.svc.redeem_code, ctx.user_id, payload, request_id=ctx.request_id
+            ctx.svc.redeem_code,
+            ctx.user_id,
+            payload,
+            scanned_at=scanned_at,
+            request_id=ctx.request_id,
         )
         follow_up = ctx.router.redeemers.get(redeemed.kind, joined)
         await follow_up(ctx, redeemed)

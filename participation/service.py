@@ -23,11 +23,19 @@ from participation.views import Redeemed
 class ParticipationService(Residents, Officials, Review, Judges, Support, Drafts, ReviewDay):
     """Residents, judges, officials and the bot's support state, over one ledger."""
 
-    def redeem_code(self, user_id: int, code: str, *, request_id: str | None = None) -> Redeemed:
+    def redeem_code(
+        self,
+        user_id: int,
+        code: str,
+        *,
+        scanned_at: int | None = None,
+        request_id: str | None = None,
+    ) -> Redeemed:
         """Redeem any code a person scanned or received (a deep-link ``/start`` payload).
 
         ``o_...`` official invite, ``j_...`` judge invite, ``e_...`` enrollment code,
-        ``s_...`` on-site check-in.  Raises CodeUnknown for anything else.
+        ``s_...`` on-site check-in (checked at ``scanned_at``, see ``check_in``).  Raises
+        CodeUnknown for anything else.
         """
         code = code.strip()
         prefix = code[:2]
@@ -48,7 +56,7 @@ class ParticipationService(Residents, Officials, Review, Judges, Support, Drafts
             detail: dict[str, JSON] = {"community": found.community, "role": found.role}
             return Redeemed(kind="enrollment", round_id=found.round_id, detail=detail)
         if prefix == "s_":
-            self.check_in(user_id, code, request_id=request_id)
+            self.check_in(user_id, code, scanned_at=scanned_at, request_id=request_id)
             return Redeemed(kind="onsite", round_id=self._last_round(user_id), detail={})
         raise e.CodeUnknown()
 

@@ -152,13 +152,25 @@ class Review(ReviewDay):
             raise e.Closed(session=session_id)
         return rules.onsite_code(secret, session_id, self._at(now))
 
-    def check_in(self, user_id: int, code: str, *, request_id: str | None = None) -> Receipt:
-        """Mark the person present with a scanned on-site code."""
+    def check_in(
+        self,
+        user_id: int,
+        code: str,
+        *,
+        scanned_at: int | None = None,
+        request_id: str | None = None,
+    ) -> Receipt:
+        """Mark the person present with a scanned on-site code.
+
+        ``scanned_at``: when the person sent the code (the epoch second Telegram stamped on
+        their message); the code is checked at that moment (``rules.scan_time``), so a scan
+        that waited in a queue or through a newcomer's registration still counts.
+        """
         session_id, mac = rules.parse_onsite_code(code)
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             state, secret = repo.session(conn, session_id)
-            rules.verify_onsite_code(secret, session_id, mac, now)
+            rules.verify_onsite_code(secret, session_id, mac, rules.scan_time(now, scanned_at))
             self._reclaim(conn, user_id)  # a returning person's scores count against them
             rnd = repo.round_state(conn, state.round_id)
             event = rules.decide_check_in(rnd, state, now=now)

@@ -38,6 +38,10 @@ NEXT_PHASE: dict[str, str] = {
 JUDGE_SCORE_MIN, JUDGE_SCORE_MAX = 1, 5
 ONSITE_STEP_S = 30  # the on-site code rotates every 30 s ...
 ONSITE_VALID_WINDOWS = 2  # ... and a code is accepted in its own window and the next (60 s)
+# A code is checked at the moment Telegram says the person sent it, so that a scan that
+# waited (in the queue of a busy hall, an outage, a newcomer's registration) still counts;
+# never at a moment more than this before the check.
+ONSITE_SCAN_LATE_S = 15 * 60
 OFFICIAL_ROLES: tuple[str, ...] = ("admin", "clerk")
 ENROLLMENT_ROLES: tuple[str, ...] = ("voter", "representative")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -506,6 +510,15 @@ def parse_onsite_code(code: str) -> tuple[str, str]:
     if len(parts) != 3 or parts[0] != "s" or not parts[1] or len(parts[2]) != 10:
         raise e.CodeUnknown()
     return parts[1], parts[2]
+
+
+def scan_time(now: int, scanned_at: int | None) -> int:
+    """Return the moment an on-site code is checked at: ``scanned_at`` (the time Telegram
+    stamped on the person's message), never after ``now`` (a clock ahead of ours) and never
+    more than ``ONSITE_SCAN_LATE_S`` before it; ``now`` when the scan time is unknown."""
+    if scanned_at is None:
+        return now
+    return min(now, max(scanned_at, now - ONSITE_SCAN_LATE_S))
 
 
 def verify_onsite_code(secret: bytes, session_id: str, mac: str, now: int) -> None:

@@ -4,6 +4,9 @@ choice and likes up to the cap, and one channel per person."""
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import pytest
 
 from participation.domain.round import Deadlines
@@ -65,6 +68,76 @@ async def test_an_old_code_is_refused_politely_and_a_new_one_works(world: BotWor
     assert world.svc.onsite_sessions(ROUND)[0].checkins == 0
     await scan(world, late, session)
     assert world.svc.onsite_sessions(ROUND)[0].checkins == 1
+
+
+@pytest.fixture
+def telegram_on_test_time(world: BotWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Telegram stamps each message with the moment it was sent: the sandbox's dates follow
+    the test's clock (the service's), so that a scan's time and the code's window agree."""
+    import sandbox.world
+
+    now = SimpleNamespace(time=lambda: world.clock().timestamp(), monotonic=time.monotonic)
+    monkeypatch.setattr(sandbox.world, "time", now)
+
+
+async def test_a_scan_that_waited_in_the_queue_still_checks_in(
+    world: BotWorld, telegram_on_test_time: None
+) -> None:
+    """A hall of people scanning at once: a check-in sent while its code was shown but
+    applied 80 s later (the queue behind a burst, or a database outage) counts. It was
+    checked when applied and refused as expired, though the person scanned the code on
+    the screen; they were told to scan again."""
+    author, late = resident(world, "제안자"), resident(world, "줄 선 주민")
+    submit(world, author, 1)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    world.srv.open_deep_link(late, world.services.deep_link(world.svc.onsite_code(session)))
+    world.clock.advance(seconds=80)  # the update waits; the code on the screen rotated twice
+    await world.drain()
+    said = [text_of(m) for m in world.messages(late)]
+    assert world.t("participation.error.onsite_code_expired") not in said
+    assert world.t("bot.onsite.checked_in") in said
+    assert world.svc.onsite_sessions(ROUND)[0].checkins == 1
+
+
+async def test_a_newcomer_who_scans_then_registers_is_checked_in(
+    world: BotWorld, telegram_on_test_time: None
+) -> None:
+    """Someone new scans the hall's QR code, reads the privacy notice, agrees and picks
+    their city: two minutes later the code they scanned is two windows old. The check-in
+    counts from the moment of the scan; it was refused as expired after registering."""
+    author = resident(world, "제안자")
+    submit(world, author, 1)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    newcomer = world.user("처음 온 주민")
+    await world.deep_link(newcomer, world.services.deep_link(world.svc.onsite_code(session)))
+    world.clock.advance(seconds=70)  # reading what is kept and why
+    agree = world.t("bot.privacy.agree")
+    await world.press(newcomer, world.with_button(newcomer, agree), agree)
+    world.clock.advance(seconds=50)  # finding their city on the list
+    region = world.t("participation.region.suwon")
+    await world.press(newcomer, world.with_button(newcomer, region), region)
+    said = [text_of(m) for m in world.messages(newcomer)]
+    assert world.t("participation.error.onsite_code_expired") not in said
+    assert world.t("bot.onsite.checked_in") in said
+    assert world.svc.onsite_sessions(ROUND)[0].checkins == 1
+
+
+async def test_a_code_opened_after_it_expired_is_still_refused(
+    world: BotWorld, telegram_on_test_time: None
+) -> None:
+    """The scan's own time is what counts: a link kept (a photo of the screen) and opened
+    95 s later is refused, however quickly it is applied."""
+    author, late = resident(world, "제안자"), resident(world, "늦은 주민")
+    submit(world, author, 1)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    old = world.services.deep_link(world.svc.onsite_code(session))
+    world.clock.advance(seconds=95)
+    refused = await world.deep_link(late, old)
+    assert text_of(refused) == world.t("participation.error.onsite_code_expired")
+    assert world.svc.onsite_sessions(ROUND)[0].checkins == 0
 
 
 async def test_online_voter_likes_up_to_the_cap_and_takes_a_like_back(world: BotWorld) -> None:

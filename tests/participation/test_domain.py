@@ -178,3 +178,19 @@ def test_onsite_code_rotates_every_30s_and_is_accepted_for_60s() -> None:
         rules.verify_onsite_code(secret, "abc", mac, 1_000_080)
     with pytest.raises(e.CodeUnknown):
         rules.verify_onsite_code(b"x" * 32, "abc", mac, 1_000_021)
+
+
+def test_a_code_is_checked_when_it_was_scanned_within_15_minutes_never_in_the_future() -> None:
+    """A scan that waited (a busy hall's queue, an outage, a newcomer's registration) is
+    checked at the moment Telegram stamped on it; never at a moment after now (a sender's
+    clock ahead of ours), nor more than 15 minutes back."""
+    now = 2_000_000
+    assert rules.scan_time(now, None) == now
+    assert rules.scan_time(now, now - 80) == now - 80
+    assert rules.scan_time(now, now + 3_600) == now
+    assert rules.scan_time(now, now - 16 * 60) == now - rules.ONSITE_SCAN_LATE_S == now - 900
+    secret = b"k" * 32
+    _, mac = rules.parse_onsite_code(rules.onsite_code(secret, "abc", now - 80))
+    with pytest.raises(e.OnsiteCodeExpired):
+        rules.verify_onsite_code(secret, "abc", mac, now)
+    rules.verify_onsite_code(secret, "abc", mac, rules.scan_time(now, now - 80))

@@ -107,6 +107,16 @@ def _expired_onsite(w: World) -> None:
     w.svc.check_in(THIRD, code)
 
 
+def _expired_when_scanned(w: World) -> None:
+    w.to_review()
+    session = w.svc.open_onsite_session(ADMIN, R)
+    code = w.svc.onsite_code(session)
+    w.clock.advance(seconds=61)
+    scanned = int(w.clock().timestamp())  # the link opened a minute after the code was shown
+    w.clock.advance(seconds=5)
+    w.svc.check_in(THIRD, code, scanned_at=scanned)
+
+
 def _forged_onsite(w: World) -> None:
     w.to_review()
     session = w.svc.open_onsite_session(ADMIN, R)
@@ -171,6 +181,7 @@ CASES: list[tuple[str, Callable[[World], object], type[e.ParticipationError]]] =
     ("used invite", _used_invite, e.CodeUsed),
     ("unknown code", lambda w: w.svc.redeem_code(OTHER, "j_doesnotexist0000"), e.CodeUnknown),
     ("expired on-site code", _expired_onsite, e.OnsiteCodeExpired),
+    ("on-site code expired when scanned", _expired_when_scanned, e.OnsiteCodeExpired),
     ("forged on-site code", _forged_onsite, e.CodeUnknown),
     ("on-site score without check-in", in_review(lambda w: w.svc.onsite_score(THIRD, w.pid, 3)), e.NotPresent),
     ("on-site score of own proposal", _score_own, e.OwnProposal),
