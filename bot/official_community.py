@@ -227,13 +227,16 @@ async def bulk_file(ctx: Ctx, incoming: Incoming) -> None:
     if doc is None:
         await ctx.reply("bot.admin.community.bulk_need_file")
         return
+    # Several sent at once: only this one reaches the step. Until it is read, the others
+    # are told they were not read either; once it is, that only the first was.
+    ctx.tell_album("bot.admin.community.bulk_album_unread")
     if not readable(doc):
         await ctx.reply("bot.admin.community.bulk_wrong_type")
         return
-    ctx.tell_album("bot.admin.community.bulk_album")  # several sent at once: this one is read
     text = await download_text(ctx, doc)
     if text is None:
         return
+    ctx.tell_album("bot.admin.community.bulk_album")
     rnd = await ctx.call(ctx.svc.round, str_arg(ctx.conversation.data, "r"))
     catalog = ctx.services.catalog
     sheet = parse(text, region_lookup(catalog, rnd.rules.regions), header_words(catalog))

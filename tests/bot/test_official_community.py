@@ -326,6 +326,38 @@ async def test_two_files_sent_together_read_the_first_and_say_so(world: BotWorld
     assert [c.name for c in world.svc.communities(ROUND)] == ["햇살마을"]
 
 
+@pytest.mark.parametrize(
+    ("data", "name", "key", "params"),
+    [
+        (b"x" * (200 * 1024 + 1), "a.csv", "bot.admin.community.bulk_too_big", {"kb": 200}),
+        ("햇살마을,수원시".encode("cp949"), "a.csv", "bot.admin.community.bulk_not_utf8", {}),
+        (b"PK\x03\x04", "a.xlsx", "bot.admin.community.bulk_wrong_type", {}),
+    ],
+)  # fmt: skip
+async def test_files_sent_together_whose_first_is_refused_are_not_said_to_be_read(
+    world: BotWorld, data: bytes, name: str, key: str, params: dict[str, object]
+) -> None:
+    """Two files picked together, the first refused (too big, not UTF-8): the refusal was
+    followed by 'Only the first of the files you sent together was read', which it was not
+    (a first file of the wrong type: the second was dropped without a word). Now the others
+    are told they were not read either, and to send one file at a time; the step stays, so
+    the second file sent on its own is added."""
+    boss = await official(world)
+    listing = await enrollment(world, boss)
+    await world.press(boss, listing, world.t("bot.admin.community.bulk_button"))
+    before = len(world.messages(boss))
+    good = "달빛마을,연천군\n".encode()
+    files = [(data, name, "application/octet-stream"), (good, "b.csv", "text/csv")]
+    world.srv.send_files(boss, files)
+    await world.drain()
+    said = [text_of(m) for m in world.messages(boss)[before:]]
+    assert said == [world.t(key, **params), world.t("bot.admin.community.bulk_album_unread")]
+    assert world.svc.communities(ROUND) == []
+    assert world.svc.get_conversation(boss).step == "admin.community.bulk"
+    await send_file(world, boss, good, "b.csv")
+    assert [c.name for c in world.svc.communities(ROUND)] == ["달빛마을"]
+
+
 async def test_an_album_at_the_name_step_is_asked_for_the_name_once(world: BotWorld) -> None:
     boss = await official(world)
     await world.press(
