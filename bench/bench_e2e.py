@@ -79,6 +79,7 @@ from gateway.__main__ import migrate  # noqa: E402
 from gateway.logging import configure  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from gateway.wiring import Runtime  # noqa: E402
+from i18n import Catalog  # noqa: E402
 from ledger import store as ledger_store  # noqa: E402
 from participation.domain.round import Deadlines  # noqa: E402
 from participation.domain.round import RoundRules  # noqa: E402
@@ -106,6 +107,7 @@ ACTIONS = {  # --action: the button residents press, and the phase the round mus
     "endorse": ("browse.endorse", "endorsement"),
     "like": ("online.like", "review"),
     "onsite": ("onsite.score", "review"),
+    "checkin": ("", "review"),  # no button: each resident opens the hall's QR deep link
 }
 ONSITE_SCALE = 5  # RoundRules' default on-site scale: scores 1..5
 
@@ -124,7 +126,8 @@ def domain_setup(svc: Any, users: list[int], proposals: int, action: str = "endo
     """Open a round with `proposals` proposals in the action's phase; register `users`.
 
     In review, `like` residents choose a group (if any); for `onsite` an official opens an
-    on-site session for the hall and every resident checks in with its current code."""
+    on-site session for the hall and every resident checks in with its current code; for
+    `checkin` the session is opened and nobody is checked in yet (the load does it)."""
     now = int(time.time())
     day = 86_400
     rules = RoundRules(
@@ -149,7 +152,7 @@ def domain_setup(svc: Any, users: list[int], proposals: int, action: str = "endo
     svc.advance_round(OFFICIAL, ROUND)  # submission -> endorsement
     if ACTIONS[action][1] == "review":
         svc.advance_round(OFFICIAL, ROUND)  # endorsement -> review: likes and on-site open
-    session = svc.open_onsite_session(OFFICIAL, ROUND) if action == "onsite" else None
+    session = svc.open_onsite_session(OFFICIAL, ROUND) if action in ("onsite", "checkin") else None
     regions = rules.regions
     groups = len(svc.round(ROUND).groups)
     with ThreadPoolExecutor(16) as pool:
@@ -158,7 +161,7 @@ def domain_setup(svc: Any, users: list[int], proposals: int, action: str = "endo
             svc.register(users[i], region=regions[i % len(regions)], consent_version="2017-02")
             if action == "like" and groups:
                 svc.choose_group(users[i], ROUND, 1 + i % groups)
-            if session is not None:  # the code of the projector's QR now (rotates every 30 s)
+            if action == "onsite" and session:  # the projector's QR code now (rotates every 30 s)
                 svc.check_in(users[i], svc.onsite_code(session))
 
         list(pool.map(register, range(len(users))))
@@ -203,9 +206,36 @@ def sandbox_presses(
     return per_user
 
 
+def sandbox_scans(
+    srv: SandboxServer, token: str, svc: Any, users: list[int], bot_username: str
+) -> list[list[dict[str, Any]]]:
+    """Each resident opens the deep link of the hall's QR code as it is on the screen at that
+    moment (it rotates every 30 s; the bot checks it at the message's date): one update each."""
+    world = srv.world
+    bot = world.bot_for_token(token)
+    [session] = [s.session_id for s in svc.onsite_sessions(ROUND)]
+    per_user: list[list[dict[str, Any]]] = []
+    for n, uid in enumerate(users):
+        if n % 500 == 0:
+            link = f"https://t.me/{bot_username}?start={svc.onsite_code(session)}"
+        srv.users.create("주민", user_id=uid)
+        with world.lock:
+            world.private_chat(bot, uid).started = True  # registered with the bot before
+        update = srv.open_deep_link(uid, link)
+        assert update is not None
+        per_user.append([update])
+    return per_user
+
+
 def round_robin(per_user: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Interleave residents: each person's k-th press comes one full pass after the (k-1)-th."""
     return [presses[k] for k in range(len(per_user[0])) for presses in per_user]
+
+
+def update_id_of(request_id: str) -> int:
+    """The update of a request id the bot gave: ``tg:<update_id>``, or ``tg:<id>:code`` for a
+    code redeemed in that update (a check-in)."""
+    return int(request_id[3:].split(":", 1)[0])
 
 
 def write_bodies(path: Path, updates: list[dict[str, Any]], id_offset: int = 0) -> None:
@@ -307,7 +337,7 @@ def committed(engine: sa.Engine) -> dict[int, float]:
         for request_id, leaf in conn.execute(query):
             ts = json.loads(leaf)["entry"]["ts"]
             when = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-            out[int(request_id[3:])] = when.timestamp()
+            out[update_id_of(request_id)] = when.timestamp()
     return out
 
 
@@ -539,10 +569,15 @@ def main() -> None:
         settings = Settings.from_env(env)
         rt = Runtime(settings)
         svc = rt.service
+        if args.action == "checkin":  # one scan each: as many people as the others' presses
+            residents *= args.proposals
         users = [RESIDENT_BASE + i for i in range(residents + SPARE)]
         proposal_ids = domain_setup(svc, users, args.proposals, args.action)
-        tokens = issue_tokens(svc, users, proposal_ids, args.action)
-        per_user = sandbox_presses(srv, settings.telegram_token, tokens, proposal_ids)
+        if args.action == "checkin":
+            per_user = sandbox_scans(srv, settings.telegram_token, svc, users, srv.bot_username)
+        else:
+            tokens = issue_tokens(svc, users, proposal_ids, args.action)
+            per_user = sandbox_presses(srv, settings.telegram_token, tokens, proposal_ids)
         spare = [presses[0] for presses in per_user[residents:]]
         per_user, users = per_user[:residents], users[:residents]
         updates = round_robin(per_user)
@@ -558,7 +593,8 @@ def main() -> None:
                 body["update_id"] = 10**12 + n
                 f.write(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
                 f.write(b"\n")
-        log(f"  done in {time.perf_counter() - started:.0f} s: {len(updates):,} callback updates")
+        kind = "/start (QR scan) messages" if args.action == "checkin" else "callback updates"
+        log(f"  done in {time.perf_counter() - started:.0f} s: {len(updates):,} {kind}")
 
         if args.only == "account":
             report_account(asyncio.run(account(rt, srv, spare)), len(spare), work)
@@ -584,9 +620,10 @@ def main() -> None:
         wait_for_leases(client, "e2e:", settings.update_partitions, 60, procs[1:])
         stack = Stack(work, web_port, settings.webhook_secret, client, procs, redis_server)
 
+        noun = "scans" if args.action == "checkin" else "presses"
         # A: the target rate, long enough to fill the pipeline; capacity = completions/s.
         burst = updates[: min(int(args.rate * burst_seconds), len(updates) * 2 // 3)]
-        log(f"end to end A: {len(burst):,} presses offered at {args.rate:.0f}/s (capacity) ...")
+        log(f"end to end A: {len(burst):,} {noun} offered at {args.rate:.0f}/s (capacity) ...")
         spy = None
         if args.profile:
             spy = Proc("py-spy", [str(BIN / "py-spy"), "record", "-p", str(procs[1].pid), "-d",
@@ -598,7 +635,7 @@ def main() -> None:
         rest = updates[len(burst) :]
         rate_b = max(1.0, round(0.7 * a["capacity"]))
         steady = rest[: int(rate_b * steady_seconds)]
-        log(f"end to end B: {len(steady):,} presses offered at {rate_b:.0f}/s (latency) ...")
+        log(f"end to end B: {len(steady):,} {noun} offered at {rate_b:.0f}/s (latency) ...")
         b = stack.run("B", steady, rate_b, rt.engine)
         client.close()
 
@@ -608,13 +645,24 @@ def main() -> None:
             if args.action == "endorse":
                 count = sa.select(sa.func.sum(tables.proposals.c.endorsements))
             else:
-                rows = tables.likes if args.action == "like" else tables.onsite_scores
+                rows = {"like": tables.likes, "onsite": tables.onsite_scores}.get(
+                    args.action, tables.presences
+                )
                 count = sa.select(sa.func.count()).select_from(rows)
             endorsements = conn.execute(count).scalar() or 0
+        checked_in_text = Catalog.load().text("ko", "bot.onsite.checked_in")
         with srv.world.lock:
             answered = sum(
                 1 for bot in srv.world.bots.values() for q in bot.callbacks.values() if q.answered
             )
+            if args.action == "checkin":  # no button: the confirmation each resident got
+                answered = sum(
+                    1
+                    for bot in srv.world.bots.values()
+                    for chat in bot.chats.values()
+                    for m in chat.messages.values()
+                    if m.outgoing and m.text == checked_in_text
+                )
         ok = (
             len(commits) == len(offered) == endorsements
             and all(u["update_id"] in commits for u in offered)
@@ -632,7 +680,7 @@ def main() -> None:
             of_bare = (
                 f", {phase['capacity'] / bare:.3f} of the bare handler" if ingress_rounds else ""
             )
-            log(f"end to end {phase['name']}: {phase['n']:,} presses offered at "
+            log(f"end to end {phase['name']}: {phase['n']:,} {noun} offered at "
                 f"{phase['rate']:.0f}/s (generator worst send lag {lag:.0f} ms)")  # fmt: skip
             log(f"  committed             : {phase['committed']:,} actions at "
                 f"{phase['capacity']:,.1f}/s = {phase['capacity'] / phase['rate']:.2f} of offered"
@@ -648,8 +696,9 @@ def main() -> None:
             log(f"  CPU-bound ceiling on 2 cores: {2000 / total:,.0f}/s with the in-process "
                 f"sandbox on the same cores, {2000 / ours:,.0f}/s for our processes alone "
                 f"({ours:.1f} ms of CPU per action)")  # fmt: skip
+        replies = "told they are checked in" if args.action == "checkin" else "callbacks answered"
         log(f"  all phases: {len(offered):,} offered, {len(commits):,} in the ledger, "
-            f"{args.action} count {endorsements:,}, {answered:,} callbacks answered")  # fmt: skip
+            f"{args.action} count {endorsements:,}, {answered:,} {replies}")  # fmt: skip
         log(f"  every action applied exactly once: {'yes' if ok else 'NO'}")
         report_account(asyncio.run(account(rt, srv, spare)), len(spare), work)
         if spy is not None:
