@@ -47,6 +47,7 @@ from telegram.ext import ExtBot
 
 from bot.services import BotServices
 from i18n import locale_for
+from participation.domain.errors import ConversationConflict
 from participation.domain.events import JSON
 from participation.service import ParticipationService
 from participation.views import Conversation
@@ -68,6 +69,16 @@ CUT_GAP_S = 2  # ...and sends the next part within seconds of the first
 CUT_IDS = 2  # ...at most this many message ids on (a reply of ours may come in between)
 ALBUM = "album"  # the media_group_id of an album whose first message was answered (Ctx.mark_album)
 ALBUM_MAX = 10  # what one album holds: its other messages are the next ids after the first
+# The markers above concern only the messages right after the one they were stored with: a
+# save leaves them out unless given (Ctx.save marks=), the next other message ends them
+# (Ctx.drop_marks).
+MARKS = (CUT, ALBUM)
+
+
+def not_modified(err: BadRequest) -> bool:
+    """Return whether Telegram refused an edit because it would change nothing: the message
+    already has that text (or caption) and those buttons."""
+    return "message is not modified" in err.message.lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,15 +167,23 @@ class Ctx:
         )
 
     # --- conversation state ---------------------------------------------------------------------
-    async def save(self, step: str, data: dict[str, JSON] | None = None) -> None:
+    async def save(
+        self,
+        step: str,
+        data: dict[str, JSON] | None = None,
+        *,
+        marks: dict[str, JSON] | None = None,
+    ) -> None:
         """Store ``step`` (and ``data``; None keeps the current data) with the version check.
 
         The resident's unfinished proposal (:data:`KEPT`: ``draft``, ``aside``) in the current
         data is carried over unless ``data`` holds its own, so another flow (an official's
-        notice, a round, /start...) that stores fresh data never loses it.
+        notice, a round, /start...) that stores fresh data never loses it. The markers
+        (:data:`MARKS`) are not: only those given in ``marks`` are stored.
         """
         current = self.conversation.data
-        new = current if data is None else {**kept(current), **data}
+        new = unmarked(current if data is None else {**kept(current), **data})
+        new.update(marks or {})
         self.conversation = await self.call(
             self.svc.save_conversation, self.user_id, step, new, self.conversation.version
         )
@@ -176,15 +195,15 @@ class Ctx:
         after the other: the parts after the refused first one must not be taken as the
         step's answer (the end of a resident's long text as their proposal's body), see
         :meth:`rest_of_refused`. The stored step stays; its data carries the marker, which
-        the next save of the flow replaces.
+        the next save leaves out (or the next other message ends, :meth:`drop_marks`).
         """
         mark = self.cut_mark()
         if mark and self.step:
-            await self.save(self.step, {**self.conversation.data, **mark})
+            await self.save(self.step, marks=mark)
 
     def cut_mark(self, *, back: str = "") -> dict[str, JSON]:
-        """Return the marker to store with a text that may be only the first part of a
-        longer text Telegram's app split (:meth:`rest_of_refused`): one refused as too long
+        """Return the marker to store (``save(marks=)``) with a text that may be only the
+        first part of a longer text Telegram's app split (:meth:`rest_of_refused`): one refused as too long
         (:meth:`refused_long`), or one taken under a limit between 2,048 and 4,096
         characters, whose step ``back`` is then stored again, without the text, if the rest
         follows, and the person told so. Empty for a text too short to be cut."""
@@ -235,7 +254,8 @@ class Ctx:
     async def mark_album(self) -> None:
         """Remember, after the first message of an album was answered, that its album was:
         its other messages are not the answer to the step stored now (:meth:`rest_of_album`).
-        The marker goes into whatever the step stored; the next flow's fresh data drops it."""
+        The marker goes into whatever the step stored; the next save leaves it out, and the
+        next message that is none of the album's ends it (:meth:`drop_marks`)."""
         message = self.update.effective_message
         group = message.media_group_id if message is not None else None
         if group is None:
@@ -243,7 +263,7 @@ class Ctx:
         mark: dict[str, JSON] = {"g": group, "m": message.message_id}
         if self.album_note is not None:
             mark["note"] = self.album_note
-        await self.save(self.step, {**self.conversation.data, ALBUM: mark})
+        await self.save(self.step, marks={ALBUM: mark})
 
     async def rest_of_album(self) -> bool:
         """Return whether this message belongs to an album whose first message was answered
@@ -257,9 +277,29 @@ class Ctx:
         note = mark.get("note") if isinstance(mark, dict) else None
         if isinstance(mark, dict) and isinstance(note, str):
             told = {key: value for key, value in mark.items() if key != "note"}
-            await self.save(self.step, {**self.conversation.data, ALBUM: told})
+            await self.save(self.step, marks={ALBUM: told})
             await self.reply(note)
         return True
+
+    async def drop_marks(self, opened: Conversation) -> None:
+        """End the markers stored before this message (:data:`MARKS`), which was none of
+        their rest: a text refused as too long or an album is followed at once by its other
+        parts, so a later message means they are done with. Nothing to do when this update
+        stored something (a save leaves them out) or there were none; otherwise the stored
+        data is saved without them, and the conversation deleted when nothing is left (the
+        row an album sent with no step stored would leave behind). Only messages call this:
+        a pressed button never pays a write for it."""
+        if self.conversation is not opened or not any(key in opened.data for key in MARKS):
+            return
+        left = unmarked(opened.data)
+        if not left and not self.step:
+            await self.call(self.svc.clear_conversation, self.user_id)
+            self.conversation = Conversation(step="", data={}, version=0)
+            return
+        try:
+            await self.save(self.step, left)
+        except ConversationConflict:  # another update saved meanwhile, which left them out
+            log.info("marks_left", step=self.step)
 
     async def clear(self) -> None:
         """End the current flow: forget the stored step and its data, but keep the
@@ -284,7 +324,7 @@ class Ctx:
         data = self.conversation.data
         own = not self.step or self.step.startswith(DRAFT_STEPS)
         step = "" if own else self.step
-        new = {} if own else {k: v for k, v in data.items() if k not in KEPT}
+        new = {} if own else {k: v for k, v in unmarked(data).items() if k not in KEPT}
         if restore:
             new["draft"] = restore
         if not new and not step:
@@ -322,16 +362,29 @@ class Ctx:
 
         Return True when the message was replaced, False when a new one was sent (no pressed
         message, or a photo to show where there was none or the other way round).
+
+        A message that already shows exactly this is replaced too: Telegram refuses such an
+        edit as 'message is not modified', which a second tap on the same button (both
+        presses are sent before the first redraw arrives) or a redelivered update (a worker
+        stopped after the edit) gets. That is no failure: what the person should see is
+        there, and the caller goes on (it answered the generic apology before).
         """
         query = self.update.callback_query
         message = query.message if query is not None else None
         if isinstance(message, Message):
             has_photo = bool(message.photo)
-            if has_photo and photo is not None:
-                await message.edit_caption(caption=text, reply_markup=markup)
-                return True
-            if not has_photo and photo is None:
-                await message.edit_text(text, reply_markup=markup, disable_web_page_preview=True)
+            try:
+                if has_photo and photo is not None:
+                    await message.edit_caption(caption=text, reply_markup=markup)
+                    return True
+                if not has_photo and photo is None:
+                    await message.edit_text(
+                        text, reply_markup=markup, disable_web_page_preview=True
+                    )
+                    return True
+            except BadRequest as err:
+                if not not_modified(err):
+                    raise
                 return True
         await self.send(text, markup, photo=photo)
         return False
@@ -551,6 +604,11 @@ def album_answered(conversation: Conversation, media_group_id: str | None, messa
         return False
     first = mark.get("m")
     return isinstance(first, int) and first < message_id < first + ALBUM_MAX
+
+
+def unmarked(data: dict[str, JSON]) -> dict[str, JSON]:
+    """Return conversation ``data`` without the markers (:data:`MARKS`)."""
+    return {key: value for key, value in data.items() if key not in MARKS}
 
 
 def kept(data: dict[str, JSON]) -> dict[str, JSON]:

@@ -332,6 +332,24 @@ async def test_keeping_it_changes_nothing(world: BotWorld, author: int) -> None:
     assert world.ledger.size() == size
 
 
+async def test_a_double_tap_on_keep_it_is_answered_without_an_apology(
+    world: BotWorld, author: int
+) -> None:
+    """The second tap redraws the same text: Telegram answers 'message is not modified'
+    (the sandbox does too), which is no failure: the message already says it."""
+    pid = await submit(world, author)
+    asked = await world.press(author, await activity(world, author), withdraw_label(world))
+    size = world.ledger.size()
+    tap = world.data_of(asked, world.t("bot.activity.withdraw_no"))
+    world.srv.press(author, asked["message_id"], tap)
+    world.srv.press(author, asked["message_id"], tap)  # tapped again before the redraw
+    await world.drain()
+    kept = world.last(author, lambda m: m["message_id"] == asked["message_id"])
+    assert text_of(kept) == world.t("bot.activity.withdraw_kept", number=1) and not labels(kept)
+    assert world.t("bot.error.generic") not in [text_of(m) for m in world.messages(author)]
+    assert world.svc.proposal(pid).status == "submitted" and world.ledger.size() == size
+
+
 @pytest.mark.parametrize("advanced", [False, True], ids=["deadline passed", "phase moved on"])
 async def test_buttons_pressed_after_the_deadline_are_refused_politely(
     world: BotWorld, author: int, advanced: bool

@@ -144,6 +144,35 @@ async def test_the_broadcast_progress_speaks_as_the_admin_screens(world: BotWorl
         assert "announcement" in world.t(key, "en", unsure="1", **figures)
 
 
+async def test_a_double_tap_on_the_audience_is_no_failure_and_queues_once(
+    world: BotWorld,
+) -> None:
+    """The second tap on 'All' redraws the same audience line: Telegram answers 'message is
+    not modified', which is no failure. The notice is still queued once."""
+    boss = await official(world)
+    await world.register(world.user("수원"), "수원시")
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.broadcast"))
+    audience = await world.text(boss, "2월 23일 킨텍스에서 심사가 열립니다.")
+    tap = world.data_of(audience, world.t("bot.admin.bc_all"))
+    world.srv.press(boss, audience["message_id"], tap)
+    world.srv.press(boss, audience["message_id"], tap)  # tapped again before the redraw
+    await world.drain()
+    assert world.t("bot.error.generic") not in [text_of(m) for m in world.messages(boss)]
+    everyone = world.t("bot.admin.bc_everyone")
+    head = world.t("bot.admin.bc_preview_head", audience=everyone, count="2")
+    assert text_of(current(world, boss, audience)) == head
+    send = world.t("bot.admin.bc_send", count="2")
+    confirms = [m for m in world.messages(boss) if send in labels(m)]
+    assert confirms  # the preview came, and its confirmation
+    for confirm in confirms:  # either confirmation queues it; the other is used up
+        await world.press(boss, confirm, send)
+    leaves = world.ledger.entries(0, world.ledger.size())
+    queued = [leaf for leaf in leaves if json.loads(leaf)["entry"]["kind"] == "broadcast.queued"]
+    assert len(queued) == 1
+    assert len(world.svc.claim_outbox(10)) == 2
+
+
 async def test_a_cancelled_broadcast_sends_nothing(world: BotWorld) -> None:
     boss = await official(world)
     menu = await world.text(boss, "/admin")

@@ -72,3 +72,24 @@ async def test_a_photo_or_sticker_where_a_button_is_expected_is_pointed_at_the_b
     assert world.svc.get_conversation(uid).step == "submit.category"
     for said in (region, field):
         assert "글 대신" not in said and "instead of" not in said.lower()
+
+
+async def test_a_redelivered_consent_press_is_no_failure(world: BotWorld) -> None:
+    """A worker that stopped after redrawing the notice ('thank you for agreeing') leaves
+    the press to another worker, whose redraw changes nothing: Telegram answers 'message is
+    not modified'. The person is not told something went wrong and can still register."""
+    uid = world.user()
+    await world.text(uid, "/start")
+    notice = world.last(uid)
+    tap = world.srv.press(uid, notice["message_id"], world.data_of(notice, "✅"))
+    await world.drain()
+    await world.feed(tap)  # the runtime hands the same update to a second worker
+    assert world.t("bot.error.generic") not in [text_of(m) for m in world.messages(uid)]
+    agreed = next(m for m in world.messages(uid) if m["message_id"] == notice["message_id"])
+    assert text_of(agreed) == world.t("bot.privacy.agreed")
+    assert world.svc.get_conversation(uid).step == "start.region"
+    regions = world.last(uid)
+    assert text_of(regions) == world.t("bot.start.choose_region")
+    await world.press(uid, regions, labels(regions)[0])
+    resident = world.svc.resident(uid)
+    assert resident is not None and resident.registered
