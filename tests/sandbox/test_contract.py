@@ -335,6 +335,34 @@ async def test_edit_message_text_and_reply_markup(
         await bot.edit_message_text("없음", chat_id=resident, message_id=9999)
 
 
+async def test_edits_that_change_nothing_are_refused_as_not_modified(
+    bot: Bot, sandbox: SandboxServer, resident: int
+) -> None:
+    """Telegram answers 400 'message is not modified' to an editMessageText, -Caption or
+    -ReplyMarkup that leaves the content and the keyboard as they are (a double tap's
+    redraw, buttons taken off twice); one that changes either is applied."""
+    buttons = keyboard(("a", "a"))
+    sent = await bot.send_message(resident, "처음", reply_markup=buttons)
+    where = {"chat_id": resident, "message_id": sent.message_id}
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_text("처음", reply_markup=buttons, **where)
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_reply_markup(reply_markup=buttons, **where)
+    await bot.edit_message_reply_markup(**where)  # the buttons off
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_reply_markup(**where)  # ...and off again
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_text("처음", parse_mode="HTML", **where)  # the same once parsed
+    photo = await bot.send_photo(resident, png(), caption="사진", reply_markup=buttons)
+    on_photo = {"chat_id": resident, "message_id": photo.message_id}
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_caption(caption="사진", reply_markup=buttons, **on_photo)
+    await bot.edit_message_caption(caption="사진", **on_photo)  # the same caption, no buttons
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_caption(caption="사진", **on_photo)
+    assert [m["edited"] for m in sandbox.messages(resident)[-2:]] == [True, True]
+
+
 async def test_delete_message(bot: Bot, sandbox: SandboxServer, resident: int) -> None:
     sent = await bot.send_message(resident, "지울 메시지")
     assert await bot.delete_message(resident, sent.message_id)
