@@ -241,13 +241,15 @@ async def on_command(update: Update, context: Context) -> None:
     fn = ctx.router.commands.get(name)
     if fn is None:
         return
+    opened = ctx.conversation
     if not ctx.registered and name not in ctx.router.public_commands:
         await onboard(ctx)
-        return
-    flow = ctx.router.command_flows.get(name, "")
-    if ctx.registered and flow is not None:
-        await leave_flow(ctx, flow)
-    await fn(ctx, list(context.args or []))
+    else:
+        flow = ctx.router.command_flows.get(name, "")
+        if ctx.registered and flow is not None:
+            await leave_flow(ctx, flow)
+        await fn(ctx, list(context.args or []))
+    await ctx.drop_marks(opened)  # a command is no part of a long text or an album
 
 
 async def on_edited(update: Update, context: Context) -> None:
@@ -271,18 +273,21 @@ async def on_message(update: Update, context: Context) -> None:
 
     An album (several photos or files picked at once, one message each) is answered once: its
     first message is routed, the others are not taken by the step stored after it, nor
-    answered one by one (:meth:`Ctx.rest_of_album`).
+    answered one by one (:meth:`Ctx.rest_of_album`). A message that is no marker's rest ends
+    the markers stored before it (:meth:`Ctx.drop_marks`).
     """
     ctx = await make_ctx(update, context)
     message = update.effective_message
     if ctx is None or message is None or await ctx.rest_of_album():
         return
+    opened = ctx.conversation
     try:
         await route_message(ctx, message)
     except e.ParticipationError:
         await ctx.mark_album()  # refused: the album's other messages must not be refused each
         raise
     await ctx.mark_album()
+    await ctx.drop_marks(opened)
 
 
 async def route_message(ctx: Ctx, message: Message) -> None:

@@ -207,7 +207,7 @@ async def broadcast_text(ctx: Ctx, incoming: Incoming) -> None:
         await ctx.reply("bot.admin.bc_invalid", max=f"{BROADCAST_MAX:,}")
         return
     # Up to 3,500 characters may be the first part of a longer notice the app split.
-    await ctx.save("admin.bc.audience", {"text": text, **ctx.cut_mark(back="admin.bc.text")})
+    await ctx.save("admin.bc.audience", {"text": text}, marks=ctx.cut_mark(back="admin.bc.text"))
     rows = [
         [Btn(ctx.t("bot.admin.bc_all"), "admin.bc.all")],
         [Btn(ctx.t("bot.admin.bc_by_region"), "admin.bc.regions", {"page": 0})],

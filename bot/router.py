@@ -203,10 +203,10 @@ class Ctx:
 
     def cut_mark(self, *, back: str = "") -> dict[str, JSON]:
         """Return the marker to store (``save(marks=)``) with a text that may be only the
-        first part of a longer text Telegram's app split (:meth:`rest_of_refused`): one refused as too long
-        (:meth:`refused_long`), or one taken under a limit between 2,048 and 4,096
-        characters, whose step ``back`` is then stored again, without the text, if the rest
-        follows, and the person told so. Empty for a text too short to be cut."""
+        first part of a longer text Telegram's app split (:meth:`rest_of_refused`): one
+        refused as too long (:meth:`refused_long`), or one taken under a limit between 2,048
+        and 4,096 characters, whose step ``back`` is then stored again, without the text, if
+        the rest follows, and the person told so. Empty for a text too short to be cut."""
         message = self.update.effective_message
         if message is None or len(message.text or "") < CUT_FIRST_MIN:
             return {}

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import structlog
+from sqlalchemy import event
 from telegram import Update
 from telegram.ext import Application
 
@@ -20,9 +21,14 @@ from bot import Verdict
 from bot import build_application
 from bot.router import Ctx
 from bot.router import Router
+from participation.views import Conversation
+from tests.bot.test_submit import BODY
+from tests.bot.test_submit import TITLE
 from tests.bot.test_submit import to_step
+from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import TOKEN
 from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import Msg
 from tests.support.e2e_bot import jpegs
 from tests.support.e2e_bot import text_of
 
@@ -220,6 +226,88 @@ async def test_an_album_before_registration_gets_the_privacy_notice_once(
     agree = world.t("bot.privacy.agree")
     await world.press(uid, world.with_button(uid, agree), agree)
     assert world.svc.get_conversation(uid).step == "start.region"
+
+
+def sql_of(world: BotWorld) -> tuple[list[str], Callable[[], None]]:
+    """Start recording the SQL statements run on the service's database; return them and
+    the function that stops the recording."""
+    seen: list[str] = []
+
+    def on_execute(*args: Any) -> None:
+        seen.append(" ".join(str(args[2]).split()))
+
+    event.listen(world.ledger.engine, "before_cursor_execute", on_execute)
+    return seen, lambda: event.remove(world.ledger.engine, "before_cursor_execute", on_execute)
+
+
+async def press_counted(world: BotWorld, uid: int, card: Msg, label: str) -> list[str]:
+    """Press ``label`` on ``card``; return the SQL statements the press ran."""
+    seen, stop = sql_of(world)
+    try:
+        await world.press(uid, card, label)
+    finally:
+        stop()
+    return seen
+
+
+async def test_an_album_with_no_step_leaves_no_conversation_behind(world: BotWorld) -> None:
+    """A registered resident with no step stored sends three photos: the first is answered,
+    and the album's marker (so that the other two are not answered each) was stored as a
+    conversation with an empty step, which stayed for good. Now the person's next message
+    ends it: the row is gone. A 공감 press in between neither reads nor writes more than
+    one without the marker (the press path is left alone)."""
+    author, uid = world.user("박서연"), world.user()
+    await world.register(author, "연천군")
+    await world.register(uid, "성남시")
+    cards = []
+    for n in (1, 2):
+        card = world.svc.submit_proposal(
+            author, ROUND, title=f"마을 텃밭 {n}", body="빈 땅을 텃밭으로 가꿔요.",
+            category="environment", region="yeoncheon", budget=1_500_000,
+        )  # fmt: skip
+        link = f"https://t.me/{world.srv.bot_username}?start=p_{card.proposal_id}"
+        cards.append(await world.deep_link(uid, link))
+    assert world.svc.get_conversation(uid).version == 0
+    endorse = world.t("bot.card.endorse", count=0)
+    plain = await press_counted(world, uid, cards[0], endorse)
+
+    answer = await world.album(uid, 3)
+    assert [text_of(m) for m in answer] == [world.t("bot.not_understood")]
+    marked = await press_counted(world, uid, cards[1], endorse)
+    assert marked == plain
+    assert not any("pt_conversation" in sql and not sql.startswith("SELECT") for sql in marked)
+
+    await world.text(uid, "안녕하세요")
+    assert world.svc.get_conversation(uid) == Conversation(step="", data={}, version=0)
+
+
+async def test_album_and_long_text_markers_do_not_ride_along_with_the_flow(
+    world: BotWorld,
+) -> None:
+    """The marker of an answered album (at the title step) and of a long text refused at
+    the body step (Telegram's app sent it in two parts) were copied into every later step
+    of the proposal, whose saves carry the stored data over, and stayed there until the
+    draft was submitted or cancelled. They only concern the messages right after them: a
+    step's next save now leaves them out, and so does the text's last part."""
+    uid = world.user()
+    await world.register(uid, "성남시")
+    await to_step(world, uid, "title")
+    answer = await world.album(uid, 3)
+    assert [text_of(m) for m in answer] == [world.t("bot.submit.need_text_title")]
+    assert "album" in world.svc.get_conversation(uid).data
+    await world.text(uid, TITLE)
+    stored = world.svc.get_conversation(uid)
+    assert stored.step == "submit.body" and "album" not in stored.data
+
+    before = len(world.messages(uid))
+    world.srv.send_text(uid, "마을 공원에 그늘막을 설치해 주세요 " * 268)  # sent in two parts
+    await world.drain()
+    said = [text_of(m) for m in world.messages(uid)[before:]]
+    assert len(said) == 2 and said[1] == world.t("bot.error.rest_of_long")
+    await world.text(uid, BODY)
+    stored = world.svc.get_conversation(uid)
+    assert stored.step == "submit.category" and "cut" not in stored.data
+    assert stored.data["draft"] == {"round": ROUND, "title": TITLE, "body": BODY}
 
 
 async def test_an_english_client_gets_english(world: BotWorld) -> None:
