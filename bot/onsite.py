@@ -33,6 +33,7 @@ from participation.views import RoundView
 
 LIST_TITLE_MAX = 28
 CARD_MAX = 2500
+REVIEW_OVER = ("results", "closed")  # phases after the review: on-site and online are over
 
 
 def register(router: Router) -> None:
@@ -80,16 +81,41 @@ async def checked_in(ctx: Ctx, redeemed: Redeemed) -> None:
 
 
 async def onsite_menu(ctx: Ctx) -> None:
-    """/onsite: the on-site ballot again."""
+    """/onsite: the on-site ballot again (after the review: that it is over)."""
     rnd = await reviewing_round(ctx)
+    if rnd.phase in REVIEW_OVER:
+        await ctx.reply("participation.error.review_over")
+        return
     ballot = await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, rnd.round_id)
     await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=True)
 
 
+async def pressed_ballot(ctx: Ctx, round_id: str) -> OnsiteBallot | None:
+    """The ballot behind a press on the person's on-site ballot or card; None when they are
+    no longer present (told why: :func:`session_over`)."""
+    try:
+        return await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, round_id)
+    except e.NotPresent:
+        await session_over(ctx, round_id)
+        return None
+
+
+async def session_over(ctx: Ctx, round_id: str) -> None:
+    """A press on an on-site ballot or card of a person no longer present: they checked in
+    (the ballot was theirs), so their session was closed since, by an official or by the
+    round leaving the review. Not 'scan the QR code first': say which, that the scores
+    given count, and take the message's buttons off (they could only answer this again)."""
+    rnd = await ctx.call(ctx.svc.round, round_id)
+    await ctx.drop_buttons()
+    over = rnd.phase != "review"
+    await ctx.reply("participation.error.review_over" if over else "bot.onsite.session_over")
+
+
 async def onsite_list(ctx: Ctx, args: dict[str, JSON]) -> None:
     """◀ List: back to the on-site ballot."""
-    ballot = await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, str_arg(args, "r"))
-    await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=False)
+    ballot = await pressed_ballot(ctx, str_arg(args, "r"))
+    if ballot is not None:
+        await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=False)
 
 
 View = tuple[str, InlineKeyboardMarkup | None]
@@ -136,7 +162,9 @@ def onsite_buttons(ballot: OnsiteBallot) -> list[tuple[str, dict[str, JSON]]]:
 async def onsite_card(ctx: Ctx, args: dict[str, JSON]) -> None:
     """One proposal with its 1..scale buttons (the current score marked)."""
     round_id, proposal_id = str_arg(args, "r"), str_arg(args, "p")
-    ballot = await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, round_id)
+    ballot = await pressed_ballot(ctx, round_id)
+    if ballot is None:
+        return
     card = next((c for c in ballot.cards if c.proposal_id == proposal_id), None)
     if card is None:
         raise e.ProposalNotFound(proposal=proposal_id)  # hidden or withdrawn since the list
@@ -158,9 +186,13 @@ async def onsite_score(ctx: Ctx, args: dict[str, JSON]) -> None:
     issued in the ledger's transaction, and the ballot as it is now.
     """
     proposal_id, value = str_arg(args, "p"), int_arg(args, "v")
-    done = await ctx.press(
-        ctx.svc.press_onsite_score, ctx.user_id, proposal_id, value, issue=onsite_buttons
-    )
+    try:
+        done = await ctx.press(
+            ctx.svc.press_onsite_score, ctx.user_id, proposal_id, value, issue=onsite_buttons
+        )
+    except e.NotPresent:
+        await session_over(ctx, str_arg(args, "r"))
+        return
     await ctx.answer(ctx.t("bot.onsite.scored", score=value))
     text, rows = onsite_rows(ctx, done.ballot)
     await ctx.show(text, keyboard(rows, done.tokens) if rows else None)

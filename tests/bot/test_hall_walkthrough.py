@@ -1,0 +1,96 @@
+"""A review day walked through as the people in the hall do it, in the order they do it:
+the session closes or the review ends while residents still hold their on-site ballot, a
+stale menu button after the review, the sessions screen outside the review, a hall's
+tallies in the thousands, two officials correcting the same paper tally."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.e2e_bot import OFFICIAL
+from tests.support.e2e_bot import ROUND
+from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import Msg
+from tests.support.e2e_bot import labels
+from tests.support.e2e_bot import text_of
+from tests.support.review_day import current
+from tests.support.review_day import official
+from tests.support.review_day import resident
+from tests.support.review_day import submit
+from tests.support.review_day import to_review
+
+pytestmark = pytest.mark.asyncio
+
+
+async def scan(world: BotWorld, uid: int, session: str) -> Msg:
+    """Open the deep link of the session's current QR code; return the ballot."""
+    return await world.deep_link(uid, world.services.deep_link(world.svc.onsite_code(session)))
+
+
+def said(world: BotWorld, uid: int, since: int) -> list[str]:
+    return [text_of(m) for m in world.messages(uid)[since:]]
+
+
+@pytest.mark.parametrize("locale", ["ko", "en"])
+async def test_a_ballot_pressed_after_its_session_closed_says_the_session_ended(
+    world: BotWorld, locale: str
+) -> None:
+    """A resident scored one proposal, read the second one's card and looked up: the
+    official had closed the session. Their next press was told 'scan the on-site QR code to
+    check in first', though they had, and the projector no longer shows a code; the ballot
+    kept buttons that only ever answered that. Now they are told the session ended and
+    their scores count, and the pressed message loses its buttons."""
+    boss = await official(world)
+    submit(world, resident(world, "제안자"), 3)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    voter = resident(world, "현장 주민", locale=locale)
+    ballot = await scan(world, voter, session)
+    await world.press(voter, await world.press(voter, ballot, "#1"), "4")
+    card = await world.press(voter, current(world, voter, ballot), "#2")
+
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.onsite"))
+    ask = await world.press(boss, current(world, boss, menu), "⏹")
+    await world.press(boss, current(world, boss, ask), world.t("bot.admin.session_close_yes"))
+    assert not world.svc.onsite_sessions(ROUND)[0].open
+
+    before = len(world.messages(voter))
+    await world.press(voter, card, "5")  # the open card's score
+    told = said(world, voter, before)
+    assert world.t("participation.error.not_present", locale) not in told
+    assert told == [world.t("bot.onsite.session_over", locale)]
+    assert labels(current(world, voter, card)) == []  # no button left to answer that again
+    assert world.svc.review_figures(ROUND)["onsite_scores"] == 1  # the first score stays
+
+
+async def test_a_ballot_pressed_after_the_review_ended_says_the_review_is_over(
+    world: BotWorld,
+) -> None:
+    """The official moved the round to results (which closes the sessions) while residents
+    still held their ballot: a press on it, and /onsite, said 'scan the QR code first'."""
+    submit(world, resident(world, "제안자"), 2)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    voter = resident(world, "현장 주민")
+    ballot = await scan(world, voter, session)
+    world.svc.advance_round(OFFICIAL, ROUND)  # -> results
+
+    before = len(world.messages(voter))
+    await world.press(voter, ballot, "#1")
+    await world.text(voter, "/onsite")
+    told = said(world, voter, before)
+    assert world.t("participation.error.not_present") not in told
+    assert told == [world.t("participation.error.review_over")] * 2
+    assert labels(current(world, voter, ballot)) == []
+
+
+async def enter_tally(world: BotWorld, clerk: int, number: int, counts: str) -> Msg:
+    menu = await world.text(clerk, "/admin")
+    await world.press(clerk, menu, world.t("bot.admin.menu.paper"))
+    await world.press(clerk, current(world, clerk, menu), world.t("bot.admin.paper_new"))
+    picker = current(world, clerk, menu)
+    await world.press(clerk, picker, labels(picker)[0])
+    await world.text(clerk, str(number))
+    await world.text(clerk, counts)
+    return await world.photo(clerk)
