@@ -211,6 +211,9 @@ async def send_or_show(ctx: Ctx, view: View, *, fresh: bool) -> None:
 async def online_menu(ctx: Ctx) -> None:
     """Online review: choose a group first, else the group's proposals with likes."""
     rnd = await reviewing_round(ctx)
+    if rnd.phase in REVIEW_OVER:  # a menu kept from the review: over, and a menu without it
+        await ctx.reply("bot.online.over", await ctx.menu_markup())
+        return
     if rnd.phase != "review":
         phase = ctx.t(f"participation.phase.{rnd.phase}")
         await ctx.reply("bot.online.not_open", phase=phase)

@@ -85,6 +85,27 @@ async def test_a_ballot_pressed_after_the_review_ended_says_the_review_is_over(
     assert labels(current(world, voter, ballot)) == []
 
 
+async def test_online_review_tapped_after_it_ended_says_it_is_over_and_drops_the_button(
+    world: BotWorld,
+) -> None:
+    """The reply keyboard sent during the review keeps '🗳 온라인 심사'. Tapped after the
+    round moved to results it said 'Online review opens in the review phase', as if it
+    were still to come, and the keyboard kept the button."""
+    submit(world, resident(world, "제안자"), 2)
+    to_review(world)
+    voters = {locale: resident(world, "주민", locale=locale) for locale in ("ko", "en")}
+    for voter in voters.values():
+        await world.text(voter, "/start")  # the menu, with the online review in it
+    world.svc.advance_round(OFFICIAL, ROUND)
+    phase = world.t("participation.phase.results")
+    for locale, voter in voters.items():
+        told = await world.text(voter, world.t("bot.menu.review", locale))
+        assert text_of(told) != world.t("bot.online.not_open", locale, phase=phase)
+        assert text_of(told) == world.t("bot.online.over", locale)
+        keys = [b["text"] for row in told["reply_markup"]["keyboard"] for b in row]
+        assert world.t("bot.menu.review", locale) not in keys
+
+
 async def enter_tally(world: BotWorld, clerk: int, number: int, counts: str) -> Msg:
     menu = await world.text(clerk, "/admin")
     await world.press(clerk, menu, world.t("bot.admin.menu.paper"))
