@@ -26,6 +26,7 @@ from sandbox.model import message_api
 from sandbox.model import message_view
 from sandbox.text import auto_entities
 from sandbox.text import split_like_an_app
+from sandbox.text import utf16_len
 from sandbox.world import World
 from sandbox.world import extension_of
 from sandbox.world import picture_type
@@ -52,9 +53,10 @@ class Client:
     ) -> JSON:
         """Send ``text`` from the user to the bot; return the queued update.
 
-        A text over 4,096 characters goes as several messages, one right after the other, as
-        Telegram's apps send it (:func:`split_like_an_app`); the first part's update is
-        returned, the others are queued after it.
+        A text over 4,096 UTF-16 code units (an emoji outside the BMP counts two) goes as
+        several messages, one right after the other, as Telegram's apps send it
+        (:func:`split_like_an_app`); the first part's update is returned, the others are
+        queued after it.
         """
         if not text.strip():
             raise ValueError("a Telegram message cannot be empty")
@@ -81,8 +83,8 @@ class Client:
         Raises:
             ValueError: no such text message of the user's, or an empty or too long text.
         """
-        if not text.strip() or len(text) > MAX_TEXT:
-            raise ValueError("an edited message holds 1-4,096 characters")
+        if not text.strip() or utf16_len(text) > MAX_TEXT:  # as the app's field counts
+            raise ValueError("an edited message holds 1-4,096 UTF-16 code units")
         world = self.world
         with world.lock:
             bot = world.bot(bot_username)

@@ -2,7 +2,8 @@
 
 Each method takes ``(world, bot, params)`` and returns the ``result`` of the JSON envelope or
 raises ``ApiError``. Spec: https://core.telegram.org/bots/api#available-methods. Limits enforced:
-4,096 characters of text and 1,024 of caption after entity parsing, 1-64 bytes of
+4,096 characters (code points, not UTF-16 units: tdlib's ``utf8_length``) of text and 1,024
+of caption after entity parsing, 1-64 bytes of
 ``callback_data``, valid HTML in ``parse_mode=HTML``, blocked users (403), flood control (429).
 """
 

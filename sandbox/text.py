@@ -46,19 +46,36 @@ class EntityParseError(ValueError):
 
 def split_like_an_app(text: str, limit: int) -> list[str]:
     """Return the messages a Telegram app sends for ``text``: one message holds at most
-    ``limit`` characters, so the app cuts a longer text into several, sent one right after
-    the other. Each cut is at the last line break, else the last space, in the second half
-    of the limit (that character is dropped), else at the limit itself."""
+    ``limit`` UTF-16 code units (the apps' text fields count Java and Qt string length, so an
+    emoji outside the BMP counts two; the Bot API's own limit on a bot's text counts
+    characters), so the app cuts a longer text into several, sent one right after the other.
+    Each cut is at the last line break, else the last space, in the second half of the limit
+    (that character is dropped), else at the limit itself, never inside a surrogate pair."""
     parts: list[str] = []
-    while len(text) > limit:
-        window = text[:limit]
+    while utf16_len(text) > limit:
+        end = _fitting(text, limit)
+        window = text[:end]
         cut = window.rfind("\n")
-        if cut < limit // 2:
+        if cut == -1 or utf16_len(window[:cut]) < limit // 2:
             cut = max(window.rfind(" "), window.rfind("\t"))
-        part, text = (window, text[limit:]) if cut < limit // 2 else (text[:cut], text[cut + 1 :])
+        if cut == -1 or utf16_len(window[:cut]) < limit // 2:
+            part, text = window, text[end:]
+        else:
+            part, text = text[:cut], text[cut + 1 :]
         parts.append(part)
     parts.append(text)
     return [part for part in parts if part.strip()]
+
+
+def _fitting(text: str, limit: int) -> int:
+    """Return how many characters of ``text`` fit in ``limit`` UTF-16 code units (at least
+    one, so that a cut always moves on)."""
+    units = 0
+    for i, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return max(i, 1)
+    return len(text)
 
 
 def utf16_len(text: str) -> int:

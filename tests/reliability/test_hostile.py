@@ -1,5 +1,5 @@
 """Hostile input: fuzzed updates, forged and replayed buttons, other people's ids, a judge's
-buttons pressed by a resident, a 4,096-character message of emoji.
+buttons pressed by a resident, a message of 4,096 UTF-16 code units of emoji.
 
 Everything goes through `POST /telegram` and a worker with the real bot (in process, see
 `gateway_in_process`). Nothing may reach an unhandled exception (no `update_failed`, no
@@ -24,6 +24,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from ledger.store import entries
+from sandbox.text import split_like_an_app
+from sandbox.text import utf16_len
 from tests.reliability.gateway_in_process import Gateway
 from tests.reliability.stack import OFFICIAL
 from tests.reliability.stack import ROUND
@@ -361,26 +363,33 @@ def test_a_judges_buttons_pressed_by_a_resident_do_nothing(gateway: Gateway):
 # ------------------------------------------------------------------ long texts
 
 
-def emoji_text(length: int) -> str:
-    """`length` code points of emoji: plain, skin tones, ZWJ families, flags, keycaps."""
+def emoji_text(units: int) -> str:
+    """Emoji (plain, skin tones, ZWJ families, flags, keycaps) filling exactly ``units`` UTF-16
+    code units, what a Telegram app counts: at 4,096 the longest text it sends as one message
+    (an emoji outside the BMP is two units; a sequence may be cut at the end, as an app cuts)."""
     parts = ["😀", "👍🏽", "👨\u200d👩\u200d👧\u200d👦", "🇰🇷", "1\ufe0f\u20e3", "🏳️\u200d🌈", "한"]
     out: list[str] = []
     rng = random.Random(SEED)
-    while len(out) < length:
-        out.extend(rng.choice(parts))
-    return "".join(out[:length])
+    while utf16_len("".join(out)) < units:
+        out.append(rng.choice(parts))
+    text = "".join(out)
+    while utf16_len(text) > units:
+        text = text[:-1]
+    return text + "한" * (units - utf16_len(text))  # one unit each, to the exact count
 
 
 def test_a_4096_character_message_of_emoji_is_answered_politely(gateway: Gateway):
+    """4,096 UTF-16 code units of emoji (about 2,600 characters): one message, as long as an
+    app sends one; a longer text would come as several messages."""
     gw = gateway
     text = emoji_text(4096)
-    assert len(text) == 4096
+    assert utf16_len(text) == 4096 and split_like_an_app(text, 4096) == [text]
     resident, newcomer = POOL[0], POOL[1]
     submit = gw.rt.catalog.text("ko", "bot.menu.submit")
     steps = [
         (newcomer, text),  # not registered yet: the privacy notice
         (resident, text),  # registered, no step: the fallback
-        (resident, "/start " + text),  # a deep link payload of emoji
+        (resident, "/start " + emoji_text(4096 - 7)),  # a deep link payload of emoji
         (resident, submit),  # the submission flow: title, then body, of emoji
         (resident, text),
         (resident, text),

@@ -257,10 +257,32 @@ async def test_markdown_v2_reserved_characters_must_be_escaped(bot: Bot, residen
         await bot.send_message(resident, "1.5", parse_mode="MarkdownV2")
 
 
+async def test_a_persons_long_text_is_cut_as_the_apps_count_in_utf16_units(
+    bot: Bot, sandbox: SandboxServer
+) -> None:
+    """The apps cut a text over 4,096 UTF-16 code units, so 3,000 emoji (6,000 units) come
+    as two messages, the first 2,048 emoji (4,096 units) long."""
+    user = int(sandbox.users.create(first_name="민지")["id"])
+    sandbox.send_text(user, "😀" * 3000)
+    updates = await bot.get_updates(timeout=0)
+    assert [u.message.text for u in updates] == ["😀" * 2048, "😀" * 952]
+    with pytest.raises(ValueError, match="4,096"):  # nor can an edit be longer
+        sandbox.edit_text(user, updates[1].message.message_id, "😀" * 2049)
+
+
 async def test_message_length_limit_is_4096_characters(bot: Bot, resident: int) -> None:
     await bot.send_message(resident, "가" * 4096)
     with pytest.raises(BadRequest, match="Message is too long"):
         await bot.send_message(resident, "가" * 4097)
+    # The Bot API counts characters (code points) of the text after entity parsing, not
+    # UTF-16 code units: tdlib checks utf8_length(text) against message_text_length_max for
+    # bots (td/telegram/MessageContent.cpp), so 4,096 emoji (8,192 units) are one message.
+    await bot.send_message(resident, "😀" * 4096)
+    with pytest.raises(BadRequest, match="Message is too long"):
+        await bot.send_message(resident, "😀" * 4097)
+    await bot.send_message(resident, "<b>" + "가" * 4096 + "</b>", parse_mode="HTML")
+    with pytest.raises(BadRequest, match="Message is too long"):
+        await bot.send_message(resident, "<b>" + "가" * 4097 + "</b>", parse_mode="HTML")
     with pytest.raises(BadRequest, match="Message text is empty"):
         await bot.send_message(resident, "   ")
 

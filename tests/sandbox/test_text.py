@@ -145,16 +145,17 @@ def test_parse_deep_link_refuses_what_telegram_would_not_pass_on(link: str) -> N
 def test_an_app_splits_a_long_text_into_parts_within_the_limit_losing_only_the_cuts(
     text: str, limit: int
 ) -> None:
-    """Telegram's apps send a text over the limit as several messages; each part fits, and
-    the parts are the text in order, less the line break or space dropped at each cut (and
-    a part that would be blank, which an app does not send)."""
+    """Telegram's apps send a text over the limit as several messages; each part fits in
+    UTF-16 code units, as the apps count (an emoji outside the BMP is two), and the parts
+    are the text in order, less the line break or space dropped at each cut (and a part that
+    would be blank, which an app does not send)."""
     parts = split_like_an_app(text, limit)
-    assert all(0 < len(part) <= limit and part.strip() for part in parts)
+    assert all(0 < utf16_len(part) <= limit and part.strip() for part in parts)
     joined = "".join(parts)
     assert [c for c in joined if not c.isspace()] == [c for c in text if not c.isspace()]
     rest = iter(text)
     assert all(char in rest for char in joined)  # a subsequence, in order
-    if len(text) <= limit and text.strip():
+    if utf16_len(text) <= limit and text.strip():
         assert parts == [text]
 
 
@@ -162,3 +163,11 @@ def test_an_app_cuts_at_a_line_break_else_a_space_in_the_limits_second_half() ->
     assert split_like_an_app("aaaa\nbbbb cccc", 12) == ["aaaa\nbbbb", "cccc"]
     assert split_like_an_app("aaaaaaa\nbb cccc", 12) == ["aaaaaaa", "bb cccc"]
     assert split_like_an_app("a\nbbbbbbbbbbbbbbbb", 12) == ["a\nbbbbbbbbbb", "bbbbbb"]
+
+
+def test_an_app_counts_an_emoji_outside_the_bmp_as_two_and_never_cuts_one_in_half() -> None:
+    """Android's and Desktop's text fields count UTF-16 code units (Java and Qt strings)."""
+    assert split_like_an_app("😀" * 5, 8) == ["😀" * 4, "😀"]
+    assert split_like_an_app("a" + "😀" * 4, 8) == ["a" + "😀" * 3, "😀"]  # not 7 and a half
+    assert split_like_an_app("😀😀 😀😀😀", 8) == ["😀😀", "😀😀😀"]  # the space at unit 4
+    assert split_like_an_app("가😀" * 1400, 4096)[0] == "가😀" * 1365 + "가"  # 4,096 units
