@@ -183,7 +183,8 @@ def projector_url(ctx: Ctx, session_id: str) -> str:
 
 
 async def sessions(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """On-site sessions: the round's sessions with check-ins; open a new one, get a link, close."""
+    """On-site sessions: the round's sessions with check-ins; open a new one (in the review),
+    get a link, close."""
     rnd = await round_or_say(ctx, args)
     if rnd is None:
         return
@@ -218,7 +219,11 @@ async def sessions(ctx: Ctx, args: dict[str, JSON]) -> None:
                     )
                 ]
             )
-    rows.insert(0, [Btn(ctx.t("bot.admin.session_new"), "admin.session_new", r)])
+    if rnd.phase == "review":  # the service opens sessions in the review only
+        rows.insert(0, [Btn(ctx.t("bot.admin.session_new"), "admin.session_new", r)])
+    else:
+        phase = ctx.t(f"participation.phase.{rnd.phase}")
+        lines.append(ctx.t("bot.admin.sessions_review_only", phase=phase))
     rows.append(back_row(ctx, rnd))
     await ctx.show("\n".join(lines), await inline(ctx, rows))
 

@@ -106,6 +106,35 @@ async def test_online_review_tapped_after_it_ended_says_it_is_over_and_drops_the
         assert world.t("bot.menu.review", locale) not in keys
 
 
+async def test_the_sessions_screen_offers_a_new_session_only_during_the_review(
+    world: BotWorld,
+) -> None:
+    """Before and after the review the screen offered '＋ 새 세션 열기', whose press
+    answered only '지금 단계에서는 할 수 없는 일이에요.'"""
+    boss = await official(world)
+    submit(world, resident(world, "제안자"), 2)
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.onsite"))
+    screen = current(world, boss, menu)
+    assert world.t("bot.admin.session_new") not in labels(screen)
+    phase = world.t("participation.phase.submission")
+    assert world.t("bot.admin.sessions_review_only", phase=phase) in text_of(screen)
+
+    to_review(world)
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.onsite"))
+    assert world.t("bot.admin.session_new") in labels(current(world, boss, menu))
+
+    world.svc.advance_round(OFFICIAL, ROUND)
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.onsite"))
+    screen = current(world, boss, menu)
+    assert world.t("bot.admin.session_new") not in labels(screen)
+    phase = world.t("participation.phase.results")
+    assert world.t("bot.admin.sessions_review_only", phase=phase) in text_of(screen)
+    assert "⏹" not in " ".join(labels(screen))
+
+
 async def enter_tally(world: BotWorld, clerk: int, number: int, counts: str) -> Msg:
     menu = await world.text(clerk, "/admin")
     await world.press(clerk, menu, world.t("bot.admin.menu.paper"))
