@@ -200,7 +200,7 @@ async def sessions(ctx: Ctx, args: dict[str, JSON]) -> None:
             ctx.t(
                 "bot.admin.session_line",
                 session=session_name(ctx, s),
-                checkins=s.checkins,
+                checkins=f"{s.checkins:,}",
                 state=state,
             )
         )
@@ -287,7 +287,11 @@ async def papers(ctx: Ctx, args: dict[str, JSON]) -> None:
     found = await ctx.call(ctx.svc.paper_tallies, rnd.round_id, ctx.user_id)
     live = [p for p in found if not p.superseded]
     lines = [
-        ctx.t("bot.admin.papers_head", count=len(live), pending=sum(not p.confirmed for p in live))
+        ctx.t(
+            "bot.admin.papers_head",
+            count=f"{len(live):,}",
+            pending=f"{sum(not p.confirmed for p in live):,}",
+        )
     ]
     if not live:
         lines.append(ctx.t("bot.admin.papers_none"))
@@ -304,8 +308,8 @@ async def papers(ctx: Ctx, args: dict[str, JSON]) -> None:
             ctx.t(
                 "bot.admin.paper_line",
                 number=p.number,
-                ballots=p.ballots,
-                points=p.points,
+                ballots=f"{p.ballots:,}",
+                points=f"{p.points:,}",
                 tally=p.tally_id,
                 state=ctx.t(f"bot.admin.paper_state.{state}"),
                 corrects=ctx.t("bot.admin.paper_corrects", tally=p.corrects) if p.corrects else "",
@@ -404,7 +408,10 @@ async def paper_counts(ctx: Ctx, incoming: Incoming) -> None:
         return
     if not ballots <= points <= ballots * scale:  # the service's range, told before the photo
         await ctx.reply(
-            "bot.admin.paper_counts_range", ballots=ballots, min=ballots, max=ballots * scale
+            "bot.admin.paper_counts_range",
+            ballots=f"{ballots:,}",
+            min=f"{ballots:,}",
+            max=f"{ballots * scale:,}",
         )
         return
     data["ballots"], data["points"] = ballots, points
@@ -451,8 +458,8 @@ async def paper_photo(ctx: Ctx, incoming: Incoming) -> None:
     text = ctx.t(
         "bot.admin.paper_entered",
         number=int_arg(data, "n"),
-        ballots=int_arg(data, "ballots"),
-        points=int_arg(data, "points"),
+        ballots=f"{int_arg(data, 'ballots'):,}",
+        points=f"{int_arg(data, 'points'):,}",
         tally=tally_id,
         sha=sha,
     )

@@ -144,3 +144,34 @@ async def enter_tally(world: BotWorld, clerk: int, number: int, counts: str) -> 
     await world.text(clerk, str(number))
     await world.text(clerk, counts)
     return await world.photo(clerk)
+
+
+async def test_a_halls_paper_tally_shows_its_thousands_with_separators(world: BotWorld) -> None:
+    """A hall of 300 scoring 1-5 gives one proposal up to 1,500 points: the entry, the list
+    and the range refusal said '점수 1100점', '1200 사이' where every other figure of the
+    admin screens reads 1,100."""
+    boss = await official(world)
+    clerk = await official(world, "집계", role="clerk")
+    submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    world.svc.open_onsite_session(OFFICIAL, ROUND)
+
+    menu = await world.text(clerk, "/admin")
+    await world.press(clerk, menu, world.t("bot.admin.menu.paper"))
+    await world.press(clerk, current(world, clerk, menu), world.t("bot.admin.paper_new"))
+    picker = current(world, clerk, menu)
+    await world.press(clerk, picker, labels(picker)[0])
+    await world.text(clerk, "1")
+    refused = await world.text(clerk, "1200 7000")
+    assert text_of(refused) == world.t(
+        "bot.admin.paper_counts_range", ballots="1,200", min="1,200", max="6,000"
+    )
+    await world.text(clerk, "1,200 4,321")
+    entered = await world.photo(clerk)
+    assert "1,200" in text_of(entered) and "4,321" in text_of(entered)
+    assert "4321" not in text_of(entered)
+
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.paper"))
+    listing = text_of(current(world, boss, menu))
+    assert "1,200" in listing and "4,321" in listing and "4321" not in listing
