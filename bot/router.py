@@ -64,7 +64,7 @@ ROUTER_KEY = "router"
 KEPT = ("draft", "aside")  # the resident's unfinished proposal: it outlives every other flow
 DRAFT_STEPS = "submit."  # the steps of the flow that owns them (bot/submit.py)
 CUT = "cut"  # the message id and date of a text refused as too long (Ctx.refused_long)
-CUT_FIRST_MIN = 2048  # an app cuts a long text in the second half of 4,096 characters
+CUT_FIRST_MIN = 2048  # an app cuts a long text in the second half of 4,096 UTF-16 code units
 CUT_GAP_S = 2  # ...and sends the next part within seconds of the first
 CUT_IDS = 2  # ...at most this many message ids on (a reply of ours may come in between)
 ALBUM = "album"  # the media_group_id of an album whose first message was answered (Ctx.mark_album)
@@ -73,6 +73,11 @@ ALBUM_MAX = 10  # what one album holds: its other messages are the next ids afte
 # save leaves them out unless given (Ctx.save marks=), the next other message ends them
 # (Ctx.drop_marks).
 MARKS = (CUT, ALBUM)
+
+
+def utf16_units(text: str) -> int:
+    """Return the length of ``text`` in UTF-16 code units, as Telegram's apps count it."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def not_modified(err: BadRequest) -> bool:
@@ -206,9 +211,12 @@ class Ctx:
         first part of a longer text Telegram's app split (:meth:`rest_of_refused`): one
         refused as too long (:meth:`refused_long`), or one taken under a limit between 2,048
         and 4,096 characters, whose step ``back`` is then stored again, without the text, if
-        the rest follows, and the person told so. Empty for a text too short to be cut."""
+        the rest follows, and the person told so. Empty for a text too short to be cut.
+
+        The apps count UTF-16 code units (an emoji outside the BMP is two), so the length is
+        measured in those: a first part cut after 1,100 emoji is 2,200 units long."""
         message = self.update.effective_message
-        if message is None or len(message.text or "") < CUT_FIRST_MIN:
+        if message is None or utf16_units(message.text or "") < CUT_FIRST_MIN:
             return {}
         mark: dict[str, JSON] = {"m": message.message_id, "t": int(message.date.timestamp())}
         if back:

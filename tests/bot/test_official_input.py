@@ -133,3 +133,28 @@ async def test_a_notice_whose_first_part_fits_is_not_sent_without_its_rest(
     assert world.svc.get_conversation(boss).step == "admin.bc.text"
     audience = await world.text(boss, "내일 오전 10시에 현장 심사를 시작합니다.")
     assert text_of(audience) == world.t("bot.admin.bc_audience")
+
+
+async def test_a_notice_cut_after_a_banner_of_emoji_is_not_sent_without_its_rest(
+    world: BotWorld,
+) -> None:
+    """Telegram's apps count UTF-16 code units, an emoji outside the BMP two: a banner of
+    22 lines of flower emoji (1,121 characters, 2,221 units) over a 2,500-character notice
+    is cut after the banner, in the limit's second half. The bot took a part under 2,048
+    characters as too short to be cut: the banner alone was taken as the notice and the
+    rest got 'How can I help?'. The rest now refuses the notice whole, as for Hangul."""
+    boss = await official(world)
+    await world.press(boss, await world.text(boss, "/admin"), world.t("bot.admin.menu.broadcast"))
+    before = len(world.messages(boss))
+    banner = "\n".join(["🌱🌸🌼🌻🌷" * 10] * 22)
+    world.srv.send_text(boss, banner + "\n" + "가" * 2500)
+    await world.drain()
+    parts = [m for m in world.srv.messages(boss, incoming=True) if not m["outgoing"]]
+    assert [m["text"] for m in parts[-2:]] == [banner, "가" * 2500]  # cut after the banner
+    answer = world.messages(boss)[before:]
+    assert [text_of(m) for m in answer] == [
+        world.t("bot.admin.bc_audience"),
+        world.t("bot.error.rest_of_taken"),
+    ]
+    stored = world.svc.get_conversation(boss)
+    assert stored.step == "admin.bc.text" and "text" not in stored.data
