@@ -34,6 +34,7 @@ from bot.router import str_arg
 from i18n.format import format_datetime
 from i18n.format import format_time
 from participation.app.reviewday import SessionView
+from participation.domain import errors as e
 from participation.domain.events import JSON
 from participation.domain.rules import ENROLLMENT_ROLES
 from participation.domain.rules import MAX_PAPER_BALLOTS
@@ -442,19 +443,24 @@ async def paper_photo(ctx: Ctx, incoming: Incoming) -> None:
     file = await ctx.context.bot.get_file(file_id)
     sha = hashlib.sha256(bytes(await file.download_as_bytearray())).hexdigest()
     data = ctx.data
-    tally_id = await ctx.call(
-        ctx.svc.enter_paper_tally,
-        ctx.user_id,
-        str(data.get("s")),
-        str(data.get("p")),
-        ballots=int_arg(data, "ballots"),
-        points=int_arg(data, "points"),
-        sheet_sha256=sha,
-        corrects=str_arg(data, "c") or None,
-    )
+    rows = [[Btn(ctx.t("bot.admin.menu.paper"), "admin.papers", {"r": str_arg(data, "r")})]]
+    try:
+        tally_id = await ctx.call(
+            ctx.svc.enter_paper_tally,
+            ctx.user_id,
+            str(data.get("s")),
+            str(data.get("p")),
+            ballots=int_arg(data, "ballots"),
+            points=int_arg(data, "points"),
+            sheet_sha256=sha,
+            corrects=str_arg(data, "c") or None,
+        )
+    except e.PaperAlreadyConfirmed as err:  # another official corrected it meanwhile
+        await ctx.clear()  # another photo cannot change that: back to the list
+        await ctx.send(ctx.t(err.key, **err.params), await inline(ctx, rows))
+        return
     ctx.tell_album("bot.admin.paper_album")  # several sent at once: the first is the sheet
     await ctx.clear()
-    rows = [[Btn(ctx.t("bot.admin.menu.paper"), "admin.papers", {"r": str_arg(data, "r")})]]
     text = ctx.t(
         "bot.admin.paper_entered",
         number=int_arg(data, "n"),

@@ -632,7 +632,10 @@ def decide_paper_enter(
 
     Raises:
         PhaseClosed: outside review/results, or after the results were published.
-        InvalidTally: counts out of range, a malformed sheet hash, or a bad correction.
+        InvalidTally: counts out of range, a malformed sheet hash, or a correction naming a
+            tally of another proposal.
+        PaperAlreadyConfirmed: a correction of a tally already corrected (two officials
+            correcting the same tally: the second one's counts are not what is wrong).
     """
     require_phase(rnd, ("review", "results"), action="paper", now=0, deadline=None)
     if rnd.results_published:
@@ -644,8 +647,10 @@ def decide_paper_enter(
         raise e.InvalidTally(ballots=ballots, points=points, scale=scale)
     if not _SHA256_HEX.fullmatch(sheet_sha256):
         raise e.InvalidTally(ballots=ballots, points=points, scale=scale)
-    if corrects is not None and (corrects.superseded or corrects.proposal_id != p.proposal_id):
+    if corrects is not None and corrects.proposal_id != p.proposal_id:
         raise e.InvalidTally(ballots=ballots, points=points, scale=scale)
+    if corrects is not None and corrects.superseded:
+        raise e.PaperAlreadyConfirmed(tally=corrects.tally_id)
     return ev.PaperEntered(
         tally=tally_id,
         session=session.session_id,

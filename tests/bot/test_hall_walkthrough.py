@@ -175,3 +175,43 @@ async def test_a_halls_paper_tally_shows_its_thousands_with_separators(world: Bo
     await world.press(boss, menu, world.t("bot.admin.menu.paper"))
     listing = text_of(current(world, boss, menu))
     assert "1,200" in listing and "4,321" in listing and "4321" not in listing
+
+
+async def test_two_officials_correcting_the_same_tally_the_second_is_told_it_was_corrected(
+    world: BotWorld,
+) -> None:
+    """Both officials at the desk saw the same mistake and pressed ✏️ 정정 on the same
+    tally. The first correction went in; the second official, after typing the counts and
+    sending the photo, was told the counts were out of range (they were not) and stayed at
+    the photo step, every new photo refused the same way."""
+    boss = await official(world)
+    clerk = await official(world, "집계", role="clerk")
+    submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    world.svc.open_onsite_session(OFFICIAL, ROUND)
+    await enter_tally(world, clerk, 1, "10 30")
+    [tally] = world.svc.paper_tallies(ROUND, OFFICIAL)
+
+    lists = {}
+    for uid in (boss, clerk):
+        menu = await world.text(uid, "/admin")
+        await world.press(uid, menu, world.t("bot.admin.menu.paper"))
+        lists[uid] = current(world, uid, menu)
+    correct = world.t("bot.admin.paper_correct", number=1, tally=tally.tally_id)
+    await world.press(boss, lists[boss], correct)
+    await world.press(clerk, lists[clerk], correct)
+    await world.text(boss, "10 35")
+    await world.text(clerk, "10 35")
+    await world.photo(boss)
+
+    before = len(world.messages(clerk))
+    await world.photo(clerk)
+    told = said(world, clerk, before)
+    assert told[0] == world.t("participation.error.paper_confirmed")
+    assert world.t("participation.error.invalid_tally", ballots=10, points=35, scale=5) not in told
+    live = [p for p in world.svc.paper_tallies(ROUND, OFFICIAL) if not p.superseded]
+    assert [(p.ballots, p.points) for p in live] == [(10, 35)]  # one correction, not two
+    # the photo step is over: the next photo is not taken as another try
+    before = len(world.messages(clerk))
+    await world.photo(clerk)
+    assert world.t("participation.error.paper_confirmed") not in said(world, clerk, before)
