@@ -45,6 +45,19 @@ class RoundUnknown(TallyError):
     key = "report.error.round_unknown"
 
 
+class NoRoundOpened(RoundUnknown):
+    """No round id was given and the entries open no round at all."""
+
+    key = "report.error.no_round"
+
+
+class RoundNotChosen(RoundUnknown):
+    """No round id was given and the entries open several rounds (``opened``; ``example``,
+    to show the option that picks one, is the newest with published results, else the newest)."""
+
+    key = "report.error.round_not_chosen"
+
+
 class MalformedEntry(TallyError):
     """An entry is not JSON of the ledger shape, or its body breaks its kind's schema."""
 

@@ -80,7 +80,9 @@ from participation.domain.round import CHANNELS
 from participation.domain.round import RoundRules
 from participation.results import RESULTS_SCHEMA as RESULTS_SCHEMA
 from participation.results import MalformedEntry as MalformedEntry
+from participation.results import NoRoundOpened as NoRoundOpened
 from participation.results import Results as Results
+from participation.results import RoundNotChosen as RoundNotChosen
 from participation.results import RoundUnknown as RoundUnknown
 from participation.results import Row as Row
 from participation.results import TallyError as TallyError
@@ -339,7 +341,8 @@ def tally(
     ``round_id``, the ledger must hold exactly one opened round.
 
     Raises:
-        RoundUnknown: no such opened round, or several when ``round_id`` is None.
+        RoundUnknown: no such opened round; when ``round_id`` is None, its subclasses
+            NoRoundOpened (none) or RoundNotChosen (several).
         UnsupportedTallyVersion: the round's rules ask for another tally version.
         MalformedEntry: an entry that is not of the ledger shape or breaks its schema.
     """
@@ -348,8 +351,12 @@ def tally(
     parsed = [e for e in parsed if e["seq"] < end]
     rounds = opened_rounds(parsed)
     if round_id is None:
-        if len(rounds) != 1:
-            raise RoundUnknown(round="", opened=", ".join(rounds) or "-")
+        if not rounds:
+            raise NoRoundOpened()
+        if len(rounds) > 1:
+            published = [e["round"] for e in parsed if e["kind"] == ev.ResultsPublished.kind]
+            example = (published or rounds)[-1]  # the newest with results, as readers want
+            raise RoundNotChosen(opened=", ".join(rounds), example=example)
         round_id = rounds[0]
     mine = [e for e in parsed if e["round"] == round_id]
     opened = [e for e in mine if e["kind"] == ev.RoundOpened.kind]

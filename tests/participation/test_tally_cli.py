@@ -151,3 +151,35 @@ def test_a_garbled_export_line_exits_1(tmp_path, capsys, line):
     assert main(["tally", str(folder)], CATALOG) == 1
     err = capsys.readouterr().err
     assert "장부 항목" in err and "%(" not in err
+
+
+def test_several_rounds_are_named_with_the_option_that_picks_one(tmp_path, capsys):
+    """Once a second round opens, the documented `tally DIR` must say how to go on: not
+    'round  has no opening entry' with an empty round id."""
+    b = four_proposals()
+    other = LedgerBuilder("r2")
+    other.leaves = b.leaves
+    other.open(rules(title="second"))
+    folder = export(tmp_path / "x", b)
+    for locale in ("ko", "en"):
+        assert main(["tally", str(folder), "--locale", locale], CATALOG) == 1
+        err = capsys.readouterr().err
+        assert "r1, r2" in err and "--round r2" in err, err
+        assert "공모 의" not in err and "round  " not in err and "round." not in err, err
+
+
+def test_the_option_shown_picks_the_newest_round_with_published_results(tmp_path, capsys):
+    b = four_proposals()
+    publish(b)
+    other = LedgerBuilder("r2")
+    other.leaves = b.leaves
+    other.open(rules(title="second"))  # opened after r1's results, nothing published yet
+    assert main(["tally", str(export(tmp_path / "x", b))], CATALOG) == 1
+    assert "--round r1)" in capsys.readouterr().err
+
+
+def test_an_export_without_any_round_says_so(tmp_path, capsys):
+    folder = export(tmp_path / "x", LedgerBuilder())
+    assert main(["tally", str(folder)], CATALOG) == 1
+    err = capsys.readouterr().err
+    assert "공모 의" not in err and "시작된 공모" in err, err
