@@ -268,7 +268,10 @@ class ReviewDay(Base):
                 "proposals": one(sa.select(sa.func.count()).where(live)),
                 "hidden": one(sa.select(sa.func.count()).where(live, p.hidden.is_(True))),
                 "endorsements": one(sa.select(sa.func.sum(p.endorsements)).where(live)),
-                "shortlisted": one(sa.select(sa.func.count()).where(live, p.shortlisted)),
+                # in review now: a hidden proposal is neither scored nor ranked (until restored)
+                "shortlisted": one(
+                    sa.select(sa.func.count()).where(live, p.shortlisted, p.hidden.is_(False))
+                ),
                 "checkins": one(
                     sa.select(sa.func.count(sa.distinct(pr.user_id))).where(
                         pr.session_id.in_(in_round)

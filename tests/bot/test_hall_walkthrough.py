@@ -215,3 +215,25 @@ async def test_two_officials_correcting_the_same_tally_the_second_is_told_it_was
     before = len(world.messages(clerk))
     await world.photo(clerk)
     assert world.t("participation.error.paper_confirmed") not in said(world, clerk, before)
+
+
+async def test_a_proposal_hidden_during_the_review_leaves_the_figures_in_review_count(
+    world: BotWorld,
+) -> None:
+    """An official hid two of three proposals during the review: the live figures still said
+    '제안 3건 (숨김 2건, 심사 대상 3건)' while the ballots (and the results) hold one."""
+    boss = await official(world)
+    ids = submit(world, resident(world, "제안자"), 3)
+    to_review(world)
+    world.svc.hide_proposal(OFFICIAL, ids[1], "duplicate")
+    world.svc.hide_proposal(OFFICIAL, ids[2], "duplicate")
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    ballot = await scan(world, resident(world, "현장 주민"), session)
+    assert labels(ballot) == ["#1"]
+
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.figures"))
+    figures = text_of(current(world, boss, menu))
+    assert "제안 3건 (숨김 2건, 심사 대상 1건)" in figures
+    world.svc.restore_proposal(OFFICIAL, ids[1])
+    assert world.svc.review_figures(ROUND)["shortlisted"] == 2
