@@ -237,3 +237,22 @@ async def test_a_proposal_hidden_during_the_review_leaves_the_figures_in_review_
     assert "제안 3건 (숨김 2건, 심사 대상 1건)" in figures
     world.svc.restore_proposal(OFFICIAL, ids[1])
     assert world.svc.review_figures(ROUND)["shortlisted"] == 2
+
+
+async def test_english_session_names_start_with_a_capital(world: BotWorld) -> None:
+    """An English official's sessions list and the paper tally's session picker began each
+    line and button with 'session 1 · started ...'."""
+    boss = world.user("Officer", language_code="en")
+    await world.register(boss, "Suwon-si", locale="en")
+    await world.deep_link(boss, world.services.deep_link(world.svc.invite_official(OFFICIAL)))
+    submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    world.svc.open_onsite_session(OFFICIAL, ROUND)
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.onsite", "en"))
+    lines = text_of(current(world, boss, menu)).splitlines()
+    assert lines[1].startswith("Session 1 · started Wed 1 Feb 2017, 9:00 AM KST")
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.paper", "en"))
+    await world.press(boss, current(world, boss, menu), world.t("bot.admin.paper_new", "en"))
+    assert labels(current(world, boss, menu))[0].startswith("Session 1 · ")
