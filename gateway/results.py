@@ -242,6 +242,10 @@ class ResultsPublisher:
                 xlsx=esc(links["xlsx_url"], quote=True),
             ),
             self.t("gateway.results.recount"),
+            *(
+                f"<code>{esc(command)}</code>"
+                for command in report.recount_commands(self._base, results.round)
+            ),
         ]
         out.append(("footer", "\n".join(footer)))
         return out

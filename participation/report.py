@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shlex
 from collections.abc import Mapping
 from collections.abc import Sequence
 from decimal import Decimal
@@ -52,6 +53,18 @@ COLUMNS: tuple[str, ...] = (
 DECIMAL_COLUMNS = frozenset({"judges", "onsite", "online", "combined"})
 COMPONENT_COLORS = {"judges": "#1f5fa8", "onsite": "#e07b1a", "online": "#2a9d5c"}
 CHART_MAX_ROWS = 40
+RECOUNT_DIR = "ttabok-ledger"  # where the first recount command keeps the verified download
+
+
+def recount_commands(base_url: str, round_id: str) -> tuple[str, str]:
+    """Return the two commands anyone runs to recount ``round_id`` from the instance at
+    ``base_url``, as the results page and the channel show them to copy: download and verify
+    the whole ledger (kept in RECOUNT_DIR), then tally the round from that download alone."""
+    url, rnd = shlex.quote(base_url.rstrip("/")), shlex.quote(round_id)
+    return (
+        f"python -m ledger verify --url {url} --out {RECOUNT_DIR}",
+        f"python -m participation tally {RECOUNT_DIR} --round {rnd}",
+    )
 
 
 def name_of(texts: Texts, locale: str, key: str, fallback: str) -> str:

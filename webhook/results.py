@@ -11,7 +11,9 @@ browser (?lang=, else Accept-Language), the JSON error shape for programs.
 (Korean by default; ?lang=, else Accept-Language): the formula in words
 (`report.explanation`, the text of the XLSX rules sheet), the ranked table with the files'
 columns (`report.row_values`), the totals, the file links, a /verify link of the
-`results.published` entry (found through `WebhookDeps.results_entry`) and how to recount.
+`results.published` entry (found through `WebhookDeps.results_entry`) and how to recount
+(`report.recount_commands`: this instance's `public_base_url` and the round filled in, so
+the two commands run as copied).
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ def results_page(round_id: str) -> Response:
         rows=rows,
         round_id=round_id,
         verify_url=_verify_url(round_id),
+        recount_commands=report.recount_commands(deps().public_base_url, round_id),
     )
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "public, max-age=300"  # published results never change

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -289,3 +290,21 @@ def test_published_results_are_public_files_equal_to_the_tally(world):
     assert [r[1] for r in sheet.iter_rows(min_row=2, values_only=True)] == list(results.ranking)
     assert web.get("/results/nosuchround.csv").status_code == 404
     assert web.get(f"/results/{ROUND}.pdf").status_code == 404
+
+
+def test_the_footer_gives_the_recount_commands_to_copy_as_they_run(world):
+    """A channel reader told 'python -m participation tally' got a command that fails as
+    copied (no export directory, and nothing said how to get one); the footer now gives the
+    two commands, this server's address and the round filled in, each to tap and copy."""
+    svc = world["svc"]
+    results = Results.from_payload(svc.results(ROUND))
+    publisher = ResultsPublisher(svc, world["ledger"], Bot(SANDBOX_TOKEN), Catalog.load(),
+                                 store.ResultsPosts(world["ledger"].engine), channel=CHANNEL,
+                                 base_url=BASE)  # fmt: skip
+    links = publisher.links(ROUND, 1, "ab" * 32, 1)
+    footer = dict(publisher.parts(results, {}, 1, 1, links))["footer"]
+    codes = re.findall(r"<code>([^<]*)</code>", footer)
+    assert codes == [
+        f"python -m ledger verify --url {BASE} --out ttabok-ledger",
+        f"python -m participation tally ttabok-ledger --round {ROUND}",
+    ]

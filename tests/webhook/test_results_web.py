@@ -3,9 +3,17 @@ can open, in their language, readable on a phone, with the files, /verify and th
 
 from __future__ import annotations
 
+import dataclasses
+import html
+import os
 import re
+import shlex
+import subprocess
+import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +34,8 @@ from tests.participation.scenario import ROUND
 from tests.participation.scenario import run_round
 from tests.webhook.conftest import make_app
 from tests.webhook.test_verify_page import CHROMIUM_ARGS
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +167,27 @@ def test_keyboard_focus_is_clearly_visible(site, phone, path):
             " parseFloat(s.outlineWidth)]; })()"
         ))  # fmt: skip
     assert all(style == "solid" and width >= 3 for _tag, style, width in seen), seen
+
+
+def test_the_recount_commands_on_the_page_run_as_written_and_match(web, site, tmp_path):
+    """An outsider copies the page's commands as shown: the first downloads and verifies the
+    ledger from this server, the second recounts the round from it and finds the published
+    results. Before, the page showed 'python -m participation tally', which fails as copied
+    (no export directory) and said nothing of how to get one."""
+    app = web.application
+    app.extensions["pgw"] = dataclasses.replace(app.extensions["pgw"], public_base_url=site)
+    page = urllib.request.urlopen(f"{site}/results/{ROUND}").read().decode()
+    block = re.search(r'<pre class="command"><code>(.*?)</code></pre>', page, re.S)
+    assert block, page
+    commands = html.unescape(block.group(1)).strip().splitlines()
+    assert commands == [
+        f"python -m ledger verify --url {site} --out ttabok-ledger",
+        f"python -m participation tally ttabok-ledger --round {ROUND}",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for command in commands:
+        argv = [sys.executable, *shlex.split(command)[1:]]
+        done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+    assert "발표된 결과와 같습니다" in done.stdout
