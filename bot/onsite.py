@@ -166,8 +166,10 @@ async def onsite_card(ctx: Ctx, args: dict[str, JSON]) -> None:
     if ballot is None:
         return
     card = next((c for c in ballot.cards if c.proposal_id == proposal_id), None)
-    if card is None:
-        raise e.ProposalNotFound(proposal=proposal_id)  # hidden or withdrawn since the list
+    if card is None:  # hidden or withdrawn since the list, or another session's group
+        await ctx.answer(ctx.t("bot.onsite.not_listed"), alert=True)
+        await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=False)
+        return
     mine = ballot.scores.get(proposal_id)
     where: dict[str, JSON] = {"p": proposal_id, "r": round_id}
     scale = [
@@ -192,6 +194,12 @@ async def onsite_score(ctx: Ctx, args: dict[str, JSON]) -> None:
         )
     except e.NotPresent:
         await session_over(ctx, str_arg(args, "r"))
+        return
+    except (e.ProposalIsHidden, e.NotInReview, e.WrongGroup) as err:  # gone from the ballot
+        ballot = await pressed_ballot(ctx, str_arg(args, "r"))
+        if ballot is not None:
+            await ctx.answer(ctx.t(err.key, **err.params), alert=True)
+            await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=False)
         return
     await ctx.answer(ctx.t("bot.onsite.scored", score=value))
     text, rows = onsite_rows(ctx, done.ballot)

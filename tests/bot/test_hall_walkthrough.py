@@ -256,3 +256,35 @@ async def test_english_session_names_start_with_a_capital(world: BotWorld) -> No
     await world.press(boss, menu, world.t("bot.admin.menu.paper", "en"))
     await world.press(boss, current(world, boss, menu), world.t("bot.admin.paper_new", "en"))
     assert labels(current(world, boss, menu))[0].startswith("Session 1 · ")
+
+
+async def test_a_proposal_gone_from_the_ballot_since_it_was_drawn_redraws_the_ballot(
+    world: BotWorld,
+) -> None:
+    """An official hid two proposals while a resident held the ballot and one card open:
+    the card's score answered '운영 원칙에 따라 숨겨진 제안이에요.' and kept its buttons, and
+    the ballot's '#3' answered '해당 제안을 찾을 수 없어요.' with '#3' still listed. Now the
+    pressed message becomes the ballot as it is, and an alert says why."""
+    ids = submit(world, resident(world, "제안자"), 3)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    voter = resident(world, "현장 주민")
+    ballot = await scan(world, voter, session)
+    card = await world.press(voter, ballot, "#2")
+    second = await scan(world, voter, session)  # scanned again: a second ballot
+    world.svc.hide_proposal(OFFICIAL, ids[1], "duplicate")
+    world.svc.hide_proposal(OFFICIAL, ids[2], "duplicate")
+
+    before = len(world.messages(voter))
+    await world.press(voter, current(world, voter, card), "4")
+    assert said(world, voter, before) == []  # nothing sent: the card became the ballot
+    assert labels(current(world, voter, card)) == ["#1"]
+    assert world.srv.answered_callbacks(voter)[-1].get("text") == world.t(
+        "participation.error.proposal_hidden"
+    )
+    assert world.svc.onsite_ballot(voter, ROUND).scores == {}
+
+    await world.press(voter, second, "#3")
+    assert said(world, voter, before) == []
+    assert labels(current(world, voter, second)) == ["#1"]
+    assert world.srv.answered_callbacks(voter)[-1].get("text") == world.t("bot.onsite.not_listed")
