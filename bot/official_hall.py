@@ -274,8 +274,13 @@ async def session_close(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def session_close_yes(ctx: Ctx, args: dict[str, JSON]) -> None:
-    await ctx.call(ctx.svc.close_onsite_session, ctx.user_id, str_arg(args, "s"))
-    await ctx.answer(ctx.t("bot.admin.session_closed_toast"))
+    """Close the session; one another official closed meanwhile: the list as it is, and why."""
+    try:
+        await ctx.call(ctx.svc.close_onsite_session, ctx.user_id, str_arg(args, "s"))
+    except e.Closed as err:
+        await ctx.answer(ctx.t(err.key, **err.params), alert=True)
+    else:
+        await ctx.answer(ctx.t("bot.admin.session_closed_toast"))
     await sessions(ctx, args)
 
 
@@ -473,7 +478,12 @@ async def paper_photo(ctx: Ctx, incoming: Incoming) -> None:
 
 
 async def paper_confirm(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """A second official confirms a tally (the service refuses the one who entered it)."""
-    await ctx.call(ctx.svc.confirm_paper_tally, ctx.user_id, str_arg(args, "t"))
-    await ctx.answer(ctx.t("bot.admin.paper_confirmed"))
+    """A second official confirms a tally (the service refuses the one who entered it); one
+    confirmed or corrected meanwhile: the list as it is, and why."""
+    try:
+        await ctx.call(ctx.svc.confirm_paper_tally, ctx.user_id, str_arg(args, "t"))
+    except e.PaperAlreadyConfirmed as err:  # another official confirmed or corrected it
+        await ctx.answer(ctx.t(err.key, **err.params), alert=True)
+    else:
+        await ctx.answer(ctx.t("bot.admin.paper_confirmed"))
     await papers(ctx, args)

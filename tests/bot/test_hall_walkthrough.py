@@ -288,3 +288,51 @@ async def test_a_proposal_gone_from_the_ballot_since_it_was_drawn_redraws_the_ba
     assert said(world, voter, before) == []
     assert labels(current(world, voter, second)) == ["#1"]
     assert world.srv.answered_callbacks(voter)[-1].get("text") == world.t("bot.onsite.not_listed")
+
+
+async def test_a_session_or_tally_another_official_handled_meanwhile_redraws_the_list(
+    world: BotWorld,
+) -> None:
+    """Two officials at the desk: one closed the session (or confirmed the tally) while the
+    other's screen still offered it. The second press answered '이미 닫힌 현장 세션이에요.'
+    ('이미 확인되었거나 정정된 종이 집계입니다.') as a new message, under a screen still
+    offering the same buttons. Now the screen is redrawn as it is, with the reason as an
+    alert."""
+    boss = await official(world)
+    other = await official(world, "다른 담당자")
+    clerk = await official(world, "집계", role="clerk")
+    submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    await enter_tally(world, clerk, 1, "10 30")
+
+    screens = {}
+    for uid in (boss, other):
+        menu = await world.text(uid, "/admin")
+        await world.press(uid, menu, world.t("bot.admin.menu.onsite"))
+        screens[uid] = await world.press(uid, current(world, uid, menu), "⏹")
+    world.svc.close_onsite_session(OFFICIAL, session)  # another official, meanwhile
+    before = len(world.messages(boss))
+    await world.press(boss, current(world, boss, screens[boss]), "예")
+    assert said(world, boss, before) == []
+    redrawn = current(world, boss, screens[boss])
+    assert world.t("bot.admin.session_closed") in text_of(redrawn)
+    assert "⏹" not in " ".join(labels(redrawn))
+    assert world.srv.answered_callbacks(boss)[-1].get("text") == world.t(
+        "participation.error.closed"
+    )
+
+    for uid in (boss, other):
+        menu = await world.text(uid, "/admin")
+        await world.press(uid, menu, world.t("bot.admin.menu.paper"))
+        screens[uid] = current(world, uid, menu)
+    await world.press(other, screens[other], "✅")
+    before = len(world.messages(boss))
+    await world.press(boss, screens[boss], "✅")
+    assert said(world, boss, before) == []
+    redrawn = current(world, boss, screens[boss])
+    assert world.t("bot.admin.paper_state.confirmed") in text_of(redrawn)
+    assert "✅" not in " ".join(labels(redrawn))
+    assert world.srv.answered_callbacks(boss)[-1].get("text") == world.t(
+        "participation.error.paper_confirmed"
+    )
