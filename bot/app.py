@@ -115,6 +115,7 @@ def build_application(
     app.bot_data[SERVICES_KEY] = services
     app.bot_data[ROUTER_KEY] = router
     private = filters.ChatType.PRIVATE
+    app.add_handler(TypeHandler(Update, skip_public_chat), group=-2)
     app.add_handler(TypeHandler(Update, gate), group=-1)
     app.add_handler(ChatMemberHandler(on_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.ChatType.GROUPS & ~filters.StatusUpdate.ALL, on_group))
@@ -182,6 +183,22 @@ async def answer_quietly(query: CallbackQuery, text: str | None = None) -> None:
         await query.answer(text)
     except BadRequest:
         pass
+
+
+# --- the public chat ---------------------------------------------------------------------------
+async def skip_public_chat(update: Update, context: Context) -> None:
+    """Let nothing handle an update from the public chat (PUBLIC_CHANNEL), whatever its type.
+
+    The bot posts the ledger's digests there as an admin. A channel's posts are not asked
+    for, but a group or supergroup sends every member's message and the bot's own promotion:
+    those are nobody's request to the bot, so they are not counted by the rate limiter, not
+    answered, and never make the bot leave as another group does (:func:`on_group`).
+    """
+    chat = update.effective_chat
+    services: BotServices = context.bot_data[SERVICES_KEY]
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        if services.is_public_chat(chat.id, chat.username):
+            raise ApplicationHandlerStop
 
 
 # --- rate limiting -----------------------------------------------------------------------------
@@ -380,7 +397,8 @@ async def onboard(ctx: Ctx) -> None:
 
 async def on_member(update: Update, context: Context) -> None:
     """Note when a person blocks the bot (stop notifying) or comes back; leave a group the
-    bot was added to (:func:`on_group`). Channels (the public one) are left alone."""
+    bot was added to (:func:`on_group`). Channels are left alone, and the public chat never
+    reaches here (:func:`skip_public_chat`)."""
     change: ChatMemberUpdated | None = update.my_chat_member
     if change is None:
         return

@@ -125,7 +125,9 @@ class BotServices:
     """Everything the bot's handlers use; built by the gateway (or a test) and passed in.
 
     ``public_base_url`` is where ``/verify`` lives (receipt links); ``bot_username`` builds
-    ``t.me/<bot>?start=...`` share links; ``block_of`` names the block sealing a receipt.
+    ``t.me/<bot>?start=...`` share links; ``block_of`` names the block sealing a receipt;
+    ``public_chat`` is PUBLIC_CHANNEL (``@name`` or a numeric chat id), where the digests go
+    (:meth:`is_public_chat`).
     """
 
     participation: ParticipationService
@@ -139,6 +141,15 @@ class BotServices:
     page_size: int = 5
     button_ttl_s: int = 24 * 3600
     extra: dict[str, object] = field(default_factory=dict)  # for later screens' collaborators
+    public_chat: str = ""
+
+    def is_public_chat(self, chat_id: int, username: str | None) -> bool:
+        """Return whether a chat is ``public_chat``: by its @name (Telegram's usernames
+        ignore case) or by its numeric id, whatever its type (channel, group, supergroup)."""
+        configured = self.public_chat
+        if configured.startswith("@"):
+            return bool(username) and username.lower() == configured[1:].lower()
+        return bool(configured) and configured == str(chat_id)
 
     def deep_link(self, payload: str) -> str:
         """Return ``https://t.me/<bot>?start=<payload>``."""

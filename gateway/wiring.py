@@ -299,6 +299,7 @@ class Runtime:
             rate_limiter=limiter,
             clock=lambda: datetime.now(UTC),
             block_of=self._block_number,
+            public_chat=self.settings.public_channel,  # never left, whatever its type
         )
         app = build_application(self.settings.telegram_token, base_url, base_file_url, services)
         from gateway.results import install  # review day: publish_results, onsite_url

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.asyncio
 
 GROUP = -4_000_000_123
 SUPERGROUP = -1_000_222_333_444
+PUBLIC_GROUP = -4_000_000_777
 
 
 @pytest.fixture
@@ -176,6 +177,93 @@ async def test_other_admins_posts_in_the_public_channel_get_no_reply(
     assert world.srv.channel_posts("@gg_ledger") == []
     assert left == []
     assert not [e for e in logs if e["log_level"] in ("error", "warning")], logs
+
+
+def public_chat(
+    world: BotWorld, chat_id: int = SUPERGROUP, kind: str = "supergroup", username: str = ""
+) -> dict[str, Any]:
+    """The public chat as a (super)group the bot is in: return its ``Chat`` object."""
+    w = world.srv.world
+    with w.lock:
+        title = "경기 장부"
+        w.bot().chats[chat_id] = ChatRec(id=chat_id, type=kind, title=title, username=username)
+        chat: dict[str, Any] = {"id": chat_id, "type": kind, "title": title}
+        return {**chat, "username": username} if username else chat
+
+
+def promoted_in(world: BotWorld, chat: dict[str, Any], by: int) -> None:
+    """``by`` makes the bot an admin of ``chat`` (my_chat_member, member -> administrator)."""
+    w = world.srv.world
+    with w.lock:
+        change = {
+            "chat": chat, "from": w.user(by).to_api(), "date": int(time.time()),
+            "old_chat_member": bot_member(world, "member"),
+            "new_chat_member": {**bot_member(world, "administrator"), "can_be_edited": False,
+                                "is_anonymous": False, "can_manage_chat": True,
+                                "can_delete_messages": True, "can_manage_video_chats": False,
+                                "can_restrict_members": True, "can_promote_members": False,
+                                "can_change_info": True, "can_invite_users": True,
+                                "can_post_stories": False, "can_edit_stories": False,
+                                "can_delete_stories": False},
+        }  # fmt: skip
+        w.enqueue(w.bot(), "my_chat_member", change)
+
+
+@pytest.mark.parametrize(
+    "configured, kind, chat_id, username",
+    [
+        ("@gg_ledger", "supergroup", SUPERGROUP, "gg_ledger"),
+        ("@GG_Ledger", "supergroup", SUPERGROUP, "gg_ledger"),  # usernames ignore case
+        (str(SUPERGROUP), "supergroup", SUPERGROUP, ""),
+        (str(PUBLIC_GROUP), "group", PUBLIC_GROUP, ""),
+    ],
+)
+async def test_the_public_chat_is_never_left_whatever_its_type(
+    tmp_path: Path, configured: str, kind: str, chat_id: int, username: str
+) -> None:
+    """PUBLIC_CHANNEL may name a group or supergroup, by @name or by id: the bot posts the
+    digests there as an admin and sees every message of its members. Its promotion, a
+    member's text and a command there each got the 'I help only in a private chat' notice,
+    and the bot left the chat the ledger's digests go to. Nothing there is answered now,
+    and it stays."""
+    async with BotWorld(tmp_path, public_chat=configured) as world:
+        calls: list[int] = []
+        methods = world.srv.app.extensions["sandbox"].methods
+        methods["leavechat"] = lambda _w, _b, p: calls.append(int(p.chat_id())) or True
+        chat = public_chat(world, chat_id, kind, username)
+        uid = world.user()
+        await world.register(uid)
+        before = len(world.messages(uid))
+        promoted_in(world, chat, uid)
+        group_text(world, uid, chat_id, "블록 123의 요약을 확인했어요", kind)
+        group_text(world, uid, chat_id, f"/start@{world.srv.bot_username}", kind)
+        with structlog.testing.capture_logs() as logs:
+            await world.drain()
+        assert world.messages(chat_id) == [] and calls == []
+        assert len(world.messages(uid)) == before
+        assert not [e for e in logs if e["log_level"] in ("error", "warning")], logs
+        into_group(world, uid, GROUP)  # any other group is still told and left
+        await world.drain()
+        assert [text_of(m) for m in world.messages(GROUP)] == [notice(world)]
+        assert calls == [GROUP]
+
+
+async def test_writing_in_the_public_chat_costs_no_rate_limit_tokens(tmp_path: Path) -> None:
+    """Messages in the public (super)group are nobody's requests to the bot: a resident who
+    talks there is not slowed down in their private chat."""
+    clock = Ticks()
+    limiter = MemoryRateLimiter(rate=1.0, burst=2, monotonic=clock)
+    async with BotWorld(tmp_path, limiter=limiter) as world:
+        uid = world.user()
+        await world.register(uid)
+        public_chat(world, username="gg_ledger")
+        clock.step = 0.0  # from here on the bucket does not refill
+        for n in range(3):
+            group_text(world, uid, SUPERGROUP, f"블록 {n} 확인", "supergroup")
+        await world.drain()
+        reply = await world.text(uid, "/help")
+        assert text_of(reply) != world.t("bot.slow_down")
+        assert world.messages(SUPERGROUP) == []
 
 
 async def test_a_person_who_unblocks_the_bot_gets_broadcasts_again(world: BotWorld) -> None:

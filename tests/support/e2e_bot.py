@@ -83,7 +83,9 @@ def jpegs(count: int) -> list[bytes]:
 class BotWorld:
     """Sandbox + ledger + service + the bot; every action runs the bot until it is idle."""
 
-    def __init__(self, tmp: Path, *, limiter: RateLimiter | None = None) -> None:
+    def __init__(
+        self, tmp: Path, *, limiter: RateLimiter | None = None, public_chat: str = "@gg_ledger"
+    ) -> None:
         self.clock = Clock()
         self.srv = SandboxServer(personas=False).start()
         key = LedgerKey.from_seed("test-ledger", bytes(range(32)))
@@ -110,6 +112,7 @@ class BotWorld:
             rate_limiter=limiter or MemoryRateLimiter(rate=1000, burst=1000),
             clock=self.clock,
             block_of=self.block_of,
+            public_chat=public_chat,
         )
         self.app = build_application(
             TOKEN, self.srv.api_base_url, self.srv.file_base_url, self.services
