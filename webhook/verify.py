@@ -67,6 +67,7 @@ def verify_page() -> Response:
         t=texts,
         texts_json=json.dumps(texts, ensure_ascii=False).replace("</", "<\\/"),
         prefill=_prefill(),
+        base_url=deps().public_base_url.rstrip("/"),  # the command line hint, to copy as is
     )
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "public, max-age=300"

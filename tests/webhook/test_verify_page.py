@@ -154,6 +154,17 @@ def test_page_is_korean_by_default_and_english_on_request(rclient: redis.Redis):
     assert 'value="3"' in en and 'href="?lang=ko&amp;i=3&amp;h=ab"' in en
 
 
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_the_command_line_hint_names_this_server_so_it_runs_as_copied(rclient, lang):
+    """The footer said 'python -m ledger verify --url 이 서버의 주소' (<this server>): copied,
+    that fails. It now gives the instance's public address, the command alone in <code>."""
+    client = make_app(rclient, public_base_url="https://ttabok.example").test_client()
+    page = client.get(f"/verify?lang={lang}").get_data(as_text=True)
+    footer = page.split("<footer>", 1)[1].split("</footer>", 1)[0]
+    assert "<code>python -m ledger verify --url https://ttabok.example</code>" in footer, footer
+    assert "이 서버의 주소" not in footer and "this server>" not in footer
+
+
 def test_prefill_refuses_markup(rclient: redis.Redis):
     body = make_app(rclient).test_client().get('/verify?i="><script>').get_data(as_text=True)
     assert "<script>" not in body.split('id="texts"')[0]
