@@ -106,6 +106,18 @@ def _verify(args: argparse.Namespace) -> int:
         f"{len(report.checkpoint_sizes)} checkpoint size(s) consistent "
         f"({', '.join(map(str, report.checkpoint_sizes))}), keys: {', '.join(report.key_ids)}"
     )
+    if not older:
+        source = (
+            "you gave" if args.vkey is not None
+            else "the server gave" if args.url is not None
+            else "the export carries"
+        )  # fmt: skip
+        print(
+            f"note: no --checkpoint of yours was given, so this shows the log is whole and "
+            f"consistent under the key {source} ({', '.join(report.key_ids)}), not that it is "
+            f"the log whose block digests were posted in the public channel; to check that, "
+            f"pass --checkpoint FILE with a checkpoint copied from a channel post"
+        )
     if args.out is not None:
         print(f"export written to {args.out}")
     return 0

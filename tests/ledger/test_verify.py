@@ -263,3 +263,29 @@ def test_cli_names_the_held_checkpoint_file_that_does_not_verify(
     assert main(["verify", str(tmp_path / "out"), "--checkpoint", str(held)]) == 1
     err = capsys.readouterr().err
     assert f"the checkpoint in {held} does not verify" in err and "#" not in err, err
+
+
+def test_without_a_checkpoint_of_yours_ok_says_what_it_does_not_show(
+    log: Ledger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A whole log rewritten and re-signed under another key, with its own vkey and
+    checkpoint, is consistent: 'verify DIR' as the README writes it said only 'OK'. An
+    outsider handed such an export learnt nothing was compared with what they hold; now the
+    OK says so and names --checkpoint, and with a channel checkpoint the forgery fails."""
+    fill(log, 6)
+    log.export(tmp_path / "real")
+    other = LedgerKey.generate(ORIGIN.split("/")[0])
+    with Ledger.open(f"sqlite:///{tmp_path / 'forged.db'}", other, ORIGIN) as forged:
+        for i in range(6):
+            forged.append("proposal.endorsed", "r:ab", "r1", {"i": i, "t": "changed"})
+        forged.seal()
+        forged.export(tmp_path / "forged")
+    assert main(["verify", str(tmp_path / "forged")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK: 6 entries") and "--checkpoint" in out, out
+    channel = tmp_path / "posted.txt"  # as copied from a channel post: no final newline
+    channel.write_text((tmp_path / "real" / "checkpoint").read_text().rstrip("\n"))
+    assert main(["verify", str(tmp_path / "forged"), "--checkpoint", str(channel)]) == 1
+    assert "posted.txt" in capsys.readouterr().err
+    assert main(["verify", str(tmp_path / "real"), "--checkpoint", str(channel)]) == 0
+    assert "--checkpoint" not in capsys.readouterr().out  # anchored: nothing to add
