@@ -392,7 +392,13 @@ async def paper_number(ctx: Ctx, incoming: Incoming) -> None:
         await ctx.reply("bot.admin.number_needed")
         return
     rnd: RoundView = await ctx.call(ctx.svc.round, str(data.get("r")))
-    data["p"] = await ctx.call(ctx.svc.proposal_by_number, rnd.round_id, int(text))
+    proposal_id = await ctx.call(ctx.svc.proposal_by_number, rnd.round_id, int(text))
+    session = await find_session(ctx, rnd.round_id, str(data.get("s")))
+    group = session.group if session is not None else None
+    if group and proposal_id not in rnd.groups[group - 1]:  # the service's rule, told now
+        await ctx.reply("bot.admin.paper_wrong_group", number=int(text), group=group)
+        return
+    data["p"] = proposal_id
     data["n"] = int(text)
     await ctx.save("admin.paper.counts", data)
     await ctx.reply("bot.admin.paper_ask_counts", number=int(text), scale=rnd.rules.onsite_scale)

@@ -634,6 +634,7 @@ def decide_paper_enter(
         PhaseClosed: outside review/results, or after the results were published.
         InvalidTally: counts out of range, a malformed sheet hash, or a correction naming a
             tally of another proposal.
+        WrongGroup: the session is a review group's and the proposal is of another group.
         PaperAlreadyConfirmed: a correction of a tally already corrected (two officials
             correcting the same tally: the second one's counts are not what is wrong).
     """
@@ -642,6 +643,8 @@ def decide_paper_enter(
         raise e.ResultsAlreadyPublished(round=rnd.round_id)
     if not p.shortlisted:
         raise e.NotInReview(proposal=p.proposal_id)
+    if session.group is not None and rnd.group_of(p.proposal_id) != session.group:
+        raise e.WrongGroup(group=session.group)  # a group's hall counts that group's only
     scale = rnd.rules.onsite_scale
     if not 0 <= ballots <= MAX_PAPER_BALLOTS or not ballots <= points <= ballots * scale:
         raise e.InvalidTally(ballots=ballots, points=points, scale=scale)

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import pytest
 
+from participation.domain.errors import WrongGroup
+from participation.domain.round import RoundRules
 from tests.support.e2e_bot import OFFICIAL
 from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import BotWorld
 from tests.support.e2e_bot import Msg
 from tests.support.e2e_bot import labels
+from tests.support.e2e_bot import round_rules
 from tests.support.e2e_bot import text_of
 from tests.support.review_day import current
 from tests.support.review_day import official
@@ -336,3 +339,47 @@ async def test_a_session_or_tally_another_official_handled_meanwhile_redraws_the
     assert world.srv.answered_callbacks(boss)[-1].get("text") == world.t(
         "participation.error.paper_confirmed"
     )
+
+
+async def test_a_paper_tally_of_a_group_session_takes_only_that_groups_proposals(
+    world: BotWorld,
+) -> None:
+    """The hall of group 1 counts group 1's proposals: a clerk who typed a group 2 number
+    for the group 1 session had the tally entered under that session without a word, where
+    an on-site score of that proposal through the session is refused. Now the number step
+    says so and asks again; the service refuses it as well."""
+    at = round_rules().deadlines
+    rules = RoundRules(title="조별 공모", deadlines=at, review_group_size=2)
+    world.svc.create_round(OFFICIAL, rules, round_id="grouped")
+    world.svc.open_round(OFFICIAL, "grouped")
+    author = resident(world, "제안자")
+    for i in range(4):
+        world.svc.submit_proposal(
+            author, "grouped", title=f"조 제안 {i + 1}", body="b", category="culture",
+            region="suwon", budget=1_000_000,
+        )  # fmt: skip
+    world.svc.advance_round(OFFICIAL, "grouped")
+    world.svc.advance_round(OFFICIAL, "grouped")
+    groups = world.svc.form_review_groups(OFFICIAL, "grouped")
+    session = world.svc.open_onsite_session(OFFICIAL, "grouped", group=1)
+    clerk = await official(world, "집계", role="clerk")
+
+    menu = await world.text(clerk, "/admin")
+    await world.press(clerk, menu, world.t("bot.admin.menu.rounds"))
+    await world.press(clerk, current(world, clerk, menu), "조별 공모")
+    await world.press(clerk, current(world, clerk, menu), world.t("bot.admin.menu.paper"))
+    await world.press(clerk, current(world, clerk, menu), world.t("bot.admin.paper_new"))
+    picker = current(world, clerk, menu)
+    await world.press(clerk, picker, labels(picker)[0])
+    other = int(groups[1][0].rsplit("-", 1)[1])
+    told = await world.text(clerk, str(other))
+    assert text_of(told) == world.t("bot.admin.paper_wrong_group", number=other, group=1)
+    assert world.svc.get_conversation(clerk).step == "admin.paper.number"
+    own = int(groups[0][0].rsplit("-", 1)[1])
+    told = await world.text(clerk, str(own))
+    assert text_of(told) == world.t("bot.admin.paper_ask_counts", number=own, scale=5)
+
+    with pytest.raises(WrongGroup):  # the service's own rule, whoever calls it
+        world.svc.enter_paper_tally(
+            OFFICIAL, session, groups[1][0], ballots=3, points=9, sheet_sha256="a" * 64
+        )
