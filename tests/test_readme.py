@@ -36,3 +36,13 @@ def test_readme_examples_verify_under_the_key_the_code_would_generate(tmp_path: 
     generated = load_or_create_key(Settings.from_env({"VAR_DIR": str(tmp_path)}))
     assert generated.key_id.split("+")[0] == verifier.key_id.split("+")[0]  # same key name
     assert f"keygen --name {generated.key_id.split('+')[0]} " in README
+
+
+def test_the_outsider_section_says_how_to_run_its_commands():
+    """A journalist who copied `python -m ledger verify --url ...` into a fresh shell got
+    'No module named sqlalchemy'; after a second round opened, `tally DIR` needed --round,
+    which the section did not show; an OK without --checkpoint was not said to be unanchored."""
+    section = README.split("## Verifying from outside", 1)[1].split("\n## ", 1)[0]
+    assert "pip install -r requirements.txt" in section
+    assert "python -m participation tally DIR [--round ROUND]" in section
+    assert "re-signed" in section  # what an OK without --checkpoint does not show
