@@ -115,7 +115,6 @@ def build_application(
     app.bot_data[SERVICES_KEY] = services
     app.bot_data[ROUTER_KEY] = router
     private = filters.ChatType.PRIVATE
-    app.add_handler(TypeHandler(Update, skip_public_chat), group=-2)
     app.add_handler(TypeHandler(Update, gate), group=-1)
     app.add_handler(ChatMemberHandler(on_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.ChatType.GROUPS & ~filters.StatusUpdate.ALL, on_group))
@@ -186,19 +185,21 @@ async def answer_quietly(query: CallbackQuery, text: str | None = None) -> None:
 
 
 # --- the public chat ---------------------------------------------------------------------------
-async def skip_public_chat(update: Update, context: Context) -> None:
-    """Let nothing handle an update from the public chat (PUBLIC_CHANNEL), whatever its type.
+def from_public_chat(update: Update, services: BotServices) -> bool:
+    """Return whether ``update`` comes from the public chat (PUBLIC_CHANNEL), whatever its type.
 
     The bot posts the ledger's digests there as an admin. A channel's posts are not asked
     for, but a group or supergroup sends every member's message and the bot's own promotion:
-    those are nobody's request to the bot, so they are not counted by the rate limiter, not
-    answered, and never make the bot leave as another group does (:func:`on_group`).
+    those are nobody's request to the bot, so :func:`gate` lets no handler take them: not
+    counted by the rate limiter, not answered, and never a reason to leave as another group
+    is left (:func:`on_group`).
     """
     chat = update.effective_chat
-    services: BotServices = context.bot_data[SERVICES_KEY]
-    if chat is not None and chat.type != ChatType.PRIVATE:
-        if services.is_public_chat(chat.id, chat.username):
-            raise ApplicationHandlerStop
+    return (
+        chat is not None
+        and chat.type != ChatType.PRIVATE
+        and services.is_public_chat(chat.id, chat.username)
+    )
 
 
 # --- rate limiting -----------------------------------------------------------------------------
@@ -211,11 +212,14 @@ async def gate(update: Update, context: Context) -> None:
     message; the others pass once that one was answered (:func:`rest_of_answered_album`).
     The bot's own membership changes (my_chat_member: a person blocks or unblocks it, it is
     added to a group) pass uncounted: nobody floods them, and one dropped is lost for good.
+    Nothing from the public chat goes further (:func:`from_public_chat`).
     """
+    services: BotServices = context.bot_data[SERVICES_KEY]
+    if from_public_chat(update, services):
+        raise ApplicationHandlerStop
     user = update.effective_user
     if user is None or user.is_bot or update.my_chat_member is not None:
         return
-    services: BotServices = context.bot_data[SERVICES_KEY]
     if await rest_of_answered_album(update, services, user.id):
         return
     admit = services.rate_limiter.admit
@@ -398,7 +402,7 @@ async def onboard(ctx: Ctx) -> None:
 async def on_member(update: Update, context: Context) -> None:
     """Note when a person blocks the bot (stop notifying) or comes back; leave a group the
     bot was added to (:func:`on_group`). Channels are left alone, and the public chat never
-    reaches here (:func:`skip_public_chat`)."""
+    reaches here (:func:`from_public_chat`)."""
     change: ChatMemberUpdated | None = update.my_chat_member
     if change is None:
         return
