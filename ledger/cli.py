@@ -93,6 +93,10 @@ def _verify(args: argparse.Namespace) -> int:
     }
     if args.out is not None and args.url is None:
         args.parser.error("--out keeps what --url downloads; an export directory is already one")
+    export_files = ("entries.jsonl", "checkpoint", "vkey")
+    if args.directory is not None and not any((args.directory / f).exists() for f in export_files):
+        # nothing to check (a typo, the wrong folder): not a failed verification
+        args.parser.error(f"{args.directory} holds no export (entries.jsonl, checkpoint, vkey)")
     if args.url is not None:
         report = verify_url(
             args.url, vkey=vkey, checkpoints=older, processes=args.processes, out=args.out

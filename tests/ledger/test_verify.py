@@ -289,3 +289,18 @@ def test_without_a_checkpoint_of_yours_ok_says_what_it_does_not_show(
     assert "posted.txt" in capsys.readouterr().err
     assert main(["verify", str(tmp_path / "real"), "--checkpoint", str(channel)]) == 0
     assert "--checkpoint" not in capsys.readouterr().out  # anchored: nothing to add
+
+
+def test_a_directory_that_is_not_there_is_not_called_a_failed_verification(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in the path said 'FAILED: vkey is missing from the export', as if the ledger
+    had been tampered with; nothing was checked, so it is a usage error naming the path."""
+    for missing in (tmp_path / "nothing", tmp_path / "empty"):
+        if missing.name == "empty":
+            missing.mkdir()
+        with pytest.raises(SystemExit) as exited:
+            main(["verify", str(missing)])
+        err = capsys.readouterr().err
+        assert exited.value.code == 2 and "FAILED" not in err, err
+        assert str(missing) in err and "entries.jsonl" in err, err
