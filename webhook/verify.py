@@ -33,7 +33,7 @@ PAGE_KEYS = (
     "error_input", "hash_mismatch", "sig_invalid", "proof_invalid", "found_entry",
     "block_summary", "no_webcrypto", "lang_switch", "footer", "ok", "failed", "skipped",
     "entry_time", "result_pending", "result_unavailable", "no_such_entry", "not_in_block",
-    "no_such_block",
+    "no_such_block", "compare_channel",
 )  # fmt: skip
 
 

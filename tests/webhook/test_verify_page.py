@@ -131,6 +131,24 @@ def test_the_digest_link_says_the_block_is_signed_not_that_a_receipt_matches(sit
 
 
 @pytest.mark.browser
+def test_the_digest_link_asks_to_compare_the_root_with_the_channel_post(site, page):
+    """A block's checks run against the key this server serves: a server that rewrote and
+    re-signed its whole log passes them. What ties the answer to the public channel is the
+    reader comparing the root hash with the block's digest post; the page showed the root but
+    never said so. A receipt needs no such step (its hash is the reader's own)."""
+    url, log, _receipts = site
+    root = log.blocks(0, 10)[2].root.hex()
+    page.goto(f"{url}/verify?b=3")
+    result, _steps = outcome(page)
+    summary = page.inner_text("#summary")
+    assert result == "ok" and root in summary, summary
+    assert "공개 채널" in summary and "블록 3번의 루트 해시" in summary, summary
+    page.goto(f"{url}/verify?b=3&lang=en")
+    outcome(page)
+    assert "public channel" in page.inner_text("#summary")
+
+
+@pytest.mark.browser
 def test_first_block_has_no_previous_and_unsealed_entry_says_so(site, page):
     url, _log, receipts = site
     page.goto(f"{url}/verify?i={receipts[0].index}&h={receipts[0].leaf_hash.hex()}")

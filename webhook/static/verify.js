@@ -224,7 +224,9 @@
       const summary = fmt("block_summary", {
         block: block.number, start: block.start, end: block.end - 1, size: cp.size, root: hex(cp.root),
       });
-      return { ok: true, summary: entrySummary ? `${entrySummary} ${summary}` : summary };
+      if (entrySummary) return { ok: true, summary: `${entrySummary} ${summary}` };
+      // no receipt of the reader's own: only the channel's post ties this root to what was posted
+      return { ok: true, summary: `${summary} ${fmt("compare_channel", { block: block.number })}` };
     } catch (err) {
       if (err instanceof Unavailable) return { ok: false, unavailable: true, summary: fmt("error_fetch") };
       if (err instanceof Failure) {  // a receipt naming what does not exist: say just that
