@@ -70,8 +70,11 @@ async def reviewing_round(ctx: Ctx) -> RoundView:
 
 # --- on site ------------------------------------------------------------------------------------
 async def checked_in(ctx: Ctx, redeemed: Redeemed) -> None:
-    """After a valid scan: present; then the proposals to score (if this person scores)."""
-    await ctx.reply("bot.onsite.checked_in", await ctx.menu_markup())
+    """After a valid scan: present (or already, for a scan again of the session they are in:
+    nothing was written); then the proposals to score (if this person scores)."""
+    already = redeemed.detail.get("already") is True
+    key = "bot.onsite.already_checked_in" if already else "bot.onsite.checked_in"
+    await ctx.reply(key, await ctx.menu_markup())
     try:
         ballot = await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, redeemed.round_id)
     except (e.NotRepresentative, e.NotPresent):

@@ -56,17 +56,15 @@ class ParticipationService(Residents, Officials, Review, Judges, Support, Drafts
             detail: dict[str, JSON] = {"community": found.community, "role": found.role}
             return Redeemed(kind="enrollment", round_id=found.round_id, detail=detail)
         if prefix == "s_":
-            self.check_in(user_id, code, scanned_at=scanned_at, request_id=request_id)
-            return Redeemed(kind="onsite", round_id=self._last_round(user_id), detail={})
+            done = self._check_in(user_id, code, scanned_at=scanned_at, request_id=request_id)
+            detail = {"session": done.subject, "already": done.already}
+            round_id = self._session_round(done.subject)
+            return Redeemed(kind="onsite", round_id=round_id, detail=detail)
         raise e.CodeUnknown()
 
     def _last_subject(self, user_id: int) -> str:
         views = self.my_receipts(user_id, limit=1)
         return views[0].subject if views else ""
-
-    def _last_round(self, user_id: int) -> str:
-        views = self.my_receipts(user_id, limit=1)
-        return views[0].round_id if views else ""
 
     def mark_blocked(self, user_id: int) -> None:
         """Record that the person blocked the bot (see Residents.mark_blocked)."""

@@ -4,7 +4,9 @@ A command is a ``plan(conn, now) -> Plan`` function: it loads state on the ledge
 connection, calls one pure ``decide_*`` rule, writes the projection rows and returns the event.
 :meth:`Base._run` appends that event as one ledger entry (then those of the plan's ``then``,
 which follow from it) in the same transaction and records the person's receipt; with a
-``request_id`` a retried command returns the first receipt and writes nothing.
+``request_id`` a retried command returns the first receipt and writes nothing. A plan whose
+rule finds the command's effect already in place returns the earlier outcome instead, a
+:class:`Done` with ``already`` set (see :func:`earlier`): nothing is appended.
 """
 
 from __future__ import annotations
@@ -103,10 +105,16 @@ _RECEIPT_SQL = (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Done:
-    """A command's outcome."""
+    """A command's outcome.
+
+    ``already``: the command found its effect in place and appended nothing; ``receipt`` is
+    that of the earlier entry that made it (a check-in scanned again). Such an outcome is
+    not recorded for its request id: a retry decides again, and finds the same.
+    """
 
     receipt: Receipt
     subject: str
+    already: bool = False
 
 
 def recorded(row: Sequence[Any]) -> Done:
@@ -114,6 +122,24 @@ def recorded(row: Sequence[Any]) -> Done:
     leaf_hash, subject``."""
     index, leaf_hash, subject = row
     return Done(receipt=Receipt(index=index, leaf_hash=bytes.fromhex(leaf_hash)), subject=subject)
+
+
+_EARLIER_SQL = (
+    "SELECT ledger_index, leaf_hash, subject FROM pt_receipt WHERE user_id = ? AND kind = ?"
+    " AND subject = ? ORDER BY ledger_index DESC LIMIT 1"
+)
+
+
+def earlier(conn: sa.Connection, user_id: int, kind: str, subject: str) -> Done | None:
+    """Return the outcome of the person's newest entry of ``kind`` about ``subject``, from
+    their receipts, as a plan returns it when that entry's effect still holds (``already``);
+    None when they have no such receipt (erased with their data: decide as if new)."""
+    row = conn.exec_driver_sql(driver_sql(conn, _EARLIER_SQL), (user_id, kind, subject)).first()
+    if row is None:
+        return None
+    index, leaf_hash, subject = row
+    receipt = Receipt(index=index, leaf_hash=bytes.fromhex(leaf_hash))
+    return Done(receipt=receipt, subject=subject, already=True)
 
 
 def append_plan(appender: Appender, p: Plan, key: str | None) -> ReceiptLike:
@@ -245,12 +271,13 @@ class Base:
 
     def _run(
         self,
-        plan: Callable[[sa.Connection, int], Plan],
+        plan: Callable[[sa.Connection, int], Plan | Done],
         *,
         request_id: str | None = None,
         ahead: Callable[[sa.Connection, int], Ahead] | None = None,
     ) -> Done:
-        """Decide and append one entry atomically with the projection writes.
+        """Decide and append one entry atomically with the projection writes (none when
+        ``plan`` returns an earlier outcome, a :class:`Done`: that is the outcome).
 
         With ``ahead`` the command is first decided outside the ledger's writer, on a read
         of the state, and the writer only runs its ``claim`` (a conditional write that
@@ -264,7 +291,7 @@ class Base:
 
     def _run_decided(
         self,
-        plan: Callable[[sa.Connection, int], Plan],
+        plan: Callable[[sa.Connection, int], Plan | Done],
         early: Ahead | Done | None,
         request_id: str | None,
     ) -> Done:
@@ -287,7 +314,10 @@ class Base:
             if stored is not None:
                 return stored
             now = self._now()
-            return self._record(conn, appender, plan(conn, now), request_id, now)
+            decided = plan(conn, now)
+            if isinstance(decided, Done):  # in place already: no entry, no request row
+                return decided
+            return self._record(conn, appender, decided, request_id, now)
 
         done = self._ledger.write(tx)
         return done

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from participation.app.base import Ahead
 from participation.app.base import Done
 from participation.app.base import Plan
+from participation.app.base import earlier
 from participation.app.base import recorded
 from participation.app.residents import PressWrites
 from participation.app.residents import claim_press
@@ -166,14 +167,29 @@ class Review(ReviewDay):
         their message); the code is checked at that moment (``rules.scan_time``), so a scan
         that waited in a queue or through a newcomer's registration still counts.
         """
+        return self._check_in(user_id, code, scanned_at=scanned_at, request_id=request_id).receipt
+
+    def _check_in(
+        self, user_id: int, code: str, *, scanned_at: int | None, request_id: str | None
+    ) -> Done:
+        """:meth:`check_in`'s outcome: ``already`` when the person scanned the code of the
+        session they are checked in to, still their current one; then nothing is written and
+        the receipt is that of their check-in there."""
         session_id, mac = rules.parse_onsite_code(code)
 
-        def plan(conn: sa.Connection, now: int) -> Plan:
+        def plan(conn: sa.Connection, now: int) -> Plan | Done:
             state, secret = repo.session(conn, session_id)
             rules.verify_onsite_code(secret, session_id, mac, rules.scan_time(now, scanned_at))
             self._reclaim(conn, user_id)  # a returning person's scores count against them
             rnd = repo.round_state(conn, state.round_id)
-            event = rules.decide_check_in(rnd, state, now=now)
+            current = repo.present_session(conn, state.round_id, user_id)
+            here = None if current is None else current.session_id
+            event = rules.decide_check_in(rnd, state, current=here, now=now)
+            if event is None:
+                done = earlier(conn, user_id, ev.OnsiteCheckedIn.kind, session_id)
+                if done is not None:
+                    return done
+                event = ev.OnsiteCheckedIn(session=session_id)  # receipts erased: check in anew
             pr = t.presences.c
             conn.execute(
                 sa.delete(t.presences).where(pr.session_id == session_id, pr.user_id == user_id)
@@ -189,7 +205,11 @@ class Review(ReviewDay):
                 user_id=user_id,
             )
 
-        return self._run(plan, request_id=request_id).receipt
+        return self._run(plan, request_id=request_id)
+
+    def _session_round(self, session_id: str) -> str:
+        with self._read_once() as conn:
+            return repo.session(conn, session_id)[0].round_id
 
     def onsite_score(
         self, user_id: int, proposal_id: str, score: int, *, request_id: str | None = None

@@ -538,13 +538,23 @@ def verify_onsite_code(secret: bytes, session_id: str, mac: str, now: int) -> No
     raise e.CodeUnknown()
 
 
-def decide_check_in(rnd: RoundState, session: OnsiteSession, *, now: int) -> ev.OnsiteCheckedIn:
-    """Mark the actor present in an open session of a round under review."""
+def decide_check_in(
+    rnd: RoundState, session: OnsiteSession, *, current: str | None, now: int
+) -> ev.OnsiteCheckedIn | None:
+    """Mark the actor present in an open session of a round under review.
+
+    ``current``: the person's current session in the round (the newest open one they
+    checked in to), or None. Returns None when it is ``session`` itself: a scan again of the
+    code they checked in with (people scan twice when nothing seems to happen) records
+    nothing. Checking in to another session, or back to an earlier one, moves them there.
+    """
     require_phase(
         rnd, ("review",), action="check_in", now=now, deadline=rnd.rules.deadlines.review_ends
     )
     if not session.open:
         raise e.Closed(session=session.session_id)
+    if current == session.session_id:
+        return None
     return ev.OnsiteCheckedIn(session=session.session_id)
 
 

@@ -4,6 +4,7 @@ choice and likes up to the cap, and one channel per person."""
 
 from __future__ import annotations
 
+import json
 import time
 from types import SimpleNamespace
 
@@ -216,3 +217,75 @@ async def test_with_review_groups_the_voter_chooses_one_group_once(world: BotWor
     numbers = {f"#{int(pid.rsplit('-', 1)[1])}" for pid in groups[1]}
     assert shown == numbers
     assert world.svc.enrollment(voter, "grouped") is not None
+
+
+def onsite_kinds(world: BotWorld) -> list[str]:
+    """Return the kinds of the ledger's on-site check-in entries, in order."""
+    ledger = world.ledger
+    kinds = [json.loads(leaf)["entry"]["kind"] for leaf in ledger.entries(0, ledger.size())]
+    return [kind for kind in kinds if kind == "onsite.checked_in"]
+
+
+@pytest.mark.parametrize("locale", ["ko", "en"])
+async def test_scanning_the_halls_code_again_checks_in_once(world: BotWorld, locale: str) -> None:
+    """In a busy hall nothing seems to happen, so people scan again: the second scan wrote a
+    second onsite.checked_in entry and '현장 참석' receipt, and said welcome and sent the
+    ballot all over again, while the headcount stayed 1. Now it writes nothing and says they
+    are checked in already, with the ballot once more."""
+    submit(world, resident(world, "제안자"), 2)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    voter = resident(world, "현장 주민", locale=locale)
+    await scan(world, voter, session)
+    size, receipts = world.ledger.size(), world.svc.my_receipts(voter)
+    before = len(world.messages(voter))
+    world.clock.advance(seconds=40)
+    ballot = await scan(world, voter, session)
+    told = [text_of(m) for m in world.messages(voter)[before:]]
+    assert told[0] == world.t("bot.onsite.already_checked_in", locale)
+    assert world.t("bot.onsite.checked_in", locale) not in told
+    assert len(told) == 2 and told[1] == text_of(ballot)
+    assert world.t("bot.onsite.head", locale, scored=0, total=2) in text_of(ballot)
+    assert world.ledger.size() == size and world.svc.my_receipts(voter) == receipts
+    assert onsite_kinds(world) == ["onsite.checked_in"]
+    assert world.svc.onsite_sessions(ROUND)[0].checkins == 1
+
+
+async def test_a_rescan_delivered_twice_still_writes_nothing(world: BotWorld) -> None:
+    """The runtime may hand the re-scan's update to a second worker: it is answered the
+    same way again and still writes nothing."""
+    submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    voter = resident(world, "현장 주민")
+    await scan(world, voter, session)
+    size = world.ledger.size()
+    before = len(world.messages(voter))
+    world.clock.advance(seconds=40)
+    raw = world.srv.open_deep_link(voter, world.services.deep_link(world.svc.onsite_code(session)))
+    await world.drain()
+    await world.feed(raw)  # the same update again
+    told = [text_of(m) for m in world.messages(voter)[before:]]
+    assert told[0] == told[2] == world.t("bot.onsite.already_checked_in")
+    assert world.t("bot.error.generic") not in told and len(told) == 4
+    assert world.ledger.size() == size and onsite_kinds(world) == ["onsite.checked_in"]
+
+
+async def test_scanning_back_into_an_earlier_session_moves_there(world: BotWorld) -> None:
+    """Checked in to session A, then B, then A again: that is a move back to A (its on-site
+    scores go through A again), recorded and welcomed as a check-in."""
+    submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    first = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    second = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    voter = resident(world, "현장 주민")
+    await scan(world, voter, first)
+    world.clock.advance(seconds=40)
+    await scan(world, voter, second)
+    world.clock.advance(seconds=40)
+    before = len(world.messages(voter))
+    await scan(world, voter, first)
+    told = [text_of(m) for m in world.messages(voter)[before:]]
+    assert told[0] == world.t("bot.onsite.checked_in")
+    assert world.svc.onsite_ballot(voter, ROUND).session_id == first
+    assert onsite_kinds(world) == ["onsite.checked_in"] * 3

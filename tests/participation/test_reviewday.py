@@ -193,3 +193,52 @@ def test_leaving_the_review_closes_its_open_sessions(
     advanced, closing = added
     assert closing["body"]["session"] == left_open  # the closed one is not closed twice
     assert closing["actor"] == advanced["actor"] and closing["round"] == R
+
+
+def test_scanning_the_current_session_again_writes_nothing(
+    svc: ParticipationService, clock: Clock
+) -> None:
+    """People scan the hall's QR code again when nothing seems to happen: the second scan of
+    the session they are checked in to (still their current one) appended a second
+    onsite.checked_in entry and receipt. Now it returns the first check-in's receipt and
+    writes nothing, retried with its request id too; a move back from another session is a
+    move and is recorded."""
+    ledger = svc._ledger  # type: ignore[attr-defined]
+    hall = svc.open_onsite_session(ADMIN, R)
+    first = svc.check_in(HALL, svc.onsite_code(hall), request_id="tg:1")
+    size, receipts = ledger.size(), svc.my_receipts(HALL)
+    clock.advance(seconds=40)
+    for request_id in ("tg:2", "tg:2", None):  # a re-scan, its update replayed, no request id
+        assert svc.check_in(HALL, svc.onsite_code(hall), request_id=request_id) == first
+    assert ledger.size() == size and svc.my_receipts(HALL) == receipts
+    assert svc.onsite_sessions(R)[0].checkins == 1
+
+    other = svc.open_onsite_session(ADMIN, R)
+    clock.advance(seconds=40)
+    svc.check_in(HALL, svc.onsite_code(other))
+    assert svc.onsite_ballot(HALL, R).session_id == other
+    clock.advance(seconds=40)
+    back = svc.check_in(HALL, svc.onsite_code(hall), request_id="tg:3")
+    assert back.index == ledger.size() - 1 != first.index  # a move back is recorded
+    assert svc.onsite_ballot(HALL, R).session_id == hall
+    kinds = [json.loads(leaf)["entry"]["kind"] for leaf in ledger.entries(size, ledger.size())]
+    assert kinds == ["onsite.opened", "onsite.checked_in", "onsite.checked_in"]
+
+
+def test_a_returning_person_whose_receipts_were_erased_is_checked_in_anew(
+    svc: ParticipationService, clock: Clock
+) -> None:
+    """Erasing one's data deletes the receipts and keeps the presence: back in the hall,
+    the person scanning their session again has no receipt to be given, so the check-in is
+    recorded anew and they get one."""
+    ledger = svc._ledger  # type: ignore[attr-defined]
+    hall = svc.open_onsite_session(ADMIN, R)
+    svc.check_in(HALL, svc.onsite_code(hall))
+    svc.erase_personal_data(HALL)
+    svc.register(HALL, region="suwon", consent_version="v1")
+    size = ledger.size()
+    clock.advance(seconds=40)
+    again = svc.check_in(HALL, svc.onsite_code(hall))
+    assert again.index == size and ledger.size() == size + 1
+    assert [r.kind for r in svc.my_receipts(HALL)][0] == "onsite.checked_in"
+    assert svc.onsite_sessions(R)[0].checkins == 1
