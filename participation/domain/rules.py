@@ -646,7 +646,9 @@ def decide_paper_enter(
             tally of another proposal.
         WrongGroup: the session is a review group's and the proposal is of another group.
         PaperAlreadyConfirmed: a correction of a tally already corrected (two officials
-            correcting the same tally: the second one's counts are not what is wrong).
+            correcting the same tally: the second one's counts are not what is wrong) or
+            confirmed (another official confirmed it while this one typed the correction: it
+            would have hidden a tally that counts, until the correction was confirmed too).
     """
     require_phase(rnd, ("review", "results"), action="paper", now=0, deadline=None)
     if rnd.results_published:
@@ -662,7 +664,7 @@ def decide_paper_enter(
         raise e.InvalidTally(ballots=ballots, points=points, scale=scale)
     if corrects is not None and corrects.proposal_id != p.proposal_id:
         raise e.InvalidTally(ballots=ballots, points=points, scale=scale)
-    if corrects is not None and corrects.superseded:
+    if corrects is not None and (corrects.superseded or corrects.confirmed):
         raise e.PaperAlreadyConfirmed(tally=corrects.tally_id)
     return ev.PaperEntered(
         tally=tally_id,

@@ -1,7 +1,8 @@
 """A review day walked through as the people in the hall do it, in the order they do it:
 the session closes or the review ends while residents still hold their on-site ballot, a
 stale menu button after the review, the sessions screen outside the review, a hall's
-tallies in the thousands, two officials correcting the same paper tally."""
+tallies in the thousands, two officials correcting the same paper tally, a correction of a
+tally another official confirmed meanwhile."""
 
 from __future__ import annotations
 
@@ -383,3 +384,47 @@ async def test_a_paper_tally_of_a_group_session_takes_only_that_groups_proposals
         world.svc.enter_paper_tally(
             OFFICIAL, session, groups[1][0], ballots=3, points=9, sheet_sha256="a" * 64
         )
+
+
+async def test_a_correction_of_a_tally_confirmed_meanwhile_is_refused(world: BotWorld) -> None:
+    """The clerk pressed ✏️ 정정 on a pending tally and typed the new counts; meanwhile the
+    admin pressed ✅ 확인 on it. The clerk's photo was accepted: the list then showed only the
+    pending correction, the figures '종이 집계 1건 (확인 0건)', and the confirmed tally, gone
+    from every screen, still counted in the results until someone confirmed the correction."""
+    boss = await official(world)
+    clerk = await official(world, "집계", role="clerk")
+    submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    world.svc.open_onsite_session(OFFICIAL, ROUND)
+    await enter_tally(world, clerk, 1, "10 30")
+    [tally] = world.svc.paper_tallies(ROUND, OFFICIAL)
+
+    lists = {}
+    for uid in (boss, clerk):
+        menu = await world.text(uid, "/admin")
+        await world.press(uid, menu, world.t("bot.admin.menu.paper"))
+        lists[uid] = current(world, uid, menu)
+    await world.press(
+        clerk, lists[clerk], world.t("bot.admin.paper_correct", number=1, tally=tally.tally_id)
+    )
+    await world.text(clerk, "10 35")
+    await world.press(
+        boss, lists[boss], world.t("bot.admin.paper_confirm", number=1, tally=tally.tally_id)
+    )
+    assert [p.confirmed for p in world.svc.paper_tallies(ROUND, OFFICIAL)] == [True]
+
+    before = len(world.messages(clerk))
+    await world.photo(clerk)
+    told = said(world, clerk, before)
+    assert told == [world.t("participation.error.paper_confirmed")]
+    assert labels(world.last(clerk)) == [world.t("bot.admin.menu.paper")]  # back to the list
+    tallies = world.svc.paper_tallies(ROUND, OFFICIAL)
+    assert [(p.ballots, p.points, p.confirmed, p.superseded) for p in tallies] == [
+        (10, 30, True, False)
+    ]
+    figures = world.svc.review_figures(ROUND)
+    assert (figures["papers"], figures["papers_confirmed"]) == (1, 1)
+    # the photo step is over: the next photo is not taken as another try
+    before = len(world.messages(clerk))
+    await world.photo(clerk)
+    assert world.t("participation.error.paper_confirmed") not in said(world, clerk, before)

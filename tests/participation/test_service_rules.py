@@ -136,6 +136,16 @@ def _confirm_own_paper(w: World) -> None:
     w.svc.confirm_paper_tally(CLERK, tally)
 
 
+def _correct_confirmed_paper(w: World) -> None:
+    w.to_review()
+    session = w.svc.open_onsite_session(ADMIN, R)
+    tally = w.svc.enter_paper_tally(CLERK, session, w.pid, ballots=3, points=9, sheet_sha256=SHEET)
+    w.svc.confirm_paper_tally(ADMIN, tally)
+    w.svc.enter_paper_tally(
+        CLERK, session, w.pid, ballots=3, points=10, sheet_sha256=SHEET, corrects=tally
+    )
+
+
 CASES: list[tuple[str, Callable[[World], object], type[e.ParticipationError]]] = [
     ("register twice", lambda w: w.svc.register(AUTHOR, region="suwon", consent_version="v1"), e.AlreadyRegistered),
     ("register without consent", lambda w: w.svc.register(60, region="suwon", consent_version=""), e.ConsentRequired),
@@ -186,6 +196,7 @@ CASES: list[tuple[str, Callable[[World], object], type[e.ParticipationError]]] =
     ("on-site score without check-in", in_review(lambda w: w.svc.onsite_score(THIRD, w.pid, 3)), e.NotPresent),
     ("on-site score of own proposal", _score_own, e.OwnProposal),
     ("paper tally confirmed by its author", _confirm_own_paper, e.SameOfficial),
+    ("correction of a confirmed paper tally", _correct_confirmed_paper, e.PaperAlreadyConfirmed),
     ("like before choosing a group", in_review(lambda w: (w.svc.form_review_groups(ADMIN, R), w.svc.like(THIRD, w.pid))), e.GroupNotChosen),
     ("like own proposal", in_review(lambda w: w.svc.like(AUTHOR, w.pid)), e.OwnProposal),
     ("like twice", in_review(lambda w: (w.svc.like(THIRD, w.pid), w.svc.like(THIRD, w.pid))), e.AlreadyLiked),
@@ -217,6 +228,26 @@ def test_a_round_closes_only_after_its_results_are_published(world: World) -> No
     world.svc.publish_results(ADMIN, R)
     world.svc.advance_round(ADMIN, R, request_id="close again")
     assert world.svc.round(R).phase == "closed" and world.svc.results(R) is not None
+
+
+def test_a_confirmed_paper_tally_stays_when_its_correction_is_refused(world: World) -> None:
+    """A correction typed while another official confirmed the tally: it would have hidden
+    the confirmed tally from every list while it kept counting until confirmed itself."""
+    world.to_review()
+    session = world.svc.open_onsite_session(ADMIN, R)
+    tally = world.svc.enter_paper_tally(
+        CLERK, session, world.pid, ballots=10, points=30, sheet_sha256=SHEET
+    )
+    world.svc.confirm_paper_tally(ADMIN, tally)
+    size = world.svc._ledger.size()  # type: ignore[attr-defined]
+    with pytest.raises(e.PaperAlreadyConfirmed) as refused:
+        world.svc.enter_paper_tally(
+            CLERK, session, world.pid, ballots=10, points=35, sheet_sha256=SHEET, corrects=tally
+        )
+    assert refused.value.params == {"tally": tally}
+    assert world.svc._ledger.size() == size  # type: ignore[attr-defined]
+    [paper] = world.svc.paper_tallies(R, ADMIN)
+    assert (paper.points, paper.confirmed, paper.superseded) == (30, True, False)
 
 
 def test_refused_command_writes_no_entry_and_no_row(world: World) -> None:
