@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from i18n.catalog import LOCALES_DIR
+from i18n.check import OWN_CATALOGS
 from i18n.check import check
 from i18n.check import summary
 
@@ -18,13 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("check", help="both locales hold the same ids and placeholders")
     run.add_argument("--dir", type=Path, default=LOCALES_DIR, help="the locales directory")
     args = parser.parse_args(argv)
-    problems = check(args.dir)
+    directories = (args.dir, *OWN_CATALOGS) if args.dir == LOCALES_DIR else (args.dir,)
+    problems = check(*directories)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         print(f"i18n: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print(f"i18n: OK ({summary(args.dir)})")
+    print(f"i18n: OK ({summary(*directories)})")
     return 0
 
 

@@ -1,7 +1,8 @@
 """Consistency checks of the gettext catalogs, run by ``python -m i18n check`` (``make i18n``).
 
 For every domain file ``<locale>/LC_MESSAGES/<domain>.po`` of every locale in
-:data:`i18n.catalog.LOCALES` it reports, one line per problem:
+:data:`i18n.catalog.LOCALES` it reports, one line per problem (``make i18n`` also checks
+:data:`OWN_CATALOGS`, the catalogs of packages below this one that read their own domain):
 
 * a domain file that one locale has and another lacks;
 * a message id that one locale has and another lacks, or that two domains both define
@@ -29,6 +30,9 @@ KEY = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)+$")
 CONVERSION = re.compile(r"%(?:\((?P<name>[^)]*)\))?[-#0 +]*\d*(?:\.\d+)?(?P<type>[a-zA-Z%])")
 
 Messages = dict[str, tuple[str, bool]]  # id -> (translation, fuzzy)
+# The ledger is the bottom layer and cannot import this package: `python -m ledger` reads its
+# own `ledger` domain from ledger/locales (ledger.messages). Checked here with the others.
+OWN_CATALOGS: tuple[Path, ...] = (Path(__file__).resolve().parents[1] / "ledger" / "locales",)
 
 
 def read_messages(path: Path) -> Messages:
@@ -59,12 +63,13 @@ def placeholders(template: str) -> tuple[set[str], list[str]]:
     return names, problems
 
 
-def _domains(directory: Path) -> dict[str, dict[str, Path]]:
-    """Return {domain: {locale: path}}."""
+def _domains(*directories: Path) -> dict[str, dict[str, Path]]:
+    """Return {domain: {locale: path}} of every directory."""
     out: dict[str, dict[str, Path]] = {}
-    for locale in LOCALES:
-        for path in sorted((directory / locale / "LC_MESSAGES").glob("*.po")):
-            out.setdefault(path.stem, {})[locale] = path
+    for directory in directories:
+        for locale in LOCALES:
+            for path in sorted((directory / locale / "LC_MESSAGES").glob("*.po")):
+                out.setdefault(path.stem, {})[locale] = path
     return out
 
 
@@ -85,11 +90,12 @@ def _check_message(where: str, key: str, text: str, fuzzy: bool) -> Iterator[str
             yield f"{where}: {key}: does not format ({err})"
 
 
-def check(directory: Path = LOCALES_DIR) -> list[str]:
-    """Return the problems of the catalogs under ``directory``; an empty list means all good."""
+def check(directory: Path = LOCALES_DIR, *more: Path) -> list[str]:
+    """Return the problems of the catalogs under ``directory`` and ``more`` directories;
+    an empty list means all good."""
     problems: list[str] = []
     owner: dict[str, str] = {}
-    for domain, paths in sorted(_domains(directory).items()):
+    for domain, paths in sorted(_domains(directory, *more).items()):
         for locale in LOCALES:
             if locale not in paths:
                 problems.append(f"{locale}/{domain}.po: missing (other locales have it)")
@@ -114,9 +120,9 @@ def check(directory: Path = LOCALES_DIR) -> list[str]:
     return problems
 
 
-def summary(directory: Path = LOCALES_DIR) -> str:
+def summary(directory: Path = LOCALES_DIR, *more: Path) -> str:
     """Return a one-line count of domains and messages, for the success message."""
-    domains = _domains(directory)
+    domains = _domains(directory, *more)
     counts = {
         locale: sum(len(read_messages(p[locale])) for p in domains.values() if locale in p)
         for locale in LOCALES

@@ -118,33 +118,27 @@ class LedgerAudit:
             try:
                 st.verifier = Verifier.from_vkey(first)
             except LedgerError as err:
-                raise VerificationFailed(f"the trusted key is not usable: {err}") from err
+                raise VerificationFailed("vkey_unusable", detail=str(err)) from err
         size = log.size()
         if size < st.size:
-            raise VerificationFailed(
-                f"the log shrank from {st.size} to {size} entries (cut back)", index=size
-            )
+            raise VerificationFailed("log_shrank", index=size, old=st.size, new=size)
         self._sample(st)
         target = size if budget is None else min(size, st.size + budget)
         blocks = self._blocks_until(st, target)
         while st.size < target:
             leaves = log.entries(st.size, min(target, st.size + PAGE))
             if not leaves:
-                raise VerificationFailed("the entry is missing", index=st.size)
+                raise VerificationFailed("entry_missing", index=st.size)
             for leaf in leaves:
                 self._verify_leaf(st, leaf)
                 while blocks and blocks[0].end == st.size:
                     self._verify_block(st, blocks.pop(0))
         if blocks:
             raise VerificationFailed(
-                f"block {blocks[0].number} ends at {blocks[0].end}, after the log's end",
-                index=st.size,
+                "block_past_end", index=st.size, block=blocks[0].number, end=blocks[0].end
             )
         if st.size and log.root(st.size) != root_of_frontier(st.frontier):
-            raise VerificationFailed(
-                f"the stored tree hashes do not give the root of entries [0, {st.size})",
-                index=st.size - 1,
-            )
+            raise VerificationFailed("stored_hashes", index=st.size - 1, size=st.size)
         return st.size
 
     def _verify_leaf(self, st: _State, leaf: bytes) -> None:
@@ -153,35 +147,25 @@ class LedgerAudit:
         try:
             parsed = parse_leaf(leaf)
         except LedgerError as err:
-            raise VerificationFailed(f"not a well-formed leaf ({err})", index=index) from err
+            raise VerificationFailed("malformed_leaf", index=index, detail=str(err)) from err
         entry = parsed.entry
         if entry.seq != index:
-            raise VerificationFailed(
-                f"entry says seq {entry.seq}; it is entry {index} (missing or reordered)",
-                index=index,
-            )
+            raise VerificationFailed("seq_mismatch", index=index, seq=entry.seq, line=index)
         if entry.prev != st.prev:
-            raise VerificationFailed(
-                "prev is not the leaf hash of the entry before (the chain is broken)", index=index
-            )
+            raise VerificationFailed("chain_broken", index=index)
         if parsed.key_id != st.verifier.key_id:
             raise VerificationFailed(
-                f"signed by key {parsed.key_id}, but the current key is {st.verifier.key_id}",
-                index=index,
+                "wrong_key", index=index, found=parsed.key_id, current=st.verifier.key_id
             )
         try:
             st.verifier.verify(parsed.entry_bytes, parsed.signature)
         except LedgerError as err:
-            raise VerificationFailed(
-                f"the signature does not verify under {st.verifier.key_id}", index=index
-            ) from err
+            raise VerificationFailed("bad_signature", index=index, key=st.verifier.key_id) from err
         if entry.kind == ROTATION_KIND:
             try:
                 st.verifier = Verifier.from_vkey(str(entry.body.get("vkey")))
             except LedgerError as err:
-                raise VerificationFailed(
-                    f"a rotation to an unusable key ({err})", index=index
-                ) from err
+                raise VerificationFailed("rotation_unusable", index=index, detail=str(err)) from err
         append_leaf(st.frontier, index, parsed.leaf_hash)
         st.prev = parsed.leaf_hash.hex()
         st.size = index + 1
@@ -200,19 +184,22 @@ class LedgerAudit:
         assert st.verifier is not None
         where = max(block.end - 1, 0)
         if block.number != st.next_block:
-            raise VerificationFailed(f"block {st.next_block} is missing", index=where)
+            raise VerificationFailed("block_missing", index=where, block=st.next_block)
         try:
             checkpoint = open_checkpoint(block.checkpoint_text, st.verifier)
         except LedgerError as err:
             raise VerificationFailed(
-                f"the checkpoint of block {block.number} does not verify: {err}", index=where
+                "block_checkpoint", index=where, block=block.number, detail=str(err)
             ) from err
         ours = root_of_frontier(st.frontier)
         if checkpoint.size != block.end or checkpoint.root != ours or block.root != ours:
             raise VerificationFailed(
-                f"the Merkle root of entries [0, {block.end}) is {ours.hex()}, but block "
-                f"{block.number} says {checkpoint.root.hex()}",
+                "block_root",
                 index=where,
+                size=block.end,
+                root=ours.hex(),
+                block=block.number,
+                claimed=checkpoint.root.hex(),
             )
         st.next_block = block.number + 1
 
@@ -225,19 +212,16 @@ class LedgerAudit:
             index = self._rng.randrange(st.size)
             leaves = self._log.entries(index, index + 1)
             if not leaves:
-                raise VerificationFailed("the entry is missing", index=index)
+                raise VerificationFailed("entry_missing", index=index)
             try:
                 parsed = parse_leaf(leaves[0])
                 if parsed.entry.seq != index:
                     raise VerificationFailed(
-                        f"entry says seq {parsed.entry.seq}; it is entry {index} (reordered)",
-                        index=index,
+                        "seq_mismatch", index=index, seq=parsed.entry.seq, line=index
                     )
                 path = self._log.inclusion_proof(index, st.size)
                 verify_inclusion(parsed.leaf_hash, index, st.size, path, root)
             except VerificationFailed:
                 raise
             except LedgerError as err:
-                raise VerificationFailed(
-                    f"the entry changed after it was verified ({err})", index=index
-                ) from err
+                raise VerificationFailed("entry_changed", index=index, detail=str(err)) from err

@@ -1,4 +1,8 @@
-"""`python -m ledger keygen | export | verify`: the ledger's command line."""
+"""`python -m ledger keygen | export | verify`: the ledger's command line.
+
+What it prints is in Korean (the default) or English: `--locale ko|en`, or English when
+LC_ALL, LC_MESSAGES or LANG names it. Texts come from the `ledger` catalog (`ledger.messages`).
+"""
 
 from __future__ import annotations
 
@@ -6,97 +10,147 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+from typing import NoReturn
 
 from ledger.errors import LedgerError
 from ledger.keys import LedgerKey
 from ledger.log import Ledger
+from ledger.messages import LOCALES
+from ledger.messages import Message
+from ledger.messages import locale_from_environment
+from ledger.messages import text
 from ledger.remote import verify_url
+from ledger.verify import Name
 from ledger.verify import VerificationFailed
 from ledger.verify import verify_export
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code (0 ok, 1 failed, 2 usage)."""
-    parser = _parser()
+    locale = _locale(sys.argv[1:] if argv is None else argv)
+    parser = _parser(locale)
     args = parser.parse_args(argv)
     try:
-        code: int = args.run(args)
+        code: int = args.run(args, locale)
         return code
     except VerificationFailed as err:
-        print(f"FAILED: {err}", file=sys.stderr)
+        print(text(locale, "ledger.cli.failed", reason=err.text(locale)), file=sys.stderr)
         return 1
     except (LedgerError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(text(locale, "ledger.cli.error", detail=str(err)), file=sys.stderr)
         return 1
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ledger", description=__doc__)
+def _locale(argv: Sequence[str]) -> str:
+    """`--locale` if given (a bad value is left to the parser), else the environment's."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--locale")
+    known, _ = early.parse_known_args(list(argv))
+    return known.locale if known.locale in LOCALES else locale_from_environment()
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that speaks the command's language: its own headings and our
+    usage errors (argparse's own error details, e.g. a missing argument, stay English)."""
+
+    locale = "ko"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self.add_argument(
+            "-h", "--help", action="help", help=text(self.locale, "ledger.cli.help.help")
+        )
+
+    def format_usage(self) -> str:
+        return self._headings(super().format_usage())
+
+    def format_help(self) -> str:
+        return self._headings(super().format_help())
+
+    def _headings(self, said: str) -> str:
+        heading = {"usage: ": "usage", "positional arguments:": "positional", "options:": "options"}
+        for english, key in heading.items():
+            said = said.replace(english, text(self.locale, f"ledger.cli.heading.{key}"), 1)
+        return said
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        said = text(self.locale, "ledger.cli.usage_error", prog=self.prog, detail=message)
+        self.exit(2, said + "\n")
+
+
+def _parser(locale: str) -> argparse.ArgumentParser:
+    def t(key: str) -> str:
+        return text(locale, f"ledger.cli.help.{key}")
+
+    _Parser.locale = locale
+    parser = _Parser(prog="python -m ledger", description=t("description"))
+    parser.add_argument("--locale", choices=LOCALES, help=t("locale"))
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
-    keygen = commands.add_parser("keygen", help="make a signing key (file mode 0600)")
-    keygen.add_argument("--name", required=True, help="key name, e.g. the log origin")
-    keygen.add_argument("--out", required=True, type=Path, help="key file to create")
+    keygen = commands.add_parser("keygen", help=t("keygen"))
+    keygen.add_argument("--name", required=True, help=t("name"))
+    keygen.add_argument("--out", required=True, type=Path, help=t("key_out"))
     keygen.set_defaults(run=_keygen)
-    export = commands.add_parser("export", help="write entries.jsonl, checkpoint and vkey")
-    export.add_argument("--db", required=True, help="SQLAlchemy database URL")
-    export.add_argument("--out", required=True, type=Path, help="directory to write")
-    export.add_argument("--origin", help="which log, when the database holds several")
+    export = commands.add_parser("export", help=t("export"))
+    export.add_argument("--db", required=True, help=t("db"))
+    export.add_argument("--out", required=True, type=Path, help=t("export_out"))
+    export.add_argument("--origin", help=t("origin"))
     export.set_defaults(run=_export)
-    verify = commands.add_parser("verify", help="verify an export or a running instance")
-    verify.add_argument("directory", nargs="?", type=Path, help="export directory")
-    verify.add_argument("--url", help="base URL of a running instance (instead of a directory)")
-    verify.add_argument("--vkey", help="the verifier key you trust (text or a file)")
+    verify = commands.add_parser("verify", help=t("verify"))
+    verify.add_argument("directory", nargs="?", type=Path, help=t("directory"))
+    verify.add_argument("--url", help=t("url"))
+    verify.add_argument("--vkey", help=t("vkey"))
     verify.add_argument(
-        "--checkpoint", action="append", default=[], type=Path,
-        help="an older checkpoint you hold (repeatable); must be a prefix of this log",
-    )  # fmt: skip
-    verify.add_argument("--processes", type=int, help="worker processes (default: all cores)")
-    verify.add_argument(
-        "--out", type=Path,
-        help="with --url: keep the verified download here as an export directory "
-        "(for python -m participation tally)",
-    )  # fmt: skip
+        "--checkpoint", action="append", default=[], type=Path, help=t("checkpoint")
+    )
+    verify.add_argument("--processes", type=int, help=t("processes"))
+    verify.add_argument("--out", type=Path, help=t("verify_out"))
     verify.set_defaults(run=_verify, parser=verify)
+    for command in (keygen, export, verify):  # also after the command, as the README writes it
+        command.add_argument("--locale", choices=LOCALES, help=t("locale"))
     return parser
 
 
-def _keygen(args: argparse.Namespace) -> int:
+def _keygen(args: argparse.Namespace, locale: str) -> int:
     key = LedgerKey.generate(args.name)
     key.to_file(args.out)
-    print(key.vkey)
+    print(key.vkey)  # the key itself, alone on its line: scripts read it
     return 0
 
 
-def _export(args: argparse.Namespace) -> int:
+def _export(args: argparse.Namespace, locale: str) -> int:
     log = Ledger.open_reader(args.db, args.origin)
     try:
         checkpoint = log.export(args.out)
     finally:
         log.close()
     size = 0 if checkpoint is None else checkpoint.size
-    print(f"exported {size} entries of {log.origin} to {args.out}")
+    print(text(locale, "ledger.cli.exported", size=size, origin=log.origin, path=str(args.out)))
     return 0
 
 
-def _verify(args: argparse.Namespace) -> int:
+def _verify(args: argparse.Namespace, locale: str) -> int:
+    parser: argparse.ArgumentParser = args.parser
     if (args.directory is None) == (args.url is None):
-        args.parser.error("give an export DIRECTORY or --url, not both")
+        parser.error(text(locale, "ledger.cli.dir_or_url"))
     vkey = args.vkey
     if vkey is not None and Path(vkey).is_file():
         vkey = Path(vkey).read_text(encoding="utf-8")
     # A checkpoint copied from a channel post has lost its final newline (Telegram trims
     # messages) and may carry blank lines or indentation around it: the note is the text
     # between them, and ends with exactly one newline.
-    older = {  # a failure names the file
-        f"the checkpoint in {path}": path.read_text(encoding="utf-8").strip() + "\n"
-        for path in args.checkpoint
-    }
+    older: dict[Name, str] = {}  # a failure names the file
+    for path in args.checkpoint:
+        held = path.read_text(encoding="utf-8").strip() + "\n"
+        older[Message.of("ledger.checkpoint.file", path=str(path))] = held
     if args.out is not None and args.url is None:
-        args.parser.error("--out keeps what --url downloads; an export directory is already one")
+        parser.error(text(locale, "ledger.cli.out_needs_url"))
     export_files = ("entries.jsonl", "checkpoint", "vkey")
     if args.directory is not None and not any((args.directory / f).exists() for f in export_files):
         # nothing to check (a typo, the wrong folder): not a failed verification
-        args.parser.error(f"{args.directory} holds no export (entries.jsonl, checkpoint, vkey)")
+        parser.error(text(locale, "ledger.cli.no_export", path=str(args.directory)))
     if args.url is not None:
         report = verify_url(
             args.url, vkey=vkey, checkpoints=older, processes=args.processes, out=args.out
@@ -105,23 +159,21 @@ def _verify(args: argparse.Namespace) -> int:
         report = verify_export(
             args.directory, vkey=vkey, checkpoints=older, processes=args.processes
         )
+    keys = ", ".join(report.key_ids)
     print(
-        f"OK: {report.size} entries, root {report.root.hex()}, "
-        f"{len(report.checkpoint_sizes)} checkpoint size(s) consistent "
-        f"({', '.join(map(str, report.checkpoint_sizes))}), keys: {', '.join(report.key_ids)}"
+        text(
+            locale,
+            "ledger.cli.ok",
+            size=report.size,
+            root=report.root.hex(),
+            count=len(report.checkpoint_sizes),
+            sizes=", ".join(map(str, report.checkpoint_sizes)),
+            keys=keys,
+        )
     )
     if not older:
-        source = (
-            "you gave" if args.vkey is not None
-            else "the server gave" if args.url is not None
-            else "the export carries"
-        )  # fmt: skip
-        print(
-            f"note: no --checkpoint of yours was given, so this shows the log is whole and "
-            f"consistent under the key {source} ({', '.join(report.key_ids)}), not that it is "
-            f"the log whose block digests were posted in the public channel; to check that, "
-            f"pass --checkpoint FILE with a checkpoint copied from a channel post"
-        )
+        source = "you" if args.vkey is not None else "server" if args.url is not None else "export"
+        print(text(locale, f"ledger.cli.note_{source}", keys=keys))
     if args.out is not None:
-        print(f"export written to {args.out}")
+        print(text(locale, "ledger.cli.written", path=str(args.out)))
     return 0

@@ -26,8 +26,10 @@ from typing import Any
 from ledger.checkpoint import parse_checkpoint
 from ledger.errors import LedgerError
 from ledger.hashing import parse_hash
+from ledger.messages import Message
 from ledger.proof import verify_consistency
 from ledger.proof import verify_inclusion
+from ledger.verify import Name
 from ledger.verify import Report
 from ledger.verify import VerificationFailed
 from ledger.verify import named_checkpoints
@@ -45,7 +47,7 @@ def verify_url(
     base: str,
     *,
     vkey: str | None = None,
-    checkpoints: Sequence[str] | Mapping[str, str] = (),
+    checkpoints: Sequence[str] | Mapping[Name, str] = (),
     processes: int | None = None,
     out: Path | None = None,
 ) -> Report:
@@ -70,7 +72,7 @@ def verify_url(
     try:
         _, size, _ = parse_checkpoint(note[: note.index("\n\n") + 1])
     except (LedgerError, ValueError) as err:
-        raise VerificationFailed(f"the server's checkpoint is malformed: {err}") from err
+        raise VerificationFailed("server_checkpoint", detail=str(err)) from err
     blocks = _blocks(base)
     with tempfile.TemporaryDirectory(prefix="ledger-audit-") as tmp:
         folder = Path(tmp)
@@ -80,7 +82,7 @@ def verify_url(
                 page = _json(base, "/ledger/entries", start=start, end=size)
                 leaves = page.get("entries")
                 if page.get("start") != start or not isinstance(leaves, list) or not leaves:
-                    raise VerificationFailed("the server returned no entries", index=start)
+                    raise VerificationFailed("server_no_entries", index=start)
                 for leaf in leaves[: size - start]:
                     handle.write(str(leaf).encode("utf-8") + b"\n")
                 start += min(len(leaves), size - start)
@@ -91,9 +93,13 @@ def verify_url(
         for block in sealed:
             name = f"{int(block['number'])}.txt"
             (folder / "checkpoints" / name).write_text(str(block["checkpoint"]), encoding="utf-8")
-        older = {f"the server's checkpoint of block {int(b['number'])}": str(b["checkpoint"])
-                 for b in sealed}  # fmt: skip
-        older.update(named_checkpoints(checkpoints))
+        older: dict[Name, str] = {
+            Message.of("ledger.checkpoint.server_block", block=int(b["number"])): str(
+                b["checkpoint"]
+            )
+            for b in sealed
+        }
+        older.update(dict(named_checkpoints(checkpoints)))
         report = verify_export(folder, vkey=vkey, checkpoints=older, processes=processes)
         leaves_file = (folder / "entries.jsonl").read_bytes().split(b"\n")
         _check_proofs(base, blocks, size, leaves_file)
@@ -122,7 +128,7 @@ def _check_proofs(base: str, blocks: list[dict[str, Any]], size: int, leaves: li
             try:
                 verify_inclusion(hash_leaf(leaves[index]), index, end, path, root)
             except LedgerError as err:
-                raise VerificationFailed(f"inclusion proof fails: {err}", index=index) from err
+                raise VerificationFailed("inclusion_fails", index=index, detail=str(err)) from err
         if previous is not None:
             old = int(previous["end"])
             proof = _json(base, "/ledger/proof/consistency", **{"from": old, "to": end})
@@ -131,7 +137,10 @@ def _check_proofs(base: str, blocks: list[dict[str, Any]], size: int, leaves: li
                 verify_consistency(old, end, path, parse_hash(str(previous["root"])), root)
             except LedgerError as err:
                 raise VerificationFailed(
-                    f"blocks {previous['number']} and {block['number']} are not consistent: {err}"
+                    "blocks_inconsistent",
+                    old=previous["number"],
+                    new=block["number"],
+                    detail=str(err),
                 ) from err
         previous = block
 
@@ -150,9 +159,9 @@ def _json(base: str, path: str, **query: int) -> dict[str, Any]:
     try:
         value = json.loads(_get(base, path + "?" + urllib.parse.urlencode(query)))
     except ValueError as err:
-        raise VerificationFailed(f"{path} did not return JSON") from err
+        raise VerificationFailed("not_json", path=path) from err
     if not isinstance(value, dict):
-        raise VerificationFailed(f"{path} did not return a JSON object")
+        raise VerificationFailed("not_json_object", path=path)
     return value
 
 
@@ -165,10 +174,10 @@ def _get(base: str, path: str) -> bytes:
                 return body
         except urllib.error.HTTPError as err:
             if err.code not in RETRY_STATUSES or attempt == MAX_RETRIES:
-                raise VerificationFailed(f"cannot fetch {url}: HTTP {err.code}") from err
+                raise VerificationFailed("http_error", url=url, status=err.code) from err
             _sleep(retry_delay(err.headers.get("Retry-After"), attempt))
         except OSError as err:
-            raise VerificationFailed(f"cannot fetch {url}: {err}") from err
+            raise VerificationFailed("fetch_error", url=url, detail=str(err)) from err
     raise AssertionError("unreachable")  # the loop returns or raises
 
 

@@ -30,22 +30,47 @@ from ledger.errors import MalformedEntry
 from ledger.hashing import HASH_SIZE
 from ledger.hashing import Hash
 from ledger.keys import Verifier
+from ledger.messages import Message
 from ledger.tree import append_leaf
 from ledger.tree import root_of_frontier
 
 ROTATION_MARK = b'"kind":"' + ROTATION_KIND.encode() + b'"'
 PARALLEL_FROM = 4_000  # below this many bytes per process, one process is faster
 Schedule = list[tuple[int, str]]  # (first index signed, vkey), oldest first
+Problem = tuple[str, dict[str, object]]  # (failure code, its parameters)
+Name = str | Message  # what a checkpoint is called in a failure: a caller's name, or a Message
 
 
 class VerificationFailed(LedgerError):
-    """The export does not verify; `index` is the first bad entry when one is to blame."""
+    """The export does not verify; `index` is the first bad entry when one is to blame.
 
-    def __init__(self, reason: str, *, index: int | None = None) -> None:
-        where = "" if index is None else f"index {index}: "
-        super().__init__(where + reason)
+    `code` names the kind of failure and `params` its details: the text is the catalog
+    message `ledger.failed.<code>` (`text(locale)`, Korean or English); `str(err)` and
+    `reason` are the English text, as before.
+    """
+
+    def __init__(self, code: str, *, index: int | None = None, **params: object) -> None:
+        self.code = code
         self.index = index
-        self.reason = reason
+        self.params = params
+        self.message = Message.of(f"ledger.failed.{code}", **params)
+        self.reason = self.message.text("en")
+        super().__init__(self.text("en"))
+
+    def text(self, locale: str) -> str:
+        """Return what is wrong in `locale`, after the index of the bad entry when known."""
+        if self.index is None:
+            return self.message.text(locale)
+        return Message.of("ledger.failed.at_index", index=self.index, reason=self.message).text(
+            locale
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_failed, (self.code, self.index, self.params))
+
+
+def _failed(code: str, index: int | None, params: dict[str, object]) -> VerificationFailed:
+    return VerificationFailed(code, index=index, **params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,37 +89,43 @@ class _Chunk:
     count: int
     hashes: bytes
     first_prev: str
-    error: tuple[int, str] | None
+    error: tuple[int, str, dict[str, object]] | None
 
 
 def verify_export(
     directory: str | Path,
     *,
     vkey: str | None = None,
-    checkpoints: Sequence[str] | Mapping[str, str] = (),
+    checkpoints: Sequence[str] | Mapping[Name, str] = (),
     processes: int | None = None,
 ) -> Report:
     """Verify the export in `directory`; return a Report or raise VerificationFailed.
 
     `vkey` overrides the directory's `vkey` file (pass the key you trust, obtained out of
     band); `checkpoints` are texts of older checkpoints the caller holds, or a mapping from
-    where each came from (e.g. its file) to its text: a failure names it.
+    where each came from (e.g. its file, or a `Message` naming it) to its text: a failure
+    names it.
     """
     root_dir = Path(directory)
     trusted = vkey if vkey is not None else _read(root_dir / "vkey")
     try:
         first_key = Verifier.from_vkey(trusted.strip().splitlines()[0])
     except (MalformedEntry, IndexError) as err:
-        raise VerificationFailed(f"the verifier key is not usable: {err}") from err
+        raise VerificationFailed("vkey_unusable", detail=str(err)) from err
     path = root_dir / "entries.jsonl"
     with _mapped(path) as data:  # a memory map: exports larger than RAM are fine
         schedule = _key_schedule(data, first_key)
         chunks = _check_lines(path, data, schedule, processes or os.cpu_count() or 1)
     hashes = _join(chunks)
-    notes = [("the checkpoint", _read(root_dir / "checkpoint"))]
+    notes: list[tuple[Message, str]] = [
+        (Message.of("ledger.checkpoint.export"), _read(root_dir / "checkpoint"))
+    ]
     folder = root_dir / "checkpoints"
     if folder.is_dir():
-        notes += [(f"checkpoints/{p.name}", _read(p)) for p in sorted(folder.glob("*.txt"))]
+        notes += [
+            (Message.of("ledger.checkpoint.export_file", name=p.name), _read(p))
+            for p in sorted(folder.glob("*.txt"))
+        ]
     notes += named_checkpoints(checkpoints)
     sizes, root = _check_checkpoints(notes, hashes, schedule)
     key_ids = tuple(Verifier.from_vkey(v).key_id for _, v in schedule)
@@ -114,9 +145,9 @@ def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
-        raise VerificationFailed(f"{path.name} is missing from the export") from err
+        raise VerificationFailed("file_missing", name=path.name) from err
     except UnicodeDecodeError as err:
-        raise VerificationFailed(f"{path.name} is not UTF-8 text") from err
+        raise VerificationFailed("file_not_utf8", name=path.name) from err
 
 
 def _key_schedule(data: bytes, first: Verifier) -> Schedule:
@@ -186,52 +217,52 @@ def _check_chunk(job: tuple[str, int, int, int, Schedule]) -> _Chunk:
         try:
             leaf = parse_leaf(line)
         except MalformedEntry as err:
-            return _Chunk(first, offset, bytes(out), first_prev, (index, _plain(err, line)))
+            return _Chunk(first, offset, bytes(out), first_prev, (index, *_plain(err, line)))
         entry = leaf.entry
-        problem = None
+        problem: Problem | None = None
         if entry.seq != index:
-            problem = f"entry says seq {entry.seq}; it is line {index} (missing or reordered)"
+            problem = ("seq_mismatch", {"seq": entry.seq, "line": index})
         elif offset and entry.prev != prev:
-            problem = "prev is not the leaf hash of the entry before (the chain is broken)"
+            problem = ("chain_broken", {})
         if offset == 0:
             first_prev = entry.prev
         verifier = verifiers[bisect.bisect_right(since, index) - 1]
         if problem is None and leaf.key_id != verifier.key_id:
-            problem = f"signed by key {leaf.key_id}, but the current key is {verifier.key_id}"
+            problem = ("wrong_key", {"found": leaf.key_id, "current": verifier.key_id})
         if problem is None:
             try:
                 verifier.verify(leaf.entry_bytes, leaf.signature)
             except LedgerError:
-                problem = f"the signature does not verify under {verifier.key_id}"
+                problem = ("bad_signature", {"key": verifier.key_id})
         if problem is None and entry.kind == ROTATION_KIND:
             problem = _check_rotation(entry.body, index, schedule)
         if problem is not None:
-            return _Chunk(first, offset, bytes(out), first_prev, (index, problem))
+            return _Chunk(first, offset, bytes(out), first_prev, (index, *problem))
         out += leaf.leaf_hash
         prev = leaf.leaf_hash.hex()
     return _Chunk(first, len(lines), bytes(out), first_prev, None)
 
 
-def _check_rotation(body: object, index: int, schedule: Schedule) -> str | None:
+def _check_rotation(body: object, index: int, schedule: Schedule) -> Problem | None:
     if (
         not isinstance(body, dict)
         or set(body) != {"vkey"}
         or (index + 1, body["vkey"]) not in (schedule)
     ):
-        return 'a key rotation entry whose body is not {"vkey": <verifier key>}'
+        return ("rotation_body", {})
     try:
         Verifier.from_vkey(str(body["vkey"]))
     except MalformedEntry as err:
-        return f"a key rotation names an unusable key ({err.reason})"
+        return ("rotation_unusable", {"detail": err.reason})
     return None
 
 
-def _plain(err: MalformedEntry, line: bytes) -> str:
+def _plain(err: MalformedEntry, line: bytes) -> Problem:
     if line.endswith(b"\x00"):
-        return "the last line does not end with a newline"
+        return ("no_final_newline", {})
     if not line:
-        return "an empty line"
-    return f"not a well-formed leaf ({err.reason})"
+        return ("empty_line", {})
+    return ("malformed_leaf", {"detail": err.reason})
 
 
 def _join(chunks: list[_Chunk]) -> bytes:
@@ -239,29 +270,36 @@ def _join(chunks: list[_Chunk]) -> bytes:
     previous = ZERO_PREV
     for chunk in chunks:  # the links between chunks
         if chunk.count and chunk.first_prev != previous:
-            errors.append(
-                (chunk.first, "prev is not the leaf hash of the entry before (chain broken)")
-            )
+            errors.append((chunk.first, "chain_broken", {}))
             break
         if chunk.error is not None:
             break
         previous = chunk.hashes[-HASH_SIZE:].hex()
     if errors:
-        index, reason = min(errors)
-        raise VerificationFailed(reason, index=index)
+        index, code, params = min(errors, key=lambda error: error[0])
+        raise VerificationFailed(code, index=index, **params)
     return b"".join(chunk.hashes for chunk in chunks)
 
 
-def named_checkpoints(checkpoints: Sequence[str] | Mapping[str, str]) -> list[tuple[str, str]]:
+def named_checkpoints(
+    checkpoints: Sequence[str] | Mapping[Name, str],
+) -> list[tuple[Message, str]]:
     """Return (name, text) for checkpoints held by the caller, named by where they came from
-    (a mapping's keys) or, for bare texts, "held checkpoint N" from 1 in the order given."""
+    (a mapping's keys: a Message, or a text shown as it is) or, for bare texts, "held
+    checkpoint N" from 1 in the order given."""
     if isinstance(checkpoints, Mapping):
-        return [(str(name), text) for name, text in checkpoints.items()]
-    return [(f"held checkpoint {n}", text) for n, text in enumerate(checkpoints, 1)]
+        return [
+            (name if isinstance(name, Message) else Message.of("ledger.checkpoint.named",
+                                                               name=str(name)), text)
+            for name, text in checkpoints.items()
+        ]  # fmt: skip
+    return [
+        (Message.of("ledger.checkpoint.held", n=n), text) for n, text in enumerate(checkpoints, 1)
+    ]
 
 
 def _check_checkpoints(
-    notes: list[tuple[str, str]], hashes: bytes, schedule: Schedule
+    notes: list[tuple[Message, str]], hashes: bytes, schedule: Schedule
 ) -> tuple[tuple[int, ...], Hash]:
     size = len(hashes) // HASH_SIZE
     since = [s for s, _ in schedule]
@@ -273,30 +311,26 @@ def _check_checkpoints(
             verifier = Verifier.from_vkey(schedule[bisect.bisect_right(since, sizes) - 1][1])
             opened.append(open_checkpoint(text, verifier))
         except LedgerError as err:
-            raise VerificationFailed(f"{what} does not verify: {err}") from err
+            raise VerificationFailed("checkpoint_unverified", what=what, detail=str(err)) from err
     newest = opened[0]
     if any(cp.origin != newest.origin for cp in opened):
-        raise VerificationFailed("checkpoints name different origins (different logs)")
+        raise VerificationFailed("origins_differ")
     if newest.size != size:
         index = min(size, newest.size)
-        why = "is missing" if size < newest.size else "is not covered by the checkpoint"
-        raise VerificationFailed(
-            f"entry {why}: entries.jsonl holds {size}, the checkpoint {newest.size}", index=index
-        )
+        code = "entries_missing" if size < newest.size else "entries_uncovered"
+        raise VerificationFailed(code, index=index, size=size, checkpoint=newest.size)
     wanted = sorted({cp.size for cp in opened})
     if wanted[-1] > size:
-        raise VerificationFailed(
-            f"a checkpoint for size {wanted[-1]} is newer than the export ({size} entries): "
-            "the log was cut back or forked",
-            index=size,
-        )
+        raise VerificationFailed("checkpoint_newer", index=size, checkpoint=wanted[-1], size=size)
     roots = _roots_at(hashes, wanted)
     for cp in sorted(opened, key=lambda c: c.size):
         if roots[cp.size] != cp.root:
             raise VerificationFailed(
-                f"the Merkle root of entries [0, {cp.size}) is {roots[cp.size].hex()}, "
-                f"but the checkpoint for size {cp.size} says {cp.root.hex()}",
+                "root_mismatch",
                 index=max(cp.size - 1, 0),
+                size=cp.size,
+                root=roots[cp.size].hex(),
+                claimed=cp.root.hex(),
             )
     return tuple(wanted), roots[size]
 

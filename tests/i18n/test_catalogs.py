@@ -156,3 +156,19 @@ def test_no_english_count_is_followed_by_a_fixed_plural() -> None:
                 text = message.string if isinstance(message.string, str) else ""
                 found += [f"{message.id}: {m.group(0)}" for m in counts.finditer(text)]
     assert found == []
+
+
+def test_make_i18n_checks_the_ledgers_own_catalog_too():
+    """`python -m ledger` reads ledger/locales (the ledger cannot import i18n); the check
+    `make i18n` runs covers it with the other domains, so ko and en stay equal there too."""
+    from i18n.check import OWN_CATALOGS
+    from i18n.check import summary
+
+    assert ROOT / "ledger" / "locales" in OWN_CATALOGS
+    assert check(LOCALES_DIR, *OWN_CATALOGS) == []
+    assert summary(LOCALES_DIR, *OWN_CATALOGS) != summary(LOCALES_DIR)
+    out = subprocess.run(
+        [sys.executable, "-m", "i18n", "check"], cwd=ROOT, capture_output=True, text=True,
+        timeout=120, check=True,
+    ).stdout  # fmt: skip
+    assert summary(LOCALES_DIR, *OWN_CATALOGS) in out

@@ -149,7 +149,7 @@ def test_verify_url_audits_a_running_instance(
 ) -> None:
     report = verify_url(base, processes=1)
     assert report.size == 11 and report.checkpoint_sizes == (4, 8, 11)
-    assert main(["verify", "--url", base]) == 0
+    assert main(["verify", "--url", base, "--locale", "en"]) == 0
     assert "OK: 11 entries" in capsys.readouterr().out
 
 

@@ -179,12 +179,12 @@ def test_cli_keygen_export_verify(tmp_path: Path, capsys: pytest.CaptureFixture[
     with Ledger.open(url, key, ORIGIN) as log:
         fill(log, 5)
     assert main(["export", "--db", url, "--out", str(tmp_path / "out")]) == 0
-    assert main(["verify", str(tmp_path / "out"), "--vkey", vkey]) == 0
+    assert main(["verify", str(tmp_path / "out"), "--vkey", vkey, "--locale", "en"]) == 0
     assert capsys.readouterr().out.count("OK: 5 entries") == 1
     lines = (tmp_path / "out" / "entries.jsonl").read_bytes().split(b"\n")
     lines[1], lines[2] = lines[2], lines[1]
     (tmp_path / "out" / "entries.jsonl").write_bytes(b"\n".join(lines))
-    assert main(["verify", str(tmp_path / "out")]) == 1
+    assert main(["verify", str(tmp_path / "out"), "--locale", "en"]) == 1
     assert "index 1" in capsys.readouterr().err
 
 
@@ -207,7 +207,7 @@ def test_python_m_ledger_verify_exits_non_zero_naming_the_index(
 ) -> None:
     fill(log, 4)
     log.export(tmp_path)
-    command = [sys.executable, "-m", "ledger", "verify", str(tmp_path)]
+    command = [sys.executable, "-m", "ledger", "verify", str(tmp_path), "--locale", "en"]
     ok = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert ok.returncode == 0 and ok.stdout.startswith("OK: 4 entries")
     lines = (tmp_path / "entries.jsonl").read_bytes().split(b"\n")
@@ -260,7 +260,7 @@ def test_cli_names_the_held_checkpoint_file_that_does_not_verify(
     held = tmp_path / "from-channel.txt"
     held.write_text(good.text.replace(good.text.split("\n")[2], "A" * 43 + "="), encoding="utf-8")
     capsys.readouterr()
-    assert main(["verify", str(tmp_path / "out"), "--checkpoint", str(held)]) == 1
+    assert main(["verify", str(tmp_path / "out"), "--checkpoint", str(held), "--locale", "en"]) == 1
     err = capsys.readouterr().err
     assert f"the checkpoint in {held} does not verify" in err and "#" not in err, err
 
@@ -280,7 +280,7 @@ def test_without_a_checkpoint_of_yours_ok_says_what_it_does_not_show(
             forged.append("proposal.endorsed", "r:ab", "r1", {"i": i, "t": "changed"})
         forged.seal()
         forged.export(tmp_path / "forged")
-    assert main(["verify", str(tmp_path / "forged")]) == 0
+    assert main(["verify", str(tmp_path / "forged"), "--locale", "en"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("OK: 6 entries") and "--checkpoint" in out, out
     channel = tmp_path / "posted.txt"  # as copied from a channel post: no final newline

@@ -337,7 +337,7 @@ class Stack:
         vkey = self.rt.ledger.vkeys()[0]
         return subprocess.run(
             [sys.executable, "-m", "ledger", "verify", str(out), "--vkey", vkey,
-             "--processes", "2"],
+             "--processes", "2", "--locale", "en"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
 

@@ -59,7 +59,7 @@ class Instance:
         )  # fmt: skip
         exported = run("export", "--db", db, "--out", str(out))
         assert exported.returncode == 0, exported.stderr
-        return run("verify", str(out), "--vkey", self.vkey, "--processes", "1")
+        return run("verify", str(out), "--vkey", self.vkey, "--processes", "1", "--locale", "en")
 
     def leaf(self, seq: int) -> bytes:
         return self.rt.ledger.entries(seq, seq + 1)[0]
