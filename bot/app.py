@@ -44,6 +44,7 @@ from bot.router import Incoming
 from bot.router import Router
 from bot.router import album_answered
 from bot.router import person_locale
+from bot.router import refusal_text
 from bot.services import BotServices
 from bot.transport import AiohttpRequest
 from i18n.catalog import LOCALES
@@ -461,12 +462,13 @@ async def on_error(update: object, context: Context) -> None:
         await asyncio.to_thread(services.participation.mark_blocked, user.id)
         log.info("bot_blocked_by_user", update_id=update.update_id)
         return
+    what: str | e.ParticipationError
     if isinstance(err, e.ParticipationError):
         log.info("rule_refused", update_id=update.update_id, key=err.key)
-        key, params = err.key, dict(err.params)
+        what = err
     else:
         log.error("update_failed", update_id=update.update_id, exc_info=err)
-        key, params = "bot.error.generic", {}
+        what = "bot.error.generic"
     if update.callback_query is not None:
         try:
             await update.callback_query.answer()
@@ -474,8 +476,7 @@ async def on_error(update: object, context: Context) -> None:
             pass  # already answered by the handler that failed
     try:
         if chat is not None and chat.type == "private":
-            await apologise(context.bot, services, chat.id, user.id, user.language_code, key,
-                            **params)  # fmt: skip
+            await apologise(context.bot, services, chat.id, user.id, user.language_code, what)
     except Exception as again:  # the database may be what failed: never fail in here
         log.warning("error_reply_failed", update_id=update.update_id, error=type(again).__name__)
 
@@ -486,20 +487,26 @@ async def apologise(
     chat_id: int,
     user_id: int | None,
     language_code: str | None,
-    key: str,
+    key: str | e.ParticipationError,
     /,
     **params: object,
 ) -> None:
-    """Send catalog text ``key`` to ``chat_id`` in the person's language: the one they saved,
-    else their client's (``language_code``), else Korean. When the saved one cannot be read
-    (the database may be what failed), the client's is used. Raises what sending raises."""
+    """Send catalog text ``key`` (or the text of the service's refusal ``key``: its
+    instants written as dates, :func:`bot.router.refusal_text`) to ``chat_id`` in the
+    person's language: the one they saved, else their client's (``language_code``), else
+    Korean. When the saved one cannot be read (the database may be what failed), the
+    client's is used. Raises what sending raises."""
     resident = None
     if user_id is not None:
         try:
             resident = await asyncio.to_thread(services.participation.resident, user_id)
         except Exception as err:
             log.warning("apology_locale_unread", error=type(err).__name__)
-    text = services.catalog.text(person_locale(resident, language_code), key, **params)
+    locale = person_locale(resident, language_code)
+    if isinstance(key, e.ParticipationError):
+        text = refusal_text(services.catalog, locale, key)
+    else:
+        text = services.catalog.text(locale, key, **params)
     await bot.send_message(chat_id, text)
 
 

@@ -278,7 +278,7 @@ async def session_close_yes(ctx: Ctx, args: dict[str, JSON]) -> None:
     try:
         await ctx.call(ctx.svc.close_onsite_session, ctx.user_id, str_arg(args, "s"))
     except e.Closed as err:
-        await ctx.answer(ctx.t(err.key, **err.params), alert=True)
+        await ctx.answer(ctx.refusal(err), alert=True)
     else:
         await ctx.answer(ctx.t("bot.admin.session_closed_toast"))
     await sessions(ctx, args)
@@ -468,7 +468,7 @@ async def paper_photo(ctx: Ctx, incoming: Incoming) -> None:
         )
     except e.PaperAlreadyConfirmed as err:  # another official corrected it meanwhile
         await ctx.clear()  # another photo cannot change that: back to the list
-        await ctx.send(ctx.t(err.key, **err.params), await inline(ctx, rows))
+        await ctx.send(ctx.refusal(err), await inline(ctx, rows))
         return
     ctx.tell_album("bot.admin.paper_album")  # several sent at once: the first is the sheet
     await ctx.clear()
@@ -489,7 +489,7 @@ async def paper_confirm(ctx: Ctx, args: dict[str, JSON]) -> None:
     try:
         await ctx.call(ctx.svc.confirm_paper_tally, ctx.user_id, str_arg(args, "t"))
     except e.PaperAlreadyConfirmed as err:  # another official confirmed or corrected it
-        await ctx.answer(ctx.t(err.key, **err.params), alert=True)
+        await ctx.answer(ctx.refusal(err), alert=True)
     else:
         await ctx.answer(ctx.t("bot.admin.paper_confirmed"))
     await papers(ctx, args)

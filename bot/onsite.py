@@ -201,7 +201,7 @@ async def onsite_score(ctx: Ctx, args: dict[str, JSON]) -> None:
     except (e.ProposalIsHidden, e.NotInReview, e.WrongGroup) as err:  # gone from the ballot
         ballot = await pressed_ballot(ctx, str_arg(args, "r"))
         if ballot is not None:
-            await ctx.answer(ctx.t(err.key, **err.params), alert=True)
+            await ctx.answer(ctx.refusal(err), alert=True)
             await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=False)
         return
     await ctx.answer(ctx.t("bot.onsite.scored", score=value))

@@ -46,8 +46,11 @@ from telegram.ext import CallbackContext
 from telegram.ext import ExtBot
 
 from bot.services import BotServices
+from i18n import Catalog
 from i18n import locale_for
+from i18n.format import format_datetime
 from participation.domain.errors import ConversationConflict
+from participation.domain.errors import ParticipationError
 from participation.domain.events import JSON
 from participation.service import ParticipationService
 from participation.views import Conversation
@@ -153,6 +156,10 @@ class Ctx:
     def t(self, key: str, /, **params: object) -> str:
         """Return catalog text ``key`` in the person's language."""
         return self.services.catalog.text(self.locale, key, **params)
+
+    def refusal(self, err: ParticipationError) -> str:
+        """Return the text of the service's refusal ``err`` in the person's language."""
+        return refusal_text(self.services.catalog, self.locale, err)
 
     async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run a (synchronous, IO-bound) service method in a worker thread."""
@@ -645,3 +652,9 @@ def person_locale(resident: Resident | None, language_code: str | None) -> str:
     """Return the saved language, else the client's, else Korean."""
     saved = resident.locale if resident is not None and resident.registered else None
     return locale_for(language_code, saved)
+
+
+def refusal_text(catalog: Catalog, locale: str, err: ParticipationError) -> str:
+    """Return the text of a refusal of the service in ``locale``, its instants (a deadline)
+    written as every screen writes dates (``i18n.format.format_datetime``, KST)."""
+    return catalog.text(locale, err.key, **err.shown(partial(format_datetime, locale=locale)))

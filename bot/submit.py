@@ -181,7 +181,7 @@ async def text_field(ctx: Ctx, incoming: Incoming, field: str) -> None:
     try:
         await ctx.call(ctx.svc.check_proposal_field, str(draft.get("round")), field, value)
     except e.InvalidInput as err:
-        await ctx.send(ctx.t(err.key, **err.params) + "\n" + ctx.t("bot.submit.try_again"))
+        await ctx.send(ctx.refusal(err) + "\n" + ctx.t("bot.submit.try_again"))
         if isinstance(err, e.TitleTooLong | e.BodyTooLong):
             await ctx.refused_long()
         return
@@ -234,7 +234,7 @@ async def budget(ctx: Ctx, incoming: Incoming) -> None:
     try:
         await ctx.call(ctx.svc.check_proposal_field, str(draft.get("round")), "budget", won)
     except e.InvalidInput as err:
-        await ctx.send(ctx.t(err.key, **err.params) + "\n" + ctx.t("bot.submit.try_again"))
+        await ctx.send(ctx.refusal(err) + "\n" + ctx.t("bot.submit.try_again"))
         return
     draft["budget"] = won
     await ctx.reply("bot.submit.budget_read", budget=amount(ctx, won))
@@ -495,7 +495,7 @@ async def save_edit(ctx: Ctx, args: dict[str, JSON]) -> None:
     except e.NothingChanged as err:  # nothing written: the edit ends as a cancel does
         kept = await finish_edit(ctx)
         await ctx.drop_buttons()
-        text = ctx.t(err.key, **err.params)
+        text = ctx.refusal(err)
         if kept:
             text += "\n" + ctx.t("bot.submit.aside_kept")
         await ctx.send(text, await ctx.menu_markup())

@@ -21,6 +21,7 @@ import argparse
 import sys
 import tomllib
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,8 @@ def first_official(service: Any) -> int | None:
 def refused(catalog: Catalog, err: ParticipationError) -> int:
     """Print why the service refused; return exit status 1."""
     for locale in LOCALES:
-        reason = catalog.text(locale, err.key, **err.params)
+        moment = partial(format_datetime, locale=locale)  # a deadline as dates are written
+        reason = catalog.text(locale, err.key, **err.shown(moment))
         print(catalog.text(locale, "gateway.round.refused", reason=reason), file=sys.stderr)
     return 1
 

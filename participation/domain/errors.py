@@ -1,12 +1,15 @@
 """Typed rule violations. Each carries a catalog key (``participation.po``) and parameters.
 
 Adapters translate ``err.key`` with ``err.params``; the domain never holds text for people.
+An instant among the params (a deadline) is UTC epoch seconds, named in the class's
+``moments``: adapters write it as people read dates in their language (``shown``).
 The tree is shallow: one root, a few families the adapters may branch on (not found, not
 allowed, closed, invalid input, codes), then one class per rule.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import ClassVar
@@ -19,10 +22,20 @@ class ParticipationError(Exception):
     """A command broke a rule of the domain."""
 
     key: ClassVar[str] = "participation.error.failed"
+    # Params that are instants (UTC epoch seconds), for the reader's date format.
+    moments: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: str | int) -> None:
         super().__init__(f"{self.key} {params}" if params else self.key)
         self.params: dict[str, str | int] = dict(params)
+
+    def shown(self, moment: Callable[[int], str]) -> dict[str, str | int]:
+        """Return the params for a reader: each of ``moments`` written by ``moment`` (the
+        adapter's date format in the reader's language), the others as they are."""
+        return {
+            name: moment(value) if name in self.moments and isinstance(value, int) else value
+            for name, value in self.params.items()
+        }
 
 
 # --- families ----------------------------------------------------------------------------------
@@ -267,7 +280,10 @@ class ReviewOver(PhaseClosed):
 
 
 class DeadlinePassed(Closed):
+    """The phase is right but its deadline (param ``deadline``, an instant) is over."""
+
     key = "participation.error.deadline_passed"
+    moments = ("deadline",)
 
 
 class RulesFrozen(Closed):
@@ -275,9 +291,10 @@ class RulesFrozen(Closed):
 
 
 class OpenedTooLate(Closed):
-    """A draft is opened after its submission deadline (param ``deadline``, KST)."""
+    """A draft is opened after its submission deadline (param ``deadline``, an instant)."""
 
     key = "participation.error.open_too_late"
+    moments = ("deadline",)
 
 
 class RoundFinished(Closed):
@@ -398,7 +415,10 @@ class CodeUnknown(CodeError):
 
 
 class InviteExpired(CodeError):
+    """An invite used after it expired (param ``expired_at``, an instant)."""
+
     key = "participation.error.invite_expired"
+    moments = ("expired_at",)
 
 
 class CodeUsed(CodeError):

@@ -49,7 +49,8 @@ KST = dt.timezone(dt.timedelta(hours=9), "KST")
 
 
 def kst_text(epoch: int) -> str:
-    """Return an instant as ``YYYY-MM-DD HH:MM`` in KST (UTC+9), for error parameters."""
+    """Return an instant as ``YYYY-MM-DD HH:MM`` in KST (UTC+9), as the recount report
+    writes the round's rules (errors carry the instant: ``ParticipationError.moments``)."""
     return dt.datetime.fromtimestamp(epoch, KST).strftime("%Y-%m-%d %H:%M")
 
 
@@ -69,7 +70,7 @@ def require_phase(
     if rnd.phase not in phases:
         raise e.PhaseClosed(phase=rnd.phase, action=action)
     if deadline is not None and now >= deadline:
-        raise e.DeadlinePassed(action=action, deadline=kst_text(deadline))
+        raise e.DeadlinePassed(action=action, deadline=deadline)
 
 
 def decide_configure(rnd: RoundState, rules: RoundRules) -> ev.RoundConfigured:
@@ -92,7 +93,7 @@ def decide_open(rnd: RoundState, *, now: int) -> ev.RoundOpened:
         raise e.RulesFrozen(round=rnd.round_id)
     rnd.rules.validate()
     if now >= rnd.rules.deadlines.submission_ends:
-        raise e.OpenedTooLate(deadline=kst_text(rnd.rules.deadlines.submission_ends))
+        raise e.OpenedTooLate(deadline=rnd.rules.deadlines.submission_ends)
     return ev.RoundOpened(rules=rnd.rules.to_payload())
 
 
@@ -434,7 +435,7 @@ def check_invite(invite: Invite | None, *, now: int) -> Invite:
     if invite.used:
         raise e.CodeUsed()
     if now >= invite.expires_at:
-        raise e.InviteExpired(expired_at=kst_text(invite.expires_at))
+        raise e.InviteExpired(expired_at=invite.expires_at)
     return invite
 
 

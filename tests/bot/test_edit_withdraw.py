@@ -17,7 +17,6 @@ import pytest_asyncio
 import sqlalchemy as sa
 
 from i18n.format import format_datetime
-from participation.domain.rules import kst_text
 from participation.store import tables as t
 from tests.support.e2e_bot import KST
 from tests.support.e2e_bot import ROUND
@@ -365,7 +364,8 @@ async def test_buttons_pressed_after_the_deadline_are_refused_politely(
     else:
         deadline = world.svc.round(ROUND).rules.deadlines.submission_ends
         assert deadline is not None
-        refusal = world.t("participation.error.deadline_passed", deadline=kst_text(deadline))
+        when = format_datetime(deadline, "ko")
+        refusal = world.t("participation.error.deadline_passed", deadline=when)
     size = world.ledger.size()
     assert text_of(await world.press(author, mine, edit_label(world))) == refusal
     assert text_of(await world.press(author, mine, withdraw_label(world))) == refusal
@@ -387,7 +387,7 @@ async def test_a_refused_save_keeps_the_edit_to_cancel(world: BotWorld, author: 
     assert deadline is not None
     said = await world.press(author, preview, world.t("bot.submit.save_edit"))
     assert text_of(said) == world.t(
-        "participation.error.deadline_passed", deadline=kst_text(deadline)
+        "participation.error.deadline_passed", deadline=format_datetime(deadline, "ko")
     )
     assert world.svc.proposal(pid).title == TITLE
     said = await world.press(author, preview, world.t("bot.submit.cancel_edit"))
@@ -553,3 +553,30 @@ async def test_the_photo_step_of_an_edit_asks_to_keep_or_remove_the_photo(
     assert not removed.get("photo")
     await world.press(author, removed, world.t("bot.submit.save_edit", locale))
     assert world.svc.proposal(pid).photo_file_id is None
+
+
+@pytest.mark.parametrize(
+    ("locale", "written"),
+    [("ko", "2017년 2월 10일 (금) 오후 6:00"), ("en", "Fri 10 Feb 2017, 6:00 PM KST")],
+    ids=["ko", "en"],
+)
+async def test_a_refusal_after_the_deadline_writes_it_as_every_other_screen(
+    world: BotWorld, locale: str, written: str
+) -> None:
+    """'마감(2017-02-10 18:00)이 지났어요.': the service wrote the deadline into the refusal
+    itself, where every other screen reads '2017년 2월 10일 (금) 오후 6:00' (in English
+    'Fri 10 Feb 2017, 6:00 PM KST'). The refusal now carries the instant and the bot writes
+    it in the reader's language."""
+    uid = world.user("박서연", language_code=locale)
+    await world.register(uid, "성남시" if locale == "ko" else "Seongnam-si", locale=locale)
+    world.clock.now = LAST_HOUR
+    world.svc.submit_proposal(
+        uid, ROUND, title=TITLE, body=BODY, category="welfare", region="seongnam",
+        budget=3_000_000,
+    )  # fmt: skip
+    mine = await world.text(uid, world.t("bot.menu.activity", locale))
+    world.clock.advance(hours=2)
+    said = text_of(await world.press(uid, mine, world.t("bot.activity.edit", locale, number=1)))
+    deadline = world.svc.round(ROUND).rules.deadlines.submission_ends
+    assert said == world.t("participation.error.deadline_passed", locale, deadline=written)
+    assert written == format_datetime(deadline, locale) and "2017-02-10" not in said

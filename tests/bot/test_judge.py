@@ -191,7 +191,8 @@ async def test_scores_change_until_the_deadline_and_not_after(world: BotWorld) -
     world.clock.advance(minutes=2)
     world.srv.press(judge, card["message_id"], score_button(world, card, 0, 5))
     await world.drain()
-    deadline = world.t("participation.error.deadline_passed", deadline="2017-02-23 18:00")
+    when = "2017년 2월 23일 (목) 오후 6:00"  # as every screen writes dates
+    deadline = world.t("participation.error.deadline_passed", deadline=when)
     assert text_of(world.last(judge)) == deadline
     assert world.svc.judge_tasks(judge, ROUND)[0].scores["necessity"] == 4
 

@@ -183,7 +183,7 @@ async def test_deadlines_in_the_past_are_refused_and_a_late_draft_says_why(
     menu = await world.text(boss, "/admin")
     confirm = await world.press(boss, menu, world.t("bot.admin.menu.phase"))
     refused = await world.press(boss, confirm, world.t("bot.admin.phase_yes"))
-    deadline = "2017-03-01 18:00"
+    deadline = "2017년 3월 1일 (수) 오후 6:00"  # as every screen writes dates
     assert text_of(refused) == world.t("participation.error.open_too_late", deadline=deadline)
     assert "past" not in text_of(refused)
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from gateway import rounds
 from gateway.settings import Settings
 from gateway.wiring import Runtime
+from i18n.format import format_datetime
 from webhook.onsite import view_key
 from webhook.onsite import view_token
 
@@ -135,3 +137,20 @@ def test_an_operator_command_on_a_fresh_database_leaves_it_migratable(tmp_path, 
     assert main(["official", "grant", "--user-id", "7000000201"]) == 0
     assert main(["migrate"]) == 0
     assert main(["round", "list"]) == 0
+
+
+def test_a_round_opened_too_late_names_its_deadline_as_dates_are_written_elsewhere(
+    runtime, tmp_path, capsys
+):
+    """'제안 접수 마감(2017-02-10 18:00)이 이미 지나…': the service wrote the date into the
+    refusal, unlike every other date an operator reads ('2017년 2월 10일 (금) 오후 6:00',
+    'Fri 10 Feb 2017, 6:00 PM KST')."""
+    rules = tmp_path / "round.toml"
+    rules.write_text(rules_toml(days_from_now=-30), encoding="utf-8")
+    run(runtime, "official", "grant", "--user-id", "1")
+    assert run(runtime, "round", "create", str(rules), "--open") == 1
+    said = capsys.readouterr().err
+    deadline = tomllib.loads(rules.read_text(encoding="utf-8"))["deadlines"]["submission_ends"]
+    for locale in ("ko", "en"):
+        assert format_datetime(deadline, locale) in said
+    assert deadline.strftime("%Y-%m-%d %H:%M") not in said

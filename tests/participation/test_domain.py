@@ -12,8 +12,11 @@ from i18n import Catalog
 from participation.domain import errors as e
 from participation.domain import events as ev
 from participation.domain import rules
+from participation.domain.model import Invite
 from participation.domain.model import ProposalState
+from participation.domain.model import RoundState
 from participation.domain.regions import GYEONGGI
+from participation.domain.round import Deadlines
 from participation.domain.round import RoundRules
 
 CATALOG = Catalog.load()
@@ -194,3 +197,36 @@ def test_a_code_is_checked_when_it_was_scanned_within_15_minutes_never_in_the_fu
     with pytest.raises(e.OnsiteCodeExpired):
         rules.verify_onsite_code(secret, "abc", mac, now)
     rules.verify_onsite_code(secret, "abc", mac, rules.scan_time(now, now - 80))
+
+
+def test_refusals_after_a_deadline_carry_the_instant_for_the_reader_to_see_written() -> None:
+    """The domain wrote deadlines into its refusals as '2017-02-23 18:00', a format no other
+    screen uses ('2017년 2월 23일 (목) 오후 6:00'): they carry the epoch second, named in the
+    error's ``moments``, and the adapters write it in the reader's language."""
+    base = RoundRules(title="t", deadlines=Deadlines(submission_ends=1_000, endorsement_ends=2_000,
+                                                     review_ends=3_000))  # fmt: skip
+    review = RoundState(round_id="r", phase="review", rules=base)
+    with pytest.raises(e.DeadlinePassed) as passed:
+        rules.require_phase(review, ("review",), action="score", now=3_000, deadline=3_000)
+    with pytest.raises(e.OpenedTooLate) as late:
+        rules.decide_open(RoundState(round_id="r", phase="draft", rules=base), now=1_000)
+    invite = Invite(kind="judge", round_id="r", role="judge", group=None, expires_at=500,
+                    used=False)  # fmt: skip
+    with pytest.raises(e.InviteExpired) as expired:
+        rules.check_invite(invite, now=600)
+    written = lambda at: f"<{at}>"  # noqa: E731
+    assert passed.value.shown(written) == {"action": "score", "deadline": "<3000>"}
+    assert late.value.shown(written) == {"deadline": "<1000>"}
+    assert expired.value.shown(written) == {"expired_at": "<500>"}
+    assert passed.value.params["deadline"] == 3_000  # the instant itself, as the ledger has it
+
+
+@pytest.mark.parametrize(
+    "error", [c for c in e.all_errors() if c.moments], ids=lambda c: c.__name__
+)
+def test_an_errors_moments_are_placeholders_of_its_message(
+    error: type[e.ParticipationError],
+) -> None:
+    for locale in ("ko", "en"):
+        for name in error.moments:
+            assert f"%({name})s" in CATALOG.messages[locale][error.key]
