@@ -76,6 +76,21 @@ def index_of(tasks: list[JudgeTask], proposal_id: str, fallback: int) -> int:
     return min(max(fallback, 0), len(tasks) - 1)
 
 
+async def pressed(ctx: Ctx, tasks: list[JudgeTask], args: Mapping[str, JSON]) -> int:
+    """Return where the proposal of a pressed card is in ``tasks``.
+
+    A card drawn before its proposal left the judge's list (their own, left out since;
+    another group's after a move) is refused with the service's reason (``judge_check``,
+    read only), never taken for the card that is at its place now.
+    """
+    proposal_id = str_arg(args, "p")
+    for i, task in enumerate(tasks):
+        if task.card.proposal_id == proposal_id:
+            return i
+    await ctx.call(ctx.svc.judge_check, ctx.user_id, proposal_id)
+    raise e.NotInReview(proposal=proposal_id)  # back in review since the list was read
+
+
 # --- entry points -----------------------------------------------------------------------------
 async def joined(ctx: Ctx, redeemed: Redeemed) -> None:
     """After ``/start j_...``: welcome, then the first card (or when scoring starts)."""
@@ -127,10 +142,8 @@ async def score(ctx: Ctx, args: dict[str, JSON]) -> None:
     """A 1-5 button: remember it; with every criterion chosen, save (or change) the scores."""
     rnd, tasks = await load(ctx)
     proposal_id = str_arg(args, "p")
-    i = index_of(tasks, proposal_id, int_arg(args, "i"))
-    task = tasks[i] if tasks else None
-    if task is None or task.card.proposal_id != proposal_id:
-        raise e.NotAssigned(proposal=proposal_id, group=0)
+    i = await pressed(ctx, tasks, args)
+    task = tasks[i]
     if task.recused:
         raise e.RecusedProposal(proposal=proposal_id)
     draft = partial_of(args) if task.scores is None else dict(task.scores)
@@ -163,7 +176,7 @@ async def ask_recuse(ctx: Ctx, args: dict[str, JSON]) -> None:
     """Conflict of interest: explain what it means and ask to confirm."""
     rnd, tasks = await load(ctx)
     proposal_id = str_arg(args, "p")
-    i = index_of(tasks, proposal_id, int_arg(args, "i"))
+    i = await pressed(ctx, tasks, args)
     task = tasks[i]
     if task.recused:
         raise e.RecusedProposal(proposal=proposal_id)

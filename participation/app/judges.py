@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -14,6 +15,7 @@ from participation.domain import errors as e
 from participation.domain import events as ev
 from participation.domain import rules
 from participation.domain.events import JSON
+from participation.domain.model import Enrollment
 from participation.domain.model import ProposalState
 from participation.domain.model import RoundState
 from participation.store import erasure
@@ -22,6 +24,16 @@ from participation.store import tables as t
 from participation.views import JudgeProgress
 from participation.views import JudgeTask
 from participation.views import Receipt
+
+
+class Judging(NamedTuple):
+    """What a judge's score or recusal of one proposal is decided on."""
+
+    proposal: ProposalState
+    round: RoundState
+    group: int | None  # the judge's review group (None: every group)
+    enrollment: Enrollment | None  # the judge's, in the proposal's round
+    recused: bool
 
 
 class Judges(Base):
@@ -137,7 +149,7 @@ class Judges(Base):
             )
             # In the move's transaction: a retried press queues nothing more; the outbox
             # sender adds the button that opens the judge's first card (NOTICE_BUTTONS).
-            count = len(self._expected(conn, round_id, group))
+            count = len(self._expected(conn, rnd, found.user_id, group))
             params: dict[str, JSON] = {"round": rnd.rules.title, "count": count}
             key = "participation.notice.judge_assigned_all"
             if group is not None:
@@ -158,18 +170,34 @@ class Judges(Base):
             raise e.NotJudge()
         return group
 
-    def _judging(
-        self, conn: sa.Connection, user_id: int, proposal_id: str
-    ) -> tuple[ProposalState, RoundState, int | None, bool]:
+    def _judging(self, conn: sa.Connection, user_id: int, proposal_id: str) -> Judging:
         """Return what a judge's score or recusal is decided on: the proposal, its round, the
-        judge's group (NotJudge when they are none) and whether they recused themselves."""
+        judge's group (NotJudge when they are none), their enrollment in the round (their
+        community) and whether they recused themselves."""
         p = repo.proposal_state(conn, proposal_id)
         group = self._judge(conn, p.round_id, user_id)
         rnd = repo.round_state(conn, p.round_id)
         recused = repo.exists(
             conn, t.recusals, round_id=p.round_id, user_id=user_id, proposal_id=proposal_id
         )
-        return p, rnd, group, recused
+        enrollment = repo.enrollment(conn, p.round_id, user_id)
+        return Judging(p, rnd, group, enrollment, recused)
+
+    def judge_check(self, user_id: int, proposal_id: str) -> None:
+        """Raise what refuses any score or recusal of the proposal by the judge now (read
+        only; ``rules.check_judging``): NotJudge, NotAssigned, OwnProposal, RecusedProposal,
+        a phase or deadline error.  For a card the judge's list no longer holds."""
+        with self._engine.connect() as conn:
+            p, rnd, group, enrollment, recused = self._judging(conn, user_id, proposal_id)
+        rules.check_judging(
+            rnd,
+            p,
+            judge_group=group,
+            user_id=user_id,
+            enrollment=enrollment,
+            recused=recused,
+            now=self._now(),
+        )
 
     def score(
         self,
@@ -182,9 +210,16 @@ class Judges(Base):
         """Record (or change, until the deadline) a judge's per-criterion scores."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
-            p, rnd, group, recused = self._judging(conn, user_id, proposal_id)
+            p, rnd, group, enrollment, recused = self._judging(conn, user_id, proposal_id)
             event = rules.decide_judge_score(
-                rnd, p, judge_group=group, recused=recused, scores=scores, now=now
+                rnd,
+                p,
+                judge_group=group,
+                user_id=user_id,
+                enrollment=enrollment,
+                recused=recused,
+                scores=scores,
+                now=now,
             )
             js = t.judge_scores.c
             conn.execute(
@@ -209,8 +244,16 @@ class Judges(Base):
         """Declare a conflict of interest; the judge's scores of the proposal stop counting."""
 
         def plan(conn: sa.Connection, now: int) -> Plan:
-            p, rnd, group, recused = self._judging(conn, user_id, proposal_id)
-            event = rules.decide_recuse(rnd, p, judge_group=group, recused=recused, now=now)
+            p, rnd, group, enrollment, recused = self._judging(conn, user_id, proposal_id)
+            event = rules.decide_recuse(
+                rnd,
+                p,
+                judge_group=group,
+                user_id=user_id,
+                enrollment=enrollment,
+                recused=recused,
+                now=now,
+            )
             conn.execute(
                 sa.insert(t.recusals).values(
                     round_id=p.round_id, user_id=user_id, proposal_id=proposal_id
@@ -226,23 +269,40 @@ class Judges(Base):
 
         return self._run(plan, request_id=request_id).receipt
 
-    def _expected(self, conn: sa.Connection, round_id: str, group: int | None) -> list[str]:
+    def _expected(
+        self, conn: sa.Connection, rnd: RoundState, user_id: int, group: int | None
+    ) -> list[str]:
+        """Return the proposals the judge is to score, in number order: those in review of
+        ``group`` (None: every group), less the judge's own (``rules.is_judges_own``: theirs,
+        or their community's), which are never theirs to score nor counted as missing."""
         p = t.proposals.c
-        q = sa.select(p.proposal_id).where(
-            p.round_id == round_id,
+        q = sa.select(p.proposal_id, p.author_id, p.community).where(
+            p.round_id == rnd.round_id,
             p.shortlisted.is_(True),
             p.withdrawn.is_(False),
             p.hidden.is_(False),
         )
         if group is not None:
             q = q.where(p.group_no == group)
-        return list(conn.execute(q.order_by(p.number)).scalars())
+        enrollment = repo.enrollment(conn, rnd.round_id, user_id)
+        return [
+            row.proposal_id
+            for row in conn.execute(q.order_by(p.number))
+            if not rules.is_judges_own(
+                rnd.rules,
+                author_id=row.author_id,
+                community=row.community,
+                user_id=user_id,
+                enrollment=enrollment,
+            )
+        ]
 
     def judge_tasks(self, user_id: int, round_id: str) -> list[JudgeTask]:
-        """Return the proposals the judge should score, with their scores so far."""
+        """Return the proposals the judge should score, with their scores so far (their own
+        proposals, or their community's, are none of them: see :meth:`_expected`)."""
         with self._engine.connect() as conn:
             group = self._judge(conn, round_id, user_id)
-            ids = self._expected(conn, round_id, group)
+            ids = self._expected(conn, repo.round_state(conn, round_id), user_id, group)
             js, rc = t.judge_scores.c, t.recusals.c
             scored = {
                 r.proposal_id: dict(r.scores)
@@ -268,18 +328,20 @@ class Judges(Base):
 
     def judge_progress(self, round_id: str) -> list[JudgeProgress]:
         """Return each judge's progress (by pseudonym, never by Telegram id), in the order
-        they joined: scores and recusals of the proposals the judge has now (a judge moved
-        to another group keeps the earlier ones, counted in ``scored_groups``)."""
+        they joined: scores and recusals of the proposals the judge has now, their own left
+        out of those and of ``expected`` (a judge moved to another group keeps the earlier
+        ones, counted in ``scored_groups``)."""
         out = []
         with self._engine.connect() as conn:
             jc = t.judges.c
+            rnd = repo.round_state(conn, round_id)
             judges = conn.execute(
                 sa.select(t.judges)
                 .where(jc.round_id == round_id)
                 .order_by(jc.joined_at, jc.pseudonym)
             ).all()
             for j in judges:
-                expected = set(self._expected(conn, round_id, j.group_no))
+                expected = set(self._expected(conn, rnd, j.user_id, j.group_no))
                 scored = self._scored_groups(conn, round_id, j.user_id, expected)
                 out.append(
                     JudgeProgress(
@@ -318,14 +380,16 @@ class Judges(Base):
         return out
 
     def judges_to_remind(self, round_id: str) -> list[int]:
-        """Return the Telegram ids of judges who still have proposals to score."""
+        """Return the Telegram ids of judges who still have proposals to score (their own
+        never counts as one)."""
         out = []
         with self._engine.connect() as conn:
             jc = t.judges.c  # an erased judge's tombstone (negative) has no chat
+            rnd = repo.round_state(conn, round_id)
             for j in conn.execute(
                 sa.select(t.judges).where(jc.round_id == round_id, erasure.has_chat(jc.user_id))
             ):
-                expected = set(self._expected(conn, round_id, j.group_no))
+                expected = set(self._expected(conn, rnd, j.user_id, j.group_no))
                 done = self._scored_groups(conn, round_id, j.user_id, expected).get(-1, 0)
                 done += len(expected & self._recused(conn, round_id, j.user_id))
                 if done < len(expected):

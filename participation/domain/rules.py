@@ -457,20 +457,85 @@ def check_judge_assignment(rnd: RoundState, p: ProposalState, judge_group: int |
         raise e.NotAssigned(proposal=p.proposal_id, group=judge_group)
 
 
+def is_judges_own(
+    rules: RoundRules,
+    *,
+    author_id: int,
+    community: str | None,
+    user_id: int,
+    enrollment: Enrollment | None,
+) -> bool:
+    """Whether a proposal (by its author and community) is the judge's own, none of theirs
+    to score: they wrote it (in every round: an author never judges their own proposal), or,
+    with the round's ``own_exclusion``, they are enrolled in the community it speaks for.
+
+    The community counts as it does on site and online (``_exclude_own``): in a round with
+    enrollment codes the applicant is the community, and a member's score of its proposal is
+    the same conflict of interest, weighing more from a judge than from one resident.
+    """
+    if author_id == user_id:
+        return True
+    if not rules.own_exclusion or enrollment is None or community is None:
+        return False
+    return enrollment.role in ENROLLMENT_ROLES and enrollment.community == community
+
+
+def check_judging(
+    rnd: RoundState,
+    p: ProposalState,
+    *,
+    judge_group: int | None,
+    user_id: int,
+    enrollment: Enrollment | None,
+    recused: bool,
+    now: int,
+    action: str = "score",
+) -> None:
+    """Refuse a judge's score or recusal of ``p`` whatever its values.
+
+    Raises:
+        PhaseClosed, DeadlinePassed, ReviewOver, NotInReview, ProposalIsHidden: not
+            reviewable now.
+        NotAssigned: outside the judge's review group.
+        OwnProposal: the judge's own proposal (:func:`is_judges_own`).
+        RecusedProposal: the judge recused themselves from it.
+    """
+    _require_reviewable(rnd, p, now, action)
+    check_judge_assignment(rnd, p, judge_group)
+    if is_judges_own(
+        rnd.rules,
+        author_id=p.author_id,
+        community=p.community,
+        user_id=user_id,
+        enrollment=enrollment,
+    ):
+        raise e.OwnProposal(proposal=p.proposal_id)
+    if recused:
+        raise e.RecusedProposal(proposal=p.proposal_id)
+
+
 def decide_judge_score(
     rnd: RoundState,
     p: ProposalState,
     *,
     judge_group: int | None,
+    user_id: int,
+    enrollment: Enrollment | None,
     recused: bool,
     scores: Mapping[str, int],
     now: int,
 ) -> ev.JudgeScored:
-    """Accept (or replace) a judge's per-criterion scores, each 1..5, until the deadline."""
-    _require_reviewable(rnd, p, now, "score")
-    check_judge_assignment(rnd, p, judge_group)
-    if recused:
-        raise e.RecusedProposal(proposal=p.proposal_id)
+    """Accept (or replace) a judge's per-criterion scores, each 1..5, until the deadline
+    (refused as :func:`check_judging` says, then CriteriaMismatch, ScoreOutOfRange)."""
+    check_judging(
+        rnd,
+        p,
+        judge_group=judge_group,
+        user_id=user_id,
+        enrollment=enrollment,
+        recused=recused,
+        now=now,
+    )
     if set(scores) != set(rnd.rules.criteria):
         raise e.CriteriaMismatch(expected=", ".join(rnd.rules.criteria))
     for criterion, value in scores.items():
@@ -482,13 +547,27 @@ def decide_judge_score(
 
 
 def decide_recuse(
-    rnd: RoundState, p: ProposalState, *, judge_group: int | None, recused: bool, now: int
+    rnd: RoundState,
+    p: ProposalState,
+    *,
+    judge_group: int | None,
+    user_id: int,
+    enrollment: Enrollment | None,
+    recused: bool,
+    now: int,
 ) -> ev.JudgeRecused:
-    """Record a judge's conflict of interest; their scores of the proposal stop counting."""
-    _require_reviewable(rnd, p, now, "recuse")
-    check_judge_assignment(rnd, p, judge_group)
-    if recused:
-        raise e.RecusedProposal(proposal=p.proposal_id)
+    """Record a judge's conflict of interest; their scores of the proposal stop counting
+    (refused as :func:`check_judging` says: the judge's own proposal is none of theirs)."""
+    check_judging(
+        rnd,
+        p,
+        judge_group=judge_group,
+        user_id=user_id,
+        enrollment=enrollment,
+        recused=recused,
+        now=now,
+        action="recuse",
+    )
     return ev.JudgeRecused(proposal=p.proposal_id)
 
 
