@@ -14,6 +14,7 @@ from tests.support.e2e_bot import OFFICIAL
 from tests.support.e2e_bot import PUBLIC_URL
 from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import album_led_by
 from tests.support.e2e_bot import jpeg
 from tests.support.e2e_bot import jpegs
 from tests.support.e2e_bot import labels
@@ -301,6 +302,28 @@ async def test_an_album_of_tally_photos_enters_one_tally_and_says_so_once(
     assert text_of(answer[1]) == world.t("bot.admin.paper_album")
     assert (tally.ballots, tally.points) == (10, 42)
     assert world.svc.get_conversation(boss).step == ""
+
+
+@pytest.mark.parametrize("first", ["video", "document"])
+async def test_a_tally_album_not_led_by_a_photo_says_once_that_none_was_recorded(
+    world: BotWorld, first: str
+) -> None:
+    """At the sheet's photo step, an official who picked a video (or a PDF) and photos
+    together got 'Please send the photo of the tally sheet' for the first item, and the
+    photos after it were dropped without a word, as the rest of an answered album. The
+    album now gets one answer: nothing of it was recorded, send the sheet's photo alone."""
+    boss = await official(world)
+    submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    world.svc.open_onsite_session(OFFICIAL, ROUND)
+    await to_paper_step(world, boss, "photo")
+    answer = await album_led_by(world, boss, first)
+    assert [text_of(m) for m in answer] == [world.t("bot.admin.paper_album_no_photo")]
+    assert world.svc.paper_tallies(ROUND, boss) == []
+    assert world.svc.get_conversation(boss).step == "admin.paper.photo"
+    await world.photo(boss)  # the sheet alone: entered
+    [tally] = world.svc.paper_tallies(ROUND, boss)
+    assert (tally.ballots, tally.points) == (10, 42)
 
 
 @pytest.mark.parametrize("step", ["number", "counts"])

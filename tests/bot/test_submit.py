@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from tests.support.e2e_bot import OFFICIAL
 from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import TOKEN
 from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import album_led_by
 from tests.support.e2e_bot import jpeg
 from tests.support.e2e_bot import jpegs
 from tests.support.e2e_bot import labels
@@ -403,42 +403,6 @@ async def test_an_album_at_the_photo_step_keeps_its_first_photo_and_says_so_once
     await world.press(resident, answer[0], world.t("bot.submit.confirm"))
     [card] = world.svc.my_proposals(resident)
     assert card.photo_unique_id == first["file_unique_id"]
-
-
-async def album_led_by(world: BotWorld, uid: int, first: str) -> list[dict[str, object]]:
-    """Send three pictures at once whose first item is a ``first`` ("video", or a "document"
-    that is no picture) and the others photos; return what the bot said to the album.
-
-    Telegram's apps mix videos and photos in one album; the sandbox sends photos only, so
-    its album's first update is rewritten before the bot takes the album (same ids, date
-    and media_group_id)."""
-    before = len(world.messages(uid))
-    raws = world.srv.send_album(uid, jpegs(3))
-    world.offset = int(raws[-1]["update_id"]) + 1  # the sandbox's copies are not fetched
-    lead = copy.deepcopy(raws[0])
-    message = lead["message"]
-    del message["photo"]
-    if first == "video":
-        message["video"] = {
-            "file_id": "BAACAgUAAxkBAAIBvideo",
-            "file_unique_id": "AgADvideo",
-            "width": 640,
-            "height": 360,
-            "duration": 4,
-            "mime_type": "video/mp4",
-        }
-    else:
-        message["document"] = {
-            "file_id": "BQACAgUAAxkBAAIBplan",
-            "file_unique_id": "AgADplan",
-            "file_name": "plan.pdf",
-            "mime_type": "application/pdf",
-            "file_size": 2048,
-        }
-    for raw in [lead, *raws[1:]]:
-        await world.feed(raw)
-    await world.drain()
-    return world.messages(uid)[before:]
 
 
 @pytest.mark.parametrize("fixing", [False, True])
