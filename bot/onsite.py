@@ -84,12 +84,20 @@ async def checked_in(ctx: Ctx, redeemed: Redeemed) -> None:
 
 
 async def onsite_menu(ctx: Ctx) -> None:
-    """/onsite: the on-site ballot again (after the review: that it is over)."""
+    """/onsite: the on-site ballot again (after the review: that it is over; after the
+    person's session closed: that it ended)."""
     rnd = await reviewing_round(ctx)
     if rnd.phase in REVIEW_OVER:
         await ctx.reply("participation.error.review_over")
         return
-    ballot = await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, rnd.round_id)
+    try:
+        ballot = await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, rnd.round_id)
+    except e.NotPresent:
+        # checked in to a session that was closed since: not 'scan the QR code first'
+        if not await ctx.call(ctx.svc.checked_in_before, ctx.user_id, rnd.round_id):
+            raise
+        await ctx.reply("bot.onsite.session_over")
+        return
     await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=True)
 
 

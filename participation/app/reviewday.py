@@ -152,6 +152,19 @@ class ReviewDay(Base):
             c for c in cards if not c.is_author and not (community and c.community == community)
         ]
 
+    def checked_in_before(self, user_id: int, round_id: str) -> bool:
+        """Return whether the person checked in to any session of the round, open or closed
+        since (what tells 'your session ended' from 'scan the QR code first')."""
+        s, pr = t.sessions.c, t.presences.c
+        query = (
+            sa.select(pr.user_id)
+            .join(t.sessions, s.session_id == pr.session_id)
+            .where(s.round_id == round_id, pr.user_id == user_id)
+            .limit(1)
+        )
+        with self._read_once() as conn:
+            return conn.execute(query).first() is not None
+
     def onsite_ballot(self, user_id: int, round_id: str) -> OnsiteBallot:
         """Return the proposals the person may score on site now.  Raises NotPresent."""
         with self._engine.connect() as conn:

@@ -68,6 +68,28 @@ async def test_a_ballot_pressed_after_its_session_closed_says_the_session_ended(
     assert world.svc.review_figures(ROUND)["onsite_scores"] == 1  # the first score stays
 
 
+async def test_onsite_typed_after_the_session_closed_says_it_ended_not_scan_first(
+    world: BotWorld,
+) -> None:
+    """A resident who checked in and scored typed /onsite after the official closed the
+    hall's session, the round still in review: they were told to scan the QR code first,
+    which no screen shows any more. /onsite now says the session ended and the scores
+    given count; someone who never checked in is still told to scan."""
+    submit(world, resident(world, "제안자"), 2)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    voter, never = resident(world, "현장 주민"), resident(world, "집에 있던 주민")
+    await scan(world, voter, session)
+    world.svc.close_onsite_session(OFFICIAL, session)
+
+    before = len(world.messages(voter))
+    await world.text(voter, "/onsite")
+    assert said(world, voter, before) == [world.t("bot.onsite.session_over")]
+    before = len(world.messages(never))
+    await world.text(never, "/onsite")
+    assert said(world, never, before) == [world.t("participation.error.not_present")]
+
+
 async def test_a_ballot_pressed_after_the_review_ended_says_the_review_is_over(
     world: BotWorld,
 ) -> None:
