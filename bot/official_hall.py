@@ -448,8 +448,10 @@ async def paper_photo(ctx: Ctx, incoming: Incoming) -> None:
     if file_id is None:
         # An album led by a video or a file: its photos after it are dropped as its rest
         # (Ctx.rest_of_album), so this answer is for the whole album.
-        key = "paper_album_no_photo" if incoming.album else "paper_photo_needed"
-        await ctx.reply(f"bot.admin.{key}")
+        if incoming.album:
+            await ctx.reply("bot.admin.paper_album_no_photo")
+        else:
+            await ctx.reply("bot.admin.paper_photo_needed")
         return
     if sent is not None and (sent.file_size or 0) > MAX_DOWNLOAD:  # getFile would refuse it
         await ctx.reply("bot.admin.paper_file_too_big", mb=MAX_DOWNLOAD // (1024 * 1024))
