@@ -20,6 +20,7 @@ from ledger.messages import LOCALES
 from ledger.messages import Message
 from ledger.messages import locale_from_environment
 from ledger.messages import text
+from ledger.notefile import read_note
 from ledger.remote import verify_url
 from ledger.verify import Name
 from ledger.verify import VerificationFailed
@@ -138,12 +139,18 @@ def _verify(args: argparse.Namespace, locale: str) -> int:
     vkey = args.vkey
     if vkey is not None and Path(vkey).is_file():
         vkey = Path(vkey).read_text(encoding="utf-8")
-    # A checkpoint copied from a channel post has lost its final newline (Telegram trims
-    # messages) and may carry blank lines or indentation around it: the note is the text
-    # between them, and ends with exactly one newline.
+    # A checkpoint copied from a channel post or a web page is not the published bytes:
+    # no final newline (Telegram trims messages), CRLF or a byte-order mark (Windows),
+    # trailing spaces, the post's other lines around it. The tolerance is here, in the
+    # reading layer (ledger.notefile); the note it finds is checked strictly as signed.
     older: dict[Name, str] = {}  # a failure names the file
     for path in args.checkpoint:
-        held = path.read_text(encoding="utf-8").strip() + "\n"
+        try:
+            held = read_note(path)
+        except UnicodeDecodeError:
+            parser.error(text(locale, "ledger.cli.checkpoint_not_text", path=str(path)))
+        except OSError:
+            parser.error(text(locale, "ledger.cli.checkpoint_unreadable", path=str(path)))
         older[Message.of("ledger.checkpoint.file", path=str(path))] = held
     if args.out is not None and args.url is None:
         parser.error(text(locale, "ledger.cli.out_needs_url"))

@@ -31,6 +31,7 @@ from ledger.hashing import HASH_SIZE
 from ledger.hashing import Hash
 from ledger.keys import Verifier
 from ledger.messages import Message
+from ledger.notefile import read_note
 from ledger.tree import append_leaf
 from ledger.tree import root_of_frontier
 
@@ -118,12 +119,12 @@ def verify_export(
         chunks = _check_lines(path, data, schedule, processes or os.cpu_count() or 1)
     hashes = _join(chunks)
     notes: list[tuple[Message, str]] = [
-        (Message.of("ledger.checkpoint.export"), _read(root_dir / "checkpoint"))
+        (Message.of("ledger.checkpoint.export"), _read(root_dir / "checkpoint", note=True))
     ]
     folder = root_dir / "checkpoints"
     if folder.is_dir():
         notes += [
-            (Message.of("ledger.checkpoint.export_file", name=p.name), _read(p))
+            (Message.of("ledger.checkpoint.export_file", name=p.name), _read(p, note=True))
             for p in sorted(folder.glob("*.txt"))
         ]
     notes += named_checkpoints(checkpoints)
@@ -141,9 +142,12 @@ def _mapped(path: Path) -> Iterator[bytes]:
         yield m  # type: ignore[misc]  # mmap offers the bytes methods used here
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, *, note: bool = False) -> str:
+    """Return the text of the export's file `path`; with `note`, the checkpoint note in it
+    as `ledger.notefile` reads a copy (an editor may have dropped its final newline): the
+    tolerance is here, in the reading layer; `open_checkpoint` then checks it strictly."""
     try:
-        return path.read_text(encoding="utf-8")
+        return read_note(path) if note else path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
         raise VerificationFailed("file_missing", name=path.name) from err
     except UnicodeDecodeError as err:
