@@ -5,7 +5,8 @@ and takes over within one lease time if the first dies. Jobs (UTC; shown in KST 
 texts):
 - `seal_block` every BLOCK_SECONDS: seal a block if the ledger grew (empty periods seal
   nothing) and post the digest of every block not yet posted to PUBLIC_CHANNEL.
-- `advance_phases` every 30 s: open/close round phases whose deadline passed.
+- `advance_phases` every 30 s: open/close round phases whose deadline passed, once every update
+  received before the deadline has been applied (at most 10 minutes after it).
 - `remind_judges` every 15 min: 24 h and 1 h before the review deadline, remind judges who
   still have proposals to score (once per round and threshold).
 - `drive_broadcasts` every 2 s: deliver the participation outbox at <= 30 messages/s.
@@ -38,6 +39,8 @@ from gateway.store import JobRuns
 from gateway.store import ProcessedUpdates
 from i18n.catalog import Catalog
 from i18n.format import format_datetime
+from webhook.inbox import StreamLayout
+from webhook.inbox import oldest_waiting_ms
 
 log = structlog.get_logger("gateway.clock")
 
@@ -75,9 +78,20 @@ async def seal_block(ledger: Any, publisher: DigestPublisher, runs: JobRuns) -> 
     await asyncio.to_thread(runs.record, "seal_block")
 
 
-async def advance_phases(service: Any, runs: JobRuns) -> None:
-    """Move every round whose phase deadline passed to its next phase."""
-    moved = await asyncio.to_thread(service.advance_due_rounds)
+async def advance_phases(
+    service: Any, runs: JobRuns, client: redis.Redis, layout: StreamLayout
+) -> None:
+    """Move every round whose phase deadline passed to its next phase, once the inbox holds
+    no update received before that deadline (those are judged at the moment they were
+    received, and must be applied in the phase they were sent in; see rules.due_phase).
+    Without Redis this tick moves nothing: it cannot tell what still waits."""
+    try:
+        oldest = await asyncio.to_thread(oldest_waiting_ms, client, layout)
+    except redis.RedisError as err:
+        log.warning("advance_phases_inbox_unavailable", error=type(err).__name__)
+        return
+    waiting_since = None if oldest is None else oldest // 1000
+    moved = await asyncio.to_thread(service.advance_due_rounds, waiting_since=waiting_since)
     for round_id, phase in moved:
         log.info("phase_advanced", round_id=round_id, phase=phase)
     await asyncio.to_thread(runs.record, "advance_phases")

@@ -144,7 +144,7 @@ async def clock_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = No
             runs,
             [
                 ("seal_block", seal_block, s.block_seconds, [rt.ledger, publisher, runs]),
-                ("advance_phases", advance_phases, 30, [rt.service, runs]),
+                ("advance_phases", advance_phases, 30, [rt.service, runs, rt.redis, rt.layout]),
                 ("remind_judges", remind_judges, 900, [rt.service, bot, rt.catalog, runs]),
                 ("drive_broadcasts", drive_broadcasts, 2, [sender]),
                 ("prune_processed", prune_processed, 3600, [rt.processed(), runs]),

@@ -33,6 +33,12 @@ Design (why it is correct):
   worker's own connection: no thread, no SQL write per update. When Redis fails at that ack,
   the update_id goes to `gateway_processed_updates` instead, and replayed entries (read from
   the pending list, never new ones) are looked up there and acknowledged without running.
+- **Judged when received.** An update is handled with `participation`'s `received_at` set to
+  the moment ingress stored it (its stream id's time, Redis's clock at the XADD): the service
+  judges deadlines, button and code expiry at that moment (clamped to the last 15 minutes,
+  `rules.judged_at`), so a press that waited in the queue (a burst, an outage) at a deadline
+  still counts. The clock moves a round past a deadline only once no entry received before
+  it is left in the streams (gateway.clock.advance_phases).
 - **Failures.** A handler error that the bot explained (domain errors) counts as processed.
   Infrastructure errors (database or Redis unavailable) leave the entry unacknowledged; the
   partition pauses and retries it with backoff, keeping order; after `max_attempts` failures
@@ -86,11 +92,13 @@ from telegram.ext import ApplicationHandlerStop
 
 from gateway import lease
 from gateway.store import ProcessedUpdates
+from participation.app.base import received_at
 from participation.domain.errors import ParticipationError
 from webhook.inbox import GROUP
 from webhook.inbox import PROCESSED_COUNTER
 from webhook.inbox import StreamLayout
 from webhook.inbox import chat_id_of
+from webhook.inbox import received_ms
 
 log = structlog.get_logger("gateway.worker")
 
@@ -489,7 +497,7 @@ class UpdateWorker:
             return
         started = time.perf_counter()
         try:
-            await self._process(data)
+            await self._process(data, received_ms(entry_id) // 1000)
         except Unparsable as err:  # ingress checks the shape only; PTB found more wrong
             await self._dead_letter(stream, entry_id, raw, f"unparsable:{err}", data)
             return
@@ -548,16 +556,19 @@ class UpdateWorker:
             return False
         return True
 
-    async def _process(self, data: dict[str, Any]) -> None:
+    async def _process(self, data: dict[str, Any], received: int) -> None:
+        """Run the update's handlers, judged at the moment ingress `received` it (epoch s)."""
         try:
             update = Update.de_json(data, self.application.bot)
         except Exception as err:  # PTB raises whatever a bad field provokes (TypeError, ...)
             raise Unparsable(type(err).__name__) from err
         failures: list[BaseException] = []
         token = _failures.set(failures)
+        when = received_at.set(received)
         try:
             await self.application.process_update(update)
         finally:
+            received_at.reset(when)
             _failures.reset(token)
         retry = [f for f in failures if isinstance(f, self._retryable)]
         if retry:

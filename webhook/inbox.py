@@ -187,3 +187,24 @@ def ensure_groups(client: redis.Redis, layout: StreamLayout) -> None:
         except redis.ResponseError as err:
             if "BUSYGROUP" not in str(err):
                 raise
+
+
+def received_ms(entry_id: bytes | str) -> int:
+    """Return when ingress stored an entry (epoch ms): the time part of its stream id, which
+    Redis takes from its own clock at the XADD."""
+    raw = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(raw.split("-", 1)[0])
+
+
+def oldest_waiting_ms(client: redis.Redis, layout: StreamLayout) -> int | None:
+    """Return when the oldest update still in the inbox was received (epoch ms), or None.
+
+    Workers delete an entry once it is applied (XACK then XDEL), so every entry of a partition
+    stream is waiting: not read yet, or read and not applied yet (dead letters have left).
+    One round trip: the first entry of every partition.
+    """
+    pipe = client.pipeline(transaction=False)
+    for stream in layout.streams():
+        pipe.xrange(stream, count=1)
+    firsts = [received_ms(found[0][0]) for found in pipe.execute() if found]
+    return min(firsts, default=None)

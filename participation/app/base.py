@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import contextvars
 import datetime as dt
 import hashlib
 import hmac
@@ -29,6 +30,7 @@ import sqlalchemy as sa
 from ledger.store import driver_sql
 from ledger.store import single_read
 from ledger.store import write_transaction
+from participation.domain import rules
 from participation.domain.errors import ParticipationError
 from participation.domain.events import JSON
 from participation.domain.events import Event
@@ -42,6 +44,14 @@ from participation.store import tables as t
 from participation.views import Receipt
 
 ROLE_PREFIX = {"resident": "r", "judge": "j", "official": "o"}
+
+# When the action being handled was received (epoch seconds), set by whoever received it: the
+# gateway's worker sets it from the update's inbox entry for the length of its handling. The
+# service judges the action at that moment (rules.judged_at), in the caller's thread: a
+# command takes its ``now`` before it queues for the ledger's writer thread.
+received_at: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "received_at", default=None
+)
 
 
 class LedgerPort(Protocol):
@@ -200,7 +210,9 @@ class Base:
         t.create_all(self._engine)
 
     def _now(self) -> int:
-        return int(self._clock().timestamp())
+        """Return the moment the current action is judged at: when it was received (see
+        ``received_at``), else the clock's time."""
+        return rules.judged_at(int(self._clock().timestamp()), received_at.get())
 
     def _begin(self) -> contextlib.AbstractContextManager[sa.Connection]:
         """Open a transaction that will write, outside the ledger's writer (on SQLite it
@@ -299,10 +311,13 @@ class Base:
         returns (None: decide under the lock)."""
         if isinstance(early, Done):
             return early
+        now = self._now()  # here: the writer's thread does not see ``received_at``
         if early is not None:
             try:
                 done: Done = self._ledger.write(
-                    lambda conn, appender: self._apply_ahead(conn, appender, early, request_id),
+                    lambda conn, appender: self._apply_ahead(
+                        conn, appender, early, request_id, now
+                    ),
                     savepoint=False,
                 )
                 return done
@@ -313,7 +328,6 @@ class Base:
             stored = self._stored(conn, request_id)
             if stored is not None:
                 return stored
-            now = self._now()
             decided = plan(conn, now)
             if isinstance(decided, Done):  # in place already: no entry, no request row
                 return decided
@@ -335,11 +349,12 @@ class Base:
         a retry returns that outcome and writes nothing.
         """
 
+        now = self._now()  # here: the writer's thread does not see ``received_at``
+
         def tx(conn: sa.Connection, appender: Appender) -> Done:
             stored = self._stored(conn, request_id)
             if stored is not None:
                 return stored
-            now = self._now()
             plans = plan(conn, now)
             first: Done | None = None
             for n, p in enumerate(plans):
@@ -373,7 +388,12 @@ class Base:
                 return None
 
     def _apply_ahead(
-        self, conn: sa.Connection, appender: Appender, early: Ahead, request_id: str | None
+        self,
+        conn: sa.Connection,
+        appender: Appender,
+        early: Ahead,
+        request_id: str | None,
+        now: int,
     ) -> Done:
         """The writer's part of an early decision; raises _StateChanged having written nothing
         when the claim finds that the state changed."""
@@ -381,7 +401,6 @@ class Base:
             stored = self._stored(conn, request_id)
             if stored is not None:
                 return stored
-        now = self._now()
         p = early.plan
         if early.valid_until is not None and now >= early.valid_until:
             raise _StateChanged()

@@ -276,13 +276,18 @@ class Officials(Base):
 
         return self._run(plan, request_id=request_id).receipt
 
-    def advance_due_rounds(self) -> list[tuple[str, str]]:
-        """Advance every round whose phase deadline passed (the scheduler's job)."""
+    def advance_due_rounds(self, *, waiting_since: int | None = None) -> list[tuple[str, str]]:
+        """Advance every round whose phase deadline passed (the scheduler's job).
+
+        ``waiting_since``: when the oldest update still waiting in the inbox was received
+        (None: none waits); a round waits for the actions received before its deadline (see
+        :func:`rules.due_phase`).
+        """
         moved: list[tuple[str, str]] = []
         for view in self.rounds():  # type: ignore[attr-defined]
             with self._engine.connect() as conn:
                 state = repo.round_state(conn, view.round_id)
-            target = rules.due_phase(state, self._now())
+            target = rules.due_phase(state, self._now(), waiting_since)
             if target is None:
                 continue
             rid = view.round_id
@@ -293,7 +298,7 @@ class Officials(Base):
             ) -> Plan:
                 # Decided again under the writer's lock: a second clock (or an official's
                 # press) that moved the round meanwhile must not move it one phase further.
-                if rules.due_phase(repo.round_state(conn, rid), now) is None:
+                if rules.due_phase(repo.round_state(conn, rid), now, waiting_since) is None:
                     raise _NotDue()
                 return inner(conn, now)
 

@@ -42,6 +42,13 @@ ONSITE_VALID_WINDOWS = 2  # ... and a code is accepted in its own window and the
 # waited (in the queue of a busy hall, an outage, a newcomer's registration) still counts;
 # never at a moment more than this before the check.
 ONSITE_SCAN_LATE_S = 15 * 60
+# Every action is judged at the moment it was received (the gateway's inbox stamps it), so
+# that one received before a deadline still counts when the queue (a busy hall, an outage)
+# holds it past the deadline; never at a moment more than RECEIVED_LATE_S before the decision.
+# The clock moves a round past a deadline only once nothing received before it waits, or
+# ADVANCE_WAIT_S after it (workers that are all down must not hold a round for ever).
+RECEIVED_LATE_S = 15 * 60
+ADVANCE_WAIT_S = 10 * 60
 OFFICIAL_ROLES: tuple[str, ...] = ("admin", "clerk")
 ENROLLMENT_ROLES: tuple[str, ...] = ("voter", "representative")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -131,12 +138,27 @@ def decide_advance(
     return ev.RoundAdvanced(from_phase=rnd.phase, to_phase=to, shortlisted=listed)
 
 
-def due_phase(rnd: RoundState, now: int) -> str | None:
-    """Return the phase the round should move to because a deadline passed, or None."""
+def due_phase(rnd: RoundState, now: int, waiting_since: int | None = None) -> str | None:
+    """Return the phase the round should move to because a deadline passed, or None.
+
+    ``waiting_since``: when the oldest action still waiting to be applied was received (None:
+    nothing waits). While one received before the deadline waits, the round stays, so that
+    it is applied in the phase it was sent in; for at most ``ADVANCE_WAIT_S``.
+    """
     deadline = rnd.rules.deadlines.of(rnd.phase)
-    if deadline is not None and now >= deadline:
-        return NEXT_PHASE[rnd.phase]
-    return None
+    if deadline is None or now < deadline:
+        return None
+    if waiting_since is not None and waiting_since < deadline and now < deadline + ADVANCE_WAIT_S:
+        return None
+    return NEXT_PHASE[rnd.phase]
+
+
+def judged_at(now: int, received: int | None) -> int:
+    """Return the moment an action is judged at: when it was ``received`` (None: ``now``),
+    never after ``now`` and never more than ``RECEIVED_LATE_S`` before it."""
+    if received is None:
+        return now
+    return min(now, max(received, now - RECEIVED_LATE_S))
 
 
 # --- residents and proposals -------------------------------------------------------------------

@@ -230,3 +230,28 @@ def test_an_errors_moments_are_placeholders_of_its_message(
     for locale in ("ko", "en"):
         for name in error.moments:
             assert f"%({name})s" in CATALOG.messages[locale][error.key]
+
+
+def test_an_action_is_judged_when_it_was_received_within_15_minutes_never_in_the_future() -> None:
+    """An action that waited in the queue (a busy hall, an outage) is judged at the moment
+    ingress received it; never after now (a clock ahead of ours), nor more than 15 min back."""
+    now = 2_000_000
+    assert rules.judged_at(now, None) == now
+    assert rules.judged_at(now, now - 80) == now - 80
+    assert rules.judged_at(now, now + 3_600) == now
+    assert rules.judged_at(now, now - 16 * 60) == now - rules.RECEIVED_LATE_S == now - 900
+
+
+def test_a_deadline_moves_the_round_once_nothing_received_before_it_waits() -> None:
+    """The clock waits for the actions received before the deadline (they are judged at
+    that moment, in the phase they were sent in), for at most 10 minutes."""
+    d = Deadlines(submission_ends=1_000, endorsement_ends=2_000, review_ends=3_000)
+    rnd = RoundState(round_id="r", phase="endorsement", rules=RoundRules(title="t", deadlines=d))
+    assert rules.due_phase(rnd, 1_999) is None
+    assert rules.due_phase(rnd, 2_000) == "review"
+    assert rules.due_phase(rnd, 2_005, waiting_since=1_999) is None
+    assert rules.due_phase(rnd, 2_005, waiting_since=2_000) == "review"  # sent too late anyway
+    assert rules.due_phase(rnd, 2_005, waiting_since=None) == "review"
+    assert rules.due_phase(rnd, 2_000 + 599, waiting_since=1_000) is None
+    assert rules.due_phase(rnd, 2_000 + rules.ADVANCE_WAIT_S, waiting_since=1_000) == "review"
+    assert rules.ADVANCE_WAIT_S == 600 < rules.RECEIVED_LATE_S

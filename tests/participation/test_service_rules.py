@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from participation.app.base import received_at
 from participation.domain import errors as e
 from participation.service import ParticipationService
 from tests.participation.conftest import KST
@@ -275,3 +276,43 @@ def test_like_cap_is_enforced(world: World) -> None:
     assert caught.value.params == {"cap": 6}
     world.svc.unlike(40, ids[0])
     world.svc.like(40, ids[6])
+
+
+def test_an_endorsement_received_before_the_deadline_counts_when_applied_after_it(
+    world: World,
+) -> None:
+    """A press that waited in the queue past the deadline (a burst, an outage) is judged at
+    the moment ingress received it, up to 15 minutes back; the round waits for it."""
+    deadline = int(dt.datetime(2017, 2, 17, 18, tzinfo=KST).timestamp())
+    world.clock.set(dt.datetime(2017, 2, 17, 18, 0, 30, tzinfo=KST))
+    token = received_at.set(deadline - 1)
+    try:
+        world.svc.endorse(THIRD, world.pid)
+    finally:
+        received_at.reset(token)
+    assert world.svc.proposal(world.pid).endorsements == 2
+    token = received_at.set(deadline)  # received at the deadline: too late
+    try:
+        with pytest.raises(e.DeadlinePassed):
+            world.svc.withdraw_endorsement(THIRD, world.pid)
+    finally:
+        received_at.reset(token)
+    with pytest.raises(e.DeadlinePassed):  # no received time: judged now
+        world.svc.withdraw_endorsement(THIRD, world.pid)
+    world.clock.set(dt.datetime(2017, 2, 17, 18, 16, tzinfo=KST))
+    token = received_at.set(deadline - 1)  # more than 15 minutes ago: judged 15 minutes back
+    try:
+        with pytest.raises(e.DeadlinePassed):
+            world.svc.withdraw_endorsement(THIRD, world.pid)
+    finally:
+        received_at.reset(token)
+
+
+def test_the_scheduler_waits_for_actions_received_before_the_deadline(world: World) -> None:
+    deadline = int(dt.datetime(2017, 2, 17, 18, tzinfo=KST).timestamp())
+    world.clock.set(dt.datetime(2017, 2, 12, 9, tzinfo=KST))
+    world.svc.advance_round(ADMIN, R)  # endorsement
+    world.clock.set(dt.datetime(2017, 2, 17, 18, 0, 30, tzinfo=KST))
+    assert world.svc.advance_due_rounds(waiting_since=deadline - 1) == []
+    assert world.svc.round(R).phase == "endorsement"
+    assert world.svc.advance_due_rounds(waiting_since=deadline) == [(R, "review")]

@@ -1,0 +1,135 @@
+"""An action is judged at the moment ingress received it, not when a worker gets to it.
+
+The real bot runs against the sandbox Bot API (tests.support.e2e_bot.BotWorld) and its
+updates reach it through a Redis inbox and an `UpdateWorker`, as in production. The inbox
+entries are stamped on the world's test clock (an explicit stream id: Redis takes the id's
+time from its own clock at the XADD), so a press can be received before a deadline and be
+applied after it, as in a queue of a busy hall or across an outage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.clock import advance_phases
+from gateway.store import JobRuns
+from participation.domain import rules
+from tests.gateway.support import RedisServer
+from tests.gateway.test_deadletters import Gateway
+from tests.support.e2e_bot import KST
+from tests.support.e2e_bot import ROUND
+from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import labels
+from tests.support.e2e_bot import text_of
+from webhook.inbox import chat_id_of
+from webhook.inbox import oldest_waiting_ms
+
+pytestmark = pytest.mark.asyncio
+DEADLINE = dt.datetime(2017, 2, 17, 18, tzinfo=KST)  # the world's endorsement_ends
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    server = RedisServer(tmp_path / "r").start()
+    try:
+        yield server.url
+    finally:
+        server.kill()
+
+
+class Hall(Gateway):
+    async def receive_at(self, when: dt.datetime) -> int:
+        """Move the sandbox's pending updates into the inbox as received at `when` (the
+        world's clock); return how many."""
+        updates = await self.world.app.bot.get_updates(offset=self.world.offset, timeout=0)
+        ms = int(when.timestamp() * 1000)
+        for n, update in enumerate(updates):
+            self.world.offset = update.update_id + 1
+            raw = update.to_dict()
+            stream = self.layout.stream(self.layout.partition_of(chat_id_of(raw)))
+            self.client.xadd(stream, {"u": update.to_json()}, id=f"{ms}-{n}")
+        return len(updates)
+
+
+async def card_before_the_deadline(world: BotWorld, uid: int) -> dict[str, object]:
+    """Submit a proposal, register `uid`, move the clock to 5 s before the endorsement
+    deadline (the round in its endorsement phase) and open the proposal's card for `uid`."""
+    author = world.user("김순자")
+    await world.register(author, "연천군")
+    found = world.svc.submit_proposal(author, ROUND, title="마을 텃밭", body="함께 가꿔요.",
+                                      category="community", region="yeoncheon",
+                                      budget=1_500_000)  # fmt: skip
+    await world.register(uid, "성남시")
+    world.clock.now = DEADLINE - dt.timedelta(seconds=5)
+    assert world.svc.advance_due_rounds() == [(ROUND, "endorsement")]
+    link = f"https://t.me/{world.srv.bot_username}?start=p_{found.proposal_id}"
+    return await world.deep_link(uid, link)
+
+
+async def test_a_press_received_before_the_deadline_counts_and_the_round_waits_for_it(
+    tmp_path: Path, redis_url: str
+) -> None:
+    async with BotWorld(tmp_path) as world:
+        hall = Hall(world, redis_url, "")
+        resident = world.user("이준호")
+        card = await card_before_the_deadline(world, resident)
+        endorse = world.t("bot.card.endorse", count=0)
+        world.srv.press(resident, card["message_id"], world.data_of(card, endorse))
+        assert await hall.receive_at(DEADLINE - dt.timedelta(seconds=1)) == 1
+
+        # the queue held it: the deadline passed before a worker took it
+        world.clock.now = DEADLINE + dt.timedelta(seconds=30)
+        runs = JobRuns(world.ledger.engine)
+        await advance_phases(world.svc, runs, hall.client, hall.layout)
+        assert world.svc.round(ROUND).phase == "endorsement", "moved past a waiting press"
+
+        await hall.work(lambda: hall.backlog() == 0)
+        [proposal] = world.svc.proposals(ROUND).items
+        assert world.svc.proposal(proposal.proposal_id).endorsements == 1
+        pressed = world.last(resident, lambda m: m["message_id"] == card["message_id"])
+        assert world.t("bot.card.unendorse", count=1) in labels(pressed)
+        assert oldest_waiting_ms(hall.client, hall.layout) is None
+
+        await advance_phases(world.svc, runs, hall.client, hall.layout)
+        assert world.svc.round(ROUND).phase == "review"
+
+
+async def test_a_press_received_after_the_deadline_is_refused_with_the_deadline(
+    tmp_path: Path, redis_url: str
+) -> None:
+    async with BotWorld(tmp_path) as world:
+        hall = Hall(world, redis_url, "")
+        resident = world.user("이준호")
+        card = await card_before_the_deadline(world, resident)
+        world.clock.now = DEADLINE + dt.timedelta(seconds=5)
+        endorse = world.t("bot.card.endorse", count=0)
+        world.srv.press(resident, card["message_id"], world.data_of(card, endorse))
+        await hall.receive_at(DEADLINE + dt.timedelta(seconds=1))
+        await hall.work(lambda: hall.backlog() == 0)
+        [proposal] = world.svc.proposals(ROUND).items
+        assert world.svc.proposal(proposal.proposal_id).endorsements == 0
+        assert text_of(world.last(resident)) == "2017년 2월 17일 (금) 오후 6:00에 마감됐어요."
+
+
+async def test_the_round_moves_on_ten_minutes_after_the_deadline_whatever_waits(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Workers that are all down must not hold the round for ever."""
+    async with BotWorld(tmp_path) as world:
+        hall = Hall(world, redis_url, "")
+        resident = world.user("이준호")
+        card = await card_before_the_deadline(world, resident)
+        endorse = world.t("bot.card.endorse", count=0)
+        world.srv.press(resident, card["message_id"], world.data_of(card, endorse))
+        await hall.receive_at(DEADLINE - dt.timedelta(seconds=1))
+        runs = JobRuns(world.ledger.engine)
+        world.clock.now = DEADLINE + dt.timedelta(seconds=rules.ADVANCE_WAIT_S - 1)
+        await advance_phases(world.svc, runs, hall.client, hall.layout)
+        assert world.svc.round(ROUND).phase == "endorsement"
+        world.clock.now = DEADLINE + dt.timedelta(seconds=rules.ADVANCE_WAIT_S)
+        await advance_phases(world.svc, runs, hall.client, hall.layout)
+        assert world.svc.round(ROUND).phase == "review"
