@@ -6,8 +6,16 @@ table and the formula. When the round has published results (a ``results.publish
 the recomputation covers the same entries (``upto``) and its SHA-256 is compared with the
 published one. Signatures are not checked here: run ``python -m ledger verify`` for that.
 
-Exit status: 0 when the results were computed (and equal the published ones, if any);
-1 when they cannot be computed; 2 when they differ from the published results.
+With ``--openings FILE`` (a round's ``/results/<round>/openings.json``; the round is then
+the one it names unless ``--round`` is given) it also checks the titles published with the
+results against the export (``participation.opening``): each opening must recompute the
+``content_c`` of the latest entry that set that proposal's content, each withheld title must
+be borne out by the ledger (erased, or hidden), and no listed proposal may be left out. It
+prints the ranked proposals' titles marked verified, and each failure naming its ledger index.
+
+Exit status: 0 when the results were computed (and equal the published ones, if any, and the
+titles verify); 1 when they cannot be computed or the openings cannot be read; 2 when they
+differ from the published results; 3 when the results equal them but a title fails.
 
 This command is a small composition root: the only module of ``participation`` that imports
 ``i18n`` (for the texts it prints); the import contract names this exception.
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +35,11 @@ from i18n import LOCALES
 from i18n import Catalog
 from participation import report
 from participation.domain import events as ev
+from participation.opening import Finding
+from participation.opening import Openings
+from participation.opening import OpeningsMalformed
+from participation.opening import check_openings
+from participation.opening import parse_openings
 from participation.sheets import Texts
 from participation.tally import Results
 from participation.tally import TallyError
@@ -44,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--csv", type=Path, help="also write the table as CSV")
     run.add_argument("--xlsx", type=Path, help="also write an XLSX workbook")
     run.add_argument("--chart", type=Path, help="also write a PNG chart")
+    run.add_argument(
+        "--openings", type=Path, help="also check the titles against openings.json of the round"
+    )
     return parser
 
 
@@ -57,9 +74,12 @@ def main(argv: Sequence[str] | None = None, catalog: Catalog | None = None) -> i
         print(texts.text(locale, "report.cli.no_export", path=str(args.export)), file=sys.stderr)
         return 1
     try:
-        results, published = recount(path.read_bytes().splitlines(), args.round)
+        doc = None if args.openings is None else _read_openings(args.openings)
+        round_id = args.round or (doc.round if doc else None)
+        entries = [read_entry(line) for line in path.read_bytes().splitlines() if line.strip()]
+        results, published = recount_entries(entries, round_id)
     except TallyError as err:
-        print(texts.text(locale, err.key, **err.params), file=sys.stderr)
+        print(texts.text(locale, err.key, path=str(args.openings), **err.params), file=sys.stderr)
         return 1
     print(_summary(results, texts, locale))
     status = 0
@@ -79,6 +99,11 @@ def main(argv: Sequence[str] | None = None, catalog: Catalog | None = None) -> i
                 computed=results.sha256(),
             )
         )
+    if doc is not None:
+        checked = _check_titles(args.openings, doc, entries, results, published, texts, locale)
+        if checked == 1:
+            return 1
+        status = status or checked
     _write_files(args, results, texts, locale)
     return status
 
@@ -90,6 +115,13 @@ def recount(lines: Sequence[bytes], round_id: str | None) -> tuple[Results, dict
         TallyError: see :func:`participation.tally.tally`.
     """
     entries = [read_entry(line) for line in lines if line.strip()]
+    return recount_entries(entries, round_id)
+
+
+def recount_entries(
+    entries: Sequence[dict[str, Any]], round_id: str | None
+) -> tuple[Results, dict[str, Any] | None]:
+    """:func:`recount` of entries already read (``read_entry``)."""
     if round_id is None:
         rounds = opened_rounds(entries)
         round_id = rounds[0] if len(rounds) == 1 else None
@@ -149,6 +181,97 @@ def _write_files(args: argparse.Namespace, results: Results, texts: Catalog, loc
         if target is not None:
             write(results, target, texts, locale)
             print(texts.text(locale, "report.cli.written", path=str(target)))
+
+
+def _read_openings(path: Path) -> Openings:
+    """Return the openings document at ``path``.
+
+    Raises:
+        OpeningsMalformed: the file cannot be read, or is not an openings document.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise OpeningsMalformed(reason=err.strerror or type(err).__name__) from err
+    return parse_openings(raw)
+
+
+# Messages of a finding, by its code (and, when withheld or unfounded, its reason).
+FINDING_KEYS = {
+    "verified": "report.openings.verified",
+    "withheld.erased": "report.openings.withheld_erased",
+    "withheld.hidden": "report.openings.withheld_hidden",
+    "mismatch": "report.openings.mismatch",
+    "not_content_entry": "report.openings.not_content_entry",
+    "superseded": "report.openings.superseded",
+    "missing": "report.openings.missing",
+    "unfounded.erased": "report.openings.unfounded_erased",
+    "unfounded.hidden": "report.openings.unfounded_hidden",
+    "unlisted": "report.openings.unlisted",
+}
+TITLE_SLOT = "\x00"  # the title goes in after the catalog's particles are attached
+
+
+def _check_titles(
+    path: Path,
+    doc: Openings,
+    entries: Sequence[dict[str, Any]],
+    results: Results,
+    published: dict[str, Any] | None,
+    texts: Texts,
+    locale: str,
+) -> int:
+    """Print the check of ``doc`` against the export; return 0 (every title verifies), 1
+    (nothing to check it against) or 3 (a failure)."""
+    if doc.round != results.round:
+        message = texts.text(locale, "report.openings.other_round", path=str(path),
+                             other=doc.round, round=results.round)  # fmt: skip
+        print(message, file=sys.stderr)
+        return 1
+    if published is None:
+        print(texts.text(locale, "report.openings.unpublished", round=results.round),
+              file=sys.stderr)  # fmt: skip
+        return 1
+    findings = check_openings(entries, results, doc)
+    print("\n" + texts.text(locale, "report.openings.heading", path=str(path), round=doc.round))
+    failed = [f for f in findings if f.failed]
+    if doc.results_index != published["seq"]:
+        failed.append(Finding(proposal="", code="other_results", index=doc.results_index))
+        print(texts.text(locale, "report.openings.other_results", index=doc.results_index,
+                         published=published["seq"]))  # fmt: skip
+    for finding in findings:
+        print("  " + _finding_text(finding, texts, locale))
+    if failed:
+        print(texts.text(locale, "report.openings.failed", failed=len(failed)))
+        return 3
+    verified = sum(1 for f in findings if f.code == "verified")
+    print(texts.text(locale, "report.openings.ok", verified=verified,
+                     withheld=len(findings) - verified))  # fmt: skip
+    return 0
+
+
+def _finding_text(finding: Finding, texts: Texts, locale: str) -> str:
+    reason = finding.params.get("reason")
+    key = FINDING_KEYS.get(f"{finding.code}.{reason}") or FINDING_KEYS[finding.code]
+    text = texts.text(locale, key, index=finding.index, number=_number(finding.proposal),
+                      title=TITLE_SLOT, **finding.params)  # fmt: skip
+    return text.replace(TITLE_SLOT, _printable(finding.title or ""))
+
+
+def _number(proposal: str) -> str:
+    """Return the proposal as residents know it, "#3" for "<round>-3" (else its id)."""
+    _head, dash, tail = proposal.rpartition("-")
+    return f"#{tail}" if dash and tail.isascii() and tail.isdigit() else proposal
+
+
+def _printable(title: str) -> str:
+    """Return ``title`` with control and bidirectional formatting characters shown as U+FFFD:
+    a title must not rewrite the terminal's line or reorder the text around it."""
+    return "".join(
+        "\ufffd" if unicodedata.category(ch) == "Cc" or unicodedata.bidirectional(ch) in
+        ("LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI") else ch
+        for ch in title
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 from participation.app.drafts import Drafts
 from participation.app.judges import Judges
 from participation.app.officials import Officials
+from participation.app.openings import OpeningsView
 from participation.app.residents import Residents
 from participation.app.review import Review
 from participation.app.reviewday import ReviewDay
@@ -20,7 +21,9 @@ from participation.views import Receipt
 from participation.views import Redeemed
 
 
-class ParticipationService(Residents, Officials, Review, Judges, Support, Drafts, ReviewDay):
+class ParticipationService(
+    Residents, Officials, Review, Judges, Support, Drafts, ReviewDay, OpeningsView
+):
     """Residents, judges, officials and the bot's support state, over one ledger."""
 
     def redeem_code(
