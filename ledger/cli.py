@@ -14,6 +14,7 @@ from typing import Any
 from typing import NoReturn
 
 from ledger.errors import LedgerError
+from ledger.errors import NoLedger
 from ledger.keys import LedgerKey
 from ledger.log import Ledger
 from ledger.messages import LOCALES
@@ -38,7 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VerificationFailed as err:
         print(text(locale, "ledger.cli.failed", reason=err.text(locale)), file=sys.stderr)
         return 1
-    except (LedgerError, OSError) as err:
+    except LedgerError as err:  # ours: said in the reader's language (err.said)
+        print(text(locale, "ledger.cli.error", detail=err.said), file=sys.stderr)
+        return 1
+    except OSError as err:  # the system's own words (strerror), English
         print(text(locale, "ledger.cli.error", detail=str(err)), file=sys.stderr)
         return 1
 
@@ -98,7 +102,7 @@ def _parser(locale: str) -> argparse.ArgumentParser:
     export.add_argument("--db", required=True, help=t("db"))
     export.add_argument("--out", required=True, type=Path, help=t("export_out"))
     export.add_argument("--origin", help=t("origin"))
-    export.set_defaults(run=_export)
+    export.set_defaults(run=_export, parser=export)
     verify = commands.add_parser("verify", help=t("verify"))
     verify.add_argument("directory", nargs="?", type=Path, help=t("directory"))
     verify.add_argument("--url", help=t("url"))
@@ -122,7 +126,11 @@ def _keygen(args: argparse.Namespace, locale: str) -> int:
 
 
 def _export(args: argparse.Namespace, locale: str) -> int:
-    log = Ledger.open_reader(args.db, args.origin)
+    try:
+        log = Ledger.open_reader(args.db, args.origin)
+    except NoLedger as err:  # a mistyped path or URL: nothing to export, nothing created
+        parser: argparse.ArgumentParser = args.parser
+        parser.error(err.text(locale))
     try:
         checkpoint = log.export(args.out)
     finally:

@@ -34,12 +34,15 @@ from ledger.canonical import JSON
 from ledger.checkpoint import Checkpoint
 from ledger.checkpoint import format_checkpoint
 from ledger.entry import check_kind
+from ledger.errors import DatabaseUnreachable
 from ledger.errors import InvalidKind
 from ledger.errors import KeyMismatch
 from ledger.errors import LedgerError
+from ledger.errors import NoLedger
 from ledger.errors import OutOfRange
 from ledger.hashing import Hash
 from ledger.keys import LedgerKey
+from ledger.messages import Message
 from ledger.proof import prove_consistency
 from ledger.proof import prove_inclusion
 from ledger.proof import tree_root
@@ -129,11 +132,37 @@ class Ledger:
     def open_reader(cls, url: str | Engine, origin: str | None = None) -> Ledger:
         """Open an existing log for reading, proofs and export only (no key needed).
 
-        With `origin` None the database must hold exactly one log.
+        With `origin` None the database must hold exactly one log. Nothing is created: a
+        SQLite file that is not there is refused before connecting (SQLite would create it).
+
+        Raises:
+            NoLedger: not a database URL, no such SQLite file, no ledger tables, no such log
+                (or several and no origin).
+            DatabaseUnreachable: the database cannot be connected to.
         """
-        engine = url if isinstance(url, Engine) else store.make_engine(url)
+        if isinstance(url, Engine):
+            engine = url
+        else:
+            store.reader_url(url)
+            try:
+                engine = store.make_engine(url)
+            except sa.exc.ArgumentError as err:  # e.g. an unknown dialect ("postgres://")
+                shown = sa.make_url(url).render_as_string(hide_password=True)
+                raise NoLedger(Message.of("ledger.error.db_not_url", db=shown)) from err
+        shown = engine.url.render_as_string(hide_password=True)
         try:
-            with engine.connect() as conn:
+            try:
+                conn = engine.connect()
+            except sa.exc.DBAPIError as err:
+                if engine.dialect.name == "sqlite" and isinstance(err, sa.exc.DatabaseError):
+                    raise NoLedger(Message.of("ledger.error.db_no_ledger", db=shown)) from err
+                detail = " ".join(str(err.orig).split()) or type(err.orig).__name__
+                raise DatabaseUnreachable(
+                    Message.of("ledger.error.db_unreachable", db=shown, detail=detail)
+                ) from err
+            with conn:
+                if not sa.inspect(conn).has_table(store.logs.name):
+                    raise NoLedger(Message.of("ledger.error.db_no_ledger", db=shown))
                 log_id = store.find_log(conn, origin)
                 name = conn.execute(
                     sa.select(store.logs.c.origin).where(store.logs.c.id == log_id)

@@ -10,12 +10,14 @@ UPDATE`), on SQLite the write transaction was opened with `BEGIN IMMEDIATE` (see
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,7 +30,9 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.pool import StaticPool
 
 from ledger.errors import LedgerError
+from ledger.errors import NoLedger
 from ledger.hashing import Hash
+from ledger.messages import Message
 
 WRITE_OPTION = "ledger_write"  # execution option: open this SQLite transaction as a writer
 SINGLE_READ_OPTION = "ledger_single_read"  # execution option: no BEGIN on SQLite (single_read)
@@ -244,16 +248,41 @@ def find_log(conn: Connection, origin: str | None) -> int:
     """Return the id of the log `origin`, or of the only log when origin is None.
 
     Raises:
-        LedgerError: no such log, or several logs and no origin.
+        NoLedger: no such log, or several logs and no origin.
     """
     query = sa.select(logs.c.id, logs.c.origin)
     if origin is not None:
         query = query.where(logs.c.origin == origin)
     rows = conn.execute(query).all()
-    if len(rows) != 1:
-        names = ", ".join(str(row.origin) for row in rows) or "none"
-        raise LedgerError(f"cannot choose one log (origin={origin!r}; logs here: {names})")
-    return int(rows[0].id)
+    if len(rows) == 1:
+        return int(rows[0].id)
+    if origin is None and not rows:
+        raise NoLedger(Message.of("ledger.error.log_none"))
+    if origin is None:
+        names = ", ".join(str(row.origin) for row in rows)
+        raise NoLedger(Message.of("ledger.error.log_ambiguous", logs=names))
+    every = conn.execute(sa.select(logs.c.origin).order_by(logs.c.id)).scalars().all()
+    names = ", ".join(map(str, every)) or "-"
+    raise NoLedger(Message.of("ledger.error.log_not_found", origin=origin, logs=names))
+
+
+def reader_url(url: str) -> sa.URL:
+    """Return `url` parsed, for reading a ledger that must exist already.
+
+    Raises:
+        NoLedger: not a database URL, or a SQLite file that is not there (connecting would
+            create it, empty: a mistyped path must not leave a file behind).
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as err:
+        shown = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)  # no password on screen
+        raise NoLedger(Message.of("ledger.error.db_not_url", db=shown)) from err
+    database = parsed.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file:")
+    if parsed.get_backend_name() == "sqlite" and not in_memory and not Path(database).is_file():
+        raise NoLedger(Message.of("ledger.error.db_file_missing", path=database))
+    return parsed
 
 
 def lock(conn: Connection, log_id: int, *, immediate: bool = False) -> Head:

@@ -56,14 +56,10 @@ class VerificationFailed(LedgerError):
         self.params = params
         self.message = Message.of(f"ledger.failed.{code}", **params)
         self.reason = self.message.text("en")
-        super().__init__(self.text("en"))
-
-    def text(self, locale: str) -> str:
-        """Return what is wrong in `locale`, after the index of the bad entry when known."""
-        if self.index is None:
-            return self.message.text(locale)
-        return Message.of("ledger.failed.at_index", index=self.index, reason=self.message).text(
-            locale
+        super().__init__(
+            self.message
+            if index is None
+            else Message.of("ledger.failed.at_index", index=index, reason=self.message)
         )
 
     def __reduce__(self) -> tuple[object, ...]:

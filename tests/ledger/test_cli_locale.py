@@ -176,3 +176,54 @@ def test_str_of_a_failure_stays_english() -> None:
     assert str(err) == "index 57: the signature does not verify under ttabok.gg.go.kr+c69ae796"
     assert err.text("ko") == "항목 57번: 서명이 ttabok.gg.go.kr+c69ae796 키로 검증되지 않습니다"
     assert err.index == 57 and err.code == "bad_signature"
+
+
+def _message_sites() -> dict[str, set[str]]:
+    """Return {key: parameter names} of every `Message.of("ledger....", ...)` in ledger/."""
+    sites: dict[str, set[str]] = {}
+    for path in (ROOT / "ledger").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "of"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "Message"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                assert all(k.arg for k in node.keywords), f"{path.name}: name every parameter"
+                sites.setdefault(str(node.args[0].value), set()).update(
+                    str(k.arg) for k in node.keywords
+                )
+    return sites
+
+
+def test_every_message_the_ledger_raises_or_prints_has_ko_and_en_with_its_parameters() -> None:
+    sites = _message_sites()
+    assert {"ledger.error.db_no_ledger", "ledger.error.root_mismatch"} <= set(sites)
+    for locale in ("ko", "en"):
+        texts = catalog(locale)
+        for key, params in sorted(sites.items()):
+            template = texts.get(key)
+            assert template, f"{locale}: {key} has no text"
+            assert set(PLACEHOLDER.findall(template)) == params, (locale, key, template)
+            if locale == "ko":
+                assert HANGUL.search(template), (key, template)
+
+
+def test_an_error_raised_with_a_message_is_said_in_either_language_and_str_stays_english() -> None:
+    from ledger.errors import MalformedEntry
+    from ledger.errors import RootMismatch
+    from ledger.messages import Message
+
+    err = RootMismatch(expected=b"\x01", calculated=b"\x02", index=7)
+    assert str(err) == "root mismatch at size 7: expected 01, calculated 02"
+    assert err.text("ko") == "크기 7에서 루트 해시가 다릅니다: 기대한 값 01, 계산한 값 02"
+    leaf = MalformedEntry(Message.of("ledger.error.root_mismatch", expected="a", calculated="b"),
+                          index=3)  # fmt: skip
+    assert str(leaf) == "index 3: root mismatch: expected a, calculated b"
+    assert leaf.reason == "root mismatch: expected a, calculated b" and leaf.index == 3
+    assert leaf.text("ko").startswith("항목 3번: 루트 해시가 다릅니다")
+    plain = MalformedEntry("only a programmer reads this", index=2)
+    assert plain.text("ko") == str(plain) == "index 2: only a programmer reads this"
