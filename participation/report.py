@@ -67,6 +67,17 @@ def recount_commands(base_url: str, round_id: str) -> tuple[str, str]:
     )
 
 
+def openings_commands(base_url: str, round_id: str) -> tuple[str, str]:
+    """Return the two commands that check the titles published with ``round_id``'s results,
+    run after :func:`recount_commands` (its download in RECOUNT_DIR): fetch the round's
+    openings, then recount with them (``participation.opening``)."""
+    url = shlex.quote(f"{base_url.rstrip('/')}/results/{round_id}/openings.json")
+    return (
+        f"curl -fsS -o openings.json {url}",
+        f"python -m participation tally {RECOUNT_DIR} --openings openings.json",
+    )
+
+
 def name_of(texts: Texts, locale: str, key: str, fallback: str) -> str:
     """Return the catalog text of ``key``, or ``fallback`` when the catalog lacks it."""
     text = texts.text(locale, key)

@@ -13,7 +13,14 @@ browser (?lang=, else Accept-Language), the JSON error shape for programs.
 columns (`report.row_values`), the totals, the file links, a /verify link of the
 `results.published` entry (found through `WebhookDeps.results_entry`) and how to recount
 (`report.recount_commands`: this instance's `public_base_url` and the round filled in, so
-the two commands run as copied).
+the two commands run as copied), then how to check the titles (`report.openings_commands`).
+
+`GET /results/<round>/openings.json` is the openings of the titles published with the
+results (`service.openings`, see `participation.opening`): the salt and content behind each
+listed proposal's ledger commitment, or why it is withheld, for
+`python -m participation tally EXPORT --openings FILE`. Answered like the results (404 before
+they are published; cached 5 minutes, so an erasure or a hiding shows within that), and kept
+out of search engines: the bodies are residents' texts, published for checking.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import re
 from flask import Blueprint
 from flask import Response
 from flask import abort
+from flask import jsonify
 from flask import render_template
 from flask import request
 
@@ -46,7 +54,8 @@ MEDIA = {
 PAGE_COLUMNS = ("rank", "number", "title", "budget", "judges", "onsite", "online", "combined",
                 "decision")  # fmt: skip
 PAGE_KEYS = ("formula_heading", "table_heading", "totals_heading", "files_heading",
-             "verify_link", "recount_heading", "recount")  # fmt: skip
+             "verify_link", "recount_heading", "recount", "openings_link",
+             "openings")  # fmt: skip
 
 
 def _published(round_id: str) -> tuple[Results, dict[str, str]] | None:
@@ -113,6 +122,7 @@ def results_page(round_id: str) -> Response:
         round_id=round_id,
         verify_url=_verify_url(round_id),
         recount_commands=report.recount_commands(deps().public_base_url, round_id),
+        openings_commands=report.openings_commands(deps().public_base_url, round_id),
     )
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "public, max-age=300"  # published results never change
@@ -159,6 +169,26 @@ def results_file(round_id: str, fmt: str) -> Response:
     response.headers["Content-Disposition"] = f'attachment; filename="{round_id}.{fmt}"'
     response.headers["Cache-Control"] = "public, max-age=300"  # published results never change
     response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/results/<round_id>/openings.json")
+def openings(round_id: str) -> Response:
+    """Return the openings of the titles published with `round_id`'s results."""
+    d = deps()
+    doc = None
+    if ROUND_ID.match(round_id) and d.participation is not None:
+        try:
+            doc = d.participation.openings(round_id)
+        except ParticipationError:
+            doc = None
+    if doc is None:
+        return _missing()
+    response = jsonify(doc)
+    response.headers["Cache-Control"] = "public, max-age=300"  # as the results
+    response.headers["Access-Control-Allow-Origin"] = "*"  # for checks in the browser too
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Robots-Tag"] = "noindex"
     return response
 
 
