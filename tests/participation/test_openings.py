@@ -293,3 +293,18 @@ def test_a_malformed_document_is_refused_with_its_reason(raw, world, tmp_path, c
 )
 def test_the_published_formula_is_the_one_the_service_commits_with(content, salt):
     assert commitment(salt, content) == stored_commitment(salt, content)
+
+
+def test_a_verified_title_is_printed_as_typed_but_cannot_rewrite_the_terminal():
+    """Titles are residents' text: a particle marker in one stays as typed (the catalog's
+    particles are attached before the title goes in), and an escape sequence or a bidi
+    override shows as U+FFFD instead of clearing the screen or reordering the line."""
+    from participation.__main__ import _finding_text
+    from participation.opening import Finding
+
+    def shown(title: str) -> str:
+        found = Finding(proposal=f"{R}-3", code="verified", index=7, title=title)
+        return _finding_text(found, CATALOG, "ko")
+
+    assert shown("철수(이)가 낸 제안") == "#3 확인됨: 「철수(이)가 낸 제안」 (장부 항목 7)"
+    assert shown("a\x1b[2Jb\u202ec") == "#3 확인됨: 「a\ufffd[2Jb\ufffdc」 (장부 항목 7)"
