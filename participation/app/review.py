@@ -134,7 +134,7 @@ class Review(ReviewDay):
             conn.execute(
                 sa.update(t.sessions)
                 .where(t.sessions.c.session_id == session_id)
-                .values(open=False)
+                .values(open=False, closed_at=now)
             )
             return Plan(
                 event=ev.OnsiteClosed(session=session_id),
@@ -182,7 +182,7 @@ class Review(ReviewDay):
             rules.verify_onsite_code(secret, session_id, mac, rules.scan_time(now, scanned_at))
             self._reclaim(conn, user_id)  # a returning person's scores count against them
             rnd = repo.round_state(conn, state.round_id)
-            current = repo.present_session(conn, state.round_id, user_id)
+            current = repo.present_session(conn, state.round_id, user_id, now)
             here = None if current is None else current.session_id
             event = rules.decide_check_in(rnd, state, current=here, now=now)
             if event is None:
@@ -243,7 +243,7 @@ class Review(ReviewDay):
             event = rules.decide_onsite_score(
                 rnd,
                 p,
-                session=repo.present_session(conn, p.round_id, user_id),
+                session=repo.present_session(conn, p.round_id, user_id, now),
                 user_id=user_id,
                 enrollment=enrollment,
                 voter_group=voter_group,
@@ -320,8 +320,9 @@ class Review(ReviewDay):
         """Return the early decision of an on-site score press (as Base._decide_ahead) and the
         ballot as read before it (None: no such proposal, or none to show)."""
         request_id = press.request_id
+        now = self._now()
         found, button, outcome = repo.onsite_state(
-            conn, user_id, proposal_id, press.token, request_id
+            conn, user_id, proposal_id, press.token, request_id, now
         )
         if found is None:  # no such proposal: a recorded outcome still comes first
             return self._stored(conn, request_id), None
@@ -335,7 +336,6 @@ class Review(ReviewDay):
                 )
         if outcome is not None:
             return recorded(outcome), ballot
-        now = self._now()
         try:
             online = found.liked or (n is not None and n.online_group is not None)
             counted = "onsite" if found.scores else "online" if online else None
@@ -347,7 +347,7 @@ class Review(ReviewDay):
             press.check_row(button, now)
         except e.ParticipationError:
             return None, ballot
-        claim, undo = _onsite_claim(found, event.session, user_id, score, request_id)
+        claim, undo = _onsite_claim(found, event.session, user_id, score, request_id, now)
         return self._review_ahead(p, rnd, user_id, event, press, (claim, undo), fast), ballot
 
     def _review_ahead(
@@ -755,15 +755,20 @@ def _same_likes(found: repo.LikeState, user_id: int) -> tuple[Any, ...]:
 
 
 def _onsite_claim(
-    found: repo.OnsiteState, session_id: str, user_id: int, score: int, request_id: str | None
+    found: repo.OnsiteState,
+    session_id: str,
+    user_id: int,
+    score: int,
+    request_id: str | None,
+    now: int,
 ) -> tuple[tuple[str, tuple[Any, ...]], tuple[str, tuple[Any, ...]]]:
     """The claim and its undo of an on-site score decided before the writer on ``found``
-    (into session ``session_id``): see ``driver.onsite_score_claim``."""
+    (into session ``session_id``, open at ``now``): see ``driver.onsite_score_claim``."""
     p, n = found.proposal, found.enrollment
     rid, pid = p.round_id, p.proposal_id
     key = (rid, user_id, pid)
     checks = (pid, p.withdrawn, p.hidden, p.shortlisted, found.group_no or 0, rid,
-              found.round.phase, rid, user_id, session_id, rid, user_id, request_id,
+              found.round.phase, rid, user_id, now, session_id, rid, user_id, request_id,
               rid, user_id)  # fmt: skip
     enrolled = () if n is None else (n.community, n.role, -1)  # no online group: not counted
     text = driver.onsite_score_claim(pid in found.scores, n is not None)

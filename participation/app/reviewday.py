@@ -169,7 +169,7 @@ class ReviewDay(Base):
         """Return the proposals the person may score on site now.  Raises NotPresent."""
         with self._engine.connect() as conn:
             rnd = repo.round_state(conn, round_id)
-            session = repo.present_session(conn, round_id, user_id)
+            session = repo.present_session(conn, round_id, user_id, self._now())
             if session is None:
                 raise e.NotPresent()
             enrollment = repo.enrollment(conn, round_id, user_id)

@@ -66,12 +66,21 @@ class Enrollment:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OnsiteSession:
-    """An on-site session whose rotating code marks people present."""
+    """An on-site session whose rotating code marks people present.
+
+    ``closed_at``: the moment it was closed (None: open, or closed before that was kept). An
+    action received before that moment still goes through it (see :meth:`open_at`).
+    """
 
     session_id: str
     round_id: str
     group: int | None
     open: bool
+    closed_at: int | None = None
+
+    def open_at(self, now: int) -> bool:
+        """Return whether the session takes check-ins and scores judged at ``now``."""
+        return self.open or (self.closed_at is not None and now < self.closed_at)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

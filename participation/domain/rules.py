@@ -653,7 +653,7 @@ def decide_check_in(
     require_phase(
         rnd, ("review",), action="check_in", now=now, deadline=rnd.rules.deadlines.review_ends
     )
-    if not session.open:
+    if not session.open_at(now):
         raise e.Closed(session=session.session_id)
     if current == session.session_id:
         return None
@@ -678,7 +678,7 @@ def decide_onsite_score(
     """
     _require_reviewable(rnd, p, now, "onsite_score")
     rules = rnd.rules
-    if session is None or not session.open:
+    if session is None or not session.open_at(now):
         raise e.NotPresent()
     group = rnd.group_of(p.proposal_id)
     if session.group is not None and group != session.group:

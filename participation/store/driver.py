@@ -178,13 +178,14 @@ DELETE_LIKE = "DELETE FROM pt_like WHERE round_id = ? AND user_id = ? AND propos
 # not withdrawn), whether they like a proposal of the round, the newest open session of the round
 # they checked in to (NULL: none), the pressed token's row, the request's recorded outcome, and a
 # score the person gave on site in the round: one row per score, one with NULL when there is none.
-# The columns up to the request's are LIKE_STATE's (whether they like one in place of whether
-# they scored on site). Parameters: user id, user id, False, user id, user id, user id, token,
-# request id, proposal id.
+# "Open": open at the press's moment (a session closed after it still counts; see
+# OnsiteSession.open_at). The columns up to the request's are LIKE_STATE's (whether they like one
+# in place of whether they scored on site). Parameters: user id, user id, False, user id, user
+# id, now, user id, token, request id, proposal id.
 _PRESENT = (
     "(SELECT ps.session_id FROM pt_onsite_session AS ps JOIN pt_presence AS pr"
     " ON pr.session_id = ps.session_id WHERE ps.round_id = {round} AND pr.user_id = ?"
-    " AND ps.open ORDER BY pr.at DESC LIMIT 1)"
+    " AND (ps.open OR ps.closed_at > ?) ORDER BY pr.at DESC LIMIT 1)"
 )
 ONSITE_STATE = (
     f"SELECT {_PROPOSAL_STATE_COLUMNS}, p.group_no, n.community, n.role, n.online_group,"
@@ -211,7 +212,7 @@ ONSITE_STATE = (
 # and the person's enrollment as read (no online group chosen) or its absence, and the person's
 # score of the proposal: none (a new score) or exactly the one read (a changed score).
 # Parameters: proposal id, withdrawn, hidden, shortlisted, group no (0: none), round id, phase,
-# round id, user id, session id, round id, user id.
+# round id, user id, now, session id, round id, user id.
 _ONSITE_CHECKS = (
     " AND EXISTS (SELECT 1 FROM pt_proposal WHERE proposal_id = ? AND withdrawn = ?"
     " AND hidden = ? AND shortlisted = ? AND COALESCE(group_no, 0) = ?)"

@@ -571,11 +571,18 @@ class OnsiteState(NamedTuple):
 
 
 def onsite_state(
-    conn: Conn, user_id: int, proposal_id: str, token: str | None, request_id: str | None
+    conn: Conn,
+    user_id: int,
+    proposal_id: str,
+    token: str | None,
+    request_id: str | None,
+    now: int,
 ) -> tuple[OnsiteState | None, ButtonRow | None, Recorded | None]:
     """As :func:`like_state`, for an on-site score: the :class:`OnsiteState`, the button's row
-    and the request's recorded outcome in one statement (all three None: no such proposal)."""
-    params = (user_id, user_id, False, user_id, user_id, user_id, token, request_id, proposal_id)
+    and the request's recorded outcome in one statement (all three None: no such proposal).
+    Its session is the newest the person checked in to that is open at ``now``."""
+    params = (user_id, user_id, False, user_id, user_id, now, user_id, token, request_id,
+              proposal_id)  # fmt: skip
     read = _review_press(conn, driver.ONSITE_STATE, params)
     if read is None:
         return None, None, None
@@ -736,26 +743,29 @@ def session(conn: Conn, session_id: str) -> tuple[OnsiteSession, bytes]:
     row = conn.execute(sa.select(t.sessions).where(t.sessions.c.session_id == session_id)).first()
     if row is None:
         raise e.SessionNotFound(session=session_id)
-    state = OnsiteSession(
-        session_id=row.session_id, round_id=row.round_id, group=row.group_no, open=row.open
-    )
-    return state, bytes.fromhex(row.secret)
+    return _session_of(row), bytes.fromhex(row.secret)
 
 
-def present_session(conn: Conn, round_id: str, user_id: int) -> OnsiteSession | None:
-    """Return the newest open session of the round where the person checked in, or None."""
+def _session_of(row: Any) -> OnsiteSession:
+    return OnsiteSession(session_id=row.session_id, round_id=row.round_id, group=row.group_no,
+                         open=row.open, closed_at=row.closed_at)  # fmt: skip
+
+
+def present_session(conn: Conn, round_id: str, user_id: int, now: int) -> OnsiteSession | None:
+    """Return the newest session of the round where the person checked in that is open at
+    ``now`` (OnsiteSession.open_at), or None."""
     s, pr = t.sessions.c, t.presences.c
     row = conn.execute(
         sa.select(t.sessions)
         .join(t.presences, pr.session_id == s.session_id)
-        .where(s.round_id == round_id, pr.user_id == user_id, s.open.is_(True))
+        .where(
+            s.round_id == round_id,
+            pr.user_id == user_id,
+            sa.or_(s.open.is_(True), s.closed_at > now),
+        )
         .order_by(pr.at.desc())
     ).first()
-    if row is None:
-        return None
-    return OnsiteSession(
-        session_id=row.session_id, round_id=row.round_id, group=row.group_no, open=row.open
-    )
+    return None if row is None else _session_of(row)
 
 
 def counted_channel(conn: Conn, round_id: str, user_id: int) -> str | None:

@@ -182,6 +182,8 @@ sessions = sa.Table(
     sa.Column("secret", sa.String(64), nullable=False),
     sa.Column("open", sa.Boolean, nullable=False),
     sa.Column("opened_at", sa.BigInteger, nullable=False),
+    # when it was closed (the closing action's moment: see OnsiteSession.open_at); NULL: open
+    sa.Column("closed_at", sa.BigInteger, nullable=True),
     # 1, 2, ... per round in the order of opening (NULL only if a backfill ever missed one)
     sa.Column("number", sa.Integer, nullable=True),
 )

@@ -5,12 +5,14 @@ the lock), a changed score stays allowed, and the ballot it returns is the one r
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from participation.app.base import received_at
 from participation.app.review import OnsiteScoreGiven
 from participation.app.reviewday import OnsiteBallot
 from participation.domain import errors as e
@@ -182,3 +184,57 @@ def test_a_button_used_between_decision_and_claim_undoes_the_claim(world: World)
         with pytest.raises(e.ButtonExpired):
             press(world, HALL, pid, 5, request_id, token)
         assert scores(world, HALL) == {P1: (world.pid, 2)}
+
+
+def received(at: int) -> Any:
+    """Judge what runs inside at the moment ``at`` (as the gateway's worker does)."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def within() -> Any:
+        token = received_at.set(at)
+        try:
+            yield
+        finally:
+            received_at.reset(token)
+
+    return within()
+
+
+def test_a_score_received_before_the_session_closed_counts_when_applied_after(
+    world: World,
+) -> None:
+    """The official closes the hall's session while presses wait in the queue: those received
+    before the close still score, on the press path and the plain one; later ones do not."""
+    closed = int(world.clock().timestamp())
+    world.svc.close_onsite_session(ADMIN, world.pid)
+    world.clock.advance(seconds=2)  # applied after the close
+    with received(closed - 1):
+        done = press(world, HOME, P2, 4, "tg:41")
+        world.svc.onsite_score(HALL, P1, 5)
+    assert done.ballot.scores == {P2: 4}
+    assert scores(world, HOME) == {P2: (world.pid, 4)}
+    assert scores(world, HALL)[P1] == (world.pid, 5)
+    with received(closed), pytest.raises(e.NotPresent):  # received at the close: too late
+        press(world, HOME, P3, 4, "tg:42")
+    with pytest.raises(e.NotPresent):  # no received time: judged now
+        world.svc.onsite_score(HOME, P3, 4)
+    assert P3 not in scores(world, HOME)
+
+
+def test_a_check_in_received_before_the_session_closed_counts_when_applied_after(
+    world: World,
+) -> None:
+    late = 13
+    world.svc.register(late, region="suwon", consent_version="v1")
+    closed = int(world.clock().timestamp())
+    code = world.svc.onsite_code(world.pid, world.clock() - dt.timedelta(seconds=1))  # shown
+    world.svc.close_onsite_session(ADMIN, world.pid)
+    world.clock.advance(seconds=2)
+    with received(closed), pytest.raises(e.Closed):
+        world.svc.check_in(late, code)
+    with received(closed - 1):
+        world.svc.check_in(late, code)
+        assert world.svc.onsite_ballot(late, R).cards
+    with pytest.raises(e.NotPresent):  # the session is closed for what comes now
+        world.svc.onsite_ballot(late, R)
