@@ -57,9 +57,9 @@ def register(router: Router) -> None:
     router.action("admin.publish_yes", consume=True)(publish)
     router.action("admin.broadcast")(compose)
     router.step("admin.bc.text")(broadcast_text)
-    router.action("admin.bc.all")(audience_all)
+    router.action("admin.bc.all", consume=True)(audience_all)  # a double tap previews once
     router.action("admin.bc.regions")(region_page)
-    router.action("admin.bc.region")(audience_region)
+    router.action("admin.bc.region", consume=True)(audience_region)
     router.action("admin.bc.send", consume=True)(send)
     router.action("admin.bc.cancel", consume=True)(cancel)
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.broadcast import OutboxSender
+from participation.app.reviewday import BROADCAST_KEY
 from tests.support.e2e_bot import OFFICIAL
 from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import BotWorld
@@ -147,8 +148,9 @@ async def test_the_broadcast_progress_speaks_as_the_admin_screens(world: BotWorl
 async def test_a_double_tap_on_the_audience_is_no_failure_and_queues_once(
     world: BotWorld,
 ) -> None:
-    """The second tap on 'All' redraws the same audience line: Telegram answers 'message is
-    not modified', which is no failure. The notice is still queued once."""
+    """The second tap on 'All' is told the button was used: the preview and its confirmation
+    come once (they came twice, and the second confirmation answered 'expired'), and the
+    notice is queued once."""
     boss = await official(world)
     await world.register(world.user("수원"), "수원시")
     menu = await world.text(boss, "/admin")
@@ -164,9 +166,12 @@ async def test_a_double_tap_on_the_audience_is_no_failure_and_queues_once(
     assert text_of(current(world, boss, audience)) == head
     send = world.t("bot.admin.bc_send", count="2")
     confirms = [m for m in world.messages(boss) if send in labels(m)]
-    assert confirms  # the preview came, and its confirmation
-    for confirm in confirms:  # either confirmation queues it; the other is used up
-        await world.press(boss, confirm, send)
+    assert len(confirms) == 1  # the preview came once, and its confirmation
+    notice = world.t(BROADCAST_KEY, text="2월 23일 킨텍스에서 심사가 열립니다.")
+    assert [text_of(m) for m in world.messages(boss)].count(notice) == 1
+    answers = [a.get("text") for a in world.srv.answered_callbacks(boss)]
+    assert world.t("bot.button.expired") in answers
+    await world.press(boss, confirms[0], send)
     leaves = world.ledger.entries(0, world.ledger.size())
     queued = [leaf for leaf in leaves if json.loads(leaf)["entry"]["kind"] == "broadcast.queued"]
     assert len(queued) == 1
