@@ -41,6 +41,7 @@ from telegram.error import NetworkError
 from telegram.error import RetryAfter
 
 from bot import transport
+from bot.router import not_modified
 from i18n.catalog import Catalog
 from ledger.store import write_transaction
 
@@ -238,7 +239,12 @@ class OutboxSender:
             else:
                 await self._bot.edit_message_text(text, chat_id=official, message_id=shown[0])
                 self._progress[bid] = (shown[0], now, text)
-        except (BadRequest, Forbidden, NetworkError, RetryAfter) as err:
+        except BadRequest as err:
+            if shown is not None and not_modified(err):  # an earlier edit's lost reply: shown
+                self._progress[bid] = (shown[0], now, text)
+            else:
+                log.warning("progress_not_shown", broadcast_id=bid, error=type(err).__name__)
+        except (Forbidden, NetworkError, RetryAfter) as err:
             log.warning("progress_not_shown", broadcast_id=bid, error=type(err).__name__)
 
     def _ready(self, row: Any) -> float:

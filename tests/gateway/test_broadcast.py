@@ -135,3 +135,58 @@ def test_per_send_overhead_is_not_lost_and_no_window_holds_more_than_thirty():
         assert stamps[i + 30] - stamps[i] >= 1.0  # never 31 sends within one second
     rate = (len(stamps) - 1) / (stamps[-1] - stamps[0])
     assert rate >= 27  # the 15 ms per send is absorbed (spacing each send from the last: 20/s)
+
+
+class LosingBot:
+    """A Bot API whose first edit is applied but its reply lost (a network error), as happens
+    on a flaky line; an edit to the text already shown is refused as Telegram does."""
+
+    def __init__(self) -> None:
+        self.shown = ""
+        self.edits = 0
+
+    async def send_message(self, chat_id: int, text: str) -> Any:
+        from types import SimpleNamespace
+
+        self.shown = text
+        return SimpleNamespace(message_id=1)
+
+    async def edit_message_text(self, text: str, *, chat_id: int, message_id: int) -> None:
+        from telegram.error import BadRequest
+        from telegram.error import NetworkError
+
+        self.edits += 1
+        if text == self.shown:
+            raise BadRequest("Message is not modified: specified new message content and reply"
+                             " markup are exactly the same as a current content and reply markup"
+                             " of the message")  # fmt: skip
+        self.shown = text
+        if self.edits == 1:
+            raise NetworkError("the reply was lost")
+
+
+def test_a_progress_edit_whose_reply_was_lost_is_not_tried_again_and_again():
+    """After a lost reply the next tick edits to the same text; Telegram's 'message is not
+    modified' says it is shown: no warning, and no edit of the same text after that."""
+    import structlog.testing
+
+    rows = [Row(n, 1000 + n, "ko", "gateway.run.stop", {}) for n in range(2)]
+    outbox = FakeOutbox(rows)
+    bot = LosingBot()
+    sender = OutboxSender(outbox, bot, Catalog.load(), official_of={7: 99}.get,  # type: ignore[arg-type]
+                          progress_every_s=0.0)  # fmt: skip
+
+    async def run() -> None:
+        await sender.report_progress()  # the first message: 0 of 2
+        outbox.finished[0] = "sent"
+        sender.active_broadcasts.add(7)
+        await sender.report_progress()  # edited, reply lost
+        for _ in range(3):
+            await sender.report_progress()  # the same text: 'not modified' once, then nothing
+
+    sender.active_broadcasts.add(7)
+    with structlog.testing.capture_logs() as logs:
+        asyncio.run(run())
+    assert bot.edits == 2
+    warned = [entry for entry in logs if entry["event"] == "progress_not_shown"]
+    assert [w["error"] for w in warned] == ["NetworkError"]
