@@ -118,7 +118,7 @@ class LedgerAudit:
             try:
                 st.verifier = Verifier.from_vkey(first)
             except LedgerError as err:
-                raise VerificationFailed("vkey_unusable", detail=str(err)) from err
+                raise VerificationFailed("vkey_unusable", detail=err.said) from err
         size = log.size()
         if size < st.size:
             raise VerificationFailed("log_shrank", index=size, old=st.size, new=size)
@@ -147,7 +147,7 @@ class LedgerAudit:
         try:
             parsed = parse_leaf(leaf)
         except LedgerError as err:
-            raise VerificationFailed("malformed_leaf", index=index, detail=str(err)) from err
+            raise VerificationFailed("malformed_leaf", index=index, detail=err.said) from err
         entry = parsed.entry
         if entry.seq != index:
             raise VerificationFailed("seq_mismatch", index=index, seq=entry.seq, line=index)
@@ -165,7 +165,7 @@ class LedgerAudit:
             try:
                 st.verifier = Verifier.from_vkey(str(entry.body.get("vkey")))
             except LedgerError as err:
-                raise VerificationFailed("rotation_unusable", index=index, detail=str(err)) from err
+                raise VerificationFailed("rotation_unusable", index=index, detail=err.said) from err
         append_leaf(st.frontier, index, parsed.leaf_hash)
         st.prev = parsed.leaf_hash.hex()
         st.size = index + 1
@@ -189,7 +189,7 @@ class LedgerAudit:
             checkpoint = open_checkpoint(block.checkpoint_text, st.verifier)
         except LedgerError as err:
             raise VerificationFailed(
-                "block_checkpoint", index=where, block=block.number, detail=str(err)
+                "block_checkpoint", index=where, block=block.number, detail=err.said
             ) from err
         ours = root_of_frontier(st.frontier)
         if checkpoint.size != block.end or checkpoint.root != ours or block.root != ours:
@@ -224,4 +224,4 @@ class LedgerAudit:
             except VerificationFailed:
                 raise
             except LedgerError as err:
-                raise VerificationFailed("entry_changed", index=index, detail=str(err)) from err
+                raise VerificationFailed("entry_changed", index=index, detail=err.said) from err

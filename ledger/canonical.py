@@ -16,6 +16,7 @@ from typing import TypeAlias
 
 from ledger.errors import MalformedEntry
 from ledger.errors import NonCanonicalEncoding
+from ledger.messages import Message
 
 JSON: TypeAlias = None | bool | int | str | list["JSON"] | dict[str, "JSON"]
 
@@ -73,39 +74,39 @@ def decode(data: bytes) -> JSON:
         # comparison below, so the per-object hook is only needed for non-ASCII input.
         value: JSON = (_ascii_decoder if data.isascii() else _decoder).decode(text)
     except UnicodeDecodeError as err:
-        raise MalformedEntry("not valid UTF-8") from err
+        raise MalformedEntry(Message.of("ledger.error.not_utf8")) from err
     except json.JSONDecodeError as err:
-        raise MalformedEntry(f"not valid JSON ({err.msg} at byte {err.pos})") from err
+        raise MalformedEntry(Message.of("ledger.error.not_json", msg=err.msg, pos=err.pos)) from err
     except RecursionError as err:
-        raise MalformedEntry("nested too deeply") from err
+        raise MalformedEntry(Message.of("ledger.error.too_deep")) from err
     try:
         again = _dumps(value).encode("utf-8")
     except UnicodeEncodeError as err:
-        raise MalformedEntry("string holds a lone surrogate") from err
+        raise MalformedEntry(Message.of("ledger.error.lone_surrogate")) from err
     if again != data:
-        raise NonCanonicalEncoding("not in RFC 8785 canonical form")
+        raise NonCanonicalEncoding(Message.of("ledger.error.not_canonical"))
     return value
 
 
 def _object(pairs: list[tuple[str, JSON]]) -> dict[str, JSON]:
     out = dict(pairs)
     if len(out) != len(pairs):
-        raise MalformedEntry("duplicate key in object")
+        raise MalformedEntry(Message.of("ledger.error.duplicate_key"))
     for key in out:
         if not key.isascii():
-            raise MalformedEntry(f"object key {key!r} is not ASCII")
+            raise MalformedEntry(Message.of("ledger.error.key_not_ascii", key=repr(key)))
     return out
 
 
 def _int(text: str) -> int:
     number = int(text)
     if not -MAX_INT <= number <= MAX_INT:
-        raise MalformedEntry(f"integer {text} is outside ±(2**53 - 1)")
+        raise MalformedEntry(Message.of("ledger.error.int_range", number=text))
     return number
 
 
 def _no_float(text: str) -> JSON:
-    raise MalformedEntry(f"number {text} is not an integer (floats are not allowed)")
+    raise MalformedEntry(Message.of("ledger.error.not_integer", number=text))
 
 
 _decoder = json.JSONDecoder(

@@ -24,6 +24,7 @@ from ledger.hashing import HASH_SIZE
 from ledger.hashing import Hash
 from ledger.keys import LedgerKey
 from ledger.keys import Verifier
+from ledger.messages import Message
 
 SIG_PREFIX = "\u2014 "  # C2SP signed-note: an em dash and a space open each signature line
 MAX_NOTE = 16 * 1024  # like sumdb's note.Open, refuse absurdly large notes before parsing
@@ -70,18 +71,18 @@ def parse_checkpoint(body: str) -> tuple[str, int, Hash]:
     """
     lines = body.split("\n")
     if len(lines) < 4 or lines[-1] != "" or any(line == "" for line in lines[:-1]):
-        raise MalformedEntry("a checkpoint body is origin, size and root lines")
+        raise MalformedEntry(Message.of("ledger.error.checkpoint_lines"))
     origin, size_text, root_text = lines[0], lines[1], lines[2]
     if not size_text.isdigit() or not size_text.isascii() or str(int(size_text)) != size_text:
-        raise MalformedEntry(f"checkpoint size {size_text[:40]!r} is not a canonical number")
+        raise MalformedEntry(Message.of("ledger.error.checkpoint_size", size=repr(size_text[:40])))
     try:
         root = base64.b64decode(root_text, validate=True)
     except binascii.Error as err:
-        raise MalformedEntry("checkpoint root is not base64") from err
+        raise MalformedEntry(Message.of("ledger.error.checkpoint_root_base64")) from err
     if len(root) != HASH_SIZE or base64.b64encode(root).decode() != root_text:
-        raise MalformedEntry("checkpoint root is not 32 bytes of canonical base64")
+        raise MalformedEntry(Message.of("ledger.error.checkpoint_root"))
     if not origin:
-        raise MalformedEntry("checkpoint origin is empty")
+        raise MalformedEntry(Message.of("ledger.error.checkpoint_origin"))
     return origin, int(size_text), Hash(root)
 
 
@@ -104,10 +105,10 @@ def open_checkpoint(text: str, verifiers: Verifier | Iterable[Verifier]) -> Chec
     """
     known = [verifiers] if isinstance(verifiers, Verifier) else list(verifiers)
     if len(text) > MAX_NOTE or not text.endswith("\n"):
-        raise MalformedEntry("a signed note is at most 16 KiB and ends with a newline")
+        raise MalformedEntry(Message.of("ledger.error.note_end"))
     split = text.rfind("\n\n")
     if split < 0:
-        raise MalformedEntry("a signed note has a blank line before its signatures")
+        raise MalformedEntry(Message.of("ledger.error.note_blank"))
     body, signed = text[: split + 1], 0
     for line in text[split + 2 : -1].split("\n"):
         name, signature = _signature_line(line)
@@ -116,23 +117,25 @@ def open_checkpoint(text: str, verifiers: Verifier | Iterable[Verifier]) -> Chec
                 try:
                     verifier.verify(body.encode("utf-8"), signature[4:])
                 except InvalidSignature as err:
-                    raise InvalidSignature(f"checkpoint signature by {name} is invalid") from err
+                    raise InvalidSignature(
+                        Message.of("ledger.error.note_signature", name=name)
+                    ) from err
                 signed += 1
     if signed == 0:
         names = ", ".join(v.key_id for v in known)
-        raise UnknownKey(f"checkpoint is not signed by a known key ({names})", key=names)
+        raise UnknownKey(Message.of("ledger.error.note_unknown_key", keys=names), key=names)
     origin, size, root = parse_checkpoint(body)
     return Checkpoint(origin=origin, size=size, root=root, text=text)
 
 
 def _signature_line(line: str) -> tuple[str, bytes]:
     if not line.startswith(SIG_PREFIX):
-        raise MalformedEntry("a signature line starts with an em dash and a space")
+        raise MalformedEntry(Message.of("ledger.error.note_sig_prefix"))
     name, _, encoded = line[len(SIG_PREFIX) :].rpartition(" ")
     try:
         signature = base64.b64decode(encoded, validate=True)
     except binascii.Error as err:
-        raise MalformedEntry("a signature is not base64") from err
+        raise MalformedEntry(Message.of("ledger.error.note_sig_base64")) from err
     if not name or len(signature) < 5 or base64.b64encode(signature).decode() != encoded:
-        raise MalformedEntry("a signature line is '— name base64(hash || signature)'")
+        raise MalformedEntry(Message.of("ledger.error.note_sig_line"))
     return name, signature

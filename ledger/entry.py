@@ -24,6 +24,7 @@ from ledger.errors import MalformedEntry
 from ledger.hashing import Hash
 from ledger.hashing import hash_leaf
 from ledger.keys import LedgerKey
+from ledger.messages import Message
 
 VERSION = 1
 ZERO_PREV = "0" * 64  # `prev` of entry 0
@@ -161,20 +162,20 @@ def parse_leaf(leaf: bytes, index: int | None = None) -> SignedLeaf:
     try:
         value = canonical.decode(leaf)
     except MalformedEntry as err:
-        raise type(err)(err.reason, index=index) from err
+        raise type(err)(err.what, index=index) from err
     if not isinstance(value, dict) or value.keys() != LEAF_KEYS:
-        raise MalformedEntry("a leaf has exactly the fields entry, key and sig", index=index)
+        raise MalformedEntry(Message.of("ledger.error.leaf_fields"), index=index)
     raw, key_id, sig = value["entry"], value["key"], value["sig"]
     if not isinstance(raw, dict) or raw.keys() != ENTRY_KEYS:
-        raise MalformedEntry("the entry does not have exactly the entry fields", index=index)
+        raise MalformedEntry(Message.of("ledger.error.entry_fields"), index=index)
     if not isinstance(key_id, str) or not isinstance(sig, str):
-        raise MalformedEntry("key and sig must be strings", index=index)
+        raise MalformedEntry(Message.of("ledger.error.leaf_key_sig"), index=index)
     try:
         signature = binascii.a2b_base64(sig, strict_mode=True)
     except (binascii.Error, ValueError) as err:
-        raise MalformedEntry("sig is not base64", index=index) from err
+        raise MalformedEntry(Message.of("ledger.error.sig_not_base64"), index=index) from err
     if len(signature) != 64 or binascii.b2a_base64(signature, newline=False) != sig.encode():
-        raise MalformedEntry("sig is not 64 bytes of canonical base64", index=index)
+        raise MalformedEntry(Message.of("ledger.error.sig_not_canonical"), index=index)
     entry = _entry(raw, index)
     entry_bytes = leaf[len(LEAF_HEAD) : leaf.rindex(LEAF_KEY_MARK)]
     return SignedLeaf(entry, entry_bytes, key_id, signature, hash_leaf(leaf))
@@ -184,19 +185,22 @@ def _entry(raw: dict[str, JSON], index: int | None) -> Entry:
     seq, ts, kind, actor = raw["seq"], raw["ts"], raw["kind"], raw["actor"]
     round_, body, prev = raw["round"], raw["body"], raw["prev"]
     if raw["v"] != VERSION or type(raw["v"]) is not int:
-        raise MalformedEntry(f"entry version is {raw['v']!r}, not {VERSION}", index=index)
+        raise MalformedEntry(
+            Message.of("ledger.error.entry_version", version=repr(raw["v"]), expected=VERSION),
+            index=index,
+        )
     if type(seq) is not int or seq < 0:
-        raise MalformedEntry("seq is not a non-negative integer", index=index)
+        raise MalformedEntry(Message.of("ledger.error.seq_not_count"), index=index)
     if not isinstance(ts, str) or not TS_PATTERN.fullmatch(ts):
-        raise MalformedEntry("ts is not a UTC time like 2017-02-23T10:00:00.000Z", index=index)
+        raise MalformedEntry(Message.of("ledger.error.ts_format"), index=index)
     if not isinstance(kind, str) or not KIND_PATTERN.fullmatch(kind):
-        raise InvalidKind(f"kind {kind!r} is not a dotted lowercase name", index=index)
+        raise InvalidKind(Message.of("ledger.error.kind_format", kind=repr(kind)), index=index)
     if not isinstance(actor, str) or not actor:
-        raise MalformedEntry("actor is not a non-empty string", index=index)
+        raise MalformedEntry(Message.of("ledger.error.actor_empty"), index=index)
     if round_ is not None and not isinstance(round_, str):
-        raise MalformedEntry("round is neither a string nor null", index=index)
+        raise MalformedEntry(Message.of("ledger.error.round_type"), index=index)
     if not isinstance(body, dict):
-        raise MalformedEntry("body is not an object", index=index)
+        raise MalformedEntry(Message.of("ledger.error.body_type"), index=index)
     if not isinstance(prev, str) or not HEX_PATTERN.fullmatch(prev):
-        raise MalformedEntry("prev is not 64 lowercase hex digits", index=index)
+        raise MalformedEntry(Message.of("ledger.error.prev_format"), index=index)
     return Entry(seq, ts, kind, actor, round_, body, prev)

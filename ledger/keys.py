@@ -24,6 +24,7 @@ import nacl.signing
 
 from ledger.errors import InvalidSignature
 from ledger.errors import MalformedEntry
+from ledger.messages import Message
 
 ALG_ED25519 = b"\x01"  # C2SP signed-note: signature type 0x01 is Ed25519
 
@@ -41,7 +42,7 @@ def check_name(name: str) -> str:
         MalformedEntry: otherwise.
     """
     if not name or "+" in name or any(ch.isspace() for ch in name) or not name.isprintable():
-        raise MalformedEntry(f"key name {name!r} must be non-empty, without '+' or spaces")
+        raise MalformedEntry(Message.of("ledger.error.key_name", name=repr(name)))
     return name
 
 
@@ -63,19 +64,21 @@ class Verifier:
         """
         parts = vkey.strip().split("+", 2)
         if len(parts) != 3:
-            raise MalformedEntry(f"verifier key {vkey[:80]!r} is not name+hash+key")
+            raise MalformedEntry(Message.of("ledger.error.vkey_shape", vkey=repr(vkey[:80])))
         name, hash_hex, key_b64 = parts
         check_name(name)
         try:
             raw = base64.b64decode(key_b64, validate=True)
             declared = int(hash_hex, 16)
         except (binascii.Error, ValueError) as err:
-            raise MalformedEntry(f"verifier key {vkey[:80]!r} is not well-formed") from err
+            raise MalformedEntry(
+                Message.of("ledger.error.vkey_malformed", vkey=repr(vkey[:80]))
+            ) from err
         if len(hash_hex) != 8 or len(raw) != 33 or raw[:1] != ALG_ED25519:
-            raise MalformedEntry(f"verifier key {vkey[:80]!r} is not an Ed25519 note key")
+            raise MalformedEntry(Message.of("ledger.error.vkey_not_ed25519", vkey=repr(vkey[:80])))
         public_key = raw[1:]
         if key_hash(name, public_key) != declared:
-            raise MalformedEntry(f"verifier key {vkey[:80]!r} has the wrong key hash")
+            raise MalformedEntry(Message.of("ledger.error.vkey_wrong_hash", vkey=repr(vkey[:80])))
         return cls(name, declared, public_key, nacl.signing.VerifyKey(public_key))
 
     @property
@@ -98,7 +101,9 @@ class Verifier:
         try:
             self._verify_key.verify(message, signature)
         except (nacl.exceptions.BadSignatureError, ValueError, TypeError) as err:
-            raise InvalidSignature(f"signature does not verify under key {self.key_id}") from err
+            raise InvalidSignature(
+                Message.of("ledger.error.signature_invalid", key=self.key_id)
+            ) from err
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from ledger.hashing import EMPTY_ROOT
 from ledger.hashing import HASH_SIZE
 from ledger.hashing import Hash
 from ledger.hashing import hash_children
+from ledger.messages import Message
 from ledger.tree import Range
 from ledger.tree import consistency_ranges
 from ledger.tree import hash_of_subtrees
@@ -60,7 +61,7 @@ def prove_inclusion(index: int, size: int, read: HashReader) -> list[Hash]:
         InvalidProof: index outside the tree.
     """
     if not 0 <= index < size:
-        raise InvalidProof(f"index {index} is outside a tree of size {size}")
+        raise InvalidProof(Message.of("ledger.error.proof_index", index=index, size=size))
     return hashes_of_ranges(inclusion_ranges(index, size), read)
 
 
@@ -71,7 +72,7 @@ def prove_consistency(old_size: int, new_size: int, read: HashReader) -> list[Ha
         InvalidProof: sizes out of order or negative.
     """
     if not 0 <= old_size <= new_size:
-        raise InvalidProof(f"no consistency proof from size {old_size} to size {new_size}")
+        raise InvalidProof(Message.of("ledger.error.proof_sizes", old=old_size, new=new_size))
     return hashes_of_ranges(consistency_ranges(old_size, new_size), read)
 
 
@@ -88,12 +89,12 @@ def verify_inclusion(
         RootMismatch: a well-formed path that leads to a different root.
     """
     if not 0 <= index < size:
-        raise InvalidProof(f"index {index} is outside a tree of size {size}")
+        raise InvalidProof(Message.of("ledger.error.proof_index", index=index, size=size))
     _check_hashes([leaf_hash, root, *path])
     fn, sn, r = index, size - 1, leaf_hash  # steps 2-3
     for p in path:
         if sn == 0:  # step 4a
-            raise InvalidProof("inclusion path is too long")
+            raise InvalidProof(Message.of("ledger.error.inclusion_long"))
         if fn & 1 or fn == sn:  # step 4b: right child, or the last node of its level
             r = hash_children(p, r)
             while fn and not fn & 1:
@@ -102,7 +103,7 @@ def verify_inclusion(
             r = hash_children(r, p)
         fn, sn = fn >> 1, sn >> 1  # step 4c
     if sn != 0:  # step 5
-        raise InvalidProof("inclusion path is too short")
+        raise InvalidProof(Message.of("ledger.error.inclusion_short"))
     if r != root:
         raise RootMismatch(expected=root, calculated=r)
 
@@ -121,18 +122,18 @@ def verify_consistency(
         RootMismatch: a well-formed path that leads to different roots.
     """
     if not 0 <= old_size <= new_size:
-        raise InvalidProof(f"no consistency proof from size {old_size} to size {new_size}")
+        raise InvalidProof(Message.of("ledger.error.proof_sizes", old=old_size, new=new_size))
     _check_hashes([old_root, new_root, *path])
     if old_size == 0 or old_size == new_size:
         if path:
-            raise InvalidProof("consistency path must be empty")
+            raise InvalidProof(Message.of("ledger.error.consistency_not_empty"))
         if old_size == 0 and old_root != EMPTY_ROOT:
             raise RootMismatch(expected=old_root, calculated=EMPTY_ROOT)
         if old_size == new_size and old_root != new_root:
             raise RootMismatch(expected=new_root, calculated=old_root)
         return
     if not path:  # step 1
-        raise InvalidProof("consistency path is empty")
+        raise InvalidProof(Message.of("ledger.error.consistency_empty"))
     nodes = list(path)
     if old_size & (old_size - 1) == 0:  # step 2: first is an exact power of 2
         nodes.insert(0, old_root)
@@ -142,7 +143,7 @@ def verify_consistency(
     fr = sr = nodes[0]  # step 5
     for c in nodes[1:]:  # step 6
         if sn == 0:
-            raise InvalidProof("consistency path is too long")
+            raise InvalidProof(Message.of("ledger.error.consistency_long"))
         if fn & 1 or fn == sn:
             fr, sr = hash_children(c, fr), hash_children(c, sr)
             while fn and not fn & 1:
@@ -151,7 +152,7 @@ def verify_consistency(
             sr = hash_children(sr, c)
         fn, sn = fn >> 1, sn >> 1
     if sn != 0:  # step 7
-        raise InvalidProof("consistency path is too short")
+        raise InvalidProof(Message.of("ledger.error.consistency_short"))
     if fr != old_root:
         raise RootMismatch(expected=old_root, calculated=fr)
     if sr != new_root:
@@ -161,4 +162,6 @@ def verify_consistency(
 def _check_hashes(hashes: Sequence[bytes]) -> None:
     for h in hashes:
         if len(h) != HASH_SIZE:
-            raise InvalidProof(f"a hash of {len(h)} bytes, not {HASH_SIZE}")
+            raise InvalidProof(
+                Message.of("ledger.error.hash_size", size=len(h), expected=HASH_SIZE)
+            )

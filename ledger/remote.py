@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
+import ssl
 import tempfile
 import time
 import urllib.error
@@ -71,8 +73,11 @@ def verify_url(
     note = _get(base, "/ledger/checkpoint").decode()
     try:
         _, size, _ = parse_checkpoint(note[: note.index("\n\n") + 1])
-    except (LedgerError, ValueError) as err:
-        raise VerificationFailed("server_checkpoint", detail=str(err)) from err
+    except LedgerError as err:
+        raise VerificationFailed("server_checkpoint", detail=err.said) from err
+    except ValueError as err:  # no blank line: not a signed note
+        detail = Message.of("ledger.error.note_blank")
+        raise VerificationFailed("server_checkpoint", detail=detail) from err
     blocks = _blocks(base)
     with tempfile.TemporaryDirectory(prefix="ledger-audit-") as tmp:
         folder = Path(tmp)
@@ -128,7 +133,7 @@ def _check_proofs(base: str, blocks: list[dict[str, Any]], size: int, leaves: li
             try:
                 verify_inclusion(hash_leaf(leaves[index]), index, end, path, root)
             except LedgerError as err:
-                raise VerificationFailed("inclusion_fails", index=index, detail=str(err)) from err
+                raise VerificationFailed("inclusion_fails", index=index, detail=err.said) from err
         if previous is not None:
             old = int(previous["end"])
             proof = _json(base, "/ledger/proof/consistency", **{"from": old, "to": end})
@@ -140,7 +145,7 @@ def _check_proofs(base: str, blocks: list[dict[str, Any]], size: int, leaves: li
                     "blocks_inconsistent",
                     old=previous["number"],
                     new=block["number"],
-                    detail=str(err),
+                    detail=err.said,
                 ) from err
         previous = block
 
@@ -177,8 +182,27 @@ def _get(base: str, path: str) -> bytes:
                 raise VerificationFailed("http_error", url=url, status=err.code) from err
             _sleep(retry_delay(err.headers.get("Retry-After"), attempt))
         except OSError as err:
-            raise VerificationFailed("fetch_error", url=url, detail=str(err)) from err
+            raise VerificationFailed("fetch_error", url=url, detail=network_problem(err)) from err
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def network_problem(err: OSError) -> Message | str:
+    """Return why a server could not be reached: in the catalog's words for the usual causes
+    (unknown host, refused, timed out, certificate, reset), else the system's own (English)."""
+    reason = err.reason if isinstance(err, urllib.error.URLError) else err
+    if isinstance(reason, str) or not isinstance(reason, BaseException):
+        return str(err)
+    causes: tuple[tuple[type[BaseException], str], ...] = (
+        (socket.gaierror, "net_unknown_host"),
+        (ConnectionRefusedError, "net_refused"),
+        (TimeoutError, "net_timeout"),
+        (ssl.SSLCertVerificationError, "net_certificate"),
+        (ConnectionResetError, "net_reset"),
+    )
+    for kind, code in causes:
+        if isinstance(reason, kind):
+            return Message.of(f"ledger.error.{code}")
+    return str(err)
 
 
 def retry_delay(retry_after: str | None, attempt: int) -> float:

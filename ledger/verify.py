@@ -107,8 +107,12 @@ def verify_export(
     trusted = vkey if vkey is not None else _read(root_dir / "vkey")
     try:
         first_key = Verifier.from_vkey(trusted.strip().splitlines()[0])
-    except (MalformedEntry, IndexError) as err:
-        raise VerificationFailed("vkey_unusable", detail=str(err)) from err
+    except MalformedEntry as err:
+        raise VerificationFailed("vkey_unusable", detail=err.said) from err
+    except IndexError as err:  # nothing but whitespace
+        raise VerificationFailed(
+            "vkey_unusable", detail=Message.of("ledger.error.vkey_empty")
+        ) from err
     path = root_dir / "entries.jsonl"
     with _mapped(path) as data:  # a memory map: exports larger than RAM are fine
         schedule = _key_schedule(data, first_key)
@@ -253,7 +257,7 @@ def _check_rotation(body: object, index: int, schedule: Schedule) -> Problem | N
     try:
         Verifier.from_vkey(str(body["vkey"]))
     except MalformedEntry as err:
-        return ("rotation_unusable", {"detail": err.reason})
+        return ("rotation_unusable", {"detail": err.what})
     return None
 
 
@@ -262,7 +266,7 @@ def _plain(err: MalformedEntry, line: bytes) -> Problem:
         return ("no_final_newline", {})
     if not line:
         return ("empty_line", {})
-    return ("malformed_leaf", {"detail": err.reason})
+    return ("malformed_leaf", {"detail": err.what})
 
 
 def _join(chunks: list[_Chunk]) -> bytes:
@@ -311,7 +315,7 @@ def _check_checkpoints(
             verifier = Verifier.from_vkey(schedule[bisect.bisect_right(since, sizes) - 1][1])
             opened.append(open_checkpoint(text, verifier))
         except LedgerError as err:
-            raise VerificationFailed("checkpoint_unverified", what=what, detail=str(err)) from err
+            raise VerificationFailed("checkpoint_unverified", what=what, detail=err.said) from err
     newest = opened[0]
     if any(cp.origin != newest.origin for cp in opened):
         raise VerificationFailed("origins_differ")
@@ -338,7 +342,7 @@ def _check_checkpoints(
 def _claimed_size(text: str) -> int:
     lines = text.split("\n")
     if len(lines) < 2 or not lines[1].isdigit():
-        raise MalformedEntry("not a checkpoint")
+        raise MalformedEntry(Message.of("ledger.error.not_checkpoint"))
     return int(lines[1])
 
 
