@@ -80,6 +80,9 @@ async def checked_in(ctx: Ctx, redeemed: Redeemed) -> None:
     except (e.NotRepresentative, e.NotPresent):
         await ctx.reply("bot.onsite.present_only")
         return
+    if ballot.closed:  # scanned before the official closed the session, applied after it
+        await ctx.reply("bot.onsite.closed_on_arrival")
+        return
     await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=True)
 
 
@@ -96,6 +99,8 @@ async def onsite_menu(ctx: Ctx) -> None:
         # checked in to a session that was closed since: not 'scan the QR code first'
         if not await ctx.call(ctx.svc.checked_in_before, ctx.user_id, rnd.round_id):
             raise
+        ballot = None
+    if ballot is None or ballot.closed:  # closed since (received before the close)
         await ctx.reply("bot.onsite.session_over")
         return
     await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=True)
@@ -103,12 +108,16 @@ async def onsite_menu(ctx: Ctx) -> None:
 
 async def pressed_ballot(ctx: Ctx, round_id: str) -> OnsiteBallot | None:
     """The ballot behind a press on the person's on-site ballot or card; None when they are
-    no longer present (told why: :func:`session_over`)."""
+    no longer present, or their session was closed after the press was received (nothing
+    more can be scored through it): told why, :func:`session_over`."""
     try:
-        return await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, round_id)
+        ballot = await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, round_id)
     except e.NotPresent:
+        ballot = None
+    if ballot is None or ballot.closed:
         await session_over(ctx, round_id)
         return None
+    return ballot
 
 
 async def session_over(ctx: Ctx, round_id: str) -> None:
@@ -166,7 +175,10 @@ def onsite_button(ballot: OnsiteBallot, proposal_id: str) -> tuple[str, dict[str
 
 
 def onsite_buttons(ballot: OnsiteBallot) -> list[tuple[str, dict[str, JSON]]]:
-    """The action buttons of :func:`onsite_rows` (what a score press issues tokens for)."""
+    """The action buttons of :func:`onsite_rows` (what a score press issues tokens for); none
+    for a ballot whose session was closed since (it is shown without them)."""
+    if ballot.closed:
+        return []
     return [onsite_button(ballot, card.proposal_id) for card in ballot.cards]
 
 
@@ -214,6 +226,10 @@ async def onsite_score(ctx: Ctx, args: dict[str, JSON]) -> None:
         return
     await ctx.answer(ctx.t("bot.onsite.scored", score=value))
     text, rows = onsite_rows(ctx, done.ballot)
+    if done.ballot.closed:  # received before the close, applied after: counted, and the last
+        await ctx.show(text, None)
+        await ctx.reply("bot.onsite.session_over")
+        return
     await ctx.show(text, keyboard(rows, done.tokens) if rows else None)
 
 

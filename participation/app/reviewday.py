@@ -44,6 +44,9 @@ class OnsiteBallot:
     scale: int
     cards: list[ProposalCard]
     scores: dict[str, int]
+    # The session was closed since: the action that read this ballot was received before the
+    # close (and counts), but nothing more can be scored through it.
+    closed: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -221,6 +224,7 @@ class ReviewDay(Base):
             scale=rnd.rules.onsite_scale,
             cards=self._not_own(cards, rnd, enrollment),
             scores=scores,
+            closed=not session.open,
         )
 
     def online_ballot(self, user_id: int, round_id: str) -> OnlineBallot:

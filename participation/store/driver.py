@@ -176,8 +176,9 @@ DELETE_LIKE = "DELETE FROM pt_like WHERE round_id = ? AND user_id = ? AND propos
 # The proposal and its round as for an endorsement, the proposal's review group, the person's
 # enrollment (NULL: none) and their community's review group (the group of its first proposal
 # not withdrawn), whether they like a proposal of the round, the newest open session of the round
-# they checked in to (NULL: none), the pressed token's row, the request's recorded outcome, and a
-# score the person gave on site in the round: one row per score, one with NULL when there is none.
+# they checked in to (NULL: none) with whether it is still open and when it closed, the pressed
+# token's row, the request's recorded outcome, and a score the person gave on site in the round:
+# one row per score, one with NULL when there is none.
 # "Open": open at the press's moment (a session closed after it still counts; see
 # OnsiteSession.open_at). The columns up to the request's are LIKE_STATE's (whether they like one
 # in place of whether they scored on site). Parameters: user id, user id, False, user id, user
@@ -194,7 +195,7 @@ ONSITE_STATE = (
     " o.proposal_id, o.session_id, o.score,"
     " (SELECT v.group_no FROM pt_proposal AS v WHERE v.round_id = p.round_id"
     " AND v.community = n.community AND v.withdrawn = ? LIMIT 1),"
-    f" s.session_id, s.group_no{_ENDORSE_STATE_FROM}"
+    f" s.session_id, s.group_no, s.open, s.closed_at{_ENDORSE_STATE_FROM}"
     " LEFT OUTER JOIN pt_enrollment AS n ON n.round_id = p.round_id AND n.user_id = ?"
     " LEFT OUTER JOIN pt_onsite_session AS s ON s.session_id = "
     + _PRESENT.format(round="p.round_id")

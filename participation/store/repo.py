@@ -588,10 +588,11 @@ def onsite_state(
         return None, None, None
     r, rows = read
     p = r.proposal
-    voter_group, sid, group = rows[0][33:36]
+    voter_group, sid, group, open_, closed_at = rows[0][33:38]
     session = None
     if sid is not None:
-        session = OnsiteSession(session_id=sid, round_id=p.round_id, group=group, open=True)
+        session = OnsiteSession(session_id=sid, round_id=p.round_id, group=group,
+                                open=bool(open_), closed_at=closed_at)  # fmt: skip
     scores = {row[30]: (row[31], int(row[32])) for row in rows if row[30] is not None}
     state = OnsiteState(
         p, r.round, r.group_no, r.enrollment, voter_group, r.other_channel, session, scores

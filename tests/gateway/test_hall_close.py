@@ -1,0 +1,145 @@
+"""The end of a review day in the hall, with updates judged when ingress received them.
+
+The real bot behind an `UpdateWorker` (tests.gateway.test_received_time.Hall): a resident's
+check-in or score press is received before the official closes the hall's session (or before
+the review deadline) and is applied after it, as in a queue of a busy hall. What counts is
+what was received before; what the person is shown afterwards must be what they can still do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.gateway.support import RedisServer
+from tests.gateway.test_received_time import Hall
+from tests.support.e2e_bot import KST
+from tests.support.e2e_bot import OFFICIAL
+from tests.support.e2e_bot import ROUND
+from tests.support.e2e_bot import BotWorld
+from tests.support.e2e_bot import labels
+from tests.support.e2e_bot import text_of
+from tests.support.review_day import current
+from tests.support.review_day import resident
+from tests.support.review_day import submit
+from tests.support.review_day import to_review
+
+pytestmark = pytest.mark.asyncio
+T0 = dt.datetime(2017, 2, 23, 15, tzinfo=KST)  # the hall's afternoon; review ends at 18:00
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    server = RedisServer(tmp_path / "r").start()
+    try:
+        yield server.url
+    finally:
+        server.kill()
+
+
+def at(seconds: int) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def said(world: BotWorld, uid: int, since: int) -> list[str]:
+    return [text_of(m) for m in world.messages(uid)[since:]]
+
+
+async def hall_with_session(world: BotWorld) -> str:
+    """Three proposals in review and the hall's session opened at T0; return its id."""
+    submit(world, resident(world, "제안자"), 3)
+    to_review(world)
+    world.clock.now = T0
+    return world.svc.open_onsite_session(OFFICIAL, ROUND)
+
+
+async def test_a_check_in_received_before_the_close_says_the_session_ended_not_a_ballot(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A resident scanned the QR code a second before the official closed the session; the
+    check-in waited in the queue and was applied after the close. It counts (received
+    before), but the ballot it showed had #1 #2 #3 buttons of which every press answered
+    'this session has ended': nothing could be scored through it any more."""
+    async with BotWorld(tmp_path) as world:
+        hall = Hall(world, redis_url, "")
+        session = await hall_with_session(world)
+        voter = resident(world, "현장 주민")
+        world.srv.open_deep_link(voter, world.services.deep_link(world.svc.onsite_code(session)))
+        await hall.receive_at(at(1))
+        world.clock.now = at(3)
+        world.svc.close_onsite_session(OFFICIAL, session)
+        world.clock.now = at(10)
+        await hall.work(lambda: hall.backlog() == 0)
+
+        assert world.svc.onsite_sessions(ROUND)[0].checkins == 1  # received before: counts
+        told = world.messages(voter)
+        assert [text_of(m) for m in told] == [
+            world.t("bot.onsite.checked_in"),
+            world.t("bot.onsite.closed_on_arrival"),
+        ]
+        assert all(labels(m) == [] for m in told)  # no ballot whose buttons cannot work
+
+        before = len(world.messages(voter))
+        world.srv.send_text(voter, "/onsite")
+        await hall.receive_at(at(12))
+        await hall.work(lambda: hall.backlog() == 0)
+        assert said(world, voter, before) == [world.t("bot.onsite.session_over")]
+
+
+async def test_a_score_received_before_the_close_counts_and_leaves_no_dead_buttons(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A resident pressed '4' (and, impatient, '4' again) a moment before the official
+    closed the session; both presses waited in the queue. The first counts once; the
+    ballot it redrew offered #1 #2 #3 again, every one of which then answered 'this session
+    has ended'. Now the redrawn ballot shows the score without buttons and says so."""
+    async with BotWorld(tmp_path) as world:
+        hall = Hall(world, redis_url, "")
+        session = await hall_with_session(world)
+        voter = resident(world, "현장 주민")
+        ballot = await world.deep_link(
+            voter, world.services.deep_link(world.svc.onsite_code(session))
+        )
+        card = await world.press(voter, ballot, "#1")
+        four = world.data_of(card, "4")
+        world.srv.press(voter, card["message_id"], four)
+        world.srv.press(voter, card["message_id"], four)  # a double tap
+        await hall.receive_at(at(1))
+        world.clock.now = at(3)
+        world.svc.close_onsite_session(OFFICIAL, session)
+        world.clock.now = at(10)
+        before = len(world.messages(voter))
+        await hall.work(lambda: hall.backlog() == 0)
+
+        assert world.svc.review_figures(ROUND)["onsite_scores"] == 1
+        redrawn = current(world, voter, card)
+        assert world.t("bot.onsite.line", number=1, title="제안 1", score=4) in text_of(redrawn)
+        assert labels(redrawn) == []
+        assert said(world, voter, before) == [world.t("bot.onsite.session_over")]
+
+
+async def test_a_card_opened_before_the_close_and_shown_after_it_says_the_session_ended(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """'#2' pressed a moment before the close, applied after it, showed the card with its
+    1-5 buttons, none of which could be taken any more."""
+    async with BotWorld(tmp_path) as world:
+        hall = Hall(world, redis_url, "")
+        session = await hall_with_session(world)
+        voter = resident(world, "현장 주민")
+        ballot = await world.deep_link(
+            voter, world.services.deep_link(world.svc.onsite_code(session))
+        )
+        world.srv.press(voter, ballot["message_id"], world.data_of(ballot, "#2"))
+        await hall.receive_at(at(1))
+        world.clock.now = at(3)
+        world.svc.close_onsite_session(OFFICIAL, session)
+        world.clock.now = at(10)
+        before = len(world.messages(voter))
+        await hall.work(lambda: hall.backlog() == 0)
+
+        assert said(world, voter, before) == [world.t("bot.onsite.session_over")]
+        assert labels(current(world, voter, ballot)) == []
