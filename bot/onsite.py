@@ -68,6 +68,16 @@ async def reviewing_round(ctx: Ctx) -> RoundView:
     return rnd
 
 
+def require_before_review_end(ctx: Ctx, rnd: RoundView) -> None:
+    """Refuse to show a ballot once the review's deadline has passed, though the round may
+    still be in review: the clock moves it to results only once every press received before
+    the deadline is applied, and whatever this person presses now comes after it.  Raises
+    DeadlinePassed (its text gives the deadline in KST)."""
+    ends = rnd.rules.deadlines.review_ends
+    if rnd.phase == "review" and ends is not None and ctx.services.clock().timestamp() >= ends:
+        raise e.DeadlinePassed(deadline=ends)
+
+
 # --- on site ------------------------------------------------------------------------------------
 async def checked_in(ctx: Ctx, redeemed: Redeemed) -> None:
     """After a valid scan: present (or already, for a scan again of the session they are in:
@@ -93,6 +103,7 @@ async def onsite_menu(ctx: Ctx) -> None:
     if rnd.phase in REVIEW_OVER:
         await ctx.reply("participation.error.review_over")
         return
+    require_before_review_end(ctx, rnd)
     try:
         ballot = await ctx.call(ctx.svc.onsite_ballot, ctx.user_id, rnd.round_id)
     except e.NotPresent:
@@ -224,6 +235,9 @@ async def onsite_score(ctx: Ctx, args: dict[str, JSON]) -> None:
             await ctx.answer(ctx.refusal(err), alert=True)
             await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=False)
         return
+    except e.DeadlinePassed:  # its buttons could only answer that again
+        await ctx.drop_buttons()
+        raise
     await ctx.answer(ctx.t("bot.onsite.scored", score=value))
     text, rows = onsite_rows(ctx, done.ballot)
     if done.ballot.closed:  # received before the close, applied after: counted, and the last
@@ -253,6 +267,7 @@ async def online_menu(ctx: Ctx) -> None:
         phase = ctx.t(f"participation.phase.{rnd.phase}")
         await ctx.reply("bot.online.not_open", phase=phase)
         return
+    require_before_review_end(ctx, rnd)
     await online_view(ctx, rnd.round_id, fresh=True)
 
 
@@ -343,7 +358,11 @@ async def toggle_like(ctx: Ctx, args: dict[str, JSON]) -> None:
     issued in the ledger's transaction, and the ballot as it is now.
     """
     proposal_id = str_arg(args, "p")
-    done = await ctx.press(ctx.svc.toggle_like, ctx.user_id, proposal_id, issue=ballot_buttons)
+    try:
+        done = await ctx.press(ctx.svc.toggle_like, ctx.user_id, proposal_id, issue=ballot_buttons)
+    except e.DeadlinePassed:  # its buttons could only answer that again
+        await ctx.drop_buttons()
+        raise
     ballot = done.ballot
     liked = proposal_id in ballot.liked
     await ctx.answer(ctx.t("bot.online.liked" if liked else "bot.online.unliked"))

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.clock import advance_phases
+from gateway.store import JobRuns
 from tests.gateway.support import RedisServer
 from tests.gateway.test_received_time import Hall
 from tests.support.e2e_bot import KST
@@ -143,3 +145,58 @@ async def test_a_card_opened_before_the_close_and_shown_after_it_says_the_sessio
 
         assert said(world, voter, before) == [world.t("bot.onsite.session_over")]
         assert labels(current(world, voter, ballot)) == []
+
+
+END = dt.datetime(2017, 2, 23, 18, tzinfo=KST)  # the world's review_ends
+
+
+def after_end(seconds: int) -> dt.datetime:
+    return END + dt.timedelta(seconds=seconds)
+
+
+async def test_after_the_review_deadline_while_the_round_waits_nothing_offers_a_ballot(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """18:00 passed; a press received at 17:59:59 still waits, so the round stays in review
+    (the clock waits for it). Meanwhile /onsite and /review showed the whole ballot with
+    its buttons, and a score or a like pressed at 18:00:01 was refused with the deadline but
+    left the card's 1-5 buttons (the ballot's likes), each answering that again. Now they say
+    the review closed at 18:00 (KST), and the refused card or ballot loses its buttons; the
+    waiting press still counts."""
+    async with BotWorld(tmp_path) as world:
+        hall = Hall(world, redis_url, "")
+        submit(world, resident(world, "제안자"), 3)
+        to_review(world)
+        world.clock.now = END - dt.timedelta(minutes=5)
+        session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+        early, late, online = resident(world, "일찍"), resident(world, "늦게"), resident(world)
+        cards = {}
+        for voter in (early, late):
+            ballot = await world.deep_link(
+                voter, world.services.deep_link(world.svc.onsite_code(session))
+            )
+            cards[voter] = await world.press(voter, ballot, "#1")
+        likes = await world.text(online, "/review")
+        world.srv.press(early, cards[early]["message_id"], world.data_of(cards[early], "4"))
+        await hall.receive_at(END - dt.timedelta(seconds=1))
+        world.clock.now = after_end(30)
+        await advance_phases(world.svc, JobRuns(world.ledger.engine), hall.client, hall.layout)
+        assert world.svc.round(ROUND).phase == "review"  # waits for the early press
+
+        before = {uid: len(world.messages(uid)) for uid in (late, online)}
+        world.srv.press(late, cards[late]["message_id"], world.data_of(cards[late], "5"))
+        world.srv.press(online, likes["message_id"], world.data_of(likes, "#2"))
+        await hall.receive_at(after_end(1))
+        world.srv.send_text(late, "/onsite")
+        world.srv.send_text(online, "/review")
+        await hall.receive_at(after_end(20))
+        await hall.work(lambda: hall.backlog() == 0)
+
+        closed = world.t(
+            "participation.error.deadline_passed", deadline="2017년 2월 23일 (목) 오후 6:00"
+        )
+        assert said(world, late, before[late]) == [closed, closed]
+        assert said(world, online, before[online]) == [closed, closed]
+        assert labels(current(world, late, cards[late])) == []
+        assert labels(current(world, online, likes)) == []
+        assert world.svc.review_figures(ROUND)["onsite_scores"] == 1  # the early press
