@@ -27,6 +27,7 @@ from typing import Any
 
 from ledger.checkpoint import parse_checkpoint
 from ledger.errors import LedgerError
+from ledger.hashing import Hash
 from ledger.hashing import parse_hash
 from ledger.messages import Message
 from ledger.proof import verify_consistency
@@ -129,7 +130,7 @@ def _check_proofs(base: str, blocks: list[dict[str, Any]], size: int, leaves: li
         root = parse_hash(str(block["root"]))
         for index in {int(block["start"]), end - 1}:
             proof = _json(base, "/ledger/proof/inclusion", index=index, size=end)
-            path = [parse_hash(h) for h in proof["path"]]
+            path = _proof_path(proof, "/ledger/proof/inclusion")
             try:
                 verify_inclusion(hash_leaf(leaves[index]), index, end, path, root)
             except LedgerError as err:
@@ -137,7 +138,7 @@ def _check_proofs(base: str, blocks: list[dict[str, Any]], size: int, leaves: li
         if previous is not None:
             old = int(previous["end"])
             proof = _json(base, "/ledger/proof/consistency", **{"from": old, "to": end})
-            path = [parse_hash(h) for h in proof["path"]]
+            path = _proof_path(proof, "/ledger/proof/consistency")
             try:
                 verify_consistency(old, end, path, parse_hash(str(previous["root"])), root)
             except LedgerError as err:
@@ -151,13 +152,46 @@ def _check_proofs(base: str, blocks: list[dict[str, Any]], size: int, leaves: li
 
 
 def _blocks(base: str) -> list[dict[str, Any]]:
+    """Return every block the server lists, each checked to have the API's shape."""
     out: list[dict[str, Any]] = []
     while True:
         page = _json(base, "/ledger/blocks", start=len(out) + 1, limit=1000)
         found = page.get("blocks")
         if not isinstance(found, list) or not found:
             return out
-        out.extend(found)
+        out.extend(_block(b) for b in found)
+
+
+_BLOCK_FIELDS: dict[str, type] = {
+    "number": int, "start": int, "end": int, "root": str, "checkpoint": str,
+}  # fmt: skip
+
+
+def _block(block: object) -> dict[str, Any]:
+    """Return a served block record, or raise VerificationFailed naming its first bad field
+    (a server that misbehaves is reported, never a traceback)."""
+    if not isinstance(block, dict):
+        raise VerificationFailed("server_bad_field", path="/ledger/blocks", field="blocks")
+    for name, kind in _BLOCK_FIELDS.items():
+        value = block.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise VerificationFailed("server_bad_field", path="/ledger/blocks", field=name)
+    try:
+        parse_hash(block["root"])
+    except ValueError as err:
+        raise VerificationFailed("server_bad_field", path="/ledger/blocks", field="root") from err
+    return block
+
+
+def _proof_path(proof: dict[str, Any], path: str) -> list[Hash]:
+    """Return a served proof's hashes, or raise VerificationFailed."""
+    hashes = proof.get("path")
+    if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+        raise VerificationFailed("server_bad_field", path=path, field="path")
+    try:
+        return [parse_hash(h) for h in hashes]
+    except ValueError as err:
+        raise VerificationFailed("server_bad_field", path=path, field="path") from err
 
 
 def _json(base: str, path: str, **query: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 from urllib.parse import urlparse
 
@@ -36,9 +37,11 @@ def serve(
     *,
     lie_about: int | None = None,
     throttle: Callable[[int], str | None] | None = None,
+    mangle: Callable[[str, Any], Any] | None = None,
 ) -> ThreadingHTTPServer:
     """Serve the /ledger/* routes from `api`; `lie_about` swaps one served entry's bytes;
-    `throttle(n)` returning a Retry-After value makes request number n a 429 with it."""
+    `throttle(n)` returning a Retry-After value makes request number n a 429 with it;
+    `mangle(path, body)` returns the body to serve instead (a misbehaving server)."""
     requests = itertools.count()
 
     class Handler(BaseHTTPRequestHandler):
@@ -51,6 +54,8 @@ def serve(
             q = {k: v[0] for k, v in parse_qs(url.query).items()}
             try:
                 body: object = route(url.path, q)
+                if mangle is not None:
+                    body = mangle(url.path, body)
             except LedgerError as err:
                 self.send(400, json.dumps(api.error_body(err)))
                 return
@@ -254,3 +259,63 @@ def test_verify_url_into_an_older_export_replaces_its_checkpoints(
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["1.txt", "2.txt", "3.txt"]
     assert verify_export(out).size == 11
     assert (out / "notes.md").read_text("utf-8") == "mine"  # not ours: left alone
+
+
+def _block(field: str, value: Any) -> Callable[[str, Any], Any]:
+    def mangle(path: str, body: Any) -> Any:
+        if path == "/ledger/blocks" and body["blocks"]:
+            if field == "*":
+                body["blocks"][0] = value
+            elif value is KeyError:
+                del body["blocks"][0][field]
+            else:
+                body["blocks"][0][field] = value
+        return body
+
+    return mangle
+
+
+def _proof(value: Any) -> Callable[[str, Any], Any]:
+    def mangle(path: str, body: Any) -> Any:
+        if path.startswith("/ledger/proof/"):
+            if value is KeyError:
+                del body["path"]
+            else:
+                body["path"] = value
+        return body
+
+    return mangle
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        _block("end", KeyError),
+        _block("end", "4"),
+        _block("number", None),
+        _block("root", "zz" * 32),
+        _block("root", 7),
+        _block("checkpoint", KeyError),
+        _block("start", True),
+        _block("*", "not a block"),
+        _proof(KeyError),
+        _proof(["not hex"]),
+        _proof("ab"),
+    ],
+    ids=["no end", "end a string", "number null", "root not hex", "root a number",
+         "no checkpoint", "start a bool", "block a string", "proof without path",
+         "proof path not hex", "proof path a string"],
+)  # fmt: skip
+def test_verify_url_names_a_server_that_serves_malformed_records(
+    filled: Ledger, mangle: Callable[[str, Any], Any]
+) -> None:
+    """A server whose blocks or proofs are malformed is reported as misbehaving (FAILED with
+    what was wrong), not with a Python traceback."""
+    server = serve(filled, mangle=mangle)
+    try:
+        with pytest.raises(VerificationFailed) as caught:
+            verify_url(f"http://127.0.0.1:{server.server_address[1]}", processes=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert caught.value.text("en")
