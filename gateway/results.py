@@ -12,7 +12,8 @@
    (`participation.report.text_table`, the very table `python -m participation tally` prints, in
    `<pre>` messages under 4,096 characters), the chart PNG, and a footer with the entry index,
    the sealing block number, a `/verify` link, the CSV/XLSX links
-   (`GET /results/<round>.csv|.xlsx`) and how to recount;
+   (`GET /results/<round>.csv|.xlsx`), how to recount and how to check the titles against
+   the ledger (`report.openings_commands`, as the results page);
 4. optionally queue the residents' announcement (`service.announce_results`: a catalog key
    and params per outbox row, so each resident reads it in their own language; idempotent
    through its request id);
@@ -232,7 +233,16 @@ class ResultsPublisher:
             heading = self.t("gateway.results.table_heading", part=n, parts=len(chunks))
             out.append((f"table-{n}", heading + "\n<pre>" + "\n".join(chunk) + "</pre>"))
         out.append(("chart", report.chart_png(results, self._catalog, self._locale, titles=titles)))
-        footer = [
+        out.append(("footer", self.footer(results.round, index, block, links)))
+        return out
+
+    def footer(self, round_id: str, index: int, block: int, links: Mapping[str, str]) -> str:
+        """Return the last channel message: where the results are sealed, the links, and the
+        commands to copy, as the results page gives them: recount, then check the titles
+        (well under 4,096 characters: a 32-character round id and a 200-character address
+        leave more than half of it free)."""
+        esc = html.escape
+        lines = [
             self.t("gateway.results.sealed", index=f"{index:,}", block=f"{block:,}"),
             self.t("gateway.results.verify", url=esc(links["verify_url"], quote=True)),
             self.t("gateway.results.page", url=esc(links["page_url"], quote=True)),
@@ -244,11 +254,15 @@ class ResultsPublisher:
             self.t("gateway.results.recount"),
             *(
                 f"<code>{esc(command)}</code>"
-                for command in report.recount_commands(self._base, results.round)
+                for command in report.recount_commands(self._base, round_id)
+            ),
+            self.t("gateway.results.openings"),
+            *(
+                f"<code>{esc(command)}</code>"
+                for command in report.openings_commands(self._base, round_id)
             ),
         ]
-        out.append(("footer", "\n".join(footer)))
-        return out
+        return "\n".join(lines)
 
     async def _post_parts(self, round_id: str, parts: list[tuple[str, str | bytes]]) -> list[str]:
         states = await asyncio.to_thread(self._posts.states, round_id)

@@ -304,7 +304,49 @@ def test_the_footer_gives_the_recount_commands_to_copy_as_they_run(world):
     links = publisher.links(ROUND, 1, "ab" * 32, 1)
     footer = dict(publisher.parts(results, {}, 1, 1, links))["footer"]
     codes = re.findall(r"<code>([^<]*)</code>", footer)
-    assert codes == [
+    assert codes[:2] == [  # then the title check's (the next test)
         f"python -m ledger verify --url {BASE} --out ttabok-ledger",
         f"python -m participation tally ttabok-ledger --round {ROUND}",
     ]
+
+
+def footer_of(world: dict[str, Any]) -> str:
+    svc = world["svc"]
+    results = Results.from_payload(svc.results(ROUND))
+    publisher = ResultsPublisher(svc, world["ledger"], Bot(SANDBOX_TOKEN), Catalog.load(),
+                                 store.ResultsPosts(world["ledger"].engine), channel=CHANNEL,
+                                 base_url=BASE)  # fmt: skip
+    links = publisher.links(ROUND, 1, "ab" * 32, 1)
+    return dict(publisher.parts(results, {}, 1, 1, links))["footer"]
+
+
+def test_the_footer_says_how_to_check_the_titles_as_the_results_page_does(world):
+    """The channel's results post told readers how to recount but not how to check the titles
+    it lists against the ledger; it now gives, after the recount, the two commands the results
+    page shows (report.openings_commands), this server and the round filled in."""
+    footer = footer_of(world)
+    codes = re.findall(r"<code>([^<]*)</code>", footer)
+    assert codes == [
+        *report.recount_commands(BASE, ROUND),
+        f"curl -fsS -o openings.json {BASE}/results/{ROUND}/openings.json",
+        "python -m participation tally ttabok-ledger --openings openings.json",
+    ]
+    said = Catalog.load().text("ko", "gateway.results.openings")
+    assert said in footer and said.endswith("니다.")  # the channel's formal Korean (합쇼체)
+    assert footer.index(said) > footer.index(codes[1])  # after the recount, as on the page
+
+
+def test_the_footer_with_the_title_check_stays_within_one_message():
+    """The longest round id the web accepts and a long public address still fit Telegram's
+    4,096 characters (counted after entity parsing, so on the text without tags)."""
+    catalog = Catalog.load()
+    base = "https://" + "a" * 200 + ".example"
+    round_id = "r" * 32
+    for locale in ("ko", "en"):
+        publisher = ResultsPublisher(None, None, Bot(SANDBOX_TOKEN), catalog, None,
+                                     channel=CHANNEL, base_url=base, locale=locale)  # fmt: skip
+        links = publisher.links(round_id, 10**9, "ab" * 32, 10**6)
+        footer = publisher.footer(round_id, 10**9, 10**6, links)
+        shown = re.sub(r"<[^>]+>", "", footer)
+        assert len(shown) <= MESSAGE_LIMIT
+        assert f"{base}/results/{round_id}/openings.json" in shown
