@@ -43,6 +43,7 @@ from participation.app.reviewday import BROADCAST_MAX
 from participation.domain import errors as e
 from participation.domain.events import JSON
 from participation.domain.regions import GYEONGGI
+from participation.domain.rules import advance_waits
 from participation.tally import Results
 from participation.views import RoundView
 
@@ -75,6 +76,18 @@ async def ask_publish(ctx: Ctx, args: dict[str, JSON]) -> None:
         await show_published(ctx, rnd)
         return
     r: dict[str, JSON] = {"r": rnd.round_id}
+    ends = rnd.rules.deadlines.review_ends
+    until = advance_waits(ends, int(ctx.services.clock().timestamp()))
+    if rnd.phase == "review" and until is not None:  # past the deadline: the clock moves it
+        text = ctx.t(
+            "bot.admin.publish_waiting",
+            round=rnd.title,
+            review_ends=format_datetime(ends, ctx.locale),
+            by=format_datetime(until, ctx.locale),
+        )
+        rows = [[Btn(ctx.t("bot.admin.refresh"), "admin.publish", r)], back_row(ctx, rnd)]
+        await ctx.show(text, await inline(ctx, rows))
+        return
     if rnd.phase != "results":  # the service refuses any other phase: say so before a press
         text = ctx.t(
             "bot.admin.publish_not_yet",

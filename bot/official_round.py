@@ -33,6 +33,7 @@ from participation.domain.round import Deadlines
 from participation.domain.round import RoundRules
 from participation.domain.round import Weights
 from participation.domain.rules import NEXT_PHASE
+from participation.domain.rules import advance_waits
 
 KST = dt.timezone(dt.timedelta(hours=9))
 WEIGHT_PRESETS: tuple[tuple[int, int, int], ...] = ((50, 30, 20), (40, 30, 30), (60, 20, 20))
@@ -324,7 +325,13 @@ async def phase_menu(ctx: Ctx, args: dict[str, JSON]) -> None:
     target = NEXT_PHASE.get(rnd.phase)
     now_phase = ctx.t(f"participation.phase.{rnd.phase}")
     rows: list[list[Btn]] = []
-    if target is None:
+    until = advance_waits(rnd.deadline, int(ctx.services.clock().timestamp()))
+    if rnd.deadline is not None and until is not None:
+        # The clock moves it once what was received before the deadline is applied; the
+        # service refuses the move meanwhile (AdvancePending): say so before any press.
+        text = ctx.refusal(e.AdvancePending(deadline=rnd.deadline, by=until))
+        rows.append([Btn(ctx.t("bot.admin.refresh"), "admin.phase", {"r": rnd.round_id})])
+    elif target is None:
         text = ctx.t("bot.admin.phase_last", round=rnd.title, phase=now_phase)
     elif rnd.phase == "results" and not rnd.results_published:
         # The service refuses the move (ResultsNotPublished): say so before any press.

@@ -263,7 +263,9 @@ class Officials(Base):
     def advance_round(
         self, official_id: int, round_id: str, *, request_id: str | None = None
     ) -> Receipt:
-        """Move a round to its next phase (entering review fixes the shortlist)."""
+        """Move a round to its next phase (entering review fixes the shortlist).  Raises
+        AdvancePending in the minutes after its phase's deadline while the clock waits for
+        the actions received before it (rules.check_manual_advance)."""
 
         def actor() -> str:
             return self.actor("official", round_id, official_id)
@@ -272,6 +274,7 @@ class Officials(Base):
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             repo.require_official(conn, official_id)
+            rules.check_manual_advance(repo.round_state(conn, round_id), now)
             return inner(conn, now)
 
         return self._run(plan, request_id=request_id).receipt

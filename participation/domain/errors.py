@@ -286,6 +286,15 @@ class DeadlinePassed(Closed):
     moments = ("deadline",)
 
 
+class AdvancePending(Closed):
+    """An official's move of a round whose phase deadline (param ``deadline``) passed while
+    the clock waits for the actions received before it (it moves the round itself, ``by``
+    then at the latest): moving it now would refuse those (see rules.due_phase)."""
+
+    key = "participation.error.advance_pending"
+    moments = ("deadline", "by")
+
+
 class RulesFrozen(Closed):
     key = "participation.error.rules_frozen"
 

@@ -153,6 +153,29 @@ def due_phase(rnd: RoundState, now: int, waiting_since: int | None = None) -> st
     return NEXT_PHASE[rnd.phase]
 
 
+def advance_waits(deadline: int | None, now: int) -> int | None:
+    """Return until when a round whose phase ends at ``deadline`` is left to the clock at
+    ``now`` (it waits for the actions received before the deadline, at most until then;
+    see :func:`due_phase`), or None when it is not: before the deadline, or after the wait."""
+    if deadline is None or not deadline <= now < deadline + ADVANCE_WAIT_S:
+        return None
+    return deadline + ADVANCE_WAIT_S
+
+
+def check_manual_advance(rnd: RoundState, now: int) -> None:
+    """Check an official may move the round on now: not while its phase's deadline passed
+    and the clock waits for what was received before it (an action received before the
+    deadline and still in the queue would be refused once the round moved).
+
+    Raises:
+        AdvancePending: the deadline passed less than ``ADVANCE_WAIT_S`` ago.
+    """
+    deadline = rnd.rules.deadlines.of(rnd.phase)
+    until = advance_waits(deadline, now)
+    if deadline is not None and until is not None:
+        raise e.AdvancePending(deadline=deadline, by=until)
+
+
 def judged_at(now: int, received: int | None) -> int:
     """Return the moment an action is judged at: when it was ``received`` (None: ``now``),
     never after ``now`` and never more than ``RECEIVED_LATE_S`` before it."""

@@ -16,6 +16,7 @@ import pytest
 
 from gateway.clock import advance_phases
 from gateway.store import JobRuns
+from participation.domain.errors import AdvancePending
 from tests.gateway.support import RedisServer
 from tests.gateway.test_received_time import Hall
 from tests.support.e2e_bot import KST
@@ -25,6 +26,7 @@ from tests.support.e2e_bot import BotWorld
 from tests.support.e2e_bot import labels
 from tests.support.e2e_bot import text_of
 from tests.support.review_day import current
+from tests.support.review_day import official
 from tests.support.review_day import resident
 from tests.support.review_day import submit
 from tests.support.review_day import to_review
@@ -200,3 +202,53 @@ async def test_after_the_review_deadline_while_the_round_waits_nothing_offers_a_
         assert labels(current(world, late, cards[late])) == []
         assert labels(current(world, online, likes)) == []
         assert world.svc.review_figures(ROUND)["onsite_scores"] == 1  # the early press
+
+
+async def test_an_official_cannot_cut_off_presses_received_before_the_deadline(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """18:00:30, a score pressed at 17:59:59 still in the queue: the round waits in review.
+    The official's screens said '심사는 오후 6:00에 끝나고, 그때 결과 발표 단계로 넘어갑니다.
+    먼저 넘기려면 단계 진행을 눌러 주십시오' and offered '예, 진행합니다', which moved the
+    round at once: the waiting score was then refused as after the review. Now the screens
+    say the round moves by itself once what was received before the deadline is applied (by
+    18:10 at the latest), and the service refuses the move in that window."""
+    async with BotWorld(tmp_path) as world:
+        hall = Hall(world, redis_url, "")
+        boss = await official(world)
+        submit(world, resident(world, "제안자"), 3)
+        to_review(world)
+        world.clock.now = END - dt.timedelta(minutes=5)
+        session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+        voter = resident(world, "일찍")
+        ballot = await world.deep_link(
+            voter, world.services.deep_link(world.svc.onsite_code(session))
+        )
+        card = await world.press(voter, ballot, "#1")
+        world.srv.press(voter, card["message_id"], world.data_of(card, "4"))
+        await hall.receive_at(END - dt.timedelta(seconds=1))
+        world.clock.now = after_end(30)
+        runs = JobRuns(world.ledger.engine)
+        await advance_phases(world.svc, runs, hall.client, hall.layout)
+
+        deadline, by = "2017년 2월 23일 (목) 오후 6:00", "2017년 2월 23일 (목) 오후 6:10"
+        menu = await world.text(boss, "/admin")
+        await world.press(boss, menu, world.t("bot.admin.menu.phase"))
+        screen = current(world, boss, menu)
+        waits = world.t("participation.error.advance_pending", deadline=deadline, by=by)
+        assert text_of(screen) == waits
+        assert world.t("bot.admin.phase_yes") not in labels(screen)
+        menu = await world.text(boss, "/admin")
+        await world.press(boss, menu, world.t("bot.admin.menu.publish"))
+        screen = current(world, boss, menu)
+        assert text_of(screen) == world.t(
+            "bot.admin.publish_waiting", round="2017 따복공동체", review_ends=deadline, by=by
+        )
+        assert world.t("bot.admin.menu.phase") not in labels(screen)
+        with pytest.raises(AdvancePending):  # a confirmation opened before 18:00
+            world.svc.advance_round(OFFICIAL, ROUND)
+
+        await hall.work(lambda: hall.backlog() == 0)
+        assert world.svc.review_figures(ROUND)["onsite_scores"] == 1
+        await advance_phases(world.svc, runs, hall.client, hall.layout)
+        assert world.svc.round(ROUND).phase == "results"
