@@ -136,14 +136,14 @@ class ResultsPublisher:
             await self._digests.publish_pending()
         leaf = (await asyncio.to_thread(self._ledger.entries, index, index + 1))[0]
         leaf_hash = hash_leaf(leaf).hex()
-        titles = await asyncio.to_thread(self._titles, results)
+        titles = await asyncio.to_thread(self.titles, results)
         links = self.links(round_id, index, leaf_hash, block)
         posted = await self._post_parts(round_id, self.parts(results, titles, index, block, links))
         broadcast = None
         if announce:
             broadcast = await asyncio.to_thread(self._announce, official_id, results)
         if send_files:
-            await self._send_files(official_id, results, titles)
+            await self._send_files(official_id, results)
         return {
             "round": round_id,
             "index": index,
@@ -172,13 +172,12 @@ class ResultsPublisher:
             log.info("block_sealed", block=block.number, size=block.end)
         return int(block.number)
 
-    def _titles(self, results: Results) -> dict[str, str]:
-        out = {}
-        for row in results.rows:
-            card = self._svc.proposal(row.proposal)
-            if card.title:
-                out[row.proposal] = str(card.title)
-        return out
+    def titles(self, results: Results, locale: str | None = None) -> dict[str, str]:
+        """Return the titles to show with `results` in `locale` (the channel's by default), read
+        now: a proposal hidden since the publication shows a placeholder with the reason, as
+        the results page and the openings (`report.shown_titles`)."""
+        cards = {row.proposal: self._svc.proposal(row.proposal) for row in results.rows}
+        return report.shown_titles(results, cards, self._catalog, locale or self._locale)
 
     def links(self, round_id: str, index: int, leaf_hash: str, block: int) -> dict[str, str]:
         """Return the public links of a publication: /verify of its entry, the results page,
@@ -313,15 +312,12 @@ class ResultsPublisher:
         payload = await asyncio.to_thread(self._svc.results, round_id)
         if payload is None:
             raise e.PhaseClosed(phase="results", action="files")
-        results = Results.from_payload(payload)
-        titles = await asyncio.to_thread(self._titles, results)
-        await self._send_files(official_id, results, titles)
+        await self._send_files(official_id, Results.from_payload(payload))
 
-    async def _send_files(
-        self, official_id: int, results: Results, titles: Mapping[str, str]
-    ) -> None:
+    async def _send_files(self, official_id: int, results: Results) -> None:
         resident = await asyncio.to_thread(self._svc.resident, official_id)
         locale = getattr(resident, "locale", None) or self._locale
+        titles = await asyncio.to_thread(self.titles, results, locale)
         csv_text = io.StringIO()
         report.write_csv(results, csv_text, self._catalog, locale, titles)
         xlsx = io.BytesIO()

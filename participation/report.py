@@ -4,7 +4,8 @@ All take a :class:`~participation.tally.Results` and a :class:`~participation.sh
 (``i18n.Catalog``) with a locale; texts come from the ``report`` catalog domain, category and
 region names from ``participation.category.<code>`` / ``participation.region.<code>`` when the
 catalog has them (else the code). Proposal titles are personal content kept beside the ledger:
-pass them as ``titles`` when you have them; a recount from an export has none.
+pass them as ``titles`` when you have them (``shown_titles``: a proposal hidden after the
+publication shows a placeholder with the reason); a recount from an export has none.
 
 * Proposals are named as residents know them, "#3" (``Row.number``, the n of the id
   ``"<round>-<n>"``): the text table and the chart by that number alone; the CSV and XLSX
@@ -44,6 +45,7 @@ from participation.tally import JUDGE_SCORE_MAX
 from participation.tally import Results
 from participation.tally import Row
 from participation.tally import shown
+from participation.views import ProposalCard
 
 COLUMNS: tuple[str, ...] = (
     "rank", "proposal", "number", "title", "category", "region", "community", "group", "budget",
@@ -76,6 +78,30 @@ def openings_commands(base_url: str, round_id: str) -> tuple[str, str]:
         f"curl -fsS -o openings.json {url}",
         f"python -m participation tally {RECOUNT_DIR} --openings openings.json",
     )
+
+
+def shown_titles(
+    results: Results, cards: Mapping[str, ProposalCard], texts: Texts, locale: str
+) -> dict[str, str]:
+    """Return the titles to show with ``results``, by proposal, from its ``cards`` read now.
+
+    As the openings (``participation.opening``) decide: a proposal hidden after the
+    publication (moderation of its content) keeps its row, since its rank, scores and money
+    are published, but shows ``report.title.hidden`` with the reason instead of its title;
+    erased content shows nothing; a card not given shows nothing.
+    """
+    out = {}
+    for row in results.rows:
+        card = cards.get(row.proposal)
+        if card is None:
+            continue
+        if card.hidden:
+            code = card.hide_reason or ""
+            reason = name_of(texts, locale, f"participation.reason.{code}", code)
+            out[row.proposal] = texts.text(locale, "report.title.hidden", reason=reason)
+        elif card.title:
+            out[row.proposal] = str(card.title)
+    return out
 
 
 def name_of(texts: Texts, locale: str, key: str, fallback: str) -> str:

@@ -3,7 +3,9 @@
 Results are public once published (they are posted to the public channel), so no token is
 needed. The files are built from the published Results payload (`service.results`), the
 same one `python -m participation tally` recomputes from an export, with the proposals'
-titles (personal content beside the ledger: an erased title is left empty). Unknown rounds
+titles (personal content beside the ledger: an erased title is left empty; a proposal hidden
+after the publication keeps its row, as ranks and money are published, with a placeholder
+that gives the reason instead of its title, as its openings withhold it). Unknown rounds
 and rounds without published results answer 404: a short page in the reader's language for a
 browser (?lang=, else Accept-Language), the JSON error shape for programs.
 
@@ -58,8 +60,10 @@ PAGE_KEYS = ("formula_heading", "table_heading", "totals_heading", "files_headin
              "openings")  # fmt: skip
 
 
-def _published(round_id: str) -> tuple[Results, dict[str, str]] | None:
-    """Return the published results of `round_id` and its proposals' titles, or None."""
+def _published(round_id: str, locale: str) -> tuple[Results, dict[str, str], set[str]] | None:
+    """Return the published results of `round_id`, the titles to show with them in `locale`
+    (`report.shown_titles`: a placeholder with the reason for a proposal hidden since) and
+    the proposals hidden since the publication; None when there are none."""
     d = deps()
     if not ROUND_ID.match(round_id) or d.participation is None:
         return None
@@ -70,12 +74,9 @@ def _published(round_id: str) -> tuple[Results, dict[str, str]] | None:
     if payload is None:
         return None
     results = Results.from_payload(payload)
-    titles = {}
-    for row in results.rows:
-        card = d.participation.proposal(row.proposal)
-        if card.title:
-            titles[row.proposal] = str(card.title)
-    return results, titles
+    cards = {row.proposal: d.participation.proposal(row.proposal) for row in results.rows}
+    titles = report.shown_titles(results, cards, d.catalog, locale)
+    return results, titles, {proposal for proposal, card in cards.items() if card.hidden}
 
 
 def _locale() -> str:
@@ -88,11 +89,11 @@ def _locale() -> str:
 @bp.get("/results/<round_id>")
 def results_page(round_id: str) -> Response:
     """Render the published results of `round_id` as a page, exactly as published."""
-    found = _published(round_id)
+    catalog, locale = deps().catalog, _locale()
+    found = _published(round_id, locale)
     if found is None:
         return _missing()
-    results, titles = found
-    catalog, locale = deps().catalog, _locale()
+    results, titles, hidden = found
     picked = [report.COLUMNS.index(column) for column in PAGE_COLUMNS]
     heads = report.headers(catalog, locale)
     rows = []
@@ -100,7 +101,8 @@ def results_page(round_id: str) -> Response:
         values = report.row_values(row, catalog, locale, titles)
         cells = {column: str(values[i]) for column, i in zip(PAGE_COLUMNS, picked, strict=True)}
         cells["budget"] = report.money(catalog, locale, row.budget)
-        rows.append({"selected": row.selected, "cells": cells})
+        rows.append({"selected": row.selected, "cells": cells,
+                     "withheld": row.proposal in hidden})  # fmt: skip
     t = {key: catalog.text(locale, f"webhook.results.{key}") for key in PAGE_KEYS}
     t["title"] = catalog.text(locale, "webhook.results.page_title", title=results.rules.title)
     t["totals"] = catalog.text(
@@ -111,6 +113,7 @@ def results_page(round_id: str) -> Response:
         cap=report.money(catalog, locale, results.rules.budget_cap),
     )
     t["lang_switch"] = catalog.text(locale, "webhook.verify.lang_switch")
+    t["hidden_note"] = catalog.text(locale, "webhook.results.hidden_note") if hidden else ""
     html = render_template(
         "results.html",
         locale=locale,
@@ -151,12 +154,12 @@ def _verify_url(round_id: str) -> str | None:
 def results_file(round_id: str, fmt: str) -> Response:
     """Return the published results of `round_id` as CSV (UTF-8 with BOM) or XLSX."""
     d = deps()
-    found = _published(round_id) if fmt in MEDIA else None
-    if found is None:
-        return _missing()
-    results, titles = found
     lang = request.args.get("lang", "")
     locale = lang if lang in LOCALES else d.default_locale
+    found = _published(round_id, locale) if fmt in MEDIA else None
+    if found is None:
+        return _missing()
+    results, titles, _ = found
     if fmt == "csv":
         text = io.StringIO()
         report.write_csv(results, text, d.catalog, locale, titles)

@@ -350,3 +350,41 @@ def test_the_footer_with_the_title_check_stays_within_one_message():
         shown = re.sub(r"<[^>]+>", "", footer)
         assert len(shown) <= MESSAGE_LIMIT
         assert f"{base}/results/{round_id}/openings.json" in shown
+
+
+def test_a_title_hidden_after_publication_is_withheld_in_posts_and_files(world, sandbox):
+    """Hiding after the publication is moderation of content: the row stays (rank and money
+    are published), its title does not. A re-rendered post (a retry) and the official's files
+    show the placeholder with the reason, as the results page and the openings do. Runs last:
+    it hides a selected proposal of the shared round."""
+    import csv
+    import io
+
+    svc, catalog = world["svc"], Catalog.load()
+    results = Results.from_payload(svc.results(ROUND))
+    row = results.rows[0]
+    title = svc.proposal(row.proposal).title
+    svc.hide_proposal(ADMIN, row.proposal, "abuse")
+    placeholder = catalog.text("ko", "report.title.hidden",
+                               reason=catalog.text("ko", "participation.reason.abuse"))  # fmt: skip
+    publisher = ResultsPublisher(svc, world["ledger"], Bot(SANDBOX_TOKEN), catalog,
+                                 store.ResultsPosts(world["ledger"].engine), channel=CHANNEL,
+                                 base_url=BASE)  # fmt: skip
+    titles = publisher.titles(results)
+    assert titles[row.proposal] == placeholder
+    intro = dict(publisher.parts(results, titles, 1, 1, publisher.links(ROUND, 1, "ab" * 32, 1)))
+    assert f"{row.rank}위 #{row.number} {placeholder}" in intro["intro-1"]
+    assert title not in intro["intro-1"]
+
+    async def send() -> None:
+        async with Bot(SANDBOX_TOKEN, base_url=sandbox.api_base_url) as bot:
+            await ResultsPublisher(svc, world["ledger"], bot, catalog,
+                                   store.ResultsPosts(world["ledger"].engine), channel=CHANNEL,
+                                   base_url=BASE).send_files(ADMIN, ROUND)  # fmt: skip
+
+    asyncio.run(send())
+    sent = [m for m in sandbox.messages(ADMIN) if m.get("document")]
+    data = next(m for m in sent if m["document"]["file_name"].endswith(".csv"))
+    lines = list(csv.reader(io.StringIO(data["document_bytes"].decode("utf-8-sig"))))
+    assert [line[3] for line in lines if line[1] == row.proposal] == [placeholder]
+    assert len(lines) == 1 + len(results.rows)

@@ -117,3 +117,68 @@ def test_the_readme_title_check_runs_as_copied(web, site, tmp_path):
         assert done.returncode == 0, (filled, done.stdout, done.stderr)
     assert done is not None and "제목 3건이 장부와 일치합니다" in done.stdout
     assert json.loads((tmp_path / "openings.json").read_text(encoding="utf-8"))["round"] == R
+
+
+def csv_rows(web: Any, lang: str = "ko") -> list[list[str]]:
+    import csv
+    import io
+
+    got = web.get(f"/results/{R}.csv?lang={lang}").get_data().decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(got)))[1:]
+
+
+def test_a_proposal_hidden_after_the_results_keeps_its_row_but_not_its_title(world, web):
+    """A proposal hidden after the publication (moderation: here, personal information in it)
+    kept its title on the results page and in the files while the openings withheld it. Its
+    row stays as published (rank, scores, money), the title is replaced by a placeholder that
+    says why, and the page explains what that means."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from i18n import Catalog
+    from participation.tally import Results
+
+    catalog, late = Catalog.load(), world["ids"]["late"]
+    results = Results.from_payload(world["svc"].results(R))
+    row = next(r for r in results.rows if r.proposal == late)
+    for lang in ("ko", "en"):
+        reason = catalog.text(lang, "participation.reason.personal_info")
+        placeholder = catalog.text(lang, "report.title.hidden", reason=reason)
+        assert reason in placeholder
+        page = web.get(f"/results/{R}?lang={lang}").get_data(as_text=True)
+        assert "late 제안" not in page
+        cells = (f'<th scope="row" class="rank">{row.rank}</th><td class="number">#{row.number}'
+                 f'</td><td class="title withheld">{placeholder}</td>')  # fmt: skip
+        assert cells in page
+        assert catalog.text(lang, "webhook.results.hidden_note") in page
+        (line,) = [r for r in csv_rows(web, lang) if r[1] == late]
+        assert line[0] == str(row.rank) and line[3] == placeholder
+        assert line[8] == str(row.budget)
+        book = web.get(f"/results/{R}.xlsx?lang={lang}").get_data()
+        sheet = load_workbook(io.BytesIO(book)).worksheets[0]
+        (cells_xlsx,) = [r for r in sheet.iter_rows(min_row=2, values_only=True) if r[1] == late]
+        assert cells_xlsx[3] == placeholder
+        assert "late 제안" not in str(list(sheet.iter_rows(values_only=True)))
+
+
+def test_the_page_shows_a_title_only_where_the_openings_open_it(web):
+    """What the results show as titles and what the openings open agree: an opened proposal
+    shows the opened title, a withheld one none of its content (erased: nothing; hidden: the
+    placeholder with the reason, personal information for the one hidden here)."""
+    from i18n import Catalog
+
+    catalog = Catalog.load()
+    reason = catalog.text("ko", "participation.reason.personal_info")
+    hidden = catalog.text("ko", "report.title.hidden", reason=reason)
+    doc = web.get(f"/results/{R}/openings.json").get_json()
+    opened = {o["proposal"]: o["content"]["title"] for o in doc["openings"]}
+    withheld = {w["proposal"]: w["reason"] for w in doc["withheld"]}
+    rows = csv_rows(web)
+    assert rows and withheld
+    for line in rows:
+        proposal, title = line[1], line[3]
+        if proposal in opened:
+            assert title == opened[proposal]
+        else:
+            assert title == {"erased": "", "hidden": hidden}[withheld[proposal]]
