@@ -220,7 +220,13 @@ async def sessions(ctx: Ctx, args: dict[str, JSON]) -> None:
                     )
                 ]
             )
-    if rnd.phase == "review":  # the service opens sessions in the review only
+    ends = rnd.rules.deadlines.review_ends
+    if rnd.phase == "review" and ctx.services.clock().timestamp() >= ends:
+        # the round waits for presses received before the deadline: no session to open
+        lines.append(
+            ctx.t("bot.admin.sessions_after_deadline", deadline=format_datetime(ends, ctx.locale))
+        )
+    elif rnd.phase == "review":  # the service opens sessions in the review only
         rows.insert(0, [Btn(ctx.t("bot.admin.session_new"), "admin.session_new", r)])
     else:
         phase = ctx.t(f"participation.phase.{rnd.phase}")

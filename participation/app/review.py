@@ -93,7 +93,8 @@ class Review(ReviewDay):
         def plan(conn: sa.Connection, now: int) -> Plan:
             repo.require_official(conn, official_id, admin=False)
             rnd = repo.round_state(conn, round_id)
-            rules.require_phase(rnd, ("review",), action="open_session", now=now, deadline=None)
+            rules.require_phase(rnd, ("review",), action="open_session", now=now,
+                                deadline=rnd.rules.deadlines.review_ends)  # fmt: skip
             if group is not None and not 1 <= group <= len(rnd.groups):
                 raise e.WrongGroup(group=group)
             s = t.sessions.c
@@ -146,12 +147,19 @@ class Review(ReviewDay):
         return self._run(plan).receipt
 
     def onsite_code(self, session_id: str, now: dt.datetime | None = None) -> str:
-        """Return the session's current code (rotates every 30 s, accepted for 60 s)."""
+        """Return the session's current code (rotates every 30 s, accepted for 60 s).  Raises
+        Closed for a closed session, DeadlinePassed (as a check-in would be refused) from the
+        review's deadline on, while the round may still wait in review for presses received
+        before it."""
+        at = self._at(now)
         with self._engine.connect() as conn:
             state, secret = repo.session(conn, session_id)
+            rnd = repo.round_state(conn, state.round_id)
         if not state.open:
             raise e.Closed(session=session_id)
-        return rules.onsite_code(secret, session_id, self._at(now))
+        review_ends = rnd.rules.deadlines.review_ends
+        rules.require_phase(rnd, ("review",), action="check_in", now=at, deadline=review_ends)
+        return rules.onsite_code(secret, session_id, at)
 
     def check_in(
         self,

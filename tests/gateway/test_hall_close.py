@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
 from gateway.clock import advance_phases
 from gateway.store import JobRuns
 from participation.domain.errors import AdvancePending
+from participation.domain.errors import DeadlinePassed
 from tests.gateway.support import RedisServer
 from tests.gateway.test_received_time import Hall
 from tests.support.e2e_bot import KST
@@ -30,6 +32,9 @@ from tests.support.review_day import official
 from tests.support.review_day import resident
 from tests.support.review_day import submit
 from tests.support.review_day import to_review
+from tests.webhook.conftest import make_app
+from webhook.onsite import onsite_url
+from webhook.onsite import view_key
 
 pytestmark = pytest.mark.asyncio
 T0 = dt.datetime(2017, 2, 23, 15, tzinfo=KST)  # the hall's afternoon; review ends at 18:00
@@ -252,3 +257,40 @@ async def test_an_official_cannot_cut_off_presses_received_before_the_deadline(
         assert world.svc.review_figures(ROUND)["onsite_scores"] == 1
         await advance_phases(world.svc, runs, hall.client, hall.layout)
         assert world.svc.round(ROUND).phase == "results"
+
+
+async def test_the_projector_stops_handing_out_codes_at_the_review_deadline(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """While the round waited in review after 18:00 for presses received before it, the
+    projector kept showing a fresh QR code and 'scan the QR code', and every scan was
+    refused with '오후 6:00에 마감됐어요'. From the deadline on it shows the session closed.
+    The sessions screen offered '＋ 새 세션 열기' too, opening a session whose every scan
+    would be refused; it now says the review closed."""
+    async with BotWorld(tmp_path) as world:
+        hall = Hall(world, redis_url, "")
+        boss = await official(world)
+        submit(world, resident(world, "제안자"), 2)
+        to_review(world)
+        world.clock.now = END - dt.timedelta(minutes=5)
+        session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+        key = view_key(b"hall-close-pepper")
+        bot = world.srv.bot_username
+        web = make_app(hall.client, participation=world.svc, onsite_key=key).test_client()
+        parsed = urlparse(onsite_url("https://x.example", key, session, bot))
+        page, code = f"{parsed.path}?{parsed.query}", f"{parsed.path}/code?{parsed.query}"
+        assert web.get(page).status_code == 200
+        assert web.get(code).status_code == 200
+
+        world.clock.now = after_end(30)
+        assert world.svc.round(ROUND).phase == "review"  # the clock has not moved it yet
+        assert web.get(page).status_code == 404
+        assert web.get(code).status_code == 404
+        with pytest.raises(DeadlinePassed):
+            world.svc.open_onsite_session(OFFICIAL, ROUND)
+        menu = await world.text(boss, "/admin")
+        await world.press(boss, menu, world.t("bot.admin.menu.onsite"))
+        screen = current(world, boss, menu)
+        assert world.t("bot.admin.session_new") not in labels(screen)
+        kst = "2017년 2월 23일 (목) 오후 6:00"
+        assert world.t("bot.admin.sessions_after_deadline", deadline=kst) in text_of(screen)
