@@ -208,6 +208,8 @@ def operate(argv: list[str]) -> int:
     from gateway import rounds
     from gateway.wiring import Runtime
 
+    command = deadletters if argv[0] == "deadletters" else rounds
+    command.parser().parse_args(argv)  # --help and usage errors answer before anything is made
     settings = _settings()
     configure(settings.log_level)
     check_database(settings.database_url)
@@ -217,9 +219,7 @@ def operate(argv: list[str]) -> int:
         check_ledger_key(
             lambda: runtime.ledger, str(settings.ledger_key_file), partial(key_ids, settings)
         )
-        if argv[0] == "deadletters":
-            return deadletters.main(argv, runtime)
-        return rounds.main(argv, runtime)
+        return command.main(argv, runtime)
     finally:
         runtime.close()
 
