@@ -35,6 +35,7 @@ from i18n import LOCALES
 from i18n import Catalog
 from participation import report
 from participation.domain import events as ev
+from participation.opening import WITHHELD_LATER
 from participation.opening import Finding
 from participation.opening import Openings
 from participation.opening import OpeningsMalformed
@@ -201,6 +202,8 @@ FINDING_KEYS = {
     "verified": "report.openings.verified",
     "withheld.erased": "report.openings.withheld_erased",
     "withheld.hidden": "report.openings.withheld_hidden",
+    "withheld_later.erased": "report.openings.withheld_later_erased",
+    "withheld_later.hidden": "report.openings.withheld_later_hidden",
     "mismatch": "report.openings.mismatch",
     "not_content_entry": "report.openings.not_content_entry",
     "superseded": "report.openings.superseded",
@@ -245,8 +248,12 @@ def _check_titles(
         print(texts.text(locale, "report.openings.failed", failed=len(failed)))
         return 3
     verified = sum(1 for f in findings if f.code == "verified")
+    later = [f for f in findings if f.code == WITHHELD_LATER]
     print(texts.text(locale, "report.openings.ok", verified=verified,
-                     withheld=len(findings) - verified))  # fmt: skip
+                     withheld=len(findings) - verified - len(later)))  # fmt: skip
+    if later:
+        print(texts.text(locale, "report.openings.later_note", later=len(later),
+                         have=later[0].params["have"], size=doc.size))  # fmt: skip
     return 0
 
 

@@ -20,6 +20,7 @@ with it anyone recomputes ``content_c`` and compares it with that entry of the e
 The document (``GET /results/<round>/openings.json``), schema 1::
 
     {"v": 1, "round": R, "results_index": I,           # I: the round's results.published entry
+     "size": N,                                         # the ledger's size when it was read
      "openings": [{"proposal", "index", "kind", "salt", "content"}, ...],
      "withheld": [{"proposal", "content_c", "reason"}, ...]}  # reason: "erased" | "hidden"
 
@@ -30,7 +31,10 @@ in the bot), each once: opened, or withheld because its content was erased (a
 hidden are not covered. :func:`check_openings` checks every claim of the document against an
 export: an opening recomputes to the ``content_c`` of the entry it names, that entry is the
 proposal's latest content entry, a withholding is borne out by the ledger, and no listed
-proposal is left out. This module is pure: no IO, no clock.
+proposal is left out. The document is read live, and an export ends at the last sealed block:
+a withholding recorded after the export's last entry (``size`` beyond it) cannot be borne out
+yet, and is reported as such (``withheld_later``), not as a failure; the titles it withholds are
+shown nowhere. This module is pure: no IO, no clock.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ WITHHELD_REASONS = ("erased", "hidden")
 _HEX = re.compile(r"^(?:[0-9a-f]{2}){1,64}$")
 
 # What a check finds about one proposal: the two good outcomes, then the failures.
-VERIFIED, WITHHELD = "verified", "withheld"
+VERIFIED, WITHHELD, WITHHELD_LATER = "verified", "withheld", "withheld_later"
 FAILURES = ("mismatch", "not_content_entry", "superseded", "missing", "unfounded", "unlisted")
 
 
@@ -117,6 +121,7 @@ class Openings:
 
     round: str
     results_index: int
+    size: int  # the ledger's size when the document was read: its withholdings are before it
     openings: tuple[Opening, ...]
     withheld: tuple[Withheld, ...] = ()
 
@@ -126,6 +131,7 @@ class Openings:
             "v": OPENINGS_SCHEMA,
             "round": self.round,
             "results_index": self.results_index,
+            "size": self.size,
             "openings": [o.to_payload() for o in self.openings],
             "withheld": [w.to_payload() for w in self.withheld],
         }
@@ -152,6 +158,7 @@ def parse_openings(raw: bytes | str) -> Openings:
         found = Openings(
             round=_typed(doc, "round", str),
             results_index=_typed(doc, "results_index", int),
+            size=_typed(doc, "size", int),
             openings=tuple(_opening(item) for item in _typed(doc, "openings", list)),
             withheld=tuple(_withheld(item) for item in _typed(doc, "withheld", list)),
         )
@@ -269,6 +276,7 @@ def check_openings(
     ``doc.round == results.round``.
     """
     seen = _read(entries, results.round)
+    have = max(seen.by_index, default=-1) + 1  # the export's size
     opened = {o.proposal: o for o in doc.openings}
     withheld = {w.proposal: w for w in doc.withheld}
     expected = covered(results)
@@ -278,7 +286,7 @@ def check_openings(
         if proposal in opened:
             findings.append(_check_opening(seen, opened[proposal]))
         elif proposal in withheld:
-            findings.append(_check_withheld(seen, withheld[proposal], latest))
+            findings.append(_check_withheld(seen, withheld[proposal], latest, have, doc.size))
         else:
             findings.append(Finding(proposal=proposal, code="missing", index=latest))
     for other in opened.values():  # content published that the results do not list
@@ -308,13 +316,16 @@ def _check_opening(seen: _Ledger, o: Opening) -> Finding:
     return Finding(proposal=o.proposal, code=VERIFIED, index=o.index, title=o.title)
 
 
-def _check_withheld(seen: _Ledger, w: Withheld, latest: int) -> Finding:
+def _check_withheld(seen: _Ledger, w: Withheld, latest: int, have: int, size: int) -> Finding:
     entry = seen.by_index.get(latest) or {}
     committed = str((entry.get("body") or {}).get("content_c"))
     if w.reason == "erased":
         at = seen.erased_at.get(committed)
     else:
         at = seen.hidden_at.get(w.proposal)
+    if at is None and w.content_c == committed and have < size:  # recorded after the export
+        return Finding(proposal=w.proposal, code=WITHHELD_LATER, index=latest,
+                       params={"reason": w.reason, "have": have, "size": size})  # fmt: skip
     if at is None or w.content_c != committed:
         return Finding(proposal=w.proposal, code="unfounded", index=latest,
                        params={"reason": w.reason})  # fmt: skip

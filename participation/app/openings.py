@@ -32,6 +32,8 @@ from participation.store import tables as t
 class _Entries(Protocol):
     def entries(self, start: int, end: int) -> list[bytes]: ...
 
+    def size(self) -> int: ...
+
 
 class OpeningsView(Base):
     """Publishing the openings of published results."""
@@ -75,8 +77,10 @@ class OpeningsView(Base):
                 opening = self._borne_out(round_id, proposal, latest[proposal], found)
                 if opening is not None:
                     opened.append(opening)
-        doc = Openings(round=round_id, results_index=row.results_index, openings=tuple(opened),
-                       withheld=tuple(withheld))  # fmt: skip
+        # Read after the state: every withholding above is recorded within the first `size`.
+        size = cast(_Entries, self._ledger).size()
+        doc = Openings(round=round_id, results_index=row.results_index, size=size,
+                       openings=tuple(opened), withheld=tuple(withheld))  # fmt: skip
         return doc.to_payload()
 
     def _borne_out(self, round_id: str, proposal: str, index: int, found: Any) -> Opening | None:

@@ -308,3 +308,37 @@ def test_a_verified_title_is_printed_as_typed_but_cannot_rewrite_the_terminal():
 
     assert shown("철수(이)가 낸 제안") == "#3 확인됨: 「철수(이)가 낸 제안」 (장부 항목 7)"
     assert shown("a\x1b[2Jb\u202ec") == "#3 확인됨: 「a\ufffd[2Jb\ufffdc」 (장부 항목 7)"
+
+
+def test_a_withholding_after_the_downloaded_ledger_is_reported_as_not_yet_checkable(
+    world, tmp_path, capsys
+):
+    """The openings are read live, a download ends at the last sealed block: a proposal
+    hidden since is withheld by the document before the hiding is in the download. That
+    said 'FAILED: said hidden, not hidden in the export' until the next block; now the check
+    says the hiding comes after the download (no failure, a note to download again), while
+    a withholding the download should hold and does not still fails."""
+    ids, log, doc = world["ids"], world["ledger"], world["doc"]
+    hidden_at = next(e["seq"] for e in leaves(log) if e["kind"] == "proposal.hidden"
+                     and e["body"]["proposal"] == ids["late"])  # fmt: skip
+    early = tmp_path / "early"
+    early.mkdir()
+    for part in world["export"].iterdir():
+        if part.is_file():
+            (early / part.name).write_bytes(part.read_bytes())
+    lines = (world["export"] / "entries.jsonl").read_bytes().splitlines(keepends=True)
+    (early / "entries.jsonl").write_bytes(b"".join(lines[:hidden_at]))  # sealed before it
+    assert doc["size"] == log.size() > hidden_at
+    status, _ = check(tmp_path, early, doc)
+    out = capsys.readouterr().out
+    assert status == 0, out
+    late = "#" + ids["late"].rsplit("-", 1)[1]
+    said = CATALOG.text("ko", "report.openings.withheld_later_hidden", number=late,
+                        have=hidden_at)  # fmt: skip
+    note = CATALOG.text("ko", "report.openings.later_note", later=1, size=doc["size"],
+                        have=hidden_at)  # fmt: skip
+    assert said in out and note in out
+    assert "검증 실패" not in out
+    stale = dict(doc, size=hidden_at)  # a document of that time cannot withhold it as hidden
+    status, _ = check(tmp_path, early, stale)
+    assert status == 3 and "검증 실패" in capsys.readouterr().out
