@@ -137,9 +137,11 @@ async def session_over(ctx: Ctx, round_id: str) -> None:
     round leaving the review. Not 'scan the QR code first': say which, that the scores
     given count, and take the message's buttons off (they could only answer this again)."""
     rnd = await ctx.call(ctx.svc.round, round_id)
-    await ctx.drop_buttons()
-    over = rnd.phase != "review"
-    await ctx.reply("participation.error.review_over" if over else "bot.onsite.session_over")
+    key = "participation.error.review_over" if rnd.phase != "review" else "bot.onsite.session_over"
+    if not await ctx.drop_buttons():  # a second tap: the first said it, and took them off
+        await ctx.answer(ctx.t(key))
+        return
+    await ctx.reply(key)
 
 
 async def onsite_list(ctx: Ctx, args: dict[str, JSON]) -> None:
@@ -235,8 +237,10 @@ async def onsite_score(ctx: Ctx, args: dict[str, JSON]) -> None:
             await ctx.answer(ctx.refusal(err), alert=True)
             await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=False)
         return
-    except e.DeadlinePassed:  # its buttons could only answer that again
-        await ctx.drop_buttons()
+    except e.DeadlinePassed as err:  # its buttons could only answer that again
+        if not await ctx.drop_buttons():  # a second tap: the first said it
+            await ctx.answer(ctx.refusal(err))
+            return
         raise
     await ctx.answer(ctx.t("bot.onsite.scored", score=value))
     text, rows = onsite_rows(ctx, done.ballot)
@@ -360,8 +364,10 @@ async def toggle_like(ctx: Ctx, args: dict[str, JSON]) -> None:
     proposal_id = str_arg(args, "p")
     try:
         done = await ctx.press(ctx.svc.toggle_like, ctx.user_id, proposal_id, issue=ballot_buttons)
-    except e.DeadlinePassed:  # its buttons could only answer that again
-        await ctx.drop_buttons()
+    except e.DeadlinePassed as err:  # its buttons could only answer that again
+        if not await ctx.drop_buttons():  # a second tap: the first said it
+            await ctx.answer(ctx.refusal(err))
+            return
         raise
     ballot = done.ballot
     liked = proposal_id in ballot.liked

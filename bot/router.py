@@ -404,20 +404,29 @@ class Ctx:
         await self.send(text, markup, photo=photo)
         return False
 
-    async def drop_buttons(self) -> None:
+    async def drop_buttons(self) -> bool:
         """Take the inline keyboard off the pressed message (a preview once it was submitted
         or cancelled), so that its buttons do not stay there only to answer 'already used'.
         Best effort: a message Telegram no longer lets us edit (too old, deleted), or a
         network failure, leaves it as it is; what the person did is done and they must still
-        be told so (a failure here ended in the generic apology after a submission)."""
+        be told so (a failure here ended in the generic apology after a submission).
+
+        Return False when the keyboard was off already (Telegram: 'message is not
+        modified'): an earlier press of the same message took it off, as the first tap of a
+        double tap does, and said what it had to."""
         query = self.update.callback_query
         message = query.message if query is not None else None
         if not isinstance(message, Message) or message.reply_markup is None:
-            return
+            return True
         try:
             await message.edit_reply_markup(None)
+        except BadRequest as err:
+            if not_modified(err):
+                return False
+            log.info("buttons_left", error=type(err).__name__)
         except TelegramError as err:
             log.info("buttons_left", error=type(err).__name__)
+        return True
 
     async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """Answer the pressed button once (a short toast, or an alert)."""

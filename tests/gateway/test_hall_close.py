@@ -192,6 +192,7 @@ async def test_after_the_review_deadline_while_the_round_waits_nothing_offers_a_
 
         before = {uid: len(world.messages(uid)) for uid in (late, online)}
         world.srv.press(late, cards[late]["message_id"], world.data_of(cards[late], "5"))
+        world.srv.press(late, cards[late]["message_id"], world.data_of(cards[late], "5"))
         world.srv.press(online, likes["message_id"], world.data_of(likes, "#2"))
         await hall.receive_at(after_end(1))
         world.srv.send_text(late, "/onsite")
@@ -294,3 +295,34 @@ async def test_the_projector_stops_handing_out_codes_at_the_review_deadline(
         assert world.t("bot.admin.session_new") not in labels(screen)
         kst = "2017년 2월 23일 (목) 오후 6:00"
         assert world.t("bot.admin.sessions_after_deadline", deadline=kst) in text_of(screen)
+
+
+async def test_a_double_tap_after_the_close_says_the_session_ended_once(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A resident tapped '4' twice, both after the official closed the session: the bot
+    sent '이 현장 세션은 끝났어요…' twice (seen on the live stack). The second tap, whose
+    buttons the first took off, is answered with a toast of the same words instead."""
+    async with BotWorld(tmp_path) as world:
+        hall = Hall(world, redis_url, "")
+        session = await hall_with_session(world)
+        voter = resident(world, "현장 주민")
+        ballot = await world.deep_link(
+            voter, world.services.deep_link(world.svc.onsite_code(session))
+        )
+        card = await world.press(voter, ballot, "#1")
+        world.clock.now = at(3)
+        world.svc.close_onsite_session(OFFICIAL, session)
+        four = world.data_of(card, "4")
+        world.srv.press(voter, card["message_id"], four)
+        world.srv.press(voter, card["message_id"], four)
+        await hall.receive_at(at(5))
+        world.clock.now = at(10)
+        before = len(world.messages(voter))
+        await hall.work(lambda: hall.backlog() == 0)
+
+        over = world.t("bot.onsite.session_over")
+        assert said(world, voter, before) == [over]
+        toasts = [a.get("text") for a in world.srv.answered_callbacks(voter)]
+        assert toasts[-1] == over
+        assert world.svc.review_figures(ROUND)["onsite_scores"] == 0
