@@ -79,6 +79,10 @@ def main(argv: Sequence[str] | None = None, catalog: Catalog | None = None) -> i
         round_id = args.round or (doc.round if doc else None)
         entries = [read_entry(line) for line in path.read_bytes().splitlines() if line.strip()]
         results, published = recount_entries(entries, round_id)
+    except OpeningsMalformed as err:
+        why = texts.text(locale, f"report.openings_why.{err.why}", **err.params)
+        print(texts.text(locale, err.key, path=str(args.openings), reason=why), file=sys.stderr)
+        return 1
     except TallyError as err:
         print(texts.text(locale, err.key, path=str(args.openings), **err.params), file=sys.stderr)
         return 1
@@ -192,8 +196,10 @@ def _read_openings(path: Path) -> Openings:
     """
     try:
         raw = path.read_bytes()
+    except FileNotFoundError as err:
+        raise OpeningsMalformed("not_found") from err
     except OSError as err:
-        raise OpeningsMalformed(reason=err.strerror or type(err).__name__) from err
+        raise OpeningsMalformed("unreadable") from err
     return parse_openings(raw)
 
 

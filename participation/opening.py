@@ -63,9 +63,17 @@ FAILURES = ("mismatch", "not_content_entry", "superseded", "missing", "unfounded
 
 
 class OpeningsMalformed(TallyError):
-    """The openings document is not JSON of schema 1 (``reason``: what is wrong, in English)."""
+    """The openings document cannot be read or is not JSON of schema 1. ``why`` names what is
+    wrong (a ``report.openings_why.<why>`` text, with ``params``): ``unreadable``,
+    ``not_found``, ``not_text``, ``not_json`` (``line``, ``column``), ``schema``, ``field``
+    (``field``: of the wrong type or missing), ``salt``, ``reason`` (``reason``), ``index``,
+    ``twice`` (``proposals``)."""
 
     key = "report.error.openings_malformed"
+
+    def __init__(self, why: str, **params: str | int) -> None:
+        super().__init__(**params)
+        self.why = why
 
 
 def canonical(content: ev.JSON) -> bytes:
@@ -153,37 +161,37 @@ def parse_openings(raw: bytes | str) -> Openings:
     """
     try:
         doc = json.loads(raw)
-        if not isinstance(doc, dict) or doc.get("v") != OPENINGS_SCHEMA:
-            raise ValueError(f"not an openings document of schema {OPENINGS_SCHEMA}")
-        found = Openings(
-            round=_typed(doc, "round", str),
-            results_index=_typed(doc, "results_index", int),
-            size=_typed(doc, "size", int),
-            openings=tuple(_opening(item) for item in _typed(doc, "openings", list)),
-            withheld=tuple(_withheld(item) for item in _typed(doc, "withheld", list)),
-        )
-    except (ValueError, TypeError) as err:  # json.JSONDecodeError is a ValueError
-        raise OpeningsMalformed(reason=str(err)) from err
+    except json.JSONDecodeError as err:
+        raise OpeningsMalformed("not_json", line=err.lineno, column=err.colno) from err
+    except ValueError as err:  # bytes that are not UTF-8/16/32 text
+        raise OpeningsMalformed("not_text") from err
+    if not isinstance(doc, dict) or doc.get("v") != OPENINGS_SCHEMA:
+        raise OpeningsMalformed("schema", schema=OPENINGS_SCHEMA)
+    found = Openings(
+        round=_typed(doc, "round", str),
+        results_index=_typed(doc, "results_index", int),
+        size=_typed(doc, "size", int),
+        openings=tuple(_opening(item) for item in _typed(doc, "openings", list)),
+        withheld=tuple(_withheld(item) for item in _typed(doc, "withheld", list)),
+    )
     named = [o.proposal for o in found.openings] + [w.proposal for w in found.withheld]
     twice = sorted({p for p in named if named.count(p) > 1})
     if twice:
-        raise OpeningsMalformed(reason=f"named more than once: {', '.join(twice)}")
+        raise OpeningsMalformed("twice", proposals=", ".join(twice))
     return found
 
 
 def _typed(obj: Any, name: str, kind: type) -> Any:
-    if not isinstance(obj, dict):
-        raise TypeError("an item is not a JSON object")
-    value = obj.get(name)
+    value = obj.get(name) if isinstance(obj, dict) else None
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise TypeError(f"{name!r} must be a {kind.__name__}")
+        raise OpeningsMalformed("field", field=name)
     return value
 
 
 def _opening(item: Any) -> Opening:
     salt = _typed(item, "salt", str)
     if not _HEX.match(salt):
-        raise ValueError(f"salt {salt[:80]!r} is not lowercase hex")
+        raise OpeningsMalformed("salt")
     return Opening(
         proposal=_typed(item, "proposal", str),
         index=_index(item),
@@ -196,7 +204,7 @@ def _opening(item: Any) -> Opening:
 def _withheld(item: Any) -> Withheld:
     reason = _typed(item, "reason", str)
     if reason not in WITHHELD_REASONS:
-        raise ValueError(f"withheld reason {reason[:40]!r} is not one of {WITHHELD_REASONS}")
+        raise OpeningsMalformed("reason", reason=reason[:40])
     return Withheld(
         proposal=_typed(item, "proposal", str),
         content_c=_typed(item, "content_c", str),
@@ -207,7 +215,7 @@ def _withheld(item: Any) -> Withheld:
 def _index(item: Any) -> int:
     index: int = _typed(item, "index", int)
     if index < 0:
-        raise ValueError("'index' must not be negative")
+        raise OpeningsMalformed("index")
     return index
 
 

@@ -271,18 +271,38 @@ def test_openings_of_another_round_are_refused(world, tmp_path, capsys):
     assert "other2017" in capsys.readouterr().err
 
 
+GOOD = b'{"v":1,"round":"r","results_index":1,"size":2,"openings":[],"withheld":[]}'
+
+
 @pytest.mark.parametrize(
-    "raw", [b"not json", b"[]", b'{"v": 2}', b'{"v":1,"round":"r","results_index":1,'
-            b'"openings":[{"proposal":"p","index":1,"kind":"k","salt":"zz","content":{}}],'
-            b'"withheld":[]}'],
+    ("raw", "why"),
+    [
+        (b"not json", "JSON 형식이 아닙니다 (1번째 줄, 1번째 글자)"),
+        (b"\xff\xfe\xff", "텍스트(UTF-8) 파일이 아닙니다"),
+        (b"[]", "제목 검증 자료(스키마 1)가 아닙니다"),
+        (b'{"v": 2}', "제목 검증 자료(스키마 1)가 아닙니다"),
+        (GOOD.replace(b'"round":"r"', b'"round":7'), "'round' 값이 없거나 형식이 맞지 않습니다"),
+        (GOOD.replace(b',"size":2', b""), "'size' 값이 없거나 형식이 맞지 않습니다"),
+        (GOOD.replace(b'"openings":[]', b'"openings":[{"proposal":"p","index":1,"kind":"k",'
+                      b'"salt":"zz","content":{}}]'), "솔트(salt)가 소문자 16진수가 아닙니다"),
+        (GOOD.replace(b'"withheld":[]', b'"withheld":[{"proposal":"p","content_c":"c",'
+                      b'"reason":"bored"}]'), "비공개 사유 'bored'는 erased, hidden 중"),
+        (GOOD.replace(b'"withheld":[]', b'"withheld":["p"]'), "'reason' 값이 없거나"),
+        (None, "파일이 없습니다"),
+    ],
 )  # fmt: skip
-def test_a_malformed_document_is_refused_with_its_reason(raw, world, tmp_path, capsys):
-    with pytest.raises(OpeningsMalformed):
-        parse_openings(raw)
+def test_a_malformed_document_is_refused_with_its_reason(raw, why, world, tmp_path, capsys):
+    """Why, in the reader's language: Python's own words ('Expecting value: line 1 column
+    1 (char 0)', "'round' must be a str", 'No such file or directory') came through."""
     path = tmp_path / "openings.json"
-    path.write_bytes(raw)
+    if raw is not None:
+        with pytest.raises(OpeningsMalformed):
+            parse_openings(raw)
+        path.write_bytes(raw)
     assert main(["tally", str(world["export"]), "--openings", str(path)], CATALOG) == 1
-    assert "제목 검증 자료를 읽을 수 없습니다" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"제목 검증 자료를 읽을 수 없습니다 ({path}): {why}" in err, err
+    assert not re.search(r"[A-Za-z]{4,} [a-z]{3,} [a-z]{3,}", err.replace(str(path), "")), err
 
 
 @given(
