@@ -197,6 +197,8 @@ async def sessions(ctx: Ctx, args: dict[str, JSON]) -> None:
     rows: list[list[Btn]] = []
     for s in found:
         state = ctx.t("bot.admin.session_open" if s.open else "bot.admin.session_closed")
+        if not s.open and s.closed_at is not None:
+            state = ctx.t("bot.admin.session_closed_at", time=format_time(s.closed_at, ctx.locale))
         lines.append(
             ctx.t(
                 "bot.admin.session_line",
@@ -220,6 +222,8 @@ async def sessions(ctx: Ctx, args: dict[str, JSON]) -> None:
                     )
                 ]
             )
+    if any(s.closed_at is not None for s in found):  # a check-in count may still grow
+        lines.append(ctx.t("bot.admin.sessions_closed_note"))
     ends = rnd.rules.deadlines.review_ends
     if rnd.phase == "review" and ctx.services.clock().timestamp() >= ends:
         # the round waits for presses received before the deadline: no session to open

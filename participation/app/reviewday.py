@@ -83,6 +83,7 @@ class SessionView:
     opened_at: int  # UTC epoch seconds: people know a session by when it started
     number: int = 0  # 1, 2, ... in the order the round's sessions were opened: two opened
     # in the same minute for the same group are told apart without showing an id
+    closed_at: int | None = None  # when it was closed (what was received before counts)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -363,11 +364,12 @@ class ReviewDay(Base):
                     s.open,
                     s.opened_at,
                     s.number,
+                    s.closed_at,
                     sa.func.count(pr.user_id).label("n"),
                 )
                 .select_from(t.sessions.outerjoin(t.presences, pr.session_id == s.session_id))
                 .where(s.round_id == round_id)
-                .group_by(s.session_id, s.group_no, s.open, s.opened_at, s.number)
+                .group_by(s.session_id, s.group_no, s.open, s.opened_at, s.number, s.closed_at)
                 .order_by(s.opened_at.desc(), s.number.desc(), s.session_id)
             ).all()
         return [
@@ -378,6 +380,7 @@ class ReviewDay(Base):
                 checkins=r.n,
                 opened_at=int(r.opened_at),
                 number=r.number or 0,
+                closed_at=None if r.closed_at is None else int(r.closed_at),
             )
             for r in rows
         ]

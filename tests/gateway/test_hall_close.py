@@ -326,3 +326,30 @@ async def test_a_double_tap_after_the_close_says_the_session_ended_once(
         toasts = [a.get("text") for a in world.srv.answered_callbacks(voter)]
         assert toasts[-1] == over
         assert world.svc.review_figures(ROUND)["onsite_scores"] == 0
+
+
+async def test_the_sessions_screen_says_when_a_session_closed_and_that_earlier_scans_count(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """The official closed the session at 15:05 and looked at the sessions screen: '출석 0명 ·
+    닫힘'. A scan received at 15:04:59 was applied a moment later, and the same screen then
+    read '출석 1명 · 닫힘', a check-in to a closed session with nothing to say why. It now
+    gives the close's time and says that what was received before it counts."""
+    async with BotWorld(tmp_path) as world:
+        hall = Hall(world, redis_url, "")
+        boss = await official(world)
+        session = await hall_with_session(world)
+        voter = resident(world, "현장 주민")
+        world.clock.now = at(298)  # the projector's code of 15:04:58
+        world.srv.open_deep_link(voter, world.services.deep_link(world.svc.onsite_code(session)))
+        await hall.receive_at(at(299))
+        world.clock.now = at(300)
+        world.svc.close_onsite_session(OFFICIAL, session)
+        await hall.work(lambda: hall.backlog() == 0)
+
+        menu = await world.text(boss, "/admin")
+        await world.press(boss, menu, world.t("bot.admin.menu.onsite"))
+        screen = text_of(current(world, boss, menu))
+        closed = world.t("bot.admin.session_closed_at", time="오후 3:05")
+        assert f"출석 1명 · {closed}" in screen
+        assert world.t("bot.admin.sessions_closed_note") in screen
