@@ -88,7 +88,8 @@ def shown_titles(
     As the openings (``participation.opening``) decide: a proposal hidden after the
     publication (moderation of its content) keeps its row, since its rank, scores and money
     are published, but shows ``report.title.hidden`` with the reason instead of its title;
-    erased content shows nothing; a card not given shows nothing.
+    content erased at its author's request shows ``report.title.erased``; a card not given
+    shows nothing.
     """
     out = {}
     for row in results.rows:
@@ -101,6 +102,8 @@ def shown_titles(
             out[row.proposal] = texts.text(locale, "report.title.hidden", reason=reason)
         elif card.title:
             out[row.proposal] = str(card.title)
+        else:  # the content was erased (a person's request): its row stands, without it
+            out[row.proposal] = texts.text(locale, "report.title.erased")
     return out
 
 

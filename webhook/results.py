@@ -60,10 +60,13 @@ PAGE_KEYS = ("formula_heading", "table_heading", "totals_heading", "files_headin
              "openings")  # fmt: skip
 
 
-def _published(round_id: str, locale: str) -> tuple[Results, dict[str, str], set[str]] | None:
+def _published(
+    round_id: str, locale: str
+) -> tuple[Results, dict[str, str], set[str], set[str]] | None:
     """Return the published results of `round_id`, the titles to show with them in `locale`
-    (`report.shown_titles`: a placeholder with the reason for a proposal hidden since) and
-    the proposals hidden since the publication; None when there are none."""
+    (`report.shown_titles`: a placeholder for a proposal hidden since, with the reason, or
+    whose content was erased since), and the proposals hidden and those erased since the
+    publication; None when there are none."""
     d = deps()
     if not ROUND_ID.match(round_id) or d.participation is None:
         return None
@@ -76,7 +79,9 @@ def _published(round_id: str, locale: str) -> tuple[Results, dict[str, str], set
     results = Results.from_payload(payload)
     cards = {row.proposal: d.participation.proposal(row.proposal) for row in results.rows}
     titles = report.shown_titles(results, cards, d.catalog, locale)
-    return results, titles, {proposal for proposal, card in cards.items() if card.hidden}
+    hidden = {proposal for proposal, card in cards.items() if card.hidden}
+    erased = {proposal for proposal, card in cards.items() if not card.hidden and not card.title}
+    return results, titles, hidden, erased
 
 
 def _locale() -> str:
@@ -93,7 +98,7 @@ def results_page(round_id: str) -> Response:
     found = _published(round_id, locale)
     if found is None:
         return _missing()
-    results, titles, hidden = found
+    results, titles, hidden, erased = found
     picked = [report.COLUMNS.index(column) for column in PAGE_COLUMNS]
     heads = report.headers(catalog, locale)
     rows = []
@@ -102,7 +107,7 @@ def results_page(round_id: str) -> Response:
         cells = {column: str(values[i]) for column, i in zip(PAGE_COLUMNS, picked, strict=True)}
         cells["budget"] = report.money(catalog, locale, row.budget)
         rows.append({"selected": row.selected, "cells": cells,
-                     "withheld": row.proposal in hidden})  # fmt: skip
+                     "withheld": row.proposal in hidden | erased})  # fmt: skip
     t = {key: catalog.text(locale, f"webhook.results.{key}") for key in PAGE_KEYS}
     t["title"] = catalog.text(locale, "webhook.results.page_title", title=results.rules.title)
     t["totals"] = catalog.text(
@@ -114,6 +119,7 @@ def results_page(round_id: str) -> Response:
     )
     t["lang_switch"] = catalog.text(locale, "webhook.verify.lang_switch")
     t["hidden_note"] = catalog.text(locale, "webhook.results.hidden_note") if hidden else ""
+    t["erased_note"] = catalog.text(locale, "webhook.results.erased_note") if erased else ""
     html = render_template(
         "results.html",
         locale=locale,
@@ -159,7 +165,7 @@ def results_file(round_id: str, fmt: str) -> Response:
     found = _published(round_id, locale) if fmt in MEDIA else None
     if found is None:
         return _missing()
-    results, titles, _ = found
+    results, titles, _hidden, _erased = found
     if fmt == "csv":
         text = io.StringIO()
         report.write_csv(results, text, d.catalog, locale, titles)

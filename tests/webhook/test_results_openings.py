@@ -164,7 +164,8 @@ def test_a_proposal_hidden_after_the_results_keeps_its_row_but_not_its_title(wor
 
 def test_the_page_shows_a_title_only_where_the_openings_open_it(web):
     """What the results show as titles and what the openings open agree: an opened proposal
-    shows the opened title, a withheld one none of its content (erased: nothing; hidden: the
+    shows the opened title, a withheld one none of its content (erased: a placeholder saying
+    its author had it deleted, where the cell was empty with no word of why; hidden: the
     placeholder with the reason, personal information for the one hidden here)."""
     from i18n import Catalog
 
@@ -181,4 +182,8 @@ def test_the_page_shows_a_title_only_where_the_openings_open_it(web):
         if proposal in opened:
             assert title == opened[proposal]
         else:
-            assert title == {"erased": "", "hidden": hidden}[withheld[proposal]]
+            erased = catalog.text("ko", "report.title.erased")
+            assert title == {"erased": erased, "hidden": hidden}[withheld[proposal]]
+    page = web.get(f"/results/{R}?lang=ko").get_data(as_text=True)
+    assert f'<td class="title withheld">{catalog.text("ko", "report.title.erased")}</td>' in page
+    assert catalog.text("ko", "webhook.results.erased_note") in page
