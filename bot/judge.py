@@ -217,9 +217,14 @@ def scores_text(ctx: Ctx, rnd: RoundView, scores: Mapping[str, int]) -> str:
     )
 
 
-def review_over(rnd: RoundView) -> bool:
-    """Whether the review phase has ended: the cards are then read-only."""
-    return rnd.phase in ("results", "closed")
+def review_over(ctx: Ctx, rnd: RoundView) -> bool:
+    """Whether the review has ended: the cards are then read-only. From the deadline on,
+    though the round may still be in review (the clock moves it once every press received
+    before the deadline is applied): whatever the judge presses now comes after it."""
+    if rnd.phase in ("results", "closed"):
+        return True
+    ends = rnd.rules.deadlines.review_ends
+    return rnd.phase == "review" and ctx.services.clock().timestamp() >= ends
 
 
 def state_text(ctx: Ctx, rnd: RoundView, task: JudgeTask, draft: Mapping[str, int]) -> str:
@@ -229,10 +234,10 @@ def state_text(ctx: Ctx, rnd: RoundView, task: JudgeTask, draft: Mapping[str, in
     if task.scores is not None:
         total = sum(task.scores.values())
         top = 5 * len(rnd.rules.criteria)
-        if review_over(rnd):
+        if review_over(ctx, rnd):
             return ctx.t("bot.judge.state.over_scored", sum=total, max=top)
         return ctx.t("bot.judge.state.scored", sum=total, max=top, deadline=deadline)
-    if review_over(rnd):
+    if review_over(ctx, rnd):
         return ctx.t("bot.judge.state.over_missing")
     if draft:
         return ctx.t("bot.judge.state.partial", given=len(draft), count=len(rnd.rules.criteria))
@@ -265,7 +270,7 @@ async def show(
     ]
     where: dict[str, JSON] = {"p": task.card.proposal_id, "i": i}
     rows: list[list[Btn]] = []
-    over = review_over(rnd)  # after the review: no score or recusal buttons, only browsing
+    over = review_over(ctx, rnd)  # after the review: no score or recusal buttons, only browsing
     if not task.recused and not over:
         carried: dict[str, JSON] = {k: v for k, v in draft.items()}
         for c in rnd.rules.criteria:
@@ -327,7 +332,7 @@ async def send_summary(ctx: Ctx, rnd: RoundView, tasks: list[JudgeTask]) -> None
                     max=top,
                 )
             )
-    if review_over(rnd):
+    if review_over(ctx, rnd):
         lines.append(ctx.t("bot.judge.summary_foot_over"))
     else:
         deadline = when(ctx, rnd.rules.deadlines.review_ends)

@@ -353,3 +353,27 @@ async def test_the_sessions_screen_says_when_a_session_closed_and_that_earlier_s
         closed = world.t("bot.admin.session_closed_at", time="오후 3:05")
         assert f"출석 1명 · {closed}" in screen
         assert world.t("bot.admin.sessions_closed_note") in screen
+
+
+async def test_a_judge_after_the_review_deadline_gets_read_only_cards_while_the_round_waits(
+    tmp_path: Path,
+) -> None:
+    """18:00:30, the round still in review (the clock waits for the hall's queue): the
+    judge's 심사하기 showed the card with its 1-5 buttons and '오후 6:00까지 바꿀 수 있어요',
+    and every press was refused with the deadline. The cards are read-only from the
+    deadline on, as after the review."""
+    async with BotWorld(tmp_path) as world:
+        submit(world, resident(world, "제안자"), 2)
+        to_review(world)
+        judge = world.user("심사위원")
+        await world.register(judge, "수원시")
+        await world.deep_link(
+            judge, world.services.deep_link(world.svc.invite_judge(OFFICIAL, ROUND))
+        )
+        world.clock.now = after_end(30)
+        assert world.svc.round(ROUND).phase == "review"
+
+        shown = await world.text(judge, world.t("bot.menu.judge"))
+        assert world.t("bot.judge.state.over_missing") in text_of(shown)
+        necessity = world.t("participation.criterion.necessity")
+        assert necessity not in labels(shown) and world.t("bot.judge.recuse") not in labels(shown)
