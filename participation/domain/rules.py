@@ -672,7 +672,10 @@ def decide_check_in(
     checked in to), or None. Returns None when it is ``session`` itself: a scan again of the
     code they checked in with (people scan twice when nothing seems to happen) records
     nothing. Checking in to another session, or back to an earlier one, moves them there.
+    After the review (a code photographed before it ended) it is ReviewOver, as a score.
     """
+    if rnd.phase == "results":
+        raise e.ReviewOver(phase=rnd.phase, action="check_in")
     require_phase(
         rnd, ("review",), action="check_in", now=now, deadline=rnd.rules.deadlines.review_ends
     )

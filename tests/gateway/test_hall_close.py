@@ -377,3 +377,22 @@ async def test_a_judge_after_the_review_deadline_gets_read_only_cards_while_the_
         assert world.t("bot.judge.state.over_missing") in text_of(shown)
         necessity = world.t("participation.criterion.necessity")
         assert necessity not in labels(shown) and world.t("bot.judge.recuse") not in labels(shown)
+
+
+async def test_a_scan_after_the_round_moved_to_results_says_the_review_is_over(
+    tmp_path: Path,
+) -> None:
+    """Seen on the live stack: a resident scanned a code photographed seconds before the
+    deadline; the clock had moved the round to results, and the bot answered only '지금
+    단계에서는 할 수 없는 일이에요.', which says neither what ended nor that nothing is lost."""
+    async with BotWorld(tmp_path) as world:
+        submit(world, resident(world, "제안자"), 2)
+        to_review(world)
+        world.clock.now = END - dt.timedelta(seconds=20)
+        session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+        link = world.services.deep_link(world.svc.onsite_code(session))
+        world.clock.now = after_end(5)
+        assert world.svc.advance_due_rounds() == [(ROUND, "results")]
+        voter = resident(world, "늦은 주민")
+        told = await world.deep_link(voter, link)
+        assert text_of(told) == world.t("participation.error.review_over")
