@@ -212,7 +212,11 @@ class Base:
     def _now(self) -> int:
         """Return the moment the current action is judged at: when it was received (see
         ``received_at``), else the clock's time."""
-        return rules.judged_at(int(self._clock().timestamp()), received_at.get())
+        return rules.judged_at(self._clock_now(), received_at.get())
+
+    def _clock_now(self) -> int:
+        """Return the clock's time: the moment something takes effect (a session's close)."""
+        return int(self._clock().timestamp())
 
     def _begin(self) -> contextlib.AbstractContextManager[sa.Connection]:
         """Open a transaction that will write, outside the ledger's writer (on SQLite it

@@ -237,7 +237,7 @@ class Officials(Base):
                         round_id=round_id,
                         subject=sid,
                     )
-                    for sid in self._close_open_sessions(conn, round_id, now)
+                    for sid in self._close_open_sessions(conn, round_id)
                 )
             return Plan(
                 event=event, actor=who, round_id=round_id, subject=event.to_phase, then=closed
@@ -245,7 +245,7 @@ class Officials(Base):
 
         return plan
 
-    def _close_open_sessions(self, conn: sa.Connection, round_id: str, now: int) -> list[str]:
+    def _close_open_sessions(self, conn: sa.Connection, round_id: str) -> list[str]:
         """Close the round's open on-site sessions (it leaves the review); return their ids
         in the order they were opened, each to get the ``onsite.closed`` entry that
         :meth:`close_onsite_session` writes."""
@@ -257,7 +257,8 @@ class Officials(Base):
             ).scalars()
         )
         if ids:
-            conn.execute(sa.update(t.sessions).where(open_).values(open=False, closed_at=now))
+            closed_at = self._clock_now()  # when it is applied: see close_onsite_session
+            conn.execute(sa.update(t.sessions).where(open_).values(open=False, closed_at=closed_at))
         return ids
 
     def advance_round(

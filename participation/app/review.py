@@ -125,7 +125,13 @@ class Review(ReviewDay):
         return session_id
 
     def close_onsite_session(self, official_id: int, session_id: str) -> Receipt:
-        """Close an on-site session: no more check-ins or on-site scores through it."""
+        """Close an on-site session: no more check-ins or on-site scores through it.
+
+        Its ``closed_at`` is the moment the close is applied (in the writer, with its entry),
+        not when the official's press was received: what was received before that moment
+        counts, whether it is applied before the close or after it (the hall's presses and
+        the official's press wait in different queues).
+        """
 
         def plan(conn: sa.Connection, now: int) -> Plan:
             repo.require_official(conn, official_id, admin=False)
@@ -135,7 +141,7 @@ class Review(ReviewDay):
             conn.execute(
                 sa.update(t.sessions)
                 .where(t.sessions.c.session_id == session_id)
-                .values(open=False, closed_at=now)
+                .values(open=False, closed_at=self._clock_now())
             )
             return Plan(
                 event=ev.OnsiteClosed(session=session_id),

@@ -238,3 +238,22 @@ def test_a_check_in_received_before_the_session_closed_counts_when_applied_after
         assert world.svc.onsite_ballot(late, R).cards
     with pytest.raises(e.NotPresent):  # the session is closed for what comes now
         world.svc.onsite_ballot(late, R)
+
+
+def test_the_session_closes_when_the_close_is_applied_not_when_it_was_received(
+    world: World,
+) -> None:
+    """The official's close press waits in the queue too (received at T-5, applied at T): a
+    score received meanwhile (T-2) may be applied before the close or after it, and counts
+    either way; the session's closing moment is the close's own entry, at T."""
+    now = int(world.clock().timestamp())
+    with received(now - 5):
+        world.svc.close_onsite_session(ADMIN, world.pid)
+    [session] = [s for s in world.svc.onsite_sessions(R) if s.session_id == world.pid]
+    assert session.closed_at == now
+    world.clock.advance(seconds=1)
+    with received(now - 2):
+        press(world, HOME, P2, 3, "tg:51")
+    assert scores(world, HOME) == {P2: (world.pid, 3)}
+    with received(now), pytest.raises(e.NotPresent):
+        press(world, HOME, P3, 3, "tg:52")
