@@ -79,18 +79,27 @@ async def seal_block(ledger: Any, publisher: DigestPublisher, runs: JobRuns) -> 
 
 
 async def advance_phases(
-    service: Any, runs: JobRuns, client: redis.Redis, layout: StreamLayout
+    service: Any,
+    runs: JobRuns,
+    client: redis.Redis,
+    layout: StreamLayout,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> None:
     """Move every round whose phase deadline passed to its next phase, once the inbox holds
     no update received before that deadline (those are judged at the moment they were
     received, and must be applied in the phase they were sent in; see rules.due_phase).
-    Without Redis this tick moves nothing: it cannot tell what still waits."""
+    Without Redis this tick moves nothing: it cannot tell what still waits.
+
+    ``clock``: the service's clock. The read vouches only for what was received before it:
+    an update received after it (before a deadline the service's later time has passed)
+    is not in it, so the read's own moment counts as waiting too."""
+    read_at = int(clock().timestamp())  # before the read: it holds all received before this
     try:
         oldest = await asyncio.to_thread(oldest_waiting_ms, client, layout)
     except redis.RedisError as err:
         log.warning("advance_phases_inbox_unavailable", error=type(err).__name__)
         return
-    waiting_since = None if oldest is None else oldest // 1000
+    waiting_since = read_at if oldest is None else min(oldest // 1000, read_at)
     moved = await asyncio.to_thread(service.advance_due_rounds, waiting_since=waiting_since)
     for round_id, phase in moved:
         log.info("phase_advanced", round_id=round_id, phase=phase)
