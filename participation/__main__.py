@@ -230,8 +230,10 @@ def _check_titles(
     texts: Texts,
     locale: str,
 ) -> int:
-    """Print the check of ``doc`` against the export; return 0 (every title verifies), 1
-    (nothing to check it against) or 3 (a failure)."""
+    """Print the check of ``doc`` against the export; return 0 (every title verifies and every
+    withholding is in the export), 1 (nothing to check it against), 3 (a failure) or 4 (no
+    failure, but a withholding is said to be recorded after the export: only the server's
+    word until a later download bears it out)."""
     if doc.round != results.round:
         message = texts.text(locale, "report.openings.other_round", path=str(path),
                              other=doc.round, round=results.round)  # fmt: skip
@@ -260,6 +262,7 @@ def _check_titles(
     if later:
         print(texts.text(locale, "report.openings.later_note", later=len(later),
                          have=later[0].params["have"], size=doc.size))  # fmt: skip
+        return 4
     return 0
 
 

@@ -336,8 +336,9 @@ def test_a_withholding_after_the_downloaded_ledger_is_reported_as_not_yet_checka
     """The openings are read live, a download ends at the last sealed block: a proposal
     hidden since is withheld by the document before the hiding is in the download. That
     said 'FAILED: said hidden, not hidden in the export' until the next block; now the check
-    says the hiding comes after the download (no failure, a note to download again), while
-    a withholding the download should hold and does not still fails."""
+    says the hiding comes after the download (no failure, a note to download again, exit 4:
+    the document's size is the server's word, so this is not a pass), while a withholding the
+    download should hold and does not still fails."""
     ids, log, doc = world["ids"], world["ledger"], world["doc"]
     hidden_at = next(e["seq"] for e in leaves(log) if e["kind"] == "proposal.hidden"
                      and e["body"]["proposal"] == ids["late"])  # fmt: skip
@@ -351,7 +352,7 @@ def test_a_withholding_after_the_downloaded_ledger_is_reported_as_not_yet_checka
     assert doc["size"] == log.size() > hidden_at
     status, _ = check(tmp_path, early, doc)
     out = capsys.readouterr().out
-    assert status == 0, out
+    assert status == 4, out  # no failure, but not all borne out yet: only the server's word
     late = "#" + ids["late"].rsplit("-", 1)[1]
     said = CATALOG.text("ko", "report.openings.withheld_later_hidden", number=late,
                         have=hidden_at)  # fmt: skip
