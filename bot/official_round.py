@@ -9,6 +9,7 @@ the review with review groups configured offers to form the groups.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 
@@ -360,11 +361,22 @@ async def phase_menu(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def advance(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """Confirmed: open the draft, or move to the next phase (the service checks the role)."""
+    """Confirmed: open the draft, or move to the next phase (the service checks the role).
+
+    A move waits, up to ``ADVANCE_QUEUE_WAIT_S``, for the actions received before the press
+    that are still in the queue (``extra["inbox_earlier"]``, wired by the gateway): they are
+    judged at the moment they were received, in the phase they were sent in, and the move
+    would refuse them. When they are not applied by then, the official is asked to press
+    again and nothing moves.
+    """
     round_id = str_arg(args, "r")
     rnd = await ctx.call(ctx.svc.round, round_id)
     if rnd.phase != str_arg(args, "from"):  # someone else moved it since the confirmation
         raise e.PhaseClosed(phase=rnd.phase, action="advance")
+    if rnd.phase != "draft" and not await earlier_applied(ctx):
+        rows = [[Btn(ctx.t("bot.admin.refresh"), "admin.phase", {"r": round_id})]]
+        await ctx.show(ctx.t("bot.admin.advance_queued"), await inline(ctx, rows))
+        return
     if rnd.phase == "draft":
         await ctx.call(ctx.svc.open_round, ctx.user_id, round_id, request_id=ctx.request_id)
     else:
@@ -378,6 +390,25 @@ async def advance(ctx: Ctx, args: dict[str, JSON]) -> None:
         "bot.admin.phase_done", round=rnd.title, phase=ctx.t(f"participation.phase.{rnd.phase}")
     )
     await ctx.show(text, await inline(ctx, rows))
+
+
+ADVANCE_QUEUE_WAIT_S = 10.0
+ADVANCE_QUEUE_POLL_S = 0.2
+
+
+async def earlier_applied(ctx: Ctx) -> bool:
+    """Wait until no action received before this update is left in the queue; return
+    whether that came within ``ADVANCE_QUEUE_WAIT_S`` (True at once without the gateway)."""
+    earlier = ctx.services.extra.get("inbox_earlier")
+    if earlier is None:
+        return True
+    waited = 0.0
+    while await earlier():
+        if waited >= ADVANCE_QUEUE_WAIT_S:
+            return False
+        await asyncio.sleep(ADVANCE_QUEUE_POLL_S)
+        waited += ADVANCE_QUEUE_POLL_S
+    return True
 
 
 async def form_groups(ctx: Ctx, args: dict[str, JSON]) -> None:

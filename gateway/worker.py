@@ -38,7 +38,9 @@ Design (why it is correct):
   judges deadlines, button and code expiry at that moment (clamped to the last 15 minutes,
   `rules.judged_at`), so a press that waited in the queue (a burst, an outage) at a deadline
   still counts. The clock moves a round past a deadline only once no entry received before
-  it is left in the streams (gateway.clock.advance_phases).
+  it is left in the streams (gateway.clock.advance_phases); an official's move of a round
+  waits likewise for the entries received before the press (`earlier_waiting`, the bot's
+  `extra["inbox_earlier"]`).
 - **Failures.** A handler error that the bot explained (domain errors) counts as processed.
   Infrastructure errors (database or Redis unavailable) leave the entry unacknowledged; the
   partition pauses and retries it with backoff, keeping order; after `max_attempts` failures
@@ -99,6 +101,7 @@ from webhook.inbox import PROCESSED_COUNTER
 from webhook.inbox import StreamLayout
 from webhook.inbox import chat_id_of
 from webhook.inbox import received_ms
+from webhook.inbox import waiting_before
 
 log = structlog.get_logger("gateway.worker")
 
@@ -122,6 +125,9 @@ return 1
 DEAD_STREAM = "updates:dead"
 
 _failures: contextvars.ContextVar[list[BaseException]] = contextvars.ContextVar("failures")
+# When the update being handled was received (epoch ms, its stream id's time): see
+# `earlier_waiting`.
+handled_ms: contextvars.ContextVar[int | None] = contextvars.ContextVar("handled_ms", default=None)
 
 
 def default_retryable() -> tuple[type[BaseException], ...]:
@@ -497,7 +503,7 @@ class UpdateWorker:
             return
         started = time.perf_counter()
         try:
-            await self._process(data, received_ms(entry_id) // 1000)
+            await self._process(data, received_ms(entry_id))
         except Unparsable as err:  # ingress checks the shape only; PTB found more wrong
             await self._dead_letter(stream, entry_id, raw, f"unparsable:{err}", data)
             return
@@ -557,17 +563,18 @@ class UpdateWorker:
         return True
 
     async def _process(self, data: dict[str, Any], received: int) -> None:
-        """Run the update's handlers, judged at the moment ingress `received` it (epoch s)."""
+        """Run the update's handlers, judged at the moment ingress `received` it (epoch ms)."""
         try:
             update = Update.de_json(data, self.application.bot)
         except Exception as err:  # PTB raises whatever a bad field provokes (TypeError, ...)
             raise Unparsable(type(err).__name__) from err
         failures: list[BaseException] = []
         token = _failures.set(failures)
-        when = received_at.set(received)
+        when, ms = received_at.set(received // 1000), handled_ms.set(received)
         try:
             await self.application.process_update(update)
         finally:
+            handled_ms.reset(ms)
             received_at.reset(when)
             _failures.reset(token)
         retry = [f for f in failures if isinstance(f, self._retryable)]
@@ -664,3 +671,18 @@ async def run_until_signalled(worker: UpdateWorker) -> None:
 
 
 WorkerFactory = Callable[[], Awaitable[UpdateWorker]]
+
+
+def earlier_waiting(client: redis.Redis, layout: StreamLayout) -> Callable[[], Awaitable[bool]]:
+    """Return the bot's `extra["inbox_earlier"]`: an `async () -> bool` telling whether an
+    update received before the one being handled is still in the inbox (False outside a
+    worker). An official's move of a round waits on it, so that it does not cut off the
+    actions received before the press (they are judged at that moment, in the old phase)."""
+
+    async def earlier() -> bool:
+        ms = handled_ms.get()
+        if ms is None:
+            return False
+        return await asyncio.to_thread(waiting_before, client, layout, ms)
+
+    return earlier

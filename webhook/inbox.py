@@ -208,3 +208,13 @@ def oldest_waiting_ms(client: redis.Redis, layout: StreamLayout) -> int | None:
         pipe.xrange(stream, count=1)
     firsts = [received_ms(found[0][0]) for found in pipe.execute() if found]
     return min(firsts, default=None)
+
+
+def waiting_before(client: redis.Redis, layout: StreamLayout, ms: int) -> bool:
+    """Return whether an update received before ``ms`` (epoch ms) is still in the inbox. An
+    update being handled is itself still there: pass its own time, it is not counted (an end
+    given as a bare time takes every sequence number of the millisecond before it)."""
+    pipe = client.pipeline(transaction=False)
+    for stream in layout.streams():
+        pipe.xrange(stream, min="-", max=str(ms - 1), count=1)
+    return any(pipe.execute())

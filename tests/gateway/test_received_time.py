@@ -133,3 +133,84 @@ async def test_the_round_moves_on_ten_minutes_after_the_deadline_whatever_waits(
         world.clock.now = DEADLINE + dt.timedelta(seconds=rules.ADVANCE_WAIT_S)
         await advance_phases(world.svc, runs, hall.client, hall.layout)
         assert world.svc.round(ROUND).phase == "review"
+
+
+async def confirmation(world: BotWorld, boss: int) -> dict[str, object]:
+    """Open the phase screen's confirmation for official `boss`; return the screen."""
+    from tests.support.review_day import current
+
+    menu = await world.text(boss, "/admin")
+    await world.press(boss, menu, world.t("bot.admin.menu.phase"))
+    screen = current(world, boss, menu)
+    assert world.t("bot.admin.phase_yes") in labels(screen)
+    return screen
+
+
+@pytest.mark.parametrize("wired", [True, False], ids=["waits", "without the wait"])
+async def test_an_official_moving_the_round_early_waits_for_presses_received_before(
+    tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch, wired: bool
+) -> None:
+    """Before the deadline an official ends the endorsement phase by hand while a resident's
+    공감, pressed a second earlier, still waits in another chat's queue (slow to apply). The
+    move used to go first and the 공감 was refused as out of phase; now the official's move
+    waits for what was received before the press, and both count, in order."""
+    from gateway.worker import earlier_waiting
+    from tests.support.review_day import official
+
+    async with BotWorld(tmp_path) as world:
+        hall = Hall(world, redis_url, "")
+        if wired:
+            world.services.extra["inbox_earlier"] = earlier_waiting(hall.client, hall.layout)
+        boss = await official(world)
+        resident = world.user("이준호")
+        while hall.layout.partition_of(resident) == hall.layout.partition_of(boss):
+            resident = world.user("이준호")  # another chat's queue, applied alongside
+        card = await card_before_the_deadline(world, resident)
+        world.clock.now = DEADLINE - dt.timedelta(minutes=1)
+        screen = await confirmation(world, boss)
+        endorse = world.t("bot.card.endorse", count=0)
+        world.srv.press(resident, card["message_id"], world.data_of(card, endorse))
+        await hall.receive_at(DEADLINE - dt.timedelta(seconds=62))
+        world.srv.press(
+            boss, screen["message_id"], world.data_of(screen, world.t("bot.admin.phase_yes"))
+        )
+        await hall.receive_at(DEADLINE - dt.timedelta(seconds=61))
+        slow = world.svc.toggle_endorsement
+
+        def slowly(*args: object, **kwargs: object) -> object:
+            import time
+
+            time.sleep(0.5)  # applied after the official's press, unless that waits
+            return slow(*args, **kwargs)
+
+        monkeypatch.setattr(world.svc, "toggle_endorsement", slowly)
+        await hall.work(lambda: hall.backlog() == 0)
+        [proposal] = world.svc.proposals(ROUND).items
+        assert world.svc.round(ROUND).phase == "review"
+        counted = world.svc.proposal(proposal.proposal_id).endorsements
+        assert counted == (1 if wired else 0)
+
+
+async def test_an_official_is_asked_to_press_again_when_the_queue_does_not_drain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Earlier actions still not applied after the wait (a stuck queue): nothing moves, and
+    the official is told why and how to go on, with a refresh button."""
+    from bot import official_round
+    from tests.support.review_day import current
+    from tests.support.review_day import official
+
+    monkeypatch.setattr(official_round, "ADVANCE_QUEUE_WAIT_S", 0.4)
+    async with BotWorld(tmp_path) as world:
+
+        async def always() -> bool:
+            return True
+
+        world.services.extra["inbox_earlier"] = always
+        boss = await official(world)
+        screen = await confirmation(world, boss)
+        await world.press(boss, screen, world.t("bot.admin.phase_yes"))
+        shown = current(world, boss, screen)
+        assert text_of(shown) == world.t("bot.admin.advance_queued")
+        assert labels(shown) == [world.t("bot.admin.refresh")]
+        assert world.svc.round(ROUND).phase == "submission"
