@@ -20,7 +20,6 @@ from gateway.store import JobRuns
 from tests.gateway.test_received_time import DEADLINE
 from tests.gateway.test_received_time import Hall
 from tests.gateway.test_received_time import card_before_the_deadline
-from tests.gateway.test_received_time import redis_url  # noqa: F401 (fixture)
 from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import BotWorld
 from webhook.inbox import chat_id_of
@@ -31,11 +30,11 @@ pytestmark = pytest.mark.asyncio
 
 async def test_a_press_received_while_the_clock_reads_the_inbox_is_waited_for(
     tmp_path: Path,
-    redis_url: str,  # noqa: F811
+    private_redis: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with BotWorld(tmp_path) as world:
-        hall = Hall(world, redis_url, "")
+        hall = Hall(world, private_redis, "")
         resident = world.user("이준호")
         card = await card_before_the_deadline(world, resident)
         endorse = world.t("bot.card.endorse", count=0)

@@ -9,7 +9,6 @@ what was received before; what the person is shown afterwards must be what they 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -19,7 +18,6 @@ from gateway.clock import advance_phases
 from gateway.store import JobRuns
 from participation.domain.errors import AdvancePending
 from participation.domain.errors import DeadlinePassed
-from tests.gateway.support import RedisServer
 from tests.gateway.test_received_time import Hall
 from tests.support.e2e_bot import KST
 from tests.support.e2e_bot import OFFICIAL
@@ -40,15 +38,6 @@ pytestmark = pytest.mark.asyncio
 T0 = dt.datetime(2017, 2, 23, 15, tzinfo=KST)  # the hall's afternoon; review ends at 18:00
 
 
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    server = RedisServer(tmp_path / "r").start()
-    try:
-        yield server.url
-    finally:
-        server.kill()
-
-
 def at(seconds: int) -> dt.datetime:
     return T0 + dt.timedelta(seconds=seconds)
 
@@ -66,14 +55,14 @@ async def hall_with_session(world: BotWorld) -> str:
 
 
 async def test_a_check_in_received_before_the_close_says_the_session_ended_not_a_ballot(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, private_redis: str
 ) -> None:
     """A resident scanned the QR code a second before the official closed the session; the
     check-in waited in the queue and was applied after the close. It counts (received
     before), but the ballot it showed had #1 #2 #3 buttons of which every press answered
     'this session has ended': nothing could be scored through it any more."""
     async with BotWorld(tmp_path) as world:
-        hall = Hall(world, redis_url, "")
+        hall = Hall(world, private_redis, "")
         session = await hall_with_session(world)
         voter = resident(world, "현장 주민")
         world.srv.open_deep_link(voter, world.services.deep_link(world.svc.onsite_code(session)))
@@ -99,14 +88,14 @@ async def test_a_check_in_received_before_the_close_says_the_session_ended_not_a
 
 
 async def test_a_score_received_before_the_close_counts_and_leaves_no_dead_buttons(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, private_redis: str
 ) -> None:
     """A resident pressed '4' (and, impatient, '4' again) a moment before the official
     closed the session; both presses waited in the queue. The first counts once; the
     ballot it redrew offered #1 #2 #3 again, every one of which then answered 'this session
     has ended'. Now the redrawn ballot shows the score without buttons and says so."""
     async with BotWorld(tmp_path) as world:
-        hall = Hall(world, redis_url, "")
+        hall = Hall(world, private_redis, "")
         session = await hall_with_session(world)
         voter = resident(world, "현장 주민")
         ballot = await world.deep_link(
@@ -131,12 +120,12 @@ async def test_a_score_received_before_the_close_counts_and_leaves_no_dead_butto
 
 
 async def test_a_card_opened_before_the_close_and_shown_after_it_says_the_session_ended(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, private_redis: str
 ) -> None:
     """'#2' pressed a moment before the close, applied after it, showed the card with its
     1-5 buttons, none of which could be taken any more."""
     async with BotWorld(tmp_path) as world:
-        hall = Hall(world, redis_url, "")
+        hall = Hall(world, private_redis, "")
         session = await hall_with_session(world)
         voter = resident(world, "현장 주민")
         ballot = await world.deep_link(
@@ -162,7 +151,7 @@ def after_end(seconds: int) -> dt.datetime:
 
 
 async def test_after_the_review_deadline_while_the_round_waits_nothing_offers_a_ballot(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, private_redis: str
 ) -> None:
     """18:00 passed; a press received at 17:59:59 still waits, so the round stays in review
     (the clock waits for it). Meanwhile /onsite and /review showed the whole ballot with
@@ -171,7 +160,7 @@ async def test_after_the_review_deadline_while_the_round_waits_nothing_offers_a_
     the review closed at 18:00 (KST), and the refused card or ballot loses its buttons; the
     waiting press still counts."""
     async with BotWorld(tmp_path) as world:
-        hall = Hall(world, redis_url, "")
+        hall = Hall(world, private_redis, "")
         submit(world, resident(world, "제안자"), 3)
         to_review(world)
         world.clock.now = END - dt.timedelta(minutes=5)
@@ -211,7 +200,7 @@ async def test_after_the_review_deadline_while_the_round_waits_nothing_offers_a_
 
 
 async def test_an_official_cannot_cut_off_presses_received_before_the_deadline(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, private_redis: str
 ) -> None:
     """18:00:30, a score pressed at 17:59:59 still in the queue: the round waits in review.
     The official's screens said '심사는 오후 6:00에 끝나고, 그때 결과 발표 단계로 넘어갑니다.
@@ -220,7 +209,7 @@ async def test_an_official_cannot_cut_off_presses_received_before_the_deadline(
     say the round moves by itself once what was received before the deadline is applied (by
     18:10 at the latest), and the service refuses the move in that window."""
     async with BotWorld(tmp_path) as world:
-        hall = Hall(world, redis_url, "")
+        hall = Hall(world, private_redis, "")
         boss = await official(world)
         submit(world, resident(world, "제안자"), 3)
         to_review(world)
@@ -261,7 +250,7 @@ async def test_an_official_cannot_cut_off_presses_received_before_the_deadline(
 
 
 async def test_the_projector_stops_handing_out_codes_at_the_review_deadline(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, private_redis: str
 ) -> None:
     """While the round waited in review after 18:00 for presses received before it, the
     projector kept showing a fresh QR code and 'scan the QR code', and every scan was
@@ -269,7 +258,7 @@ async def test_the_projector_stops_handing_out_codes_at_the_review_deadline(
     The sessions screen offered '＋ 새 세션 열기' too, opening a session whose every scan
     would be refused; it now says the review closed."""
     async with BotWorld(tmp_path) as world:
-        hall = Hall(world, redis_url, "")
+        hall = Hall(world, private_redis, "")
         boss = await official(world)
         submit(world, resident(world, "제안자"), 2)
         to_review(world)
@@ -298,13 +287,13 @@ async def test_the_projector_stops_handing_out_codes_at_the_review_deadline(
 
 
 async def test_a_double_tap_after_the_close_says_the_session_ended_once(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, private_redis: str
 ) -> None:
     """A resident tapped '4' twice, both after the official closed the session: the bot
     sent '이 현장 세션은 끝났어요…' twice (seen on the live stack). The second tap, whose
     buttons the first took off, is answered with a toast of the same words instead."""
     async with BotWorld(tmp_path) as world:
-        hall = Hall(world, redis_url, "")
+        hall = Hall(world, private_redis, "")
         session = await hall_with_session(world)
         voter = resident(world, "현장 주민")
         ballot = await world.deep_link(
@@ -329,14 +318,14 @@ async def test_a_double_tap_after_the_close_says_the_session_ended_once(
 
 
 async def test_the_sessions_screen_says_when_a_session_closed_and_that_earlier_scans_count(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, private_redis: str
 ) -> None:
     """The official closed the session at 15:05 and looked at the sessions screen: '출석 0명 ·
     닫힘'. A scan received at 15:04:59 was applied a moment later, and the same screen then
     read '출석 1명 · 닫힘', a check-in to a closed session with nothing to say why. It now
     gives the close's time and says that what was received before it counts."""
     async with BotWorld(tmp_path) as world:
-        hall = Hall(world, redis_url, "")
+        hall = Hall(world, private_redis, "")
         boss = await official(world)
         session = await hall_with_session(world)
         voter = resident(world, "현장 주민")

@@ -10,7 +10,6 @@ applied after it, as in a queue of a busy hall or across an outage.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ import pytest
 from gateway.clock import advance_phases
 from gateway.store import JobRuns
 from participation.domain import rules
-from tests.gateway.support import RedisServer
 from tests.gateway.test_deadletters import Gateway
 from tests.support.e2e_bot import KST
 from tests.support.e2e_bot import ROUND
@@ -30,15 +28,6 @@ from webhook.inbox import oldest_waiting_ms
 
 pytestmark = pytest.mark.asyncio
 DEADLINE = dt.datetime(2017, 2, 17, 18, tzinfo=KST)  # the world's endorsement_ends
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    server = RedisServer(tmp_path / "r").start()
-    try:
-        yield server.url
-    finally:
-        server.kill()
 
 
 class Hall(Gateway):
@@ -71,10 +60,10 @@ async def card_before_the_deadline(world: BotWorld, uid: int) -> dict[str, objec
 
 
 async def test_a_press_received_before_the_deadline_counts_and_the_round_waits_for_it(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, private_redis: str
 ) -> None:
     async with BotWorld(tmp_path) as world:
-        hall = Hall(world, redis_url, "")
+        hall = Hall(world, private_redis, "")
         resident = world.user("이준호")
         card = await card_before_the_deadline(world, resident)
         endorse = world.t("bot.card.endorse", count=0)
@@ -99,10 +88,10 @@ async def test_a_press_received_before_the_deadline_counts_and_the_round_waits_f
 
 
 async def test_a_press_received_after_the_deadline_is_refused_with_the_deadline(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, private_redis: str
 ) -> None:
     async with BotWorld(tmp_path) as world:
-        hall = Hall(world, redis_url, "")
+        hall = Hall(world, private_redis, "")
         resident = world.user("이준호")
         card = await card_before_the_deadline(world, resident)
         world.clock.now = DEADLINE + dt.timedelta(seconds=5)
@@ -116,11 +105,11 @@ async def test_a_press_received_after_the_deadline_is_refused_with_the_deadline(
 
 
 async def test_the_round_moves_on_ten_minutes_after_the_deadline_whatever_waits(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, private_redis: str
 ) -> None:
     """Workers that are all down must not hold the round for ever."""
     async with BotWorld(tmp_path) as world:
-        hall = Hall(world, redis_url, "")
+        hall = Hall(world, private_redis, "")
         resident = world.user("이준호")
         card = await card_before_the_deadline(world, resident)
         endorse = world.t("bot.card.endorse", count=0)
@@ -148,7 +137,7 @@ async def confirmation(world: BotWorld, boss: int) -> dict[str, object]:
 
 @pytest.mark.parametrize("wired", [True, False], ids=["waits", "without the wait"])
 async def test_an_official_moving_the_round_early_waits_for_presses_received_before(
-    tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch, wired: bool
+    tmp_path: Path, private_redis: str, monkeypatch: pytest.MonkeyPatch, wired: bool
 ) -> None:
     """Before the deadline an official ends the endorsement phase by hand while a resident's
     공감, pressed a second earlier, still waits in another chat's queue (slow to apply). The
@@ -158,7 +147,7 @@ async def test_an_official_moving_the_round_early_waits_for_presses_received_bef
     from tests.support.review_day import official
 
     async with BotWorld(tmp_path) as world:
-        hall = Hall(world, redis_url, "")
+        hall = Hall(world, private_redis, "")
         if wired:
             world.services.extra["inbox_earlier"] = earlier_waiting(hall.client, hall.layout)
         boss = await official(world)
