@@ -74,8 +74,26 @@ def require_before_review_end(ctx: Ctx, rnd: RoundView) -> None:
     the deadline is applied, and whatever this person presses now comes after it.  Raises
     DeadlinePassed (its text gives the deadline in KST)."""
     ends = rnd.rules.deadlines.review_ends
-    if rnd.phase == "review" and ends is not None and ctx.services.clock().timestamp() >= ends:
+    if rnd.phase == "review" and past_review_end(ctx, ends):
         raise e.DeadlinePassed(deadline=ends)
+
+
+def past_review_end(ctx: Ctx, review_ends: int | None) -> bool:
+    """Whether the review's deadline has passed on the bot's clock: a ballot shown now offers
+    nothing to press (a press would be received after the deadline), though the action that
+    drew it was received before it and counts."""
+    return review_ends is not None and ctx.services.clock().timestamp() >= review_ends
+
+
+async def refuse_after_review_end(ctx: Ctx, review_ends: int) -> None:
+    """A press on a ballot or card after the review's deadline: take the message's buttons
+    off (they could only answer this again) and say the deadline (a second tap of the same
+    message, whose buttons the first took off: as a toast).  Raises DeadlinePassed."""
+    err = e.DeadlinePassed(deadline=review_ends)
+    if not await ctx.drop_buttons():
+        await ctx.answer(ctx.refusal(err))
+        return
+    raise err
 
 
 # --- on site ------------------------------------------------------------------------------------
@@ -92,6 +110,9 @@ async def checked_in(ctx: Ctx, redeemed: Redeemed) -> None:
         return
     if ballot.closed:  # scanned before the official closed the session, applied after it
         await ctx.reply("bot.onsite.closed_on_arrival")
+        return
+    if past_review_end(ctx, ballot.review_ends):  # scanned before the deadline, applied after
+        await ctx.reply("participation.error.review_over")
         return
     await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=True)
 
@@ -127,6 +148,9 @@ async def pressed_ballot(ctx: Ctx, round_id: str) -> OnsiteBallot | None:
         ballot = None
     if ballot is None or ballot.closed:
         await session_over(ctx, round_id)
+        return None
+    if ballot.review_ends is not None and past_review_end(ctx, ballot.review_ends):
+        await refuse_after_review_end(ctx, ballot.review_ends)
         return None
     return ballot
 
@@ -226,7 +250,11 @@ async def onsite_score(ctx: Ctx, args: dict[str, JSON]) -> None:
     proposal_id, value = str_arg(args, "p"), int_arg(args, "v")
     try:
         done = await ctx.press(
-            ctx.svc.press_onsite_score, ctx.user_id, proposal_id, value, issue=onsite_buttons
+            ctx.svc.press_onsite_score,
+            ctx.user_id,
+            proposal_id,
+            value,
+            issue=lambda b: [] if past_review_end(ctx, b.review_ends) else onsite_buttons(b),
         )
     except e.NotPresent:
         await session_over(ctx, str_arg(args, "r"))
@@ -247,6 +275,10 @@ async def onsite_score(ctx: Ctx, args: dict[str, JSON]) -> None:
     if done.ballot.closed:  # received before the close, applied after: counted, and the last
         await ctx.show(text, None)
         await ctx.reply("bot.onsite.session_over")
+        return
+    if not done.tokens and rows:  # received before the review's deadline, applied after it
+        await ctx.show(text, None)
+        await ctx.reply("participation.error.review_over")
         return
     await ctx.show(text, keyboard(rows, done.tokens) if rows else None)
 
@@ -282,6 +314,9 @@ async def online_list(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 async def online_view(ctx: Ctx, round_id: str, *, fresh: bool) -> None:
     ballot = await ctx.call(ctx.svc.online_ballot, ctx.user_id, round_id)
+    if not fresh and ballot.review_ends is not None and past_review_end(ctx, ballot.review_ends):
+        await refuse_after_review_end(ctx, ballot.review_ends)  # a redraw after the deadline
+        return
     if ballot.groups and ballot.chosen is None:
         rnd = await ctx.call(ctx.svc.round, round_id)
         buttons = [
@@ -339,6 +374,10 @@ def ballot_buttons(ballot: OnlineBallot) -> list[tuple[str, dict[str, JSON]]]:
 async def ask_group(ctx: Ctx, args: dict[str, JSON]) -> None:
     """A group button: the choice is final, so confirm it."""
     round_id, group = str_arg(args, "r"), int_arg(args, "g")
+    rnd = await ctx.call(ctx.svc.round, round_id)
+    if rnd.phase == "review" and past_review_end(ctx, rnd.rules.deadlines.review_ends):
+        await refuse_after_review_end(ctx, rnd.rules.deadlines.review_ends)
+        return
     where: dict[str, JSON] = {"r": round_id, "g": group}
     rows = [
         [Btn(ctx.t("bot.online.choose_yes", group=group), "online.choose", where)],
@@ -350,7 +389,15 @@ async def ask_group(ctx: Ctx, args: dict[str, JSON]) -> None:
 async def choose_group(ctx: Ctx, args: dict[str, JSON]) -> None:
     """Confirmed: choose the group (once), then its proposals."""
     round_id, group = str_arg(args, "r"), int_arg(args, "g")
-    await ctx.call(ctx.svc.choose_group, ctx.user_id, round_id, group, request_id=ctx.request_id)
+    try:
+        await ctx.call(
+            ctx.svc.choose_group, ctx.user_id, round_id, group, request_id=ctx.request_id
+        )
+    except e.DeadlinePassed as err:  # its buttons could only answer that again
+        if not await ctx.drop_buttons():  # a second tap: the first said it
+            await ctx.answer(ctx.refusal(err))
+            return
+        raise
     await ctx.answer(ctx.t("bot.online.chosen", group=group))
     await online_view(ctx, round_id, fresh=False)
 
@@ -363,7 +410,12 @@ async def toggle_like(ctx: Ctx, args: dict[str, JSON]) -> None:
     """
     proposal_id = str_arg(args, "p")
     try:
-        done = await ctx.press(ctx.svc.toggle_like, ctx.user_id, proposal_id, issue=ballot_buttons)
+        done = await ctx.press(
+            ctx.svc.toggle_like,
+            ctx.user_id,
+            proposal_id,
+            issue=lambda b: [] if past_review_end(ctx, b.review_ends) else ballot_buttons(b),
+        )
     except e.DeadlinePassed as err:  # its buttons could only answer that again
         if not await ctx.drop_buttons():  # a second tap: the first said it
             await ctx.answer(ctx.refusal(err))
@@ -376,6 +428,10 @@ async def toggle_like(ctx: Ctx, args: dict[str, JSON]) -> None:
         await online_view(ctx, ballot.round_id, fresh=False)
         return
     text, rows = ballot_view(ctx, ballot)
+    if not done.tokens and rows:  # received before the review's deadline, applied after it
+        await ctx.show(text, None)
+        await ctx.reply("participation.error.review_over")
+        return
     await ctx.show(text, keyboard(rows, done.tokens))
 
 

@@ -47,6 +47,7 @@ class OnsiteBallot:
     # The session was closed since: the action that read this ballot was received before the
     # close (and counts), but nothing more can be scored through it.
     closed: bool = False
+    review_ends: int | None = None  # the round's review deadline (UTC epoch seconds)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +60,7 @@ class OnlineBallot:
     cards: list[ProposalCard]  # of the chosen group (or all), the voter's own left out
     liked: set[str]
     cap: int
+    review_ends: int | None = None  # the round's review deadline (UTC epoch seconds)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -226,6 +228,7 @@ class ReviewDay(Base):
             cards=self._not_own(cards, rnd, enrollment),
             scores=scores,
             closed=not session.open,
+            review_ends=rnd.rules.deadlines.review_ends,
         )
 
     def online_ballot(self, user_id: int, round_id: str) -> OnlineBallot:
@@ -258,6 +261,7 @@ class ReviewDay(Base):
             cards=self._not_own(cards, rnd, enrollment),
             liked=liked,
             cap=rnd.rules.online_likes_cap,
+            review_ends=rnd.rules.deadlines.review_ends,
         )
 
     # --- officials ------------------------------------------------------------------------------
