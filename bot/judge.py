@@ -155,12 +155,25 @@ async def score(ctx: Ctx, args: dict[str, JSON]) -> None:
         await show(ctx, rnd, tasks, i, draft, fresh=False)
         return
     before = done_count(tasks)
-    await ctx.call(ctx.svc.score, ctx.user_id, proposal_id, draft, request_id=ctx.request_id)
+    try:
+        await ctx.call(ctx.svc.score, ctx.user_id, proposal_id, draft, request_id=ctx.request_id)
+    except e.DeadlinePassed as err:  # a card drawn before the deadline, pressed after it
+        await refused_after_deadline(ctx, err, i)
+        return
     await ctx.answer(ctx.t("bot.judge.saved"))
     rnd, tasks = await load(ctx)
     await show(ctx, rnd, tasks, index_of(tasks, proposal_id, i), {}, fresh=False)
     if done_count(tasks) == len(tasks) > before:
         await send_summary(ctx, rnd, tasks)
+
+
+async def refused_after_deadline(ctx: Ctx, err: e.DeadlinePassed, i: int) -> None:
+    """A score or recusal refused with the review's deadline: say it (an alert) and redraw
+    card ``i`` read-only (:func:`review_over`), not the buttons that can only be refused."""
+    await ctx.answer(ctx.refusal(err), alert=True)
+    rnd, tasks = await load(ctx)
+    if tasks:
+        await show(ctx, rnd, tasks, i % len(tasks), {}, fresh=False)
 
 
 def partial_of(args: Mapping[str, JSON]) -> dict[str, int]:
@@ -180,6 +193,11 @@ async def ask_recuse(ctx: Ctx, args: dict[str, JSON]) -> None:
     task = tasks[i]
     if task.recused:
         raise e.RecusedProposal(proposal=proposal_id)
+    if review_over(ctx, rnd):  # a card drawn before the deadline: no confirmation to refuse
+        deadline = e.DeadlinePassed(deadline=rnd.rules.deadlines.review_ends)
+        await ctx.answer(ctx.refusal(deadline), alert=True)
+        await show(ctx, rnd, tasks, i, {}, fresh=False)
+        return
     where: dict[str, JSON] = {"p": task.card.proposal_id, "i": i}
     rows = [
         [Btn(ctx.t("bot.judge.recuse_yes"), "judge.recuse_yes", where)],
@@ -196,7 +214,11 @@ async def recuse(ctx: Ctx, args: dict[str, JSON]) -> None:
     proposal_id = str_arg(args, "p")
     rnd, tasks = await load(ctx)
     before = done_count(tasks)
-    await ctx.call(ctx.svc.recuse, ctx.user_id, proposal_id, request_id=ctx.request_id)
+    try:
+        await ctx.call(ctx.svc.recuse, ctx.user_id, proposal_id, request_id=ctx.request_id)
+    except e.DeadlinePassed as err:  # a confirmation drawn before the deadline
+        await refused_after_deadline(ctx, err, index_of(tasks, proposal_id, int_arg(args, "i")))
+        return
     await ctx.answer(ctx.t("bot.judge.recused"))
     rnd, tasks = await load(ctx)
     await show(ctx, rnd, tasks, index_of(tasks, proposal_id, int_arg(args, "i")), {}, fresh=False)

@@ -189,11 +189,15 @@ async def test_scores_change_until_the_deadline_and_not_after(world: BotWorld) -
         "necessity": 4,
     }
     world.clock.advance(minutes=2)
+    before = len(world.messages(judge))
     world.srv.press(judge, card["message_id"], score_button(world, card, 0, 5))
     await world.drain()
     when = "2017년 2월 23일 (목) 오후 6:00"  # as every screen writes dates
     deadline = world.t("participation.error.deadline_passed", deadline=when)
-    assert text_of(world.last(judge)) == deadline
+    assert [a.get("text") for a in world.srv.answered_callbacks(judge)][-1] == deadline
+    assert len(world.messages(judge)) == before  # the card redrawn read-only, no message
+    shown = world.last(judge, lambda m: m["message_id"] == card["message_id"])
+    assert "5" not in labels(shown)
     assert world.svc.judge_tasks(judge, ROUND)[0].scores["necessity"] == 4
 
 
