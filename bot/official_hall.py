@@ -257,7 +257,13 @@ async def session_new(ctx: Ctx, args: dict[str, JSON]) -> None:
         )
         return
     group = int_arg(args, "g") or None
-    session_id = await ctx.call(ctx.svc.open_onsite_session, ctx.user_id, rnd.round_id, group=group)
+    try:
+        session_id = await ctx.call(
+            ctx.svc.open_onsite_session, ctx.user_id, rnd.round_id, group=group
+        )
+    except e.DeadlinePassed as err:  # a screen drawn before the review's deadline
+        await ctx.show(ctx.refusal(err), await inline(ctx, [back_row(ctx, rnd)]))
+        return
     rows = [back_row(ctx, rnd)]
     opened = await find_session(ctx, rnd.round_id, session_id)
     text = ctx.t(

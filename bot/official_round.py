@@ -380,7 +380,13 @@ async def advance(ctx: Ctx, args: dict[str, JSON]) -> None:
     if rnd.phase == "draft":
         await ctx.call(ctx.svc.open_round, ctx.user_id, round_id, request_id=ctx.request_id)
     else:
-        await ctx.call(ctx.svc.advance_round, ctx.user_id, round_id, request_id=ctx.request_id)
+        try:
+            await ctx.call(ctx.svc.advance_round, ctx.user_id, round_id,
+                           request_id=ctx.request_id)  # fmt: skip
+        except e.AdvancePending as err:  # a confirmation drawn before the deadline
+            rows = [[Btn(ctx.t("bot.admin.refresh"), "admin.phase", {"r": round_id})]]
+            await ctx.show(ctx.refusal(err), await inline(ctx, rows))
+            return
     rnd = await ctx.call(ctx.svc.round, round_id)
     rows: list[list[Btn]] = []
     if rnd.phase == "review" and rnd.rules.review_group_size and not rnd.groups:

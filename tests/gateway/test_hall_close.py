@@ -385,3 +385,35 @@ async def test_a_scan_after_the_round_moved_to_results_says_the_review_is_over(
         voter = resident(world, "늦은 주민")
         told = await world.deep_link(voter, link)
         assert text_of(told) == world.t("participation.error.review_over")
+
+
+@pytest.mark.parametrize("screen", ["phase", "session"])
+async def test_a_screen_drawn_before_the_deadline_and_pressed_after_it_redraws_itself(
+    tmp_path: Path, screen: str
+) -> None:
+    """A phase confirmation or the sessions screen's '＋ 새 세션 열기' drawn at 17:59 and
+    pressed at 18:00:30: the refusal came as a new message and the button stayed, answering
+    the same again on every press for ten minutes. Now the screen is redrawn with the
+    refusal and only the way on (refresh, or back)."""
+    async with BotWorld(tmp_path) as world:
+        boss = await official(world)
+        submit(world, resident(world, "제안자"), 3)
+        to_review(world)
+        world.clock.now = END - dt.timedelta(minutes=1)
+        menu = await world.text(boss, "/admin")
+        if screen == "phase":
+            await world.press(boss, menu, world.t("bot.admin.menu.phase"))
+            label = world.t("bot.admin.phase_yes")
+        else:
+            await world.press(boss, menu, world.t("bot.admin.menu.onsite"))
+            label = world.t("bot.admin.session_new")
+        drawn = current(world, boss, menu)
+        assert label in labels(drawn)
+        before = len(world.messages(boss))
+        world.clock.now = after_end(30)
+        await world.press(boss, drawn, label)
+        shown = current(world, boss, menu)
+        assert len(world.messages(boss)) == before  # redrawn in place, no new message
+        assert label not in labels(shown)
+        assert "2017년 2월 23일 (목) 오후 6:00" in text_of(shown)
+        assert world.svc.round(ROUND).phase == "review"
