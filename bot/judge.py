@@ -17,6 +17,7 @@ from bot.keyboards import Btn
 from bot.keyboards import inline
 from bot.render import TEXT_MAX
 from bot.render import card_text
+from bot.render import past_review_end
 from bot.render import short
 from bot.render import title_of
 from bot.render import when
@@ -245,8 +246,7 @@ def review_over(ctx: Ctx, rnd: RoundView) -> bool:
     before the deadline is applied): whatever the judge presses now comes after it."""
     if rnd.phase in ("results", "closed"):
         return True
-    ends = rnd.rules.deadlines.review_ends
-    return rnd.phase == "review" and ctx.services.clock().timestamp() >= ends
+    return rnd.phase == "review" and past_review_end(ctx, rnd.rules.deadlines.review_ends)
 
 
 def state_text(ctx: Ctx, rnd: RoundView, task: JudgeTask, draft: Mapping[str, int]) -> str:

@@ -26,6 +26,7 @@ from bot.official_base import back_row
 from bot.official_base import require_official
 from bot.official_base import round_or_say
 from bot.official_base import send_file
+from bot.render import past_review_end
 from bot.router import Ctx
 from bot.router import Incoming
 from bot.router import Router
@@ -225,7 +226,7 @@ async def sessions(ctx: Ctx, args: dict[str, JSON]) -> None:
     if any(s.closed_at is not None for s in found):  # a check-in count may still grow
         lines.append(ctx.t("bot.admin.sessions_closed_note"))
     ends = rnd.rules.deadlines.review_ends
-    if rnd.phase == "review" and ctx.services.clock().timestamp() >= ends:
+    if rnd.phase == "review" and past_review_end(ctx, ends):
         # the round waits for presses received before the deadline: no session to open
         lines.append(
             ctx.t("bot.admin.sessions_after_deadline", deadline=format_datetime(ends, ctx.locale))

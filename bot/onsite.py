@@ -17,6 +17,7 @@ from bot.keyboards import grid
 from bot.keyboards import inline
 from bot.keyboards import keyboard
 from bot.render import card_text
+from bot.render import past_review_end
 from bot.render import short
 from bot.render import title_of
 from bot.router import Ctx
@@ -76,13 +77,6 @@ def require_before_review_end(ctx: Ctx, rnd: RoundView) -> None:
     ends = rnd.rules.deadlines.review_ends
     if rnd.phase == "review" and past_review_end(ctx, ends):
         raise e.DeadlinePassed(deadline=ends)
-
-
-def past_review_end(ctx: Ctx, review_ends: int | None) -> bool:
-    """Whether the review's deadline has passed on the bot's clock: a ballot shown now offers
-    nothing to press (a press would be received after the deadline), though the action that
-    drew it was received before it and counts."""
-    return review_ends is not None and ctx.services.clock().timestamp() >= review_ends
 
 
 async def refuse_after_review_end(ctx: Ctx, review_ends: int) -> None:

@@ -32,6 +32,13 @@ def when(ctx: Ctx, epoch: int) -> str:
     return format_datetime(epoch, ctx.locale)
 
 
+def past_review_end(ctx: Ctx, review_ends: int | None) -> bool:
+    """Whether the review's deadline has passed on the bot's clock: a ballot or card shown
+    now offers nothing to press (a press would be received after the deadline), though the
+    action that drew it may have been received before it and count."""
+    return review_ends is not None and ctx.services.clock().timestamp() >= review_ends
+
+
 def category_name(ctx: Ctx, code: str) -> str:
     return ctx.t(f"participation.category.{code}")
 
