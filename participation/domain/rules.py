@@ -148,7 +148,8 @@ def due_phase(rnd: RoundState, now: int, waiting_since: int | None = None) -> st
     deadline = rnd.rules.deadlines.of(rnd.phase)
     if deadline is None or now < deadline:
         return None
-    if waiting_since is not None and waiting_since < deadline and now < deadline + ADVANCE_WAIT_S:
+    waits = waiting_since is not None and waiting_since < deadline
+    if waits and advance_waits(deadline, now) is not None:
         return None
     return NEXT_PHASE[rnd.phase]
 
@@ -179,9 +180,14 @@ def check_manual_advance(rnd: RoundState, now: int) -> None:
 def judged_at(now: int, received: int | None) -> int:
     """Return the moment an action is judged at: when it was ``received`` (None: ``now``),
     never after ``now`` and never more than ``RECEIVED_LATE_S`` before it."""
-    if received is None:
+    return _clamped(now, received, RECEIVED_LATE_S)
+
+
+def _clamped(now: int, moment: int | None, late_s: int) -> int:
+    """Return ``moment`` within [``now`` - ``late_s``, ``now``]; ``now`` when it is None."""
+    if moment is None:
         return now
-    return min(now, max(received, now - RECEIVED_LATE_S))
+    return min(now, max(moment, now - late_s))
 
 
 # --- residents and proposals -------------------------------------------------------------------
@@ -641,9 +647,7 @@ def scan_time(now: int, scanned_at: int | None) -> int:
     """Return the moment an on-site code is checked at: ``scanned_at`` (the time Telegram
     stamped on the person's message), never after ``now`` (a clock ahead of ours) and never
     more than ``ONSITE_SCAN_LATE_S`` before it; ``now`` when the scan time is unknown."""
-    if scanned_at is None:
-        return now
-    return min(now, max(scanned_at, now - ONSITE_SCAN_LATE_S))
+    return _clamped(now, scanned_at, ONSITE_SCAN_LATE_S)
 
 
 def verify_onsite_code(secret: bytes, session_id: str, mac: str, now: int) -> None:
