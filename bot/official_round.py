@@ -331,7 +331,7 @@ async def phase_menu(ctx: Ctx, args: dict[str, JSON]) -> None:
         # The clock moves it once what was received before the deadline is applied; the
         # service refuses the move meanwhile (AdvancePending): say so before any press.
         text = ctx.refusal(e.AdvancePending(deadline=rnd.deadline, by=until))
-        rows.append([Btn(ctx.t("bot.admin.refresh"), "admin.phase", {"r": rnd.round_id})])
+        rows.append(refresh_row(ctx, rnd.round_id))
     elif target is None:
         text = ctx.t("bot.admin.phase_last", round=rnd.title, phase=now_phase)
     elif rnd.phase == "results" and not rnd.results_published:
@@ -374,8 +374,9 @@ async def advance(ctx: Ctx, args: dict[str, JSON]) -> None:
     if rnd.phase != str_arg(args, "from"):  # someone else moved it since the confirmation
         raise e.PhaseClosed(phase=rnd.phase, action="advance")
     if rnd.phase != "draft" and not await earlier_applied(ctx):
-        rows = [[Btn(ctx.t("bot.admin.refresh"), "admin.phase", {"r": round_id})]]
-        await ctx.show(ctx.t("bot.admin.advance_queued"), await inline(ctx, rows))
+        await ctx.show(
+            ctx.t("bot.admin.advance_queued"), await inline(ctx, [refresh_row(ctx, round_id)])
+        )
         return
     if rnd.phase == "draft":
         await ctx.call(ctx.svc.open_round, ctx.user_id, round_id, request_id=ctx.request_id)
@@ -384,8 +385,7 @@ async def advance(ctx: Ctx, args: dict[str, JSON]) -> None:
             await ctx.call(ctx.svc.advance_round, ctx.user_id, round_id,
                            request_id=ctx.request_id)  # fmt: skip
         except e.AdvancePending as err:  # a confirmation drawn before the deadline
-            rows = [[Btn(ctx.t("bot.admin.refresh"), "admin.phase", {"r": round_id})]]
-            await ctx.show(ctx.refusal(err), await inline(ctx, rows))
+            await ctx.show(ctx.refusal(err), await inline(ctx, [refresh_row(ctx, round_id)]))
             return
     rnd = await ctx.call(ctx.svc.round, round_id)
     rows: list[list[Btn]] = []
@@ -396,6 +396,11 @@ async def advance(ctx: Ctx, args: dict[str, JSON]) -> None:
         "bot.admin.phase_done", round=rnd.title, phase=ctx.t(f"participation.phase.{rnd.phase}")
     )
     await ctx.show(text, await inline(ctx, rows))
+
+
+def refresh_row(ctx: Ctx, round_id: str) -> list[Btn]:
+    """The phase screen's refresh button, where a move has to wait."""
+    return [Btn(ctx.t("bot.admin.refresh"), "admin.phase", {"r": round_id})]
 
 
 ADVANCE_QUEUE_WAIT_S = 10.0
