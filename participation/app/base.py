@@ -17,7 +17,6 @@ import contextvars
 import datetime as dt
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Callable
 from collections.abc import Sequence
@@ -38,6 +37,7 @@ from participation.domain.model import ProposalState
 from participation.domain.ports import Appender
 from participation.domain.ports import Clock
 from participation.domain.ports import ReceiptLike
+from participation.opening import commitment  # the formula outsiders recompute
 from participation.store import erasure
 from participation.store import repo
 from participation.store import tables as t
@@ -174,16 +174,6 @@ def new_code(prefix: str) -> str:
 def code_hash(code: str) -> str:
     """Return the stored form of a code: SHA-256 hex (the code itself is never stored)."""
     return hashlib.sha256(code.strip().encode()).hexdigest()
-
-
-def canonical(value: JSON) -> bytes:
-    """Return canonical JSON bytes (sorted keys, no spaces) of a content value."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def commitment(salt: bytes, data: JSON) -> str:
-    """Return the content commitment ``SHA-256(salt || canonical(data))`` in hex."""
-    return hashlib.sha256(salt + canonical(data)).hexdigest()
 
 
 class Base:

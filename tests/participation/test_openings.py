@@ -312,7 +312,14 @@ def test_a_malformed_document_is_refused_with_its_reason(raw, why, world, tmp_pa
     st.binary(min_size=16, max_size=16),
 )
 def test_the_published_formula_is_the_one_the_service_commits_with(content, salt):
-    assert commitment(salt, content) == stored_commitment(salt, content)
+    """The service stores content with participation.opening.commitment: it is the formula
+    README states for outsiders, SHA-256(salt || JSON with sorted keys, no spaces, non-ASCII
+    as itself)."""
+    import hashlib
+
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert stored_commitment is commitment
+    assert commitment(salt, content) == hashlib.sha256(salt + text.encode()).hexdigest()
 
 
 def test_a_verified_title_is_printed_as_typed_but_cannot_rewrite_the_terminal():
