@@ -212,9 +212,7 @@ def oldest_waiting_ms(client: redis.Redis, layout: StreamLayout) -> int | None:
 
 def waiting_before(client: redis.Redis, layout: StreamLayout, ms: int) -> bool:
     """Return whether an update received before ``ms`` (epoch ms) is still in the inbox. An
-    update being handled is itself still there: pass its own time, it is not counted (an end
-    given as a bare time takes every sequence number of the millisecond before it)."""
-    pipe = client.pipeline(transaction=False)
-    for stream in layout.streams():
-        pipe.xrange(stream, min="-", max=str(ms - 1), count=1)
-    return any(pipe.execute())
+    update being handled is itself still there: pass its own time, it is not counted (it is
+    not received before itself)."""
+    oldest = oldest_waiting_ms(client, layout)  # each stream's first entry is its oldest
+    return oldest is not None and oldest < ms
