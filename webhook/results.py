@@ -3,9 +3,9 @@
 Results are public once published (they are posted to the public channel), so no token is
 needed. The files are built from the published Results payload (`service.results`), the
 same one `python -m participation tally` recomputes from an export, with the proposals'
-titles (personal content beside the ledger: an erased title is left empty; a proposal hidden
-after the publication keeps its row, as ranks and money are published, with a placeholder
-that gives the reason instead of its title, as its openings withhold it). Unknown rounds
+titles (personal content beside the ledger: a proposal hidden after the publication, or
+whose author erased its content, keeps its row, as ranks and money are published, with a
+placeholder that says why instead of its title, as its openings withhold it). Unknown rounds
 and rounds without published results answer 404: a short page in the reader's language for a
 browser (?lang=, else Accept-Language), the JSON error shape for programs.
 
