@@ -21,13 +21,23 @@ the two commands run as copied), then how to check the titles (`report.openings_
 results (`service.openings`, see `participation.opening`): the salt and content behind each
 listed proposal's ledger commitment, or why it is withheld, for
 `python -m participation tally EXPORT --openings FILE`. Answered like the results (404 before
-they are published; cached 5 minutes, so an erasure or a hiding shows within that), and kept
-out of search engines: the bodies are residents' texts, published for checking.
+they are published), and kept out of search engines: the bodies are residents' texts,
+published for checking.
+
+Caching: every answer above says `Cache-Control: public, no-cache` with an ETag, and answers
+`If-None-Match` with 304. The titles are read live, so a proposal hidden or erased after the
+publication must leave every copy at once: a proxy or a browser may keep a body but must ask
+before each use (a poller's check costs a 304 without a body). The ETag of the page, the CSV
+and the openings is strong (a hash of the bytes); the XLSX's is weak (a hash of what it shows:
+openpyxl stamps each workbook with the time it was written), checked before the workbook is
+built.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import re
 
 from flask import Blueprint
@@ -55,6 +65,7 @@ MEDIA = {
 # proposal by its number ("#3", as on its card), not its id
 PAGE_COLUMNS = ("rank", "number", "title", "budget", "judges", "onsite", "online", "combined",
                 "decision")  # fmt: skip
+REVALIDATE = "public, no-cache"  # the titles are read live: see the module docstring
 PAGE_KEYS = ("formula_heading", "table_heading", "totals_heading", "files_heading",
              "verify_link", "recount_heading", "recount", "openings_link",
              "openings")  # fmt: skip
@@ -134,11 +145,10 @@ def results_page(round_id: str) -> Response:
         openings_commands=report.openings_commands(deps().public_base_url, round_id),
     )
     response = Response(html, mimetype="text/html")
-    response.headers["Cache-Control"] = "public, max-age=300"  # published results never change
     response.vary.add("Accept-Language")  # a cache must not serve one reader's language to all
     response.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'self'"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _revalidated(response)
 
 
 def _verify_url(round_id: str) -> str | None:
@@ -166,19 +176,43 @@ def results_file(round_id: str, fmt: str) -> Response:
     if found is None:
         return _missing()
     results, titles, _hidden, _erased = found
+    shown = None
     if fmt == "csv":
         text = io.StringIO()
         report.write_csv(results, text, d.catalog, locale, titles)
         data = text.getvalue().encode("utf-8-sig")
     else:
-        out = io.BytesIO()
-        report.write_xlsx(results, out, d.catalog, locale, titles)
-        data = out.getvalue()
+        shown = _shown_tag(results, titles, locale)
+        data = b""
+        if not request.if_none_match.contains_weak(shown):
+            out = io.BytesIO()
+            report.write_xlsx(results, out, d.catalog, locale, titles)
+            data = out.getvalue()
     response = Response(data, content_type=MEDIA[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{round_id}.{fmt}"'
-    response.headers["Cache-Control"] = "public, max-age=300"  # published results never change
     response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _revalidated(response, weak_tag=shown)
+
+
+def _shown_tag(results: Results, titles: dict[str, str], locale: str) -> str:
+    """Return the weak ETag of an XLSX: a hash of what it shows that can change after the
+    publication (the titles, read live) with the results and the language. The catalog's
+    texts are not in it: after a deployment that changes them, a cache may keep a workbook
+    with the old headings (never old titles) until it is fetched afresh."""
+    shown = json.dumps([results.sha256(), titles, locale], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(shown.encode()).hexdigest()[:32]
+
+
+def _revalidated(response: Response, *, weak_tag: str | None = None) -> Response:
+    """Return `response` cacheable only with revalidation: `Cache-Control: public, no-cache`,
+    an ETag (strong, of the bytes, unless `weak_tag` is given) and 304 to a matching
+    `If-None-Match` (no body)."""
+    response.headers["Cache-Control"] = REVALIDATE
+    if weak_tag is None:
+        response.add_etag()
+    else:
+        response.set_etag(weak_tag, weak=True)
+    return response.make_conditional(request)
 
 
 @bp.get("/results/<round_id>/openings.json")
@@ -194,11 +228,11 @@ def openings(round_id: str) -> Response:
     if doc is None:
         return _missing()
     response = jsonify(doc)
-    response.headers["Cache-Control"] = "public, max-age=300"  # as the results
     response.headers["Access-Control-Allow-Origin"] = "*"  # for checks in the browser too
+    response.headers["Access-Control-Expose-Headers"] = "ETag"  # a script may revalidate
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Robots-Tag"] = "noindex"
-    return response
+    return _revalidated(response)
 
 
 def _missing() -> Response:

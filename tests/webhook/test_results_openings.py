@@ -59,7 +59,7 @@ def test_the_openings_are_served_next_to_the_results(world, web):
     assert got.status_code == 200 and got.mimetype == "application/json"
     assert got.get_json() == world["svc"].openings(R)
     assert "shade 제안" in got.get_data(as_text=True)  # UTF-8, not \\u escapes
-    assert got.headers["Cache-Control"] == "public, max-age=300"  # as the results page
+    assert got.headers["Cache-Control"] == "public, no-cache"  # as the results page
     assert got.headers["Access-Control-Allow-Origin"] == "*"
     assert got.headers["X-Content-Type-Options"] == "nosniff"
     assert got.headers["X-Robots-Tag"] == "noindex"  # bodies are for checking, not for search
