@@ -248,6 +248,58 @@ def edit_message_caption(world: World, bot: BotRec, p: Params) -> object:
         return _edited(world, bot, chat, msg)
 
 
+_MEDIA_TYPES = ("photo", "document")
+
+
+def edit_message_media(world: World, bot: BotRec, p: Params) -> object:
+    """editMessageMedia (photo and document): the new media replaces the message's, a text
+    message included (Bot API 7.11), with the caption the new media carries (none: the caption
+    goes). A ``file_id`` of the file the message shows, with the same caption and keyboard,
+    changes nothing ("not modified"); a new upload always replaces it."""
+    given = p.structure("media", error="can't parse InputMedia JSON object")
+    if not isinstance(given, dict):
+        raise bad_request("media not specified")
+    kind = str(given.get("type", ""))
+    if kind not in _MEDIA_TYPES:
+        raise bad_request(f"unsupported media type {kind!r} in the sandbox")
+    media = Params(values=dict(given), uploads=p.uploads)
+    upload, file_id = _media(world, media, "media")
+    if upload is not None and kind == "photo":
+        sizes: list[JSON] | None = world.store_photo(upload.data)
+        document = None
+    elif upload is not None:
+        if not upload.data:
+            raise bad_request("file must be non-empty")
+        rec = world.store_file(upload.data, mime_type=upload.mimetype or "application/octet-stream",
+                               file_name=upload.filename or None, folder="documents")  # fmt: skip
+        sizes, document = None, rec.document()
+    else:
+        rec = world.file(str(file_id))
+        if kind == "photo" and rec.width is None:
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        sizes = [rec.photo_size()] if kind == "photo" else None
+        document = rec.document() if kind == "document" else None
+    with world.lock:
+        chat, msg = _target(world, bot, p, "message to edit not found")
+        if not msg.outgoing:
+            raise bad_request("message can't be edited")
+        caption, entities = _caption(media)
+        markup = _inline_markup(p)
+        shown = msg.photo[-1]["file_id"] if msg.photo else (msg.document or {}).get("file_id")
+        if (
+            file_id is not None
+            and file_id == shown
+            and msg.text is None
+            and (msg.caption, msg.caption_entities, msg.reply_markup) == (caption, entities, markup)
+        ):
+            raise bad_request(_NOT_MODIFIED)
+        msg.text, msg.entities = None, []
+        msg.photo, msg.document = sizes, document
+        msg.caption, msg.caption_entities, msg.reply_markup = caption, entities, markup
+        msg.parse_mode = media.text("parse_mode")
+        return _edited(world, bot, chat, msg)
+
+
 def edit_message_reply_markup(world: World, bot: BotRec, p: Params) -> object:
     """editMessageReplyMarkup; no reply_markup removes the inline keyboard."""
     with world.lock:
@@ -484,6 +536,7 @@ METHODS: dict[str, Method] = {
     "editmessagetext": edit_message_text,
     "editmessagecaption": edit_message_caption,
     "editmessagereplymarkup": edit_message_reply_markup,
+    "editmessagemedia": edit_message_media,
     "deletemessage": delete_message,
     "answercallbackquery": answer_callback_query,
     "getfile": get_file,
