@@ -83,6 +83,30 @@ class OpeningsView(Base):
                        openings=tuple(opened), withheld=tuple(withheld))  # fmt: skip
         return doc.to_payload()
 
+    def withheld_titles(self, round_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Return, per round of ``round_ids``, the proposals whose title is withheld now:
+        ``"hidden:<reason>"`` (hidden, whatever its content) or ``"erased"`` (its content
+        erased: ``erased_at`` set, as the erasure does with the data), as
+        ``report.shown_titles`` shows them; a round with none is left out. One query,
+        through the proposals' index on the round: what the gateway's clock compares on
+        every tick to know that posts showing a round's titles need an edit. Proposals the
+        results leave out (hidden before the review) are named too: they never change what
+        is shown."""
+        if not round_ids:
+            return {}
+        p, c = t.proposals.c, t.contents.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(p.round_id, p.proposal_id, p.hidden, p.hide_reason)
+                .join(t.contents, c.ref == p.content_ref)
+                .where(p.round_id.in_(list(round_ids)), sa.or_(p.hidden, c.erased_at.is_not(None)))
+            ).all()
+        out: dict[str, dict[str, str]] = {}
+        for row in rows:
+            why = f"hidden:{row.hide_reason or ''}" if row.hidden else "erased"
+            out.setdefault(row.round_id, {})[row.proposal_id] = why
+        return out
+
     def _borne_out(self, round_id: str, proposal: str, index: int, found: Any) -> Opening | None:
         """Return the opening of entry ``index`` when that entry is this proposal's content
         entry and the stored salt and content recompute its ``content_c``; else None."""
