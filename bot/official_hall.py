@@ -196,19 +196,18 @@ async def sessions(ctx: Ctx, args: dict[str, JSON]) -> None:
         lines.append(ctx.t("bot.admin.sessions_none"))
     r: dict[str, JSON] = {"r": rnd.round_id}
     rows: list[list[Btn]] = []
+    ends = rnd.rules.deadlines.review_ends
+    after_deadline = rnd.phase == "review" and past_review_end(ctx, ends)
     for s in found:
-        state = ctx.t("bot.admin.session_open" if s.open else "bot.admin.session_closed")
-        if not s.open and s.closed_at is not None:
-            state = ctx.t("bot.admin.session_closed_at", time=format_time(s.closed_at, ctx.locale))
         lines.append(
             ctx.t(
                 "bot.admin.session_line",
                 session=session_name(ctx, s),
                 checkins=f"{s.checkins:,}",
-                state=state,
+                state=session_state(ctx, s, ends, after_deadline=after_deadline),
             )
         )
-        if s.open:
+        if s.open and not after_deadline:
             lines.append(projector_url(ctx, s.session_id))
             rows.append(
                 [
@@ -225,8 +224,7 @@ async def sessions(ctx: Ctx, args: dict[str, JSON]) -> None:
             )
     if any(s.closed_at is not None for s in found):  # a check-in count may still grow
         lines.append(ctx.t("bot.admin.sessions_closed_note"))
-    ends = rnd.rules.deadlines.review_ends
-    if rnd.phase == "review" and past_review_end(ctx, ends):
+    if after_deadline:
         # the round waits for presses received before the deadline: no session to open
         lines.append(
             ctx.t("bot.admin.sessions_after_deadline", deadline=format_datetime(ends, ctx.locale))
@@ -238,6 +236,20 @@ async def sessions(ctx: Ctx, args: dict[str, JSON]) -> None:
         lines.append(ctx.t("bot.admin.sessions_review_only", phase=phase))
     rows.append(back_row(ctx, rnd))
     await ctx.show("\n".join(lines), await inline(ctx, rows))
+
+
+def session_state(ctx: Ctx, s: SessionView, review_ends: int, *, after_deadline: bool) -> str:
+    """Return a session's state: in progress; closed at the time an official (or the round's
+    move before the review's deadline) closed it; or ended with the review at its deadline,
+    when it was still open then: nothing received after the deadline goes through it, though
+    the round (waiting for what was received before) or the clock closed it later."""
+    if s.open and not after_deadline:
+        return ctx.t("bot.admin.session_open")
+    if s.open or (s.closed_at is not None and s.closed_at > review_ends):
+        return ctx.t("bot.admin.session_review_ended", time=format_time(review_ends, ctx.locale))
+    if s.closed_at is not None:
+        return ctx.t("bot.admin.session_closed_at", time=format_time(s.closed_at, ctx.locale))
+    return ctx.t("bot.admin.session_closed")
 
 
 async def session_new(ctx: Ctx, args: dict[str, JSON]) -> None:

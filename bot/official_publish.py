@@ -89,11 +89,14 @@ async def ask_publish(ctx: Ctx, args: dict[str, JSON]) -> None:
         await ctx.show(text, await inline(ctx, rows))
         return
     if rnd.phase != "results":  # the service refuses any other phase: say so before a press
+        # Past the review's deadline and the clock's wait: the clock is late (down, or its
+        # job failing); the round moves when it runs again, or by hand (the phase screen).
+        overdue = rnd.deadline is not None and ctx.services.clock().timestamp() >= ends
         text = ctx.t(
-            "bot.admin.publish_not_yet",
+            "bot.admin.publish_overdue" if overdue else "bot.admin.publish_not_yet",
             round=rnd.title,
             phase=ctx.t(f"participation.phase.{rnd.phase}"),
-            review_ends=format_datetime(rnd.rules.deadlines.review_ends, ctx.locale),
+            review_ends=format_datetime(ends, ctx.locale),
         )
         rows = [[Btn(ctx.t("bot.admin.menu.phase"), "admin.phase", r)], back_row(ctx, rnd)]
         await ctx.show(text, await inline(ctx, rows))

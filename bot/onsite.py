@@ -18,6 +18,7 @@ from bot.keyboards import inline
 from bot.keyboards import keyboard
 from bot.render import card_text
 from bot.render import past_review_end
+from bot.render import review_over_text
 from bot.render import short
 from bot.render import title_of
 from bot.router import Ctx
@@ -106,7 +107,7 @@ async def checked_in(ctx: Ctx, redeemed: Redeemed) -> None:
         await ctx.reply("bot.onsite.closed_on_arrival")
         return
     if past_review_end(ctx, ballot.review_ends):  # scanned before the deadline, applied after
-        await ctx.reply("participation.error.review_over")
+        await ctx.send(review_over_text(ctx, ballot.review_ends))
         return
     await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=True)
 
@@ -116,7 +117,7 @@ async def onsite_menu(ctx: Ctx) -> None:
     person's session closed: that it ended)."""
     rnd = await reviewing_round(ctx)
     if rnd.phase in REVIEW_OVER:
-        await ctx.reply("participation.error.review_over")
+        await ctx.send(review_over_text(ctx, rnd.review_ended_at))
         return
     require_before_review_end(ctx, rnd)
     try:
@@ -155,11 +156,14 @@ async def session_over(ctx: Ctx, round_id: str) -> None:
     round leaving the review. Not 'scan the QR code first': say which, that the scores
     given count, and take the message's buttons off (they could only answer this again)."""
     rnd = await ctx.call(ctx.svc.round, round_id)
-    key = "participation.error.review_over" if rnd.phase != "review" else "bot.onsite.session_over"
+    if rnd.phase == "review":
+        text = ctx.t("bot.onsite.session_over")
+    else:
+        text = review_over_text(ctx, rnd.review_ended_at)
     if not await ctx.drop_buttons():  # a second tap: the first said it, and took them off
-        await ctx.answer(ctx.t(key))
+        await ctx.answer(text)
         return
-    await ctx.reply(key)
+    await ctx.send(text)
 
 
 async def onsite_list(ctx: Ctx, args: dict[str, JSON]) -> None:
@@ -272,7 +276,7 @@ async def onsite_score(ctx: Ctx, args: dict[str, JSON]) -> None:
         return
     if not done.tokens and rows:  # received before the review's deadline, applied after it
         await ctx.show(text, None)
-        await ctx.reply("participation.error.review_over")
+        await ctx.send(review_over_text(ctx, done.ballot.review_ends))
         return
     await ctx.show(text, keyboard(rows, done.tokens) if rows else None)
 
@@ -424,7 +428,7 @@ async def toggle_like(ctx: Ctx, args: dict[str, JSON]) -> None:
     text, rows = ballot_view(ctx, ballot)
     if not done.tokens and rows:  # received before the review's deadline, applied after it
         await ctx.show(text, None)
-        await ctx.reply("participation.error.review_over")
+        await ctx.send(review_over_text(ctx, ballot.review_ends))
         return
     await ctx.show(text, keyboard(rows, done.tokens))
 

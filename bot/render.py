@@ -39,6 +39,14 @@ def past_review_end(ctx: Ctx, review_ends: int | None) -> bool:
     return review_ends is not None and ctx.services.clock().timestamp() >= review_ends
 
 
+def review_over_text(ctx: Ctx, ended: int | None) -> str:
+    """Return that the review is over and nothing more can be scored or liked: when it ended
+    (KST, as every date in the reader's language), where that is known."""
+    if ended is None:
+        return ctx.t("bot.onsite.review_over")
+    return ctx.t("participation.error.review_over", ended=format_datetime(ended, ctx.locale))
+
+
 def category_name(ctx: Ctx, code: str) -> str:
     return ctx.t(f"participation.category.{code}")
 

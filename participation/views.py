@@ -33,6 +33,8 @@ class RoundView:
     rules: RoundRules
     groups: tuple[tuple[str, ...], ...]
     results_published: bool
+    # In the results phase, when the review ended (UTC epoch seconds; rules.review_ended_at)
+    review_ended_at: int | None = None
 
     @property
     def deadline(self) -> int | None:

@@ -273,10 +273,12 @@ class PhaseClosed(Closed):
 
 
 class ReviewOver(PhaseClosed):
-    """A score, recusal, on-site score or like once the review phase has ended (param
-    ``action``): what was saved counts, nothing more can be added or changed."""
+    """A score, recusal, on-site score or like once the review phase has ended (params
+    ``action``, and ``ended``: the instant it ended, see rules.review_ended_at): what was
+    received before counts, nothing more can be added or changed."""
 
     key = "participation.error.review_over"
+    moments = ("ended",)
 
 
 class DeadlinePassed(Closed):

@@ -16,6 +16,7 @@ class RoundState:
     rules: RoundRules
     groups: tuple[tuple[str, ...], ...] = ()  # review groups; () until formed
     results_published: bool = False
+    phase_changed_at: int | None = None  # when it entered its phase (None: not read)
 
     def group_of(self, proposal_id: str) -> int | None:
         """Return the review group (1-based) holding the proposal, or None."""

@@ -490,9 +490,26 @@ def check_invite(invite: Invite | None, *, now: int) -> Invite:
     return invite
 
 
+def review_ended_at(rnd: RoundState) -> int | None:
+    """Return when the review of a round in its results phase ended (UTC epoch seconds), or
+    None in any other phase (a closed round no longer holds the moment it left the review).
+
+    It ended at its deadline, or at the moment an official moved the round on before it
+    (``phase_changed_at``); a move after the deadline, by the clock or by hand, refused
+    nothing received after the deadline anyway. A state read without that moment (a
+    press's early decision) gives the deadline.
+    """
+    return _review_end(rnd) if rnd.phase == "results" else None
+
+
+def _review_end(rnd: RoundState) -> int:
+    ends = rnd.rules.deadlines.review_ends
+    return ends if rnd.phase_changed_at is None else min(ends, rnd.phase_changed_at)
+
+
 def _require_reviewable(rnd: RoundState, p: ProposalState, now: int, action: str) -> None:
     if rnd.phase == "results":
-        raise e.ReviewOver(phase=rnd.phase, action=action)
+        raise e.ReviewOver(phase=rnd.phase, action=action, ended=_review_end(rnd))
     require_phase(
         rnd, ("review",), action=action, now=now, deadline=rnd.rules.deadlines.review_ends
     )
@@ -679,7 +696,7 @@ def decide_check_in(
     After the review (a code photographed before it ended) it is ReviewOver, as a score.
     """
     if rnd.phase == "results":
-        raise e.ReviewOver(phase=rnd.phase, action="check_in")
+        raise e.ReviewOver(phase=rnd.phase, action="check_in", ended=_review_end(rnd))
     require_phase(
         rnd, ("review",), action="check_in", now=now, deadline=rnd.rules.deadlines.review_ends
     )

@@ -25,6 +25,7 @@ from participation.domain.model import PaperTally
 from participation.domain.model import ProposalState
 from participation.domain.model import RoundState
 from participation.domain.round import RoundRules
+from participation.domain.rules import review_ended_at
 from participation.store import driver
 from participation.store import tables as t
 from participation.store.driver import sql
@@ -52,6 +53,7 @@ def round_state(conn: Conn, round_id: str) -> RoundState:
         rules=RoundRules.from_payload(row.rules),
         groups=_groups(row.groups),
         results_published=row.results is not None,
+        phase_changed_at=row.phase_changed_at,
     )
 
 
@@ -64,6 +66,7 @@ def round_view(state: RoundState) -> RoundView:
         rules=state.rules,
         groups=state.groups,
         results_published=state.results_published,
+        review_ended_at=review_ended_at(state),
     )
 
 

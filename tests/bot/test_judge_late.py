@@ -42,8 +42,9 @@ async def test_a_score_pressed_after_the_review_is_told_the_review_is_over(
     size = world.ledger.size()
     world.srv.press(judge, card["message_id"], late)
     await world.drain()
-    told = world.t("participation.error.review_over")
-    assert told != "participation.error.review_over"
+    moved = "2017년 2월 1일 (수) 오전 9:00"  # the review ended when it was moved on, early
+    told = world.t("participation.error.review_over", ended=moved)
+    assert told != "participation.error.review_over" and moved in told
     shown = [text_of(world.last(judge))] + [
         str(a["text"]) for a in world.srv.answered_callbacks(judge) if a["text"]
     ]

@@ -384,7 +384,14 @@ async def test_a_scan_after_the_round_moved_to_results_says_the_review_is_over(
         assert world.svc.advance_due_rounds() == [(ROUND, "results")]
         voter = resident(world, "늦은 주민")
         told = await world.deep_link(voter, link)
-        assert text_of(told) == world.t("participation.error.review_over")
+        ended = "2017년 2월 23일 (목) 오후 6:00"  # the deadline, not the clock's move at 18:00:05
+        assert text_of(told) == world.t("participation.error.review_over", ended=ended)
+        assert ended in text_of(told)
+        english = resident(world, "Late visitor", locale="en")
+        told = await world.deep_link(english, link)
+        ended = "Thu 23 Feb 2017, 6:00 PM KST"
+        assert text_of(told) == world.t("participation.error.review_over", "en", ended=ended)
+        assert ended in text_of(told)
 
 
 @pytest.mark.parametrize("screen", ["phase", "session"])

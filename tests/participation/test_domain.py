@@ -232,6 +232,30 @@ def test_an_errors_moments_are_placeholders_of_its_message(
             assert f"%({name})s" in CATALOG.messages[locale][error.key]
 
 
+@pytest.mark.parametrize(
+    ("moved", "ended"),
+    [(2_500, 2_500), (3_000, 3_000), (3_420, 3_000), (None, 3_000)],
+    ids=["moved on early", "at the deadline", "after the deadline", "moment not read"],
+)
+def test_a_refusal_after_the_review_says_when_it_ended(moved: int | None, ended: int) -> None:
+    """The review ended at its deadline, or when an official moved the round on before it;
+    the clock's move after the deadline (it waits for what was received before) is not when
+    it ended. The refusal carries that instant, as the deadline refusals do."""
+    d = Deadlines(submission_ends=1_000, endorsement_ends=2_000, review_ends=3_000)
+    rnd = RoundState(round_id="r", phase="results", rules=RoundRules(title="t", deadlines=d),
+                     phase_changed_at=moved)  # fmt: skip
+    assert rules.review_ended_at(rnd) == ended
+    p = ProposalState(proposal_id="r-1", round_id="r", author_id=1, community=None,
+                      category="culture", region="suwon", budget=1, shortlisted=True)  # fmt: skip
+    with pytest.raises(e.ReviewOver) as over:
+        rules.check_judging(rnd, p, judge_group=None, user_id=2, enrollment=None,
+                            recused=False, now=3_600)  # fmt: skip
+    assert over.value.shown(lambda at: f"<{at}>")["ended"] == f"<{ended}>"
+    for phase in ("review", "closed"):
+        other = RoundState(round_id="r", phase=phase, rules=rnd.rules, phase_changed_at=moved)
+        assert rules.review_ended_at(other) is None
+
+
 def test_an_action_is_judged_when_it_was_received_within_15_minutes_never_in_the_future() -> None:
     """An action that waited in the queue (a busy hall, an outage) is judged at the moment
     ingress received it; never after now (a clock ahead of ours), nor more than 15 min back."""
