@@ -6,7 +6,8 @@ texts):
 - `seal_block` every BLOCK_SECONDS: seal a block if the ledger grew (empty periods seal
   nothing) and post the digest of every block not yet posted to PUBLIC_CHANNEL.
 - `advance_phases` every 30 s: open/close round phases whose deadline passed, once every update
-  received before the deadline has been applied (at most 10 minutes after it).
+  received before the deadline has been applied (at most 10 minutes after it), replayed
+  dead letters at their first reception and recent dead letters included.
 - `remind_judges` every 15 min: 24 h and 1 h before the review deadline, remind judges who
   still have proposals to score (once per round and threshold).
 - `drive_broadcasts` every 2 s: deliver the participation outbox at <= 30 messages/s.
@@ -39,6 +40,7 @@ from gateway.store import JobRuns
 from gateway.store import ProcessedUpdates
 from i18n.catalog import Catalog
 from i18n.format import format_datetime
+from participation.domain.rules import RECEIVED_LATE_S
 from webhook.inbox import StreamLayout
 from webhook.inbox import oldest_waiting_ms
 
@@ -90,12 +92,22 @@ async def advance_phases(
     received, and must be applied in the phase they were sent in; see rules.due_phase).
     Without Redis this tick moves nothing: it cannot tell what still waits.
 
+    A dead letter received in the last ``RECEIVED_LATE_S`` waits too: replayed now, it is
+    judged at the moment it was received (the dead-letter path keeps it), so an operator who
+    replays the updates that died in a deadline's rush within the clock's wait (at most
+    ``ADVANCE_WAIT_S`` after the deadline, as for any update) has them counted in their phase.
+    Older ones do not hold a round: an operator had a quarter of an hour already. Read in the
+    same round trip as the partitions (webhook.inbox.oldest_waiting_ms).
+
     ``clock``: the service's clock. The read vouches only for what was received before it:
     an update received after it (before a deadline the service's later time has passed)
     is not in it, so the read's own moment counts as waiting too."""
     read_at = int(clock().timestamp())  # before the read: it holds all received before this
+    dead_since_ms = max(0, read_at - RECEIVED_LATE_S) * 1000
     try:
-        oldest = await asyncio.to_thread(oldest_waiting_ms, client, layout)
+        oldest = await asyncio.to_thread(
+            oldest_waiting_ms, client, layout, dead_since_ms=dead_since_ms
+        )
     except redis.RedisError as err:
         log.warning("advance_phases_inbox_unavailable", error=type(err).__name__)
         return

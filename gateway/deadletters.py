@@ -7,7 +7,8 @@ python -m gateway deadletters drop ID... | --all
 ```
 A dead letter is an entry of the `updates:dead` stream (gateway/worker.py): field `u` the
 raw update as Telegram sent it, field `r` why it died (`unparsable:TypeError`,
-`attempts:5:OperationalError`; entries written before the field existed have none). Entries
+`attempts:5:OperationalError`; entries written before the field existed have none), field `t`
+when ingress first received it (epoch ms; none in entries written before it existed). Entries
 are trimmed 30 days after they were written.
 
 - `list` prints one line per dead letter: its stream id, when it died (KST), the update_id,
@@ -18,13 +19,22 @@ are trimmed 30 days after they were written.
   ingress would choose now: `StreamLayout.partition_of(chat_id_of(update))`), where a worker
   applies it again, and removes it from the dead stream. Both happen in one Lua script per
   entry (REPLAY), so a crash leaves it in the dead stream or in its partition, never in both
-  or neither. Replaying is safe even for an update that half-applied before it died (the
-  service committed, then something after it failed): the bot passes `tg:<update_id>` as
-  the `request_id` of every state-changing call, and the service stores a request's outcome
-  in the transaction of its ledger entry, so applying the update again returns the first
-  outcome and writes nothing; only its reply is sent again. An update replayed twice is
-  still applied once. It comes after the chat's later updates; the handlers check a press
-  against the current state, so an outdated one is refused politely, not applied blindly.
+  or neither. The replayed entry carries the dead letter's `t` (and is listed in
+  `updates:replayed` while it waits, so the clock sees it at that time), and the worker
+  judges it at that moment, not at the replay (clamped to the last 15 minutes,
+  `rules.judged_at`, as any update): an endorsement received before the deadline and
+  replayed while the clock still waits for it (it waits for dead letters received in the
+  last 15 minutes, at most 10 minutes after the deadline; gateway.clock.advance_phases)
+  counts in its phase. Replayed after the round moved on, it is refused as out of phase (the
+  round's state decides), never applied in the next one. An entry without `t` is judged at
+  its replay, as before. Replaying is safe even for an update that half-applied before it
+  died (the service committed, then something after it failed): the bot passes
+  `tg:<update_id>` as the `request_id` of every state-changing call, and the service stores
+  a request's outcome in the transaction of its ledger entry, so applying the update again
+  returns the first outcome and writes nothing; only its reply is sent again. An update
+  replayed twice is still applied once. It comes after the chat's later updates; the
+  handlers check a press against the current state, so an outdated one is refused politely,
+  not applied blindly.
 - `drop` deletes entries for good and says how many.
 
 Output is Korean, then English. Exit status 0 when every ID was found, 1 when one was not
@@ -44,28 +54,40 @@ from typing import Any
 import redis
 
 from gateway.rounds import say
-from gateway.worker import DEAD_STREAM
 from i18n.catalog import LOCALES
 from i18n.catalog import Catalog
 from i18n.format import to_kst
+from webhook.inbox import DEAD_STREAM
+from webhook.inbox import REPLAYED
 from webhook.inbox import StreamLayout
 from webhook.inbox import chat_id_of
 from webhook.inbox import ensure_groups
 
 # Move one dead letter back to a partition: KEYS[1] the dead stream, KEYS[2] the partition
-# stream, ARGV[1] the entry's id. Returns the new entry's id, or false when the entry is gone.
+# stream, KEYS[3] the index of replayed entries (webhook.inbox.REPLAYED), ARGV[1] the entry's
+# id. Its `t` (when ingress first received it, epoch ms; digits only) goes with it and the new
+# entry is indexed at that time; an entry without one (dead before the field existed) is
+# judged at its replay, as before. Returns the new entry's id, or false when the entry is gone.
+# All checks come before the first write (a script is not rolled back on an error).
 REPLAY = """
 local found = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
 if #found == 0 then return false end
 local fields = found[1][2]
+local update, received = false, false
 for i = 1, #fields, 2 do
-  if fields[i] == 'u' then
-    local id = redis.call('XADD', KEYS[2], '*', 'u', fields[i + 1])
-    redis.call('XDEL', KEYS[1], ARGV[1])
-    return id
-  end
+  if fields[i] == 'u' then update = fields[i + 1] end
+  if fields[i] == 't' and string.match(fields[i + 1], '^%d+$') then received = fields[i + 1] end
 end
-return false
+if not update then return false end
+local id
+if received then
+  id = redis.call('XADD', KEYS[2], '*', 'u', update, 't', received)
+  redis.call('ZADD', KEYS[3], received, KEYS[2] .. ' ' .. id)
+else
+  id = redis.call('XADD', KEYS[2], '*', 'u', update)
+end
+redis.call('XDEL', KEYS[1], ARGV[1])
+return id
 """
 STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 KIND = re.compile(r"[a-z_]{1,40}")
@@ -119,7 +141,8 @@ class DeadLetters:
         if update is None:
             raise ValueError("not an update")
         partition = self.layout.partition_of(chat_id_of(update))
-        moved = self._replay(keys=[self.key, self.layout.stream(partition)], args=[entry_id])
+        keys = [self.key, self.layout.stream(partition), self.layout.key(REPLAYED)]
+        moved = self._replay(keys=keys, args=[entry_id])
         return None if moved is None else partition
 
     def drop(self, entry_id: str) -> bool:

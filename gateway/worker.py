@@ -34,21 +34,24 @@ Design (why it is correct):
   the update_id goes to `gateway_processed_updates` instead, and replayed entries (read from
   the pending list, never new ones) are looked up there and acknowledged without running.
 - **Judged when received.** An update is handled with `participation`'s `received_at` set to
-  the moment ingress stored it (its stream id's time, Redis's clock at the XADD): the service
-  judges deadlines, button and code expiry at that moment (clamped to the last 15 minutes,
-  `rules.judged_at`), so a press that waited in the queue (a burst, an outage) at a deadline
-  still counts. The clock moves a round past a deadline only once no entry received before
-  it is left in the streams (gateway.clock.advance_phases); an official's move of a round
-  waits likewise for the entries received before the press (`earlier_waiting`, the bot's
-  `extra["inbox_earlier"]`).
+  the moment ingress stored it (its stream id's time, Redis's clock at the XADD; for a
+  replayed dead letter its field `t`, the first reception, which only the dead-letter path
+  writes: `webhook.inbox.received_ms`): the service judges deadlines, button and code expiry
+  at that moment (clamped to the last 15 minutes, `rules.judged_at`), so a press that waited
+  in the queue (a burst, an outage, the dead letters) at a deadline still counts. The clock
+  moves a round past a deadline only once no entry received before it is left in the
+  streams, nor a dead letter received in the last 15 minutes (gateway.clock.advance_phases);
+  an official's move of a round waits likewise for the entries received before the press
+  (`earlier_waiting`, the bot's `extra["inbox_earlier"]`; not for dead letters).
 - **Failures.** A handler error that the bot explained (domain errors) counts as processed.
   Infrastructure errors (database or Redis unavailable) leave the entry unacknowledged; the
   partition pauses and retries it with backoff, keeping order; after `max_attempts` failures
   while the database answers, the update goes to the `updates:dead` stream so one poison
   update cannot stall a chat forever (an outage of the database itself never dead-letters).
-  A dead letter is the raw update (field `u`, names and Telegram ids included) and why it died
+  A dead letter is the raw update (field `u`, names and Telegram ids included), why it died
   (field `r`: `unparsable:<error type>` or `attempts:<n>:<error type>`, never a message
-  text), kept for operators (`python -m gateway deadletters`, gateway/deadletters.py) for
+  text) and when ingress first received it (field `t`, epoch ms, carried through a replay),
+  kept for operators (`python -m gateway deadletters`, gateway/deadletters.py) for
   `dead_letter_keep_s` (30 days) and trimmed by age when the next one is added (XADD MINID),
   not forever. Moving it there and acknowledging it is one script (DEAD): a crash leaves the
   update in the partition or in `updates:dead`, never in both or neither.
@@ -81,6 +84,7 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from typing import Protocol
 from typing import cast
@@ -96,6 +100,7 @@ from gateway import lease
 from gateway.store import ProcessedUpdates
 from participation.app.base import received_at
 from participation.domain.errors import ParticipationError
+from webhook.inbox import DEAD_STREAM
 from webhook.inbox import GROUP
 from webhook.inbox import PROCESSED_COUNTER
 from webhook.inbox import StreamLayout
@@ -114,18 +119,18 @@ if ARGV[3] == '1' then redis.call('INCR', KEYS[2]) end
 return 1
 """
 
-# Dead-lettering, atomically: the raw update and its reason go to the dead stream (entries
-# older than ARGV[5] ms trimmed, exactly), and the entry leaves its partition (XACK, XDEL).
+# Dead-lettering, atomically: the raw update, its reason and when ingress first received it
+# (ARGV[6], epoch ms) go to the dead stream (entries older than ARGV[5] ms trimmed, exactly),
+# and the entry leaves its partition (XACK, XDEL).
 DEAD = """
-redis.call('XADD', KEYS[2], 'MINID', ARGV[5], '*', 'u', ARGV[3], 'r', ARGV[4])
+redis.call('XADD', KEYS[2], 'MINID', ARGV[5], '*', 'u', ARGV[3], 'r', ARGV[4], 't', ARGV[6])
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 return 1
 """
-DEAD_STREAM = "updates:dead"
 
 _failures: contextvars.ContextVar[list[BaseException]] = contextvars.ContextVar("failures")
-# When the update being handled was received (epoch ms, its stream id's time): see
+# When the update being handled was received (epoch ms, `webhook.inbox.received_ms`): see
 # `earlier_waiting`.
 handled_ms: contextvars.ContextVar[int | None] = contextvars.ContextVar("handled_ms", default=None)
 
@@ -487,11 +492,13 @@ class UpdateWorker:
         if raw is None:
             await self._ack(stream, entry_id, processed=False)
             return
+        received = received_ms(entry_id, fields)  # a replayed dead letter: first reception
+        dead = partial(self._dead_letter, stream, entry_id, raw, received=received)
         try:
             data = json.loads(raw)
             update_id = int(data["update_id"])
         except (ValueError, TypeError, KeyError) as err:  # not what ingress stores: poison
-            await self._dead_letter(stream, entry_id, raw, f"unparsable:{type(err).__name__}", {})
+            await dead(f"unparsable:{type(err).__name__}", {})
             return
         structlog.contextvars.bind_contextvars(
             update_id=update_id, partition=partition, worker=self.name
@@ -503,9 +510,9 @@ class UpdateWorker:
             return
         started = time.perf_counter()
         try:
-            await self._process(data, received_ms(entry_id))
+            await self._process(data, received)
         except Unparsable as err:  # ingress checks the shape only; PTB found more wrong
-            await self._dead_letter(stream, entry_id, raw, f"unparsable:{err}", data)
+            await dead(f"unparsable:{err}", data)
             return
         except RetryLater as err:
             attempts = self._attempts.get(entry_id, 0) + 1
@@ -515,7 +522,7 @@ class UpdateWorker:
             self._attempts[entry_id] = attempts
             if attempts < self.config.max_attempts:
                 raise
-            await self._dead_letter(stream, entry_id, raw, f"attempts:{attempts}:{err}", data)
+            await dead(f"attempts:{attempts}:{err}", data)
             self._attempts.pop(entry_id, None)
             self._settled(entry_id)
             return
@@ -582,16 +589,24 @@ class UpdateWorker:
             raise RetryLater(type(retry[0]).__name__)
 
     async def _dead_letter(
-        self, stream: str, entry_id: bytes, raw: bytes, reason: str, data: Mapping[str, Any]
+        self,
+        stream: str,
+        entry_id: bytes,
+        raw: bytes,
+        reason: str,
+        data: Mapping[str, Any],
+        *,
+        received: int,
     ) -> None:
-        """Move the entry to `updates:dead` with `reason` and acknowledge it (one script), then
-        tell the person. Entries older than `dead_letter_keep_s` go (exact MINID trimming: dead
-        letters are rare, and a kept update holds personal data)."""
+        """Move the entry to `updates:dead` with `reason` and the time ingress `received` it
+        (epoch ms, kept through a replay) and acknowledge it (one script), then tell the person.
+        Entries older than `dead_letter_keep_s` go (exact MINID trimming: dead letters are
+        rare, and a kept update holds personal data)."""
         log.error("update_dead_lettered", reason=reason)
         oldest_ms = int((time.time() - self.config.dead_letter_keep_s) * 1000)
         await self._dead_script(
             keys=[stream, self.layout.key(DEAD_STREAM)],
-            args=[GROUP, entry_id, raw, reason, f"{oldest_ms}-0"],
+            args=[GROUP, entry_id, raw, reason, f"{oldest_ms}-0", received],
         )
         await self._tell(data, self._notify_dead, "dead_letter")
 

@@ -9,6 +9,14 @@ Layout (all keys under an optional prefix):
 - consumer group `workers` on every partition stream (created by ingress and by workers).
   Workers XACK and XDEL an entry once it is applied, so streams hold only the backlog and
   are never trimmed (trimming could drop updates that were not processed yet).
+- An entry's received time is its stream id's time (Redis's clock at the XADD), except for an
+  update an operator replayed from the dead letters (gateway/deadletters.py): that entry also
+  has field `t`, the time ingress first received the update (epoch ms), and is listed in the
+  sorted set `updates:replayed` (score `t`, member `<stream> <entry id>`) until it leaves its
+  stream. Only the dead-letter path writes `t` (the worker's DEAD script, the REPLAY script);
+  ingress stores field `u` alone, whatever the update holds (`received_ms`).
+- `updates:dead`: the updates the workers gave up on (gateway/worker.py), fields `u`, `r` (the
+  reason) and `t` (as above; entries dead-lettered before it existed have none).
 
 Redis must persist (AOF, `appendfsync everysec` or `always`) for "200 means stored" to hold
 across a Redis restart; the embedded Redis is started that way.
@@ -36,6 +44,8 @@ GROUP = "workers"
 SEEN_SECONDS = 86_400
 RECEIVED_COUNTER = "metrics:updates_received"
 PROCESSED_COUNTER = "metrics:updates_processed"
+DEAD_STREAM = "updates:dead"
+REPLAYED = "updates:replayed"
 
 _PUT_ONCE = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
@@ -189,30 +199,80 @@ def ensure_groups(client: redis.Redis, layout: StreamLayout) -> None:
                 raise
 
 
-def received_ms(entry_id: bytes | str) -> int:
-    """Return when ingress stored an entry (epoch ms): the time part of its stream id, which
-    Redis takes from its own clock at the XADD."""
+def received_ms(entry_id: bytes | str, fields: Mapping[bytes, bytes] | None = None) -> int:
+    """Return when ingress received an entry's update (epoch ms): the time part of its stream
+    id, which Redis takes from its own clock at the XADD; for a replayed dead letter its field
+    `t`, the first reception (only the dead-letter path writes it). A `t` that is not a number
+    or is later than the entry itself (no replay makes one) is not believed."""
     raw = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return int(raw.split("-", 1)[0])
+    stored = int(raw.split("-", 1)[0])
+    first = (fields or {}).get(b"t")
+    if first is not None and first.isdigit() and int(first) <= stored:
+        return int(first)
+    return stored
 
 
-def oldest_waiting_ms(client: redis.Redis, layout: StreamLayout) -> int | None:
+# The oldest received time of what waits, in one call: KEYS[1] the replayed index, KEYS[2]
+# the dead stream, KEYS[3..] the partition streams; ARGV[1] '' (no dead letters) or the epoch
+# ms from which dead letters count. Each partition's first entry is its oldest by stream id;
+# a replayed entry anywhere in a partition counts at its `t` (index members whose entry left
+# their stream are dropped here, lazily); a dead letter counts at its `t` when that is at or
+# after ARGV[1] (an entry dies after it was received, so older deaths are not read).
+_OLDEST = """
+local oldest = false
+local function older(ms)
+  if ms and (not oldest or ms < oldest) then oldest = ms end
+end
+for k = 3, #KEYS do
+  local first = redis.call('XRANGE', KEYS[k], '-', '+', 'COUNT', 1)
+  if #first > 0 then older(tonumber(string.match(first[1][1], '^%d+'))) end
+end
+local index = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #index, 2 do
+  local stream, id = string.match(index[i], '^(.*) (%d+%-%d+)$')
+  if stream and #redis.call('XRANGE', stream, id, id) > 0 then
+    older(tonumber(index[i + 1]))
+    break
+  end
+  redis.call('ZREM', KEYS[1], index[i])
+end
+if ARGV[1] ~= '' then
+  local since = tonumber(ARGV[1])
+  for _, entry in ipairs(redis.call('XRANGE', KEYS[2], ARGV[1], '+')) do
+    local fields = entry[2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 't' then
+        local t = tonumber(fields[i + 1])
+        if t and t >= since then older(t) end
+      end
+    end
+  end
+end
+return oldest
+"""
+
+
+def oldest_waiting_ms(
+    client: redis.Redis, layout: StreamLayout, *, dead_since_ms: int | None = None
+) -> int | None:
     """Return when the oldest update still in the inbox was received (epoch ms), or None.
 
     Workers delete an entry once it is applied (XACK then XDEL), so every entry of a partition
-    stream is waiting: not read yet, or read and not applied yet (dead letters have left).
-    One round trip: the first entry of every partition.
+    stream is waiting: not read yet, or read and not applied yet. A replayed dead letter
+    counts at its first reception (`received_ms`), wherever it waits in its partition.
+    ``dead_since_ms``: also count the dead letters received at or after it (the clock's
+    question; None, the default: dead letters are not waiting, an operator must act).
+    One round trip (a Lua script; the index of replayed entries is tidied in it).
     """
-    pipe = client.pipeline(transaction=False)
-    for stream in layout.streams():
-        pipe.xrange(stream, count=1)
-    firsts = [received_ms(found[0][0]) for found in pipe.execute() if found]
-    return min(firsts, default=None)
+    keys = [layout.key(REPLAYED), layout.key(DEAD_STREAM), *layout.streams()]
+    since = "" if dead_since_ms is None else str(dead_since_ms)
+    found = client.register_script(_OLDEST)(keys=keys, args=[since])
+    return None if found is None else int(found)
 
 
 def waiting_before(client: redis.Redis, layout: StreamLayout, ms: int) -> bool:
     """Return whether an update received before ``ms`` (epoch ms) is still in the inbox. An
     update being handled is itself still there: pass its own time, it is not counted (it is
-    not received before itself)."""
-    oldest = oldest_waiting_ms(client, layout)  # each stream's first entry is its oldest
+    not received before itself). Dead letters are not counted: they wait for an operator."""
+    oldest = oldest_waiting_ms(client, layout)
     return oldest is not None and oldest < ms

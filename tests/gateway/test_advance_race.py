@@ -44,8 +44,8 @@ async def test_a_press_received_while_the_clock_reads_the_inbox_is_waited_for(
 
         world.clock.now = DEADLINE - dt.timedelta(seconds=1)  # the tick starts
 
-        def read_then_receive(client: Any, layout: Any) -> int | None:
-            found = oldest_waiting_ms(client, layout)  # empty: nothing received yet
+        def read_then_receive(client: Any, layout: Any, **dead: Any) -> int | None:
+            found = oldest_waiting_ms(client, layout, **dead)  # empty: nothing received yet
             # ... and while the tick goes on, the press arrives (received before the
             # deadline) and the deadline passes
             ms = int((DEADLINE - dt.timedelta(milliseconds=500)).timestamp() * 1000)

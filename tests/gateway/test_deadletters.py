@@ -40,6 +40,9 @@ from tests.support.e2e_bot import ROUND
 from tests.support.e2e_bot import BotWorld
 from webhook.inbox import Inbox
 from webhook.inbox import StreamLayout
+from webhook.inbox import ensure_groups
+from webhook.inbox import oldest_waiting_ms
+from webhook.inbox import received_ms
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = WorkerConfig(lease_ms=1500, block_ms=50, backoff_s=0.02, max_backoff_s=0.1)
@@ -508,3 +511,46 @@ def test_whom_a_dead_letter_is_told_to(update: dict[str, Any], expected: Any) ->
         assert found is not None
         got = (found.chat_id, found.user_id, found.language_code, found.callback_query_id)
         assert got == expected
+
+
+def test_the_inbox_counts_a_replayed_update_as_first_received_and_recent_dead_letters(
+    private_redis: str,
+) -> None:
+    """oldest_waiting_ms: a replayed entry at the time ingress first received it, wherever
+    it waits in its partition; dead letters only when asked, received since `dead_since_ms`,
+    and only those that carry that time."""
+    client = redis.Redis.from_url(private_redis)
+    layout = StreamLayout(1)
+    dead = deadletters.DeadLetters(client, layout)
+    ensure_groups(client, layout)
+    base = 1_487_321_000_000
+    stream = layout.stream(0)
+    client.xadd(stream, {"u": b'{"update_id": 1}'}, id=f"{base + 5000}-0")
+    update = {"update_id": 2, "message": {"chat": {"id": 7, "type": "private"}}}
+    dead_id = client.xadd(dead.key, {"u": json.dumps(update), "r": "attempts:5:X", "t": base})
+    client.xadd(dead.key, {"u": json.dumps(update)})  # written before the field existed
+    assert oldest_waiting_ms(client, layout) == base + 5000  # the clock asks; the bot does not
+    assert oldest_waiting_ms(client, layout, dead_since_ms=base) == base
+    assert oldest_waiting_ms(client, layout, dead_since_ms=base + 1) == base + 5000
+
+    dead_id = dead_id.decode()
+    assert dead.replay(dead_id, dead.get(dead_id) or {}) == 0
+    [_later, (replayed_id, replayed)] = client.xrange(stream)
+    assert replayed[b"t"] == str(base).encode()
+    assert received_ms(replayed_id, replayed) == base
+    assert oldest_waiting_ms(client, layout) == base  # behind a later one: still the oldest
+    client.xdel(stream, replayed_id)  # applied
+    assert oldest_waiting_ms(client, layout) == base + 5000
+
+    [(legacy_id, legacy)] = list(dead.entries())
+    assert dead.replay(legacy_id, legacy) == 0
+    [_later, (_id, fields)] = client.xrange(stream)
+    assert set(fields) == {b"u"}  # judged at its replay, as before
+
+    # only the dead-letter path writes the field: never ingress, whatever the update holds
+    Inbox(client, layout).put_once({"update_id": 3, "t": base, "message": {"t": base}})
+    assert set(client.xrange(stream)[-1][1]) == {b"u"}
+    # a time later than the entry itself (no replay makes one) is not believed
+    assert received_ms(b"1000-0", {b"t": b"2000"}) == 1000
+    assert received_ms(b"1000-0", {b"t": b"x"}) == 1000
+    client.close()

@@ -10,9 +10,11 @@ applied after it, as in a queue of a busy hall or across an outage.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from gateway.clock import advance_phases
 from gateway.store import JobRuns
@@ -203,3 +205,95 @@ async def test_an_official_is_asked_to_press_again_when_the_queue_does_not_drain
         assert text_of(shown) == world.t("bot.admin.advance_queued")
         assert labels(shown) == [world.t("bot.admin.refresh")]
         assert world.svc.round(ROUND).phase == "submission"
+
+
+# ---------------------------------------------------------------- dead letters
+
+
+def failing(*args: object, **kwargs: object) -> object:
+    """A service call that fails before it commits, every time, while the database answers:
+    the update is dead-lettered after `max_attempts`."""
+    raise OperationalError("SELECT 1", {}, Exception("could not serialize access"))
+
+
+async def a_dead_press_received_before_the_deadline(
+    world: BotWorld, hall: Hall, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str, dict[bytes, bytes]]:
+    """A resident's 공감 received a second before the endorsement deadline that the workers
+    gave up on; return the resident, the dead letter's id and fields (the fault is gone)."""
+    resident = world.user("이준호")
+    card = await card_before_the_deadline(world, resident)
+    real = world.svc.toggle_endorsement
+    monkeypatch.setattr(world.svc, "toggle_endorsement", failing)
+    endorse = world.t("bot.card.endorse", count=0)
+    world.srv.press(resident, card["message_id"], world.data_of(card, endorse))
+    assert await hall.receive_at(DEADLINE - dt.timedelta(seconds=1)) == 1
+    await hall.work(lambda: hall.backlog() == 0 and hall.client.xlen(hall.dead.key) == 1)
+    monkeypatch.setattr(world.svc, "toggle_endorsement", real)
+    [(dead_id, fields)] = list(hall.dead.entries())
+    return resident, dead_id, fields
+
+
+async def test_a_dead_letter_replayed_after_the_deadline_is_judged_when_it_was_received(
+    tmp_path: Path, private_redis: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The press died a second before the deadline; the round waits for it, the operator
+    replays it two minutes after the deadline, and it counts, before the round moves on."""
+    async with BotWorld(tmp_path) as world:
+        hall = Hall(world, private_redis, "")
+        resident, dead_id, fields = await a_dead_press_received_before_the_deadline(
+            world, hall, monkeypatch
+        )
+        received = int((DEADLINE - dt.timedelta(seconds=1)).timestamp() * 1000)
+        assert fields[b"t"] == str(received).encode()  # when ingress received it
+
+        runs = JobRuns(world.ledger.engine)
+        world.clock.now = DEADLINE + dt.timedelta(seconds=30)
+        await advance_phases(world.svc, runs, hall.client, hall.layout, clock=world.clock)
+        assert world.svc.round(ROUND).phase == "endorsement", "moved past a dead letter"
+
+        world.clock.now = DEADLINE + dt.timedelta(minutes=2)
+        assert hall.cli("replay", dead_id) == 0
+        # back in its partition (behind nothing, with a stream id of the replay's time)
+        await advance_phases(world.svc, runs, hall.client, hall.layout, clock=world.clock)
+        assert world.svc.round(ROUND).phase == "endorsement", "moved past a replayed press"
+        await hall.work(lambda: hall.backlog() == 0)
+        [proposal] = world.svc.proposals(ROUND).items
+        assert world.svc.proposal(proposal.proposal_id).endorsements == 1
+        assert world.t("bot.card.unendorse", count=1) in repr(world.messages(resident))
+
+        await advance_phases(world.svc, runs, hall.client, hall.layout, clock=world.clock)
+        assert world.svc.round(ROUND).phase == "review"
+        leaves = world.ledger.entries(0, int(world.ledger.size()))
+        kinds = [json.loads(leaf)["entry"]["kind"] for leaf in leaves]
+        assert kinds[-2:] == ["proposal.endorsed", "round.advanced"]  # in its phase, first
+
+
+async def test_a_dead_letter_replayed_after_the_round_moved_on_is_refused(
+    tmp_path: Path, private_redis: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nobody replays it: the round moves on ten minutes after the deadline; a replay an hour
+    later is refused with the deadline, never applied after the phase ended."""
+    async with BotWorld(tmp_path) as world:
+        hall = Hall(world, private_redis, "")
+        resident, dead_id, _fields = await a_dead_press_received_before_the_deadline(
+            world, hall, monkeypatch
+        )
+        runs = JobRuns(world.ledger.engine)
+        world.clock.now = DEADLINE + dt.timedelta(seconds=rules.ADVANCE_WAIT_S - 1)
+        await advance_phases(world.svc, runs, hall.client, hall.layout, clock=world.clock)
+        assert world.svc.round(ROUND).phase == "endorsement"
+        world.clock.now = DEADLINE + dt.timedelta(seconds=rules.ADVANCE_WAIT_S)
+        await advance_phases(world.svc, runs, hall.client, hall.layout, clock=world.clock)
+        assert world.svc.round(ROUND).phase == "review"
+
+        size = int(world.ledger.size())
+        world.clock.now = DEADLINE + dt.timedelta(hours=1)
+        assert hall.cli("replay", dead_id) == 0
+        seen = len(world.messages(resident))
+        await hall.work(lambda: hall.backlog() == 0 and len(world.messages(resident)) > seen)
+        [proposal] = world.svc.proposals(ROUND).items
+        assert world.svc.proposal(proposal.proposal_id).endorsements == 0
+        assert int(world.ledger.size()) == size
+        # refused as out of phase (the round's state decides, whatever the moment judged)
+        assert text_of(world.last(resident)) == world.t("participation.error.phase_closed")
