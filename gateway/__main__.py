@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from functools import partial
@@ -175,9 +174,9 @@ def serve(argv: list[str]) -> int:
     processes.install_signals(stopper)
     try:
         if args.role == "worker":
-            asyncio.run(processes.worker_main(runtime, stopper))
+            processes.run_loop(processes.worker_main(runtime, stopper), settings.event_loop)
         elif args.role == "clock":
-            asyncio.run(processes.clock_main(runtime, stopper))
+            processes.run_loop(processes.clock_main(runtime, stopper), settings.event_loop)
         elif args.role == "web":
             from werkzeug.serving import make_server
 

@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
@@ -43,6 +44,24 @@ from gateway.worker import consumer_name
 from gateway.worker import ensure_groups_async
 
 log = structlog.get_logger("gateway.processes")
+
+
+def run_loop(main: Coroutine[Any, Any, None], event_loop: str = "uvloop") -> None:
+    """Run a role's coroutine to the end on a new event loop, as `asyncio.run` does.
+
+    "uvloop" (the default, EVENT_LOOP) runs it on uvloop: libuv's loop and transports in C.
+    A worker's press crosses the loop some ten times (two thread hops, two Bot API calls,
+    the Redis calls), and with asyncio's pure-Python loop that plumbing was a fifth of the
+    worker's CPU (bench/README.md). "asyncio" keeps the standard loop (an escape hatch;
+    tests run the worker on it too, so both are exercised).
+    """
+    if event_loop == "uvloop":
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(main)
+    else:
+        asyncio.run(main)
 
 
 class Stopper:

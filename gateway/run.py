@@ -46,13 +46,19 @@ def run_all(rt: Runtime, stopper: processes.Stopper) -> None:
         threads.append(
             processes.run_in_thread(
                 f"worker-{n}",
-                lambda: asyncio.run(processes.worker_main(rt, stopper, sandbox_api)),
+                lambda: processes.run_loop(
+                    processes.worker_main(rt, stopper, sandbox_api), s.event_loop
+                ),
                 stopper,
             )
         )
     threads.append(
         processes.run_in_thread(
-            "clock", lambda: asyncio.run(processes.clock_main(rt, stopper, sandbox_api)), stopper
+            "clock",
+            lambda: processes.run_loop(
+                processes.clock_main(rt, stopper, sandbox_api), s.event_loop
+            ),
+            stopper,
         )
     )
     announce(rt, sandbox)

@@ -35,6 +35,7 @@ DEFAULT_API_RATE = 600  # public ledger API requests per client IP per minute
 # holding the SQLite write lock (or the ledger writer's group commit) waits less for the GIL
 # while asyncio and the other threads run (+30-40 % presses/s measured on 2 cores, issue 9).
 DEFAULT_SWITCH_INTERVAL_MS = 0.5
+EVENT_LOOPS = ("uvloop", "asyncio")  # the first is the default (gateway.processes.run_loop)
 LOCALES = ("ko", "en")
 
 
@@ -70,6 +71,7 @@ class Settings:
     api_rate_per_minute: int
     worker_lease_ms: int
     worker_switch_interval_ms: float  # sys.setswitchinterval of processes running workers
+    event_loop: str  # "uvloop" or "asyncio": the loop of the worker and clock roles
     clock_lease_ms: int
     var_dir: Path
     log_level: str
@@ -161,6 +163,9 @@ class Settings:
         locale = environ.get("DEFAULT_LOCALE", "").strip() or "ko"
         if locale not in LOCALES:
             problems.append(f"DEFAULT_LOCALE must be one of {', '.join(LOCALES)}")
+        event_loop = (environ.get("EVENT_LOOP", "").strip() or "uvloop").lower()
+        if event_loop not in EVENT_LOOPS:
+            problems.append(f"EVENT_LOOP must be {' or '.join(EVENT_LOOPS)}")
         level = (environ.get("LOG_LEVEL", "").strip() or "info").lower()
         if level not in ("debug", "info", "warning", "error"):
             problems.append("LOG_LEVEL must be debug, info, warning or error")
@@ -187,6 +192,7 @@ class Settings:
             worker_switch_interval_ms=number(
                 "WORKER_SWITCH_INTERVAL_MS", DEFAULT_SWITCH_INTERVAL_MS, 0.05, 100.0
             ),
+            event_loop=event_loop,
             clock_lease_ms=integer("CLOCK_LEASE_MS", 30_000, 3_000, 600_000),
             var_dir=var_dir,
             log_level=level,

@@ -116,3 +116,44 @@ def test_the_worker_role_applies_the_switch_interval(tmp_path: Path, monkeypatch
         assert sys.getswitchinterval() == pytest.approx(0.00025)
     finally:
         sys.setswitchinterval(before)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("", "uvloop"), ("asyncio", "asyncio"),
+                                               (" UVLOOP ", "uvloop")])  # fmt: skip
+def test_event_loop(tmp_path: Path, raw: str, expected: str):
+    s = Settings.from_env({"VAR_DIR": str(tmp_path), "EVENT_LOOP": raw})
+    assert s.event_loop == expected
+
+
+def test_an_unknown_event_loop_is_a_problem(tmp_path: Path):
+    with pytest.raises(ConfigError, match="EVENT_LOOP must be uvloop or asyncio"):
+        Settings.from_env({"VAR_DIR": str(tmp_path), "EVENT_LOOP": "trio"})
+
+
+@pytest.mark.parametrize(("raw", "loop_module"), [("", "uvloop"), ("asyncio", "asyncio")])
+@pytest.mark.parametrize("role", ["worker", "clock"])
+def test_the_worker_and_clock_roles_run_on_the_chosen_loop(
+    tmp_path: Path, monkeypatch, role: str, raw: str, loop_module: str
+):
+    import asyncio
+    import sys
+
+    from gateway import __main__ as cli
+    from gateway import processes
+
+    seen: list[str] = []
+
+    async def role_main(_rt: object, _stopper: object) -> None:
+        seen.append(type(asyncio.get_running_loop()).__module__.split(".")[0])
+        await asyncio.to_thread(lambda: None)  # the worker's hops run on this loop's executor
+
+    monkeypatch.setattr(processes, f"{role}_main", role_main)
+    monkeypatch.setattr(processes, "install_signals", lambda _stopper: None)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("EVENT_LOOP", raw)
+    before = sys.getswitchinterval()
+    try:
+        assert cli.main([role]) == 0
+    finally:
+        sys.setswitchinterval(before)
+    assert seen == [loop_module]
