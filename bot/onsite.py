@@ -25,6 +25,7 @@ from bot.router import Ctx
 from bot.router import Router
 from bot.router import int_arg
 from bot.router import str_arg
+from i18n.format import format_datetime
 from participation.app.reviewday import OnlineBallot
 from participation.app.reviewday import OnsiteBallot
 from participation.domain import errors as e
@@ -128,7 +129,7 @@ async def onsite_menu(ctx: Ctx) -> None:
             raise
         ballot = None
     if ballot is None or ballot.closed:  # closed since (received before the close)
-        await ctx.reply("bot.onsite.session_over")
+        await ctx.send(await ended_text(ctx, rnd.round_id))
         return
     await send_or_show(ctx, await onsite_view(ctx, ballot), fresh=True)
 
@@ -153,17 +154,30 @@ async def pressed_ballot(ctx: Ctx, round_id: str) -> OnsiteBallot | None:
 async def session_over(ctx: Ctx, round_id: str) -> None:
     """A press on an on-site ballot or card of a person no longer present: they checked in
     (the ballot was theirs), so their session was closed since, by an official or by the
-    round leaving the review. Not 'scan the QR code first': say which, that the scores
-    given count, and take the message's buttons off (they could only answer this again)."""
-    rnd = await ctx.call(ctx.svc.round, round_id)
-    if rnd.phase == "review":
-        text = ctx.t("bot.onsite.session_over")
-    else:
-        text = review_over_text(ctx, rnd.review_ended_at)
+    round leaving the review. Not 'scan the QR code first': say which and when
+    (:func:`ended_text`), that the scores given count, and take the message's buttons off
+    (they could only answer this again)."""
+    text = await ended_text(ctx, round_id)
     if not await ctx.drop_buttons():  # a second tap: the first said it, and took them off
         await ctx.answer(text)
         return
     await ctx.send(text)
+
+
+async def ended_text(ctx: Ctx, round_id: str) -> str:
+    """Return why nothing more goes through the person's on-site session, and since when:
+    an official closed it (its ``closed_at``), or the review ended (at its deadline, or when
+    the round was moved on before it), whichever came first."""
+    rnd = await ctx.call(ctx.svc.round, round_id)
+    if rnd.phase != "review":
+        return review_over_text(ctx, rnd.review_ended_at)
+    ends = rnd.rules.deadlines.review_ends
+    closed = await ctx.call(ctx.svc.session_closed_at, ctx.user_id, round_id)
+    if closed is not None and closed < ends:
+        return ctx.t("bot.onsite.session_over", time=format_datetime(closed, ctx.locale))
+    if past_review_end(ctx, ends):  # closed in the clock's wait after the deadline, or not
+        return review_over_text(ctx, ends)
+    return ctx.t("bot.onsite.session_over_untimed")  # closed before the moment was kept
 
 
 async def onsite_list(ctx: Ctx, args: dict[str, JSON]) -> None:
@@ -272,7 +286,7 @@ async def onsite_score(ctx: Ctx, args: dict[str, JSON]) -> None:
     text, rows = onsite_rows(ctx, done.ballot)
     if done.ballot.closed:  # received before the close, applied after: counted, and the last
         await ctx.show(text, None)
-        await ctx.reply("bot.onsite.session_over")
+        await ctx.send(await ended_text(ctx, done.ballot.round_id))
         return
     if not done.tokens and rows:  # received before the review's deadline, applied after it
         await ctx.show(text, None)

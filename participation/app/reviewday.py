@@ -171,6 +171,22 @@ class ReviewDay(Base):
         with self._read_once() as conn:
             return conn.execute(query).first() is not None
 
+    def session_closed_at(self, user_id: int, round_id: str) -> int | None:
+        """Return when the session the person last checked in to in the round was closed
+        (UTC epoch seconds; what was received before counts), or None: still open, no
+        check-in, or closed before the moment was kept."""
+        s, pr = t.sessions.c, t.presences.c
+        query = (
+            sa.select(s.closed_at)
+            .join(t.presences, pr.session_id == s.session_id)
+            .where(s.round_id == round_id, pr.user_id == user_id)
+            .order_by(pr.at.desc())
+            .limit(1)
+        )
+        with self._read_once() as conn:
+            closed: int | None = conn.execute(query).scalar()
+        return None if closed is None else int(closed)
+
     def onsite_ballot(self, user_id: int, round_id: str) -> OnsiteBallot:
         """Return the proposals the person may score on site now.  Raises NotPresent."""
         with self._engine.connect() as conn:

@@ -63,7 +63,9 @@ async def test_a_ballot_pressed_after_its_session_closed_says_the_session_ended(
     await world.press(voter, card, "5")  # the open card's score
     told = said(world, voter, before)
     assert world.t("participation.error.not_present", locale) not in told
-    assert told == [world.t("bot.onsite.session_over", locale)]
+    closed = {"ko": "2017년 2월 1일 (수) 오전 9:00", "en": "Wed 1 Feb 2017, 9:00 AM KST"}[locale]
+    assert told == [world.t("bot.onsite.session_over", locale, time=closed)]
+    assert closed in told[0]
     assert labels(current(world, voter, card)) == []  # no button left to answer that again
     assert world.svc.review_figures(ROUND)["onsite_scores"] == 1  # the first score stays
 
@@ -84,7 +86,8 @@ async def test_onsite_typed_after_the_session_closed_says_it_ended_not_scan_firs
 
     before = len(world.messages(voter))
     await world.text(voter, "/onsite")
-    assert said(world, voter, before) == [world.t("bot.onsite.session_over")]
+    over = world.t("bot.onsite.session_over", time="2017년 2월 1일 (수) 오전 9:00")
+    assert said(world, voter, before) == [over] and "오전 9:00" in over
     before = len(world.messages(never))
     await world.text(never, "/onsite")
     assert said(world, never, before) == [world.t("participation.error.not_present")]

@@ -38,6 +38,16 @@ pytestmark = pytest.mark.asyncio
 T0 = dt.datetime(2017, 2, 23, 15, tzinfo=KST)  # the hall's afternoon; review ends at 18:00
 
 
+CLOSED_AT = "2017년 2월 23일 (목) 오후 3:00"  # the close at at(3), as the residents read it
+
+
+def session_over(world: BotWorld) -> str:
+    """What a resident whose session was closed at at(3) is told: when it ended."""
+    text = world.t("bot.onsite.session_over", time=CLOSED_AT)
+    assert CLOSED_AT in text
+    return text
+
+
 def at(seconds: int) -> dt.datetime:
     return T0 + dt.timedelta(seconds=seconds)
 
@@ -84,7 +94,7 @@ async def test_a_check_in_received_before_the_close_says_the_session_ended_not_a
         world.srv.send_text(voter, "/onsite")
         await hall.receive_at(at(12))
         await hall.work(lambda: hall.backlog() == 0)
-        assert said(world, voter, before) == [world.t("bot.onsite.session_over")]
+        assert said(world, voter, before) == [session_over(world)]
 
 
 async def test_a_score_received_before_the_close_counts_and_leaves_no_dead_buttons(
@@ -116,7 +126,7 @@ async def test_a_score_received_before_the_close_counts_and_leaves_no_dead_butto
         redrawn = current(world, voter, card)
         assert world.t("bot.onsite.line", number=1, title="제안 1", score=4) in text_of(redrawn)
         assert labels(redrawn) == []
-        assert said(world, voter, before) == [world.t("bot.onsite.session_over")]
+        assert said(world, voter, before) == [session_over(world)]
 
 
 async def test_a_card_opened_before_the_close_and_shown_after_it_says_the_session_ended(
@@ -139,7 +149,7 @@ async def test_a_card_opened_before_the_close_and_shown_after_it_says_the_sessio
         before = len(world.messages(voter))
         await hall.work(lambda: hall.backlog() == 0)
 
-        assert said(world, voter, before) == [world.t("bot.onsite.session_over")]
+        assert said(world, voter, before) == [session_over(world)]
         assert labels(current(world, voter, ballot)) == []
 
 
@@ -310,7 +320,7 @@ async def test_a_double_tap_after_the_close_says_the_session_ended_once(
         before = len(world.messages(voter))
         await hall.work(lambda: hall.backlog() == 0)
 
-        over = world.t("bot.onsite.session_over")
+        over = session_over(world)
         assert said(world, voter, before) == [over]
         toasts = [a.get("text") for a in world.srv.answered_callbacks(voter)]
         assert toasts[-1] == over

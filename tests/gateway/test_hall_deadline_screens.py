@@ -188,6 +188,26 @@ async def test_with_review_groups_no_group_is_offered_after_the_deadline(
         assert said(world, voter, before) == [closed]
 
 
+async def test_a_session_closed_in_the_wait_after_the_deadline_says_the_review_ended(
+    tmp_path: Path,
+) -> None:
+    """The official closed the hall's session at 18:03, the round waiting in review; a press
+    at 18:04 on a ballot drawn before the deadline was told only that the session had ended,
+    while what ended it for that press was the review, at 18:00."""
+    async with BotWorld(tmp_path) as world:
+        voter, ballot = await in_the_hall(world)
+        [session] = world.svc.onsite_sessions(ROUND)
+        world.clock.now = after_end(3 * 60)
+        world.svc.close_onsite_session(OFFICIAL, session.session_id)
+        world.clock.now = after_end(4 * 60)
+        before = len(world.messages(voter))
+        await world.press(voter, ballot, "#1")
+
+        over = world.t("participation.error.review_over", ended=CLOSED)
+        assert said(world, voter, before) == [over] and CLOSED in over
+        assert labels(current(world, voter, ballot)) == []
+
+
 # --- officials' screens -------------------------------------------------------------------------
 async def sessions_screen(world: BotWorld, boss: int) -> dict[str, object]:
     menu = await world.text(boss, "/admin")
