@@ -309,7 +309,12 @@ async def online_menu(ctx: Ctx) -> None:
     """Online review: choose a group first, else the group's proposals with likes."""
     rnd = await reviewing_round(ctx)
     if rnd.phase in REVIEW_OVER:  # a menu kept from the review: over, and a menu without it
-        await ctx.reply("bot.online.over", await ctx.menu_markup())
+        ended = rnd.review_ended_at
+        if ended is None:  # a closed round no longer holds when its review ended
+            await ctx.reply("bot.online.over_untimed", await ctx.menu_markup())
+            return
+        when = format_datetime(ended, ctx.locale)
+        await ctx.reply("bot.online.over", await ctx.menu_markup(), ended=when)
         return
     if rnd.phase != "review":
         phase = ctx.t(f"participation.phase.{rnd.phase}")

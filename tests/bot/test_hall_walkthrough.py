@@ -132,7 +132,9 @@ async def test_online_review_tapped_after_it_ended_says_it_is_over_and_drops_the
     for locale, voter in voters.items():
         told = await world.text(voter, world.t("bot.menu.review", locale))
         assert text_of(told) != world.t("bot.online.not_open", locale, phase=phase)
-        assert text_of(told) == world.t("bot.online.over", locale)
+        moved = {"ko": "2017년 2월 1일 (수) 오전 9:00", "en": "Wed 1 Feb 2017, 9:00 AM KST"}[locale]
+        assert text_of(told) == world.t("bot.online.over", locale, ended=moved)
+        assert moved in text_of(told)  # when the review ended: the round was moved on then
         keys = [b["text"] for row in told["reply_markup"]["keyboard"] for b in row]
         assert world.t("bot.menu.review", locale) not in keys
 
