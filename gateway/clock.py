@@ -12,6 +12,8 @@ texts):
   still have proposals to score (once per round and threshold).
 - `drive_broadcasts` every 2 s: deliver the participation outbox at <= 30 messages/s.
 - `prune_processed` hourly: forget processed update ids older than 7 days.
+- `refresh_results_posts` every 30 s: edit the channel's results posts that show a title
+  hidden or erased since (or shown again), see `gateway.results_edits`.
 Catch-up: each job's last run is stored (`gateway_job_runs`). On becoming leader a job whose
 period has elapsed runs once at once (coalesced: missing five periods runs it once, not
 five times); otherwise it resumes on its old rhythm.

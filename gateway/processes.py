@@ -36,6 +36,10 @@ from gateway.clock import prune_processed
 from gateway.clock import remind_judges
 from gateway.clock import seal_block
 from gateway.digest import DigestPublisher
+from gateway.results import ResultsPublisher
+from gateway.results_edits import ResultsEditor
+from gateway.results_edits import refresh_results_posts
+from gateway.store import ResultsPosts
 from gateway.wiring import Runtime
 from gateway.wiring import settle_heap
 from gateway.worker import UpdateWorker
@@ -156,6 +160,11 @@ async def clock_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = No
         )  # fmt: skip
         sender = OutboxSender(rt.service, bot, rt.catalog, official_of=rt.broadcast_owner,
                               journal=DeliveryJournal(rt.engine))  # fmt: skip
+        results = ResultsPublisher(
+            rt.service, rt.ledger, bot, rt.catalog, ResultsPosts(rt.engine),
+            channel=s.public_channel, base_url=s.public_base_url, locale=s.default_locale,
+        )  # fmt: skip
+        editor = ResultsEditor(results, ResultsPosts(rt.engine), rt.service)
         runs = rt.runs()
         name = consumer_name()
         clock = Clock(
@@ -167,6 +176,7 @@ async def clock_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = No
                 ("remind_judges", remind_judges, 900, [rt.service, bot, rt.catalog, runs]),
                 ("drive_broadcasts", drive_broadcasts, 2, [sender]),
                 ("prune_processed", prune_processed, 3600, [rt.processed(), runs]),
+                ("refresh_results_posts", refresh_results_posts, 30, [editor, runs]),
             ],
         )
         feeder = Feeder(rt, bot, Leadership(rt.redis, rt.layout.key("feeder:leader"), name))

@@ -24,14 +24,24 @@
 Each channel message is a recorded part (`gateway_results_posts`): marked "posting" before
 the send and "posted" after, so a retry or a restart after a crash posts only what is
 missing. A crash inside that window re-posts that one part rather than leaving a hole in the
-official results (the same choice as the block digests).
+official results (the same choice as the block digests). "posted" records the chat and
+message Telegram answered with and a digest of what the post shows (`shown`), so that the
+clock can edit the posts that show titles when a proposal is hidden or erased later
+(`gateway.results_edits`); a post deleted from the channel ("gone") is not posted again.
+
+The selected proposals are packed into intro messages by their rank and number alone, each
+counted with room for a title of `TITLE_ROOM` characters (a title is at most
+`TITLE_MAX`, a placeholder is shorter than the room): a placeholder put in a title's place
+later never moves a line to another message nor makes one too long.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import io
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,6 +50,7 @@ import structlog
 from telegram import Bot
 from telegram import InputFile
 from telegram import LinkPreviewOptions
+from telegram import Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.error import Forbidden
@@ -57,6 +68,7 @@ log = structlog.get_logger("gateway.results")
 
 MESSAGE_LIMIT = 4096  # Telegram's limit on a message's text (after entity parsing)
 CHUNK_BUDGET = 3800  # room for the heading and the <pre> tags
+TITLE_ROOM = 80  # characters kept for each title in the intro: TITLE_MAX (60) or a placeholder
 
 
 def _seconds(value: Any) -> float:
@@ -74,17 +86,38 @@ def results_index(engine: sa.Engine, round_id: str) -> int | None:
     return None if found is None else int(found)
 
 
-def pack(lines: list[str], budget: int = CHUNK_BUDGET) -> list[list[str]]:
-    """Split `lines` into consecutive groups whose joined length stays within `budget`."""
+def pack(
+    lines: list[str], budget: int = CHUNK_BUDGET, sizes: list[int] | None = None
+) -> list[list[str]]:
+    """Split `lines` into consecutive groups whose joined length stays within `budget`;
+    `sizes`, when given, are the lengths to count for the lines instead of their own."""
     groups: list[list[str]] = [[]]
     size = 0
-    for line in lines:
-        if groups[-1] and size + len(line) + 1 > budget:
+    for line, length in zip(lines, sizes or [len(line) for line in lines], strict=True):
+        if groups[-1] and size + length + 1 > budget:
             groups.append([])
             size = 0
         groups[-1].append(line[:budget])
-        size += len(line) + 1
+        size += length + 1
     return [g for g in groups if g]
+
+
+def split_evenly(lines: list[str], parts: int) -> list[list[str]]:
+    """Split `lines` into `parts` consecutive groups of sizes differing by at most one
+    (the last ones may be empty when there are fewer lines than parts)."""
+    step, extra = divmod(len(lines), parts)
+    out, start = [], 0
+    for n in range(parts):
+        end = start + step + (1 if n < extra else 0)
+        out.append(lines[start:end])
+        start = end
+    return out
+
+
+def digest(content: str | bytes) -> str:
+    """Return the SHA-256 (hex) of a post's text (UTF-8) or bytes."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    return hashlib.sha256(data).hexdigest()
 
 
 class ResultsPublisher:
@@ -106,6 +139,11 @@ class ResultsPublisher:
         self._svc, self._ledger, self._bot, self._catalog = service, ledger, bot, catalog
         self._posts, self.channel, self._base = posts, channel, base_url.rstrip("/")
         self._locale, self._digests = locale, digests
+
+    @property
+    def bot(self) -> Bot:
+        """The Bot the posts are sent (and edited) with."""
+        return self._bot
 
     def t(self, key: str, **params: object) -> str:
         return self._catalog.text(self._locale, key, **params)
@@ -138,7 +176,8 @@ class ResultsPublisher:
         leaf_hash = hash_leaf(leaf).hex()
         titles = await asyncio.to_thread(self.titles, results)
         links = self.links(round_id, index, leaf_hash, block)
-        posted = await self._post_parts(round_id, self.parts(results, titles, index, block, links))
+        parts = self.parts(results, titles, index, block, links)
+        posted = await self._post_parts(round_id, parts, results, titles)
         broadcast = None
         if announce:
             broadcast = await asyncio.to_thread(self._announce, official_id, results)
@@ -201,8 +240,26 @@ class ResultsPublisher:
 
         The same results always give the same parts, so a retry knows what is missing.
         """
+        out: list[tuple[str, str | bytes]] = list(self.intro(results, titles))
+        table = report.text_table(results, self._catalog, self._locale).split("\n")
+        chunks = pack([html.escape(line) for line in table])
+        for n, chunk in enumerate(chunks, start=1):
+            heading = self.t("gateway.results.table_heading", part=n, parts=len(chunks))
+            out.append((f"table-{n}", heading + "\n<pre>" + "\n".join(chunk) + "</pre>"))
+        out.append(("chart", self.chart(results, titles)))
+        out.append(("footer", self.footer(results.round, index, block, links)))
+        return out
+
+    def intro(
+        self, results: Results, titles: Mapping[str, str], parts: int | None = None
+    ) -> list[tuple[str, str]]:
+        """Return the intro messages ("intro-1", ...): the header, the totals and the selected
+        proposals with their titles. Lines are packed by rank and number with `TITLE_ROOM`
+        for each title, so the split does not depend on the titles; `parts` (the number of
+        intro messages already posted, when it differs: posts from before this packing)
+        spreads the lines evenly over that many."""
         r, esc = results.rules, html.escape
-        intro = [
+        lines = [
             self.t("gateway.results.header", title=esc(r.title)),
             self.t(
                 "gateway.results.summary",
@@ -211,29 +268,41 @@ class ResultsPublisher:
                 cap=esc(report.money(self._catalog, self._locale, r.budget_cap)),
             ),
         ]
+        sizes = [len(line) for line in lines]
         if results.selected:
-            intro += ["", self.t("gateway.results.selected_heading")]
-            intro += [
-                self.t(
-                    "gateway.results.selected_item",
-                    rank=row.rank,
-                    number=esc(report.number_text(row)),
-                    title=esc(titles.get(row.proposal, "")),
-                )
-                for row in results.rows
-                if row.selected
-            ]
-        out: list[tuple[str, str | bytes]] = [
-            (f"intro-{n}", "\n".join(group)) for n, group in enumerate(pack(intro), start=1)
-        ]
-        table = report.text_table(results, self._catalog, self._locale).split("\n")
-        chunks = pack([esc(line) for line in table])
-        for n, chunk in enumerate(chunks, start=1):
-            heading = self.t("gateway.results.table_heading", part=n, parts=len(chunks))
-            out.append((f"table-{n}", heading + "\n<pre>" + "\n".join(chunk) + "</pre>"))
-        out.append(("chart", report.chart_png(results, self._catalog, self._locale, titles=titles)))
-        out.append(("footer", self.footer(results.round, index, block, links)))
-        return out
+            lines += ["", self.t("gateway.results.selected_heading")]
+            sizes += [0, len(lines[-1])]
+            for row in results.rows:
+                if not row.selected:
+                    continue
+                item = {"rank": row.rank, "number": esc(report.number_text(row))}
+                lines.append(self.t("gateway.results.selected_item", **item,
+                                    title=esc(titles.get(row.proposal, ""))))  # fmt: skip
+                room = self.t("gateway.results.selected_item", **item, title="x" * TITLE_ROOM)
+                sizes.append(len(room))  # Telegram counts the text once parsed: no escapes
+        groups = pack(lines, sizes=sizes)
+        if parts is not None and parts != len(groups):
+            groups = split_evenly(lines, parts)
+        return [(f"intro-{n}", "\n".join(group)) for n, group in enumerate(groups, start=1)]
+
+    def chart(self, results: Results, titles: Mapping[str, str]) -> bytes:
+        """Return the chart PNG (the first `report.CHART_MAX_ROWS` rows, with their titles)."""
+        return report.chart_png(results, self._catalog, self._locale, titles=titles)
+
+    def shown(self, part: str, content: str | bytes, results: Results,
+              titles: Mapping[str, str]) -> str:  # fmt: skip
+        """Return the digest of what a posted part shows: its text's; for the chart, what it
+        draws that can change after the publication (the titles of its rows, read live) with
+        the results and the language, so it is known without drawing the chart."""
+        if part != "chart":
+            return digest(content)
+        rows = results.rows[: report.CHART_MAX_ROWS]
+        drawn = ["chart", results.sha256(), self._locale, [titles.get(r.proposal) for r in rows]]
+        return digest(json.dumps(drawn, ensure_ascii=False))
+
+    def chart_caption(self, title: str) -> str:
+        """Return the chart's caption for a round titled `title` (Telegram: 1,024 at most)."""
+        return self.t("gateway.results.chart_caption", title=title)[:1024]
 
     def footer(self, round_id: str, index: int, block: int, links: Mapping[str, str]) -> str:
         """Return the last channel message: where the results are sealed, the links, and the
@@ -263,39 +332,45 @@ class ResultsPublisher:
         ]
         return "\n".join(lines)
 
-    async def _post_parts(self, round_id: str, parts: list[tuple[str, str | bytes]]) -> list[str]:
+    async def _post_parts(
+        self,
+        round_id: str,
+        parts: list[tuple[str, str | bytes]],
+        results: Results,
+        titles: Mapping[str, str],
+    ) -> list[str]:
         states = await asyncio.to_thread(self._posts.states, round_id)
         posted = []
         for name, content in parts:
-            if states.get(name) == "posted":
+            if states.get(name) in ("posted", "gone"):  # gone: deleted from the channel
                 continue
             await asyncio.to_thread(self._posts.mark, round_id, name, "posting")
-            message_id = await self._send(content, round_id)
-            await asyncio.to_thread(self._posts.mark, round_id, name, "posted", message_id)
+            message = await self._send(content, round_id)
+            shown = self.shown(name, content, results, titles)
+            await asyncio.to_thread(self._posts.mark, round_id, name, "posted",
+                                    int(message.message_id), chat_id=int(message.chat_id),
+                                    shown=shown)  # fmt: skip
             posted.append(name)
         if posted:
             log.info("results_posted", round_id=round_id, parts=len(posted))
         return posted
 
-    async def _send(self, content: str | bytes, round_id: str) -> int:
+    async def _send(self, content: str | bytes, round_id: str) -> Message:
         while True:
             try:
                 if isinstance(content, bytes):
                     title = (await asyncio.to_thread(self._svc.round, round_id)).title
-                    caption = self.t("gateway.results.chart_caption", title=title)
-                    message = await self._bot.send_photo(
+                    return await self._bot.send_photo(
                         self.channel,
                         InputFile(io.BytesIO(content), filename=f"{round_id}.png"),
-                        caption=caption[:1024],
+                        caption=self.chart_caption(title),
                     )
-                else:
-                    message = await self._bot.send_message(
-                        self.channel,
-                        content,
-                        parse_mode=ParseMode.HTML,
-                        link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    )
-                return int(message.message_id)
+                return await self._bot.send_message(
+                    self.channel,
+                    content,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
             except RetryAfter as err:
                 await asyncio.sleep(_seconds(err.retry_after))
 

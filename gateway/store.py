@@ -6,6 +6,7 @@ migrations (`migrations/`), like theirs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -157,14 +158,40 @@ results_posts = sa.Table(
     metadata,
     sa.Column("round_id", sa.String(32), primary_key=True),
     sa.Column("part", sa.String(32), primary_key=True),  # "intro-1", "table-2", "chart", ...
-    sa.Column("state", sa.String(16), nullable=False),  # "posting" | "posted"
+    sa.Column("state", sa.String(16), nullable=False),  # "posting" | "posted" | "gone"
     sa.Column("message_id", sa.BigInteger, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # the chat Telegram answered with; NULL: posted before migration 0007, in PUBLIC_CHANNEL
+    sa.Column("chat_id", sa.BigInteger, nullable=True),
+    # a digest of what the post shows now (ResultsPublisher.shown); NULL: not known
+    sa.Column("shown", sa.String(64), nullable=True),
+)
+
+# per round, the digest of what the clock last found needing no edit (gateway/results_edits.py)
+results_checked = sa.Table(
+    "gateway_results_checked",
+    metadata,
+    sa.Column("round_id", sa.String(32), primary_key=True),
+    sa.Column("checked", sa.String(64), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 
+@dataclass(frozen=True, slots=True)
+class ResultsPost:
+    """One recorded message of a round's results in the public channel."""
+
+    round_id: str
+    part: str
+    state: str  # "posting" | "posted" | "gone" (deleted from the channel: nothing to edit)
+    message_id: int | None
+    chat_id: int | None
+    shown: str | None
+
+
 class ResultsPosts:
-    """Which messages of a round's published results are in the public channel."""
+    """Which messages of a round's published results are in the public channel, and what
+    each shows (a digest: the posts' texts are residents' titles, never stored here)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -176,22 +203,78 @@ class ResultsPosts:
             rows = conn.execute(sa.select(c.part, c.state).where(c.round_id == round_id))
             return {str(part): str(state) for part, state in rows}
 
-    def mark(self, round_id: str, part: str, state: str, message_id: int | None = None) -> None:
-        """Record that `part` is being posted ("posting") or is in the channel ("posted")."""
+    def mark(
+        self,
+        round_id: str,
+        part: str,
+        state: str,
+        message_id: int | None = None,
+        *,
+        chat_id: int | None = None,
+        shown: str | None = None,
+    ) -> None:
+        """Record that `part` is being posted ("posting") or is in the channel ("posted"),
+        with the chat and message Telegram answered with and the digest of what it shows."""
         c = results_posts.c
+        values = {"state": state, "message_id": message_id, "chat_id": chat_id, "shown": shown}
         with write_transaction(self._engine) as conn:
             updated = conn.execute(
                 results_posts.update()
                 .where(c.round_id == round_id, c.part == part)
-                .values(state=state, message_id=message_id, updated_at=_now())
+                .values(**values, updated_at=_now())
             )
             if not updated.rowcount:
                 conn.execute(
                     results_posts.insert().values(
-                        round_id=round_id,
-                        part=part,
-                        state=state,
-                        message_id=message_id,
-                        updated_at=_now(),
+                        round_id=round_id, part=part, **values, updated_at=_now()
+                    )
+                )
+
+    def posts(self) -> list[ResultsPost]:
+        """Return every recorded results message, by round and part."""
+        c = results_posts.c
+        query = sa.select(c.round_id, c.part, c.state, c.message_id, c.chat_id, c.shown)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(c.round_id, c.part)).all()
+        return [ResultsPost(*row) for row in rows]
+
+    def edited(self, post: ResultsPost, shown: str | None, *, gone: bool = False) -> None:
+        """Record that `post` shows `shown` now (edited, or found already so), or with
+        `gone` that it is no longer in the channel; only while it is still that message."""
+        c = results_posts.c
+        values: dict[str, object] = {"shown": shown, "updated_at": _now()}
+        if gone:
+            values["state"] = "gone"
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                results_posts.update()
+                .where(
+                    c.round_id == post.round_id,
+                    c.part == post.part,
+                    c.state == "posted",
+                    c.message_id == post.message_id,
+                )
+                .values(**values)
+            )
+
+    def checked(self) -> dict[str, str]:
+        """Return, per round, the digest of what was last found needing no edit."""
+        c = results_checked.c
+        with self._engine.connect() as conn:
+            return {str(r): str(d) for r, d in conn.execute(sa.select(c.round_id, c.checked))}
+
+    def check(self, round_id: str, digest: str) -> None:
+        """Record that the round's posts needed no edit (any more) as of `digest`."""
+        c = results_checked.c
+        with write_transaction(self._engine) as conn:
+            updated = conn.execute(
+                results_checked.update()
+                .where(c.round_id == round_id)
+                .values(checked=digest, updated_at=_now())
+            )
+            if not updated.rowcount:
+                conn.execute(
+                    results_checked.insert().values(
+                        round_id=round_id, checked=digest, updated_at=_now()
                     )
                 )
