@@ -33,6 +33,7 @@ from bot.router import str_arg
 from participation.domain.events import JSON
 from participation.domain.round import REASON_CODES
 from participation.domain.rules import OFFICIAL_ROLES
+from participation.service import ParticipationService
 from participation.views import Redeemed
 from participation.views import RoundView
 
@@ -251,7 +252,15 @@ async def hide(ctx: Ctx, args: dict[str, JSON]) -> None:
     await ctx.call(
         ctx.svc.hide_proposal, ctx.user_id, proposal_id, reason, request_id=ctx.request_id
     )
-    await ctx.show(ctx.t("bot.admin.hidden", reason=ctx.t(f"participation.reason.{reason}")))
+    text = ctx.t("bot.admin.hidden", reason=ctx.t(f"participation.reason.{reason}"))
+    if await ctx.call(_results_out, ctx.svc, proposal_id):  # the clock edits the channel posts
+        text += "\n" + ctx.t("bot.admin.hidden_channel")
+    await ctx.show(text)
+
+
+def _results_out(svc: ParticipationService, proposal_id: str) -> bool:
+    """Return whether the results of the proposal's round are published."""
+    return svc.results(svc.proposal(proposal_id).round_id) is not None
 
 
 async def restore(ctx: Ctx, args: dict[str, JSON]) -> None:
