@@ -121,9 +121,9 @@ class ResultsEditor:
             return posts
         results = Results.from_payload(payload)
         titles = await asyncio.to_thread(self._publisher.titles, results)
-        intro = sorted(p.part for p in posts if p.part.startswith("intro-"))
+        intro = sum(1 for p in posts if p.part.startswith("intro-"))
         wanted: dict[str, str | bytes | None] = dict(
-            self._publisher.intro(results, titles, parts=len(intro) or None)
+            self._publisher.intro(results, titles, parts=intro or None)
         )
         wanted["chart"] = None  # drawn only when its digest differs
         after, complete = [], True
@@ -141,7 +141,7 @@ class ResultsEditor:
             else:
                 if content is None:
                     content = await asyncio.to_thread(self._publisher.chart, results, titles)
-                outcome = await self._edit(post, content, results)
+                outcome = await self._edit(post, content)
             if outcome == "refused":
                 complete = False
                 after.append(post)
@@ -154,7 +154,7 @@ class ResultsEditor:
                 edited.append((round_id, post.part))
         return after if complete else None
 
-    async def _edit(self, post: ResultsPost, content: str | bytes, results: Results) -> str:
+    async def _edit(self, post: ResultsPost, content: str | bytes) -> str:
         """Edit one post; return "edited", "unchanged" (Telegram: not modified), "gone" (not
         found: deleted) or "refused" (left for a later run, with a growing delay)."""
         key = (post.round_id, post.part)
@@ -164,7 +164,8 @@ class ResultsEditor:
         try:
             if isinstance(content, bytes):
                 photo = InputFile(io.BytesIO(content), filename=f"{post.round_id}.png")
-                caption = self._publisher.chart_caption(results.rules.title)
+                title = (await asyncio.to_thread(self._svc.round, post.round_id)).title
+                caption = self._publisher.chart_caption(title)  # as posted: sendPhoto's
                 media = InputMediaPhoto(photo, caption=caption)
                 await self._publisher.bot.edit_message_media(
                     media, chat_id=chat, message_id=message_id
