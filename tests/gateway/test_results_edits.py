@@ -301,3 +301,27 @@ def test_an_erasure_edits_the_posts_to_say_the_author_had_it_deleted(world, sand
     intro = by_part(world, sandbox)["intro-1"]["text"]
     assert f"{row.rank}위 #{row.number} {erased}" in intro
     assert f"#{row.number} {title}\n" not in intro + "\n"
+
+
+def test_the_intro_splits_the_same_with_titles_or_placeholders():
+    """200 selected proposals with 1-character titles, then all hidden: the same lines in the
+    same messages, each within Telegram's 4,096 characters once parsed."""
+    import re
+    from types import SimpleNamespace
+
+    from gateway.results import MESSAGE_LIMIT
+
+    rows = [SimpleNamespace(selected=True, rank=n, number=n, proposal=f"p{n}")
+            for n in range(1, 201)]  # fmt: skip
+    rules = SimpleNamespace(title="라운드", budget_cap=10**9)
+    results = SimpleNamespace(rules=rules, rows=rows, selected=[r.proposal for r in rows],
+                              selected_budget=10**8)  # fmt: skip
+    publisher = ResultsPublisher(None, None, Bot(SANDBOX_TOKEN), Catalog.load(), None,
+                                 channel=CHANNEL, base_url=BASE)  # fmt: skip
+    short = publisher.intro(results, {r.proposal: "가" for r in rows})  # type: ignore[arg-type]
+    hidden = {r.proposal: placeholder("personal_info") for r in rows}
+    held = publisher.intro(results, hidden)  # type: ignore[arg-type]
+    assert len(short) == len(held) > 1
+    for (name, a), (other, b) in zip(short, held, strict=True):
+        assert name == other and len(a.split("\n")) == len(b.split("\n"))
+        assert len(re.sub(r"<[^>]+>", "", b)) <= MESSAGE_LIMIT
