@@ -48,7 +48,7 @@ def wait_port(port: int, timeout: float = 30.0, proc: Proc | None = None) -> Non
 
 
 # Settings a run may override from the caller's environment (experiments; reported as given)
-TUNING = ("UPDATE_PARTITIONS", "WORKER_SWITCH_INTERVAL_MS", "WORKER_LEASE_MS")
+TUNING = ("UPDATE_PARTITIONS", "WORKER_SWITCH_INTERVAL_MS", "WORKER_LEASE_MS", "EVENT_LOOP")
 
 
 def base_env(**extra: str) -> dict[str, str]:
