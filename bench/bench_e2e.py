@@ -567,6 +567,9 @@ def main() -> None:
         started = time.perf_counter()
         migrate(db_url)
         settings = Settings.from_env(env)
+        log(f"  workers: {WORKERS} processes on {settings.event_loop}, "
+            f"{settings.update_partitions} partitions, GIL switch interval "
+            f"{settings.worker_switch_interval_ms} ms")  # fmt: skip
         rt = Runtime(settings)
         svc = rt.service
         if args.action == "checkin":  # one scan each: as many people as the others' presses
