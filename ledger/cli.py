@@ -1,7 +1,8 @@
 """`python -m ledger keygen | export | verify`: the ledger's command line.
 
 What it prints is in Korean (the default) or English: `--locale ko|en`, or English when
-LC_ALL, LC_MESSAGES or LANG names it. Texts come from the `ledger` catalog (`ledger.messages`).
+LC_ALL, LC_MESSAGES or LANG names it. Texts come from the `ledger` catalog (`ledger.messages`),
+argparse's own ("usage:", "the following arguments are required") too (`ledger.argparser`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-from typing import NoReturn
 
+from ledger.argparser import Parser
+from ledger.argparser import locale_of
 from ledger.errors import LedgerError
 from ledger.errors import NoLedger
 from ledger.keys import LedgerKey
@@ -30,7 +31,7 @@ from ledger.verify import verify_export
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code (0 ok, 1 failed, 2 usage)."""
-    locale = _locale(sys.argv[1:] if argv is None else argv)
+    locale = locale_of(sys.argv[1:] if argv is None else argv, locale_from_environment())
     parser = _parser(locale)
     args = parser.parse_args(argv)
     try:
@@ -47,51 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _locale(argv: Sequence[str]) -> str:
-    """`--locale` if given (a bad value is left to the parser), else the environment's."""
-    early = argparse.ArgumentParser(add_help=False)
-    early.add_argument("--locale")
-    known, _ = early.parse_known_args(list(argv))
-    return known.locale if known.locale in LOCALES else locale_from_environment()
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser that speaks the command's language: its own headings and our
-    usage errors (argparse's own error details, e.g. a missing argument, stay English)."""
-
-    locale = "ko"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["add_help"] = False
-        super().__init__(*args, **kwargs)
-        self.add_argument(
-            "-h", "--help", action="help", help=text(self.locale, "ledger.cli.help.help")
-        )
-
-    def format_usage(self) -> str:
-        return self._headings(super().format_usage())
-
-    def format_help(self) -> str:
-        return self._headings(super().format_help())
-
-    def _headings(self, said: str) -> str:
-        heading = {"usage: ": "usage", "positional arguments:": "positional", "options:": "options"}
-        for english, key in heading.items():
-            said = said.replace(english, text(self.locale, f"ledger.cli.heading.{key}"), 1)
-        return said
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        said = text(self.locale, "ledger.cli.usage_error", prog=self.prog, detail=message)
-        self.exit(2, said + "\n")
-
-
 def _parser(locale: str) -> argparse.ArgumentParser:
     def t(key: str) -> str:
         return text(locale, f"ledger.cli.help.{key}")
 
-    _Parser.locale = locale
-    parser = _Parser(prog="python -m ledger", description=t("description"))
+    parser = Parser(prog="python -m ledger", description=t("description"), locale=locale)
     parser.add_argument("--locale", choices=LOCALES, help=t("locale"))
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     keygen = commands.add_parser("keygen", help=t("keygen"))
