@@ -13,6 +13,10 @@ results against the export (``participation.opening``): each opening must recomp
 be borne out by the ledger (erased, or hidden), and no listed proposal may be left out. It
 prints the ranked proposals' titles marked verified, and each failure naming its ledger index.
 
+It speaks Korean unless asked otherwise: ``--locale en``, or LC_ALL/LC_MESSAGES/LANG set to
+English; its help and argparse's own texts (usage, a missing argument) too
+(``ledger.argparser``; the help lines are ``report.cli.help.*``).
+
 Exit status: 0 when the results were computed (and equal the published ones, if any, and the
 titles verify); 1 when they cannot be computed or the openings cannot be read; 2 when they
 differ from the published results; 3 when the results equal them but a title fails.
@@ -30,9 +34,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from i18n import DEFAULT_LOCALE
 from i18n import LOCALES
 from i18n import Catalog
+from ledger.argparser import Parser
+from ledger.argparser import locale_of
+from ledger.messages import locale_from_environment
 from participation import report
 from participation.domain import events as ev
 from participation.opening import WITHHELD_LATER
@@ -49,26 +55,34 @@ from participation.tally import read_entry
 from participation.tally import tally
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m participation")
+def _parser(texts: Texts, locale: str) -> argparse.ArgumentParser:
+    """Return the parser, speaking `locale` (its help and argparse's own texts)."""
+
+    def t(key: str) -> str:
+        return texts.text(locale, f"report.cli.help.{key}")
+
+    parser = Parser(prog="python -m participation", locale=locale)
+    parser.add_argument("--locale", choices=LOCALES, default=locale, help=t("locale"))
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("tally", help="recompute a round's results from a ledger export")
-    run.add_argument("export", type=Path, help="directory holding entries.jsonl")
-    run.add_argument("--round", help="round id (needed when the export holds several rounds)")
-    run.add_argument("--locale", choices=LOCALES, default=DEFAULT_LOCALE)
-    run.add_argument("--csv", type=Path, help="also write the table as CSV")
-    run.add_argument("--xlsx", type=Path, help="also write an XLSX workbook")
-    run.add_argument("--chart", type=Path, help="also write a PNG chart")
-    run.add_argument(
-        "--openings", type=Path, help="also check the titles against openings.json of the round"
-    )
+    run = commands.add_parser("tally", help=t("tally"))
+    run.add_argument("export", type=Path, help=t("export"))
+    run.add_argument("--round", help=t("round"))
+    run.add_argument("--locale", choices=LOCALES, default=locale, help=t("locale"))
+    run.add_argument("--csv", type=Path, help=t("csv"))
+    run.add_argument("--xlsx", type=Path, help=t("xlsx"))
+    run.add_argument("--chart", type=Path, help=t("chart"))
+    run.add_argument("--openings", type=Path, help=t("openings"))
     return parser
 
 
 def main(argv: Sequence[str] | None = None, catalog: Catalog | None = None) -> int:
-    """Run the command line; return the exit status."""
-    args = _parser().parse_args(argv)
+    """Run the command line; return the exit status.
+
+    The language is `--locale`, else English when LC_ALL, LC_MESSAGES or LANG names it, else
+    Korean; argparse's own texts (usage, a missing argument) follow it (`ledger.argparser`)."""
+    argv = sys.argv[1:] if argv is None else argv
     texts = catalog or Catalog.load()
+    args = _parser(texts, locale_of(argv, locale_from_environment())).parse_args(argv)
     locale: str = args.locale
     path = args.export / "entries.jsonl" if args.export.is_dir() else args.export
     if not path.is_file():
