@@ -8,11 +8,14 @@
 - `round create|list|advance`, `official grant`, `onsite url`: operators' commands
   (gateway/rounds.py)
 - `deadletters list|replay|drop`: the updates the workers gave up on (gateway/deadletters.py)
+
+argparse's own texts (usage, help headings, a missing argument, a bad choice) are Korean, or
+English when LC_ALL, LC_MESSAGES or LANG names English (`ledger.argparser`); what the commands
+print after parsing is Korean, then English.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from functools import partial
@@ -27,6 +30,9 @@ from gateway.settings import Settings
 from gateway.startup import StartupFailed
 from gateway.startup import check_database
 from gateway.startup import check_ledger_key
+from ledger.argparser import Parser
+from ledger.argparser import speaking
+from ledger.messages import locale_from_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 log = structlog.get_logger("gateway")
@@ -135,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(argv: list[str]) -> int:
     """Run one of the roles web, worker, clock, run, or migrate."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
+        locale=locale_from_environment(),
         prog="python -m gateway",
         description=__doc__.split("\n")[0],
         epilog="operators: python -m gateway round create FILE|list|advance ROUND, "
@@ -208,7 +215,9 @@ def operate(argv: list[str]) -> int:
     from gateway.wiring import Runtime
 
     command = deadletters if argv[0] == "deadletters" else rounds
-    command.parser().parse_args(argv)  # --help and usage errors answer before anything is made
+    language = locale_from_environment()
+    with speaking(language):  # their parsers are argparse's own: it speaks while they parse
+        command.parser().parse_args(argv)  # --help, usage errors: before anything is made
     settings = _settings()
     configure(settings.log_level)
     check_database(settings.database_url)
@@ -218,7 +227,8 @@ def operate(argv: list[str]) -> int:
         check_ledger_key(
             lambda: runtime.ledger, str(settings.ledger_key_file), partial(key_ids, settings)
         )
-        return command.main(argv, runtime)
+        with speaking(language):  # a usage error found after parsing (deadletters: IDs or --all)
+            return command.main(argv, runtime)
     finally:
         runtime.close()
 

@@ -9,7 +9,10 @@ from gateway.__main__ import main
 
 
 @pytest.mark.parametrize("role", ["web", "worker", "clock", "run", "migrate"])
-def test_each_role_has_its_own_help(role, capsys):
+def test_each_role_has_its_own_help(role, capsys, monkeypatch):
+    for name in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "en_US.UTF-8")  # Korean otherwise (test_main_language.py)
     with pytest.raises(SystemExit) as done:
         main([role, "--help"])
     assert done.value.code == 0
