@@ -277,6 +277,35 @@ def test_posts_recorded_before_their_content_was_are_edited_once(world, sandbox)
     assert refresh(world, sandbox, again) == [] and again._edits == []
 
 
+def test_a_publication_cut_short_between_intro_messages_leaves_the_first_as_posted(
+    world, sandbox, monkeypatch
+):
+    """Posted over two intro messages, the publication stopped after the first was recorded
+    and before the second was (a crash, or the clock reading between the two records): the
+    first is not rewritten to hold the whole intro (that split is for posts from before
+    migration 0007), and publishing again posts the rest with nothing to edit after."""
+    import gateway.results as results_module
+
+    real = results_module.pack
+    monkeypatch.setattr(results_module, "pack",
+                        lambda lines, budget=0, sizes=None: real(lines, 300, sizes))  # fmt: skip
+    with world["ledger"].engine.begin() as conn:
+        conn.execute(store.results_posts.delete())
+        conn.execute(store.results_checked.delete())
+    asyncio.run(publisher_call(world, sandbox, lambda p: p.publish(ADMIN, ROUND, send_files=False)))
+    intro = sorted(p.part for p in recorded(world) if p.part.startswith("intro-"))
+    assert len(intro) > 1
+    first = by_part(world, sandbox)["intro-1"]["text"]
+    with world["ledger"].engine.begin() as conn:  # as if it stopped after intro-1's record
+        conn.execute(store.results_posts.delete().where(store.results_posts.c.part != "intro-1"))
+    bot = counting(sandbox)
+    assert refresh(world, sandbox, bot) == [] and bot._edits == []
+    assert by_part(world, sandbox)["intro-1"]["text"] == first
+    asyncio.run(publisher_call(world, sandbox, lambda p: p.publish(ADMIN, ROUND, send_files=False)))
+    again = counting(sandbox)
+    assert refresh(world, sandbox, again) == [] and again._edits == []
+
+
 def test_the_clock_job_records_its_run(world, sandbox):
     runs = store.JobRuns(world["ledger"].engine)
 
