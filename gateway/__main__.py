@@ -9,13 +9,16 @@
   (gateway/rounds.py)
 - `deadletters list|replay|drop`: the updates the workers gave up on (gateway/deadletters.py)
 
-argparse's own texts (usage, help headings, a missing argument, a bad choice) are Korean, or
-English when LC_ALL, LC_MESSAGES or LANG names English (`ledger.argparser`); what the commands
-print after parsing is Korean, then English.
+The help (lines `gateway.cli.help.*`) and argparse's own texts (usage, help headings, a
+missing argument, a bad choice: `ledger.argparser`) are in one language: `--locale ko|en`,
+before the role or command or after it (as `python -m ledger` takes it), else English when
+LC_ALL, LC_MESSAGES or LANG names English, else Korean. What the commands print after parsing
+is Korean, then English, whatever the language. Exit status 2 for a usage error.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from functools import partial
@@ -31,7 +34,7 @@ from gateway.startup import StartupFailed
 from gateway.startup import check_database
 from gateway.startup import check_ledger_key
 from ledger.argparser import Parser
-from ledger.argparser import speaking
+from ledger.argparser import locale_of
 from ledger.messages import locale_from_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,52 +120,57 @@ def preflight(runtime: Any, *, telegram: bool) -> None:
 OPERATOR_COMMANDS = ("round", "official", "onsite", "deadletters")
 
 
-# each role's own --help (the top-level help lists them)
-ROLES = {
-    "web": "the Flask app on werkzeug: Telegram ingress, public ledger API, /verify "
-    "(production: gunicorn gateway.wsgi:app, see Procfile)",
-    "worker": "one update worker (run several; SIGTERM drains)",
-    "clock": "the scheduler and update feeder (a second copy stays idle)",
-    "run": "everything in one process on embedded defaults (the sandbox Bot API when "
-    "TELEGRAM_BOT_TOKEN is unset); migrates the database first",
-    "migrate": "apply the Alembic migrations to DATABASE_URL",
-}
+# the roles; each one's help is gateway.cli.help.<role> (the top-level help lists them)
+ROLES = ("web", "worker", "clock", "run", "migrate")
+
+
+def command_of(argv: list[str]) -> str | None:
+    """Return the role or operators' command `argv` names: its first word once a `--locale`
+    before it is set aside (`--locale en round list`); None when there is none."""
+    early = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    early.add_argument("--locale")
+    try:
+        _known, rest = early.parse_known_args(argv)
+    except argparse.ArgumentError:  # `--locale` with no value: the parser will say so
+        rest = argv
+    return rest[0] if rest else None
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    locale = locale_of(argv, locale_from_environment())
     try:
-        if argv and argv[0] in OPERATOR_COMMANDS:
-            return operate(argv)
-        return serve(argv)
+        if command_of(argv) in OPERATOR_COMMANDS:
+            return operate(argv, locale)
+        return serve(argv, locale)
     except StartupFailed as failure:
         return _say(failure)
 
 
-def serve(argv: list[str]) -> int:
+def serve(argv: list[str], locale: str) -> int:
     """Run one of the roles web, worker, clock, run, or migrate."""
-    parser = Parser(
-        locale=locale_from_environment(),
-        prog="python -m gateway",
-        description=__doc__.split("\n")[0],
-        epilog="operators: python -m gateway round create FILE|list|advance ROUND, "
-        "official grant --user-id N, onsite url SESSION --bot NAME, "
-        "deadletters list|replay|drop (each with --help)",
-    )
+    from gateway.rounds import texts
+    from gateway.rounds import with_locale
+
+    catalog = texts()
+
+    def t(key: str) -> str:
+        return catalog.text(locale, f"gateway.cli.help.{key}")
+
+    parser = Parser(locale=locale, prog="python -m gateway", description=t("description"),
+                    epilog=t("operators"))  # fmt: skip
+    with_locale(parser, locale, catalog)
     roles = parser.add_subparsers(dest="role", required=True, metavar="ROLE")
-    for role, text in ROLES.items():
-        roles.add_parser(role, help=text, description=text)
+    for role in ROLES:
+        with_locale(roles.add_parser(role, help=t(role), description=t(role)), locale, catalog)
     args = parser.parse_args(argv)
     settings = _settings()
     configure(settings.log_level)
     check_database(settings.database_url)
     if args.role == "migrate":
-        from i18n.catalog import Catalog
-
         revision = migrate(settings.database_url)
-        catalog = Catalog.load()
-        for locale in ("ko", "en"):
-            print(catalog.text(locale, "gateway.migrate.done", revision=revision))
+        for lang in ("ko", "en"):  # what a command prints: Korean, then English
+            print(catalog.text(lang, "gateway.migrate.done", revision=revision))
         return 0
     from gateway import processes
     from gateway.wiring import Runtime
@@ -207,17 +215,15 @@ def serve(argv: list[str]) -> int:
     return 1 if stopper.crashed else 0
 
 
-def operate(argv: list[str]) -> int:
+def operate(argv: list[str], locale: str) -> int:
     """`round create|list|advance`, `official grant`, `onsite url` (see gateway/rounds.py);
     `deadletters list|replay|drop` (gateway/deadletters.py)."""
     from gateway import deadletters
     from gateway import rounds
     from gateway.wiring import Runtime
 
-    command = deadletters if argv[0] == "deadletters" else rounds
-    language = locale_from_environment()
-    with speaking(language):  # their parsers are argparse's own: it speaks while they parse
-        command.parser().parse_args(argv)  # --help, usage errors: before anything is made
+    command = deadletters if command_of(argv) == "deadletters" else rounds
+    command.parser(locale).parse_args(argv)  # --help, usage errors: before anything is made
     settings = _settings()
     configure(settings.log_level)
     check_database(settings.database_url)
@@ -227,8 +233,7 @@ def operate(argv: list[str]) -> int:
         check_ledger_key(
             lambda: runtime.ledger, str(settings.ledger_key_file), partial(key_ids, settings)
         )
-        with speaking(language):  # a usage error found after parsing (deadletters: IDs or --all)
-            return command.main(argv, runtime)
+        return command.main(argv, runtime, locale)  # in `locale`: a usage error found later
     finally:
         runtime.close()
 

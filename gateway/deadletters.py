@@ -12,8 +12,9 @@ when ingress first received it (epoch ms; none in entries written before it exis
 are trimmed 30 days after they were written.
 
 - `list` prints one line per dead letter: its stream id, when it died (KST), the update_id,
-  the update's kind (message, callback_query, ...) and the reason, and nothing else: no name,
-  no Telegram id, no text, since the list is read on shared terminals and pasted in tickets.
+  the update's kind (message, callback_query, ...), the reason and when ingress first
+  received it (`t`, KST; '-' for an entry without it), and nothing else: no name, no
+  Telegram id, no text, since the list is read on shared terminals and pasted in tickets.
   `list --raw ID` prints that entry's raw JSON (personal data!) after a warning line.
 - `replay` puts each update back at the end of its chat's partition stream (the partition
   ingress would choose now: `StreamLayout.partition_of(chat_id_of(update))`), where a worker
@@ -37,8 +38,9 @@ are trimmed 30 days after they were written.
   not applied blindly.
 - `drop` deletes entries for good and says how many.
 
-Output is Korean, then English. Exit status 0 when every ID was found, 1 when one was not
-(each is named), 2 for a usage error.
+Output is Korean, then English; the help and usage errors are in the language of `--locale`
+or the environment (gateway/rounds.py). Exit status 0 when every ID was found, 1 when one
+was not (each is named), 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -53,10 +55,17 @@ from typing import Any
 
 import redis
 
+from gateway.rounds import command
 from gateway.rounds import say
+from gateway.rounds import texts
+from gateway.rounds import with_locale
+from i18n.catalog import DEFAULT_LOCALE
 from i18n.catalog import LOCALES
 from i18n.catalog import Catalog
 from i18n.format import to_kst
+from ledger.argparser import Parser
+from ledger.argparser import locale_of
+from ledger.messages import locale_from_environment
 from webhook.inbox import DEAD_STREAM
 from webhook.inbox import REPLAYED
 from webhook.inbox import StreamLayout
@@ -96,18 +105,26 @@ REASON = re.compile(r"[A-Za-z0-9_:.]{1,80}")
 Entry = tuple[str, dict[bytes, bytes]]
 
 
-def parser() -> argparse.ArgumentParser:
-    """Return the parser of `deadletters list|replay|drop`."""
-    top = argparse.ArgumentParser(prog="python -m gateway")
+def parser(locale: str = DEFAULT_LOCALE, catalog: Catalog | None = None) -> Parser:
+    """Return the parser of `deadletters list|replay|drop`, speaking `locale`."""
+    cat = texts(catalog)
+
+    def t(key: str) -> str:
+        return cat.text(locale, f"gateway.cli.help.{key}")
+
+    top = Parser(prog="python -m gateway", locale=locale)
+    with_locale(top, locale, cat)
     groups = top.add_subparsers(dest="group", required=True)
-    dead = groups.add_parser("deadletters", help="updates the workers gave up on")
+    dead = command(groups, "deadletters", t("deadletters"), locale, cat)
     verbs = dead.add_subparsers(dest="verb", required=True)
-    show = verbs.add_parser("list", help="one line per dead letter, without personal data")
-    show.add_argument("--raw", metavar="ID", help="print this entry's raw update (personal data)")
-    for verb, what in (("replay", "apply again"), ("drop", "delete")):
-        cmd = verbs.add_parser(verb, help=f"{what} the given dead letters (or --all)")
-        cmd.add_argument("ids", nargs="*", metavar="ID")
-        cmd.add_argument("--all", action="store_true", help="every dead letter")
+    show = command(verbs, "list", t("deadletters_list"), locale, cat)
+    show.add_argument("--raw", metavar="ID", help=t("raw"))
+    for verb in ("replay", "drop"):
+        cmd = command(verbs, verb, t(f"deadletters_{verb}"), locale, cat)
+        cmd.add_argument("ids", nargs="*", metavar="ID", help=t("ids"))
+        cmd.add_argument("--all", action="store_true", help=t("all"))
+        # IDs or --all, one of them: said by this command's parser, in its language
+        cmd.set_defaults(parser=cmd, ids_or_all=cat.text(locale, "gateway.cli.ids_or_all"))
     return top
 
 
@@ -171,11 +188,25 @@ def _update(fields: dict[bytes, bytes]) -> dict[str, Any] | None:
     return update
 
 
+def kst(ms: int) -> str:
+    """Return epoch milliseconds as `list` shows a time: `2017-02-17 17:43:20 KST`."""
+    return to_kst(ms // 1000).strftime("%Y-%m-%d %H:%M:%S KST")
+
+
 def summary(entry_id: str, fields: dict[bytes, bytes]) -> dict[str, str]:
-    """Return what `list` shows of an entry: id, KST time, update_id, kind, reason. Nothing the
-    person wrote or is named by; a kind or reason of an unexpected shape shows as '?'."""
+    """Return what `list` shows of an entry: id, KST time it died, update_id, kind, reason,
+    KST time ingress first received it (`t`; '-' when the entry has none). Nothing the person
+    wrote or is named by; a kind, reason or `t` of an unexpected shape shows as '?' (a `t`
+    that is not digits, or later than the death: ingress never writes one)."""
     ms = int(entry_id.split("-")[0])
-    when = to_kst(ms // 1000).strftime("%Y-%m-%d %H:%M:%S KST")
+    when = kst(ms)
+    first = fields.get(b"t")
+    if first is None:
+        received = "-"
+    elif first.isdigit() and int(first) <= ms:
+        received = kst(int(first))
+    else:
+        received = "?"
     update = _update(fields)
     if update is None:
         update_id, kind = "?", "?"
@@ -186,7 +217,8 @@ def summary(entry_id: str, fields: dict[bytes, bytes]) -> dict[str, str]:
     reason = _text(fields[b"r"]) if b"r" in fields else "-"
     if reason != "-" and not REASON.fullmatch(reason):
         reason = "?"
-    return {"id": entry_id, "when": when, "update_id": update_id, "kind": kind, "reason": reason}
+    return {"id": entry_id, "when": when, "update_id": update_id, "kind": kind, "reason": reason,
+            "received": received}  # fmt: skip
 
 
 def list_entries(catalog: Catalog, dead: DeadLetters) -> int:
@@ -216,7 +248,7 @@ def show_raw(catalog: Catalog, dead: DeadLetters, entry_id: str) -> int:
 def chosen(dead: DeadLetters, args: argparse.Namespace) -> list[str]:
     """Return the ids a replay or drop names: the given ones, or with --all every entry's."""
     if args.all == bool(args.ids):
-        parser().error(f"deadletters {args.verb}: give IDs or --all (one of them)")
+        args.parser.error(args.ids_or_all)  # exit status 2
     return [entry_id for entry_id, _f in dead.entries()] if args.all else list(args.ids)
 
 
@@ -272,6 +304,8 @@ def run(args: argparse.Namespace, runtime: Any) -> int:
     return drop(catalog, dead, args)
 
 
-def main(argv: Sequence[str], runtime: Any) -> int:
-    """Parse `argv` (starting with deadletters) and run it."""
-    return run(parser().parse_args(list(argv)), runtime)
+def main(argv: Sequence[str], runtime: Any, locale: str | None = None) -> int:
+    """Parse `argv` (starting with deadletters) in `locale` (by default the one `--locale` or
+    the environment names) and run it."""
+    locale = locale or locale_of(argv, locale_from_environment())
+    return run(parser(locale, runtime.catalog).parse_args(list(argv)), runtime)

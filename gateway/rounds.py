@@ -12,12 +12,17 @@ offset, e.g. `2017-02-10T18:00:00+09:00`). Every change goes through the partici
 service, so it is a ledger entry signed in the name of an official: `--official`, or by
 default the first admin official (`official grant` appoints that one, once). Output is
 Korean, then English; exit status 0 on success, 1 when the service refuses (the reason is
-printed), 2 for a file that cannot be read.
+printed), 2 for a file that cannot be read or a usage error.
+
+The help (lines `gateway.cli.help.*`) and argparse's own texts (`ledger.argparser`) are in
+one language: `--locale ko|en`, before the command or after it, else English when LC_ALL,
+LC_MESSAGES or LANG names it, else Korean.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -27,35 +32,71 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from i18n.catalog import DEFAULT_LOCALE
 from i18n.catalog import LOCALES
 from i18n.catalog import Catalog
 from i18n.format import format_datetime
+from ledger.argparser import Parser
+from ledger.argparser import locale_of
+from ledger.messages import locale_from_environment
 from participation.domain.errors import ParticipationError
 from participation.domain.round import RoundRules
 
 
-def parser() -> argparse.ArgumentParser:
-    """Return the parser of the operators' commands."""
-    top = argparse.ArgumentParser(prog="python -m gateway")
+@functools.cache
+def _loaded() -> Catalog:
+    return Catalog.load()
+
+
+def texts(catalog: Catalog | None = None) -> Catalog:
+    """Return `catalog`, or the catalogs read once (a command's help comes before a runtime)."""
+    return catalog if catalog is not None else _loaded()
+
+
+def command(group: Any, name: str, what: str, locale: str, catalog: Catalog) -> Any:
+    """Add the command `name` (its help and description `what`, its own `--locale`)."""
+    added = group.add_parser(name, help=what, description=what)
+    with_locale(added, locale, catalog)
+    return added
+
+
+def with_locale(parser: argparse.ArgumentParser, locale: str, catalog: Catalog) -> None:
+    """Accept `--locale` at this level too (as `python -m ledger` does before and after its
+    command); the parser already speaks `locale` (`ledger.argparser.locale_of` found it)."""
+    parser.add_argument("--locale", choices=LOCALES, default=locale,
+                        help=catalog.text(locale, "gateway.cli.help.locale"))  # fmt: skip
+
+
+def parser(locale: str = DEFAULT_LOCALE, catalog: Catalog | None = None) -> Parser:
+    """Return the parser of the operators' commands, speaking `locale`."""
+    cat = texts(catalog)
+
+    def t(key: str) -> str:
+        return cat.text(locale, f"gateway.cli.help.{key}")
+
+    top = Parser(prog="python -m gateway", locale=locale)
+    with_locale(top, locale, cat)
     groups = top.add_subparsers(dest="group", required=True)
-    rnd = groups.add_parser("round", help="create, list and advance rounds")
+    rnd = command(groups, "round", t("round"), locale, cat)
     verbs = rnd.add_subparsers(dest="verb", required=True)
-    create = verbs.add_parser("create", help="create a round from a TOML rules file")
-    create.add_argument("file", type=Path)
-    create.add_argument("--id", dest="round_id", help="round id (default: generated)")
-    create.add_argument("--open", action="store_true", help="also open it for submissions")
-    create.add_argument("--official", type=int, help="acting official's Telegram id")
-    verbs.add_parser("list", help="list rounds with phase and deadline")
-    advance = verbs.add_parser("advance", help="move a round to its next phase")
-    advance.add_argument("round_id")
-    advance.add_argument("--official", type=int, help="acting official's Telegram id")
-    official = groups.add_parser("official", help="appoint the first official")
-    grant = official.add_subparsers(dest="verb", required=True).add_parser("grant")
-    grant.add_argument("--user-id", type=int, required=True, help="Telegram user id")
-    onsite = groups.add_parser("onsite", help="the signed projector link of a session")
-    url = onsite.add_subparsers(dest="verb", required=True).add_parser("url")
-    url.add_argument("session")
-    url.add_argument("--bot", required=True, help="the bot's username, without @")
+    create = command(verbs, "create", t("round_create"), locale, cat)
+    create.add_argument("file", type=Path, help=t("file"))
+    create.add_argument("--id", dest="round_id", help=t("round_id"))
+    create.add_argument("--open", action="store_true", help=t("open"))
+    create.add_argument("--official", type=int, metavar="USER_ID", help=t("official"))
+    command(verbs, "list", t("round_list"), locale, cat)
+    advance = command(verbs, "advance", t("round_advance"), locale, cat)
+    advance.add_argument("round_id", help=t("advanced"))
+    advance.add_argument("--official", type=int, metavar="USER_ID", help=t("official"))
+    official = command(groups, "official", t("official_group"), locale, cat)
+    grant = command(official.add_subparsers(dest="verb", required=True), "grant",
+                    t("official_grant"), locale, cat)  # fmt: skip
+    grant.add_argument("--user-id", type=int, required=True, help=t("user_id"))
+    onsite = command(groups, "onsite", t("onsite"), locale, cat)
+    url = command(onsite.add_subparsers(dest="verb", required=True), "url", t("onsite_url"),
+                  locale, cat)  # fmt: skip
+    url.add_argument("session", help=t("session"))
+    url.add_argument("--bot", required=True, help=t("bot"))
     return top
 
 
@@ -164,6 +205,8 @@ def list_rounds(catalog: Catalog, svc: Any) -> int:
     return 0
 
 
-def main(argv: Sequence[str], runtime: Any) -> int:
-    """Parse `argv` (starting with round|official|onsite) and run it."""
-    return run(parser().parse_args(list(argv)), runtime)
+def main(argv: Sequence[str], runtime: Any, locale: str | None = None) -> int:
+    """Parse `argv` (starting with round|official|onsite) in `locale` (by default the one
+    `--locale` or the environment names) and run it."""
+    locale = locale or locale_of(argv, locale_from_environment())
+    return run(parser(locale, runtime.catalog).parse_args(list(argv)), runtime)

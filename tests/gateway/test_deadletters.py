@@ -465,10 +465,18 @@ def test_the_cli_is_wired_into_python_m_gateway(tmp_path: Path) -> None:
         assert "update 5  message  reason -" in listed.stdout and "secret" not in listed.stdout
         missing = run([sys.executable, "-m", "gateway", "deadletters", "drop", "3-0"])
         assert missing.returncode == 1 and "Not found: 3-0" in missing.stderr
+        # neither IDs nor --all: a usage error, in the language --locale names
+        for argv, said in ((["--locale", "en", "deadletters", "replay"], "give IDs or --all"),
+                           (["deadletters", "drop", "--all", "1-0", "--locale", "ko"],
+                            "ID를 하나 이상 주시거나 --all을 주십시오")):  # fmt: skip
+            usage = run([sys.executable, "-m", "gateway", *argv])
+            assert usage.returncode == 2 and said in usage.stderr, usage.stderr
+            assert "deadletters" in usage.stderr.splitlines()[0]  # the command's own usage
+        assert [i for i, _f in deadletters.DeadLetters(client, StreamLayout(1)).entries()]
         runtime = SimpleNamespace(catalog=None, redis=client, layout=StreamLayout(1))
-        with pytest.raises(SystemExit) as usage:  # neither IDs nor --all
+        with pytest.raises(SystemExit) as usage_error:
             deadletters.main(["deadletters", "replay"], runtime)
-        assert usage.value.code == 2
+        assert usage_error.value.code == 2
         client.close()
     finally:
         server.kill()
@@ -553,4 +561,35 @@ def test_the_inbox_counts_a_replayed_update_as_first_received_and_recent_dead_le
     # a time later than the entry itself (no replay makes one) is not believed
     assert received_ms(b"1000-0", {b"t": b"2000"}) == 1000
     assert received_ms(b"1000-0", {b"t": b"x"}) == 1000
+    client.close()
+
+
+def test_the_list_shows_when_ingress_received_each_dead_letter_in_kst(
+    private_redis: str, capsys: Any
+) -> None:
+    """`t` (epoch ms, 0aa4715) shown as the death time is: KST; '-' for an entry written
+    before the field existed; '?' for one that is not a time ingress could have written
+    (not digits, or later than the death itself), so nothing else reaches the list."""
+    from i18n.catalog import Catalog
+
+    client = redis.Redis.from_url(private_redis)
+    layout = StreamLayout(1)
+    dead = deadletters.DeadLetters(client, layout)
+    base = 1_487_321_000_000  # 2017-02-17 17:43:20 KST
+    update = json.dumps({"update_id": 5, "message": {"chat": {"id": 7}, "text": "김순자"}})
+    for n, t in enumerate([str(base), None, "김순자", str(base + 120_000)], start=1):
+        fields = {"u": update, "r": "attempts:5:X", **({"t": t} if t else {})}
+        client.xadd(dead.key, fields, id=f"{base + 60_000}-{n}")  # died 17:44:20 KST
+    runtime = SimpleNamespace(catalog=Catalog.load(), redis=client, layout=layout)
+    assert deadletters.main(["deadletters", "list"], runtime) == 0
+    out = capsys.readouterr().out
+    died = "2017-02-17 17:44:20 KST"
+    for label in ("수신", "received"):
+        assert f"{base + 60_000}-1  {died}  " in out
+        assert f"{label} 2017-02-17 17:43:20 KST" in out
+        assert f"{label} -" in out and f"{label} ?" in out
+    assert out.count(" ?") == 4 and "김순자" not in out and "2017-02-17 17:45:20" not in out
+    assert deadletters.summary(f"{base}-0", {b"t": str(base).encode()})["received"] == (
+        "2017-02-17 17:43:20 KST"
+    )
     client.close()

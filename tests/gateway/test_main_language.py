@@ -1,5 +1,5 @@
 """`python -m gateway`: argparse's own texts in the operator's language, Korean unless
-LC_ALL, LC_MESSAGES or LANG names English (the gateway's commands have no --locale).
+LC_ALL, LC_MESSAGES or LANG names English (or `--locale` says: tests/gateway/test_main_locale.py).
 
 An operator who mistyped `round creat` read 'error: argument verb: invalid choice' in English.
 """

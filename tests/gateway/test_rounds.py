@@ -139,6 +139,25 @@ def test_an_operator_command_on_a_fresh_database_leaves_it_migratable(tmp_path, 
     assert main(["round", "list"]) == 0
 
 
+def test_locale_before_or_after_a_command_runs_it(tmp_path, monkeypatch, capsys):
+    """`--locale` is taken where `python -m ledger` takes it: before the command (it used to
+    be read as a role: 'invalid choice'), or after it. What the command prints stays Korean,
+    then English."""
+    from gateway.__main__ import main
+
+    # structlog would keep printing to this test's captured stdout after it is closed
+    monkeypatch.setattr("gateway.__main__.configure", lambda *args, **kwargs: None)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+    for name in ("DATABASE_URL", "REDIS_URL", "TELEGRAM_BOT_TOKEN", "LEDGER_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["--locale", "en", "official", "grant", "--user-id", "7000000201"]) == 0
+    assert main(["--locale=ko", "migrate"]) == 0
+    assert main(["round", "list", "--locale", "en"]) == 0
+    assert main(["--locale", "en", "round", "list"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("공모가 없습니다.") == 2 and out.count("There are no rounds.") == 2
+
+
 def test_a_round_opened_too_late_names_its_deadline_as_dates_are_written_elsewhere(
     runtime, tmp_path, capsys
 ):
