@@ -133,6 +133,10 @@ _failures: contextvars.ContextVar[list[BaseException]] = contextvars.ContextVar(
 # When the update being handled was received (epoch ms, `webhook.inbox.received_ms`): see
 # `earlier_waiting`.
 handled_ms: contextvars.ContextVar[int | None] = contextvars.ContextVar("handled_ms", default=None)
+# Its stream and entry id: a replayed entry queued behind it is not waited for.
+handled_entry: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "handled_entry", default=None
+)
 
 
 def default_retryable() -> tuple[type[BaseException], ...]:
@@ -510,7 +514,7 @@ class UpdateWorker:
             return
         started = time.perf_counter()
         try:
-            await self._process(data, received)
+            await self._process(data, received, (stream, entry_id.decode()))
         except Unparsable as err:  # ingress checks the shape only; PTB found more wrong
             await dead(f"unparsable:{err}", data)
             return
@@ -569,8 +573,11 @@ class UpdateWorker:
             return False
         return True
 
-    async def _process(self, data: dict[str, Any], received: int) -> None:
-        """Run the update's handlers, judged at the moment ingress `received` it (epoch ms)."""
+    async def _process(
+        self, data: dict[str, Any], received: int, entry: tuple[str, str] | None = None
+    ) -> None:
+        """Run the update's handlers, judged at the moment ingress `received` it (epoch ms);
+        `entry`: its stream and entry id (`earlier_waiting`)."""
         try:
             update = Update.de_json(data, self.application.bot)
         except Exception as err:  # PTB raises whatever a bad field provokes (TypeError, ...)
@@ -578,9 +585,11 @@ class UpdateWorker:
         failures: list[BaseException] = []
         token = _failures.set(failures)
         when, ms = received_at.set(received // 1000), handled_ms.set(received)
+        place = handled_entry.set(entry)
         try:
             await self.application.process_update(update)
         finally:
+            handled_entry.reset(place)
             handled_ms.reset(ms)
             received_at.reset(when)
             _failures.reset(token)
@@ -698,6 +707,6 @@ def earlier_waiting(client: redis.Redis, layout: StreamLayout) -> Callable[[], A
         ms = handled_ms.get()
         if ms is None:
             return False
-        return await asyncio.to_thread(waiting_before, client, layout, ms)
+        return await asyncio.to_thread(waiting_before, client, layout, ms, handled_entry.get())
 
     return earlier

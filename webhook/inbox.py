@@ -214,14 +214,23 @@ def received_ms(entry_id: bytes | str, fields: Mapping[bytes, bytes] | None = No
 
 # The oldest received time of what waits, in one call: KEYS[1] the replayed index, KEYS[2]
 # the dead stream, KEYS[3..] the partition streams; ARGV[1] '' (no dead letters) or the epoch
-# ms from which dead letters count. Each partition's first entry is its oldest by stream id;
-# a replayed entry anywhere in a partition counts at its `t` (index members whose entry left
-# their stream are dropped here, lazily); a dead letter counts at its `t` when that is at or
-# after ARGV[1] (an entry dies after it was received, so older deaths are not read).
+# ms from which dead letters count; ARGV[2] and ARGV[3] '' or the stream and id of the entry
+# being handled. Each partition's first entry is its oldest by stream id; a replayed entry
+# anywhere in a partition counts at its `t` (index members whose entry left their stream are
+# dropped here, lazily), unless it is behind the entry being handled in that entry's stream
+# (applied after it whatever it waits for); a dead letter counts at its `t` when that is at
+# or after ARGV[1] (an entry dies after it was received, so older deaths are not read).
 _OLDEST = """
 local oldest = false
 local function older(ms)
   if ms and (not oldest or ms < oldest) then oldest = ms end
+end
+local function after(id, ref)
+  local a, b = string.match(id, '^(%d+)%-(%d+)$')
+  local c, d = string.match(ref, '^(%d+)%-(%d+)$')
+  if not (a and c) then return false end
+  a, b, c, d = tonumber(a), tonumber(b), tonumber(c), tonumber(d)
+  return a > c or (a == c and b > d)
 end
 for k = 3, #KEYS do
   local first = redis.call('XRANGE', KEYS[k], '-', '+', 'COUNT', 1)
@@ -231,10 +240,13 @@ local index = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 1, #index, 2 do
   local stream, id = string.match(index[i], '^(.*) (%d+%-%d+)$')
   if stream and #redis.call('XRANGE', stream, id, id) > 0 then
-    older(tonumber(index[i + 1]))
-    break
+    if not (stream == ARGV[2] and after(id, ARGV[3])) then
+      older(tonumber(index[i + 1]))
+      break
+    end
+  else
+    redis.call('ZREM', KEYS[1], index[i])
   end
-  redis.call('ZREM', KEYS[1], index[i])
 end
 if ARGV[1] ~= '' then
   local since = tonumber(ARGV[1])
@@ -253,7 +265,11 @@ return oldest
 
 
 def oldest_waiting_ms(
-    client: redis.Redis, layout: StreamLayout, *, dead_since_ms: int | None = None
+    client: redis.Redis,
+    layout: StreamLayout,
+    *,
+    dead_since_ms: int | None = None,
+    behind: tuple[str, str] | None = None,
 ) -> int | None:
     """Return when the oldest update still in the inbox was received (epoch ms), or None.
 
@@ -262,17 +278,24 @@ def oldest_waiting_ms(
     counts at its first reception (`received_ms`), wherever it waits in its partition.
     ``dead_since_ms``: also count the dead letters received at or after it (the clock's
     question; None, the default: dead letters are not waiting, an operator must act).
+    ``behind``: the stream and entry id of the update being handled; a replayed entry behind
+    it in its stream is not counted (it is applied after it, whatever it waits for).
     One round trip (a Lua script; the index of replayed entries is tidied in it).
     """
     keys = [layout.key(REPLAYED), layout.key(DEAD_STREAM), *layout.streams()]
     since = "" if dead_since_ms is None else str(dead_since_ms)
-    found = client.register_script(_OLDEST)(keys=keys, args=[since])
+    stream, entry = behind or ("", "")
+    found = client.register_script(_OLDEST)(keys=keys, args=[since, stream, entry])
     return None if found is None else int(found)
 
 
-def waiting_before(client: redis.Redis, layout: StreamLayout, ms: int) -> bool:
+def waiting_before(
+    client: redis.Redis, layout: StreamLayout, ms: int, behind: tuple[str, str] | None = None
+) -> bool:
     """Return whether an update received before ``ms`` (epoch ms) is still in the inbox. An
     update being handled is itself still there: pass its own time, it is not counted (it is
-    not received before itself). Dead letters are not counted: they wait for an operator."""
-    oldest = oldest_waiting_ms(client, layout)
+    not received before itself), and its stream and entry id as ``behind``: a replayed dead
+    letter queued behind it is not counted either (it cannot be applied first). Dead letters
+    are not counted: they wait for an operator."""
+    oldest = oldest_waiting_ms(client, layout, behind=behind)
     return oldest is not None and oldest < ms

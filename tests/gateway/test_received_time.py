@@ -207,6 +207,42 @@ async def test_an_official_is_asked_to_press_again_when_the_queue_does_not_drain
         assert world.svc.round(ROUND).phase == "submission"
 
 
+async def test_a_replayed_update_behind_an_officials_move_in_its_queue_does_not_hold_it(
+    tmp_path: Path, private_redis: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator replays a dead letter (received before the official's press) into the
+    partition the press waits in, behind it. It cannot be applied before the press (one
+    partition is applied in order), so the move must not wait for it: it used to, for the
+    whole wait, holding the partition, and then asked the official to press again."""
+    from bot import official_round
+    from gateway.worker import earlier_waiting
+    from tests.support.review_day import official
+
+    monkeypatch.setattr(official_round, "ADVANCE_QUEUE_WAIT_S", 0.4)
+    async with BotWorld(tmp_path) as world:
+        hall = Hall(world, private_redis, "")
+        world.services.extra["inbox_earlier"] = earlier_waiting(hall.client, hall.layout)
+        boss = await official(world)
+        screen = await confirmation(world, boss)
+        world.srv.press(
+            boss, screen["message_id"], world.data_of(screen, world.t("bot.admin.phase_yes"))
+        )
+        pressed = world.clock.now
+        assert await hall.receive_at(pressed) == 1
+        died = int(pressed.timestamp() * 1000) - 1000  # received a second before the press
+        sender = {"id": boss, "is_bot": False, "first_name": "x"}
+        update = {"update_id": 999_999, "message": {
+            "message_id": 1, "date": died // 1000, "text": "/help", "from": sender,
+            "chat": {"id": boss, "type": "private"}}}  # fmt: skip
+        dead_id = hall.client.xadd(
+            hall.dead.key, {"u": json.dumps(update), "r": "attempts:5:X", "t": died}
+        ).decode()
+        assert hall.cli("replay", dead_id) == 0  # into the press's partition, behind it
+        await hall.work(lambda: hall.backlog() == 0)
+        assert world.t("bot.admin.advance_queued") not in repr(world.messages(boss))
+        assert world.svc.round(ROUND).phase == "endorsement"
+
+
 # ---------------------------------------------------------------- dead letters
 
 
