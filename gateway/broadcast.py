@@ -44,6 +44,7 @@ from bot import transport
 from bot.router import not_modified
 from i18n.catalog import Catalog
 from ledger.store import write_transaction
+from participation.report import withheld_title
 
 log = structlog.get_logger("gateway.broadcast")
 
@@ -294,12 +295,33 @@ class OutboxSender:
         text = self._catalog.text(row.locale, label)
         return InlineKeyboardMarkup([[InlineKeyboardButton(text, callback_data=token)]])
 
+    async def _text(self, row: Any) -> str:
+        """Return the row's text as it may be read now.
+
+        A notice about a proposal names it as `service.notice_title` has it at this attempt,
+        whatever the row was queued or claimed with: once the proposal is hidden (to everyone
+        but its author) or erased, the placeholder the results show, with the reason
+        (`report.withheld_title`). Read at every attempt, after the pacing's waits, so a
+        hiding during a 429's pause counts; what was delivered before cannot be recalled.
+        """
+        params = dict(row.params)
+        if "proposal" in params:
+            seen = await asyncio.to_thread(
+                self._service.notice_title, str(params["proposal"]), row.user_id
+            )
+            params["title"] = (
+                seen.title
+                if seen.withheld is None
+                else withheld_title(self._catalog, row.locale, seen.withheld)
+            )
+        return self._catalog.text(row.locale, row.key, **params)
+
     async def _deliver(self, row: Any) -> str | None:
         """Send one row; return its final state, or None when it must not be finished here."""
-        text = self._catalog.text(row.locale, row.key, **dict(row.params))
         markup = await self._markup(row)
         for _attempt in range(5):
             await self._pace(row.user_id)
+            text = await self._text(row)  # before begin: a failed read leaves the row claimed
             if not await self._begin(row):
                 log.info("outbox_row_taken", outbox_id=row.id)
                 return None

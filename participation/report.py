@@ -97,14 +97,23 @@ def shown_titles(
         if card is None:
             continue
         if card.hidden:
-            code = card.hide_reason or ""
-            reason = name_of(texts, locale, f"participation.reason.{code}", code)
-            out[row.proposal] = texts.text(locale, "report.title.hidden", reason=reason)
+            out[row.proposal] = withheld_title(texts, locale, f"hidden:{card.hide_reason or ''}")
         elif card.title:
             out[row.proposal] = str(card.title)
         else:  # the content was erased (a person's request): its row stands, without it
-            out[row.proposal] = texts.text(locale, "report.title.erased")
+            out[row.proposal] = withheld_title(texts, locale, "erased")
     return out
+
+
+def withheld_title(texts: Texts, locale: str, why: str) -> str:
+    """Return what is shown instead of a withheld title: ``report.title.hidden`` with the
+    reason for ``why`` = ``"hidden:<reason code>"``, else ``report.title.erased`` (``why`` as
+    ``withheld_titles`` and ``NoticeTitle.withheld`` name it)."""
+    if why.startswith("hidden:"):
+        code = why.removeprefix("hidden:")
+        reason = name_of(texts, locale, f"participation.reason.{code}", code)
+        return texts.text(locale, "report.title.hidden", reason=reason)
+    return texts.text(locale, "report.title.erased")
 
 
 def name_of(texts: Texts, locale: str, key: str, fallback: str) -> str:

@@ -137,7 +137,11 @@ class Opened:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutboxMessage:
-    """A notification to deliver: translate ``key`` with ``params`` in ``locale``."""
+    """A notification to deliver: translate ``key`` with ``params`` in ``locale``.
+
+    A notice about a proposal (``params["proposal"]``) gets its ``title`` when claimed, as
+    :class:`NoticeTitle` has it for this person then; ``withheld`` says why it is "" instead.
+    """
 
     id: int
     user_id: int
@@ -145,6 +149,20 @@ class OutboxMessage:
     key: str
     params: dict[str, JSON]
     broadcast_id: int | None
+    withheld: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoticeTitle:
+    """A proposal's title as a notice to one person may show it now.
+
+    ``withheld`` is ``"hidden:<reason>"`` (hidden by moderation: from everyone but its author,
+    who wrote it) or ``"erased"`` (its content erased at its author's request), as
+    ``withheld_titles`` names them, and ``title`` is then ""; else None and the title.
+    """
+
+    title: str
+    withheld: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -491,17 +491,15 @@ class Base:
     def _notify_audience(
         self, conn: sa.Connection, proposal_id: str, key: str, params: dict[str, JSON], now: int
     ) -> None:
-        """Queue ``key`` for the proposal's author and endorsers, with its title."""
+        """Queue ``key`` for the proposal's author and endorsers, about the proposal."""
         self._notify(
-            conn, repo.audience(conn, proposal_id), key, self._about(conn, proposal_id, params), now
+            conn, repo.audience(conn, proposal_id), key, notice_about(proposal_id, params), now
         )
 
-    def _about(
-        self, conn: sa.Connection, proposal_id: str, params: dict[str, JSON]
-    ) -> dict[str, JSON]:
-        """Return ``params`` with the proposal's title (off-ledger content; "" once erased)."""
-        ref = conn.execute(
-            sa.select(t.proposals.c.content_ref).where(t.proposals.c.proposal_id == proposal_id)
-        ).scalar_one()
-        data = repo.content_data(conn, ref) or {}
-        return {**params, "proposal": proposal_id, "title": data.get("title") or ""}
+
+def notice_about(proposal_id: str, params: dict[str, JSON]) -> dict[str, JSON]:
+    """Return a notice's ``params`` naming the proposal, never its title: the title is
+    personal content that a hiding or an erasure withholds, so the outbox's claim and the
+    sender read it when the notice goes out (``Support.notice_title``), and an erased title
+    leaves no copy among the queued (or sent) notices."""
+    return {**params, "proposal": proposal_id}

@@ -13,6 +13,7 @@ from participation.app.base import Base
 from participation.app.base import Plan
 from participation.app.base import code_hash
 from participation.app.base import new_code
+from participation.app.base import notice_about
 from participation.domain import community as cm
 from participation.domain import errors as e
 from participation.domain import events as ev
@@ -328,7 +329,7 @@ class Officials(Base):
                 .where(t.proposals.c.proposal_id == proposal_id)
                 .values(hidden=True, hide_reason=reason)
             )
-            params = self._about(conn, proposal_id, {"reason": reason})
+            params = notice_about(proposal_id, {"reason": reason})
             key = f"participation.notice.hidden_{reason}"
             self._notify(conn, [p.author_id], key, params, now)
             return Plan(
@@ -354,7 +355,7 @@ class Officials(Base):
                 .where(t.proposals.c.proposal_id == proposal_id)
                 .values(hidden=False, hide_reason=None)
             )
-            params = self._about(conn, proposal_id, {})
+            params = notice_about(proposal_id, {})
             self._notify(conn, [p.author_id], "participation.notice.restored", params, now)
             return Plan(
                 event=event,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -14,6 +15,7 @@ from participation.store import repo
 from participation.store import tables as t
 from participation.views import Button
 from participation.views import Conversation
+from participation.views import NoticeTitle
 from participation.views import Opened
 from participation.views import OutboxMessage
 
@@ -193,17 +195,39 @@ class Support(Base):
                 .where(o.id.in_(ids))
                 .order_by(o.id)
             ).all()
-        return [
-            OutboxMessage(
-                id=row.id,
-                user_id=row.user_id,
-                locale=row.locale or "ko",
-                key=row.key,
-                params=dict(row.params),
-                broadcast_id=row.broadcast_id,
+            about = [str(row.params["proposal"]) for row in rows if "proposal" in row.params]
+            subjects = repo.notice_subjects(conn, about)
+        out = []
+        for row in rows:
+            params, withheld = dict(row.params), None
+            if "proposal" in params:
+                seen = _seen(subjects.get(str(params["proposal"])), row.user_id)
+                params["title"], withheld = seen.title, seen.withheld
+            out.append(
+                OutboxMessage(
+                    id=row.id,
+                    user_id=row.user_id,
+                    locale=row.locale or "ko",
+                    key=row.key,
+                    params=params,
+                    broadcast_id=row.broadcast_id,
+                    withheld=withheld,
+                )
             )
-            for row in rows
-        ]
+        return out
+
+    def notice_title(self, proposal_id: str, user_id: int) -> NoticeTitle:
+        """Return the title a notice about ``proposal_id`` may show ``user_id`` now.
+
+        Notices keep the proposal, not its title (an erased title leaves no copy in the
+        outbox), and the sender asks again right before each attempt: a proposal hidden or
+        erased while its notices wait, even during a 429's pause, is withheld from those sent
+        after. Hidden: withheld from everyone but its author (who wrote it, and is told which
+        of their proposals was hidden); erased: from everyone. One primary-key query.
+        """
+        with self._engine.connect() as conn:
+            found = repo.notice_subjects(conn, [proposal_id]).get(proposal_id)
+        return _seen(found, user_id)
 
     def finish_outbox(self, id: int, state: str) -> None:
         """Record a delivery outcome: "sent", "blocked" (the person blocked the bot) or "failed"."""
@@ -298,3 +322,12 @@ class Support(Base):
         out = {str(state): int(n) for state, n in rows}
         out["total"] = int(total or 0)
         return out
+
+
+def _seen(found: Any, user_id: int) -> NoticeTitle:
+    """The rule of :meth:`Support.notice_title` over a row of ``repo.notice_subjects``."""
+    if found is None or found.data is None:  # erased (a proposal is never deleted)
+        return NoticeTitle(title="", withheld="erased")
+    if found.hidden and found.author_id != user_id:
+        return NoticeTitle(title="", withheld=f"hidden:{found.hide_reason or ''}")
+    return NoticeTitle(title=str(found.data.get("title") or ""), withheld=None)

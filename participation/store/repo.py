@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import secrets
+from collections.abc import Collection
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -696,6 +697,21 @@ def content_data(conn: Conn, ref: str) -> dict[str, JSON] | None:
     """Return the personal content behind a reference (None once erased)."""
     row = conn.execute(sa.select(t.contents.c.data).where(t.contents.c.ref == ref)).first()
     return None if row is None else row.data
+
+
+def notice_subjects(conn: Conn, proposal_ids: Collection[str]) -> dict[str, Any]:
+    """Return, per proposal, what a notice about it may show: ``author_id``, ``hidden``,
+    ``hide_reason`` and ``data`` (its content; None once erased), in one query by primary
+    keys."""
+    if not proposal_ids:
+        return {}
+    p, c = t.proposals.c, t.contents.c
+    rows = conn.execute(
+        sa.select(p.proposal_id, p.author_id, p.hidden, p.hide_reason, c.data)
+        .join(t.contents, c.ref == p.content_ref)
+        .where(p.proposal_id.in_(sorted(set(proposal_ids))))
+    ).all()
+    return {row.proposal_id: row for row in rows}
 
 
 def community_names(conn: Conn, round_id: str) -> dict[str, str]:

@@ -1,0 +1,178 @@
+"""The outbox sender names a proposal as it may be read when each message goes out: one
+hidden (moderation) or erased (its author's request) while its notices wait shows the results'
+placeholder with the reason (``report.title.hidden`` / ``.erased``), read again right before
+every attempt, so a hiding during a 429 pause still counts; each message goes out once."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog.testing
+from telegram.error import RetryAfter
+
+from gateway.broadcast import DeliveryJournal
+from gateway.broadcast import OutboxSender
+from i18n.catalog import Catalog
+from ledger import Ledger
+from ledger import LedgerKey
+from participation.domain.events import KINDS
+from participation.service import ParticipationService
+from participation.views import NoticeTitle
+from tests.gateway.test_broadcast import FakeOutbox
+from tests.gateway.test_broadcast import Row
+
+ANSWERED = "participation.notice.answered"
+SECRET = "홍길동 010-1234-5678 놀이터"  # a title with someone's name and phone number in it
+CATALOG = Catalog.load()
+
+
+def hidden(locale: str, reason: str) -> str:
+    why = CATALOG.text(locale, f"participation.reason.{reason}")
+    return CATALOG.text(locale, ANSWERED, title=CATALOG.text(locale, "report.title.hidden",
+                                                            reason=why))  # fmt: skip
+
+
+@dataclass
+class TitledOutbox(FakeOutbox):
+    """One proposal's notices; ``seen`` is what ``notice_title`` answers now."""
+
+    seen: NoticeTitle = field(default_factory=lambda: NoticeTitle(title=SECRET, withheld=None))
+    asked: int = 0
+
+    def notice_title(self, proposal_id: str, user_id: int) -> NoticeTitle:
+        self.asked += 1
+        return self.seen
+
+
+class RecordingBot:
+    """Records what each chat was sent; ``before_send`` runs before each request."""
+
+    def __init__(self, before_send: Any = None) -> None:
+        self.sent: list[tuple[int, str]] = []
+        self.before_send = before_send
+
+    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> None:
+        if self.before_send is not None:
+            self.before_send()
+        self.sent.append((chat_id, text))
+
+
+def legacy_row(locale: str = "ko") -> Row:
+    """A row queued before this change: the title frozen into its params."""
+    return Row(1, 500, locale, ANSWERED, {"proposal": "r-1", "title": SECRET}, None)
+
+
+@pytest.mark.parametrize(
+    ("withheld", "locale", "expected"),
+    [
+        ("hidden:personal_info", "ko", lambda: hidden("ko", "personal_info")),
+        ("hidden:abuse", "en", lambda: hidden("en", "abuse")),
+        ("erased", "en", lambda: CATALOG.text("en", ANSWERED,
+                                              title=CATALOG.text("en", "report.title.erased"))),
+    ],
+)  # fmt: skip
+def test_a_withheld_title_is_replaced_by_the_results_placeholder(withheld, locale, expected):
+    outbox = TitledOutbox([legacy_row(locale)], seen=NoticeTitle(title="", withheld=withheld))
+    bot = RecordingBot()
+    with structlog.testing.capture_logs() as logs:
+        assert asyncio.run(OutboxSender(outbox, bot, CATALOG).drain(budget_s=10)) == 1  # type: ignore[arg-type]
+    assert bot.sent == [(500, expected())]
+    assert SECRET not in repr(bot.sent) and SECRET not in repr(logs)
+    assert outbox.finished == {1: "sent"}
+
+
+def test_a_shown_title_is_sent_as_it_reads_now():
+    outbox = TitledOutbox([legacy_row()], seen=NoticeTitle(title="새 제목", withheld=None))
+    bot = RecordingBot()
+    asyncio.run(OutboxSender(outbox, bot, CATALOG).drain(budget_s=10))  # type: ignore[arg-type]
+    assert bot.sent == [(500, CATALOG.text("ko", ANSWERED, title="새 제목"))]
+
+
+def test_rows_without_a_proposal_are_not_looked_up():
+    outbox = TitledOutbox([Row(1, 500, "ko", "gateway.run.stop", {}, None)])
+    asyncio.run(OutboxSender(outbox, RecordingBot(), CATALOG).drain(budget_s=10))  # type: ignore[arg-type]
+    assert outbox.asked == 0 and outbox.finished == {1: "sent"}
+
+
+class ThrottledOnce(RecordingBot):
+    """Refuses the first request with a 429; the proposal is hidden during that pause."""
+
+    def __init__(self, outbox: TitledOutbox) -> None:
+        super().__init__()
+        self.outbox, self.refused = outbox, 0
+
+    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> None:
+        if not self.refused:
+            self.refused += 1
+            self.outbox.seen = NoticeTitle(title="", withheld="hidden:personal_info")
+            raise RetryAfter(0)
+        await super().send_message(chat_id, text, **kwargs)
+
+
+def test_a_hiding_during_a_retry_after_pause_is_read_before_the_next_attempt():
+    outbox = TitledOutbox([legacy_row()])
+    bot = ThrottledOnce(outbox)
+    assert asyncio.run(OutboxSender(outbox, bot, CATALOG).drain(budget_s=10)) == 1  # type: ignore[arg-type]
+    assert bot.refused == 1 and bot.sent == [(500, hidden("ko", "personal_info"))]
+    assert outbox.finished == {1: "sent"}
+
+
+# --- on the real outbox, with the delivery journal --------------------------------------------
+
+OFFICIAL, AUTHOR, FANS = 7_200_000_001, 7_200_000_010, [7_200_000_011, 7_200_000_012]
+R = "rw"
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> Iterator[ParticipationService]:
+    from participation.domain.round import RoundRules
+    from tests.participation.conftest import deadlines
+
+    key = LedgerKey.from_seed("test-ledger", bytes(range(32)))
+    log = Ledger.open(f"sqlite:///{tmp_path / 'l.db'}", key, origin="t.example/l", kinds=KINDS)
+    moment = dt.datetime(2017, 2, 1, 9, tzinfo=dt.UTC)
+    service = ParticipationService(log, pepper=b"withheld-pepper-0123", clock=lambda: moment)
+    service.create_tables()
+    service.grant_first_official(OFFICIAL)
+    rules = RoundRules(title="r", deadlines=deadlines(), budget_cap=30_000_000)
+    service.create_round(OFFICIAL, rules, round_id=R)
+    service.open_round(OFFICIAL, R)
+    yield service
+    log.close()
+
+
+def test_notices_queued_before_a_hiding_go_out_once_without_the_title(svc):
+    for uid in (AUTHOR, *FANS):
+        svc.register(uid, region="suwon", consent_version="v1")
+    card = svc.submit_proposal(AUTHOR, R, title=SECRET, body="b", category="community",
+                               region="suwon", budget=500_000)  # fmt: skip
+    pid = card.proposal_id
+    for fan in FANS:
+        svc.endorse(fan, pid)
+    svc.answer_proposal(OFFICIAL, pid, "검토하겠습니다.")  # three notices wait
+    bot = RecordingBot(before_send=None)
+    sender = OutboxSender(svc, bot, CATALOG, journal=DeliveryJournal(svc._engine),  # type: ignore[arg-type]
+                          per_chat_interval=0.0)  # fmt: skip
+
+    def hide_before_the_first_send() -> None:
+        bot.before_send = None
+        svc.hide_proposal(OFFICIAL, pid, "personal_info")
+
+    bot.before_send = hide_before_the_first_send  # claimed, then hidden: the author was first
+    assert asyncio.run(sender.drain(budget_s=10)) == 4  # + the author's 'hidden' notice
+    by_chat: dict[int, list[str]] = {}
+    for chat, text in bot.sent:
+        by_chat.setdefault(chat, []).append(text)
+    assert by_chat[AUTHOR][0] == CATALOG.text("ko", ANSWERED, title=SECRET)  # sent before
+    for fan in FANS:
+        assert by_chat[fan] == [hidden("ko", "personal_info")]  # once each, no title
+    reason = CATALOG.text("ko", "participation.notice.hidden_personal_info", title=SECRET)
+    assert by_chat[AUTHOR][1:] == [reason]  # the author is told which of theirs, in private
+    assert svc.claim_outbox(10) == []
