@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -38,7 +39,15 @@ def upgrade_to(url: str, revision: str) -> None:
 
 
 def test_queued_and_sent_notices_lose_the_proposals_title_and_nothing_else(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'm.db'}"
+    check_titles_dropped(f"sqlite:///{tmp_path / 'm.db'}")
+
+
+@pytest.mark.integration
+def test_queued_and_sent_notices_lose_the_proposals_title_on_postgresql(pg_url: str):
+    check_titles_dropped(pg_url)
+
+
+def check_titles_dropped(url: str) -> None:
     upgrade_to(url, "0007")
     outbox = sa.table("pt_outbox", sa.column("id"), sa.column("user_id"), sa.column("key"),
                       sa.column("params", sa.JSON), sa.column("state"), sa.column("attempts"),
