@@ -121,11 +121,12 @@ class ResultsEditor:
             return posts
         results = Results.from_payload(payload)
         titles = await asyncio.to_thread(self._publisher.titles, results)
-        # Posts from before migration 0007 (no chat recorded) may be split otherwise: spread
-        # over as many. Others were packed as now; their count is not a split to follow (a
-        # publication stopped between two intro messages has recorded only the first).
+        # Posts from before migration 0007 (sent, no chat recorded) may be split otherwise:
+        # spread over as many. Others were packed as now; their count is not a split to
+        # follow (a publication stopped between two intro messages has recorded only the
+        # first, or the next as "posting", which has no chat yet either).
         intro = [p for p in posts if p.part.startswith("intro-")]
-        legacy = any(p.chat_id is None for p in intro)
+        legacy = any(p.chat_id is None and p.state != "posting" for p in intro)
         wanted: dict[str, str | bytes | None] = dict(
             self._publisher.intro(results, titles, parts=len(intro) if legacy else None)
         )
