@@ -217,9 +217,11 @@ def received_ms(entry_id: bytes | str, fields: Mapping[bytes, bytes] | None = No
 # ms from which dead letters count; ARGV[2] and ARGV[3] '' or the stream and id of the entry
 # being handled. Each partition's first entry is its oldest by stream id; a replayed entry
 # anywhere in a partition counts at its `t` (index members whose entry left their stream are
-# dropped here, lazily), unless it is behind the entry being handled in that entry's stream
-# (applied after it whatever it waits for); a dead letter counts at its `t` when that is at
-# or after ARGV[1] (an entry dies after it was received, so older deaths are not read).
+# dropped here, lazily; one in a stream that is not a partition of the layout is neither read
+# nor counted: the script reads only the keys it is given), unless it is behind the entry
+# being handled in that entry's stream (applied after it whatever it waits for); a dead
+# letter counts at its `t` when that is at or after ARGV[1] (an entry dies after it was
+# received, so older deaths are not read).
 _OLDEST = """
 local oldest = false
 local function older(ms)
@@ -232,20 +234,22 @@ local function after(id, ref)
   a, b, c, d = tonumber(a), tonumber(b), tonumber(c), tonumber(d)
   return a > c or (a == c and b > d)
 end
+local partitions = {}
 for k = 3, #KEYS do
+  partitions[KEYS[k]] = true
   local first = redis.call('XRANGE', KEYS[k], '-', '+', 'COUNT', 1)
   if #first > 0 then older(tonumber(string.match(first[1][1], '^%d+'))) end
 end
 local index = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 1, #index, 2 do
   local stream, id = string.match(index[i], '^(.*) (%d+%-%d+)$')
-  if stream and #redis.call('XRANGE', stream, id, id) > 0 then
-    if not (stream == ARGV[2] and after(id, ARGV[3])) then
-      older(tonumber(index[i + 1]))
-      break
-    end
-  else
+  if not (stream and partitions[stream]) then
+    -- another layout's stream (UPDATE_PARTITIONS changed): not read, not ours to tidy
+  elseif #redis.call('XRANGE', stream, id, id) == 0 then
     redis.call('ZREM', KEYS[1], index[i])
+  elseif not (stream == ARGV[2] and after(id, ARGV[3])) then
+    older(tonumber(index[i + 1]))
+    break
   end
 end
 if ARGV[1] ~= '' then

@@ -333,3 +333,27 @@ async def test_a_dead_letter_replayed_after_the_round_moved_on_is_refused(
         assert int(world.ledger.size()) == size
         # refused as out of phase (the round's state decides, whatever the moment judged)
         assert text_of(world.last(resident)) == world.t("participation.error.phase_closed")
+
+
+async def test_a_replayed_entry_in_a_stream_outside_the_layout_holds_nothing(
+    private_redis: str,
+) -> None:
+    """The index of replayed entries names each entry's stream; the inbox's script reads only
+    the streams it is given (the layout's partitions, declared as its keys). An entry left in
+    a stream the layout no longer has (UPDATE_PARTITIONS lowered) is read by no worker: it
+    must not hold every round for the clock's whole wait, for ever."""
+    import redis
+
+    from webhook.inbox import REPLAYED
+    from webhook.inbox import StreamLayout
+    from webhook.inbox import ensure_groups
+
+    client = redis.Redis.from_url(private_redis)
+    layout = StreamLayout(2)
+    ensure_groups(client, layout)
+    base = 1_487_321_000_000
+    gone = StreamLayout(4).stream(3)
+    entry = client.xadd(gone, {"u": b'{"update_id": 1}', "t": base}).decode()
+    client.zadd(layout.key(REPLAYED), {f"{gone} {entry}": base})
+    assert oldest_waiting_ms(client, layout) is None
+    client.close()
