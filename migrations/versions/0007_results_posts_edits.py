@@ -36,6 +36,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # "gone" (deleted from the channel) is unknown before this revision, whose publication
+    # posts again any part not "posted": it stays out of the channel as "posted".
+    op.execute("UPDATE gateway_results_posts SET state = 'posted' WHERE state = 'gone'")
     op.drop_table("gateway_results_checked")
     with op.batch_alter_table("gateway_results_posts") as batch:
         batch.drop_column("shown")
