@@ -98,7 +98,8 @@ async def advance_phases(
     judged at the moment it was received (the dead-letter path keeps it), so an operator who
     replays the updates that died in a deadline's rush within the clock's wait (at most
     ``ADVANCE_WAIT_S`` after the deadline, as for any update) has them counted in their phase.
-    Older ones do not hold a round: an operator had a quarter of an hour already. Read in the
+    Older ones do not hold a round: an operator had a quarter of an hour already; nor do
+    unparsable ones, which a replay cannot apply. Read in the
     same round trip as the partitions (webhook.inbox.oldest_waiting_ms).
 
     ``clock``: the service's clock. The read vouches only for what was received before it:

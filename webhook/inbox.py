@@ -221,7 +221,8 @@ def received_ms(entry_id: bytes | str, fields: Mapping[bytes, bytes] | None = No
 # nor counted: the script reads only the keys it is given), unless it is behind the entry
 # being handled in that entry's stream (applied after it whatever it waits for); a dead
 # letter counts at its `t` when that is at or after ARGV[1] (an entry dies after it was
-# received, so older deaths are not read).
+# received, so older deaths are not read), unless it died unparsable (reason `unparsable:`):
+# replayed as it is, it dies again, so no deadline waits for it.
 _OLDEST = """
 local oldest = false
 local function older(ms)
@@ -255,13 +256,12 @@ end
 if ARGV[1] ~= '' then
   local since = tonumber(ARGV[1])
   for _, entry in ipairs(redis.call('XRANGE', KEYS[2], ARGV[1], '+')) do
-    local fields = entry[2]
+    local fields, t, unparsable = entry[2], false, false
     for i = 1, #fields, 2 do
-      if fields[i] == 't' then
-        local t = tonumber(fields[i + 1])
-        if t and t >= since then older(t) end
-      end
+      if fields[i] == 't' then t = tonumber(fields[i + 1]) end
+      if fields[i] == 'r' then unparsable = string.sub(fields[i + 1], 1, 11) == 'unparsable:' end
     end
+    if t and t >= since and not unparsable then older(t) end
   end
 end
 return oldest
@@ -281,7 +281,8 @@ def oldest_waiting_ms(
     stream is waiting: not read yet, or read and not applied yet. A replayed dead letter
     counts at its first reception (`received_ms`), wherever it waits in its partition.
     ``dead_since_ms``: also count the dead letters received at or after it (the clock's
-    question; None, the default: dead letters are not waiting, an operator must act).
+    question; None, the default: dead letters are not waiting, an operator must act), but
+    not the unparsable ones (a replay cannot apply them).
     ``behind``: the stream and entry id of the update being handled; a replayed entry behind
     it in its stream is not counted (it is applied after it, whatever it waits for).
     One round trip (a Lua script; the index of replayed entries is tidied in it).

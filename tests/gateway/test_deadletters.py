@@ -564,6 +564,21 @@ def test_the_inbox_counts_a_replayed_update_as_first_received_and_recent_dead_le
     client.close()
 
 
+def test_an_unparsable_dead_letter_holds_no_deadline(private_redis: str) -> None:
+    """A dead letter that died unparsable dies again when replayed as it is: the clock does not
+    wait for it (up to 10 minutes at every deadline), only for those a replay can apply."""
+    client = redis.Redis.from_url(private_redis)
+    layout = StreamLayout(1)
+    dead = deadletters.DeadLetters(client, layout)
+    ensure_groups(client, layout)
+    base = 1_487_321_000_000
+    client.xadd(dead.key, {"u": b"{not json", "r": "unparsable:JSONDecodeError", "t": base})
+    assert oldest_waiting_ms(client, layout, dead_since_ms=base) is None
+    client.xadd(dead.key, {"u": b'{"update_id": 4}', "r": "attempts:5:X", "t": base + 7})
+    assert oldest_waiting_ms(client, layout, dead_since_ms=base) == base + 7
+    client.close()
+
+
 def test_the_list_shows_when_ingress_received_each_dead_letter_in_kst(
     private_redis: str, capsys: Any
 ) -> None:
