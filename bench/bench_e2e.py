@@ -504,6 +504,9 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=None)
     parser.add_argument("--proposals", type=int, default=5)
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="offered actions/s")
+    parser.add_argument("--rate-b", type=float, default=None,
+                        help="B's offered actions/s (default: 70 %% of A's capacity); the same "
+                             "rate for runs that compare latency")  # fmt: skip
     parser.add_argument(
         "--action",
         choices=sorted(ACTIONS),
@@ -636,7 +639,7 @@ def main() -> None:
         a = stack.run("A", burst, args.rate, rt.engine)
         # B: a sustainable rate (70 % of A's capacity): latency without a growing queue.
         rest = updates[len(burst) :]
-        rate_b = max(1.0, round(0.7 * a["capacity"]))
+        rate_b = args.rate_b or max(1.0, round(0.7 * a["capacity"]))
         steady = rest[: int(rate_b * steady_seconds)]
         log(f"end to end B: {len(steady):,} {noun} offered at {rate_b:.0f}/s (latency) ...")
         b = stack.run("B", steady, rate_b, rt.engine)
