@@ -56,9 +56,8 @@ from typing import Any
 import redis
 
 from gateway.rounds import command
+from gateway.rounds import operators
 from gateway.rounds import say
-from gateway.rounds import texts
-from gateway.rounds import with_locale
 from i18n.catalog import DEFAULT_LOCALE
 from i18n.catalog import LOCALES
 from i18n.catalog import Catalog
@@ -107,14 +106,7 @@ Entry = tuple[str, dict[bytes, bytes]]
 
 def parser(locale: str = DEFAULT_LOCALE, catalog: Catalog | None = None) -> Parser:
     """Return the parser of `deadletters list|replay|drop`, speaking `locale`."""
-    cat = texts(catalog)
-
-    def t(key: str) -> str:
-        return cat.text(locale, f"gateway.cli.help.{key}")
-
-    top = Parser(prog="python -m gateway", locale=locale)
-    with_locale(top, locale, cat)
-    groups = top.add_subparsers(dest="group", required=True)
+    top, groups, cat, t = operators(locale, catalog)
     dead = command(groups, "deadletters", t("deadletters"), locale, cat)
     verbs = dead.add_subparsers(dest="verb", required=True)
     show = command(verbs, "list", t("deadletters_list"), locale, cat)

@@ -25,6 +25,7 @@ import argparse
 import functools
 import sys
 import tomllib
+from collections.abc import Callable
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -67,8 +68,12 @@ def with_locale(parser: argparse.ArgumentParser, locale: str, catalog: Catalog) 
                         help=catalog.text(locale, "gateway.cli.help.locale"))  # fmt: skip
 
 
-def parser(locale: str = DEFAULT_LOCALE, catalog: Catalog | None = None) -> Parser:
-    """Return the parser of the operators' commands, speaking `locale`."""
+def operators(
+    locale: str, catalog: Catalog | None = None
+) -> tuple[Parser, Any, Catalog, Callable[[str], str]]:
+    """Return what an operators' parser is built from, speaking `locale`: the top parser
+    (`python -m gateway`, with its `--locale`), its command group, the catalogs, and the
+    help text of a key (`gateway.cli.help.<key>`)."""
     cat = texts(catalog)
 
     def t(key: str) -> str:
@@ -76,7 +81,12 @@ def parser(locale: str = DEFAULT_LOCALE, catalog: Catalog | None = None) -> Pars
 
     top = Parser(prog="python -m gateway", locale=locale)
     with_locale(top, locale, cat)
-    groups = top.add_subparsers(dest="group", required=True)
+    return top, top.add_subparsers(dest="group", required=True), cat, t
+
+
+def parser(locale: str = DEFAULT_LOCALE, catalog: Catalog | None = None) -> Parser:
+    """Return the parser of the operators' commands, speaking `locale`."""
+    top, groups, cat, t = operators(locale, catalog)
     rnd = command(groups, "round", t("round"), locale, cat)
     verbs = rnd.add_subparsers(dest="verb", required=True)
     create = command(verbs, "create", t("round_create"), locale, cat)
