@@ -249,6 +249,25 @@ def review_over(ctx: Ctx, rnd: RoundView) -> bool:
     return rnd.phase == "review" and past_review_end(ctx, rnd.rules.deadlines.review_ends)
 
 
+def review_ended(rnd: RoundView) -> int | None:
+    """Return when the review of a round whose review is over (:func:`review_over`) ended:
+    its deadline while the round still waits in review after it, else the moment the round
+    keeps (``RoundView.review_ended_at``: the deadline, or when an official moved it on
+    before it); None when the round no longer holds that moment (closed)."""
+    if rnd.phase == "review":
+        return rnd.rules.deadlines.review_ends
+    return rnd.review_ended_at
+
+
+def over_text(ctx: Ctx, rnd: RoundView, timed: str, untimed: str, **params: object) -> str:
+    """Return the review-over text ``timed`` with when the review ended (``ended``: KST, in
+    the reader's language), or ``untimed`` when the round no longer knows that moment."""
+    ended = review_ended(rnd)
+    if ended is None:
+        return ctx.t(untimed, **params)
+    return ctx.t(timed, ended=when(ctx, ended), **params)
+
+
 def state_text(ctx: Ctx, rnd: RoundView, task: JudgeTask, draft: Mapping[str, int]) -> str:
     deadline = when(ctx, rnd.rules.deadlines.review_ends)
     if task.recused:
@@ -257,10 +276,12 @@ def state_text(ctx: Ctx, rnd: RoundView, task: JudgeTask, draft: Mapping[str, in
         total = sum(task.scores.values())
         top = 5 * len(rnd.rules.criteria)
         if review_over(ctx, rnd):
-            return ctx.t("bot.judge.state.over_scored", sum=total, max=top)
+            over, untimed = "bot.judge.state.over_scored", "bot.judge.state.over_scored_untimed"
+            return over_text(ctx, rnd, over, untimed, sum=total, max=top)
         return ctx.t("bot.judge.state.scored", sum=total, max=top, deadline=deadline)
     if review_over(ctx, rnd):
-        return ctx.t("bot.judge.state.over_missing")
+        over, untimed = "bot.judge.state.over_missing", "bot.judge.state.over_missing_untimed"
+        return over_text(ctx, rnd, over, untimed)
     if draft:
         return ctx.t("bot.judge.state.partial", given=len(draft), count=len(rnd.rules.criteria))
     return ctx.t("bot.judge.state.open", deadline=deadline)
@@ -354,11 +375,7 @@ async def send_summary(ctx: Ctx, rnd: RoundView, tasks: list[JudgeTask]) -> None
                     max=top,
                 )
             )
-    if review_over(ctx, rnd):
-        lines.append(ctx.t("bot.judge.summary_foot_over"))
-    else:
-        deadline = when(ctx, rnd.rules.deadlines.review_ends)
-        lines.append(ctx.t("bot.judge.summary_foot", deadline=deadline))
+    lines.append(summary_foot(ctx, rnd))
     chunks: list[str] = []
     for line in lines:
         if chunks and len(chunks[-1]) + len(line) + 1 <= TEXT_MAX:
@@ -369,3 +386,12 @@ async def send_summary(ctx: Ctx, rnd: RoundView, tasks: list[JudgeTask]) -> None
         await ctx.send(chunk)
     back = [[Btn(ctx.t("bot.judge.back_to_cards"), "judge.card", {"i": 0})]]
     await ctx.send(chunks[-1], await inline(ctx, back))
+
+
+def summary_foot(ctx: Ctx, rnd: RoundView) -> str:
+    """Return the summary's last line: until when scores can be changed, or that the review
+    ended (and when) and the scores above count."""
+    if review_over(ctx, rnd):
+        over, untimed = "bot.judge.summary_foot_over", "bot.judge.summary_foot_over_untimed"
+        return over_text(ctx, rnd, over, untimed)
+    return ctx.t("bot.judge.summary_foot", deadline=when(ctx, rnd.rules.deadlines.review_ends))

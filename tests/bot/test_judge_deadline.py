@@ -22,6 +22,7 @@ from tests.support.review_day import to_review
 
 pytestmark = pytest.mark.asyncio
 END = dt.datetime(2017, 2, 23, 18, tzinfo=KST)  # the world's review_ends
+ENDED = "2017년 2월 23일 (목) 오후 6:00"  # END as the cards say when the review ended
 
 
 async def card_at_1759(world: BotWorld) -> tuple[int, dict[str, object]]:
@@ -59,7 +60,8 @@ async def test_a_conflict_declared_after_the_deadline_asks_nothing(world: BotWor
     shown = current(world, judge, card)
     assert world.t("bot.judge.recuse_yes") not in labels(shown)
     assert read_only(world, shown)
-    assert world.t("bot.judge.state.over_missing") in text_of(shown)
+    assert world.t("bot.judge.state.over_missing", ended=ENDED) in text_of(shown)
+    assert ENDED in text_of(shown)  # when the review ended: the deadline
     assert len(world.messages(judge)) == before
 
 
@@ -80,12 +82,11 @@ async def test_the_last_criterion_pressed_after_the_deadline_leaves_a_read_only_
 
     shown = current(world, judge, card)
     assert read_only(world, shown)
-    assert world.t("bot.judge.state.over_missing") in text_of(shown)
+    assert world.t("bot.judge.state.over_missing", ended=ENDED) in text_of(shown)
+    assert ENDED in text_of(shown)  # when the review ended: the deadline
     assert world.svc.judge_progress(ROUND)[0].scored == 0
     toasts = [a.get("text") for a in world.srv.answered_callbacks(judge)]
-    closed = world.t(
-        "participation.error.deadline_passed", deadline="2017년 2월 23일 (목) 오후 6:00"
-    )
+    closed = world.t("participation.error.deadline_passed", deadline=ENDED)
     assert toasts[-1] == closed
 
 
@@ -103,6 +104,7 @@ async def test_a_conflict_confirmed_after_the_deadline_leaves_a_read_only_card(
 
     shown = current(world, judge, confirm)
     assert read_only(world, shown)
-    assert world.t("bot.judge.state.over_missing") in text_of(shown)
+    assert world.t("bot.judge.state.over_missing", ended=ENDED) in text_of(shown)
+    assert ENDED in text_of(shown)  # when the review ended: the deadline
     assert len(world.messages(judge)) == before
     assert world.svc.judge_progress(ROUND)[0].recused == 0

@@ -373,7 +373,9 @@ async def test_a_judge_after_the_review_deadline_gets_read_only_cards_while_the_
         assert world.svc.round(ROUND).phase == "review"
 
         shown = await world.text(judge, world.t("bot.menu.judge"))
-        assert world.t("bot.judge.state.over_missing") in text_of(shown)
+        ended = "2017년 2월 23일 (목) 오후 6:00"  # the deadline: the review ended then
+        assert world.t("bot.judge.state.over_missing", ended=ended) in text_of(shown)
+        assert ended in text_of(shown)
         necessity = world.t("participation.criterion.necessity")
         assert necessity not in labels(shown) and world.t("bot.judge.recuse") not in labels(shown)
 
