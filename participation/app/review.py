@@ -188,7 +188,25 @@ class Review(ReviewDay):
     ) -> Done:
         """:meth:`check_in`'s outcome: ``already`` when the person scanned the code of the
         session they are checked in to, still their current one; then nothing is written and
-        the receipt is that of their check-in there."""
+        the receipt is that of their check-in there.
+
+        The presence row keeps its entry's ledger index and leaf hash: two check-ins in the
+        same second are ordered by it (:func:`repo.newest_presence_first`), and it is the
+        receipt of a scan again.
+
+        A person who erased their data and scans their session again is checked in there
+        already, not anew. The erasure deleted their receipts but kept the presence (re-keyed
+        to their tombstone, given back by ``_reclaim`` before anything is read), as it keeps
+        their endorsements and scores, so that a return counts against what the ledger holds
+        under their pseudonym, which the erasure does not change (it is derived from the user
+        id). A second onsite.checked_in entry would record under that same pseudonym a
+        check-in the ledger already has, which no one who kept their data can cause: a public
+        mark that this person came back after an erasure. So nothing is written, the answer
+        is the receipt kept in the presence row, and their receipts stay erased (a receipt
+        row would link the Telegram id to the entry again). Only a presence from before
+        migration 0009 whose receipt was erased has no entry to answer with: that scan is
+        recorded anew, as before, and from then on has one.
+        """
         session_id, mac = rules.parse_onsite_code(code)
 
         def plan(conn: sa.Connection, now: int) -> Plan | Done:
@@ -199,24 +217,35 @@ class Review(ReviewDay):
             current = repo.present_session(conn, state.round_id, user_id, now)
             here = None if current is None else current.session_id
             event = rules.decide_check_in(rnd, state, current=here, now=now)
+            pr = t.presences.c
             if event is None:
-                done = earlier(conn, user_id, ev.OnsiteCheckedIn.kind, session_id)
+                done = _presence_entry(conn, session_id, user_id)
+                done = done or earlier(conn, user_id, ev.OnsiteCheckedIn.kind, session_id)
                 if done is not None:
                     return done
-                event = ev.OnsiteCheckedIn(session=session_id)  # receipts erased: check in anew
-            pr = t.presences.c
+                event = ev.OnsiteCheckedIn(session=session_id)  # no entry kept: see above
             conn.execute(
                 sa.delete(t.presences).where(pr.session_id == session_id, pr.user_id == user_id)
             )
-            conn.execute(
-                sa.insert(t.presences).values(session_id=session_id, user_id=user_id, at=now)
-            )
+
+            def present(receipt: Receipt) -> None:
+                conn.execute(
+                    sa.insert(t.presences).values(
+                        session_id=session_id,
+                        user_id=user_id,
+                        at=now,
+                        ledger_index=receipt.index,
+                        leaf_hash=receipt.leaf_hash.hex(),
+                    )
+                )
+
             return Plan(
                 event=event,
                 actor=self.actor("resident", state.round_id, user_id),
                 round_id=state.round_id,
                 subject=session_id,
                 user_id=user_id,
+                after=present,
             )
 
         return self._run(plan, request_id=request_id)
@@ -792,3 +821,18 @@ def _onsite_claim(
         return (text, row), (driver.SET_ONSITE_SCORE, (*was, *key))
     row = (*key, session_id, score, *key, *checks, *enrolled)
     return (text, row), (driver.DELETE_ONSITE_SCORE, key)
+
+
+def _presence_entry(conn: sa.Connection, session_id: str, user_id: int) -> Done | None:
+    """Return the check-in kept in the person's presence row in the session as an earlier
+    outcome (``already``), or None (a row from before migration 0009 kept no entry)."""
+    pr = t.presences.c
+    row = conn.execute(
+        sa.select(pr.ledger_index, pr.leaf_hash).where(
+            pr.session_id == session_id, pr.user_id == user_id
+        )
+    ).first()
+    if row is None or row.ledger_index is None or row.leaf_hash is None:
+        return None
+    receipt = Receipt(index=row.ledger_index, leaf_hash=bytes.fromhex(row.leaf_hash))
+    return Done(receipt=receipt, subject=session_id, already=True)

@@ -180,7 +180,7 @@ class ReviewDay(Base):
             sa.select(s.closed_at)
             .join(t.presences, pr.session_id == s.session_id)
             .where(s.round_id == round_id, pr.user_id == user_id)
-            .order_by(pr.at.desc())
+            .order_by(*repo.newest_presence_first())
             .limit(1)
         )
         with self._read_once() as conn:

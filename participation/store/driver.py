@@ -175,10 +175,10 @@ DELETE_LIKE = "DELETE FROM pt_like WHERE round_id = ? AND user_id = ? AND propos
 # --- an on-site score press, read before the writer ----------------------------------------------
 # The proposal and its round as for an endorsement, the proposal's review group, the person's
 # enrollment (NULL: none) and their community's review group (the group of its first proposal
-# not withdrawn), whether they like a proposal of the round, the newest open session of the round
-# they checked in to (NULL: none) with whether it is still open and when it closed, the pressed
-# token's row, the request's recorded outcome, and a score the person gave on site in the round:
-# one row per score, one with NULL when there is none.
+# not withdrawn), whether they like a proposal of the round, the open session of the round they
+# checked in to last (repo.newest_presence_first; NULL: none) with whether it is still open and
+# when it closed, the pressed token's row, the request's recorded outcome, and a score the person
+# gave on site in the round: one row per score, one with NULL when there is none.
 # "Open": open at the press's moment (a session closed after it still counts; see
 # OnsiteSession.open_at). The columns up to the request's are LIKE_STATE's (whether they like one
 # in place of whether they scored on site). Parameters: user id, user id, False, user id, user
@@ -186,7 +186,8 @@ DELETE_LIKE = "DELETE FROM pt_like WHERE round_id = ? AND user_id = ? AND propos
 _PRESENT = (
     "(SELECT ps.session_id FROM pt_onsite_session AS ps JOIN pt_presence AS pr"
     " ON pr.session_id = ps.session_id WHERE ps.round_id = {round} AND pr.user_id = ?"
-    " AND (ps.open OR ps.closed_at > ?) ORDER BY pr.at DESC LIMIT 1)"
+    " AND (ps.open OR ps.closed_at > ?)"
+    " ORDER BY pr.at DESC, pr.ledger_index DESC NULLS LAST LIMIT 1)"
 )
 ONSITE_STATE = (
     f"SELECT {_PROPOSAL_STATE_COLUMNS}, p.group_no, n.community, n.role, n.online_group,"

@@ -51,7 +51,8 @@ PERSON_COLUMNS: tuple[sa.Column[int], ...] = (
     t.endorsements.c.user_id,  # one endorsement per resident per proposal; the card's count
     t.likes.c.user_id,  # one like per proposal, the round's likes cap, the online channel
     t.onsite_scores.c.user_id,  # one on-site score per proposal, the on-site channel
-    t.presences.c.user_id,  # who checked in (on-site scores need it)
+    t.presences.c.user_id,  # who checked in (on-site scores need it; a return scanning
+    # the same session again is the same check-in, answered from the row: Review._check_in)
     t.enrollments.c.user_id,  # the voter slot and the chosen online group
     t.enrollment_codes.c.user_id,  # which slot the code was redeemed for
     t.judges.c.user_id,  # judge of a round (their pseudonym column stays as it is)

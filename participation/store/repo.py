@@ -771,9 +771,18 @@ def _session_of(row: Any) -> OnsiteSession:
                          open=row.open, closed_at=row.closed_at)  # fmt: skip
 
 
+def newest_presence_first() -> tuple[sa.UnaryExpression[Any], ...]:
+    """ORDER BY for a person's presences, the latest check-in first: by the second it was
+    received, then by its ledger entry (two check-ins in the same second are in the ledger's
+    order; NULL, a row from before migration 0009 whose receipt was erased, counts as older)."""
+    pr = t.presences.c
+    return (pr.at.desc(), sa.nulls_last(pr.ledger_index.desc()))
+
+
 def present_session(conn: Conn, round_id: str, user_id: int, now: int) -> OnsiteSession | None:
-    """Return the newest session of the round where the person checked in that is open at
-    ``now`` (OnsiteSession.open_at), or None."""
+    """Return the session of the round where the person checked in last (see
+    :func:`newest_presence_first`) among those open at ``now`` (OnsiteSession.open_at), or
+    None."""
     s, pr = t.sessions.c, t.presences.c
     row = conn.execute(
         sa.select(t.sessions)
@@ -783,7 +792,7 @@ def present_session(conn: Conn, round_id: str, user_id: int, now: int) -> Onsite
             pr.user_id == user_id,
             sa.or_(s.open.is_(True), s.closed_at > now),
         )
-        .order_by(pr.at.desc())
+        .order_by(*newest_presence_first())
     ).first()
     return None if row is None else _session_of(row)
 

@@ -194,6 +194,12 @@ presences = sa.Table(
     sa.Column("session_id", sa.String(16), primary_key=True),
     sa.Column("user_id", _uid, primary_key=True, autoincrement=False),
     sa.Column("at", sa.BigInteger, nullable=False),
+    # The onsite.checked_in entry that made the row: it orders check-ins made in the same
+    # second (the later entry is the later check-in) and answers a scan again with its receipt,
+    # also after the person erased their receipts. NULL: checked in before migration 0009 and
+    # the receipt was gone by then.
+    sa.Column("ledger_index", sa.BigInteger, nullable=True),
+    sa.Column("leaf_hash", sa.String(64), nullable=True),
 )
 
 onsite_scores = sa.Table(

@@ -8,9 +8,11 @@ import hashlib
 import json
 
 import pytest
+import sqlalchemy as sa
 
 from participation.domain import errors as e
 from participation.service import ParticipationService
+from participation.store import tables as t
 from participation.tally import tally
 from tests.participation.conftest import KST
 from tests.participation.conftest import Clock
@@ -225,15 +227,18 @@ def test_scanning_the_current_session_again_writes_nothing(
     assert kinds == ["onsite.opened", "onsite.checked_in", "onsite.checked_in"]
 
 
-def test_a_returning_person_whose_receipts_were_erased_is_checked_in_anew(
+def test_a_presence_from_before_0009_whose_receipt_was_erased_is_checked_in_anew(
     svc: ParticipationService, clock: Clock
 ) -> None:
-    """Erasing one's data deletes the receipts and keeps the presence: back in the hall,
-    the person scanning their session again has no receipt to be given, so the check-in is
-    recorded anew and they get one."""
+    """A scan again after erasing one's data is the same check-in, answered with the entry
+    kept in the presence row (tests/participation/test_checkin_order.py). A row from before
+    migration 0009 kept none, and the erasure deleted the receipt: there is no receipt to be
+    given, so that check-in is recorded anew, and the row then keeps it."""
     ledger = svc._ledger  # type: ignore[attr-defined]
     hall = svc.open_onsite_session(ADMIN, R)
     svc.check_in(HALL, svc.onsite_code(hall))
+    with svc._engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(sa.update(t.presences).values(ledger_index=None, leaf_hash=None))
     svc.erase_personal_data(HALL)
     svc.register(HALL, region="suwon", consent_version="v1")
     size = ledger.size()
@@ -242,3 +247,5 @@ def test_a_returning_person_whose_receipts_were_erased_is_checked_in_anew(
     assert again.index == size and ledger.size() == size + 1
     assert [r.kind for r in svc.my_receipts(HALL)][0] == "onsite.checked_in"
     assert svc.onsite_sessions(R)[0].checkins == 1
+    assert svc.check_in(HALL, svc.onsite_code(hall)) == again
+    assert ledger.size() == size + 1
