@@ -44,7 +44,7 @@ from bot import transport
 from bot.router import not_modified
 from i18n.catalog import Catalog
 from ledger.store import write_transaction
-from participation.report import withheld_title
+from participation.report import withheld_notice
 
 log = structlog.get_logger("gateway.broadcast")
 
@@ -300,20 +300,20 @@ class OutboxSender:
 
         A notice about a proposal names it as `service.notice_title` has it at this attempt,
         whatever the row was queued or claimed with: once the proposal is hidden (to everyone
-        but its author) or erased, the placeholder the results show, with the reason
-        (`report.withheld_title`). Read at every attempt, after the pacing's waits, so a
-        hiding during a 429's pause counts; what was delivered before cannot be recalled.
+        but its author) or erased, the notice's variant for a withheld title
+        (`report.withheld_notice`: what happened to proposal "#3", and why its title is not
+        shown), built from the proposal's id and the reason alone, never from the row's
+        params (a row queued before 6c7cb5a may still hold the title). Read at every attempt,
+        after the pacing's waits, so a hiding during a 429's pause counts; what was delivered
+        before cannot be recalled.
         """
         params = dict(row.params)
         if "proposal" in params:
-            seen = await asyncio.to_thread(
-                self._service.notice_title, str(params["proposal"]), row.user_id
-            )
-            params["title"] = (
-                seen.title
-                if seen.withheld is None
-                else withheld_title(self._catalog, row.locale, seen.withheld)
-            )
+            proposal = str(params["proposal"])
+            seen = await asyncio.to_thread(self._service.notice_title, proposal, row.user_id)
+            if seen.withheld is not None:
+                return withheld_notice(self._catalog, row.locale, row.key, proposal, seen.withheld)
+            params["title"] = seen.title
         return self._catalog.text(row.locale, row.key, **params)
 
     async def _deliver(self, row: Any) -> str | None:

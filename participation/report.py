@@ -109,11 +109,53 @@ def withheld_title(texts: Texts, locale: str, why: str) -> str:
     """Return what is shown instead of a withheld title: ``report.title.hidden`` with the
     reason for ``why`` = ``"hidden:<reason code>"``, else ``report.title.erased`` (``why`` as
     ``withheld_titles`` and ``NoticeTitle.withheld`` name it)."""
-    if why.startswith("hidden:"):
-        code = why.removeprefix("hidden:")
-        reason = name_of(texts, locale, f"participation.reason.{code}", code)
+    reason = withheld_reason(texts, locale, why)
+    if reason is not None:
         return texts.text(locale, "report.title.hidden", reason=reason)
     return texts.text(locale, "report.title.erased")
+
+
+def withheld_reason(texts: Texts, locale: str, why: str) -> str | None:
+    """Return the name of the reason of ``why`` = ``"hidden:<reason code>"``; None when the
+    title was erased (any other ``why``)."""
+    if not why.startswith("hidden:"):
+        return None
+    code = why.removeprefix("hidden:")
+    return name_of(texts, locale, f"participation.reason.{code}", code)
+
+
+# Notices about a proposal that have their own texts for a withheld title: "<key>.title_hidden"
+# (params number, reason) and "<key>.title_erased" (number). The others (hidden_*, restored)
+# go to the proposal's author alone, who may read a hidden title and whose notices an erasure
+# deletes, so they get the general "participation.notice.title_hidden"/"_erased" if ever.
+WITHHELD_NOTICES = frozenset(
+    f"participation.notice.{name}" for name in ("in_review", "answered", "selected")
+)
+GENERAL_NOTICE = "participation.notice"
+
+
+def withheld_notice(texts: Texts, locale: str, key: str, proposal_id: str, why: str) -> str:
+    """Return the notice ``key`` about ``proposal_id`` for a reader from whom its title is
+    withheld (``why`` as :class:`~participation.views.NoticeTitle` names it).
+
+    Not the notice with a placeholder in the title's place: a text of its own that says what
+    happened and why the title is not shown (hidden by moderation, with the reason; or erased
+    at its author's request), naming the proposal by its number in the round, "#3", as its
+    card and the results' row do (read from the id: nothing of its content, no query).
+    """
+    base = key if key in WITHHELD_NOTICES else GENERAL_NOTICE
+    number = id_number(proposal_id)
+    reason = withheld_reason(texts, locale, why)
+    if reason is None:
+        return texts.text(locale, f"{base}.title_erased", number=number)
+    return texts.text(locale, f"{base}.title_hidden", number=number, reason=reason)
+
+
+def id_number(proposal_id: str) -> str:
+    """Return the n of a proposal id ``"<round>-<n>"`` as text (the id itself for an id of
+    another shape), the rule of ``Row.number``."""
+    _head, dash, tail = proposal_id.rpartition("-")
+    return tail if dash and tail.isascii() and tail.isdigit() else proposal_id
 
 
 def name_of(texts: Texts, locale: str, key: str, fallback: str) -> str:

@@ -1,7 +1,9 @@
 """The outbox sender names a proposal as it may be read when each message goes out: one
-hidden (moderation) or erased (its author's request) while its notices wait shows the results'
-placeholder with the reason (``report.title.hidden`` / ``.erased``), read again right before
-every attempt, so a hiding during a 429 pause still counts; each message goes out once."""
+hidden (moderation) or erased (its author's request) while its notices wait goes out as the
+notice's withheld variant (``<key>.title_hidden`` with the reason / ``.title_erased``), which
+names the proposal by its number as the results do ("#3") and says why its title is not
+shown; read again right before every attempt, so a hiding during a 429 pause still counts;
+each message goes out once."""
 
 from __future__ import annotations
 
@@ -33,10 +35,13 @@ SECRET = "홍길동 010-1234-5678 놀이터"  # a title with someone's name and 
 CATALOG = Catalog.load()
 
 
-def hidden(locale: str, reason: str) -> str:
+def hidden(locale: str, reason: str, number: str = "3", key: str = ANSWERED) -> str:
     why = CATALOG.text(locale, f"participation.reason.{reason}")
-    return CATALOG.text(locale, ANSWERED, title=CATALOG.text(locale, "report.title.hidden",
-                                                            reason=why))  # fmt: skip
+    return CATALOG.text(locale, f"{key}.title_hidden", number=number, reason=why)
+
+
+def erased(locale: str, number: str = "3", key: str = ANSWERED) -> str:
+    return CATALOG.text(locale, f"{key}.title_erased", number=number)
 
 
 @dataclass
@@ -66,7 +71,7 @@ class RecordingBot:
 
 def legacy_row(locale: str = "ko") -> Row:
     """A row queued before this change: the title frozen into its params."""
-    return Row(1, 500, locale, ANSWERED, {"proposal": "r-1", "title": SECRET}, None)
+    return Row(1, 500, locale, ANSWERED, {"proposal": "r-3", "title": SECRET}, None)
 
 
 @pytest.mark.parametrize(
@@ -74,11 +79,10 @@ def legacy_row(locale: str = "ko") -> Row:
     [
         ("hidden:personal_info", "ko", lambda: hidden("ko", "personal_info")),
         ("hidden:abuse", "en", lambda: hidden("en", "abuse")),
-        ("erased", "en", lambda: CATALOG.text("en", ANSWERED,
-                                              title=CATALOG.text("en", "report.title.erased"))),
+        ("erased", "en", lambda: erased("en")),
     ],
 )  # fmt: skip
-def test_a_withheld_title_is_replaced_by_the_results_placeholder(withheld, locale, expected):
+def test_a_withheld_title_sends_the_notices_withheld_variant(withheld, locale, expected):
     outbox = TitledOutbox([legacy_row(locale)], seen=NoticeTitle(title="", withheld=withheld))
     bot = RecordingBot()
     with structlog.testing.capture_logs() as logs:
@@ -86,6 +90,59 @@ def test_a_withheld_title_is_replaced_by_the_results_placeholder(withheld, local
     assert bot.sent == [(500, expected())]
     assert SECRET not in repr(bot.sent) and SECRET not in repr(logs)
     assert outbox.finished == {1: "sent"}
+
+
+@pytest.mark.parametrize(
+    ("key", "withheld", "locale", "expected"),
+    [
+        (ANSWERED, "hidden:personal_info", "ko",
+         "#3 제안에 담당 공무원의 답변이 달렸어요. 이 제안은 운영 원칙에 따라 비공개 처리돼서 "
+         "제목은 알려 드릴 수 없어요. 사유: 개인정보 노출."),
+        ("participation.notice.in_review", "hidden:spam", "ko",
+         "#3 제안이 공감을 충분히 받아 심사에 올라갔어요. 이 제안은 운영 원칙에 따라 비공개 "
+         "처리돼서 제목은 알려 드릴 수 없어요. 사유: 광고·도배."),
+        ("participation.notice.selected", "erased", "ko",
+         "축하해요! #3 제안이 선정됐어요. 작성자의 요청으로 이 제안의 내용이 삭제돼서 제목은 "
+         "알려 드릴 수 없어요."),
+        (ANSWERED, "hidden:abuse", "en",
+         "An official answered proposal #3. It was hidden by moderation, so its title is not "
+         "shown. Reason: Abuse."),
+        ("participation.notice.in_review", "erased", "en",
+         "Proposal #3 has enough endorsements and goes to review. Its content was deleted at "
+         "its author's request, so its title is not shown."),
+    ],
+)  # fmt: skip
+def test_a_withheld_notice_says_what_happened_to_which_number_and_why_no_title(
+    key, withheld, locale, expected
+):
+    row = Row(1, 500, locale, key, {"proposal": "r-3"}, None)
+    outbox = TitledOutbox([row], seen=NoticeTitle(title="", withheld=withheld))
+    bot = RecordingBot()
+    asyncio.run(OutboxSender(outbox, bot, CATALOG).drain(budget_s=10))  # type: ignore[arg-type]
+    assert bot.sent == [(500, expected)]
+
+
+NOTICES = ["in_review", "answered", "selected", "restored", "hidden_spam", "hidden_abuse",
+           "hidden_personal_info", "hidden_off_topic", "hidden_duplicate"]  # fmt: skip
+
+
+@pytest.mark.parametrize("locale", ["ko", "en"])
+@pytest.mark.parametrize("withheld", ["hidden:duplicate", "erased"])
+@pytest.mark.parametrize("notice", NOTICES)
+def test_no_notice_about_a_proposal_puts_a_placeholder_where_its_title_was(
+    notice, withheld, locale
+):
+    """Whatever the notice, a withheld title leaves no placeholder in quotes: the proposal is
+    named by its number, and no catalog key shows through as text."""
+    placeholders = [CATALOG.text(locale, "report.title.erased"), "「", "“"]
+    placeholders += [CATALOG.text(locale, "report.title.hidden", reason="").split("(")[0].strip()]
+    row = Row(1, 500, locale, f"participation.notice.{notice}", {"proposal": "r-12"}, None)
+    outbox = TitledOutbox([row], seen=NoticeTitle(title="", withheld=withheld))
+    bot = RecordingBot()
+    asyncio.run(OutboxSender(outbox, bot, CATALOG).drain(budget_s=10))  # type: ignore[arg-type]
+    [(_chat, text)] = bot.sent
+    assert "#12" in text and "participation." not in text and "%(" not in text
+    assert not [p for p in placeholders if p in text], text
 
 
 def test_a_shown_title_is_sent_as_it_reads_now():
@@ -153,7 +210,7 @@ def test_notices_queued_before_a_hiding_go_out_once_without_the_title(svc):
         svc.register(uid, region="suwon", consent_version="v1")
     card = svc.submit_proposal(AUTHOR, R, title=SECRET, body="b", category="community",
                                region="suwon", budget=500_000)  # fmt: skip
-    pid = card.proposal_id
+    pid, number = card.proposal_id, str(card.number)
     for fan in FANS:
         svc.endorse(fan, pid)
     svc.answer_proposal(OFFICIAL, pid, "검토하겠습니다.")  # three notices wait
@@ -172,7 +229,7 @@ def test_notices_queued_before_a_hiding_go_out_once_without_the_title(svc):
         by_chat.setdefault(chat, []).append(text)
     assert by_chat[AUTHOR][0] == CATALOG.text("ko", ANSWERED, title=SECRET)  # sent before
     for fan in FANS:
-        assert by_chat[fan] == [hidden("ko", "personal_info")]  # once each, no title
+        assert by_chat[fan] == [hidden("ko", "personal_info", number=number)]  # once, no title
     reason = CATALOG.text("ko", "participation.notice.hidden_personal_info", title=SECRET)
     assert by_chat[AUTHOR][1:] == [reason]  # the author is told which of theirs, in private
     assert svc.claim_outbox(10) == []

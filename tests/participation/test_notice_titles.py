@@ -1,12 +1,17 @@
 """Notices that name a proposal (in_review, hidden_*, restored, answered, selected) carry its
 title as it may be read when they go out, not as it was when they were queued: a proposal
 hidden or erased while its notices wait in the outbox is withheld from them, as from the
-results (``report.shown_titles``), and the outbox keeps no copy of the title."""
+results (``report.shown_titles``), and the outbox keeps no copy of the title. A withheld
+notice is written as its own text (``report.withheld_notice``): the proposal by its number, as
+the results and the cards show it, and why its title is not shown."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
+from i18n.catalog import Catalog
+from participation.report import withheld_notice
 from participation.service import ParticipationService
 from participation.store import tables as t
 from tests.participation.test_service_support import ADMIN
@@ -14,6 +19,7 @@ from tests.participation.test_service_support import start
 
 AUTHOR, FAN = 10, 11
 ANSWERED = "participation.notice.answered"
+CATALOG = Catalog.load()
 
 
 def answered(service: ParticipationService) -> str:
@@ -77,3 +83,43 @@ def test_the_outbox_keeps_no_copy_of_the_title(service):
     assert params and all("title" not in p for p in params)
     service.erase_personal_data(AUTHOR)
     assert all("놀이터" not in repr(p) for p in stored_params(service))
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("ko", "#1 제안에 담당 공무원의 답변이 달렸어요. 이 제안은 운영 원칙에 따라 비공개 "
+               "처리돼서 제목은 알려 드릴 수 없어요. 사유: 개인정보 노출."),
+        ("en", "An official answered proposal #1. It was hidden by moderation, so its title is "
+               "not shown. Reason: Personal information."),
+    ],
+)  # fmt: skip
+def test_a_hidden_proposals_notice_names_it_by_its_number_and_the_reason(service, locale, expected):
+    pid = answered(service)
+    assert service.proposal(pid).number == 1  # "#1" on its card and in the results
+    service.hide_proposal(ADMIN, pid, "personal_info")
+    fan = {(m.user_id, m.key): m for m in service.claim_outbox(10)}[(FAN, ANSWERED)]
+    assert fan.withheld is not None
+    text = withheld_notice(CATALOG, locale, fan.key, str(fan.params["proposal"]), fan.withheld)
+    assert text == expected
+
+
+def test_an_erased_proposals_notice_says_its_author_had_it_deleted(service):
+    pid = answered(service)
+    service.erase_personal_data(AUTHOR)
+    [fan] = service.claim_outbox(10)
+    assert fan.withheld == "erased"
+    assert withheld_notice(CATALOG, "ko", fan.key, pid, fan.withheld) == (
+        "#1 제안에 담당 공무원의 답변이 달렸어요. 작성자의 요청으로 이 제안의 내용이 삭제돼서 "
+        "제목은 알려 드릴 수 없어요."
+    )
+    assert withheld_notice(CATALOG, "en", fan.key, pid, fan.withheld) == (
+        "An official answered proposal #1. Its content was deleted at its author's request, "
+        "so its title is not shown."
+    )
+
+
+def test_a_notice_without_a_text_of_its_own_for_a_withheld_title_falls_back_to_a_general_one():
+    text = withheld_notice(CATALOG, "ko", "participation.notice.restored", "rw-7", "erased")
+    assert text == CATALOG.text("ko", "participation.notice.title_erased", number="7")
+    assert "#7" in text and "participation." not in text
