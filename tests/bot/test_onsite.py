@@ -125,6 +125,33 @@ async def test_a_newcomer_who_scans_then_registers_is_checked_in(
     assert world.svc.onsite_sessions(ROUND)[0].checkins == 1
 
 
+async def test_a_person_who_erased_their_data_and_scans_again_is_checked_in_already(
+    world: BotWorld,
+) -> None:
+    """Checked in, then erased their data: the scan again leads through the privacy notice
+    and the city, as for anyone new, and then says they are checked in already (it said
+    checked in and appended a second onsite.checked_in entry under their pseudonym)."""
+    submit(world, resident(world, "제안자"), 1)
+    to_review(world)
+    session = world.svc.open_onsite_session(OFFICIAL, ROUND)
+    voter = resident(world, "현장 주민")
+    await scan(world, voter, session)
+    world.svc.erase_personal_data(voter)
+    size, before = world.ledger.size(), len(world.messages(voter))
+    world.clock.advance(seconds=40)
+    await scan(world, voter, session)
+    agree = world.t("bot.privacy.agree")
+    await world.press(voter, world.with_button(voter, agree), agree)
+    region = world.t("participation.region.suwon")
+    await world.press(voter, world.with_button(voter, region), region)
+    said = [text_of(m) for m in world.messages(voter)[before:]]
+    assert world.t("bot.onsite.already_checked_in") in said
+    assert world.t("bot.onsite.checked_in") not in said
+    assert onsite_kinds(world) == ["onsite.checked_in"]
+    assert world.ledger.size() == size + 1  # the registration's entry only
+    assert world.svc.onsite_sessions(ROUND)[0].checkins == 1
+
+
 async def test_a_code_opened_after_it_expired_is_still_refused(
     world: BotWorld, telegram_on_test_time: None
 ) -> None:
