@@ -13,7 +13,6 @@ from alembic import command
 from alembic.config import Config
 
 from gateway.__main__ import ROOT
-from gateway.__main__ import migrate
 
 ROWS = [
     (1, "participation.notice.answered", {"proposal": "r-1", "title": "홍길동 010-1234-5678"},
@@ -59,7 +58,7 @@ def check_titles_dropped(url: str) -> None:
                 {"id": i, "user_id": 100 + i, "key": k, "params": p, "state": s, "attempts": 0,
                  "created_at": 0} for i, k, p, s in ROWS
             ])  # fmt: skip
-        assert migrate(url) == "0008"
+        upgrade_to(url, "0008")
         with engine.connect() as conn:
             got = dict(conn.execute(sa.select(outbox.c.id, outbox.c.params)).all())
     finally:
