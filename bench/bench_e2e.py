@@ -395,9 +395,12 @@ async def account(rt: Runtime, srv: SandboxServer, presses: list[dict[str, Any]]
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
         for n, raw in enumerate(presses, 1):
-            # a new entry (not a replay); XACK/XDEL of an id never added are no-ops in Redis
+            # a new entry (not a replay); XACK/XDEL of an id never added are no-ops in Redis.
+            # Its id is a stream id of now: the worker judges the update at that moment (the
+            # received time), and a check-in's code must still be valid then.
             fields = {b"u": json.dumps(raw).encode()}
-            await worker._apply(0, worker.layout.stream(0), b"%d-1" % n, fields)
+            entry_id = b"%d-%d" % (time.time() * 1000, n)
+            await worker._apply(0, worker.layout.stream(0), entry_id, fields)
             counts["presses"] += 1
     finally:
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
