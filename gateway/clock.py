@@ -31,6 +31,7 @@ from datetime import timedelta
 from typing import Any
 
 import redis
+import sqlalchemy as sa
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram import Bot
@@ -230,10 +231,22 @@ class Clock:
                 pass
 
     async def _lead(self) -> None:
+        """Start the jobs, each due when its period has passed since its last recorded run.
+
+        The last runs are read from the database: when it does not answer (it may come back
+        after Redis, which granted the lease), nothing starts and the next round of `run`
+        tries again; the clock process stays up."""
+        try:
+            lasts = [
+                await asyncio.to_thread(self._runs.last_run, job_id)
+                for job_id, _func, _period, _args in self._jobs
+            ]
+        except sa.exc.DBAPIError as err:
+            log.warning("clock_database_unavailable", error=type(err.orig).__name__)
+            return
         scheduler = AsyncIOScheduler(timezone=UTC)
         now = datetime.now(UTC)
-        for job_id, func, period, args in self._jobs:
-            last = await asyncio.to_thread(self._runs.last_run, job_id)
+        for (job_id, func, period, args), last in zip(self._jobs, lasts, strict=True):
             due = now if last is None or last + timedelta(seconds=period) <= now else None
             first = due or (last + timedelta(seconds=period) if last else now)
             scheduler.add_job(

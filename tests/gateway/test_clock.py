@@ -244,3 +244,46 @@ def test_judges_are_reminded_once_per_threshold(tmp_path: Path, sandbox):
         assert len(sandbox.messages(judge)) == 2
     finally:
         engine.dispose()
+
+
+def test_a_clock_that_wins_the_lease_while_the_database_is_down_leads_once_it_is_back(
+    tmp_path: Path,
+):
+    """Taking the lead reads every job's last run from the database. With the database down
+    at that moment (Redis came back first after both restarted: the reliability suite's
+    restarts) the read failed and the clock process exited. It now waits and leads when the
+    database answers again."""
+    server = RedisServer(tmp_path / "r").start()
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/c.db")
+    store.metadata.create_all(engine)
+    runs = JobRuns(engine)
+    down = {"reads": 2}  # the first two reads of last runs fail as a refused connection does
+    real_last_run = runs.last_run
+
+    def last_run(job_id: str) -> datetime | None:
+        if down["reads"] > 0:
+            down["reads"] -= 1
+            raise sa.exc.OperationalError("SELECT", {}, ConnectionRefusedError("refused"))
+        return real_last_run(job_id)
+
+    runs.last_run = last_run  # type: ignore[method-assign]
+    calls: list[str] = []
+
+    async def tick() -> None:
+        calls.append("tick")
+
+    lease = Leadership(server.client(), "clock:leader", "only", ttl_ms=600)
+    clock = Clock(lease, runs, [("tick", tick, 0.05, [])])
+
+    async def body() -> None:
+        for _ in range(100):
+            if calls:
+                return
+            await asyncio.sleep(0.05)
+
+    try:
+        run_clocks([clock], body)
+        assert down["reads"] == 0 and calls, "the clock never led after the database came back"
+    finally:
+        engine.dispose()
+        server.kill()
