@@ -27,6 +27,7 @@ from aiohttp.helpers import get_env_proxy_for_url
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError
+from telegram.error import RetryAfter
 from telegram.error import TimedOut
 from telegram.request import BaseRequest
 from telegram.request import RequestData
@@ -43,6 +44,13 @@ class RequestNotSent(Exception):
 
 class _MaybeSent(Exception):
     """The cause of a failure after the request may have reached the server."""
+
+
+def retry_after_s(err: RetryAfter) -> float:
+    """Return how long Telegram asked to wait after a 429, in seconds (PTB gives an int, or a
+    timedelta where configured so)."""
+    value: Any = err.retry_after
+    return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
 
 
 def surely_unsent(err: BaseException) -> bool:

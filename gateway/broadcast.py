@@ -63,10 +63,6 @@ NOTICE_BUTTONS = {
 NOTICE_BUTTON_TTL_S = 30 * 86400
 
 
-def _seconds(value: Any) -> float:
-    return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
-
-
 class DeliveryJournal:
     """Per-message attempt marks on the participation outbox (`pt_outbox.state`).
 
@@ -333,7 +329,7 @@ class OutboxSender:
                     await self._bot.send_message(row.user_id, text, reply_markup=markup)
                 return "sent"
             except RetryAfter as err:
-                pause = _seconds(err.retry_after)
+                pause = transport.retry_after_s(err)
                 log.warning("send_throttled", retry_after=pause)
                 self._next_send = time.monotonic() + pause
                 await self._release(row)  # a 429 delivered nothing

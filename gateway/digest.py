@@ -25,6 +25,7 @@ from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import RetryAfter
 
+from bot.transport import retry_after_s
 from gateway.store import DigestLog
 from i18n.catalog import Catalog
 from i18n.format import format_datetime
@@ -114,10 +115,7 @@ class DigestPublisher:
                 )
                 break
             except RetryAfter as err:
-                delay = err.retry_after
-                await asyncio.sleep(
-                    delay.total_seconds() if hasattr(delay, "total_seconds") else delay
-                )
+                await asyncio.sleep(retry_after_s(err))
         if self._posted is not None:
             key = f"{self._posted_key}{block.number}"
             try:  # on the loop, not in a thread: no scheduling delay inside the window

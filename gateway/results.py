@@ -56,6 +56,7 @@ from telegram.error import BadRequest
 from telegram.error import Forbidden
 from telegram.error import RetryAfter
 
+from bot.transport import retry_after_s
 from gateway.digest import DigestPublisher
 from gateway.store import ResultsPosts
 from i18n.catalog import Catalog
@@ -69,10 +70,11 @@ log = structlog.get_logger("gateway.results")
 MESSAGE_LIMIT = 4096  # Telegram's limit on a message's text (after entity parsing)
 CHUNK_BUDGET = 3800  # room for the heading and the <pre> tags
 TITLE_ROOM = 80  # characters kept for each title in the intro: TITLE_MAX (60) or a placeholder
-
-
-def _seconds(value: Any) -> float:
-    return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
+# how a text part is sent, and edited (gateway.results_edits)
+TEXT_OPTIONS: dict[str, Any] = {
+    "parse_mode": ParseMode.HTML,
+    "link_preview_options": LinkPreviewOptions(is_disabled=True),
+}
 
 
 def results_index(engine: sa.Engine, round_id: str) -> int | None:
@@ -304,6 +306,12 @@ class ResultsPublisher:
         """Return the chart's caption for a round titled `title` (Telegram: 1,024 at most)."""
         return self.t("gateway.results.chart_caption", title=title)[:1024]
 
+    async def chart_photo(self, round_id: str, png: bytes) -> tuple[InputFile, str]:
+        """Return the chart as it is posted, and edited (`gateway.results_edits`): the file
+        and its caption (the round's title read from the service)."""
+        title = (await asyncio.to_thread(self._svc.round, round_id)).title
+        return InputFile(io.BytesIO(png), filename=f"{round_id}.png"), self.chart_caption(title)
+
     def footer(self, round_id: str, index: int, block: int, links: Mapping[str, str]) -> str:
         """Return the last channel message: where the results are sealed, the links, and the
         commands to copy, as the results page gives them: recount, then check the titles
@@ -359,20 +367,11 @@ class ResultsPublisher:
         while True:
             try:
                 if isinstance(content, bytes):
-                    title = (await asyncio.to_thread(self._svc.round, round_id)).title
-                    return await self._bot.send_photo(
-                        self.channel,
-                        InputFile(io.BytesIO(content), filename=f"{round_id}.png"),
-                        caption=self.chart_caption(title),
-                    )
-                return await self._bot.send_message(
-                    self.channel,
-                    content,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                )
+                    photo, caption = await self.chart_photo(round_id, content)
+                    return await self._bot.send_photo(self.channel, photo, caption=caption)
+                return await self._bot.send_message(self.channel, content, **TEXT_OPTIONS)
             except RetryAfter as err:
-                await asyncio.sleep(_seconds(err.retry_after))
+                await asyncio.sleep(retry_after_s(err))
 
     def _announce(self, official_id: int, results: Results) -> int:
         request_id = f"results:{results.round}:announce"

@@ -30,7 +30,6 @@ the log names rounds and parts, never a title, a text or a chat.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import time
 from collections.abc import Callable
@@ -38,17 +37,15 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from telegram import InputFile
 from telegram import InputMediaPhoto
-from telegram import LinkPreviewOptions
-from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.error import RetryAfter
 from telegram.error import TelegramError
 
 from bot.router import not_modified
+from bot.transport import retry_after_s
+from gateway.results import TEXT_OPTIONS
 from gateway.results import ResultsPublisher
-from gateway.results import _seconds
 from gateway.results import digest
 from gateway.store import JobRuns
 from gateway.store import ResultsPost
@@ -168,18 +165,14 @@ class ResultsEditor:
         message_id = int(post.message_id or 0)
         try:
             if isinstance(content, bytes):
-                photo = InputFile(io.BytesIO(content), filename=f"{post.round_id}.png")
-                title = (await asyncio.to_thread(self._svc.round, post.round_id)).title
-                caption = self._publisher.chart_caption(title)  # as posted: sendPhoto's
-                media = InputMediaPhoto(photo, caption=caption)
+                photo, caption = await self._publisher.chart_photo(post.round_id, content)
                 await self._publisher.bot.edit_message_media(
-                    media, chat_id=chat, message_id=message_id
+                    InputMediaPhoto(photo, caption=caption), chat_id=chat, message_id=message_id
                 )
             else:
                 await self._publisher.bot.edit_message_text(
-                    content, chat_id=chat, message_id=message_id, parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                )  # fmt: skip
+                    content, chat_id=chat, message_id=message_id, **TEXT_OPTIONS
+                )
             outcome = "edited"
         except BadRequest as err:
             text = err.message.lower()
@@ -201,7 +194,7 @@ class ResultsEditor:
         what a 429 asks)."""
         wait = min(LAST_RETRY_S, max(FIRST_RETRY_S, delay * 2))
         if isinstance(err, RetryAfter):
-            wait = max(wait, _seconds(err.retry_after))
+            wait = max(wait, retry_after_s(err))
         self._retry[key] = (self._clock() + wait, wait)
         log.warning("results_post_not_edited", round_id=key[0], part=key[1],
                     error=type(err).__name__, retry_in_s=int(wait))  # fmt: skip

@@ -169,3 +169,14 @@ async def test_timeouts_follow_the_defaults_and_the_call() -> None:
     t = request._timeout(d, d, d, d, True)  # an upload gets the media write timeout
     assert t.total == 5 + 20 + 7 + 1
     assert request.read_timeout == 5
+
+
+async def test_retry_after_is_read_in_seconds_from_an_int_or_a_timedelta():
+    from datetime import timedelta
+
+    from telegram.error import RetryAfter
+
+    from bot.transport import retry_after_s
+
+    assert retry_after_s(RetryAfter(7)) == 7.0
+    assert retry_after_s(RetryAfter(timedelta(seconds=2.5))) == 2.5
