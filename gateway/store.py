@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -45,6 +46,15 @@ job_runs = sa.Table(
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _put(engine: Engine, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
+    """Set `values` on the row of `key` in `table`, inserting it when there is none, in one
+    write transaction (an UPDATE first: the row is there on every mark after the first)."""
+    with write_transaction(engine) as conn:
+        where = [table.c[column] == value for column, value in key.items()]
+        if not conn.execute(table.update().where(*where).values(**values)).rowcount:
+            conn.execute(table.insert().values(**key, **values))
 
 
 class ProcessedUpdates:
@@ -108,21 +118,8 @@ class DigestLog:
             return {int(r[0]) for r in rows}
 
     def mark(self, block_number: int, state: str, message_id: int | None = None) -> None:
-        with write_transaction(self._engine) as conn:
-            updated = conn.execute(
-                posted_digests.update()
-                .where(posted_digests.c.block_number == block_number)
-                .values(state=state, message_id=message_id, updated_at=_now())
-            )
-            if not updated.rowcount:
-                conn.execute(
-                    posted_digests.insert().values(
-                        block_number=block_number,
-                        state=state,
-                        message_id=message_id,
-                        updated_at=_now(),
-                    )
-                )
+        _put(self._engine, posted_digests, {"block_number": block_number},
+             {"state": state, "message_id": message_id, "updated_at": _now()})  # fmt: skip
 
 
 class JobRuns:
@@ -142,13 +139,7 @@ class JobRuns:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     def record(self, job_id: str, at: datetime | None = None) -> None:
-        when = at or _now()
-        with write_transaction(self._engine) as conn:
-            updated = conn.execute(
-                job_runs.update().where(job_runs.c.job_id == job_id).values(last_run_at=when)
-            )
-            if not updated.rowcount:
-                conn.execute(job_runs.insert().values(job_id=job_id, last_run_at=when))
+        _put(self._engine, job_runs, {"job_id": job_id}, {"last_run_at": at or _now()})
 
 
 # --- results publication (gateway/results.py): which parts of a round's results were posted ---
@@ -215,20 +206,9 @@ class ResultsPosts:
     ) -> None:
         """Record that `part` is being posted ("posting") or is in the channel ("posted"),
         with the chat and message Telegram answered with and the digest of what it shows."""
-        c = results_posts.c
         values = {"state": state, "message_id": message_id, "chat_id": chat_id, "shown": shown}
-        with write_transaction(self._engine) as conn:
-            updated = conn.execute(
-                results_posts.update()
-                .where(c.round_id == round_id, c.part == part)
-                .values(**values, updated_at=_now())
-            )
-            if not updated.rowcount:
-                conn.execute(
-                    results_posts.insert().values(
-                        round_id=round_id, part=part, **values, updated_at=_now()
-                    )
-                )
+        _put(self._engine, results_posts, {"round_id": round_id, "part": part},
+             {**values, "updated_at": _now()})  # fmt: skip
 
     def posts(self) -> list[ResultsPost]:
         """Return every recorded results message, by round and part."""
@@ -265,16 +245,5 @@ class ResultsPosts:
 
     def check(self, round_id: str, digest: str) -> None:
         """Record that the round's posts needed no edit (any more) as of `digest`."""
-        c = results_checked.c
-        with write_transaction(self._engine) as conn:
-            updated = conn.execute(
-                results_checked.update()
-                .where(c.round_id == round_id)
-                .values(checked=digest, updated_at=_now())
-            )
-            if not updated.rowcount:
-                conn.execute(
-                    results_checked.insert().values(
-                        round_id=round_id, checked=digest, updated_at=_now()
-                    )
-                )
+        _put(self._engine, results_checked, {"round_id": round_id},
+             {"checked": digest, "updated_at": _now()})  # fmt: skip
