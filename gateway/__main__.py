@@ -33,7 +33,6 @@ from gateway.settings import Settings
 from gateway.startup import StartupFailed
 from gateway.startup import check_database
 from gateway.startup import check_ledger_key
-from ledger.argparser import Parser
 from ledger.argparser import locale_of
 from ledger.messages import locale_from_environment
 
@@ -149,18 +148,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(argv: list[str], locale: str) -> int:
     """Run one of the roles web, worker, clock, run, or migrate."""
-    from gateway.rounds import texts
+    from gateway.rounds import operators
     from gateway.rounds import with_locale
 
-    catalog = texts()
-
-    def t(key: str) -> str:
-        return catalog.text(locale, f"gateway.cli.help.{key}")
-
-    parser = Parser(locale=locale, prog="python -m gateway", description=t("description"),
-                    epilog=t("operators"))  # fmt: skip
-    with_locale(parser, locale, catalog)
-    roles = parser.add_subparsers(dest="role", required=True, metavar="ROLE")
+    parser, roles, catalog, t = operators(locale, dest="role", metavar="ROLE")
+    parser.description, parser.epilog = t("description"), t("operators")
     for role in ROLES:
         with_locale(roles.add_parser(role, help=t(role), description=t(role)), locale, catalog)
     args = parser.parse_args(argv)

@@ -69,11 +69,12 @@ def with_locale(parser: argparse.ArgumentParser, locale: str, catalog: Catalog) 
 
 
 def operators(
-    locale: str, catalog: Catalog | None = None
+    locale: str, catalog: Catalog | None = None, *, dest: str = "group", **group: Any
 ) -> tuple[Parser, Any, Catalog, Callable[[str], str]]:
-    """Return what an operators' parser is built from, speaking `locale`: the top parser
-    (`python -m gateway`, with its `--locale`), its command group, the catalogs, and the
-    help text of a key (`gateway.cli.help.<key>`)."""
+    """Return what a `python -m gateway` parser is built from, speaking `locale`: the top
+    parser (with its `--locale`), its group of commands (`dest`; `group`: more arguments of
+    `add_subparsers`), the catalogs, and the help text of a key (`gateway.cli.help.<key>`).
+    The operators' commands and the roles (gateway/__main__.py) are built on it."""
     cat = texts(catalog)
 
     def t(key: str) -> str:
@@ -81,7 +82,7 @@ def operators(
 
     top = Parser(prog="python -m gateway", locale=locale)
     with_locale(top, locale, cat)
-    return top, top.add_subparsers(dest="group", required=True), cat, t
+    return top, top.add_subparsers(dest=dest, required=True, **group), cat, t
 
 
 def parser(locale: str = DEFAULT_LOCALE, catalog: Catalog | None = None) -> Parser:
