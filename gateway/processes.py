@@ -36,7 +36,7 @@ from gateway.clock import prune_processed
 from gateway.clock import remind_judges
 from gateway.clock import seal_block
 from gateway.digest import DigestPublisher
-from gateway.results import ResultsPublisher
+from gateway.results import publisher_of
 from gateway.results_edits import ResultsEditor
 from gateway.results_edits import refresh_results_posts
 from gateway.store import ResultsPosts
@@ -160,11 +160,7 @@ async def clock_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = No
         )  # fmt: skip
         sender = OutboxSender(rt.service, bot, rt.catalog, official_of=rt.broadcast_owner,
                               journal=DeliveryJournal(rt.engine))  # fmt: skip
-        results = ResultsPublisher(
-            rt.service, rt.ledger, bot, rt.catalog, ResultsPosts(rt.engine),
-            channel=s.public_channel, base_url=s.public_base_url, locale=s.default_locale,
-        )  # fmt: skip
-        editor = ResultsEditor(results, ResultsPosts(rt.engine), rt.service)
+        editor = ResultsEditor(publisher_of(rt, bot), ResultsPosts(rt.engine), rt.service)
         runs = rt.runs()
         name = consumer_name()
         clock = Clock(

@@ -414,6 +414,17 @@ class ResultsPublisher:
                 return
 
 
+def publisher_of(runtime: Any, bot: Bot) -> ResultsPublisher:
+    """Return the deployment's results publisher (PUBLIC_CHANNEL, PUBLIC_BASE_URL, the default
+    locale), posting with `bot`; no digests: the clock posts those, so no block is posted
+    twice by two posters."""
+    s = runtime.settings
+    return ResultsPublisher(
+        runtime.service, runtime.ledger, bot, runtime.catalog, ResultsPosts(runtime.engine),
+        channel=s.public_channel, base_url=s.public_base_url, locale=s.default_locale,
+    )  # fmt: skip
+
+
 def install(runtime: Any, services: Any, bot: Bot) -> None:
     """Give the bot's screens the review-day collaborators (`BotServices.extra`).
 
@@ -425,10 +436,7 @@ def install(runtime: Any, services: Any, bot: Bot) -> None:
     from webhook.onsite import view_key
 
     s = runtime.settings
-    publisher = ResultsPublisher(
-        runtime.service, runtime.ledger, bot, runtime.catalog, ResultsPosts(runtime.engine),
-        channel=s.public_channel, base_url=s.public_base_url, locale=s.default_locale,
-    )  # fmt: skip  # digests: the clock posts them (two posters could post one block twice)
+    publisher = publisher_of(runtime, bot)
     key = view_key(s.pseudonym_pepper)
 
     def url_of(session_id: str) -> str:
