@@ -167,6 +167,16 @@ results_checked = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# per proposal whose title a notice may not show (or showed until restored), what the clock
+# last found and until when it looks at its delivered notices again (gateway/notice_edits.py)
+notice_subjects = sa.Table(
+    "gateway_notice_subjects",
+    metadata,
+    sa.Column("proposal_id", sa.String(48), primary_key=True),
+    sa.Column("withheld", sa.String(40), nullable=False),  # "" (shown), "hidden:<r>", "erased"
+    sa.Column("recheck_until", sa.BigInteger, nullable=False),  # epoch seconds
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ResultsPost:

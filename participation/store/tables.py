@@ -293,8 +293,15 @@ outbox = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("claimed_at", sa.BigInteger, nullable=True),
     sa.Column("sent_at", sa.BigInteger, nullable=True),
+    # a delivered notice about a proposal: which, the message, and what its text showed of
+    # the proposal ("title", "hidden:<reason>", "erased"; "gone": deleted), so the gateway
+    # edits it when that changes (gateway/notice_edits.py); NULL before migration 0010
+    sa.Column("proposal", sa.String(48), nullable=True),
+    sa.Column("message_id", sa.BigInteger, nullable=True),
+    sa.Column("shown", sa.String(40), nullable=True),
     sa.Index("pt_outbox_state", "state", "id"),
     sa.Index("pt_outbox_user", "user_id"),  # erasure; a blocked person's pending notices
+    sa.Index("pt_outbox_proposal", "proposal"),
 )
 
 broadcasts = sa.Table(
