@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from participation.app.base import received_at
 from participation.app.reviewday import OnsiteBallot
 from participation.domain.events import JSON
 from participation.service import ParticipationService
@@ -86,3 +87,36 @@ def test_a_rescan_after_erasing_ones_data_is_the_same_check_in(
     back = svc.check_in(HALL, svc.onsite_code(hall))
     assert back.index == ledger.size() - 1 != first.index
     assert svc.onsite_ballot(HALL, R).session_id == hall
+
+
+def test_a_scan_received_earlier_and_applied_later_does_not_become_the_current_session(
+    svc: ParticipationService,
+) -> None:
+    """A scan the workers gave up on and an operator replayed later (a dead letter) is judged
+    at the moment ingress first received it. HALL scanned A, the update failed, HALL walked
+    to B and scanned there; A's scan is then replayed: its presence is dated when it was
+    received, before B's, so HALL stays in B (the ballot, the session a score is recorded in
+    and 'your session ended' follow B), though A's entry comes later in the ledger."""
+    clock = svc._clock  # type: ignore[attr-defined]
+    a = svc.open_onsite_session(ADMIN, R)
+    b = svc.open_onsite_session(ADMIN, R)
+    scanned_a = int(clock().timestamp())
+    clock.advance(seconds=60)
+    svc.check_in(HALL, svc.onsite_code(b))
+    clock.advance(seconds=120)
+    token = received_at.set(scanned_a)  # the replayed dead letter: its first reception
+    try:
+        svc.check_in(HALL, svc.onsite_code(a))
+    finally:
+        received_at.reset(token)
+    ledger = svc._ledger  # type: ignore[attr-defined]
+    kinds = [json.loads(leaf)["entry"]["body"] for leaf in ledger.entries(0, ledger.size())]
+    assert [x.get("session") for x in kinds if x.get("session") in (a, b)][-2:] == [b, a]
+    assert svc.onsite_ballot(HALL, R).session_id == b
+    svc.onsite_score(HALL, P1, 4)
+    scored = [json.loads(leaf)["entry"]["body"] for leaf in ledger.entries(0, ledger.size())]
+    assert [x["session"] for x in scored if "score" in x] == [b]
+    svc.close_onsite_session(ADMIN, a)
+    assert svc.session_closed_at(HALL, R) is None
+    svc.close_onsite_session(ADMIN, b)
+    assert svc.session_closed_at(HALL, R) is not None
