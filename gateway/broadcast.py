@@ -28,6 +28,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,6 +46,7 @@ from bot.router import not_modified
 from i18n.catalog import Catalog
 from ledger.store import write_transaction
 from participation.report import withheld_notice
+from participation.views import NoticeTitle
 
 log = structlog.get_logger("gateway.broadcast")
 
@@ -61,6 +63,25 @@ NOTICE_BUTTONS = {
     "participation.notice.judge_assigned_all": ("bot.menu.judge", "judge.open"),
 }
 NOTICE_BUTTON_TTL_S = 30 * 86400
+TITLE = "title"  # what a delivered notice showed of its proposal: its title (else the withheld)
+
+
+def notice_text(
+    catalog: Catalog, locale: str, key: str, params: Mapping[str, Any], seen: NoticeTitle | None
+) -> str:
+    """Return a notice's text, naming its proposal as `seen` (`service.notice_title`) allows:
+    the withheld variant (`report.withheld_notice`, built from the proposal's id and the
+    reason alone) or the key's text with the title; `seen` None: not about a proposal."""
+    if seen is None:
+        return catalog.text(locale, key, **params)
+    if seen.withheld is not None:
+        return withheld_notice(catalog, locale, key, str(params["proposal"]), seen.withheld)
+    return catalog.text(locale, key, **{**params, "title": seen.title})
+
+
+def shown_of(seen: NoticeTitle) -> str:
+    """What a notice written with `seen` shows of its proposal: TITLE or why it is withheld."""
+    return seen.withheld if seen.withheld is not None else TITLE
 
 
 class DeliveryJournal:
@@ -121,6 +142,16 @@ class DeliveryJournal:
         if unsure:
             log.warning("outbox_unsure", rows=unsure)
         return int(released or 0), int(unsure or 0)
+
+    def delivered(self, outbox_id: int, proposal: str, message_id: int, shown: str) -> None:
+        """Record the message a notice about `proposal` was delivered as, and what its text
+        showed of it (`shown_of`), for the clock's edits (gateway.notice_edits)."""
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                sa.update(self._o)
+                .where(self._o.c.id == outbox_id)
+                .values(proposal=proposal, message_id=message_id, shown=shown)
+            )
 
 
 class OutboxSender:
@@ -291,7 +322,7 @@ class OutboxSender:
         text = self._catalog.text(row.locale, label)
         return InlineKeyboardMarkup([[InlineKeyboardButton(text, callback_data=token)]])
 
-    async def _text(self, row: Any) -> str:
+    async def _text(self, row: Any) -> tuple[str, NoticeTitle | None]:
         """Return the row's text as it may be read now.
 
         A notice about a proposal names it as `service.notice_title` has it at this attempt,
@@ -301,33 +332,31 @@ class OutboxSender:
         shown), built from the proposal's id and the reason alone, never from the row's
         params (a row queued before 6c7cb5a may still hold the title). Read at every attempt,
         after the pacing's waits, so a hiding during a 429's pause counts; what was delivered
-        before cannot be recalled.
+        before is edited by the clock (gateway.notice_edits), from what `_deliver` recorded.
+        Returns the text and what it was written with (None: not about a proposal).
         """
-        params = dict(row.params)
-        if "proposal" in params:
-            proposal = str(params["proposal"])
-            seen = await asyncio.to_thread(self._service.notice_title, proposal, row.user_id)
-            if seen.withheld is not None:
-                return withheld_notice(self._catalog, row.locale, row.key, proposal, seen.withheld)
-            params["title"] = seen.title
-        return self._catalog.text(row.locale, row.key, **params)
+        params = {k: v for k, v in row.params.items() if k != "title"}
+        if "proposal" not in params:
+            return self._catalog.text(row.locale, row.key, **row.params), None
+        proposal = str(params["proposal"])
+        seen = await asyncio.to_thread(self._service.notice_title, proposal, row.user_id)
+        return notice_text(self._catalog, row.locale, row.key, params, seen), seen
 
     async def _deliver(self, row: Any) -> str | None:
         """Send one row; return its final state, or None when it must not be finished here."""
         markup = await self._markup(row)
         for _attempt in range(5):
             await self._pace(row.user_id)
-            text = await self._text(row)  # before begin: a failed read leaves the row claimed
+            text, seen = await self._text(row)  # before begin: a failed read leaves it claimed
             if not await self._begin(row):
                 log.info("outbox_row_taken", outbox_id=row.id)
                 return None
             await self._window()
             try:
                 if markup is None:
-                    await self._bot.send_message(row.user_id, text)
+                    message = await self._bot.send_message(row.user_id, text)
                 else:
-                    await self._bot.send_message(row.user_id, text, reply_markup=markup)
-                return "sent"
+                    message = await self._bot.send_message(row.user_id, text, reply_markup=markup)
             except RetryAfter as err:
                 pause = transport.retry_after_s(err)
                 log.warning("send_throttled", retry_after=pause)
@@ -344,4 +373,21 @@ class OutboxSender:
                     await self._release(row)
                     return "failed"
                 return None  # maybe delivered: left "sending", settled as unsure, never resent
+            else:
+                await self._delivered(row, seen, message, markup is not None)
+                return "sent"
         return "failed"
+
+    async def _delivered(
+        self, row: Any, seen: NoticeTitle | None, message: Any, with_markup: bool
+    ) -> None:
+        """Record a delivered notice about a proposal (its message, what it showed) so the
+        clock can edit it; a notice with a button (NOTICE_BUTTONS, never about a proposal)
+        is not recorded: an edit without its keyboard would remove the button."""
+        message_id = getattr(message, "message_id", None)
+        if self._journal is None or seen is None or with_markup or message_id is None:
+            return
+        proposal = str(row.params["proposal"])
+        await asyncio.to_thread(
+            self._journal.delivered, row.id, proposal, int(message_id), shown_of(seen)
+        )

@@ -229,6 +229,35 @@ class Support(Base):
             found = repo.notice_subjects(conn, [proposal_id]).get(proposal_id)
         return _seen(found, user_id)
 
+    def notice_titles(
+        self, wanted: Collection[tuple[str, int]]
+    ) -> dict[tuple[str, int], NoticeTitle]:
+        """:meth:`notice_title` for many (proposal, person) pairs in one query: what the
+        gateway checks its delivered notices against (gateway.notice_edits)."""
+        with self._engine.connect() as conn:
+            found = repo.notice_subjects(conn, {proposal for proposal, _user in wanted})
+        return {(p, u): _seen(found.get(p), u) for p, u in wanted}
+
+    def withheld_proposals(self) -> dict[str, str]:
+        """Return every proposal whose title a notice to someone else than its author may not
+        show now, as :meth:`notice_title` names why: ``"erased"`` (its content erased), else
+        ``"hidden:<reason>"``. One query over the proposals (a round's few hundred): what the
+        gateway's clock compares on every tick to know which delivered notices may need an
+        edit."""
+        p, c = t.proposals.c, t.contents.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(p.proposal_id, p.hidden, p.hide_reason, c.erased_at)
+                .join(t.contents, c.ref == p.content_ref)
+                .where(sa.or_(p.hidden, c.erased_at.is_not(None)))
+            ).all()
+        return {
+            row.proposal_id: "erased"
+            if row.erased_at is not None
+            else f"hidden:{row.hide_reason or ''}"
+            for row in rows
+        }
+
     def finish_outbox(self, id: int, state: str) -> None:
         """Record a delivery outcome: "sent", "blocked" (the person blocked the bot) or "failed"."""
         if state not in FINISH_STATES:

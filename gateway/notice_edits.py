@@ -1,0 +1,285 @@
+"""Edit delivered notices whose proposal was hidden or erased since (or shown again).
+
+A notice about a proposal (in_review, answered, selected, ...) names it by its title when it
+goes out (`OutboxSender._text`); one delivered before an official hid the proposal (often for
+personal data or abuse in the title) or before its author had its content erased would keep
+showing the title in people's chats. The sender records, on the outbox row, the message
+Telegram answered with and what its text showed (`broadcast.shown_of`: "title",
+"hidden:<reason>", "erased"); `NoticeEditor.refresh`, run by the clock
+(`refresh_notices`, every 30 s), edits those messages (editMessageText) to what `_text` would
+send now, with the same rule (a hidden title is withheld from everyone but its author).
+
+Cheap when nothing changed: one query for the proposals withheld now
+(`service.withheld_proposals`) and one for what the last run found
+(`gateway_notice_subjects`). A proposal whose state differs is looked at, through the
+outbox's index on the proposal, for `RECHECK_S` after the change was noticed (a notice whose
+text was read before the change and whose send returned after the run is found by a later
+run), and for as long as some of its messages are left to edit. At most `MAX_EDITS` edits per
+run, spaced `EDIT_GAP_S` apart and one second apart in a chat.
+
+State-based, as `gateway.results_edits`: an edit is recorded after Telegram's answer ("message
+is not modified" counts as done; a crash in between edits again); a deleted message
+("message to edit not found") is recorded "gone" and never edited again; any other refusal
+puts that message off (30 s, doubling, at most an hour); a 429 pauses every edit for what it
+asks. Notices with a button (broadcast.NOTICE_BUTTONS) are never recorded, so never edited
+(an edit without reply_markup would remove it). Rows delivered before migration 0010 have no
+message recorded and cannot be edited. The log names outbox rows and counts, never a chat, a
+person or a title.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from telegram import Bot
+from telegram.error import BadRequest
+from telegram.error import RetryAfter
+from telegram.error import TelegramError
+
+from bot.router import not_modified
+from bot.transport import retry_after_s
+from gateway.broadcast import notice_text
+from gateway.broadcast import shown_of
+from gateway.results_edits import FIRST_RETRY_S
+from gateway.results_edits import GONE
+from gateway.results_edits import LAST_RETRY_S
+from gateway.store import JobRuns
+from gateway.store import notice_subjects
+from i18n.catalog import Catalog
+from ledger.store import write_transaction
+
+log = structlog.get_logger("gateway.notice_edits")
+
+RECHECK_S = 300  # a changed proposal's notices are looked at for this long (sends in flight)
+MAX_EDITS = 20  # per run (every 30 s): the outbox's own sends keep most of the 30/s
+MAX_ROWS = 500  # delivered notices read per run
+EDIT_GAP_S = 0.1  # between two edits
+CHAT_GAP_S = 1.0  # between two edits in one chat
+GONE_SHOWN = "gone"  # recorded for a message found deleted: never edited again
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """One delivered notice about a proposal, as recorded by the sender."""
+
+    id: int
+    user_id: int
+    locale: str
+    key: str
+    params: dict[str, Any]
+    proposal: str
+    message_id: int
+    shown: str
+
+
+class DeliveredNotices:
+    """The outbox rows of delivered notices and the clock's `gateway_notice_subjects`."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        from participation.store import tables
+
+        self._engine, self._t = engine, tables
+
+    def subjects(self) -> dict[str, tuple[str, int]]:
+        """Return proposal -> (withheld as last found, "" for shown; look again until)."""
+        c = notice_subjects.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(c.proposal_id, c.withheld, c.recheck_until)).all()
+        return {str(p): (str(w), int(u)) for p, w, u in rows}
+
+    def mark(self, proposal: str, withheld: str, recheck_until: int) -> None:
+        """Record what was found of `proposal` and until when to look at its notices."""
+        c = notice_subjects.c
+        with write_transaction(self._engine) as conn:
+            values = {"withheld": withheld, "recheck_until": recheck_until}
+            done = conn.execute(
+                notice_subjects.update().where(c.proposal_id == proposal).values(**values)
+            )
+            if not done.rowcount:
+                conn.execute(notice_subjects.insert().values(proposal_id=proposal, **values))
+
+    def forget(self, proposals: Collection[str]) -> None:
+        """Drop settled proposals shown again (nothing left to look at)."""
+        c = notice_subjects.c
+        with write_transaction(self._engine) as conn:
+            conn.execute(notice_subjects.delete().where(c.proposal_id.in_(sorted(proposals))))
+
+    def of(self, proposals: Collection[str], limit: int) -> list[Delivered]:
+        """Return up to `limit` delivered notices about `proposals` that may be edited."""
+        o, r = self._t.outbox.c, self._t.residents.c
+        query = (
+            sa.select(
+                o.id, o.user_id, r.locale, o.key, o.params, o.proposal, o.message_id, o.shown
+            )  # fmt: skip
+            .outerjoin(self._t.residents, r.user_id == o.user_id)
+            .where(
+                o.proposal.in_(sorted(proposals)),
+                o.message_id.is_not(None),
+                o.shown != GONE_SHOWN,
+            )
+            .order_by(o.id)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Delivered(
+                row.id,
+                row.user_id,
+                row.locale or "ko",
+                row.key,
+                dict(row.params),
+                row.proposal,
+                int(row.message_id),
+                row.shown,
+            )  # fmt: skip
+            for row in rows
+        ]
+
+    def shown(self, row: Delivered, shown: str) -> None:
+        """Record that `row`'s message shows `shown` now (edited, or found so / deleted)."""
+        o = self._t.outbox.c
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                sa.update(self._t.outbox)
+                .where(o.id == row.id, o.message_id == row.message_id)
+                .values(shown=shown)
+            )
+
+
+class NoticeEditor:
+    """Edit the delivered notices that show another title than they may now."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        catalog: Catalog,
+        notices: DeliveredNotices,
+        service: Any,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_edits: int = MAX_EDITS,
+        edit_gap_s: float = EDIT_GAP_S,
+        chat_gap_s: float = CHAT_GAP_S,
+    ) -> None:
+        self._bot, self._catalog, self._notices, self._svc = bot, catalog, notices, service
+        self._clock, self._max, self._gaps = clock, max_edits, (edit_gap_s, chat_gap_s)
+        self._retry: dict[int, tuple[float, float]] = {}  # outbox id -> (not before, delay)
+        self._paused_until = 0.0  # a 429: no edit before
+        self._last_edit = -1e9
+        self._last_in_chat: dict[int, float] = {}
+
+    async def refresh(self) -> dict[str, int]:
+        """Edit what needs it (within this run's bounds); return the outcomes' counts."""
+        now = self._clock()
+        withheld = await asyncio.to_thread(self._svc.withheld_proposals)
+        found = await asyncio.to_thread(self._notices.subjects)
+        looking: set[str] = set()
+        for proposal in sorted(set(withheld) | set(found)):
+            state = withheld.get(proposal, "")
+            last, until = found.get(proposal, (None, 0))
+            if last != state:
+                await asyncio.to_thread(self._notices.mark, proposal, state, int(now + RECHECK_S))
+                looking.add(proposal)
+            elif until >= now:
+                looking.add(proposal)
+        settled = [p for p, (w, u) in found.items() if w == "" and u < now and p not in withheld]
+        if settled:
+            await asyncio.to_thread(self._notices.forget, settled)
+        counts = {"edited": 0, "unchanged": 0, "gone": 0, "refused": 0, "left": 0}
+        if not looking:
+            return counts
+        left = await self._edit_all(looking, now, counts)
+        for proposal in sorted(left):  # look again later, whatever the change was
+            state = withheld.get(proposal, "")
+            await asyncio.to_thread(self._notices.mark, proposal, state, int(now + RECHECK_S))
+        if any(counts.values()):
+            log.info("notices_refreshed", **counts)
+        return counts
+
+    async def _edit_all(self, looking: set[str], now: float, counts: dict[str, int]) -> set[str]:
+        """Edit the notices of `looking` that need it; return the proposals with some left."""
+        rows = await asyncio.to_thread(self._notices.of, looking, MAX_ROWS)
+        left: set[str] = {row.proposal for row in rows} if len(rows) == MAX_ROWS else set()
+        if not rows:
+            return left
+        wanted = {(row.proposal, row.user_id) for row in rows}
+        seen = await asyncio.to_thread(self._svc.notice_titles, wanted)
+        edits = 0
+        for row in rows:
+            now_seen = seen[(row.proposal, row.user_id)]
+            shown = shown_of(now_seen)
+            if row.shown == shown:
+                continue
+            if edits >= self._max or now < max(
+                self._paused_until, self._retry.get(row.id, (0.0, 0.0))[0]
+            ):
+                counts["left"] += 1
+                left.add(row.proposal)
+                continue
+            edits += 1
+            text = notice_text(self._catalog, row.locale, row.key, row.params, now_seen)
+            outcome = await self._edit(row, text)
+            counts[outcome] += 1
+            if outcome == "refused":
+                left.add(row.proposal)
+                continue
+            await asyncio.to_thread(
+                self._notices.shown, row, GONE_SHOWN if outcome == "gone" else shown
+            )
+        return left
+
+    async def _pace(self, chat_id: int) -> None:
+        edit_gap, chat_gap = self._gaps
+        at = max(self._last_edit + edit_gap, self._last_in_chat.get(chat_id, -1e9) + chat_gap)
+        wait = at - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_edit = self._last_in_chat[chat_id] = time.monotonic()
+        if len(self._last_in_chat) > 1000:
+            self._last_in_chat = {}
+
+    async def _edit(self, row: Delivered, text: str) -> str:
+        """Edit one message; return "edited", "unchanged" (not modified), "gone" (deleted)
+        or "refused" (put off: a growing delay, or a 429's pause for every edit)."""
+        await self._pace(row.user_id)
+        try:
+            await self._bot.edit_message_text(text, chat_id=row.user_id, message_id=row.message_id)
+            outcome = "edited"
+        except BadRequest as err:
+            if not_modified(err):
+                outcome = "unchanged"
+            elif any(phrase in err.message.lower() for phrase in GONE):
+                outcome = "gone"
+            else:
+                outcome = self._refused(row, err)
+        except TelegramError as err:  # RetryAfter, Forbidden, TimedOut, NetworkError...
+            outcome = self._refused(row, err)
+        if outcome != "refused":
+            self._retry.pop(row.id, None)
+        return outcome
+
+    def _refused(self, row: Delivered, err: TelegramError) -> str:
+        delay = self._retry.get(row.id, (0.0, 0.0))[1]
+        wait = min(LAST_RETRY_S, max(FIRST_RETRY_S, delay * 2))
+        if isinstance(err, RetryAfter):
+            self._paused_until = self._clock() + retry_after_s(err)
+            wait = max(wait, retry_after_s(err))
+        self._retry[row.id] = (self._clock() + wait, wait)
+        log.warning("notice_not_edited", outbox_id=row.id, error=type(err).__name__,
+                    retry_in_s=int(wait))  # fmt: skip
+        return "refused"
+
+
+async def refresh_notices(editor: NoticeEditor, runs: JobRuns) -> None:
+    """The clock's job: edit the delivered notices whose proposal was hidden or erased (or
+    shown again) since they went out; see `NoticeEditor`."""
+    await editor.refresh()
+    await asyncio.to_thread(runs.record, "refresh_notices")

@@ -1,0 +1,244 @@
+"""Delivered notices follow a hiding, an erasure and a restore: the sender records each
+notice's message and what it showed of its proposal, and the clock's job edits the messages
+of others than the author to what the sender would send now (the withheld wording, or the
+title again); a deleted message is never edited again, "not modified" counts as done, a 429
+pauses every edit, nothing personal is logged. Through the sandbox Bot API and a real
+service on SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from structlog.testing import capture_logs
+from telegram import Bot
+from telegram.error import RetryAfter
+
+from gateway import store
+from gateway.broadcast import DeliveryJournal
+from gateway.broadcast import OutboxSender
+from gateway.notice_edits import DeliveredNotices
+from gateway.notice_edits import NoticeEditor
+from gateway.notice_edits import refresh_notices
+from gateway.settings import SANDBOX_TOKEN
+from i18n.catalog import Catalog
+from participation.report import withheld_notice
+from participation.service import ParticipationService
+from participation.store import tables as t
+from tests.participation.conftest import PEPPER
+from tests.participation.conftest import START
+from tests.participation.conftest import Clock
+from tests.participation.conftest import open_ledger
+from tests.participation.test_notice_titles import AUTHOR
+from tests.participation.test_notice_titles import FAN
+from tests.participation.test_notice_titles import answered
+from tests.participation.test_service_support import ADMIN
+
+CATALOG = Catalog.load()
+ANSWERED = "participation.notice.answered"
+TITLE = "놀이터"
+
+
+class EditingBot(Bot):
+    """Counts editMessageText calls; `refuse` raises the given errors instead, one a call."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._edits = 0
+        self._refuse: list[Exception] = []
+
+    async def edit_message_text(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        self._edits += 1
+        if self._refuse:
+            raise self._refuse.pop(0)
+        return await super().edit_message_text(*args, **kwargs)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    from sandbox.server import SandboxServer
+
+    clock = Clock(START)
+    log = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", clock)
+    svc = ParticipationService(log, pepper=PEPPER, clock=clock)
+    svc.create_tables()
+    store.metadata.create_all(log.engine)
+    server = SandboxServer("127.0.0.1", 0, personas=False).start()
+    for user in (AUTHOR, FAN):
+        server.world.create_user(f"p{user}", id=user, language_code="ko")
+        server.send_text(user, "/start")  # a private chat the bot may write to
+    pid = answered(svc)
+    world = {"svc": svc, "engine": log.engine, "sandbox": server, "pid": pid, "now": 1000.0}
+    asyncio.run(run(world, lambda bot: OutboxSender(
+        svc, bot, CATALOG, journal=DeliveryJournal(log.engine)).drain(budget_s=20)))  # fmt: skip
+    yield world
+    server.stop()
+    log.close()
+
+
+async def run(world: dict[str, Any], call: Any, bot: Bot | None = None) -> Any:
+    async with bot or Bot(SANDBOX_TOKEN, base_url=world["sandbox"].api_base_url) as b:
+        return await call(b)
+
+
+def editor(world: dict[str, Any], bot: Bot) -> NoticeEditor:
+    """The world's editor (kept from run to run, as the clock keeps it) on `bot`."""
+    ed = world.get("editor")
+    if ed is None:
+        ed = world["editor"] = NoticeEditor(
+            bot, CATALOG, DeliveredNotices(world["engine"]), world["svc"],
+            clock=lambda: world["now"], edit_gap_s=0.0, chat_gap_s=0.0)  # fmt: skip
+    ed._bot = bot
+    return ed  # type: ignore[no-any-return]
+
+
+def refresh(world: dict[str, Any], bot: EditingBot | None = None) -> dict[str, int]:
+    bot = bot or counting(world)
+    return asyncio.run(run(world, lambda b: editor(world, b).refresh(), bot))  # type: ignore[no-any-return]
+
+
+def counting(world: dict[str, Any]) -> EditingBot:
+    return EditingBot(SANDBOX_TOKEN, base_url=world["sandbox"].api_base_url)
+
+
+def shown(world: dict[str, Any], user: int) -> str:
+    """The text of the bot's last answered notice in `user`'s chat."""
+    [text] = [m["text"] for m in world["sandbox"].messages(user) if "답변" in m["text"]]
+    return str(text)
+
+
+def recorded(world: dict[str, Any]) -> dict[int, tuple[Any, ...]]:
+    o = t.outbox.c
+    with world["engine"].connect() as conn:
+        rows = conn.execute(
+            sa.select(o.user_id, o.proposal, o.message_id, o.shown).where(o.key == ANSWERED)
+        ).all()
+    return {row.user_id: tuple(row[1:]) for row in rows}
+
+
+def withheld(world: dict[str, Any], why: str) -> str:
+    """What the sender sends FAN now about the proposal, withheld for `why`."""
+    return withheld_notice(CATALOG, "ko", ANSWERED, world["pid"], why)
+
+
+def test_a_delivered_notice_records_its_message_and_that_it_showed_the_title(world):
+    rec = recorded(world)
+    assert set(rec) == {AUTHOR, FAN}
+    assert all(r[0] == world["pid"] and r[2] == "title" and r[1] for r in rec.values())
+    assert TITLE in shown(world, FAN) and TITLE in shown(world, AUTHOR)
+
+
+def test_a_hiding_edits_the_others_notices_to_the_withheld_wording_and_a_restore_back(world):
+    before_fan, before_author = shown(world, FAN), shown(world, AUTHOR)
+    world["svc"].hide_proposal(ADMIN, world["pid"], "personal_info")
+    with capture_logs() as logs:
+        counts = refresh(world)
+    assert counts["edited"] == 1
+    now = shown(world, FAN)
+    assert now == withheld(world, "hidden:personal_info") and "비공개 처리돼서" in now
+    assert shown(world, AUTHOR) == before_author  # the author sees their own hidden title
+    assert recorded(world)[FAN][2] == "hidden:personal_info"
+    assert TITLE not in repr(logs) and str(FAN) not in repr(logs)
+    # nothing more to do: no edit
+    again = counting(world)
+    assert refresh(world, again)["edited"] == 0 and again._edits == 0
+    world["svc"].restore_proposal(ADMIN, world["pid"])
+    assert refresh(world)["edited"] == 1
+    assert shown(world, FAN) == before_fan
+    assert recorded(world)[FAN][2] == "title"
+
+
+def test_a_deleted_message_counts_as_done_and_is_never_edited_again(world):
+    mid = recorded(world)[FAN][1]
+    asyncio.run(run(world, lambda b: b.delete_message(FAN, mid)))
+    world["svc"].hide_proposal(ADMIN, world["pid"], "abuse")
+    assert refresh(world)["gone"] == 1
+    assert recorded(world)[FAN][2] == "gone"
+    world["svc"].restore_proposal(ADMIN, world["pid"])
+    bot = counting(world)
+    assert refresh(world, bot)["edited"] == 0 and bot._edits == 0
+
+
+def test_not_modified_counts_as_done(world):
+    """Edited, then the process died before recording it: the next run's edit finds the
+    message already so."""
+    world["svc"].hide_proposal(ADMIN, world["pid"], "spam")
+    assert refresh(world)["edited"] == 1
+    with world["engine"].begin() as conn:
+        conn.execute(sa.update(t.outbox).where(t.outbox.c.user_id == FAN).values(shown="title"))
+    assert refresh(world)["unchanged"] == 1
+    assert recorded(world)[FAN][2] == "hidden:spam"
+    bot = counting(world)
+    assert refresh(world, bot) == dict.fromkeys(bot_counts(), 0) and bot._edits == 0
+
+
+def bot_counts() -> list[str]:
+    return ["edited", "unchanged", "gone", "refused", "left"]
+
+
+def test_an_erasure_edits_the_endorsers_notice_to_say_it_was_deleted(world):
+    world["svc"].erase_personal_data(AUTHOR)
+    assert refresh(world)["edited"] == 1
+    assert shown(world, FAN) == withheld(world, "erased")
+    assert TITLE not in shown(world, FAN)
+
+
+def test_a_429_pauses_every_edit_for_what_it_asks(world):
+    world["svc"].hide_proposal(ADMIN, world["pid"], "spam")
+    bot = counting(world)
+    bot._refuse = [RetryAfter(60)]
+    with capture_logs() as logs:
+        assert refresh(world, bot)["refused"] == 1
+    assert [e["event"] for e in logs] == ["notice_not_edited", "notices_refreshed"]
+    assert TITLE not in repr(logs) and str(FAN) not in repr(logs)
+    world["now"] += 30
+    waiting = counting(world)
+    assert refresh(world, waiting)["left"] == 1 and waiting._edits == 0
+    world["now"] += 31  # past the 60 s asked (the proposal is looked at until it is done)
+    assert refresh(world)["edited"] == 1
+    assert shown(world, FAN) == withheld(world, "hidden:spam")
+
+
+def test_a_notice_recorded_after_the_run_that_saw_the_hiding_is_edited_by_a_later_run(world):
+    """Its text was read before the hiding and its send returned after the first run."""
+    o = t.outbox.c
+    with world["engine"].begin() as conn:
+        conn.execute(sa.update(t.outbox).where(o.user_id == FAN).values(message_id=None))
+    world["svc"].hide_proposal(ADMIN, world["pid"], "spam")
+    assert refresh(world)["edited"] == 0
+    mid = int(world["sandbox"].messages(FAN)[-1]["message_id"])
+    with world["engine"].begin() as conn:
+        conn.execute(sa.update(t.outbox).where(o.user_id == FAN).values(message_id=mid))
+    world["now"] += 100
+    assert refresh(world)["edited"] == 1
+
+
+def statements(world: dict[str, Any]) -> int:
+    """How many SQL statements one run of the job executes (its run's record included)."""
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    engine = world["engine"]
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        job = refresh_notices(editor(world, counting(world)), store.JobRuns(engine))
+        asyncio.run(job)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    return len([s for s in seen if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))])
+
+
+def test_when_nothing_changed_the_job_runs_two_reads_and_its_record(world):
+    statements(world)  # the first record of the run inserts its row
+    first = statements(world)  # nothing hidden
+    world["svc"].hide_proposal(ADMIN, world["pid"], "spam")
+    refresh(world)
+    world["now"] += 400  # past the window in which a late-recorded notice is looked for
+    assert (first, statements(world)) == (3, 3)
+    assert store.JobRuns(world["engine"]).last_run("refresh_notices") is not None
