@@ -14,6 +14,8 @@ texts):
 - `prune_processed` hourly: forget processed update ids older than 7 days.
 - `refresh_results_posts` every 30 s: edit the channel's results posts that show a title
   hidden or erased since (or shown again), see `gateway.results_edits`.
+- `refresh_notices` every 30 s: edit the delivered notices (private messages) that name a
+  proposal hidden or erased since (or shown again), see `gateway.notice_edits`.
 Catch-up: each job's last run is stored (`gateway_job_runs`). On becoming leader a job whose
 period has elapsed runs once at once (coalesced: missing five periods runs it once, not
 five times); otherwise it resumes on its old rhythm.

@@ -29,6 +29,7 @@ from bot.transport import AiohttpRequest
 from gateway.broadcast import DeliveryJournal
 from gateway.broadcast import OutboxSender
 from gateway.clock import Clock
+from gateway.clock import Job
 from gateway.clock import Leadership
 from gateway.clock import advance_phases
 from gateway.clock import drive_broadcasts
@@ -36,6 +37,9 @@ from gateway.clock import prune_processed
 from gateway.clock import remind_judges
 from gateway.clock import seal_block
 from gateway.digest import DigestPublisher
+from gateway.notice_edits import DeliveredNotices
+from gateway.notice_edits import NoticeEditor
+from gateway.notice_edits import refresh_notices
 from gateway.results import publisher_of
 from gateway.results_edits import ResultsEditor
 from gateway.results_edits import refresh_results_posts
@@ -148,32 +152,41 @@ async def worker_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = N
         await client.aclose()
 
 
+def clock_jobs(rt: Runtime, bot: Bot) -> list[tuple[str, Job, float, list[Any]]]:
+    """Return the clock's jobs, (id, function, period in seconds, arguments), posting and
+    sending with `bot`."""
+    s = rt.settings
+    publisher = DigestPublisher(
+        rt.ledger, rt.digests(), bot, rt.catalog,
+        channel=s.public_channel, base_url=s.public_base_url, locale=s.default_locale,
+        posted=rt.redis, posted_key=rt.layout.key("digest:posted:"),
+    )  # fmt: skip
+    sender = OutboxSender(rt.service, bot, rt.catalog, official_of=rt.broadcast_owner,
+                          journal=DeliveryJournal(rt.engine))  # fmt: skip
+    editor = ResultsEditor(publisher_of(rt, bot), ResultsPosts(rt.engine), rt.service)
+    notices = NoticeEditor(bot, rt.catalog, DeliveredNotices(rt.engine), rt.service)
+    runs = rt.runs()
+    return [
+        ("seal_block", seal_block, s.block_seconds, [rt.ledger, publisher, runs]),
+        ("advance_phases", advance_phases, 30, [rt.service, runs, rt.redis, rt.layout]),
+        ("remind_judges", remind_judges, 900, [rt.service, bot, rt.catalog, runs]),
+        ("drive_broadcasts", drive_broadcasts, 2, [sender]),
+        ("prune_processed", prune_processed, 3600, [rt.processed(), runs]),
+        ("refresh_results_posts", refresh_results_posts, 30, [editor, runs]),
+        ("refresh_notices", refresh_notices, 30, [notices, runs]),
+    ]
+
+
 async def clock_main(rt: Runtime, stopper: Stopper, sandbox_api: str | None = None) -> None:
     """Run the clock (and the update feeder) until stopped."""
     s = rt.settings
     base, files = rt.bot_endpoints(sandbox_api)
     async with telegram_bot(s.telegram_token, base, files) as bot:
-        publisher = DigestPublisher(
-            rt.ledger, rt.digests(), bot, rt.catalog,
-            channel=s.public_channel, base_url=s.public_base_url, locale=s.default_locale,
-            posted=rt.redis, posted_key=rt.layout.key("digest:posted:"),
-        )  # fmt: skip
-        sender = OutboxSender(rt.service, bot, rt.catalog, official_of=rt.broadcast_owner,
-                              journal=DeliveryJournal(rt.engine))  # fmt: skip
-        editor = ResultsEditor(publisher_of(rt, bot), ResultsPosts(rt.engine), rt.service)
-        runs = rt.runs()
         name = consumer_name()
         clock = Clock(
             Leadership(rt.redis, rt.layout.key("clock:leader"), name, s.clock_lease_ms),
-            runs,
-            [
-                ("seal_block", seal_block, s.block_seconds, [rt.ledger, publisher, runs]),
-                ("advance_phases", advance_phases, 30, [rt.service, runs, rt.redis, rt.layout]),
-                ("remind_judges", remind_judges, 900, [rt.service, bot, rt.catalog, runs]),
-                ("drive_broadcasts", drive_broadcasts, 2, [sender]),
-                ("prune_processed", prune_processed, 3600, [rt.processed(), runs]),
-                ("refresh_results_posts", refresh_results_posts, 30, [editor, runs]),
-            ],
+            rt.runs(),
+            clock_jobs(rt, bot),
         )
         feeder = Feeder(rt, bot, Leadership(rt.redis, rt.layout.key("feeder:leader"), name))
         loop = asyncio.get_running_loop()

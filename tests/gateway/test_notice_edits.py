@@ -242,3 +242,19 @@ def test_when_nothing_changed_the_job_runs_two_reads_and_its_record(world):
     world["now"] += 400  # past the window in which a late-recorded notice is looked for
     assert (first, statements(world)) == (3, 3)
     assert store.JobRuns(world["engine"]).last_run("refresh_notices") is not None
+
+
+def test_the_clock_edits_delivered_notices_every_30_s(tmp_path: Path):
+    from gateway.processes import clock_jobs
+    from gateway.settings import Settings
+    from gateway.wiring import Runtime
+
+    rt = Runtime(Settings.from_env({"VAR_DIR": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:1"}))
+    try:
+        jobs = {name: (job, period, args) for name, job, period, args in
+                clock_jobs(rt, Bot(SANDBOX_TOKEN, base_url="http://127.0.0.1:1/bot"))}  # fmt: skip
+    finally:
+        rt.close()
+    job, period, args = jobs["refresh_notices"]
+    assert job is refresh_notices and period == 30 and isinstance(args[0], NoticeEditor)
+    assert "refresh_results_posts" in jobs and "drive_broadcasts" in jobs
