@@ -3,7 +3,7 @@ notice's message and what it showed of its proposal, and the clock's job edits t
 of others than the author to what the sender would send now (the withheld wording, or the
 title again); a deleted message is never edited again, "not modified" counts as done, a 429
 pauses every edit, nothing personal is logged. Through the sandbox Bot API and a real
-service on SQLite."""
+service on SQLite and PostgreSQL (integration)."""
 
 from __future__ import annotations
 
@@ -58,12 +58,15 @@ class EditingBot(Bot):
         return await super().edit_message_text(*args, **kwargs)
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
     from sandbox.server import SandboxServer
 
     clock = Clock(START)
-    log = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", clock)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_url")
+    log = open_ledger(url, clock)
     svc = ParticipationService(log, pepper=PEPPER, clock=clock)
     svc.create_tables()
     store.metadata.create_all(log.engine)
@@ -258,3 +261,48 @@ def test_the_clock_edits_delivered_notices_every_30_s(tmp_path: Path):
     job, period, args = jobs["refresh_notices"]
     assert job is refresh_notices and period == 30 and isinstance(args[0], NoticeEditor)
     assert "refresh_results_posts" in jobs and "drive_broadcasts" in jobs
+
+
+class Journal:
+    """A DeliveryJournal that lets every row be sent and keeps what `delivered` recorded."""
+
+    def __init__(self) -> None:
+        self.recorded: list[tuple[int, str, int, str]] = []
+
+    def settle(self, **_: float) -> tuple[int, int]:
+        return 0, 0
+
+    def begin(self, outbox_id: int) -> bool:
+        return True
+
+    def release(self, outbox_id: int) -> None: ...
+
+    def delivered(self, outbox_id: int, proposal: str, message_id: int, shown: str) -> None:
+        self.recorded.append((outbox_id, proposal, message_id, shown))
+
+
+def test_a_notice_with_a_button_is_never_recorded_so_never_edited_without_it():
+    """editMessageText without reply_markup would remove the button: such a notice (none is
+    about a proposal today) is left as it was delivered."""
+    from types import SimpleNamespace
+
+    from gateway.broadcast import NOTICE_BUTTONS
+    from tests.gateway.test_broadcast import Row
+    from tests.gateway.test_broadcast_withheld import TitledOutbox
+
+    button_key = next(iter(NOTICE_BUTTONS))
+    outbox = TitledOutbox([Row(1, 500, "ko", button_key, {"proposal": "r-3"}, None),
+                           Row(2, 501, "ko", ANSWERED, {"proposal": "r-3"}, None)])  # fmt: skip
+    outbox.issue_button = lambda *args: "token"  # type: ignore[attr-defined]
+    sent: list[dict[str, Any]] = []
+
+    class Sending:
+        async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> Any:
+            sent.append(kwargs)
+            return SimpleNamespace(message_id=len(sent))
+
+    journal = Journal()
+    sender = OutboxSender(outbox, Sending(), CATALOG, journal=journal)  # type: ignore[arg-type]
+    assert asyncio.run(sender.drain(budget_s=10)) == 2
+    assert [bool(kw.get("reply_markup")) for kw in sent] == [True, False]
+    assert journal.recorded == [(2, "r-3", 2, "title")]
