@@ -46,6 +46,7 @@ from participation.tally import Results
 from participation.tally import Row
 from participation.tally import shown
 from participation.views import ProposalCard
+from participation.views import withheld_as
 
 COLUMNS: tuple[str, ...] = (
     "rank", "proposal", "number", "title", "category", "region", "community", "group", "budget",
@@ -88,20 +89,18 @@ def shown_titles(
     As the openings (``participation.opening``) decide: a proposal hidden after the
     publication (moderation of its content) keeps its row, since its rank, scores and money
     are published, but shows ``report.title.hidden`` with the reason instead of its title;
-    content erased at its author's request shows ``report.title.erased``; a card not given
-    shows nothing.
+    content erased at its author's request shows ``report.title.erased``; hidden wins over
+    erased (``views.withheld_as``, the rule of the notices too); a card not given shows
+    nothing.
     """
     out = {}
     for row in results.rows:
         card = cards.get(row.proposal)
         if card is None:
             continue
-        if card.hidden:
-            out[row.proposal] = withheld_title(texts, locale, f"hidden:{card.hide_reason or ''}")
-        elif card.title:
-            out[row.proposal] = str(card.title)
-        else:  # the content was erased (a person's request): its row stands, without it
-            out[row.proposal] = withheld_title(texts, locale, "erased")
+        # content erased (a person's request): its row stands, without it
+        why = withheld_as(hidden=card.hidden, hide_reason=card.hide_reason, erased=not card.title)
+        out[row.proposal] = str(card.title) if why is None else withheld_title(texts, locale, why)
     return out
 
 

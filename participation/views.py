@@ -165,6 +165,24 @@ class NoticeTitle:
     withheld: str | None
 
 
+def withheld_as(
+    *, hidden: bool, hide_reason: str | None, erased: bool, author: bool = False
+) -> str | None:
+    """Return why a proposal's title is withheld from a reader, or None when it may be shown.
+
+    The one rule of the results, the openings, the channel posts (``report.shown_titles``)
+    and the private notices (``NoticeTitle``): hidden by moderation wins over erased, so a
+    proposal both hidden and erased reads ``"hidden:<reason>"`` everywhere; ``"erased"`` for
+    content erased at its author's request. ``author``: the reader wrote it and may read
+    their hidden title, or is told ``"erased"`` when its content is gone.
+    """
+    if hidden and not author:
+        return f"hidden:{hide_reason or ''}"
+    if erased:
+        return "erased"
+    return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JudgeTask:
     """One proposal a judge should score, with their current scores."""

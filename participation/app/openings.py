@@ -27,6 +27,7 @@ from participation.opening import commitment
 from participation.opening import covered
 from participation.results import Results
 from participation.store import tables as t
+from participation.views import withheld_as
 
 
 class _Entries(Protocol):
@@ -97,14 +98,15 @@ class OpeningsView(Base):
         p, c = t.proposals.c, t.contents.c
         with self._engine.connect() as conn:
             rows = conn.execute(
-                sa.select(p.round_id, p.proposal_id, p.hidden, p.hide_reason)
+                sa.select(p.round_id, p.proposal_id, p.hidden, p.hide_reason, c.erased_at)
                 .join(t.contents, c.ref == p.content_ref)
                 .where(p.round_id.in_(list(round_ids)), sa.or_(p.hidden, c.erased_at.is_not(None)))
             ).all()
         out: dict[str, dict[str, str]] = {}
         for row in rows:
-            why = f"hidden:{row.hide_reason or ''}" if row.hidden else "erased"
-            out.setdefault(row.round_id, {})[row.proposal_id] = why
+            erased = row.erased_at is not None
+            why = withheld_as(hidden=bool(row.hidden), hide_reason=row.hide_reason, erased=erased)
+            out.setdefault(row.round_id, {})[row.proposal_id] = str(why)
         return out
 
     def _borne_out(self, round_id: str, proposal: str, index: int, found: Any) -> Opening | None:

@@ -18,6 +18,7 @@ from participation.views import Conversation
 from participation.views import NoticeTitle
 from participation.views import Opened
 from participation.views import OutboxMessage
+from participation.views import withheld_as
 
 OUTBOX_MAX_ATTEMPTS = 5
 OUTBOX_CLAIM_TIMEOUT_S = 300  # a claimed row not finished by then is claimed again
@@ -240,10 +241,10 @@ class Support(Base):
 
     def withheld_proposals(self) -> dict[str, str]:
         """Return every proposal whose title a notice to someone else than its author may not
-        show now, as :meth:`notice_title` names why: ``"erased"`` (its content erased), else
-        ``"hidden:<reason>"``. One query over the proposals (a round's few hundred): what the
-        gateway's clock compares on every tick to know which delivered notices may need an
-        edit."""
+        show now, as :meth:`notice_title` names why: ``"hidden:<reason>"`` (hidden, whatever
+        its content), else ``"erased"`` (its content erased). One query over the proposals (a
+        round's few hundred): what the gateway's clock compares on every tick to know which
+        delivered notices may need an edit."""
         p, c = t.proposals.c, t.contents.c
         with self._engine.connect() as conn:
             rows = conn.execute(
@@ -252,9 +253,13 @@ class Support(Base):
                 .where(sa.or_(p.hidden, c.erased_at.is_not(None)))
             ).all()
         return {
-            row.proposal_id: "erased"
-            if row.erased_at is not None
-            else f"hidden:{row.hide_reason or ''}"
+            row.proposal_id: str(
+                withheld_as(
+                    hidden=bool(row.hidden),
+                    hide_reason=row.hide_reason,
+                    erased=row.erased_at is not None,
+                )
+            )
             for row in rows
         }
 
@@ -354,9 +359,16 @@ class Support(Base):
 
 
 def _seen(found: Any, user_id: int) -> NoticeTitle:
-    """The rule of :meth:`Support.notice_title` over a row of ``repo.notice_subjects``."""
-    if found is None or found.data is None:  # erased (a proposal is never deleted)
+    """The rule of :meth:`Support.notice_title` over a row of ``repo.notice_subjects``: the
+    results' (``views.withheld_as``), hidden winning over erased but for the author."""
+    if found is None:  # no such proposal (a proposal is never deleted)
         return NoticeTitle(title="", withheld="erased")
-    if found.hidden and found.author_id != user_id:
-        return NoticeTitle(title="", withheld=f"hidden:{found.hide_reason or ''}")
+    why = withheld_as(
+        hidden=bool(found.hidden),
+        hide_reason=found.hide_reason,
+        erased=found.data is None,
+        author=found.author_id == user_id,
+    )
+    if why is not None:
+        return NoticeTitle(title="", withheld=why)
     return NoticeTitle(title=str(found.data.get("title") or ""), withheld=None)

@@ -701,14 +701,15 @@ def content_data(conn: Conn, ref: str) -> dict[str, JSON] | None:
 
 def notice_subjects(conn: Conn, proposal_ids: Collection[str]) -> dict[str, Any]:
     """Return, per proposal, what a notice about it may show: ``author_id``, ``hidden``,
-    ``hide_reason`` and ``data`` (its content; None once erased), in one query by primary
-    keys."""
+    ``hide_reason`` and ``data`` (its content; None once erased: the erasure sets it NULL,
+    and a content row missing reads the same, its proposal's hiding still read), in one
+    query by primary keys."""
     if not proposal_ids:
         return {}
     p, c = t.proposals.c, t.contents.c
     rows = conn.execute(
         sa.select(p.proposal_id, p.author_id, p.hidden, p.hide_reason, c.data)
-        .join(t.contents, c.ref == p.content_ref)
+        .select_from(t.proposals.outerjoin(t.contents, c.ref == p.content_ref))
         .where(p.proposal_id.in_(sorted(set(proposal_ids))))
     ).all()
     return {row.proposal_id: row for row in rows}

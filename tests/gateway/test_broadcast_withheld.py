@@ -233,3 +233,24 @@ def test_notices_queued_before_a_hiding_go_out_once_without_the_title(svc):
     reason = CATALOG.text("ko", "participation.notice.hidden_personal_info", title=SECRET)
     assert by_chat[AUTHOR][1:] == [reason]  # the author is told which of theirs, in private
     assert svc.claim_outbox(10) == []
+
+
+def test_a_hidden_proposal_erased_while_its_notices_wait_goes_out_as_hidden(svc):
+    """Hidden wins over erased, as in the results and the channel: the endorsers are told the
+    reason it was hidden, not that its author had it deleted."""
+    for uid in (AUTHOR, *FANS):
+        svc.register(uid, region="suwon", consent_version="v1")
+    card = svc.submit_proposal(AUTHOR, R, title=SECRET, body="b", category="community",
+                               region="suwon", budget=500_000)  # fmt: skip
+    pid, number = card.proposal_id, str(card.number)
+    for fan in FANS:
+        svc.endorse(fan, pid)
+    svc.answer_proposal(OFFICIAL, pid, "검토하겠습니다.")
+    svc.hide_proposal(OFFICIAL, pid, "abuse")
+    svc.erase_personal_data(AUTHOR)  # the author's own notices go with their data
+    bot = RecordingBot()
+    sender = OutboxSender(svc, bot, CATALOG, journal=DeliveryJournal(svc._engine),  # type: ignore[arg-type]
+                          per_chat_interval=0.0)  # fmt: skip
+    assert asyncio.run(sender.drain(budget_s=10)) == len(FANS)
+    assert sorted(bot.sent) == [(fan, hidden("ko", "abuse", number=number)) for fan in FANS]
+    assert SECRET not in repr(bot.sent)

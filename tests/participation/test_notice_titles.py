@@ -14,6 +14,8 @@ from i18n.catalog import Catalog
 from participation.report import withheld_notice
 from participation.service import ParticipationService
 from participation.store import tables as t
+from participation.views import NoticeTitle
+from participation.views import withheld_as
 from tests.participation.test_service_support import ADMIN
 from tests.participation.test_service_support import start
 
@@ -123,3 +125,50 @@ def test_a_notice_without_a_text_of_its_own_for_a_withheld_title_falls_back_to_a
     text = withheld_notice(CATALOG, "ko", "participation.notice.restored", "rw-7", "erased")
     assert text == CATALOG.text("ko", "participation.notice.title_erased", number="7")
     assert "#7" in text and "participation." not in text
+
+
+# --- hidden and erased: one rule with the results ----------------------------------------------
+
+
+def test_a_hidden_proposal_whose_content_is_then_erased_stays_hidden_in_notices(service):
+    """As ``report.shown_titles`` shows it in the results, the openings and the channel:
+    hidden (with its reason) wins over erased for everyone but the author."""
+    pid = answered(service)
+    service.hide_proposal(ADMIN, pid, "personal_info")
+    service.erase_personal_data(AUTHOR)
+    seen = service.notice_title(pid, FAN)
+    assert (seen.title, seen.withheld) == ("", "hidden:personal_info")
+    [fan] = [m for m in service.claim_outbox(10) if m.user_id == FAN]
+    assert fan.withheld == "hidden:personal_info" and fan.params["title"] == ""
+    assert service.notice_titles([(pid, FAN)])[(pid, FAN)] == seen
+    assert service.withheld_proposals() == {pid: "hidden:personal_info"}
+
+
+def test_an_erased_proposal_hidden_afterwards_is_hidden_too(service):
+    pid = answered(service)
+    service.erase_personal_data(AUTHOR)
+    service.hide_proposal(ADMIN, pid, "spam")
+    assert service.notice_title(pid, FAN).withheld == "hidden:spam"
+
+
+def test_the_author_of_a_hidden_and_erased_proposal_is_told_it_was_erased(service):
+    """The author may read their hidden title; once its content is gone there is none: the
+    author (registered again, given their rows back) reads "erased", never the reason."""
+    pid = answered(service)
+    service.hide_proposal(ADMIN, pid, "abuse")
+    service.erase_personal_data(AUTHOR)
+    service.register(AUTHOR, region="suwon", consent_version="v1")
+    assert service.notice_title(pid, AUTHOR) == NoticeTitle(title="", withheld="erased")
+    assert service.notice_title(pid, FAN).withheld == "hidden:abuse"
+
+
+def test_notices_and_results_share_one_rule():
+    """``report.shown_titles`` and the notices both ask ``views.withheld_as``."""
+    cases = [
+        (False, None, False), (True, "spam", False), (False, None, True), (True, "abuse", True)
+    ]  # fmt: skip
+    expected = [None, "hidden:spam", "erased", "hidden:abuse"]
+    assert [withheld_as(hidden=h, hide_reason=r, erased=e) for h, r, e in cases] == expected
+    # the author reads their own hidden title, or "erased" when its content is gone
+    assert withheld_as(hidden=True, hide_reason="spam", erased=False, author=True) is None
+    assert withheld_as(hidden=True, hide_reason="spam", erased=True, author=True) == "erased"
