@@ -33,6 +33,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,7 @@ from telegram.error import TelegramError
 
 from bot.router import not_modified
 from bot.transport import retry_after_s
+from gateway.broadcast import TITLE
 from gateway.broadcast import notice_text
 from gateway.broadcast import shown_of
 from gateway.results_edits import FIRST_RETRY_S
@@ -111,16 +113,22 @@ class DeliveredNotices:
         with write_transaction(self._engine) as conn:
             conn.execute(notice_subjects.delete().where(c.proposal_id.in_(sorted(proposals))))
 
-    def of(self, proposals: Collection[str], limit: int) -> list[Delivered]:
-        """Return up to `limit` delivered notices about `proposals` that may be edited."""
+    def of(self, expected: Mapping[str, str], limit: int) -> list[Delivered]:
+        """Return up to `limit` delivered notices about the proposals of `expected` that do
+        not show what a notice to someone else than the author should (`expected`): the ones
+        to edit, and their authors' (few; `_seen` tells them apart)."""
         o, r = self._t.outbox.c, self._t.residents.c
+        differ = [
+            sa.and_(o.proposal == p, o.shown != shown) for p, shown in sorted(expected.items())
+        ]
         query = (
             sa.select(
                 o.id, o.user_id, r.locale, o.key, o.params, o.proposal, o.message_id, o.shown
             )  # fmt: skip
             .outerjoin(self._t.residents, r.user_id == o.user_id)
             .where(
-                o.proposal.in_(sorted(proposals)),
+                o.proposal.in_(sorted(expected)),
+                sa.or_(*differ),
                 o.message_id.is_not(None),
                 o.shown != GONE_SHOWN,
             )
@@ -196,7 +204,8 @@ class NoticeEditor:
         counts = {"edited": 0, "unchanged": 0, "gone": 0, "refused": 0, "left": 0}
         if not looking:
             return counts
-        left = await self._edit_all(looking, now, counts)
+        expected = {p: withheld.get(p) or TITLE for p in looking}
+        left = await self._edit_all(expected, now, counts)
         for proposal in sorted(left):  # look again later, whatever the change was
             state = withheld.get(proposal, "")
             await asyncio.to_thread(self._notices.mark, proposal, state, int(now + RECHECK_S))
@@ -204,9 +213,12 @@ class NoticeEditor:
             log.info("notices_refreshed", **counts)
         return counts
 
-    async def _edit_all(self, looking: set[str], now: float, counts: dict[str, int]) -> set[str]:
-        """Edit the notices of `looking` that need it; return the proposals with some left."""
-        rows = await asyncio.to_thread(self._notices.of, looking, MAX_ROWS)
+    async def _edit_all(
+        self, expected: dict[str, str], now: float, counts: dict[str, int]
+    ) -> set[str]:
+        """Edit the notices of `expected`'s proposals that need it; return the proposals with
+        some left."""
+        rows = await asyncio.to_thread(self._notices.of, expected, MAX_ROWS)
         left: set[str] = {row.proposal for row in rows} if len(rows) == MAX_ROWS else set()
         if not rows:
             return left

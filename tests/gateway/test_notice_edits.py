@@ -21,12 +21,12 @@ from telegram.error import RetryAfter
 from gateway import store
 from gateway.broadcast import DeliveryJournal
 from gateway.broadcast import OutboxSender
+from gateway.broadcast import notice_text
 from gateway.notice_edits import DeliveredNotices
 from gateway.notice_edits import NoticeEditor
 from gateway.notice_edits import refresh_notices
 from gateway.settings import SANDBOX_TOKEN
 from i18n.catalog import Catalog
-from participation.report import withheld_notice
 from participation.service import ParticipationService
 from participation.store import tables as t
 from tests.participation.conftest import PEPPER
@@ -124,8 +124,11 @@ def recorded(world: dict[str, Any]) -> dict[int, tuple[Any, ...]]:
 
 
 def withheld(world: dict[str, Any], why: str) -> str:
-    """What the sender sends FAN now about the proposal, withheld for `why`."""
-    return withheld_notice(CATALOG, "ko", ANSWERED, world["pid"], why)
+    """What the sender would send FAN now (`broadcast.notice_text` with `notice_title`, as
+    `OutboxSender._text`), checked to be the withheld wording for `why`."""
+    seen = world["svc"].notice_title(world["pid"], FAN)
+    assert seen.withheld == why
+    return notice_text(CATALOG, "ko", ANSWERED, {"proposal": world["pid"]}, seen)
 
 
 def test_a_delivered_notice_records_its_message_and_that_it_showed_the_title(world):
@@ -187,7 +190,7 @@ def test_an_erasure_edits_the_endorsers_notice_to_say_it_was_deleted(world):
     world["svc"].erase_personal_data(AUTHOR)
     assert refresh(world)["edited"] == 1
     assert shown(world, FAN) == withheld(world, "erased")
-    assert TITLE not in shown(world, FAN)
+    assert TITLE not in shown(world, FAN) and "작성자의 요청으로" in shown(world, FAN)
 
 
 def test_a_429_pauses_every_edit_for_what_it_asks(world):
@@ -306,3 +309,20 @@ def test_a_notice_with_a_button_is_never_recorded_so_never_edited_without_it():
     assert asyncio.run(sender.drain(budget_s=10)) == 2
     assert [bool(kw.get("reply_markup")) for kw in sent] == [True, False]
     assert journal.recorded == [(2, "r-3", 2, "title")]
+
+
+def test_notices_already_right_do_not_take_the_rows_read_per_run(world, monkeypatch):
+    """A proposal with more delivered notices than a run reads: the ones already showing the
+    withheld wording are not read again, so the rest are reached."""
+    import gateway.notice_edits as notice_edits
+
+    monkeypatch.setattr(notice_edits, "MAX_ROWS", 2)
+    o = t.outbox.c
+    with world["engine"].begin() as conn:
+        conn.execute(sa.update(t.outbox).where(o.user_id == FAN).values(id=1000))
+        fan = conn.execute(sa.select(t.outbox).where(o.id == 1000)).one()._asdict()
+        edited = {"id": 999, "user_id": 12, "message_id": 1, "shown": "hidden:spam"}
+        conn.execute(sa.insert(t.outbox).values({**fan, **edited}))  # another's, already edited
+    world["svc"].hide_proposal(ADMIN, world["pid"], "spam")
+    assert refresh(world)["edited"] == 1
+    assert shown(world, FAN) == withheld(world, "hidden:spam")
