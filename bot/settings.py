@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import structlog
 from telegram import InlineKeyboardMarkup
 from telegram import ReplyKeyboardRemove
 
@@ -14,6 +17,9 @@ from bot.router import str_arg
 from bot.start import region_keyboard
 from i18n.catalog import LOCALES
 from participation.domain.events import JSON
+
+log = structlog.get_logger(__name__)
+FORGET_TIMEOUT_S = 5.0  # Redis is not waited on longer: the erasure is committed already
 
 
 def register(router: Router) -> None:
@@ -104,7 +110,18 @@ async def erase_ask(ctx: Ctx, args: dict[str, JSON]) -> None:
 
 
 async def erase(ctx: Ctx, args: dict[str, JSON]) -> None:
-    """Erase my personal data and content; the ledger keeps only its commitments."""
+    """Erase my personal data and content; the ledger keeps only its commitments.
+
+    The updates of mine the workers gave up on go too (``extra["forget_dead_letters"]``,
+    wired by the gateway: they hold my id, name and what I typed). Best effort: when Redis
+    cannot be reached the erasure stands and is confirmed, the failure is logged, and the
+    dead letters still go with their 30-day trim."""
     count = await ctx.call(ctx.svc.erase_personal_data, ctx.user_id)
+    forget = ctx.services.extra.get("forget_dead_letters")
+    if callable(forget):
+        try:
+            await asyncio.wait_for(forget(ctx.user_id), FORGET_TIMEOUT_S)
+        except Exception as err:  # type only: nothing of the person in the logs
+            log.warning("dead_letters_not_forgotten", error=type(err).__name__)
     await ctx.show(ctx.t("bot.settings.erased_inline"))
     await ctx.send(ctx.t("bot.settings.erased", count=count), ReplyKeyboardRemove())

@@ -38,6 +38,13 @@ are trimmed 30 days after they were written.
   not applied blindly.
 - `drop` deletes entries for good and says how many.
 
+A person who erases their data (the bot's settings) loses their dead letters too
+(`DeadLetters.forget`, given to the bot as `extra["forget_dead_letters"]` by gateway.wiring):
+every entry whose raw update names their Telegram id anywhere (as its sender or chat, a
+forwarded or replied-to author, a mention), parsable or not. Otherwise their messages would
+stay in Redis for 30 days, readable with `list --raw`, and a replay would apply them after
+the erasure.
+
 Output is Korean, then English; the help and usage errors are in the language of `--locale`
 or the environment (gateway/rounds.py). Exit status 0 when every ID was found, 1 when one
 was not (each is named), 2 for a usage error.
@@ -46,9 +53,12 @@ was not (each is named), 2 for a usage error.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import re
 import sys
+from collections.abc import Awaitable
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from typing import Any
@@ -163,6 +173,30 @@ class DeadLetters:
     def drop_all(self) -> int:
         """Delete every entry (one XTRIM); return how many."""
         return int(self.client.xtrim(self.key, maxlen=0, approximate=False))
+
+    def forget(self, user_id: int) -> int:
+        """Delete every entry that names Telegram id ``user_id`` (a person's erasure);
+        return how many. The raw update is searched, not parsed: an object's ``"id"`` equal
+        to it anywhere (the sender, the private chat, a forwarded or replied-to author, a
+        mentioned user) counts, in an unparsable update too; message, update and file ids
+        have keys of their own, and a callback query's id is a string."""
+        pattern = re.compile(rb'"id"\s*:\s*%d(?![0-9])' % user_id)
+        found = [i for i, fields in self.entries() if pattern.search(fields.get(b"u", b""))]
+        deleted = 0
+        for start in range(0, len(found), 100):
+            deleted += int(self.client.xdel(self.key, *found[start : start + 100]))
+        return deleted
+
+
+def forgetter(client: redis.Redis, layout: StreamLayout) -> Callable[[int], Awaitable[int]]:
+    """Return the bot's ``extra["forget_dead_letters"]``: an ``async (user_id) -> int`` that
+    deletes the person's dead letters (:meth:`DeadLetters.forget`) in a thread."""
+    dead = DeadLetters(client, layout)
+
+    async def forget(user_id: int) -> int:
+        return await asyncio.to_thread(dead.forget, user_id)
+
+    return forget
 
 
 def _text(value: bytes | str) -> str:

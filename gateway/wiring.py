@@ -302,11 +302,13 @@ class Runtime:
             public_chat=self.settings.public_channel,  # never left, whatever its type
         )
         app = build_application(self.settings.telegram_token, base_url, base_file_url, services)
+        from gateway.deadletters import forgetter
         from gateway.results import install  # review day: publish_results, onsite_url
         from gateway.worker import earlier_waiting
 
         install(self, services, app.bot)
         services.extra["inbox_earlier"] = earlier_waiting(self.redis, self.layout)
+        services.extra["forget_dead_letters"] = forgetter(self.redis, self.layout)
         return app
 
     def broadcast_owner(self, broadcast_id: int) -> int | None:
