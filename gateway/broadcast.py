@@ -70,12 +70,14 @@ def notice_text(
     catalog: Catalog, locale: str, key: str, params: Mapping[str, Any], seen: NoticeTitle | None
 ) -> str:
     """Return a notice's text, naming its proposal as `seen` (`service.notice_title`) allows:
-    the withheld variant (`report.withheld_notice`, built from the proposal's id and the
-    reason alone) or the key's text with the title; `seen` None: not about a proposal."""
+    the withheld variant (`report.withheld_notice`, built from the proposal's id, its round's
+    public title and the reason alone) or the key's text with the title; `seen` None: not
+    about a proposal."""
     if seen is None:
         return catalog.text(locale, key, **params)
     if seen.withheld is not None:
-        return withheld_notice(catalog, locale, key, str(params["proposal"]), seen.withheld)
+        proposal = str(params["proposal"])
+        return withheld_notice(catalog, locale, key, proposal, seen.withheld, seen.round)
     return catalog.text(locale, key, **{**params, "title": seen.title})
 
 

@@ -124,30 +124,40 @@ def withheld_reason(texts: Texts, locale: str, why: str) -> str | None:
 
 
 # Notices about a proposal that have their own texts for a withheld title: "<key>.title_hidden"
-# (params number, reason) and "<key>.title_erased" (number). The others (hidden_*, restored)
-# go to the proposal's author alone, who may read a hidden title and whose notices an erasure
-# deletes, so they get the general "participation.notice.title_hidden"/"_erased" if ever.
+# (params round, number, reason) and "<key>.title_erased" (round, number), and for a round
+# without a title stored "<key>.title_hidden_no_round"/"_erased_no_round" (no round). The
+# others (hidden_*, restored) go to the proposal's author alone, who may read a hidden title and
+# whose notices an erasure deletes, so they get the general "participation.notice.title_hidden"
+# /"_erased" (and "_no_round") if ever.
 WITHHELD_NOTICES = frozenset(
     f"participation.notice.{name}" for name in ("in_review", "answered", "selected")
 )
 GENERAL_NOTICE = "participation.notice"
 
 
-def withheld_notice(texts: Texts, locale: str, key: str, proposal_id: str, why: str) -> str:
+def withheld_notice(
+    texts: Texts, locale: str, key: str, proposal_id: str, why: str, round_title: str = ""
+) -> str:
     """Return the notice ``key`` about ``proposal_id`` for a reader from whom its title is
     withheld (``why`` as :class:`~participation.views.NoticeTitle` names it).
 
     Not the notice with a placeholder in the title's place: a text of its own that says what
     happened and why the title is not shown (hidden by moderation, with the reason; or erased
-    at its author's request), naming the proposal by its number in the round, "#3", as its
-    card and the results' row do (read from the id: nothing of its content, no query).
+    at its author's request), naming the proposal by its round's title (``round_title``, as
+    ``NoticeTitle.round`` has it: public, the name residents see on the round's screens and
+    results) and its number in the round, "#3", as its card and the results' row do (read
+    from the id: nothing of its content). A resident with proposals in two open rounds tells
+    their "#3"s apart; without a round title, the number alone (``*_no_round``).
     """
     base = key if key in WITHHELD_NOTICES else GENERAL_NOTICE
-    number = id_number(proposal_id)
+    params = {"number": id_number(proposal_id)}
+    suffix = "" if round_title else "_no_round"
+    if round_title:
+        params["round"] = round_title
     reason = withheld_reason(texts, locale, why)
     if reason is None:
-        return texts.text(locale, f"{base}.title_erased", number=number)
-    return texts.text(locale, f"{base}.title_hidden", number=number, reason=reason)
+        return texts.text(locale, f"{base}.title_erased{suffix}", **params)
+    return texts.text(locale, f"{base}.title_hidden{suffix}", reason=reason, **params)
 
 
 def id_number(proposal_id: str) -> str:

@@ -159,10 +159,13 @@ class NoticeTitle:
     ``withheld`` is ``"hidden:<reason>"`` (hidden by moderation: from everyone but its author,
     who wrote it) or ``"erased"`` (its content erased at its author's request), as
     ``withheld_titles`` names them, and ``title`` is then ""; else None and the title.
+    ``round`` is the title of the proposal's round (public; "" when none is stored), which a
+    withheld notice names beside the proposal's number (``report.withheld_notice``).
     """
 
     title: str
     withheld: str | None
+    round: str = ""
 
 
 def withheld_as(

@@ -369,6 +369,7 @@ def _seen(found: Any, user_id: int) -> NoticeTitle:
         erased=found.data is None,
         author=found.author_id == user_id,
     )
+    round_title = str(found.round_title or "")
     if why is not None:
-        return NoticeTitle(title="", withheld=why)
-    return NoticeTitle(title=str(found.data.get("title") or ""), withheld=None)
+        return NoticeTitle(title="", withheld=why, round=round_title)
+    return NoticeTitle(title=str(found.data.get("title") or ""), withheld=None, round=round_title)

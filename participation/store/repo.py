@@ -701,15 +701,27 @@ def content_data(conn: Conn, ref: str) -> dict[str, JSON] | None:
 
 def notice_subjects(conn: Conn, proposal_ids: Collection[str]) -> dict[str, Any]:
     """Return, per proposal, what a notice about it may show: ``author_id``, ``hidden``,
-    ``hide_reason`` and ``data`` (its content; None once erased: the erasure sets it NULL,
-    and a content row missing reads the same, its proposal's hiding still read), in one
-    query by primary keys."""
+    ``hide_reason``, ``data`` (its content; None once erased: the erasure sets it NULL,
+    and a content row missing reads the same, its proposal's hiding still read) and
+    ``round_title`` (its round's title, public; None without a round row), in one query by
+    primary keys."""
     if not proposal_ids:
         return {}
-    p, c = t.proposals.c, t.contents.c
+    p, c, r = t.proposals.c, t.contents.c, t.rounds.c
     rows = conn.execute(
-        sa.select(p.proposal_id, p.author_id, p.hidden, p.hide_reason, c.data)
-        .select_from(t.proposals.outerjoin(t.contents, c.ref == p.content_ref))
+        sa.select(
+            p.proposal_id,
+            p.author_id,
+            p.hidden,
+            p.hide_reason,
+            c.data,
+            r.title.label("round_title"),
+        )
+        .select_from(
+            t.proposals.outerjoin(t.contents, c.ref == p.content_ref).outerjoin(
+                t.rounds, r.round_id == p.round_id
+            )
+        )
         .where(p.proposal_id.in_(sorted(set(proposal_ids))))
     ).all()
     return {row.proposal_id: row for row in rows}

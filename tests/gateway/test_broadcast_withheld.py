@@ -35,13 +35,19 @@ SECRET = "홍길동 010-1234-5678 놀이터"  # a title with someone's name and 
 CATALOG = Catalog.load()
 
 
-def hidden(locale: str, reason: str, number: str = "3", key: str = ANSWERED) -> str:
+def hidden(
+    locale: str, reason: str, number: str = "3", key: str = ANSWERED, round: str = ""
+) -> str:
     why = CATALOG.text(locale, f"participation.reason.{reason}")
-    return CATALOG.text(locale, f"{key}.title_hidden", number=number, reason=why)
+    if not round:  # a round without a name stored: the proposal by its number alone
+        return CATALOG.text(locale, f"{key}.title_hidden_no_round", number=number, reason=why)
+    return CATALOG.text(locale, f"{key}.title_hidden", number=number, reason=why, round=round)
 
 
-def erased(locale: str, number: str = "3", key: str = ANSWERED) -> str:
-    return CATALOG.text(locale, f"{key}.title_erased", number=number)
+def erased(locale: str, number: str = "3", key: str = ANSWERED, round: str = "") -> str:
+    if not round:
+        return CATALOG.text(locale, f"{key}.title_erased_no_round", number=number)
+    return CATALOG.text(locale, f"{key}.title_erased", number=number, round=round)
 
 
 @dataclass
@@ -117,6 +123,30 @@ def test_a_withheld_notice_says_what_happened_to_which_number_and_why_no_title(
 ):
     row = Row(1, 500, locale, key, {"proposal": "r-3"}, None)
     outbox = TitledOutbox([row], seen=NoticeTitle(title="", withheld=withheld))
+    bot = RecordingBot()
+    asyncio.run(OutboxSender(outbox, bot, CATALOG).drain(budget_s=10))  # type: ignore[arg-type]
+    assert bot.sent == [(500, expected)]
+
+
+@pytest.mark.parametrize(
+    ("key", "withheld", "locale", "expected"),
+    [
+        (ANSWERED, "hidden:personal_info", "ko",
+         "「2026 따복 공모」 #3 제안에 담당 공무원의 답변이 달렸어요. 이 제안은 운영 원칙에 "
+         "따라 비공개 처리돼서 제목은 알려 드릴 수 없어요. 사유: 개인정보 노출."),
+        ("participation.notice.selected", "erased", "ko",
+         "축하해요! 「2026 따복 공모」 #3 제안이 선정됐어요. 작성자의 요청으로 이 제안의 "
+         "내용이 삭제돼서 제목은 알려 드릴 수 없어요."),
+        ("participation.notice.in_review", "hidden:spam", "en",
+         "Proposal #3 of the round “2026 따복 공모” has enough endorsements and goes to review. "
+         "It was hidden by moderation, so its title is not shown. Reason: Spam."),
+    ],
+)  # fmt: skip
+def test_a_withheld_notice_names_the_round_of_its_number(key, withheld, locale, expected):
+    """Two open rounds each have a "#3": the notice says which round, by its public title."""
+    row = Row(1, 500, locale, key, {"proposal": "r-3"}, None)
+    seen = NoticeTitle(title="", withheld=withheld, round="2026 따복 공모")
+    outbox = TitledOutbox([row], seen=seen)
     bot = RecordingBot()
     asyncio.run(OutboxSender(outbox, bot, CATALOG).drain(budget_s=10))  # type: ignore[arg-type]
     assert bot.sent == [(500, expected)]
@@ -229,7 +259,7 @@ def test_notices_queued_before_a_hiding_go_out_once_without_the_title(svc):
         by_chat.setdefault(chat, []).append(text)
     assert by_chat[AUTHOR][0] == CATALOG.text("ko", ANSWERED, title=SECRET)  # sent before
     for fan in FANS:
-        assert by_chat[fan] == [hidden("ko", "personal_info", number=number)]  # once, no title
+        assert by_chat[fan] == [hidden("ko", "personal_info", number=number, round="r")]
     reason = CATALOG.text("ko", "participation.notice.hidden_personal_info", title=SECRET)
     assert by_chat[AUTHOR][1:] == [reason]  # the author is told which of theirs, in private
     assert svc.claim_outbox(10) == []
@@ -252,5 +282,6 @@ def test_a_hidden_proposal_erased_while_its_notices_wait_goes_out_as_hidden(svc)
     sender = OutboxSender(svc, bot, CATALOG, journal=DeliveryJournal(svc._engine),  # type: ignore[arg-type]
                           per_chat_interval=0.0)  # fmt: skip
     assert asyncio.run(sender.drain(budget_s=10)) == len(FANS)
-    assert sorted(bot.sent) == [(fan, hidden("ko", "abuse", number=number)) for fan in FANS]
+    expected = hidden("ko", "abuse", number=number, round="r")
+    assert sorted(bot.sent) == [(fan, expected) for fan in FANS]
     assert SECRET not in repr(bot.sent)

@@ -123,7 +123,7 @@ def test_an_erased_proposals_notice_says_its_author_had_it_deleted(service):
 
 def test_a_notice_without_a_text_of_its_own_for_a_withheld_title_falls_back_to_a_general_one():
     text = withheld_notice(CATALOG, "ko", "participation.notice.restored", "rw-7", "erased")
-    assert text == CATALOG.text("ko", "participation.notice.title_erased", number="7")
+    assert text == CATALOG.text("ko", "participation.notice.title_erased_no_round", number="7")
     assert "#7" in text and "participation." not in text
 
 
@@ -158,7 +158,8 @@ def test_the_author_of_a_hidden_and_erased_proposal_is_told_it_was_erased(servic
     service.hide_proposal(ADMIN, pid, "abuse")
     service.erase_personal_data(AUTHOR)
     service.register(AUTHOR, region="suwon", consent_version="v1")
-    assert service.notice_title(pid, AUTHOR) == NoticeTitle(title="", withheld="erased")
+    seen = service.notice_title(pid, AUTHOR)
+    assert seen == NoticeTitle(title="", withheld="erased", round="test round")
     assert service.notice_title(pid, FAN).withheld == "hidden:abuse"
 
 
@@ -172,3 +173,51 @@ def test_notices_and_results_share_one_rule():
     # the author reads their own hidden title, or "erased" when its content is gone
     assert withheld_as(hidden=True, hide_reason="spam", erased=False, author=True) is None
     assert withheld_as(hidden=True, hide_reason="spam", erased=True, author=True) == "erased"
+
+
+# --- the withheld notice names the round --------------------------------------------------------
+
+
+def test_notice_title_carries_the_rounds_name_read_in_the_same_query(service):
+    pid = answered(service)
+    service.hide_proposal(ADMIN, pid, "spam")
+    seen = service.notice_title(pid, FAN)
+    assert seen.round == service.round(pid.rpartition("-")[0]).title == "test round"
+    assert service.notice_titles([(pid, FAN)])[(pid, FAN)].round == "test round"
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("ko", "「test round」 #1 제안에 담당 공무원의 답변이 달렸어요. 이 제안은 운영 원칙에 따라 "
+               "비공개 처리돼서 제목은 알려 드릴 수 없어요. 사유: 광고·도배."),
+        ("en", "An official answered proposal #1 of the round “test round”. It was hidden by "
+               "moderation, so its title is not shown. Reason: Spam."),
+    ],
+)  # fmt: skip
+def test_a_withheld_notice_names_the_round_by_its_title(service, locale, expected):
+    """A resident with proposals in two open rounds can tell which one "#1" is."""
+    pid = answered(service)
+    service.hide_proposal(ADMIN, pid, "spam")
+    seen = service.notice_title(pid, FAN)
+    text = withheld_notice(CATALOG, locale, ANSWERED, pid, str(seen.withheld), seen.round)
+    assert text == expected
+
+
+@pytest.mark.parametrize("key", [ANSWERED, "participation.notice.restored"])
+@pytest.mark.parametrize("why", ["erased", "hidden:abuse"])
+@pytest.mark.parametrize("locale", ["ko", "en"])
+def test_every_withheld_notice_names_the_round_and_the_number(key, why, locale):
+    text = withheld_notice(CATALOG, locale, key, "rw-7", why, "2026 따복 공모")
+    assert "2026 따복 공모" in text and "#7" in text and "%(" not in text
+
+
+def test_a_round_without_a_name_keeps_the_numbers_wording():
+    assert (
+        withheld_notice(CATALOG, "ko", ANSWERED, "rw-7", "erased", "")
+        == withheld_notice(CATALOG, "ko", ANSWERED, "rw-7", "erased")
+        == (
+            "#7 제안에 담당 공무원의 답변이 달렸어요. 작성자의 요청으로 이 제안의 내용이 삭제돼서 "
+            "제목은 알려 드릴 수 없어요."
+        )
+    )
