@@ -28,9 +28,9 @@ Caching: every answer above says `Cache-Control: public, no-cache` with an ETag,
 `If-None-Match` with 304. The titles are read live, so a proposal hidden or erased after the
 publication must leave every copy at once: a proxy or a browser may keep a body but must ask
 before each use (a poller's check costs a 304 without a body). The ETag of the page, the CSV
-and the openings is strong (a hash of the bytes); the XLSX's is weak (a hash of what it shows:
-openpyxl stamps each workbook with the time it was written), checked before the workbook is
-built.
+and the openings is strong (a hash of the bytes); the XLSX's is weak (a hash of what it shows,
+the catalog's texts included: openpyxl stamps each workbook with the time it was written),
+checked before the workbook is built.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ from flask import jsonify
 from flask import render_template
 from flask import request
 
+from i18n.catalog import DEFAULT_LOCALE
 from i18n.catalog import LOCALES
+from i18n.catalog import Catalog
 from ledger.hashing import hash_leaf
 from participation import report
 from participation.domain.errors import ParticipationError
@@ -196,11 +198,29 @@ def results_file(round_id: str, fmt: str) -> Response:
 
 def _shown_tag(results: Results, titles: dict[str, str], locale: str) -> str:
     """Return the weak ETag of an XLSX: a hash of what it shows that can change after the
-    publication (the titles, read live) with the results and the language. The catalog's
-    texts are not in it: after a deployment that changes them, a cache may keep a workbook
-    with the old headings (never old titles) until it is fetched afresh."""
-    shown = json.dumps([results.sha256(), titles, locale], sort_keys=True, ensure_ascii=False)
+    publication (the titles, read live) with the results, the language and the catalog's
+    texts in it (sheet names, headings, rule labels: a deployment may change them)."""
+    texts = _texts_digest(deps().catalog, locale)
+    shown = json.dumps([results.sha256(), titles, locale, texts], sort_keys=True,
+                       ensure_ascii=False)  # fmt: skip
     return hashlib.sha256(shown.encode()).hexdigest()[:32]
+
+
+_DIGESTS: dict[int, tuple[Catalog, dict[str, str]]] = {}  # id -> (the catalog, by locale)
+
+
+def _texts_digest(catalog: Catalog, locale: str) -> str:
+    """Return a hash of the catalog's texts in ``locale`` and in the default locale (its
+    fallback), computed once per catalog and locale (a process has one catalog; the entry
+    keeps it alive, so its id is not reused)."""
+    _kept, digests = _DIGESTS.setdefault(id(catalog), (catalog, {}))
+    if locale not in digests:
+        tables = [catalog.messages.get(name, {}) for name in (locale, DEFAULT_LOCALE)]
+        flat = json.dumps([sorted(t.items()) for t in tables], ensure_ascii=False)
+        digests[locale] = hashlib.sha256(flat.encode()).hexdigest()
+        if len(_DIGESTS) > 8:  # catalogs built by tests: keep the newest
+            del _DIGESTS[next(iter(_DIGESTS))]
+    return digests[locale]
 
 
 def _revalidated(response: Response, *, weak_tag: str | None = None) -> Response:

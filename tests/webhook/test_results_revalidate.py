@@ -4,12 +4,15 @@ browser's cache. A strong ETag and 304 keep a poller's repeated checks cheap."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
+from openpyxl import load_workbook
 
+from i18n.catalog import Catalog
 from participation.service import ParticipationService
 from tests.participation.conftest import PEPPER
 from tests.participation.conftest import START
@@ -75,3 +78,23 @@ def test_a_hiding_changes_the_etag_so_a_revalidating_cache_drops_the_title(world
         assert got.headers["ETag"] != before.headers["ETag"]
         if not path.endswith(".xlsx"):
             assert title not in got.get_data().decode("utf-8-sig")
+
+
+def test_the_workbooks_etag_changes_with_the_catalogs_texts(world):
+    """The XLSX's ETag is a hash of what it shows, checked before the workbook is built; it
+    left out the catalog's texts (the sheet names and headings), so after a deployment that
+    changed them a revalidating cache was told 304 and kept the workbook with the old ones."""
+    unused = redis.Redis.from_url("redis://127.0.0.1:1")
+    catalog = Catalog.load()
+    before = make_app(unused, world["ledger"], participation=world["svc"], catalog=catalog)
+    path = f"/results/{R}.xlsx"
+    stored = before.test_client().get(path)
+    again = before.test_client().get(path, headers={"If-None-Match": stored.headers["ETag"]})
+    assert again.status_code == 304
+    messages = {locale: dict(table) for locale, table in catalog.messages.items()}
+    messages["ko"]["report.sheet_name.results"] = "결과표"
+    deployed = make_app(unused, world["ledger"], participation=world["svc"],
+                        catalog=Catalog(messages))  # fmt: skip
+    got = deployed.test_client().get(path, headers={"If-None-Match": stored.headers["ETag"]})
+    assert got.status_code == 200 and got.headers["ETag"] != stored.headers["ETag"]
+    assert load_workbook(io.BytesIO(got.get_data())).sheetnames[0] == "결과표"
