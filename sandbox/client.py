@@ -307,6 +307,96 @@ class Client:
             chat = world.private_chat(bot, user_id)
             return self._set_blocked(bot, chat, blocked)
 
+    # -- groups ------------------------------------------------------------------------------
+    def create_group(
+        self, user_id: int, title: str, members: Sequence[int] = (), *, supergroup: bool = False
+    ) -> JSON:
+        """Create a group (or supergroup) of ``user_id`` and ``members``; return its ``Chat``.
+
+        Raises:
+            KeyError: an unknown user.
+            ValueError: an empty title.
+        """
+        world = self.world
+        chat = world.create_group(user_id, title, list(members), supergroup=supergroup)
+        with world.lock:
+            return chat_api(chat, world.users)
+
+    def add_bot_to_group(
+        self, user_id: int, group_id: int, bot_username: str | None = None
+    ) -> list[JSON]:
+        """Add the bot to the group as ``user_id`` (a member); return the queued updates
+        (``my_chat_member``, then the ``new_chat_members`` message).
+
+        Raises:
+            ValueError: no such group, the user is not in it, or the bot is there already.
+        """
+        world = self.world
+        with world.lock:
+            chat = world.group(group_id, user_id)
+            return world.join_bot(world.bot(bot_username), chat, user_id)
+
+    def send_group_text(
+        self, user_id: int, group_id: int, text: str, *, reply_to: int | None = None
+    ) -> JSON:
+        """Write ``text`` in a group as ``user_id``; return the message's view. Each bot in
+        the group gets it as a ``message`` update if privacy mode lets it through
+        (:meth:`World.group_message_reaches`).
+
+        Raises:
+            ValueError: an empty or too long text, no such group, or the user is not in it.
+        """
+        if not text.strip() or utf16_len(text) > MAX_TEXT:
+            raise ValueError("a Telegram message holds 1-4,096 UTF-16 code units")
+        world = self.world
+        with world.lock:
+            chat = world.group(group_id, user_id)
+            msg = world.new_message(chat, outgoing=False, sender_id=user_id)
+            msg.text, msg.entities = text, auto_entities(text)
+            msg.reply_to = reply_to if world.find_message(chat, reply_to) else None
+            world.add_message(world.bot(), chat, msg)
+            for bot in world.bots.values():
+                if bot.chats.get(chat.id) is chat and world.group_message_reaches(bot, chat, msg):
+                    world.message_update(bot, chat, msg)
+            return message_view(msg, world.files)
+
+    def groups(self, user_id: int, bot_username: str | None = None) -> list[JSON]:
+        """Return the groups ``user_id`` is in, oldest first: ``{"chat", "bot_member"}``."""
+        world = self.world
+        with world.lock:
+            bot = world.bot(bot_username)
+            return [
+                {"chat": chat_api(c, world.users), "bot_member": bot.chats.get(c.id) is c}
+                for c in world.groups.values()
+                if user_id in c.members
+            ]
+
+    def group_state(self, user_id: int, group_id: int, bot_username: str | None = None) -> JSON:
+        """Return what a member sees of a group: its chat, whether the bot is in it, and
+        every message with its sender's name.
+
+        Raises:
+            ValueError: no such group, or the user is not in it.
+        """
+        world = self.world
+        with world.lock:
+            chat = world.group(group_id, user_id)
+            bot = world.bot(bot_username)
+            messages = []
+            for msg in chat.messages.values():
+                view = message_view(msg, world.files)
+                sender = world.users.get(msg.sender_id) if msg.sender_id is not None else None
+                view["from_name"] = (
+                    bot.first_name if msg.outgoing else (sender.first_name if sender else None)
+                )
+                messages.append(view)
+            return {
+                "chat": chat_api(chat, world.users),
+                "bot": {"username": bot.username, "first_name": bot.first_name},
+                "bot_member": bot.chats.get(chat.id) is chat,
+                "messages": messages,
+            }
+
     # -- views -------------------------------------------------------------------------------
     def messages(
         self, chat_id: int | str, bot_username: str | None = None, *, incoming: bool = False
@@ -315,7 +405,7 @@ class Client:
         world = self.world
         with world.lock:
             bot = world.bot(bot_username)
-            chat = _existing_chat(bot, chat_id)
+            chat = _existing_chat(bot, chat_id) or _group(world, chat_id)
             if chat is None:
                 return []
             return [
@@ -469,6 +559,13 @@ def _existing_chat(bot: BotRec, chat_id: int | str) -> ChatRec | None:
         key = chat_id.lstrip("@").lower()
         return bot.chats.get(bot.channels[key]) if key in bot.channels else None
     return bot.chats.get(int(chat_id))
+
+
+def _group(world: World, chat_id: int | str) -> ChatRec | None:
+    """Return the group ``chat_id`` (the bot's messages stay there after it left)."""
+    if isinstance(chat_id, str) and not chat_id.lstrip("-").isdigit():
+        return None
+    return world.groups.get(int(chat_id))
 
 
 def _callback_data(markup: JSON | None) -> set[str]:

@@ -29,6 +29,7 @@ from sandbox.text import auto_entities
 from sandbox.text import merge_entities
 from sandbox.text import parse_html
 from sandbox.text import parse_markdown_v2
+from sandbox.world import GROUP_TYPES
 from sandbox.world import World
 
 Method = Callable[[World, BotRec, Params], object]
@@ -90,6 +91,8 @@ _MARKUP_JSON = "can't parse reply keyboard markup JSON object"
 def _deliver(world: World, bot: BotRec, chat: ChatRec, msg: MessageRec) -> JSON:
     """Store the message, count the send, update the user's keyboard. Requires the lock."""
     world.flood.record(chat.id)
+    if chat.type in GROUP_TYPES:
+        chat.last_bot = bot.id  # privacy mode: bare commands now go to this bot
     if msg.keyboard is not None:
         if msg.keyboard.get("remove_keyboard"):
             chat.reply_keyboard = None
@@ -502,6 +505,18 @@ def send_chat_action(world: World, bot: BotRec, p: Params) -> object:
     return True
 
 
+def leave_chat(world: World, bot: BotRec, p: Params) -> object:
+    """leaveChat: the bot leaves a group, supergroup or channel; ``my_chat_member`` (left)
+    follows. A private chat cannot be left; a group the bot is not in is refused as a send
+    to it is (403); an unknown chat is not found (400)."""
+    with world.lock:
+        chat = world.member_chat(bot, p.chat_id())
+        if chat.type == "private":
+            raise bad_request("chat member status can't be changed in private chats")
+        world.leave_group(bot, chat)
+        return True
+
+
 def get_me(world: World, bot: BotRec, p: Params) -> object:
     """getMe."""
     return bot.to_api()
@@ -548,6 +563,7 @@ METHODS: dict[str, Method] = {
     "getchat": get_chat,
     "getchatmember": get_chat_member,
     "sendchataction": send_chat_action,
+    "leavechat": leave_chat,
     "setmydescription": accept,
     "setmyshortdescription": accept,
     "setmyname": accept,

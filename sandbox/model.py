@@ -106,6 +106,9 @@ class MessageRec:
     edit_date: int | None = None
     deleted: bool = False
     pinned_message_id: int | None = None  # set on the service message that says "pinned"
+    new_chat_members: list[JSON] | None = None  # service message: someone added them
+    left_chat_member: JSON | None = None  # service message: they left
+    group_chat_created: bool = False  # service message: the group was created
     deep_link: str | None = None  # the start payload, when a user opened a t.me link
     sent_at: float = 0.0  # monotonic, for rate statistics
 
@@ -120,10 +123,13 @@ class MessageRec:
 
 @dataclass
 class ChatRec:
-    """A private chat between the bot and one user, or a channel the bot administers."""
+    """A private chat between the bot and one user, a channel the bot administers, or a
+    group or supergroup of people (``members``) the bot may be in. A group is one record in
+    ``World.groups``, shared by every bot in it (each holds it in ``BotRec.chats`` while it is
+    a member), so all see one history with one message id sequence, as in Telegram."""
 
     id: int
-    type: str  # "private" | "channel"
+    type: str  # "private" | "group" | "supergroup" | "channel"
     title: str | None = None
     username: str | None = None
     messages: OrderedDict[int, MessageRec] = field(default_factory=OrderedDict)
@@ -132,6 +138,8 @@ class ChatRec:
     blocked: bool = False  # the user blocked the bot
     started: bool = False  # the user has written to the bot at least once
     reply_keyboard: JSON | None = None  # what the user's keyboard area shows
+    members: list[int] = field(default_factory=list)  # a group's people, by user id
+    last_bot: int | None = None  # the bot that wrote last in a group (privacy mode)
 
     def chat_instance(self, bot_id: int) -> str:
         """Return the stable ``chat_instance`` of callback queries from this chat."""
@@ -227,10 +235,13 @@ def message_api(msg: MessageRec, chat: ChatRec, bot: BotRec, users: dict[int, Us
     elif msg.sender_id is not None and msg.sender_id in users:
         out["from"] = users[msg.sender_id].to_api()
     keys = ("text", "caption", "photo", "document", "contact", "media_group_id", "reply_markup")
-    for key in (*keys, "edit_date"):
+    service = ("new_chat_members", "left_chat_member")
+    for key in (*keys, *service, "edit_date"):
         value = getattr(msg, key)
         if value is not None:
             out[key] = value
+    if msg.group_chat_created:
+        out["supergroup_chat_created" if chat.type == "supergroup" else "group_chat_created"] = True
     if msg.text is not None and msg.entities:
         out["entities"] = msg.entities
     if msg.caption is not None and msg.caption_entities:
@@ -274,4 +285,7 @@ def message_view(msg: MessageRec, files: dict[str, FileRec]) -> JSON:
         "deleted": msg.deleted,
         "pinned_message_id": msg.pinned_message_id,
         "deep_link": msg.deep_link,
+        "new_chat_members": msg.new_chat_members,
+        "left_chat_member": msg.left_chat_member,
+        "group_chat_created": msg.group_chat_created,
     }

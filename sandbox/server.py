@@ -254,6 +254,29 @@ class SandboxServer:
         """Share the user's own contact (as a ``request_contact`` button does) or another."""
         return self.client.send_contact(user_id, phone_number, **kw)
 
+    def create_group(
+        self, user_id: int, title: str, members: list[int] | None = None, *,
+        supergroup: bool = False,
+    ) -> JSON:  # fmt: skip
+        """Create a group (``-4...``; ``supergroup``: ``-100...``) of the user and
+        ``members``; return its ``Chat``. The bot is not in it until added."""
+        return self.client.create_group(user_id, title, members or (), supergroup=supergroup)
+
+    def add_bot_to_group(self, user_id: int, group_id: int) -> list[JSON]:
+        """Add the bot to the group as the member ``user_id``: ``my_chat_member`` and the
+        ``new_chat_members`` message, as from Telegram; return the updates."""
+        return self.client.add_bot_to_group(user_id, group_id)
+
+    def send_group_text(
+        self, user_id: int, group_id: int, text: str, reply_to: int | None = None
+    ) -> JSON:
+        """Write in a group; the bot gets what privacy mode lets through. Return the view."""
+        return self.client.send_group_text(user_id, group_id, text, reply_to=reply_to)
+
+    def groups(self, user_id: int) -> list[JSON]:
+        """Return the user's groups: ``{"chat", "bot_member"}`` each."""
+        return self.client.groups(user_id)
+
     def press(self, user_id: int, message_id: int, callback_data: str) -> JSON:
         """Tap an inline button; return the ``callback_query`` update."""
         return self.client.press(user_id, message_id, callback_data)
@@ -322,6 +345,7 @@ class SandboxServer:
                 "default": world.bot(),
                 "users": world.users,
                 "files": world.files,
+                "groups": world.groups,
             }
             data = pickle.dumps(state)
         path = self.data_dir / STATE_FILE

@@ -31,11 +31,13 @@ from sandbox.model import ChatRec
 from sandbox.model import FileRec
 from sandbox.model import MessageRec
 from sandbox.model import UserRec
+from sandbox.model import chat_api
 from sandbox.model import message_api
 
 DEFAULT_BOT_USERNAME = "ttabok_sandbox_bot"
 # Updates that Telegram does not send unless allowed_updates names them.
 OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+GROUP_TYPES = ("group", "supergroup")
 MAX_POLL_TIMEOUT = 50
 
 
@@ -75,7 +77,9 @@ class World:
         self._file_bytes = 0
         self._ids = itertools.count(1)
         self._user_ids = itertools.count(5_000_000_001)
-        self._channel_ids = itertools.count(1_000_000_001)
+        self._channel_ids = itertools.count(1_000_000_001)  # supergroups' too: one id space
+        self.groups: dict[int, ChatRec] = {}  # every group and supergroup, by (negative) id
+        self._group_ids = itertools.count(4_000_000_001)
 
     # -- bookkeeping -------------------------------------------------------------------------
     def touch(self) -> None:
@@ -105,7 +109,12 @@ class World:
             channels = [
                 -c - 1_000_000_000_000 for b in self.bots.values() for c in b.channels.values()
             ]
-            self._channel_ids = itertools.count(max([1_000_000_000, *channels]) + 1)
+            groups = state.get("groups")
+            self.groups = groups if isinstance(groups, dict) else {}
+            supergroups = [-g - 1_000_000_000_000 for g in self.groups if g < -1_000_000_000_000]
+            basic = [-g for g in self.groups if g >= -1_000_000_000_000]
+            self._channel_ids = itertools.count(max([1_000_000_000, *channels, *supergroups]) + 1)
+            self._group_ids = itertools.count(max([4_000_000_000, *basic]) + 1)
             for bot in self.bots.values():
                 bot.poll_generation = 0
             self.touch()
@@ -204,15 +213,144 @@ class World:
             return self.private_chat(bot, ref)
         raise bad_request("chat not found")
 
+    def member_chat(self, bot: BotRec, ref: int | str) -> ChatRec:
+        """Resolve ``ref`` as :meth:`chat_for_bot` does; a group the bot is not in is refused
+        as Telegram refuses it (403 bot is not a member of the group / supergroup chat).
+        Requires the lock."""
+        try:
+            return self.chat_for_bot(bot, ref)
+        except ApiError:
+            group = self.groups.get(ref) if isinstance(ref, int) else None
+            if group is None:
+                raise
+            raise forbidden(f"bot is not a member of the {group.type} chat") from None
+
     def writable_chat(self, bot: BotRec, ref: int | str) -> ChatRec:
-        """Resolve ``ref`` for sending; refuse users who blocked or never started the bot."""
-        chat = self.chat_for_bot(bot, ref)
+        """Resolve ``ref`` for sending; refuse users who blocked or never started the bot,
+        and groups the bot is not in."""
+        chat = self.member_chat(bot, ref)
         if chat.type == "private":
             if chat.blocked:
                 raise forbidden("bot was blocked by the user")
             if not chat.started:
                 raise forbidden("bot can't initiate conversation with a user")
         return chat
+
+    # -- groups ------------------------------------------------------------------------------
+    def create_group(
+        self, creator_id: int, title: str, members: list[int], *, supergroup: bool = False
+    ) -> ChatRec:
+        """Create a group (id ``-4...``) or supergroup (``-100...``) of ``creator_id`` and
+        ``members``, with the "group created" service message. No bot is in it yet.
+
+        Raises:
+            KeyError: an unknown user.
+            ValueError: an empty title.
+        """
+        title = title.strip()
+        if not title or len(title) > 128:
+            raise ValueError("a group's title has 1-128 characters")
+        with self.lock:
+            people = [self.user(uid).id for uid in dict.fromkeys([creator_id, *members])]
+            if supergroup:
+                chat_id, kind = -(1_000_000_000_000 + next(self._channel_ids)), "supergroup"
+            else:
+                chat_id, kind = -next(self._group_ids), "group"
+            chat = ChatRec(id=chat_id, type=kind, title=title, members=people)
+            self.groups[chat_id] = chat
+            created = self.new_message(chat, outgoing=False, sender_id=creator_id)
+            created.group_chat_created = True
+            self.add_message(self.bot(), chat, created)
+            return chat
+
+    def group(self, group_id: int, user_id: int) -> ChatRec:
+        """Return the group ``group_id`` of which ``user_id`` is a member. Requires the lock.
+
+        Raises:
+            ValueError: no such group, or the user is not a member.
+        """
+        chat = self.groups.get(group_id)
+        if chat is None:
+            raise ValueError(f"no sandbox group {group_id}")
+        if user_id not in chat.members:
+            raise ValueError(f"user {user_id} is not a member of group {group_id}")
+        return chat
+
+    def join_bot(self, bot: BotRec, chat: ChatRec, adder_id: int) -> list[JSON]:
+        """``adder_id`` adds ``bot`` to the group ``chat``: Telegram sends ``my_chat_member``
+        (left -> member, from the adder), then the ``new_chat_members`` service message.
+        Requires the lock. Return the updates made (queued unless allowed_updates exclude).
+
+        Raises:
+            ValueError: the bot is in the group already.
+        """
+        if bot.chats.get(chat.id) is chat:
+            raise ValueError(f"the bot is already in group {chat.id}")
+        bot.chats[chat.id] = chat
+        adder = self.user(adder_id).to_api()
+        change = self.member_change(bot, chat, adder, "left", "member")
+        msg = self.new_message(chat, outgoing=False, sender_id=adder_id)
+        msg.new_chat_members = [bot.to_api()]
+        self.add_message(bot, chat, msg)
+        return [change, self.message_update(bot, chat, msg)]
+
+    def leave_group(self, bot: BotRec, chat: ChatRec) -> JSON:
+        """The bot leaves ``chat`` (leaveChat): gone from its chats, the ``left_chat_member``
+        service message in the group, and ``my_chat_member`` (member -> left, from the bot).
+        Requires the lock."""
+        del bot.chats[chat.id]
+        if chat.type == "channel":
+            bot.channels.pop((chat.username or "").lower(), None)
+        else:
+            msg = self.new_message(chat, outgoing=True, sender_id=None)
+            msg.left_chat_member = bot.to_api()
+            self.add_message(bot, chat, msg)
+        old = "administrator" if chat.type == "channel" else "member"
+        return self.member_change(bot, chat, bot.to_api(), old, "left")
+
+    def member_change(self, bot: BotRec, chat: ChatRec, by: JSON, old: str, new: str) -> JSON:
+        """Queue the ``my_chat_member`` update of the bot's status in ``chat`` changing from
+        ``old`` to ``new`` by ``by`` (a User). Requires the lock."""
+        bot_user = bot.to_api()
+        members: list[JSON] = []
+        for status in (old, new):
+            member: JSON = {"status": status, "user": bot_user}
+            if status == "kicked":
+                member["until_date"] = 0
+            if status == "administrator":
+                member.update(can_be_edited=False, is_anonymous=False, can_manage_chat=True,
+                              can_delete_messages=True, can_manage_video_chats=False,
+                              can_restrict_members=True, can_promote_members=False,
+                              can_change_info=True, can_invite_users=True,
+                              can_post_stories=False, can_edit_stories=False,
+                              can_delete_stories=False, can_post_messages=True)  # fmt: skip
+            members.append(member)
+        payload: JSON = {
+            "chat": chat_api(chat, self.users),
+            "from": by,
+            "date": int(time.time()),
+            "old_chat_member": members[0],
+            "new_chat_member": members[1],
+        }
+        return self.enqueue(bot, "my_chat_member", payload)
+
+    def group_message_reaches(self, bot: BotRec, chat: ChatRec, msg: MessageRec) -> bool:
+        """Return whether a person's message in a group reaches ``bot`` in privacy mode (what
+        getMe's ``can_read_all_group_messages: false`` says): a command meant for it
+        (``/cmd@bot``, or ``/cmd`` when no other bot wrote there last), a reply to its
+        message, a service message. Requires the lock."""
+        if msg.new_chat_members or msg.left_chat_member or msg.group_chat_created:
+            return True
+        replied = chat.messages.get(msg.reply_to) if msg.reply_to is not None else None
+        if replied is not None and replied.outgoing:
+            return True
+        first = (msg.text or msg.caption or "").split(maxsplit=1)
+        if not first or not first[0].startswith("/") or len(first[0]) < 2:
+            return False
+        command, _, addressee = first[0].partition("@")
+        if addressee:
+            return addressee.lower() == bot.username.lower()
+        return chat.last_bot is None or chat.last_bot == bot.id
 
     def add_message(self, bot: BotRec, chat: ChatRec, msg: MessageRec) -> MessageRec:
         """Append ``msg`` to ``chat``, dropping the oldest beyond the cap. Requires the lock."""
