@@ -223,6 +223,53 @@ def block(user_id: int) -> tuple[Response, int]:
     return jsonify({"ok": True}), 200
 
 
+@bp.get("/api/groups/<int:user_id>")
+def groups(user_id: int) -> Response:
+    """List every group, with whether the persona and the bot are in it."""
+    return jsonify({"groups": _services().client.groups(user_id)})
+
+
+@bp.post("/api/groups/<int:user_id>")
+def create_group(user_id: int) -> tuple[Response, int]:
+    """Create a group of the persona: ``{"title"}``."""
+    title = str(_json_body().get("title", ""))
+    try:
+        chat = _services().client.create_group(user_id, title)
+    except (KeyError, ValueError) as err:
+        return _refused(err)
+    return jsonify(chat), 201
+
+
+@bp.get("/api/group/<int:user_id>/<int(signed=True):group_id>")
+def group_state(user_id: int, group_id: int) -> tuple[Response, int]:
+    """Return a group as its member sees it: the chat, the bot's presence, the messages."""
+    try:
+        state = _services().client.group_state(user_id, group_id)
+    except ValueError as err:
+        return _refused(err)
+    state["messages"] = [_public(m) for m in state["messages"]]  # type: ignore[attr-defined]
+    return jsonify(state), 200
+
+
+@bp.post("/api/group/<int:user_id>/<int(signed=True):group_id>/<action>")
+def group_action(user_id: int, group_id: int, action: str) -> tuple[Response, int]:
+    """``join`` the group, add the ``bot`` to it, or write a ``text`` there (``{"text"}``)."""
+    client = _services().client
+    body = _json_body()
+    try:
+        if action == "join":
+            client.join_group(user_id, group_id)
+        elif action == "bot":
+            client.add_bot_to_group(user_id, group_id)
+        elif action == "text":
+            client.send_group_text(user_id, group_id, str(body.get("text", "")))
+        else:
+            abort(404)
+    except (KeyError, ValueError) as err:
+        return _refused(err)
+    return jsonify({"ok": True}), 200
+
+
 @bp.get("/api/channels")
 def channels() -> Response:
     """Return every channel the bot posts to, with its posts (the public ledger digests)."""

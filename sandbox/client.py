@@ -355,20 +355,46 @@ class Client:
             msg.text, msg.entities = text, auto_entities(text)
             msg.reply_to = reply_to if world.find_message(chat, reply_to) else None
             world.add_message(world.bot(), chat, msg)
-            for bot in world.bots.values():
-                if bot.chats.get(chat.id) is chat and world.group_message_reaches(bot, chat, msg):
+            for bot in world.bots_in(chat):
+                if world.group_message_reaches(bot, chat, msg):
                     world.message_update(bot, chat, msg)
             return message_view(msg, world.files)
 
+    def join_group(self, user_id: int, group_id: int) -> JSON:
+        """``user_id`` joins the group (as by its invite link): the ``new_chat_members``
+        service message, which every bot in it gets. Return the message's view.
+
+        Raises:
+            KeyError: an unknown user.
+            ValueError: no such group, or the user is in it already.
+        """
+        world = self.world
+        with world.lock:
+            user = world.user(user_id)
+            chat = world.groups.get(group_id)
+            if chat is None or user_id in chat.members:
+                raise ValueError(f"user {user_id} cannot join group {group_id}")
+            chat.members.append(user_id)
+            msg = world.new_message(chat, outgoing=False, sender_id=user_id)
+            msg.new_chat_members = [user.to_api()]
+            world.add_message(world.bot(), chat, msg)
+            for bot in world.bots_in(chat):
+                world.message_update(bot, chat, msg)
+            return message_view(msg, world.files)
+
     def groups(self, user_id: int, bot_username: str | None = None) -> list[JSON]:
-        """Return the groups ``user_id`` is in, oldest first: ``{"chat", "bot_member"}``."""
+        """Return every group, oldest first: ``{"chat", "member", "bot_member"}``, where
+        ``member`` says whether ``user_id`` is in it and ``bot_member`` whether the bot is."""
         world = self.world
         with world.lock:
             bot = world.bot(bot_username)
             return [
-                {"chat": chat_api(c, world.users), "bot_member": bot.chats.get(c.id) is c}
+                {
+                    "chat": chat_api(c, world.users),
+                    "member": user_id in c.members,
+                    "bot_member": bot.chats.get(c.id) is c,
+                }
                 for c in world.groups.values()
-                if user_id in c.members
             ]
 
     def group_state(self, user_id: int, group_id: int, bot_username: str | None = None) -> JSON:

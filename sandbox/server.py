@@ -273,8 +273,12 @@ class SandboxServer:
         """Write in a group; the bot gets what privacy mode lets through. Return the view."""
         return self.client.send_group_text(user_id, group_id, text, reply_to=reply_to)
 
+    def join_group(self, user_id: int, group_id: int) -> JSON:
+        """Join a group as ``user_id`` (the ``new_chat_members`` message); return its view."""
+        return self.client.join_group(user_id, group_id)
+
     def groups(self, user_id: int) -> list[JSON]:
-        """Return the user's groups: ``{"chat", "bot_member"}`` each."""
+        """Return every group: ``{"chat", "member", "bot_member"}`` (``member``: the user's)."""
         return self.client.groups(user_id)
 
     def press(self, user_id: int, message_id: int, callback_data: str) -> JSON:

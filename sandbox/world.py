@@ -334,6 +334,12 @@ class World:
         }
         return self.enqueue(bot, "my_chat_member", payload)
 
+    def bots_in(self, chat: ChatRec) -> list[BotRec]:
+        """Return the bots in the group ``chat``, the default one too before its token first
+        called (a person acted before the bot connected). Requires the lock."""
+        found = {id(b): b for b in [self.bot(), *self.bots.values()]}
+        return [b for b in found.values() if b.chats.get(chat.id) is chat]
+
     def group_message_reaches(self, bot: BotRec, chat: ChatRec, msg: MessageRec) -> bool:
         """Return whether a person's message in a group reaches ``bot`` in privacy mode (what
         getMe's ``can_read_all_group_messages: false`` says): a command meant for it

@@ -19,7 +19,7 @@
     return node;
   };
   const state = { user: null, personas: [], bot: "", tab: "chat", seenToasts: new Set(), lastCount: -1,
-    qr: new Map(), stickToBottom: true };
+    qr: new Map(), stickToBottom: true, group: null };
   // Times are KST, written the way the page's language writes them (오후 3:05, 3:05 PM).
   const clock = new Intl.DateTimeFormat(document.documentElement.lang === "en" ? "en-US" : "ko-KR",
     { timeZone: "Asia/Seoul", hour: "2-digit", minute: "2-digit" });
@@ -252,6 +252,77 @@
     }
   }
 
+  // -- groups: a persona creates one, joins one, adds the bot, writes there -------------------
+  function groupService(msg) {
+    const name = msg.from_name || "";
+    if (msg.group_chat_created) return t("group.created", { name });
+    if (msg.left_chat_member) return t("group.bot_left");
+    const added = (msg.new_chat_members || [])[0];
+    if (added) return added.is_bot ? t("group.bot_added", { name }) : t("group.joined", { name });
+    return null;
+  }
+
+  function renderGroups(data) {
+    const box = $("groups");
+    box.replaceChildren();
+    const ids = data.groups.map((g) => g.chat.id);
+    if (!ids.includes(state.group)) {
+      const mine = data.groups.find((g) => g.member);
+      state.group = (mine || data.groups[0] || { chat: {} }).chat.id || null;
+    }
+    for (const g of data.groups) {
+      const chip = el("button", "chip" + (g.chat.id === state.group ? " active" : ""), g.chat.title);
+      chip.type = "button";
+      chip.dataset.groupId = g.chat.id;
+      chip.setAttribute("role", "tab");
+      chip.addEventListener("click", () => { state.group = g.chat.id; state.lastCount = -1; refresh(); });
+      box.append(chip);
+    }
+    return data.groups.find((g) => g.chat.id === state.group) || null;
+  }
+
+  function renderGroup(group, data) {
+    const list = $("group");
+    list.replaceChildren();
+    const member = Boolean(group && group.member);
+    const botIn = Boolean(data && data.bot_member);
+    $("group-note").hidden = member && botIn;
+    $("group-note-text").textContent = !group ? t("group.none") :
+      !member ? t("group.not_member") : t("group.bot_absent");
+    $("group-join").hidden = !group || member;
+    $("group-add-bot").hidden = !member || botIn;
+    $("composer").hidden = !member;
+    if (!data) return;
+    for (const msg of data.messages.filter((m) => !m.deleted)) {
+      const service = groupService(msg);
+      if (service) { list.append(el("div", "service", service)); continue; }
+      const mine = !msg.outgoing && msg.from_user_id === state.user;
+      const box = bubble(msg, false);
+      box.classList.toggle("me", mine);
+      if (!mine) box.prepend(el("div", "sender", msg.from_name || ""));
+      list.append(box);
+    }
+    list.scrollTop = list.scrollHeight;
+  }
+
+  async function refreshGroup() {
+    const group = renderGroups(await api("groups/" + state.user));
+    const data = group && group.member ? await api("group/" + state.user + "/" + group.chat.id) : null;
+    renderGroup(group, data);
+  }
+
+  async function newGroup() {
+    const title = (prompt(t("group.title_prompt")) || "").trim();
+    if (!title) return;
+    const chat = await api("groups/" + state.user, { title });
+    state.group = chat.id;
+    refresh();
+  }
+
+  function groupAction(action) {
+    return () => api("group/" + state.user + "/" + state.group + "/" + action, {});
+  }
+
   function renderChannels(data) {
     const list = $("channel");
     list.replaceChildren();
@@ -267,6 +338,7 @@
   async function refresh() {
     if (!state.user) return;
     if (state.tab === "chat") renderChat(await api("chat/" + state.user));
+    else if (state.tab === "group") await refreshGroup();
     else renderChannels(await api("channels"));
   }
 
@@ -279,6 +351,10 @@
   // -- actions ------------------------------------------------------------------------------
   async function sendText(text) {
     if (!text || !text.trim() || !state.user) return;
+    if (state.tab === "group" && state.group) {
+      await api("group/" + state.user + "/" + state.group + "/text", { text });
+      return;
+    }
     await api("chat/" + state.user + "/text", { text });
   }
 
@@ -287,7 +363,15 @@
     for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.tab === tab);
     $("chat").hidden = tab !== "chat";
     $("channel").hidden = tab !== "channel";
-    $("footer").hidden = tab !== "chat";
+    $("footer").hidden = tab === "channel";
+    // A group has the composer only: no keyboard, no start button, no attachments.
+    for (const id of ["group", "group-bar"]) $(id).hidden = tab !== "group";
+    if (tab !== "group") $("group-note").hidden = true;
+    $("attach").hidden = tab === "group";
+    if (tab === "group") {
+      $("reply-keyboard").hidden = true;
+      $("start").hidden = true;
+    }
     refresh();
   }
 
@@ -341,6 +425,9 @@
     });
     $("start").addEventListener("click", () => sendText("/start"));
     $("add-persona").addEventListener("click", addPersona);
+    $("new-group").addEventListener("click", newGroup);
+    $("group-join").addEventListener("click", groupAction("join"));
+    $("group-add-bot").addEventListener("click", groupAction("bot"));
     $("photo-input").addEventListener("change", async (event) => {
       // Pictures go as photos (Telegram's "send as photo"), any other file as a document;
       // several picked together go as albums of up to ten, as Telegram's apps send them.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page
 from playwright.sync_api import expect
@@ -153,5 +154,51 @@ def test_message_times_follow_the_page_language(
                 assert not re.search(
                     "[\uac00-\ud7a3]", meta.inner_text()
                 )  # no 오후 on an English page
+        finally:
+            browser.close()
+
+
+def test_a_resident_creates_a_group_adds_the_bot_and_sees_it_answer_and_leave(
+    sandbox: SandboxServer,
+) -> None:
+    """The 그룹 tab: a new group (its name asked in a prompt), the bot added (Telegram's
+    my_chat_member reaches the bot), a message written there, and what the bot does in
+    return (a notice and leaveChat, as the real bot's on_group does) shown in the group."""
+    api = f"{sandbox.api_base_url}{TOKEN}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 480, "height": 900}, locale="ko-KR")
+            page.goto(f"{sandbox.url}/sandbox")
+            page.locator(f'.chip[data-user-id="{RESIDENT_ID}"]').click()
+            page.get_by_role("tab", name="그룹").click()
+            expect(page.locator("#group-note")).to_contain_text("아직 그룹이 없어요")
+            page.once("dialog", lambda dialog: dialog.accept("연천 주민 모임"))
+            page.get_by_role("button", name="+ 새 그룹").click()
+            expect(page.locator("#groups .chip.active")).to_have_text("연천 주민 모임")
+            expect(page.locator("#group .service")).to_contain_text(["그룹을 만들었어요"])
+            expect(page.locator("#group-note")).to_contain_text("봇이 이 그룹에 없어요")
+            page.locator("#group-add-bot").click()
+            expect(page.locator("#group .service").last).to_contain_text("봇을 추가했어요")
+            expect(page.locator("#group-note")).to_be_hidden()
+            page.locator("#text").fill("/help@ttabok_sandbox_bot")
+            page.locator("#send").click()
+            expect(page.locator("#group .msg.me")).to_have_text(re.compile("/help@"))
+            updates = httpx.post(f"{api}/getUpdates", json={"timeout": 0}).json()["result"]
+            kinds = [next(k for k in u if k != "update_id") for u in updates]
+            assert kinds == ["my_chat_member", "message", "message"]
+            group_id = updates[0]["my_chat_member"]["chat"]["id"]
+            assert updates[0]["my_chat_member"]["new_chat_member"]["status"] == "member"
+            notice = {"chat_id": group_id, "text": "개인 대화에서 만나요"}
+            assert httpx.post(f"{api}/sendMessage", json=notice).json()["ok"]
+            assert httpx.post(f"{api}/leaveChat", json={"chat_id": group_id}).json()["ok"]
+            bot_message = page.locator("#group .msg:not(.me)")
+            expect(bot_message).to_contain_text("개인 대화에서 만나요")
+            expect(bot_message.locator(".sender")).to_have_text("따복 샌드박스")
+            expect(page.locator("#group .service").last).to_have_text("봇이 그룹을 나갔어요.")
+            expect(page.locator("#group-add-bot")).to_be_visible()  # may be added again
+            page.screenshot(path=str(ARTIFACTS / "sandbox-group.png"), full_page=True)
         finally:
             browser.close()

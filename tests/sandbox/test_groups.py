@@ -12,6 +12,7 @@ from telegram.error import BadRequest
 from telegram.error import Forbidden
 
 from sandbox.server import SandboxServer
+from tests.sandbox.conftest import TOKEN
 
 pytestmark = pytest.mark.asyncio
 
@@ -166,3 +167,20 @@ async def test_groups_survive_a_restart(tmp_path: object) -> None:
         assert second.groups(uid)[0]["bot_member"] is True
     finally:
         second.world.stop()
+
+
+async def test_what_people_do_in_a_group_before_the_bot_connects_waits_for_it(
+    sandbox: SandboxServer,
+) -> None:
+    """The web chat acts before the bot's first call (the default bot has no token yet):
+    the join and a command for it are still queued for it."""
+    uid = person(sandbox)
+    group_id = int(str(sandbox.create_group(uid, "모임")["id"]))
+    sandbox.add_bot_to_group(uid, group_id)
+    sandbox.send_group_text(uid, group_id, "/help@ttabok_sandbox_bot")
+    async with Bot(
+        TOKEN, base_url=sandbox.api_base_url, base_file_url=sandbox.file_base_url
+    ) as late:
+        updates = await late.get_updates(timeout=0)
+    assert [u.my_chat_member is not None for u in updates] == [True, False, False]
+    assert updates[2].message.text == "/help@ttabok_sandbox_bot"
