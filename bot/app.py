@@ -443,6 +443,9 @@ async def on_group(update: Update, context: Context) -> None:
         log.info("group_notice_failed", update_id=update.update_id, error=type(err).__name__)
     try:
         await context.bot.leave_chat(chat.id)
+    except Forbidden:  # not a member (left on an earlier update of the group) or kicked: out
+        log.info("group_already_left", update_id=update.update_id, chat_type=chat.type)
+        return
     except TelegramError as err:  # tried again with the group's next update
         log.warning("group_leave_failed", update_id=update.update_id, error=type(err).__name__)
         return

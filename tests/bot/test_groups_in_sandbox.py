@@ -81,3 +81,24 @@ async def test_a_command_in_a_group_the_bot_was_added_to_before_gets_the_notice(
     world.srv.send_group_text(uid, group_id, f"/my@{world.srv.bot_username}")
     await drain(world)  # gone: nothing reaches it, nothing more is said
     assert [text_of(m) for m in world.srv.messages(group_id) if text_of(m)] == said
+
+
+async def test_a_command_written_right_after_adding_the_bot_is_no_warning(
+    world: BotWorld,
+) -> None:
+    """Someone adds the bot and at once writes /start@bot there: the bot takes the join, says
+    so and leaves; then the command (queued before it left) finds it gone. Telegram refuses
+    the notice and leaveChat (403, not a member): the bot is out already, which is what it
+    wanted, so nothing is logged as a warning (an operator would look for a failure)."""
+    uid = world.user()
+    group_id = int(str(world.srv.create_group(uid, "모임")["id"]))
+    world.srv.add_bot_to_group(uid, group_id)
+    world.srv.send_group_text(uid, group_id, f"/start@{world.srv.bot_username}")
+    with structlog.testing.capture_logs() as logs:
+        await drain(world)
+    said = [text_of(m) for m in world.srv.messages(group_id) if text_of(m)]
+    assert said == [notice(world, "ko")]
+    assert not world.srv.groups(uid)[0]["bot_member"]
+    events = [e["event"] for e in logs if e["event"].startswith("group_")]
+    assert events[0] == "group_left" and "group_leave_failed" not in events, logs
+    assert not [e for e in logs if e["log_level"] in ("error", "warning")], logs
