@@ -477,7 +477,8 @@ _ADMIN_RIGHTS = (
 
 
 def get_chat_member(world: World, bot: BotRec, p: Params) -> object:
-    """getChatMember: the bot administers its channels; users are members of their chat."""
+    """getChatMember: the bot administers its channels; users are members of their chat and
+    of the groups they are in ("left" for the others)."""
     user_id = p.integer("user_id", required="user_id is empty")
     with world.lock:
         chat = world.chat_for_bot(bot, p.chat_id())
@@ -493,6 +494,8 @@ def get_chat_member(world: World, bot: BotRec, p: Params) -> object:
             raise bad_request("user not found")
         if chat.type == "private" and chat.blocked:
             return {"status": "kicked", "user": user.to_api(), "until_date": 0}
+        if chat.type in GROUP_TYPES and chat.id in world.groups and user.id not in chat.members:
+            return {"status": "left", "user": user.to_api()}
         return {"status": "member", "user": user.to_api()}
 
 

@@ -184,3 +184,14 @@ async def test_what_people_do_in_a_group_before_the_bot_connects_waits_for_it(
         updates = await late.get_updates(timeout=0)
     assert [u.my_chat_member is not None for u in updates] == [True, False, False]
     assert updates[2].message.text == "/help@ttabok_sandbox_bot"
+
+
+async def test_get_chat_and_chat_member_of_a_group(bot: Bot, sandbox: SandboxServer) -> None:
+    uid, outsider = person(sandbox), person(sandbox, "바깥")
+    group_id = int(str(sandbox.create_group(uid, "모임")["id"]))
+    sandbox.add_bot_to_group(uid, group_id)
+    chat = await bot.get_chat(group_id)
+    assert (chat.type, chat.title) == ("group", "모임")
+    assert (await bot.get_chat_member(group_id, uid)).status == ChatMemberStatus.MEMBER
+    assert (await bot.get_chat_member(group_id, outsider)).status == ChatMemberStatus.LEFT
+    assert (await bot.get_chat_member(group_id, bot.id)).status == ChatMemberStatus.MEMBER
