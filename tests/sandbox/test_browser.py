@@ -32,6 +32,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 RESIDENT_ID = next(uid for _, role, lang, uid in PRESETS if role == "resident" and lang == "ko")
+OTHER_RESIDENT_ID = next(
+    uid for _, role, lang, uid in PRESETS if role == "resident" and uid != RESIDENT_ID
+)
 OFFICIAL_ID = next(uid for _, role, _, uid in PRESETS if role == "official")
 
 
@@ -200,5 +203,11 @@ def test_a_resident_creates_a_group_adds_the_bot_and_sees_it_answer_and_leave(
             expect(page.locator("#group .service").last).to_have_text("봇이 그룹을 나갔어요.")
             expect(page.locator("#group-add-bot")).to_be_visible()  # may be added again
             page.screenshot(path=str(ARTIFACTS / "sandbox-group.png"), full_page=True)
+            page.locator(f'.chip[data-user-id="{OTHER_RESIDENT_ID}"]').click()  # not in it
+            expect(page.locator("#group-note")).to_contain_text("이 그룹에 들어가 있지 않아요")
+            expect(page.locator("#composer")).to_be_hidden()
+            page.locator("#group-join").click()
+            expect(page.locator("#group .service").last).to_contain_text("들어왔어요")
+            expect(page.locator("#composer")).to_be_visible()
         finally:
             browser.close()
