@@ -3,8 +3,10 @@ added to a group or a supergroup, commands written there, other admins' posts in
 channel; a person who blocks the bot and comes back; what a person does to their chat with
 the bot (pins, wallpapers), which Telegram sends as messages.
 
-The sandbox has private chats and channels only; the group side of Telegram is played here
-(``into_group``, ``group_text`` and a stand-in for leaveChat), on the sandbox's own world.
+The group side of Telegram is played here by hand (``into_group``, ``group_text`` and a
+stand-in for leaveChat that records what was left), so a test can shape each update and see
+each call; tests/bot/test_groups_in_sandbox.py runs the bot through the sandbox's own groups
+and leaveChat.
 """
 
 from __future__ import annotations
