@@ -172,7 +172,8 @@ def speaking(locale: str) -> Iterator[None]:
 
 
 def _column(char: str) -> int:
-    if unicodedata.combining(char) or "\u1160" <= char <= "\u11ff" or "\ud7b0" <= char <= "\ud7ff":
+    code = ord(char)
+    if unicodedata.combining(char) or 0x1160 <= code <= 0x11FF or 0xD7B0 <= code <= 0xD7FF:
         return 0  # combining marks, and Hangul jamo vowels and finals after a leading one
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
