@@ -14,7 +14,8 @@ Cheap when nothing changed: one query for the proposals withheld now
 (`gateway_notice_subjects`). A proposal whose state differs is looked at, through the
 outbox's index on the proposal, for `RECHECK_S` after the change was noticed (a notice whose
 text was read before the change and whose send returned after the run is found by a later
-run), and for as long as some of its messages are left to edit. At most `MAX_EDITS` edits per
+run), and for as long as some of its messages are left to edit (`UNTIL_DONE`: however long
+the clock was down meanwhile), then `RECHECK_S` more. At most `MAX_EDITS` edits per
 run, spaced `EDIT_GAP_S` apart and one second apart in a chat.
 
 State-based, as `gateway.results_edits`: an edit is recorded after Telegram's answer ("message
@@ -60,6 +61,7 @@ from ledger.store import write_transaction
 log = structlog.get_logger("gateway.notice_edits")
 
 RECHECK_S = 300  # a changed proposal's notices are looked at for this long (sends in flight)
+UNTIL_DONE = 2**62  # recheck_until of a proposal with notices left: looked at until none is
 MAX_EDITS = 20  # per run (every 30 s): the outbox's own sends keep most of the 30/s
 MAX_ROWS = 500  # delivered notices read per run
 EDIT_GAP_S = 0.1  # between two edits
@@ -189,15 +191,16 @@ class NoticeEditor:
         now = self._clock()
         withheld = await asyncio.to_thread(self._svc.withheld_proposals)
         found = await asyncio.to_thread(self._notices.subjects)
-        looking: set[str] = set()
+        looking: dict[str, int] = {}  # proposal -> its recheck_until as recorded now
         for proposal in sorted(set(withheld) | set(found)):
             state = withheld.get(proposal, "")
             last, until = found.get(proposal, (None, 0))
             if last != state:
-                await asyncio.to_thread(self._notices.mark, proposal, state, int(now + RECHECK_S))
-                looking.add(proposal)
+                until = int(now + RECHECK_S)
+                await asyncio.to_thread(self._notices.mark, proposal, state, until)
+                looking[proposal] = until
             elif until >= now:
-                looking.add(proposal)
+                looking[proposal] = until
         settled = [p for p, (w, u) in found.items() if w == "" and u < now and p not in withheld]
         if settled:
             await asyncio.to_thread(self._notices.forget, settled)
@@ -206,9 +209,14 @@ class NoticeEditor:
             return counts
         expected = {p: withheld.get(p) or TITLE for p in looking}
         left = await self._edit_all(expected, now, counts)
-        for proposal in sorted(left):  # look again later, whatever the change was
+        for proposal, until in sorted(looking.items()):
+            # notices left: looked at until done, however long until the next run (a clock
+            # down for a while); done: for RECHECK_S more (sends in flight), then no longer
+            if (proposal in left) == (until == UNTIL_DONE):
+                continue
             state = withheld.get(proposal, "")
-            await asyncio.to_thread(self._notices.mark, proposal, state, int(now + RECHECK_S))
+            until = UNTIL_DONE if proposal in left else int(now + RECHECK_S)
+            await asyncio.to_thread(self._notices.mark, proposal, state, until)
         if any(counts.values()):
             log.info("notices_refreshed", **counts)
         return counts

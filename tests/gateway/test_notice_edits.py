@@ -17,11 +17,13 @@ import sqlalchemy as sa
 from structlog.testing import capture_logs
 from telegram import Bot
 from telegram.error import RetryAfter
+from telegram.error import TimedOut
 
 from gateway import store
 from gateway.broadcast import DeliveryJournal
 from gateway.broadcast import OutboxSender
 from gateway.broadcast import notice_text
+from gateway.notice_edits import RECHECK_S
 from gateway.notice_edits import DeliveredNotices
 from gateway.notice_edits import NoticeEditor
 from gateway.notice_edits import refresh_notices
@@ -326,3 +328,20 @@ def test_notices_already_right_do_not_take_the_rows_read_per_run(world, monkeypa
     world["svc"].hide_proposal(ADMIN, world["pid"], "spam")
     assert refresh(world)["edited"] == 1
     assert shown(world, FAN) == withheld(world, "hidden:spam")
+
+
+def test_a_notice_left_to_edit_is_edited_after_the_clock_was_down_longer_than_the_window(world):
+    """A refused edit (a timeout here) leaves the notice for a later run. Its proposal was
+    looked at only until RECHECK_S after the last run that left it: a clock down longer
+    (a deployment, a database outage, a leader's handover) came back to a proposal no longer
+    looked at, and the notice showed the hidden title for good."""
+    world["svc"].hide_proposal(ADMIN, world["pid"], "spam")
+    bot = counting(world)
+    bot._refuse = [TimedOut()]
+    assert refresh(world, bot)["refused"] == 1
+    world["now"] += RECHECK_S + 600  # no run meanwhile
+    assert refresh(world)["edited"] == 1
+    assert shown(world, FAN) == withheld(world, "hidden:spam")
+    world["now"] += RECHECK_S + 1  # done: the proposal is no longer looked at
+    statements(world)  # the first record of the run inserts its row
+    assert statements(world) == 3
