@@ -43,6 +43,7 @@ from telegram.error import RetryAfter
 
 from bot import transport
 from bot.router import not_modified
+from gateway.store import notice_subjects
 from i18n.catalog import Catalog
 from ledger.store import write_transaction
 from participation.report import withheld_notice
@@ -53,6 +54,7 @@ log = structlog.get_logger("gateway.broadcast")
 IN_FLIGHT = ("pending", "claimed", "sending")  # a broadcast is done when none is left
 CLAIMED_STALE_S = 30  # a claimed row nobody started sending for this long goes back to pending
 UNSURE_AFTER_S = 60  # a row "sending" for this long belonged to a dead sender: never resent
+NOTICE_RECHECK_S = 300  # a delivered notice's proposal is looked at this long (notice_edits)
 CATCH_UP_S = 0.2  # a late sender may send this many seconds' worth of slots back to back
 WINDOW_S = 1.02  # per_second sends per this window: 1 s plus a margin for network jitter
 # Notices that carry one button: key -> (label key, the bot's action). The token is issued at
@@ -147,12 +149,21 @@ class DeliveryJournal:
 
     def delivered(self, outbox_id: int, proposal: str, message_id: int, shown: str) -> None:
         """Record the message a notice about `proposal` was delivered as, and what its text
-        showed of it (`shown_of`), for the clock's edits (gateway.notice_edits)."""
+        showed of it (`shown_of`), for the clock's edits (gateway.notice_edits); and have the
+        clock look at the proposal's notices for `NOTICE_RECHECK_S` more if it keeps one for
+        it: a proposal restored and hidden again between two runs reads as it did, and the
+        notice delivered with its title meanwhile would be left showing it."""
+        c, until = notice_subjects.c, int(self._clock() + NOTICE_RECHECK_S)
         with write_transaction(self._engine) as conn:
             conn.execute(
                 sa.update(self._o)
                 .where(self._o.c.id == outbox_id)
                 .values(proposal=proposal, message_id=message_id, shown=shown)
+            )
+            conn.execute(
+                notice_subjects.update()
+                .where(c.proposal_id == proposal, c.recheck_until < until)
+                .values(recheck_until=until)
             )
 
 

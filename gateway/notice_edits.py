@@ -47,6 +47,7 @@ from telegram.error import TelegramError
 
 from bot.router import not_modified
 from bot.transport import retry_after_s
+from gateway.broadcast import NOTICE_RECHECK_S
 from gateway.broadcast import TITLE
 from gateway.broadcast import notice_text
 from gateway.broadcast import shown_of
@@ -60,7 +61,7 @@ from ledger.store import write_transaction
 
 log = structlog.get_logger("gateway.notice_edits")
 
-RECHECK_S = 300  # a changed proposal's notices are looked at for this long (sends in flight)
+RECHECK_S = NOTICE_RECHECK_S  # a changed or notified proposal's notices are looked at this long
 UNTIL_DONE = 2**62  # recheck_until of a proposal with notices left: looked at until none is
 MAX_EDITS = 20  # per run (every 30 s): the outbox's own sends keep most of the 30/s
 MAX_ROWS = 500  # delivered notices read per run

@@ -345,3 +345,32 @@ def test_a_notice_left_to_edit_is_edited_after_the_clock_was_down_longer_than_th
     world["now"] += RECHECK_S + 1  # done: the proposal is no longer looked at
     statements(world)  # the first record of the run inserts its row
     assert statements(world) == 3
+
+
+def test_a_notice_delivered_while_restored_is_edited_when_hidden_again_before_the_next_run(
+    world,
+):
+    """Hidden (the clock edits and records it), restored, a notice goes out with the title,
+    and hidden again for the same reason before the clock's next run: the clock found what it
+    had found last and did not look, so that notice showed the title for good. A delivered
+    notice makes its proposal looked at again (RECHECK_S from its delivery)."""
+    svc, pid = world["svc"], world["pid"]
+    svc.hide_proposal(ADMIN, pid, "spam")
+    assert refresh(world)["edited"] == 1
+    world["now"] += RECHECK_S + 100
+    assert refresh(world)["edited"] == 0
+    svc.restore_proposal(ADMIN, pid)
+    o = t.outbox.c
+    with world["engine"].connect() as conn:
+        row_id = conn.execute(sa.select(o.id).where(o.user_id == FAN, o.key == ANSWERED)).scalar()
+    mid = recorded(world)[FAN][1]
+    asyncio.run(run(world, lambda b: b.edit_message_text(
+        notice_text(CATALOG, "ko", ANSWERED, {"proposal": pid}, svc.notice_title(pid, FAN)),
+        chat_id=FAN, message_id=mid)))  # fmt: skip
+    clock = lambda: world["now"]  # noqa: E731
+    DeliveryJournal(world["engine"], clock).delivered(row_id, pid, mid, "title")  # as sent then
+    assert TITLE in shown(world, FAN)
+    svc.hide_proposal(ADMIN, pid, "spam")
+    world["now"] += 30
+    assert refresh(world)["edited"] == 1
+    assert shown(world, FAN) == withheld(world, "hidden:spam")
