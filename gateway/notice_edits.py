@@ -64,7 +64,7 @@ log = structlog.get_logger("gateway.notice_edits")
 RECHECK_S = NOTICE_RECHECK_S  # a changed or notified proposal's notices are looked at this long
 UNTIL_DONE = 2**62  # recheck_until of a proposal with notices left: looked at until none is
 MAX_EDITS = 20  # per run (every 30 s): the outbox's own sends keep most of the 30/s
-MAX_ROWS = 500  # delivered notices read per run
+MAX_ROWS = 500  # delivered notices read per run, beside those put off after a refusal
 EDIT_GAP_S = 0.1  # between two edits
 CHAT_GAP_S = 1.0  # between two edits in one chat
 GONE_SHOWN = "gone"  # recorded for a message found deleted: never edited again
@@ -227,8 +227,11 @@ class NoticeEditor:
     ) -> set[str]:
         """Edit the notices of `expected`'s proposals that need it; return the proposals with
         some left."""
-        rows = await asyncio.to_thread(self._notices.of, expected, MAX_ROWS)
-        left: set[str] = {row.proposal for row in rows} if len(rows) == MAX_ROWS else set()
+        # the rows put off (a refusal's delay) are read beside MAX_ROWS others, not instead:
+        # as many waiting first by id would keep every notice after them from being reached
+        limit = MAX_ROWS + sum(1 for not_before, _delay in self._retry.values() if not_before > now)
+        rows = await asyncio.to_thread(self._notices.of, expected, limit)
+        left: set[str] = {row.proposal for row in rows} if len(rows) == limit else set()
         if not rows:
             return left
         wanted = {(row.proposal, row.user_id) for row in rows}

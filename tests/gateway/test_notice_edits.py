@@ -374,3 +374,24 @@ def test_a_notice_delivered_while_restored_is_edited_when_hidden_again_before_th
     world["now"] += 30
     assert refresh(world)["edited"] == 1
     assert shown(world, FAN) == withheld(world, "hidden:spam")
+
+
+def test_notices_put_off_do_not_take_the_rows_read_per_run(world, monkeypatch):
+    """Notices whose edit was refused wait (30 s, doubling, up to an hour) but were still
+    read first by id: as many waiting as a run reads (readers who blocked the bot, chats
+    gone) and the notices after them were never reached, showing the hidden title."""
+    import gateway.notice_edits as notice_edits
+
+    monkeypatch.setattr(notice_edits, "MAX_ROWS", 3)
+    o = t.outbox.c
+    with world["engine"].begin() as conn:
+        conn.execute(sa.update(t.outbox).where(o.user_id == FAN).values(id=1000))
+        fan = conn.execute(sa.select(t.outbox).where(o.id == 1000)).one()._asdict()
+        for row_id, user in ((998, 13), (999, 14)):  # chats the sandbox does not know: refused
+            refusing = {"id": row_id, "user_id": user, "message_id": 1, "shown": "title"}
+            conn.execute(sa.insert(t.outbox).values({**fan, **refusing}))
+    world["svc"].hide_proposal(ADMIN, world["pid"], "spam")
+    assert refresh(world)["refused"] == 2  # the author's notice, 998 and 999 read
+    world["now"] += 10  # 998 and 999 wait
+    assert refresh(world)["edited"] == 1
+    assert shown(world, FAN) == withheld(world, "hidden:spam")
