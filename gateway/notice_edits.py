@@ -18,14 +18,15 @@ run), and for as long as some of its messages are left to edit (`UNTIL_DONE`: ho
 the clock was down meanwhile), then `RECHECK_S` more. At most `MAX_EDITS` edits per
 run, spaced `EDIT_GAP_S` apart and one second apart in a chat.
 
-State-based, as `gateway.results_edits`: an edit is recorded after Telegram's answer ("message
-is not modified" counts as done; a crash in between edits again); a deleted message
-("message to edit not found") is recorded "gone" and never edited again; any other refusal
-puts that message off (30 s, doubling, at most an hour); a 429 pauses every edit for what it
-asks. Notices with a button (broadcast.NOTICE_BUTTONS) are never recorded, so never edited
-(an edit without reply_markup would remove it). Rows delivered before migration 0010 have no
-message recorded and cannot be edited. The log names outbox rows and counts, never a chat, a
-person or a title.
+State-based, as `gateway.results_edits`: an edit is recorded after Telegram's answer
+("message is not modified" counts as done; a crash in between edits again); a deleted message
+("message to edit not found") is recorded "gone" and never edited again, as is one Telegram
+will never let us edit (the reader blocked the bot or deleted their account: 403; "chat not
+found", "message can't be edited"); any other refusal puts that message off (30 s, doubling,
+at most an hour); a 429 pauses every edit for what it asks. Notices with a button
+(broadcast.NOTICE_BUTTONS) are never recorded, so never edited (an edit without reply_markup
+would remove it). Rows delivered before migration 0010 have no message recorded and cannot be
+edited. The log names outbox rows and counts, never a chat, a person or a title.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import sqlalchemy as sa
 import structlog
 from telegram import Bot
 from telegram.error import BadRequest
+from telegram.error import Forbidden
 from telegram.error import RetryAfter
 from telegram.error import TelegramError
 
@@ -68,6 +70,10 @@ MAX_ROWS = 500  # delivered notices read per run, beside those put off after a r
 EDIT_GAP_S = 0.1  # between two edits
 CHAT_GAP_S = 1.0  # between two edits in one chat
 GONE_SHOWN = "gone"  # recorded for a message found deleted: never edited again
+# Refusals Telegram will repeat for good, also recorded "gone" (with a private chat's 403: the
+# reader blocked the bot or deleted their account): put off, they kept their proposal looked
+# at for ever, an attempt an hour.
+NEVER_EDITABLE = ("message can't be edited", "chat not found")
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,11 +286,13 @@ class NoticeEditor:
         except BadRequest as err:
             if not_modified(err):
                 outcome = "unchanged"
-            elif any(phrase in err.message.lower() for phrase in GONE):
+            elif any(phrase in err.message.lower() for phrase in (*GONE, *NEVER_EDITABLE)):
                 outcome = "gone"
             else:
                 outcome = self._refused(row, err)
-        except TelegramError as err:  # RetryAfter, Forbidden, TimedOut, NetworkError...
+        except Forbidden:  # the reader blocked the bot, or deleted their account
+            outcome = "gone"
+        except TelegramError as err:  # RetryAfter, TimedOut, NetworkError...
             outcome = self._refused(row, err)
         if outcome != "refused":
             self._retry.pop(row.id, None)

@@ -16,6 +16,8 @@ import pytest
 import sqlalchemy as sa
 from structlog.testing import capture_logs
 from telegram import Bot
+from telegram.error import BadRequest
+from telegram.error import Forbidden
 from telegram.error import RetryAfter
 from telegram.error import TimedOut
 
@@ -391,7 +393,52 @@ def test_notices_put_off_do_not_take_the_rows_read_per_run(world, monkeypatch):
             refusing = {"id": row_id, "user_id": user, "message_id": 1, "shown": "title"}
             conn.execute(sa.insert(t.outbox).values({**fan, **refusing}))
     world["svc"].hide_proposal(ADMIN, world["pid"], "spam")
-    assert refresh(world)["refused"] == 2  # the author's notice, 998 and 999 read
+    assert refresh(world, timing_out(world, 13, 14))["refused"] == 2  # author's, 998, 999 read
     world["now"] += 10  # 998 and 999 wait
-    assert refresh(world)["edited"] == 1
+    assert refresh(world, timing_out(world, 13, 14))["edited"] == 1
     assert shown(world, FAN) == withheld(world, "hidden:spam")
+
+
+class TimingOut(EditingBot):
+    """Edits in the chats of `_chats` time out (a refusal tried again later)."""
+
+    def __init__(self, *args: Any, chats: tuple[int, ...], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._chats = chats
+
+    async def edit_message_text(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if kwargs.get("chat_id") in self._chats:
+            self._edits += 1
+            raise TimedOut("read timed out")
+        return await super().edit_message_text(*args, **kwargs)
+
+
+def timing_out(world: dict[str, Any], *chats: int) -> EditingBot:
+    return TimingOut(SANDBOX_TOKEN, base_url=world["sandbox"].api_base_url, chats=chats)
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        Forbidden("Forbidden: bot was blocked by the user"),
+        Forbidden("Forbidden: user is deactivated"),
+        BadRequest("Bad Request: chat not found"),
+        BadRequest("Bad Request: message can't be edited"),
+    ],
+    ids=["blocked", "deactivated", "chat-not-found", "cannot-be-edited"],
+)
+def test_a_notice_telegram_will_never_let_us_edit_is_given_up_not_retried_for_ever(world, refusal):
+    """A reader who blocked the bot, an account deleted, a chat gone, a message that can no
+    longer be edited: each refusal was put off (30 s, doubling, at most an hour) and the
+    proposal looked at for ever, one attempt an hour and a 'left' every 30 s. Recorded
+    'gone' instead, as a deleted message is: never edited again, nothing left."""
+    world["svc"].hide_proposal(ADMIN, world["pid"], "spam")
+    bot = counting(world)
+    bot._refuse = [refusal]
+    assert refresh(world, bot)["gone"] == 1
+    assert recorded(world)[FAN][2] == "gone"
+    world["now"] += 4000  # past any delay
+    again = counting(world)
+    assert refresh(world, again) == dict.fromkeys(bot_counts(), 0) and again._edits == 0
+    world["now"] += RECHECK_S + 1
+    assert refresh(world, counting(world)) == dict.fromkeys(bot_counts(), 0)
