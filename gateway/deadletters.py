@@ -41,9 +41,9 @@ are trimmed 30 days after they were written.
 A person who erases their data (the bot's settings) loses their dead letters too
 (`DeadLetters.forget`, given to the bot as `extra["forget_dead_letters"]` by gateway.wiring):
 every entry whose raw update names their Telegram id anywhere (as its sender or chat, a
-forwarded or replied-to author, a mention), parsable or not. Otherwise their messages would
-stay in Redis for 30 days, readable with `list --raw`, and a replay would apply them after
-the erasure.
+forwarded or replied-to author, a mention, a shared contact), parsable or not. Otherwise
+their messages would stay in Redis for 30 days, readable with `list --raw`, and a replay
+would apply them after the erasure.
 
 Output is Korean, then English; the help and usage errors are in the language of `--locale`
 or the environment (gateway/rounds.py). Exit status 0 when every ID was found, 1 when one
@@ -178,9 +178,10 @@ class DeadLetters:
         """Delete every entry that names Telegram id ``user_id`` (a person's erasure);
         return how many. The raw update is searched, not parsed: an object's ``"id"`` equal
         to it anywhere (the sender, the private chat, a forwarded or replied-to author, a
-        mentioned user) counts, in an unparsable update too; message, update and file ids
-        have keys of their own, and a callback query's id is a string."""
-        pattern = re.compile(rb'"id"\s*:\s*%d(?![0-9])' % user_id)
+        mentioned user) or a shared contact's ``"user_id"`` (with their phone number) counts,
+        in an unparsable update too; message, update and file ids have keys of their own,
+        and a callback query's id is a string."""
+        pattern = re.compile(rb'"(?:user_)?id"\s*:\s*%d(?![0-9])' % user_id)
         found = [i for i, fields in self.entries() if pattern.search(fields.get(b"u", b""))]
         deleted = 0
         for start in range(0, len(found), 100):

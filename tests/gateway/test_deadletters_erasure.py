@@ -81,6 +81,11 @@ def test_forget_deletes_every_dead_letter_of_the_person_and_only_theirs(private_
     client = redis.Redis.from_url(private_redis)
     dead = deadletters.DeadLetters(client, StreamLayout(2, "t:"))
     theirs = [dead_letter(client, dead.key, json.dumps(u).encode()) for u in updates_of(PERSON)]
+    # another's message sharing the person's contact (their phone number): it goes too
+    contact = {"phone_number": "+821012345678", "first_name": "민지", "user_id": PERSON}
+    shared = private(OTHER, 8, "") | {"message": {**private(OTHER, 8, "")["message"],
+                                                  "contact": contact}}  # fmt: skip
+    theirs.append(dead_letter(client, dead.key, json.dumps(shared).encode()))
     # not JSON (what died as unparsable), yet it names the person: it goes too
     broken = b'{"update_id":6,"message":{"from":{"id":%d,"is_bot":false' % PERSON
     theirs.append(dead_letter(client, dead.key, broken, "unparsable:ValueError"))
