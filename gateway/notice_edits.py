@@ -58,6 +58,7 @@ from gateway.results_edits import GONE
 from gateway.results_edits import LAST_RETRY_S
 from gateway.store import JobRuns
 from gateway.store import notice_subjects
+from gateway.store import put
 from i18n.catalog import Catalog
 from ledger.store import write_transaction
 
@@ -107,14 +108,8 @@ class DeliveredNotices:
 
     def mark(self, proposal: str, withheld: str, recheck_until: int) -> None:
         """Record what was found of `proposal` and until when to look at its notices."""
-        c = notice_subjects.c
-        with write_transaction(self._engine) as conn:
-            values = {"withheld": withheld, "recheck_until": recheck_until}
-            done = conn.execute(
-                notice_subjects.update().where(c.proposal_id == proposal).values(**values)
-            )
-            if not done.rowcount:
-                conn.execute(notice_subjects.insert().values(proposal_id=proposal, **values))
+        values = {"withheld": withheld, "recheck_until": recheck_until}
+        put(self._engine, notice_subjects, {"proposal_id": proposal}, values)
 
     def forget(self, proposals: Collection[str]) -> None:
         """Drop settled proposals shown again (nothing left to look at)."""

@@ -48,7 +48,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _put(engine: Engine, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
+def put(engine: Engine, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
     """Set `values` on the row of `key` in `table`, inserting it when there is none, in one
     write transaction (an UPDATE first: the row is there on every mark after the first)."""
     with write_transaction(engine) as conn:
@@ -118,7 +118,7 @@ class DigestLog:
             return {int(r[0]) for r in rows}
 
     def mark(self, block_number: int, state: str, message_id: int | None = None) -> None:
-        _put(self._engine, posted_digests, {"block_number": block_number},
+        put(self._engine, posted_digests, {"block_number": block_number},
              {"state": state, "message_id": message_id, "updated_at": _now()})  # fmt: skip
 
 
@@ -139,7 +139,7 @@ class JobRuns:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     def record(self, job_id: str, at: datetime | None = None) -> None:
-        _put(self._engine, job_runs, {"job_id": job_id}, {"last_run_at": at or _now()})
+        put(self._engine, job_runs, {"job_id": job_id}, {"last_run_at": at or _now()})
 
 
 # --- results publication (gateway/results.py): which parts of a round's results were posted ---
@@ -217,7 +217,7 @@ class ResultsPosts:
         """Record that `part` is being posted ("posting") or is in the channel ("posted"),
         with the chat and message Telegram answered with and the digest of what it shows."""
         values = {"state": state, "message_id": message_id, "chat_id": chat_id, "shown": shown}
-        _put(self._engine, results_posts, {"round_id": round_id, "part": part},
+        put(self._engine, results_posts, {"round_id": round_id, "part": part},
              {**values, "updated_at": _now()})  # fmt: skip
 
     def posts(self) -> list[ResultsPost]:
@@ -255,5 +255,5 @@ class ResultsPosts:
 
     def check(self, round_id: str, digest: str) -> None:
         """Record that the round's posts needed no edit (any more) as of `digest`."""
-        _put(self._engine, results_checked, {"round_id": round_id},
+        put(self._engine, results_checked, {"round_id": round_id},
              {"checked": digest, "updated_at": _now()})  # fmt: skip
