@@ -167,6 +167,38 @@ class DeliveryJournal:
             )
 
 
+class SendWindow:
+    """Telegram's overall limit on one bot's requests, shared by what sends or edits through
+    that bot in one process (the clock's outbox sender and notice editor): never
+    `per_second` + 1 requests within `WINDOW_S`, and none while a 429's pause lasts, whoever
+    got it. Without it an official's hiding during a broadcast added the editor's edits to
+    the sender's 30/s, and a 429 answered to one did not hold the other."""
+
+    def __init__(self, per_second: float = 30.0) -> None:
+        self._recent: deque[float] = deque(maxlen=max(1, math.floor(per_second)))
+        self._paused_until = 0.0  # monotonic
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request for `seconds` (a 429's retry_after)."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def paused_for(self) -> float:
+        """Return how long the last 429's pause still lasts (0 when none)."""
+        return max(0.0, self._paused_until - time.monotonic())
+
+    async def take(self) -> None:
+        """Wait for a slot (the pause over, and room in the window), then use it."""
+        while True:
+            now = time.monotonic()
+            wait = self._paused_until - now
+            if len(self._recent) == self._recent.maxlen:
+                wait = max(wait, self._recent[0] + WINDOW_S - now)
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)
+        self._recent.append(time.monotonic())
+
+
 class OutboxSender:
     """Drain `service.claim_outbox` through `bot`, politely and at most once per message."""
 
@@ -184,13 +216,16 @@ class OutboxSender:
         journal: DeliveryJournal | None = None,
         claimed_stale_s: float = CLAIMED_STALE_S,
         unsure_after_s: float = UNSURE_AFTER_S,
+        window: SendWindow | None = None,
     ) -> None:
+        """`window`: the bot's limit shared with others sending through it (the clock's
+        notice editor), else one of the sender's own."""
         self._service, self._bot, self._catalog = service, bot, catalog
         self._interval = 1.0 / per_second
         self._per_chat = per_chat_interval
         self._batch = batch
         self._next_send = 0.0
-        self._recent: deque[float] = deque(maxlen=max(1, math.floor(per_second)))
+        self.window = window or SendWindow(per_second)
         self._last_by_chat: dict[int, float] = {}
         self.sent = 0
         self.backlog = False
@@ -307,12 +342,9 @@ class OutboxSender:
             self._last_by_chat = {c: t for c, t in self._last_by_chat.items() if t > cutoff}
 
     async def _window(self) -> None:
-        """Right before a request: never per_second + 1 sends within one window."""
-        if len(self._recent) == self._recent.maxlen:
-            wait = self._recent[0] + WINDOW_S - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-        self._recent.append(time.monotonic())
+        """Right before a request: never per_second + 1 requests within one window, counting
+        the others' that share it, and none during a 429's pause (`SendWindow`)."""
+        await self.window.take()
 
     async def _begin(self, row: Any) -> bool:
         if self._journal is None:
@@ -374,6 +406,7 @@ class OutboxSender:
                 pause = transport.retry_after_s(err)
                 log.warning("send_throttled", retry_after=pause)
                 self._next_send = time.monotonic() + pause
+                self.window.pause(pause)  # the editor's edits wait too
                 await self._release(row)  # a 429 delivered nothing
             except Forbidden:
                 return "blocked"  # the person blocked the bot: finish_outbox marks them

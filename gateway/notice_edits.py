@@ -16,7 +16,9 @@ outbox's index on the proposal, for `RECHECK_S` after the change was noticed (a 
 text was read before the change and whose send returned after the run is found by a later
 run), and for as long as some of its messages are left to edit (`UNTIL_DONE`: however long
 the clock was down meanwhile), then `RECHECK_S` more. At most `MAX_EDITS` edits per
-run, spaced `EDIT_GAP_S` apart and one second apart in a chat.
+run, spaced `EDIT_GAP_S` apart and one second apart in a chat, within the bot's 30 requests
+a second that the clock's outbox sender shares (`broadcast.SendWindow`: a 429 either gets
+holds both).
 
 State-based, as `gateway.results_edits`: an edit is recorded after Telegram's answer
 ("message is not modified" counts as done; a crash in between edits again); a deleted message
@@ -51,6 +53,7 @@ from bot.router import not_modified
 from bot.transport import retry_after_s
 from gateway.broadcast import NOTICE_RECHECK_S
 from gateway.broadcast import TITLE
+from gateway.broadcast import SendWindow
 from gateway.broadcast import notice_text
 from gateway.broadcast import shown_of
 from gateway.results_edits import FIRST_RETRY_S
@@ -180,11 +183,15 @@ class NoticeEditor:
         max_edits: int = MAX_EDITS,
         edit_gap_s: float = EDIT_GAP_S,
         chat_gap_s: float = CHAT_GAP_S,
+        window: SendWindow | None = None,
     ) -> None:
+        """`window`: the bot's limit shared with the outbox sender (the clock gives both
+        the same): an edit takes a slot of the 30/s, and a 429 either got holds both."""
         self._bot, self._catalog, self._notices, self._svc = bot, catalog, notices, service
         self._clock, self._max, self._gaps = clock, max_edits, (edit_gap_s, chat_gap_s)
         self._retry: dict[int, tuple[float, float]] = {}  # outbox id -> (not before, delay)
         self._paused_until = 0.0  # a 429: no edit before
+        self._window = window or SendWindow()
         self._last_edit = -1e9
         self._last_in_chat: dict[int, float] = {}
 
@@ -243,9 +250,8 @@ class NoticeEditor:
             shown = shown_of(now_seen)
             if row.shown == shown:
                 continue
-            if edits >= self._max or now < max(
-                self._paused_until, self._retry.get(row.id, (0.0, 0.0))[0]
-            ):
+            waiting = max(self._paused_until, self._retry.get(row.id, (0.0, 0.0))[0])
+            if edits >= self._max or now < waiting or self._window.paused_for() > 0:
                 counts["left"] += 1
                 left.add(row.proposal)
                 continue
@@ -275,6 +281,7 @@ class NoticeEditor:
         """Edit one message; return "edited", "unchanged" (not modified), "gone" (deleted)
         or "refused" (put off: a growing delay, or a 429's pause for every edit)."""
         await self._pace(row.user_id)
+        await self._window.take()
         try:
             await self._bot.edit_message_text(text, chat_id=row.user_id, message_id=row.message_id)
             outcome = "edited"
@@ -298,6 +305,7 @@ class NoticeEditor:
         wait = min(LAST_RETRY_S, max(FIRST_RETRY_S, delay * 2))
         if isinstance(err, RetryAfter):
             self._paused_until = self._clock() + retry_after_s(err)
+            self._window.pause(retry_after_s(err))  # the outbox sender's sends wait too
             wait = max(wait, retry_after_s(err))
         self._retry[row.id] = (self._clock() + wait, wait)
         log.warning("notice_not_edited", outbox_id=row.id, error=type(err).__name__,

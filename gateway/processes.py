@@ -28,6 +28,7 @@ from bot import tell_not_handled
 from bot.transport import AiohttpRequest
 from gateway.broadcast import DeliveryJournal
 from gateway.broadcast import OutboxSender
+from gateway.broadcast import SendWindow
 from gateway.clock import Clock
 from gateway.clock import Job
 from gateway.clock import Leadership
@@ -161,10 +162,12 @@ def clock_jobs(rt: Runtime, bot: Bot) -> list[tuple[str, Job, float, list[Any]]]
         channel=s.public_channel, base_url=s.public_base_url, locale=s.default_locale,
         posted=rt.redis, posted_key=rt.layout.key("digest:posted:"),
     )  # fmt: skip
+    window = SendWindow()  # the bot's 30/s, shared by the outbox's sends and notice edits
     sender = OutboxSender(rt.service, bot, rt.catalog, official_of=rt.broadcast_owner,
-                          journal=DeliveryJournal(rt.engine))  # fmt: skip
+                          journal=DeliveryJournal(rt.engine), window=window)  # fmt: skip
     editor = ResultsEditor(publisher_of(rt, bot), ResultsPosts(rt.engine), rt.service)
-    notices = NoticeEditor(bot, rt.catalog, DeliveredNotices(rt.engine), rt.service)
+    notices = NoticeEditor(bot, rt.catalog, DeliveredNotices(rt.engine), rt.service,
+                           window=window)  # fmt: skip
     runs = rt.runs()
     return [
         ("seal_block", seal_block, s.block_seconds, [rt.ledger, publisher, runs]),

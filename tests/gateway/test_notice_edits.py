@@ -209,6 +209,9 @@ def test_a_429_pauses_every_edit_for_what_it_asks(world):
     waiting = counting(world)
     assert refresh(world, waiting)["left"] == 1 and waiting._edits == 0
     world["now"] += 31  # past the 60 s asked (the proposal is looked at until it is done)
+    window = world["editor"]._window  # the bot's limit shared with the sender: real time
+    assert 0 < window.paused_for() <= 60
+    window._paused_until = 0.0
     assert refresh(world)["edited"] == 1
     assert shown(world, FAN) == withheld(world, "hidden:spam")
 
@@ -442,3 +445,22 @@ def test_a_notice_telegram_will_never_let_us_edit_is_given_up_not_retried_for_ev
     assert refresh(world, again) == dict.fromkeys(bot_counts(), 0) and again._edits == 0
     world["now"] += RECHECK_S + 1
     assert refresh(world, counting(world)) == dict.fromkeys(bot_counts(), 0)
+
+
+def test_no_edit_is_tried_while_a_429_answered_to_the_outbox_sender_lasts(world):
+    """The editor shares the bot's limit with the sender (`SendWindow`): while a 429 the
+    sender got still holds, the run leaves its edits for the next one instead of waiting."""
+    from gateway.broadcast import SendWindow
+
+    window = SendWindow()
+    window.pause(60)  # as OutboxSender._deliver does on a RetryAfter
+    world["editor"] = NoticeEditor(
+        counting(world), CATALOG, DeliveredNotices(world["engine"]), world["svc"],
+        clock=lambda: world["now"], edit_gap_s=0.0, chat_gap_s=0.0, window=window)  # fmt: skip
+    world["svc"].hide_proposal(ADMIN, world["pid"], "spam")
+    bot = counting(world)
+    assert refresh(world, bot)["left"] == 1 and bot._edits == 0
+    window._paused_until = 0.0  # the pause is over
+    world["now"] += 30
+    assert refresh(world)["edited"] == 1
+    assert shown(world, FAN) == withheld(world, "hidden:spam")
