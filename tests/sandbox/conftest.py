@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import pytest_asyncio
+from flask.testing import FlaskClient
 from telegram import Bot
 
 from bot.transport import AiohttpRequest
@@ -14,6 +15,20 @@ from sandbox.server import SandboxServer
 from sandbox.webhook import Backoff
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
+
+
+@pytest.fixture
+def server() -> Iterator[SandboxServer]:
+    """Yield a sandbox that is not started: Flask's test client calls its app directly."""
+    srv = SandboxServer()
+    yield srv
+    srv.world.stop()
+
+
+@pytest.fixture
+def web(server: SandboxServer) -> FlaskClient:
+    """Flask's test client of the not-started sandbox's app (the web chat and the API)."""
+    return server.app.test_client()
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 
-import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 
@@ -13,18 +11,6 @@ from sandbox.personas import PRESETS
 from sandbox.server import SandboxServer
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
-
-
-@pytest.fixture
-def server() -> Iterator[SandboxServer]:
-    srv = SandboxServer()  # not started: the test client calls the app directly
-    yield srv
-    srv.world.stop()
-
-
-@pytest.fixture
-def web(server: SandboxServer) -> FlaskClient:
-    return server.app.test_client()
 
 
 def test_page_is_korean_by_default_and_english_on_request(web: FlaskClient) -> None:

@@ -3,9 +3,6 @@ the bot, write there, and read it back with the senders' names."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from flask.testing import FlaskClient
 
 from sandbox.personas import PRESETS
@@ -13,18 +10,6 @@ from sandbox.server import SandboxServer
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
 MINJI, JUNHO = PRESETS[0][3], PRESETS[1][3]
-
-
-@pytest.fixture
-def server() -> Iterator[SandboxServer]:
-    srv = SandboxServer()  # not started: the test client calls the app directly
-    yield srv
-    srv.world.stop()
-
-
-@pytest.fixture
-def web(server: SandboxServer) -> FlaskClient:
-    return server.app.test_client()
 
 
 def test_create_join_add_the_bot_and_write_in_a_group(
